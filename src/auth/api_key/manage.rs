@@ -1,0 +1,99 @@
+//! What `cutover keys add|rotate|revoke|list` does, for any key source.
+
+use anyhow::{Context, bail};
+
+use super::ring::KeyRing;
+use super::{KeySource, StoredKey};
+use crate::crypto::{b64url, random_bytes};
+use crate::domain::{KeyId, PrincipalId};
+
+/// A new key: 32 random bytes, with a prefix that makes leaked keys easy to scan for.
+fn generate() -> String {
+    format!("cok_{}", b64url(&random_bytes::<32>()))
+}
+
+fn material(source: &dyn KeySource, key: &str) -> (Option<String>, Option<String>) {
+    if source.stores_plaintext() {
+        (Some(key.to_string()), None)
+    } else {
+        (
+            None,
+            Some(hex::encode(crate::crypto::sha256(key.as_bytes()))),
+        )
+    }
+}
+
+/// Adds a key and returns it; it is never shown again.
+pub async fn add(
+    source: &dyn KeySource,
+    id: &KeyId,
+    owner: Option<&str>,
+) -> anyhow::Result<String> {
+    if let Some(owner) = owner
+        && PrincipalId::from_sub(owner).is_none()
+    {
+        bail!("{owner:?} is not a usable owner (a Cognito sub)");
+    }
+    let mut doc = source.load().await.context("reading the keys")?.current;
+    if doc.keys.iter().any(|k| &k.id == id) {
+        bail!("key {id} exists already; use `cutover keys rotate --id {id}`");
+    }
+    let key = generate();
+    let (plain, hashed) = material(source, &key);
+    doc.keys.push(StoredKey {
+        id: id.clone(),
+        key: plain,
+        key_sha256: hashed,
+        owner: owner.map(str::to_string),
+        rate_per_minute: None,
+        burst: None,
+    });
+    source.publish(doc).await.context("writing the keys")?;
+    Ok(key)
+}
+
+/// Replaces a key; the old one stays valid as AWSPREVIOUS until the next write.
+pub async fn rotate(source: &dyn KeySource, id: &KeyId) -> anyhow::Result<String> {
+    let mut doc = source.load().await.context("reading the keys")?.current;
+    let Some(entry) = doc.keys.iter_mut().find(|k| &k.id == id) else {
+        bail!("no key {id}");
+    };
+    let key = generate();
+    (entry.key, entry.key_sha256) = material(source, &key);
+    source.publish(doc).await.context("writing the keys")?;
+    Ok(key)
+}
+
+/// Removes a key, and with it its previous value.
+pub async fn revoke(source: &dyn KeySource, id: &KeyId) -> anyhow::Result<()> {
+    let mut doc = source.load().await.context("reading the keys")?.current;
+    let before = doc.keys.len();
+    doc.keys.retain(|k| &k.id != id);
+    if doc.keys.len() == before {
+        bail!("no key {id}");
+    }
+    source.publish(doc).await.context("writing the keys")
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Listed {
+    pub id: String,
+    pub fingerprint: String,
+    pub owner: String,
+    pub stage: &'static str,
+}
+
+/// Every key the service accepts now: ids, fingerprints, owners and stages, never keys.
+pub async fn list(source: &dyn KeySource) -> anyhow::Result<Vec<Listed>> {
+    let versions = source.load().await.context("reading the keys")?;
+    let ring = KeyRing::from_versions(&versions);
+    Ok(ring
+        .entries_for_listing()
+        .map(|m| Listed {
+            id: m.id.to_string(),
+            fingerprint: m.fingerprint.clone(),
+            owner: m.principal.to_string(),
+            stage: m.stage.label(),
+        })
+        .collect())
+}

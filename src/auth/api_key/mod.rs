@@ -1,0 +1,122 @@
+//! Legacy API keys: where they are kept ([`source`]), how they are matched at request time
+//! ([`ring`]), and how operators add, rotate and revoke them ([`manage`]).
+
+pub mod file;
+pub mod manage;
+pub mod ring;
+pub mod secrets_manager;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::KeyId;
+use crate::refresh::Refreshing;
+pub use ring::{KeyMatch, KeyRing};
+
+/// One key as kept in a version of the store. The Secrets Manager secret holds the key itself
+/// (`key`), so other tools can read it; the key file holds only its SHA-256 (`key_sha256`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub id: KeyId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Per-key rate overrides for legacy clients known to be heavy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_minute: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+}
+
+impl StoredKey {
+    /// The SHA-256 of the key, whichever way it is stored.
+    pub fn hash(&self) -> Option<[u8; 32]> {
+        match (&self.key, &self.key_sha256) {
+            (Some(key), _) => Some(crate::crypto::sha256(key.as_bytes())),
+            (None, Some(hex_hash)) => hex::decode(hex_hash).ok()?.try_into().ok(),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The JSON of one version: `{"keys":[{"id":…,"key":…,"owner":…}]}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeyDoc {
+    pub keys: Vec<StoredKey>,
+}
+
+/// The two versions the service accepts keys from.
+#[derive(Debug, Clone, Default)]
+pub struct Versions {
+    pub current: KeyDoc,
+    pub previous: Option<KeyDoc>,
+}
+
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    /// Reads `AWSCURRENT` and `AWSPREVIOUS` (each asked for by name).
+    async fn load(&self) -> anyhow::Result<Versions>;
+    /// Writes `doc` as the new current version; the old current becomes the previous one.
+    async fn publish(&self, doc: KeyDoc) -> anyhow::Result<()>;
+    /// Whether new keys are stored in the clear (a secret) or only as hashes (the key file).
+    fn stores_plaintext(&self) -> bool;
+    fn describe(&self) -> String;
+}
+
+/// The live key ring: refreshed on a schedule and on an unknown key, last good set on outage.
+#[derive(Clone)]
+pub struct ApiKeys {
+    ring: Arc<Refreshing<KeyRing>>,
+}
+
+/// How often an unknown key may trigger a reload.
+const RELOAD_MIN_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyLookupError {
+    Unknown,
+    /// No key set was ever loaded.
+    Unavailable,
+}
+
+impl ApiKeys {
+    pub fn new(source: Arc<dyn KeySource>) -> Self {
+        let ring = Refreshing::new("api keys", move || {
+            let source = source.clone();
+            async move { Ok(KeyRing::from_versions(&source.load().await?)) }
+        });
+        ApiKeys {
+            ring: Arc::new(ring),
+        }
+    }
+
+    pub async fn start(&self, every: Duration) {
+        if self.ring.refresh(None).await
+            && let Some(ring) = self.ring.current()
+        {
+            tracing::info!(keys = ring.len(), "API keys loaded");
+        }
+        self.ring.spawn_every(every);
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.ring.current().is_some()
+    }
+
+    pub async fn lookup(&self, presented: &str) -> Result<KeyMatch, KeyLookupError> {
+        if let Some(found) = self.ring.current().and_then(|r| r.find(presented)) {
+            return Ok(found);
+        }
+        self.ring.refresh(Some(RELOAD_MIN_INTERVAL)).await;
+        match self.ring.current() {
+            None => Err(KeyLookupError::Unavailable),
+            Some(ring) => ring.find(presented).ok_or(KeyLookupError::Unknown),
+        }
+    }
+}

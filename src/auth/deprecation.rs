@@ -1,0 +1,55 @@
+//! The headers that tell a key-path client it is living on borrowed time (`warn` mode):
+//! `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and `Link rel="deprecation"`.
+
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use time::OffsetDateTime;
+
+use crate::config::FallbackSettings;
+
+#[derive(Debug, Clone)]
+pub struct DeprecationNotice {
+    headers: Vec<(HeaderName, HeaderValue)>,
+    migration_url: Option<String>,
+}
+
+impl DeprecationNotice {
+    pub fn new(settings: &FallbackSettings) -> Self {
+        // Without a configured date the key path counts as deprecated from this start on.
+        let deprecated_at = settings.deprecation.unwrap_or_else(OffsetDateTime::now_utc);
+        let mut headers = vec![(
+            HeaderName::from_static("deprecation"),
+            HeaderValue::from_str(&format!("@{}", deprecated_at.unix_timestamp()))
+                .expect("digits are a valid header value"),
+        )];
+        if let Some(sunset) = settings.sunset {
+            let date = httpdate::fmt_http_date(sunset.into());
+            headers.push((
+                HeaderName::from_static("sunset"),
+                HeaderValue::from_str(&date).expect("an HTTP-date is a valid header value"),
+            ));
+        }
+        if let Some(url) = &settings.migration_url
+            && let Ok(link) = HeaderValue::from_str(&format!(r#"<{url}>; rel="deprecation""#))
+        {
+            headers.push((actix_web::http::header::LINK, link));
+        }
+        DeprecationNotice {
+            headers,
+            migration_url: settings.migration_url.clone(),
+        }
+    }
+
+    pub fn migration_url(&self) -> Option<&str> {
+        self.migration_url.as_deref()
+    }
+
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+}
+
+/// Marks a request that came in over the key path while the flag said `warn`.
+#[derive(Debug, Clone, Copy)]
+pub struct Deprecated;

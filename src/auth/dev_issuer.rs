@@ -1,0 +1,163 @@
+//! The embedded development issuer: an RSA-2048 key kept in the data dir that signs
+//! Cognito-shaped access tokens for `cutover token`. Off whenever a real issuer is configured.
+
+use std::path::Path;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::crypto::{b64url, random_bytes, sha256};
+
+/// The `iss` of dev tokens. Not a URL anyone could serve, so it cannot be confused with Cognito.
+pub const DEV_ISSUER: &str = "urn:cutover:dev-issuer";
+/// The `client_id` of dev tokens.
+pub const DEV_CLIENT_ID: &str = "cutover-dev";
+
+const KEY_FILE: &str = "dev-issuer.pem";
+
+pub struct DevIssuer {
+    kid: String,
+    encoding: EncodingKey,
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    pub sub: String,
+    pub scope: Option<String>,
+    pub groups: Vec<String>,
+    pub ttl_secs: u64,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    client_id: &'a str,
+    token_use: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    #[serde(
+        rename = "cognito:groups",
+        skip_serializing_if = "<[String]>::is_empty"
+    )]
+    groups: &'a [String],
+    exp: u64,
+    iat: u64,
+    auth_time: u64,
+    jti: String,
+    username: &'a str,
+}
+
+impl DevIssuer {
+    /// Loads the key from the data dir, creating it on first use (readable by its owner only).
+    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(KEY_FILE);
+        let pkcs8 = match std::fs::read_to_string(&path) {
+            Ok(pem) => pem_decode(&pem)
+                .ok_or_else(|| anyhow::anyhow!("{} is not a PEM key", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = KeyPair::generate(KeySize::Rsa2048)
+                    .map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
+                let der = key
+                    .as_der()
+                    .map_err(|_| anyhow::anyhow!("cannot encode the dev key"))?;
+                let der = der.as_ref().to_vec();
+                write_private(&path, &pem_encode(&der))?;
+                der
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Self::from_pkcs8(&pkcs8)
+    }
+
+    fn from_pkcs8(pkcs8: &[u8]) -> anyhow::Result<Self> {
+        let key = KeyPair::from_pkcs8(pkcs8).map_err(|e| anyhow::anyhow!("bad dev key: {e}"))?;
+        let public = PublicKeyComponents::<Vec<u8>>::from(key.public_key());
+        let encoding = EncodingKey::from_rsa_pem(pem_encode(pkcs8).as_bytes())?;
+        // The kid names the key, so a new key (a wiped data dir) is a new kid.
+        let kid = b64url(&sha256(&public.n)[..12]);
+        Ok(DevIssuer {
+            kid,
+            encoding,
+            n: public.n,
+            e: public.e,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWKS document.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": [{
+            "kty": "RSA",
+            "alg": "RS256",
+            "use": "sig",
+            "kid": self.kid,
+            "n": b64url(&self.n),
+            "e": b64url(&self.e),
+        }]})
+    }
+
+    pub fn mint(&self, req: &TokenRequest) -> anyhow::Result<String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            iss: DEV_ISSUER,
+            sub: &req.sub,
+            client_id: DEV_CLIENT_ID,
+            token_use: "access",
+            scope: req.scope.as_deref(),
+            groups: &req.groups,
+            exp: now + req.ttl_secs,
+            iat: now,
+            auth_time: now,
+            jti: b64url(&random_bytes::<16>()),
+            username: &req.sub,
+        };
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
+    }
+
+    /// Signs arbitrary claims with the dev key (tests build malformed tokens with it).
+    pub fn sign(&self, header: &Header, claims: &Value) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(header, claims, &self.encoding)?)
+    }
+}
+
+fn pem_encode(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str("-----END PRIVATE KEY-----\n");
+    out
+}
+
+fn pem_decode(pem: &str) -> Option<Vec<u8>> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}

@@ -1,0 +1,38 @@
+//! Authentication as an extractor: a handler that takes [`Reader`] or [`Writer`] only runs for
+//! an authenticated caller with that access. Handlers never look at credential headers.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use super::Access;
+use crate::domain::Principal;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub struct Authenticated<const WRITE: bool>(pub Principal);
+
+/// A caller allowed to read (scope `CUTOVER_SCOPE_READ`).
+pub type Reader = Authenticated<false>;
+/// A caller allowed to write (scope `CUTOVER_SCOPE_WRITE`).
+pub type Writer = Authenticated<true>;
+
+impl<const WRITE: bool> FromRequest for Authenticated<WRITE> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .expect("AppState is registered by startup")
+                .clone();
+            let access = if WRITE { Access::Write } else { Access::Read };
+            let principal = state.auth.authenticate(&req, access).await?;
+            // Seen by the observe middleware (metrics, logs, deprecation headers).
+            req.extensions_mut().insert(principal.clone());
+            Ok(Authenticated(principal))
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Authentication: a JWT when `Authorization` is sent (and only then), else an API key from
+//! `X-API-KEY` subject to the fallback flag, else 401. The result is a [`Principal`].
+
+pub mod api_key;
+pub mod deprecation;
+pub mod dev_issuer;
+pub mod extract;
+pub mod jwks;
+pub mod jwt;
+
+use actix_web::http::header::{AUTHORIZATION, HeaderName};
+use actix_web::{HttpMessage, HttpRequest};
+
+use self::api_key::{ApiKeys, KeyLookupError};
+use self::deprecation::{Deprecated, DeprecationNotice};
+use self::jwt::{JwtError, JwtVerifier};
+use crate::config::ScopeSettings;
+use crate::control::FallbackFlag;
+use crate::domain::{AuthMethod, FallbackMode, Principal, Scope};
+use crate::error::{ApiError, AuthFailure};
+
+pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// What a route needs: read or write access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+pub struct Authenticator {
+    pub jwt: JwtVerifier,
+    pub keys: ApiKeys,
+    pub flag: FallbackFlag,
+    pub notice: DeprecationNotice,
+    pub scopes: ScopeSettings,
+}
+
+/// The one value of a header that must not repeat; `Err` when it does.
+fn single<'a>(req: &'a HttpRequest, name: &HeaderName) -> Result<Option<&'a [u8]>, ApiError> {
+    let mut values = req.headers().get_all(name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::Unauthenticated(AuthFailure::AmbiguousCredentials));
+    }
+    Ok(first.map(|v| v.as_bytes()))
+}
+
+fn bearer_token(value: &[u8]) -> Option<&str> {
+    let value = std::str::from_utf8(value).ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    let ok = scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ');
+    ok.then_some(token)
+}
+
+impl Authenticator {
+    fn scope(&self, access: Access) -> Option<&Scope> {
+        match access {
+            Access::Read => self.scopes.read.as_ref(),
+            Access::Write => self.scopes.write.as_ref(),
+        }
+    }
+
+    pub async fn authenticate(
+        &self,
+        req: &HttpRequest,
+        access: Access,
+    ) -> Result<Principal, ApiError> {
+        let authorization = single(req, &AUTHORIZATION)?;
+        let api_key = single(req, &X_API_KEY)?;
+        match (authorization, api_key) {
+            (Some(value), _) => self.by_token(value, access).await,
+            (None, Some(value)) => self.by_key(req, value).await,
+            (None, None) => Err(ApiError::Unauthenticated(AuthFailure::Missing)),
+        }
+    }
+
+    async fn by_token(&self, value: &[u8], access: Access) -> Result<Principal, ApiError> {
+        let Some(token) = bearer_token(value) else {
+            tracing::info!(reason = "not a single bearer token", "token rejected");
+            return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken));
+        };
+        let verified = match self.jwt.verify(token).await {
+            Ok(v) => v,
+            Err(JwtError::Invalid(reason)) => {
+                tracing::info!(reason, "token rejected");
+                return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken));
+            }
+            Err(JwtError::Unavailable) => return Err(ApiError::Unavailable("token signing keys")),
+        };
+        if let Some(scope) = self.scope(access)
+            && !scope.granted_by(&verified.scope)
+        {
+            tracing::info!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
+            return Err(ApiError::InsufficientScope(scope.clone()));
+        }
+        Ok(Principal {
+            id: verified.sub,
+            method: AuthMethod::Jwt { jti: verified.jti },
+        })
+    }
+
+    async fn by_key(&self, req: &HttpRequest, value: &[u8]) -> Result<Principal, ApiError> {
+        let mode = self.flag.get();
+        if mode == FallbackMode::Deny {
+            return Err(ApiError::KeyPathDisabled {
+                migration_url: self.notice.migration_url().map(str::to_string),
+            });
+        }
+        let presented = std::str::from_utf8(value).unwrap_or_default().trim();
+        if presented.is_empty() {
+            return Err(ApiError::Unauthenticated(AuthFailure::InvalidKey));
+        }
+        let found = match self.keys.lookup(presented).await {
+            Ok(found) => found,
+            Err(KeyLookupError::Unknown) => {
+                tracing::info!(fingerprint = %crate::crypto::fingerprint(&crate::crypto::sha256(presented.as_bytes())), "unknown API key");
+                return Err(ApiError::Unauthenticated(AuthFailure::InvalidKey));
+            }
+            Err(KeyLookupError::Unavailable) => return Err(ApiError::Unavailable("API keys")),
+        };
+        tracing::debug!(key_id = %found.id, fingerprint = %found.fingerprint, stage = found.stage.label(), "API key accepted");
+        if mode == FallbackMode::Warn {
+            req.extensions_mut().insert(Deprecated);
+        }
+        Ok(Principal {
+            id: found.principal,
+            method: AuthMethod::ApiKey { key_id: found.id },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_takes_one_token() {
+        assert_eq!(bearer_token(b"Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token(b"bEaReR abc"), Some("abc"));
+        assert_eq!(bearer_token(b"Bearer a b"), None);
+        assert_eq!(bearer_token(b"Basic abc"), None);
+        assert_eq!(bearer_token(b"Bearer "), None);
+        assert_eq!(bearer_token(b"Bearer"), None);
+    }
+}

@@ -1,0 +1,210 @@
+//! The command line: `serve`, `token`, `keys`, `fallback`.
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::api_key::manage;
+use crate::auth::dev_issuer::{DevIssuer, TokenRequest};
+use crate::config::Settings;
+use crate::domain::{FallbackMode, KeyId};
+use crate::startup::{Application, Backends, key_source};
+
+#[derive(Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Upload-and-list API that carries clients from X-API-KEY to Cognito"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the gateway (public API and admin listener).
+    Serve,
+    /// Print an access token signed by the dev issuer (embedded mode only).
+    Token {
+        #[arg(long)]
+        sub: String,
+        /// Space-separated scopes; default: the read and write scopes.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Comma-separated Cognito groups.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Manage legacy API keys in the configured key store.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Read or flip the API-key deprecation flag for every instance.
+    #[command(subcommand)]
+    Fallback(FallbackCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; prints it once on stdout.
+    Add {
+        #[arg(long)]
+        id: KeyId,
+        /// The Cognito sub this legacy client acts as.
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Replace a key; the old one keeps working until the next change. Prints the new key.
+    Rotate {
+        #[arg(long)]
+        id: KeyId,
+    },
+    /// Remove a key (and its previous value) at once.
+    Revoke {
+        #[arg(long)]
+        id: KeyId,
+    },
+    /// Show ids, fingerprints, owners and stages; never keys.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum FallbackCommand {
+    /// Print the mode in force.
+    Get,
+    /// Set the mode: allow, warn or deny.
+    Set { mode: FallbackMode },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Token {
+            sub,
+            scope,
+            groups,
+            ttl,
+        } => token(settings, sub, scope, groups, ttl),
+        Command::Keys(cmd) => keys(settings, cmd).await,
+        Command::Fallback(cmd) => fallback(settings, cmd).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let (public, admin) = app.handles();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        tokio::join!(public.stop(true), admin.stop(true));
+    });
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn token(
+    settings: Settings,
+    sub: String,
+    scope: Option<String>,
+    groups: Vec<String>,
+    ttl: u64,
+) -> anyhow::Result<()> {
+    if !settings.dev_issuer() {
+        anyhow::bail!(
+            "`cutover token` only works with the embedded dev issuer; CUTOVER_JWT_ISSUER is set, \
+             so get tokens from that issuer instead"
+        );
+    }
+    if sub.is_empty() || sub.starts_with("apikey:") {
+        anyhow::bail!("--sub must be non-empty and must not start with apikey:");
+    }
+    let scope = scope.unwrap_or_else(|| {
+        [&settings.scopes.read, &settings.scopes.write]
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let issuer = DevIssuer::load_or_create(&settings.data_dir)?;
+    let token = issuer.mint(&TokenRequest {
+        sub,
+        scope: (!scope.is_empty()).then_some(scope),
+        groups,
+        ttl_secs: ttl,
+    })?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
+    let source = key_source(&settings).await;
+    let source = source.as_ref();
+    match cmd {
+        KeysCommand::Add { id, owner } => {
+            let key = manage::add(source, &id, owner.as_deref()).await?;
+            eprintln!("added key {id} to {}; it is shown once:", source.describe());
+            println!("{key}");
+        }
+        KeysCommand::Rotate { id } => {
+            let key = manage::rotate(source, &id).await?;
+            eprintln!(
+                "rotated key {id} in {}; the old key stays valid as AWSPREVIOUS until the next change. New key:",
+                source.describe()
+            );
+            println!("{key}");
+        }
+        KeysCommand::Revoke { id } => {
+            manage::revoke(source, &id).await?;
+            eprintln!(
+                "revoked key {id} in {}; instances drop it at their next refresh",
+                source.describe()
+            );
+        }
+        KeysCommand::List => {
+            println!("{:<24} {:<22} {:<12} OWNER", "ID", "FINGERPRINT", "STAGE");
+            for k in manage::list(source).await? {
+                println!(
+                    "{:<24} {:<22} {:<12} {}",
+                    k.id, k.fingerprint, k.stage, k.owner
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()> {
+    let backends = Backends::build(&settings).await?;
+    match cmd {
+        FallbackCommand::Get => {
+            let stored = backends.control.fallback_mode().await?;
+            println!("{}", stored.unwrap_or(settings.fallback.initial));
+        }
+        FallbackCommand::Set { mode } => {
+            backends.control.set_fallback_mode(mode).await?;
+            eprintln!(
+                "fallback set to {mode}; running instances follow within {} s",
+                settings.fallback.poll.as_secs()
+            );
+            println!("{mode}");
+        }
+    }
+    Ok(())
+}

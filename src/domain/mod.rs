@@ -1,0 +1,19 @@
+//! Domain types that parse rather than validate: once built, they are known to be well-formed.
+
+mod fallback_mode;
+mod filename;
+mod key_id;
+mod photo;
+mod principal;
+mod scope;
+
+pub use fallback_mode::FallbackMode;
+pub use filename::Filename;
+pub use key_id::KeyId;
+pub use photo::{Photo, PhotoId};
+pub use principal::{AuthMethod, Principal, PrincipalId};
+pub use scope::Scope;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);

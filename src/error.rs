@@ -1,0 +1,262 @@
+//! Every error a client can see, mapped in this one place to an RFC 9457 problem body with an
+//! explicit status. Internal errors are logged with their cause chain and answered opaquely.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::domain::Scope;
+
+/// Why authentication failed; also the `Reason` dimension of the `AuthFailures` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthFailure {
+    Missing,
+    InvalidToken,
+    InsufficientScope,
+    InvalidKey,
+    KeyPathDisabled,
+    /// A repeated `Authorization` or `X-API-KEY` header.
+    AmbiguousCredentials,
+}
+
+impl AuthFailure {
+    pub const ALL: [AuthFailure; 6] = [
+        AuthFailure::Missing,
+        AuthFailure::InvalidToken,
+        AuthFailure::InsufficientScope,
+        AuthFailure::InvalidKey,
+        AuthFailure::KeyPathDisabled,
+        AuthFailure::AmbiguousCredentials,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing",
+            AuthFailure::InvalidToken => "invalid_token",
+            AuthFailure::InsufficientScope => "insufficient_scope",
+            AuthFailure::InvalidKey => "invalid_key",
+            AuthFailure::KeyPathDisabled => "key_path_disabled",
+            AuthFailure::AmbiguousCredentials => "ambiguous_credentials",
+        }
+    }
+}
+
+/// Headers of a rate-limited answer (IETF httpapi `RateLimit` draft) and its wait.
+#[derive(Debug, Clone)]
+pub struct RateLimitInfo {
+    pub retry_after_secs: u64,
+    pub policy: String,
+    pub state: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication failed: {}", .0.label())]
+    Unauthenticated(AuthFailure),
+    #[error("the API-key path is switched off")]
+    KeyPathDisabled { migration_url: Option<String> },
+    #[error("missing scope {0}")]
+    InsufficientScope(Scope),
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("upload larger than {0} bytes")]
+    PayloadTooLarge(u64),
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("rate limited")]
+    RateLimited(RateLimitInfo),
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Seconds a client should wait after a 503 before trying again.
+const UNAVAILABLE_RETRY_SECS: u64 = 5;
+
+impl ApiError {
+    pub fn auth_failure(&self) -> Option<AuthFailure> {
+        match self {
+            ApiError::Unauthenticated(reason) => Some(*reason),
+            ApiError::KeyPathDisabled { .. } => Some(AuthFailure::KeyPathDisabled),
+            ApiError::InsufficientScope(_) => Some(AuthFailure::InsufficientScope),
+            _ => None,
+        }
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::Unauthenticated(_) => ("unauthorized", "Authentication required"),
+            ApiError::KeyPathDisabled { .. } => {
+                ("api-key-disabled", "API keys are no longer accepted")
+            }
+            ApiError::InsufficientScope(_) => ("insufficient-scope", "Insufficient scope"),
+            ApiError::NotFound => ("not-found", "Not found"),
+            ApiError::BadRequest(_) => ("bad-request", "Bad request"),
+            ApiError::PayloadTooLarge(_) => ("payload-too-large", "Upload too large"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
+            ApiError::RateLimited(_) => ("rate-limited", "Too many requests"),
+            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            // Never say which check failed: that is for the log.
+            ApiError::Unauthenticated(AuthFailure::Missing) => {
+                "send a bearer token in Authorization".into()
+            }
+            ApiError::Unauthenticated(_) => "the credentials were not accepted".into(),
+            ApiError::KeyPathDisabled { migration_url } => match migration_url {
+                Some(url) => {
+                    format!("X-API-KEY is switched off; sign in with Cognito instead: {url}")
+                }
+                None => "X-API-KEY is switched off; sign in with Cognito instead".into(),
+            },
+            ApiError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
+            ApiError::NotFound => "no such resource".into(),
+            ApiError::BadRequest(why) => why.clone(),
+            ApiError::PayloadTooLarge(max) => format!("uploads are limited to {max} bytes"),
+            ApiError::UnsupportedMediaType(what) => what.clone(),
+            ApiError::RateLimited(info) => {
+                format!("rate limit reached; retry in {} s", info.retry_after_secs)
+            }
+            ApiError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
+            ApiError::Internal(_) => "something went wrong on our side".into(),
+        }
+    }
+}
+
+fn insert(res: &mut HttpResponse, name: HeaderName, value: String) {
+    if let Ok(value) = HeaderValue::try_from(value) {
+        res.headers_mut().insert(name, value);
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated(_) | ApiError::KeyPathDisabled { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        let (slug, title) = self.slug_and_title();
+        let mut body = json!({
+            "type": format!("urn:cutover:problem:{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": self.detail(),
+        });
+        if let ApiError::KeyPathDisabled {
+            migration_url: Some(url),
+        } = self
+        {
+            body["migration_url"] = json!(url);
+        }
+        let mut res = HttpResponse::build(status)
+            .content_type("application/problem+json")
+            .body(body.to_string());
+        match self {
+            ApiError::Unauthenticated(AuthFailure::Missing) => insert(
+                &mut res,
+                header::WWW_AUTHENTICATE,
+                r#"Bearer realm="cutover""#.into(),
+            ),
+            ApiError::Unauthenticated(_) | ApiError::KeyPathDisabled { .. } => insert(
+                &mut res,
+                header::WWW_AUTHENTICATE,
+                r#"Bearer realm="cutover", error="invalid_token""#.into(),
+            ),
+            ApiError::InsufficientScope(scope) => insert(
+                &mut res,
+                header::WWW_AUTHENTICATE,
+                format!(r#"Bearer realm="cutover", error="insufficient_scope", scope="{scope}""#),
+            ),
+            ApiError::RateLimited(info) => {
+                insert(
+                    &mut res,
+                    header::RETRY_AFTER,
+                    info.retry_after_secs.to_string(),
+                );
+                insert(
+                    &mut res,
+                    HeaderName::from_static("ratelimit-policy"),
+                    info.policy.clone(),
+                );
+                insert(
+                    &mut res,
+                    HeaderName::from_static("ratelimit"),
+                    info.state.clone(),
+                );
+            }
+            ApiError::Unavailable(_) => insert(
+                &mut res,
+                header::RETRY_AFTER,
+                UNAVAILABLE_RETRY_SECS.to_string(),
+            ),
+            _ => {}
+        }
+        if let ApiError::KeyPathDisabled {
+            migration_url: Some(url),
+        } = self
+        {
+            insert(
+                &mut res,
+                header::LINK,
+                format!(r#"<{url}>; rel="deprecation""#),
+            );
+        }
+        if let Some(reason) = self.auth_failure() {
+            res.extensions_mut().insert(reason);
+        }
+        res
+    }
+}
+
+/// Storage-layer errors, classified once: a missing item, a transient outage (503) or a bug.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    Conflict,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Unavailable(why) => {
+                tracing::warn!(error = %why, "storage unavailable");
+                ApiError::Unavailable("storage")
+            }
+            StoreError::Conflict => ApiError::Internal(anyhow::anyhow!("unexpected conflict")),
+            StoreError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! cutover: an upload-and-list API that carries its clients from a static `X-API-KEY` to
+//! Amazon Cognito sign-in. See `SPEC.md` for the contract and `README.md` for operations.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod refresh;
+pub mod routes;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

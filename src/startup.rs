@@ -1,0 +1,225 @@
+//! Building the service from settings: one `match` per backend, the two listeners, and the
+//! background tasks. Tests build exactly this, on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::auth::Authenticator;
+use crate::auth::api_key::file::FileKeys;
+use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
+use crate::auth::api_key::{ApiKeys, KeySource};
+use crate::auth::deprecation::DeprecationNotice;
+use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
+use crate::auth::jwks::{Jwks, KeySet};
+use crate::auth::jwt::JwtVerifier;
+use crate::config::{IssuerSettings, KeySourceSettings, Settings, StorageSettings, UploadSettings};
+use crate::control::{ControlStore, FallbackFlag};
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::storage::local::LocalObjects;
+use crate::storage::sqlite::Database;
+use crate::storage::{MetadataStore, ObjectStore};
+
+pub struct AppState {
+    pub auth: Authenticator,
+    pub objects: Arc<dyn ObjectStore>,
+    pub metadata: Arc<dyn MetadataStore>,
+    pub uploads: UploadSettings,
+    pub cursor_key: Vec<u8>,
+    pub metrics: Metrics,
+    pub dev_issuer: Option<Arc<DevIssuer>>,
+}
+
+/// The storage and control backends, chosen once from settings.
+pub struct Backends {
+    pub objects: Arc<dyn ObjectStore>,
+    pub metadata: Arc<dyn MetadataStore>,
+    pub control: Arc<dyn ControlStore>,
+}
+
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+impl Backends {
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        match &settings.storage {
+            StorageSettings::Local => {
+                let db =
+                    Database::open(&settings.data_dir).context("opening the embedded database")?;
+                let objects = LocalObjects::open(&settings.data_dir)
+                    .context("opening the object directory")?;
+                Ok(Backends {
+                    objects: Arc::new(objects),
+                    metadata: Arc::new(db.clone()),
+                    control: Arc::new(db),
+                })
+            }
+            StorageSettings::Aws { .. } => {
+                anyhow::bail!(
+                    "CUTOVER_STORAGE=aws: the S3/DynamoDB backends are not built yet (issue 4)"
+                )
+            }
+        }
+    }
+}
+
+/// The configured key store, for `serve` and for `cutover keys`.
+pub async fn key_source(settings: &Settings) -> Arc<dyn KeySource> {
+    match &settings.api_keys.source {
+        KeySourceSettings::File => Arc::new(FileKeys::new(settings.data_dir.join("api-keys.json"))),
+        KeySourceSettings::SecretsManager { secret_id } => Arc::new(SecretsManagerKeys::new(
+            &aws_config().await,
+            secret_id.clone(),
+        )),
+    }
+}
+
+pub struct Application {
+    port: u16,
+    admin_port: u16,
+    server: Server,
+    admin: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let backends = Backends::build(&settings).await?;
+
+        let (dev_issuer, jwks, issuer, client_ids) = match &settings.jwt.issuer {
+            IssuerSettings::Dev => {
+                let dev = Arc::new(DevIssuer::load_or_create(&settings.data_dir)?);
+                let set = KeySet::parse(dev.jwks().to_string().as_bytes())?;
+                let mut client_ids = settings.jwt.client_ids.clone();
+                client_ids.push(DEV_CLIENT_ID.to_string());
+                (
+                    Some(dev),
+                    Jwks::Static(Arc::new(set)),
+                    DEV_ISSUER.to_string(),
+                    client_ids,
+                )
+            }
+            IssuerSettings::External { issuer, jwks_url } => (
+                None,
+                Jwks::remote(jwks_url.clone())?,
+                issuer.clone(),
+                settings.jwt.client_ids.clone(),
+            ),
+        };
+        jwks.start(settings.jwt.jwks_refresh).await;
+
+        let keys = ApiKeys::new(key_source(&settings).await);
+        keys.start(settings.api_keys.refresh).await;
+
+        let flag = FallbackFlag::new(settings.fallback.initial);
+        flag.refresh(backends.control.as_ref()).await;
+        flag.spawn_poller(backends.control.clone(), settings.fallback.poll);
+
+        let cursor_key = backends
+            .metadata
+            .cursor_key()
+            .await
+            .context("reading the cursor signing key")?;
+
+        let state = web::Data::new(AppState {
+            auth: Authenticator {
+                jwt: JwtVerifier::new(&settings.jwt, issuer, client_ids, jwks),
+                keys,
+                flag,
+                notice: DeprecationNotice::new(&settings.fallback),
+                scopes: settings.scopes.clone(),
+            },
+            objects: backends.objects,
+            metadata: backends.metadata,
+            uploads: settings.uploads.clone(),
+            cursor_key,
+            metrics: Metrics::default(),
+            dev_issuer,
+        });
+
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding CUTOVER_LISTEN {}", settings.listen))?;
+        let admin_listener = TcpListener::bind(settings.admin_listen)
+            .with_context(|| format!("binding CUTOVER_ADMIN_LISTEN {}", settings.admin_listen))?;
+        let port = listener.local_addr()?.port();
+        let admin_port = admin_listener.local_addr()?.port();
+
+        let origins = settings.cors_origins.clone();
+        let public_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(public_state.clone())
+                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+                .wrap(from_fn(routes::observe::observe))
+                .configure(routes::public)
+        })
+        .listen(listener)?
+        .disable_signals()
+        .run();
+        let admin = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(routes::admin::routes)
+        })
+        .workers(1)
+        .listen(admin_listener)?
+        .disable_signals()
+        .run();
+        tracing::info!(port, admin_port, "listening");
+        Ok(Application {
+            port,
+            admin_port,
+            server,
+            admin,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
+    /// Handles that stop both listeners (tests, signal handling).
+    pub fn handles(&self) -> (ServerHandle, ServerHandle) {
+        (self.server.handle(), self.admin.handle())
+    }
+
+    /// Serves until both listeners stop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (a, b) = tokio::join!(self.server, self.admin);
+        a.and(b)
+    }
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "DELETE"])
+        .allowed_headers(["authorization", "x-api-key", "content-type"])
+        .expose_headers([
+            "location",
+            "retry-after",
+            "ratelimit",
+            "ratelimit-policy",
+            "deprecation",
+            "sunset",
+            "link",
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}

@@ -1,0 +1,74 @@
+//! Where uploads live: an object store for the bytes and a metadata store for the rows, each an
+//! embedded implementation (disk, SQLite) and an AWS one (S3, DynamoDB), picked at startup.
+
+pub mod local;
+pub mod sniff;
+pub mod sqlite;
+
+use std::io;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+use crate::domain::{Photo, PhotoId, PrincipalId};
+use crate::error::StoreError;
+
+/// The bytes of uploads, addressed by photo id.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Starts writing a new object. Nothing is visible until [`ObjectWriter::commit`]; a writer
+    /// dropped before that (client gone, limit hit) leaves nothing behind.
+    async fn begin(
+        &self,
+        id: PhotoId,
+        content_type: &str,
+    ) -> Result<Box<dyn ObjectWriter>, StoreError>;
+    async fn open(&self, photo: &Photo) -> Result<ObjectContent, StoreError>;
+    async fn delete(&self, id: PhotoId) -> Result<(), StoreError>;
+    /// Whether the store answers (for `/readyz`).
+    async fn check(&self) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait ObjectWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError>;
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// Discards what was written. Dropping the writer does the same, in the background.
+    async fn abort(self: Box<Self>);
+}
+
+pub enum ObjectContent {
+    Stream {
+        body: BoxStream<'static, io::Result<Bytes>>,
+        len: u64,
+    },
+    /// A short-lived URL the client fetches the bytes from.
+    Redirect(String),
+}
+
+pub struct Page {
+    pub items: Vec<Photo>,
+    /// Whether more items follow the last one.
+    pub more: bool,
+}
+
+/// Photo rows, always scoped to their owner.
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// Fails with [`StoreError::Conflict`] if the id exists, so a retried write never duplicates.
+    async fn insert(&self, photo: &Photo) -> Result<(), StoreError>;
+    async fn get(&self, owner: &PrincipalId, id: PhotoId) -> Result<Option<Photo>, StoreError>;
+    /// Newest first, strictly older than `before` when given.
+    async fn list(
+        &self,
+        owner: &PrincipalId,
+        limit: u32,
+        before: Option<PhotoId>,
+    ) -> Result<Page, StoreError>;
+    /// Returns whether a row was deleted.
+    async fn delete(&self, owner: &PrincipalId, id: PhotoId) -> Result<bool, StoreError>;
+    /// A secret shared by every instance, created on first use, that signs list cursors.
+    async fn cursor_key(&self) -> Result<Vec<u8>, StoreError>;
+    async fn check(&self) -> Result<(), StoreError>;
+}
