@@ -4,10 +4,19 @@
 pub const SNIFF_LEN: usize = 512;
 
 pub fn content_type(head: &[u8]) -> &'static str {
-    match infer::get(head) {
-        Some(kind) => kind.mime_type(),
+    match infer::get(head).map(|kind| kind.mime_type()) {
+        // infer names every HEIF file image/heif; HEVC-coded ones (iPhone photos) are HEIC.
+        Some("image/heif") if is_heic_brand(head) => "image/heic",
+        Some(mime) => mime,
         None => "application/octet-stream",
     }
+}
+
+fn is_heic_brand(head: &[u8]) -> bool {
+    matches!(
+        head.get(8..12),
+        Some(b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx")
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,42 @@
+# Sourced by scripts/test: installs moto into .venv-aws, starts it on a free loopback port and
+# exports the AWS variables the SDK reads. `moto_stop` stops it by pid.
+
+MOTO_VERSION=5.2.5
+VENV="${CUTOVER_VENV:-$PWD/.venv-aws}"
+
+moto_install() {
+    if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
+        echo "installing moto $MOTO_VERSION and cfn-lint into $VENV" >&2
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+            "moto[server]==$MOTO_VERSION" boto3 cfn-lint >&2
+    fi
+}
+
+moto_start() {
+    moto_install
+    MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    MOTO_LOG="${TMPDIR:-/tmp}/cutover-moto-$MOTO_PORT.log"
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 </dev/null &
+    MOTO_PID=$!
+    for _ in $(seq 1 200); do
+        if curl -sf -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/"; then break; fi
+        if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+            echo "moto did not start; its log:" >&2; cat "$MOTO_LOG" >&2; return 1
+        fi
+        sleep 0.1
+    done
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
+        AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+    # The test suite asks for its moto site-packages (Cognito's signing key) and port here.
+    export TEST_MOTO_VENV="$VENV"
+    echo "moto $MOTO_VERSION on 127.0.0.1:$MOTO_PORT (pid $MOTO_PID, log $MOTO_LOG)" >&2
+}
+
+moto_stop() {
+    if [ -n "${MOTO_PID:-}" ]; then
+        kill "$MOTO_PID" 2>/dev/null || true
+        wait "$MOTO_PID" 2>/dev/null || true
+        MOTO_PID=
+    fi
+}

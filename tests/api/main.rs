@@ -1,0 +1,7 @@
+//! The API suite: one binary, one module per feature. Runs against the embedded backends, and
+//! against the AWS backends (moto) with `TEST_STORAGE_BACKEND=aws`; `scripts/test` runs both.
+
+mod helpers;
+
+mod health;
+mod unauthenticated;
