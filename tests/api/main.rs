@@ -3,5 +3,12 @@
 
 mod helpers;
 
+mod api_keys;
+mod auth_jwt;
+mod external_issuer;
+mod fallback_flag;
 mod health;
+mod photos;
+mod secrets_manager;
 mod unauthenticated;
+mod uploads;
