@@ -5,6 +5,7 @@ mod helpers;
 
 mod api_keys;
 mod auth_jwt;
+mod cors;
 mod external_issuer;
 mod fallback_flag;
 mod health;
