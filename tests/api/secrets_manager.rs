@@ -152,24 +152,22 @@ async fn keys_keep_working_when_secrets_manager_goes_away_after_a_load() {
     )
     .await;
     let key = Auth::Key("cok_outage_test_key".into());
-    assert_eq!(serve.get("/api/photos", &key).await.status(), 200);
+    assert_eq!(serve.status("/api/photos", &key).await, 200);
 
     proxy.cut();
     // Several refreshes fail meanwhile; the last good set keeps serving.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(serve.get("/api/photos", &key).await.status(), 200);
+    assert_eq!(serve.status("/api/photos", &key).await, 200);
     assert_eq!(
         serve
-            .get("/api/photos", &Auth::Key("cok_unknown".into()))
-            .await
-            .status(),
+            .status("/api/photos", &Auth::Key("cok_unknown".into()))
+            .await,
         401
     );
     assert_eq!(
         serve
-            .get("/api/photos", &Auth::Bearer(serve.token("alice")))
-            .await
-            .status(),
+            .status("/api/photos", &Auth::Bearer(serve.token("alice")))
+            .await,
         200
     );
 }
@@ -191,10 +189,9 @@ async fn started_with_secrets_manager_unreachable_the_key_path_is_503_and_jwt_is
     crate::helpers::assert_problem(res, 503).await;
     assert_eq!(
         serve
-            .get("/api/photos", &Auth::Bearer(serve.token("alice")))
-            .await
-            .status(),
+            .status("/api/photos", &Auth::Bearer(serve.token("alice")))
+            .await,
         200
     );
-    assert_eq!(serve.get("/readyz", &Auth::None).await.status(), 503);
+    assert_eq!(serve.status("/readyz", &Auth::None).await, 503);
 }
