@@ -90,8 +90,28 @@ async fn a_rotation_while_serving_accepts_the_new_key_and_keeps_the_old_one_as_a
         "two rotations old"
     );
     assert_eq!(
-        app.get("/api/photos", &Auth::Key(second)).await.status(),
+        app.get("/api/photos", &Auth::Key(second.clone()))
+            .await
+            .status(),
         200
+    );
+
+    let (ok, listing, _) = app.cli(&["keys", "list"]);
+    assert!(ok && listing.contains("legacy-mobile") && listing.contains("AWSPREVIOUS"));
+    assert!(!listing.contains(third.trim()) && !listing.contains(&second));
+
+    assert!(app.cli(&["keys", "revoke", "--id", "legacy-mobile"]).0);
+    assert!(
+        !stage_value(&secret, "AWSCURRENT")
+            .await
+            .contains("legacy-mobile")
+    );
+    let third = Auth::Key(third.trim().to_string());
+    assert_eq!(app.eventually(&third, 401).await.status(), 401, "revoked");
+    assert_eq!(
+        app.get("/api/photos", &Auth::Key(second)).await.status(),
+        401,
+        "its AWSPREVIOUS value too"
     );
 }
 
