@@ -23,13 +23,13 @@ use super::{AUTH_FAILURES_POLICY, Policy};
 use crate::error::{ApiError, RateLimitInfo, RateLimitProblem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Probe {
+struct Probe {
     client: IpAddr,
     record: bool,
 }
 
 #[derive(Default)]
-pub struct BrakeStore(DashMapStateStore<IpAddr>);
+struct BrakeStore(DashMapStateStore<IpAddr>);
 
 impl StateStore for BrakeStore {
     type Key = Probe;
@@ -166,5 +166,15 @@ mod tests {
         assert_eq!(info.violated_policy, "auth-failures");
         brake.admit(ip("1.2.3.5")).unwrap();
         assert_eq!(brake.len(), 1);
+    }
+
+    #[test]
+    fn a_sweep_forgets_clients_whose_bucket_is_full_again() {
+        let brake = FailureBrake::new(60_000);
+        brake.record(ip("1.2.3.4"));
+        assert_eq!(brake.len(), 1);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        brake.sweep();
+        assert!(brake.is_empty());
     }
 }

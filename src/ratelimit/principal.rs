@@ -250,4 +250,25 @@ mod tests {
         assert_eq!(l.policy_for(tiny).per_minute, 20);
         assert_eq!(l.policy_for(tiny).burst, 10);
     }
+
+    #[test]
+    fn a_sweep_forgets_principals_whose_bucket_is_full_again_and_keeps_the_others() {
+        // The default policy takes a minute to refill one cell; the key's, a millisecond.
+        let l = limits(&[
+            ("rate_per_minute", "1"),
+            ("rate_burst", "1"),
+            ("upload_cost", "1"),
+        ]);
+        let fast = Some(KeyQuota {
+            per_minute: Some(60_000),
+            burst: Some(1),
+        });
+        l.check(&who("slow"), None, ONE).unwrap();
+        l.check(&who("fast"), fast, ONE).unwrap();
+        assert_eq!(l.len(), 2);
+        std::thread::sleep(Duration::from_millis(50));
+        l.sweep();
+        assert_eq!(l.len(), 1, "only the bucket still refilling is kept");
+        assert!(l.check(&who("slow"), None, ONE).is_err());
+    }
 }
