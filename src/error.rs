@@ -48,6 +48,31 @@ pub struct RateLimitInfo {
     pub retry_after_secs: u64,
     pub policy: String,
     pub state: String,
+    /// The name of the policy that refused, for the problem body's `violated-policies`.
+    pub violated_policy: &'static str,
+    pub problem: RateLimitProblem,
+}
+
+/// The problem types draft-ietf-httpapi-ratelimit-headers-11 (§5) defines for a 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitProblem {
+    /// A quota was used up.
+    QuotaExceeded,
+    /// A pattern that suggests abuse: here, too many failed authentications.
+    AbnormalUsage,
+}
+
+impl RateLimitProblem {
+    pub fn type_uri(self) -> &'static str {
+        match self {
+            RateLimitProblem::QuotaExceeded => {
+                "https://iana.org/assignments/http-problem-types#quota-exceeded"
+            }
+            RateLimitProblem::AbnormalUsage => {
+                "https://iana.org/assignments/http-problem-types#abnormal-usage-detected"
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +198,10 @@ impl ResponseError for ApiError {
         } = self
         {
             body["migration_url"] = json!(url);
+        }
+        if let ApiError::RateLimited(info) = self {
+            body["type"] = json!(info.problem.type_uri());
+            body["violated-policies"] = json!([info.violated_policy]);
         }
         let mut res = HttpResponse::build(status)
             .content_type("application/problem+json")

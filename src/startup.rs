@@ -21,6 +21,7 @@ use crate::auth::jwt::JwtVerifier;
 use crate::config::{IssuerSettings, KeySourceSettings, Settings, StorageSettings, UploadSettings};
 use crate::control::{ControlStore, FallbackFlag};
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimits;
 use crate::routes;
 use crate::storage::local::LocalObjects;
 use crate::storage::sqlite::Database;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub cursor_key: Vec<u8>,
     pub metrics: Metrics,
     pub dev_issuer: Option<Arc<DevIssuer>>,
+    pub limits: Arc<RateLimits>,
 }
 
 /// The storage and control backends, chosen once from settings.
@@ -127,6 +129,9 @@ impl Application {
             .await
             .context("reading the cursor signing key")?;
 
+        let limits = Arc::new(RateLimits::new(&settings.rate));
+        limits.spawn_sweeper();
+
         let state = web::Data::new(AppState {
             auth: Authenticator {
                 jwt: JwtVerifier::new(&settings.jwt, issuer, client_ids, jwks),
@@ -141,6 +146,7 @@ impl Application {
             cursor_key,
             metrics: Metrics::default(),
             dev_issuer,
+            limits,
         });
 
         let listener = TcpListener::bind(settings.listen)

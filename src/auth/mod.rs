@@ -18,6 +18,7 @@ use crate::config::ScopeSettings;
 use crate::control::FallbackFlag;
 use crate::domain::{AuthMethod, FallbackMode, Principal, Scope};
 use crate::error::{ApiError, AuthFailure};
+use crate::ratelimit::KeyQuota;
 
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
@@ -123,6 +124,12 @@ impl Authenticator {
         tracing::debug!(key_id = %found.id, fingerprint = %found.fingerprint, stage = found.stage.label(), "API key accepted");
         if mode == FallbackMode::Warn {
             req.extensions_mut().insert(Deprecated);
+        }
+        if found.rate_per_minute.is_some() || found.burst.is_some() {
+            req.extensions_mut().insert(KeyQuota {
+                per_minute: found.rate_per_minute,
+                burst: found.burst,
+            });
         }
         Ok(Principal {
             id: found.principal,

@@ -137,6 +137,8 @@ pub struct UploadSettings {
     pub allowed_types: AllowedTypes,
 }
 
+/// Quotas as configured for the whole service; [`RateSettings::per_instance`] gives the share
+/// one instance enforces.
 #[derive(Debug, Clone)]
 pub struct RateSettings {
     pub per_minute: u32,
@@ -144,6 +146,16 @@ pub struct RateSettings {
     pub upload_cost: u32,
     pub auth_failures_per_minute: u32,
     pub trusted_proxies: Vec<IpNet>,
+    /// How many instances share the quotas (`CUTOVER_RATE_INSTANCES`): each instance limits on
+    /// its own, so each enforces 1/N of every quota.
+    pub instances: u32,
+}
+
+impl RateSettings {
+    /// This instance's share of a service-wide quota, never below 1.
+    pub fn per_instance(&self, total: u32) -> u32 {
+        (total / self.instances.max(1)).max(1)
+    }
 }
 
 impl Settings {

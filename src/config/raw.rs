@@ -44,6 +44,7 @@ const KNOWN: &[&str] = &[
     "upload_cost",
     "auth_failures_per_minute",
     "trusted_proxies",
+    "rate_instances",
 ];
 
 #[derive(Debug, Default, Clone)]
@@ -121,6 +122,12 @@ impl RawSettings {
             return Err(ConfigError::invalid(key, "must be greater than 0"));
         }
         Ok(v)
+    }
+
+    /// A positive count that fits the rate limiter's 32-bit cells.
+    fn count(&self, key: &str, default: u32) -> Result<u32, ConfigError> {
+        let v = self.positive(key, u64::from(default))?;
+        u32::try_from(v).map_err(|_| ConfigError::invalid(key, format!("{v} is too large")))
     }
 
     fn secs(&self, key: &str, default: u64) -> Result<Duration, ConfigError> {
@@ -327,16 +334,34 @@ impl RawSettings {
         }
 
         let rate = RateSettings {
-            per_minute: self.positive("rate_per_minute", 600)? as u32,
-            burst: self.positive("rate_burst", 60)? as u32,
-            upload_cost: self.positive("upload_cost", 10)? as u32,
-            auth_failures_per_minute: self.positive("auth_failures_per_minute", 30)? as u32,
+            per_minute: self.count("rate_per_minute", 600)?,
+            burst: self.count("rate_burst", 60)?,
+            upload_cost: self.count("upload_cost", 10)?,
+            auth_failures_per_minute: self.count("auth_failures_per_minute", 30)?,
             trusted_proxies,
+            instances: self.count("rate_instances", 1)?,
         };
-        if rate.upload_cost > rate.burst {
+        // Every instance enforces its share of each quota; a share of 0 would refuse everything.
+        for (key, total) in [
+            ("rate_per_minute", rate.per_minute),
+            ("rate_burst", rate.burst),
+            ("auth_failures_per_minute", rate.auth_failures_per_minute),
+        ] {
+            if total / rate.instances == 0 {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "{total} shared across CUTOVER_RATE_INSTANCES={} leaves 0 per instance",
+                        rate.instances
+                    ),
+                ));
+            }
+        }
+        if rate.upload_cost > rate.per_instance(rate.burst) {
             return Err(ConfigError::invalid(
                 "upload_cost",
-                "is larger than CUTOVER_RATE_BURST, so no upload could ever pass",
+                "is larger than CUTOVER_RATE_BURST (per instance, after CUTOVER_RATE_INSTANCES), \
+                 so no upload could ever pass",
             ));
         }
 

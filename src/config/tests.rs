@@ -132,3 +132,31 @@ fn the_toml_file_is_a_layer_under_the_environment() {
             .contains("CUTOVER_COLOUR")
     );
 }
+
+fn rate(pairs: &[(&str, &str)]) -> Result<RateSettings, ConfigError> {
+    Settings::from_pairs(pairs.iter().copied()).map(|s| s.rate)
+}
+
+#[test]
+fn rate_instances_divide_every_quota() {
+    let r = rate(&[("rate_instances", "4")]).unwrap();
+    assert_eq!(r.per_instance(r.per_minute), 150);
+    assert_eq!(r.per_instance(r.burst), 15);
+    assert_eq!(r.per_instance(r.auth_failures_per_minute), 7);
+    assert_eq!(rate(&[]).unwrap().instances, 1);
+}
+
+#[test]
+fn rate_instances_that_leave_an_instance_nothing_stop_the_start() {
+    for (pairs, named) in [
+        (
+            vec![("rate_instances", "31")],
+            "CUTOVER_AUTH_FAILURES_PER_MINUTE",
+        ),
+        (vec![("rate_instances", "7")], "CUTOVER_UPLOAD_COST"),
+        (vec![("rate_instances", "0")], "CUTOVER_RATE_INSTANCES"),
+    ] {
+        let err = rate(&pairs).unwrap_err().to_string();
+        assert!(err.contains(named), "{pairs:?}: {err}");
+    }
+}

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use serde_json::json;
@@ -14,6 +14,7 @@ use crate::auth::deprecation::Deprecated;
 use crate::domain::{AuthMethod, Principal};
 use crate::error::AuthFailure;
 use crate::metrics::Route;
+use crate::ratelimit::RateLimitHeaders;
 use crate::startup::AppState;
 
 pub async fn observe(
@@ -79,6 +80,25 @@ pub async fn observe(
 
     if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) {
         res = problemize(res);
+    }
+    // A request that passed its quota check says where it stands; a 429 already does.
+    let granted = res
+        .request()
+        .extensions()
+        .get::<RateLimitHeaders>()
+        .cloned();
+    if let Some(granted) = granted {
+        for (name, value) in [
+            ("ratelimit-policy", granted.policy),
+            ("ratelimit", granted.limit),
+        ] {
+            let name = HeaderName::from_static(name);
+            if !res.headers().contains_key(&name)
+                && let Ok(value) = HeaderValue::try_from(value)
+            {
+                res.headers_mut().insert(name, value);
+            }
+        }
     }
     Ok(res)
 }

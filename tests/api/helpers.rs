@@ -80,6 +80,10 @@ impl AppBuilder {
                 "data_dir".to_string(),
                 data_dir.path().display().to_string(),
             ),
+            // Generous limits, so only the rate-limit tests (which set their own) meet them.
+            ("rate_per_minute".to_string(), "600000".to_string()),
+            ("rate_burst".to_string(), "100000".to_string()),
+            ("auth_failures_per_minute".to_string(), "100000".to_string()),
         ];
         if self.backend_defaults && backend() == "aws" {
             pairs.extend(crate::helpers::aws_storage_pairs().await);

@@ -10,6 +10,7 @@ mod external_issuer;
 mod fallback_flag;
 mod health;
 mod photos;
+mod rate_limits;
 mod secrets_manager;
 mod unauthenticated;
 mod uploads;

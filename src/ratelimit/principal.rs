@@ -1,0 +1,274 @@
+//! Per-principal quotas: one GCRA bucket per principal (a JWT `sub`, or a key's principal), so a
+//! key whose `owner` is a user's `sub` draws from that user's bucket. A key entry may carry its
+//! own `rate_per_minute`/`burst` (legacy clients known to be heavy); such keys are checked
+//! against a limiter built for that quota, keyed by principal all the same.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use super::headers::{ceil_secs, limit_field, policy_field, retry_after_secs};
+use super::{DEFAULT_POLICY, KEY_POLICY, Policy, RateLimitHeaders};
+use crate::config::RateSettings;
+use crate::domain::PrincipalId;
+use crate::error::{ApiError, RateLimitInfo, RateLimitProblem};
+
+/// A key entry's own quota, as read from the key store (service-wide figures, like the settings).
+/// Set as a request extension by the key path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyQuota {
+    pub per_minute: Option<u32>,
+    pub burst: Option<u32>,
+}
+
+type Limiter = RateLimiter<
+    PrincipalId,
+    DefaultKeyedStateStore<PrincipalId>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
+
+fn limiter(policy: &Policy) -> Limiter {
+    let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("at least 1");
+    let quota = Quota::per_minute(nz(policy.per_minute)).allow_burst(nz(policy.burst));
+    RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
+}
+
+pub struct PrincipalLimits {
+    settings: RateSettings,
+    default: (Policy, Arc<Limiter>),
+    /// One limiter per distinct key quota; there are as many as distinct overrides in the store.
+    overrides: RwLock<HashMap<Policy, Arc<Limiter>>>,
+}
+
+impl PrincipalLimits {
+    pub fn new(settings: &RateSettings) -> Self {
+        let policy = Policy {
+            name: DEFAULT_POLICY,
+            per_minute: settings.per_instance(settings.per_minute),
+            burst: settings.per_instance(settings.burst),
+        };
+        PrincipalLimits {
+            settings: settings.clone(),
+            default: (policy, Arc::new(limiter(&policy))),
+            overrides: RwLock::default(),
+        }
+    }
+
+    /// This instance's policy for a key's own quota; the default one when the key has none.
+    fn policy_for(&self, quota: Option<KeyQuota>) -> Policy {
+        let default = self.default.0;
+        let Some(quota) = quota else { return default };
+        let s = &self.settings;
+        let policy = Policy {
+            name: KEY_POLICY,
+            per_minute: s.per_instance(quota.per_minute.unwrap_or(s.per_minute)),
+            // Below the upload cost, no upload from this key could ever pass.
+            burst: s
+                .per_instance(quota.burst.unwrap_or(s.burst))
+                .max(s.upload_cost),
+        };
+        if (policy.per_minute, policy.burst) == (default.per_minute, default.burst) {
+            default
+        } else {
+            policy
+        }
+    }
+
+    /// Spends `cost` cells of this principal's bucket, or answers 429.
+    pub fn check(
+        &self,
+        principal: &PrincipalId,
+        quota: Option<KeyQuota>,
+        cost: NonZeroU32,
+    ) -> Result<RateLimitHeaders, ApiError> {
+        let policy = self.policy_for(quota);
+        if policy == self.default.0 {
+            return decide(&policy, &self.default.1, principal, cost);
+        }
+        let found = self
+            .overrides
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&policy)
+            .cloned();
+        let limiter = match found {
+            Some(l) => l,
+            None => self
+                .overrides
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(policy)
+                .or_insert_with(|| Arc::new(limiter(&policy)))
+                .clone(),
+        };
+        decide(&policy, &limiter, principal, cost)
+    }
+
+    pub fn upload_cost(&self) -> NonZeroU32 {
+        NonZeroU32::new(self.settings.upload_cost.max(1)).expect("at least 1")
+    }
+
+    /// Forgets principals whose bucket is full again (indistinguishable from a new one).
+    pub fn sweep(&self) {
+        for limiter in self.limiters() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// Principals currently remembered, over every limiter.
+    pub fn len(&self) -> usize {
+        self.limiters().iter().map(|l| l.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn limiters(&self) -> Vec<Arc<Limiter>> {
+        let overrides = self.overrides.read().unwrap_or_else(|p| p.into_inner());
+        std::iter::once(self.default.1.clone())
+            .chain(overrides.values().cloned())
+            .collect()
+    }
+}
+
+fn decide(
+    policy: &Policy,
+    limiter: &Limiter,
+    principal: &PrincipalId,
+    cost: NonZeroU32,
+) -> Result<RateLimitHeaders, ApiError> {
+    let interval = Duration::from_secs(60) / policy.per_minute.max(1);
+    let refused = |wait: Duration, remaining: u32| {
+        let retry_after_secs = retry_after_secs(wait);
+        tracing::info!(%principal, retry_after_secs, cost = cost.get(), "rate limited");
+        ApiError::RateLimited(RateLimitInfo {
+            retry_after_secs,
+            policy: policy_field(policy),
+            state: limit_field(policy, remaining, retry_after_secs),
+            violated_policy: policy.name,
+            problem: RateLimitProblem::QuotaExceeded,
+        })
+    };
+    match limiter.check_key_n(principal, cost) {
+        Ok(Ok(snapshot)) => {
+            let remaining = snapshot.remaining_burst_capacity();
+            // Until the bucket is full again; an upper bound, as the snapshot counts whole cells.
+            let reset = interval * policy.burst.saturating_sub(remaining);
+            Ok(RateLimitHeaders {
+                policy: policy_field(policy),
+                limit: limit_field(policy, remaining, ceil_secs(reset)),
+            })
+        }
+        Ok(Err(not_until)) => {
+            let wait = not_until.wait_time_from(limiter.clock().now());
+            // At the earliest conforming time exactly `cost` cells are available; each
+            // interval before it is one cell fewer now.
+            let short = wait.as_nanos().div_ceil(interval.as_nanos().max(1));
+            let remaining = u128::from(cost.get()).saturating_sub(short) as u32;
+            Err(refused(wait, remaining))
+        }
+        // Only when the cost exceeds the burst, which settings and `policy_for` rule out.
+        Err(_) => Err(refused(interval * policy.burst, 0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn limits(pairs: &[(&str, &str)]) -> PrincipalLimits {
+        PrincipalLimits::new(&Settings::from_pairs(pairs.iter().copied()).unwrap().rate)
+    }
+
+    fn who(s: &str) -> PrincipalId {
+        PrincipalId::from_sub(s).unwrap()
+    }
+
+    const ONE: NonZeroU32 = NonZeroU32::MIN;
+
+    #[test]
+    fn a_burst_passes_then_the_next_request_is_refused_with_a_wait() {
+        let l = limits(&[("rate_burst", "3"), ("upload_cost", "2")]);
+        for left in [2, 1, 0] {
+            let ok = l.check(&who("alice"), None, ONE).unwrap();
+            assert!(ok.limit.contains(&format!(";r={left};")), "{}", ok.limit);
+        }
+        let Err(ApiError::RateLimited(info)) = l.check(&who("alice"), None, ONE) else {
+            panic!("expected 429");
+        };
+        assert!(info.retry_after_secs >= 1);
+        assert_eq!(
+            info.state,
+            format!("\"default\";r=0;t={}", info.retry_after_secs)
+        );
+        assert!(l.check(&who("bob"), None, ONE).is_ok());
+    }
+
+    #[test]
+    fn a_key_quota_gets_its_own_policy_and_the_default_one_shares_the_bucket() {
+        let l = limits(&[("rate_burst", "3"), ("upload_cost", "1")]);
+        let heavy = Some(KeyQuota {
+            per_minute: Some(1200),
+            burst: Some(5),
+        });
+        let key = PrincipalId::for_key(&crate::domain::KeyId::parse("heavy").unwrap());
+        for _ in 0..5 {
+            let ok = l.check(&key, heavy, ONE).unwrap();
+            assert!(
+                ok.policy.starts_with(r#""apikey";q=1200;w=60"#),
+                "{}",
+                ok.policy
+            );
+        }
+        assert!(l.check(&key, heavy, ONE).is_err());
+        let same = Some(KeyQuota {
+            per_minute: None,
+            burst: Some(3),
+        });
+        assert_eq!(l.policy_for(same), l.policy_for(None));
+    }
+
+    #[test]
+    fn instances_divide_the_quota_and_key_bursts_never_fall_below_the_upload_cost() {
+        let l = limits(&[("rate_instances", "3"), ("upload_cost", "10")]);
+        assert_eq!(l.policy_for(None).per_minute, 200);
+        assert_eq!(l.policy_for(None).burst, 20);
+        let tiny = Some(KeyQuota {
+            per_minute: Some(60),
+            burst: Some(3),
+        });
+        assert_eq!(l.policy_for(tiny).per_minute, 20);
+        assert_eq!(l.policy_for(tiny).burst, 10);
+    }
+
+    #[test]
+    fn a_sweep_forgets_principals_whose_bucket_is_full_again_and_keeps_the_others() {
+        // The default policy takes a minute to refill one cell; the key's, a millisecond.
+        let l = limits(&[
+            ("rate_per_minute", "1"),
+            ("rate_burst", "1"),
+            ("upload_cost", "1"),
+        ]);
+        let fast = Some(KeyQuota {
+            per_minute: Some(60_000),
+            burst: Some(1),
+        });
+        l.check(&who("slow"), None, ONE).unwrap();
+        l.check(&who("fast"), fast, ONE).unwrap();
+        assert_eq!(l.len(), 2);
+        std::thread::sleep(Duration::from_millis(50));
+        l.sweep();
+        assert_eq!(l.len(), 1, "only the bucket still refilling is kept");
+        assert!(l.check(&who("slow"), None, ONE).is_err());
+    }
+}
