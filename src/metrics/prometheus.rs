@@ -41,7 +41,7 @@ pub fn render(metrics: &Metrics) -> String {
         let _ = writeln!(
             w,
             "cutover_api_key_requests_total{{key_id=\"{id}\"}} {}",
-            n.load(Relaxed)
+            n.count.load(Relaxed)
         );
     }
 
