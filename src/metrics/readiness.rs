@@ -103,7 +103,9 @@ mod tests {
         let k = KeyId::parse("legacy").unwrap();
         let now = 1_800_000_000;
 
-        let none = assess(&store, std::slice::from_ref(&k), now, 7).await.unwrap();
+        let none = assess(&store, std::slice::from_ref(&k), now, 7)
+            .await
+            .unwrap();
         assert!(!none.ready);
         assert!(none.reasons[0].contains("no traffic"));
 
@@ -122,11 +124,15 @@ mod tests {
         };
         store.record(&jwt_only).await.unwrap();
 
-        let week = assess(&store, std::slice::from_ref(&k), now, 7).await.unwrap();
+        let week = assess(&store, std::slice::from_ref(&k), now, 7)
+            .await
+            .unwrap();
         assert!(!week.ready);
         assert_eq!(week.keys[0].requests_window, 5);
         assert_eq!(week.keys[0].requests_24h, 0);
-        let two_days = assess(&store, std::slice::from_ref(&k), now, 2).await.unwrap();
+        let two_days = assess(&store, std::slice::from_ref(&k), now, 2)
+            .await
+            .unwrap();
         assert!(two_days.ready, "{:?}", two_days.reasons);
         assert!(two_days.keys[0].last_seen.is_some());
     }
