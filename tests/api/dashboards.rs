@@ -140,3 +140,51 @@ async fn the_dashboard_and_alarms_deploy_to_cloudwatch_and_read_back() {
     assert_eq!(heartbeat.alarm_name(), Some("cutover-no-traffic"));
     assert_eq!(heartbeat.threshold(), Some(1.0));
 }
+
+/// The `DashboardBody: !Sub |` block of `rollout/migration.yaml`, dedented.
+fn cloudformation_dashboard_body(yaml: &str) -> String {
+    let mut lines = yaml
+        .lines()
+        .skip_while(|l| !l.trim().starts_with("DashboardBody: !Sub |"));
+    let marker = lines
+        .next()
+        .expect("a DashboardBody block in rollout/migration.yaml");
+    let outer = marker.len() - marker.trim_start().len();
+    lines
+        .take_while(|l| l.is_empty() || l.len() - l.trim_start().len() > outer)
+        .map(|l| l.get(outer + 2..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_cloudformation_template_carries_the_same_dashboard_and_alarms() {
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rollout/migration.yaml"
+    ))
+    .unwrap();
+    let body: Value =
+        serde_json::from_str(&cloudformation_dashboard_body(&yaml)).expect("the block is JSON");
+    let want: Value = serde_json::from_str(DASHBOARD_TEMPLATE).unwrap();
+    assert_eq!(
+        body, want,
+        "rollout/migration.yaml and dashboards/cutover.json differ"
+    );
+    let alarms: Value = serde_json::from_str(ALARMS_TEMPLATE).unwrap();
+    for alarm in alarms.as_array().unwrap() {
+        let name = alarm["AlarmName"].as_str().unwrap();
+        assert!(
+            yaml.contains(&format!("AlarmName: {name}")),
+            "{name} missing from the template"
+        );
+        for q in alarm["Metrics"].as_array().unwrap() {
+            if let Some(expr) = q["Expression"].as_str() {
+                assert!(
+                    yaml.contains(&format!("Expression: \"{expr}\"")),
+                    "{expr} missing"
+                );
+            }
+        }
+    }
+}
