@@ -11,5 +11,6 @@ mod dashboards;
 mod health;
 mod metrics;
 mod readiness;
+mod shutdown;
 mod unauthenticated;
 mod usage_dynamodb;

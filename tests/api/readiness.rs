@@ -3,11 +3,10 @@
 
 use cutover::domain::KeyId;
 use cutover::metrics::unix_now;
-use cutover::metrics::usage::sqlite::SqliteUsage;
-use cutover::metrics::usage::{UsageBatch, UsageStore};
+use cutover::metrics::usage::UsageBatch;
 
 use crate::helpers::{Auth, TestApp, app};
-use crate::support::{add_keys, eventually, key_entry, migration};
+use crate::support::{add_keys, eventually, key_entry, migration, usage_store};
 
 const DAY: u64 = 86_400;
 
@@ -67,7 +66,7 @@ async fn readiness_is_ready_once_no_key_was_used_in_the_window() {
     let app = spawn().await;
     add_keys(&app, &["legacy-mobile"]).await;
     // The key was last used three days ago (written with an explicit time: the injected clock).
-    let store = SqliteUsage::open(app.data_dir.path()).await.unwrap();
+    let store = usage_store(&app).await;
     let three_days_ago = unix_now() - 3 * DAY;
     let old_use = UsageBatch {
         at: three_days_ago,

@@ -106,3 +106,12 @@ pub async fn send_mix(app: &crate::helpers::TestApp, keys: &[String]) {
     }
     assert_eq!(app.get("/api/photos", &Auth::None).await.status(), 401);
 }
+
+/// The usage store the app writes to, whichever backend the suite runs on.
+pub async fn usage_store(
+    app: &crate::helpers::TestApp,
+) -> std::sync::Arc<dyn cutover::metrics::usage::UsageStore> {
+    let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
+    cutover::metrics::usage::open(&settings).await.unwrap()
+}
