@@ -86,3 +86,40 @@ async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when
         );
     }
 }
+
+#[tokio::test]
+async fn a_cloudwatch_outage_never_slows_or_fails_requests() {
+    // Nothing listens on the discard port: every PutMetricData fails after the SDK's retries.
+    let app = app()
+        .local_storage()
+        .with("metrics_sink", "cloudwatch")
+        .with("metrics_interval_secs", "1")
+        .with("cloudwatch_endpoint_url", "http://127.0.0.1:9")
+        .spawn()
+        .await;
+    let alice = app.user("alice");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(3500);
+    let mut served = 0;
+    while std::time::Instant::now() < deadline {
+        let started = std::time::Instant::now();
+        assert_eq!(app.get("/api/photos", &alice).await.status(), 200);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "a request waited on CloudWatch"
+        );
+        served += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.admin_address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(&format!(
+        "cutover_requests_total{{auth_method=\"jwt\"}} {served}"
+    )));
+}
