@@ -162,7 +162,6 @@ impl Application {
         let usage = usage::open(&settings)
             .await
             .context("opening the usage store")?;
-        let reporters = start_reporters(&settings, &metrics, usage.clone()).await;
 
         let state = web::Data::new(AppState {
             auth: Authenticator {
@@ -176,8 +175,8 @@ impl Application {
             metadata: backends.metadata,
             uploads: settings.uploads.clone(),
             cursor_key,
-            metrics,
-            usage,
+            metrics: metrics.clone(),
+            usage: usage.clone(),
             dev_issuer,
         });
 
@@ -209,6 +208,8 @@ impl Application {
         .listen(admin_listener)?
         .disable_signals()
         .run();
+        // Started once both listeners are bound, so a failed start leaves no task behind.
+        let reporters = start_reporters(&settings, &metrics, usage).await;
         tracing::info!(port, admin_port, "listening");
         Ok(Application {
             port,

@@ -86,7 +86,6 @@ impl Datum {
         match &self.value {
             Value::Count(v) => b.value(*v).unit(StandardUnit::Count),
             Value::Bytes(v) => b.value(*v).unit(StandardUnit::Bytes),
-            Value::Millis { values, .. } if values.is_empty() => b.unit(StandardUnit::Milliseconds),
             Value::Millis { values, counts } => b
                 .set_values(Some(values.clone()))
                 .set_counts(Some(counts.clone()))

@@ -3,6 +3,10 @@
 //! - `pk = KEYUSE#<key id>`, `sk = LAST_SEEN`: `last_seen` (unix seconds, only ever raised);
 //! - `pk = TRAFFIC`, `sk = HOUR#YYYY-MM-DDTHH`: `jwt`, `api_key` (atomic ADD).
 //!
+//! Hour items carry `expires_at` (unix seconds, 400 days on) for a DynamoDB TTL on that attribute.
+//! A flush is several UpdateItems, not a transaction: if one fails, the recorder re-sends the
+//! whole delta next time, so an outage can over-count (never under-count) a key — the safe side.
+//!
 //! Hourly rather than daily items so that "last hour" is answerable; a week is 168 small items
 //! per key, one Query.
 
@@ -27,6 +31,8 @@ fn key_pk(key: &KeyId) -> String {
 
 const TRAFFIC_PK: &str = "TRAFFIC";
 const LAST_SEEN_SK: &str = "LAST_SEEN";
+/// How long hourly items are kept: longer than any sensible `readiness --days`.
+const RETAIN_SECS: u64 = 400 * 24 * 3600;
 
 /// `HOUR#YYYY-MM-DDTHH` for an hour number; sorts as text in time order.
 pub fn hour_sk(hour: u64) -> String {
@@ -77,21 +83,27 @@ impl DynamoUsage {
         }
     }
 
-    async fn add(&self, pk: String, sk: String, adds: &[(&str, u64)]) -> Result<(), StoreError> {
+    /// Adds to the counters of `pk`'s item for `hour`.
+    async fn add(&self, pk: String, hour: u64, adds: &[(&str, u64)]) -> Result<(), StoreError> {
         let mut expr = Vec::new();
         let mut req = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(pk))
-            .key("sk", s(sk));
+            .key("sk", s(hour_sk(hour)));
         for (i, (name, value)) in adds.iter().enumerate() {
             expr.push(format!("#a{i} :a{i}"));
             req = req
                 .expression_attribute_names(format!("#a{i}"), *name)
                 .expression_attribute_values(format!(":a{i}"), n(*value));
         }
-        req.update_expression(format!("ADD {}", expr.join(", ")))
+        // Hour items expire once no readiness window can reach them (if the table's TTL is on
+        // `expires_at`); the LAST_SEEN item never does.
+        let expires_at = hour * 3600 + RETAIN_SECS;
+        req.update_expression(format!("ADD {} SET #exp = :exp", expr.join(", ")))
+            .expression_attribute_names("#exp", "expires_at")
+            .expression_attribute_values(":exp", n(expires_at))
             .send()
             .await
             .map(|_| ())
@@ -159,8 +171,7 @@ impl UsageStore for DynamoUsage {
         let hour = super::hour_of(batch.at);
         for (key, count, last_seen) in &batch.keys {
             if *count > 0 {
-                self.add(key_pk(key), hour_sk(hour), &[("count", *count)])
-                    .await?;
+                self.add(key_pk(key), hour, &[("count", *count)]).await?;
             }
             if *last_seen > 0 {
                 self.raise_last_seen(key, *last_seen).await?;
@@ -169,7 +180,7 @@ impl UsageStore for DynamoUsage {
         if batch.jwt > 0 || batch.api_key > 0 {
             self.add(
                 TRAFFIC_PK.into(),
-                hour_sk(hour),
+                hour,
                 &[("jwt", batch.jwt), ("api_key", batch.api_key)],
             )
             .await?;
