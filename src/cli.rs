@@ -258,7 +258,7 @@ async fn readiness(settings: Settings, days: u64) -> anyhow::Result<()> {
     for k in &report.keys {
         println!(
             "{:<24} {:>10} {:>10} {:>14} {}",
-            k.key_id,
+            k.key_id.as_str(),
             k.requests_1h,
             k.requests_24h,
             k.requests_window,
