@@ -1,8 +1,8 @@
-//! The command line: `serve`, `token`, `keys`, `fallback`.
+//! The command line: `serve`, `token`, `keys`, `fallback`, `readiness`, `dashboard`.
 
 use clap::{Parser, Subcommand};
 
-use crate::auth::api_key::manage;
+use crate::auth::api_key::{KeyRing, manage};
 use crate::auth::dev_issuer::{DevIssuer, TokenRequest};
 use crate::config::Settings;
 use crate::domain::{FallbackMode, KeyId};
@@ -43,6 +43,24 @@ pub enum Command {
     /// Read or flip the API-key deprecation flag for every instance.
     #[command(subcommand)]
     Fallback(FallbackCommand),
+    /// Per key id: requests in the window and last seen; `ready` (exit 0) only when no key was
+    /// used in the window and the service did report traffic, else `not ready` (exit 1).
+    Readiness {
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=3650))]
+        days: u64,
+    },
+    /// The CloudWatch migration dashboard and alarms.
+    #[command(subcommand)]
+    Dashboard(DashboardCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DashboardCommand {
+    /// PutDashboard and PutMetricAlarm from `dashboards/`, for CUTOVER_METRICS_NAMESPACE.
+    Deploy {
+        #[arg(long, default_value = "cutover")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -89,6 +107,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => token(settings, sub, scope, groups, ttl),
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,
+        Command::Readiness { days } => readiness(settings, days).await,
+        Command::Dashboard(DashboardCommand::Deploy { name }) => {
+            let client = crate::metrics::cloudwatch::client(&settings.metrics).await;
+            let namespace = &settings.metrics.namespace;
+            let done = crate::metrics::dashboard::deploy(&client, &name, namespace).await?;
+            eprintln!(
+                "deployed dashboard {} and alarms {} for namespace {namespace}",
+                done.dashboard,
+                done.alarms.join(", ")
+            );
+            println!("{}", done.dashboard);
+            Ok(())
+        }
     }
 }
 
@@ -207,4 +238,44 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// Exits the process with 1 when not ready, after printing why.
+async fn readiness(settings: Settings, days: u64) -> anyhow::Result<()> {
+    let versions = key_source(&settings).await.load().await?;
+    let keys = KeyRing::from_versions(&versions).key_ids();
+    let store = crate::metrics::usage::open(&settings).await?;
+    let report =
+        crate::metrics::readiness::assess(store.as_ref(), &keys, crate::metrics::unix_now(), days)
+            .await?;
+    println!(
+        "{:<24} {:>10} {:>10} {:>14} LAST SEEN",
+        "KEY ID",
+        "LAST 1H",
+        "LAST 24H",
+        format!("LAST {days}D")
+    );
+    for k in &report.keys {
+        println!(
+            "{:<24} {:>10} {:>10} {:>14} {}",
+            k.key_id.as_str(),
+            k.requests_1h,
+            k.requests_24h,
+            k.requests_window,
+            k.last_seen.as_deref().unwrap_or("never")
+        );
+    }
+    println!(
+        "traffic in the last {days} days: jwt {}, api_key {}",
+        report.traffic.jwt, report.traffic.api_key
+    );
+    if report.ready {
+        println!("ready");
+        return Ok(());
+    }
+    for reason in &report.reasons {
+        println!("  - {reason}");
+    }
+    println!("not ready");
+    std::process::exit(1);
 }

@@ -18,9 +18,15 @@ use crate::auth::deprecation::DeprecationNotice;
 use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::JwtVerifier;
-use crate::config::{IssuerSettings, KeySourceSettings, Settings, StorageSettings, UploadSettings};
+use crate::config::{
+    IssuerSettings, KeySourceSettings, MetricsSink, Settings, StorageSettings, UploadSettings,
+};
 use crate::control::{ControlStore, FallbackFlag};
 use crate::metrics::Metrics;
+use crate::metrics::cloudwatch::CloudWatchSink;
+use crate::metrics::report::Reporter;
+use crate::metrics::usage::recorder::UsageRecorder;
+use crate::metrics::usage::{self, UsageStore};
 use crate::ratelimit::RateLimits;
 use crate::routes;
 use crate::storage::local::LocalObjects;
@@ -34,6 +40,8 @@ pub struct AppState {
     pub uploads: UploadSettings,
     pub cursor_key: Vec<u8>,
     pub metrics: Metrics,
+    /// Durable per-key usage, for `/admin/migration`.
+    pub usage: Arc<dyn UsageStore>,
     pub dev_issuer: Option<Arc<DevIssuer>>,
     pub limits: Arc<RateLimits>,
 }
@@ -88,6 +96,29 @@ pub struct Application {
     admin_port: u16,
     server: Server,
     admin: Server,
+    reporters: Vec<Arc<Reporter>>,
+}
+
+/// The background reporters: usage into the store always; CloudWatch when it is the sink
+/// (Prometheus is pulled from `/metrics`, so it needs no reporter).
+async fn start_reporters(
+    settings: &Settings,
+    metrics: &Metrics,
+    usage: Arc<dyn UsageStore>,
+) -> Vec<Arc<Reporter>> {
+    let recorder = Reporter::new(metrics.clone(), Arc::new(UsageRecorder { store: usage }));
+    recorder.spawn(settings.metrics.usage_flush);
+    let mut reporters = vec![recorder];
+    match settings.metrics.sink {
+        MetricsSink::Prometheus => {}
+        MetricsSink::CloudWatch => {
+            let sink = CloudWatchSink::new(&settings.metrics).await;
+            let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
+            publisher.spawn(settings.metrics.interval);
+            reporters.push(publisher);
+        }
+    }
+    reporters
 }
 
 impl Application {
@@ -129,6 +160,11 @@ impl Application {
             .await
             .context("reading the cursor signing key")?;
 
+        let metrics = Metrics::default();
+        let usage = usage::open(&settings)
+            .await
+            .context("opening the usage store")?;
+
         let limits = Arc::new(RateLimits::new(&settings.rate));
         limits.spawn_sweeper();
 
@@ -144,7 +180,8 @@ impl Application {
             metadata: backends.metadata,
             uploads: settings.uploads.clone(),
             cursor_key,
-            metrics: Metrics::default(),
+            metrics: metrics.clone(),
+            usage: usage.clone(),
             dev_issuer,
             limits,
         });
@@ -177,12 +214,15 @@ impl Application {
         .listen(admin_listener)?
         .disable_signals()
         .run();
+        // Started once both listeners are bound, so a failed start leaves no task behind.
+        let reporters = start_reporters(&settings, &metrics, usage).await;
         tracing::info!(port, admin_port, "listening");
         Ok(Application {
             port,
             admin_port,
             server,
             admin,
+            reporters,
         })
     }
 
@@ -199,9 +239,13 @@ impl Application {
         (self.server.handle(), self.admin.handle())
     }
 
-    /// Serves until both listeners stop.
+    /// Serves until both listeners stop, then reports what the last interval counted (usage
+    /// store, CloudWatch), so a graceful shutdown loses no metrics.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (a, b) = tokio::join!(self.server, self.admin);
+        for reporter in &self.reporters {
+            reporter.flush().await;
+        }
         a.and(b)
     }
 }

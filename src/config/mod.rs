@@ -114,6 +114,10 @@ pub struct MetricsSettings {
     pub sink: MetricsSink,
     pub namespace: String,
     pub interval: Duration,
+    /// How often per-key usage is added to the embedded database or DynamoDB.
+    pub usage_flush: Duration,
+    /// Overrides the CloudWatch endpoint only (a VPC endpoint, or a local emulator in tests).
+    pub cloudwatch_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -36,6 +36,8 @@ const KNOWN: &[&str] = &[
     "metrics_sink",
     "metrics_namespace",
     "metrics_interval_secs",
+    "usage_flush_secs",
+    "cloudwatch_endpoint_url",
     "max_upload_bytes",
     "allowed_types",
     "cors_origins",
@@ -394,6 +396,8 @@ impl RawSettings {
                     .unwrap_or("Cutover")
                     .to_string(),
                 interval: self.secs("metrics_interval_secs", 60)?,
+                usage_flush: self.secs("usage_flush_secs", 10)?,
+                cloudwatch_endpoint: self.get("cloudwatch_endpoint_url").map(str::to_string),
             },
             uploads: UploadSettings {
                 max_bytes: self.positive("max_upload_bytes", 26_214_400)?,

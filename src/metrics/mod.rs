@@ -1,7 +1,13 @@
 //! Request outcomes, counted in one place (the observe middleware) with lock-free counters,
 //! then exposed as Prometheus text on the admin listener or published to CloudWatch.
 
+pub mod cloudwatch;
+pub mod dashboard;
 pub mod prometheus;
+pub mod readiness;
+pub mod report;
+pub mod snapshot;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -86,7 +92,29 @@ pub struct Counters {
     pub latency: [Histogram; Route::ALL.len()],
     pub upload_bytes: AtomicU64,
     /// Per legacy client. Read-locked on the hot path; written once per new key id.
-    pub per_key: RwLock<HashMap<KeyId, Arc<AtomicU64>>>,
+    pub per_key: RwLock<HashMap<KeyId, Arc<KeyUse>>>,
+}
+
+/// One legacy client's traffic since the process started.
+#[derive(Default)]
+pub struct KeyUse {
+    pub count: AtomicU64,
+    /// Unix seconds of the latest request (0: never).
+    pub last_seen: AtomicU64,
+}
+
+impl KeyUse {
+    fn hit(&self) {
+        self.count.fetch_add(1, Relaxed);
+        self.last_seen.fetch_max(unix_now(), Relaxed);
+    }
+}
+
+/// Seconds since the epoch; a clock before 1970 counts as 0 rather than failing a request.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A cheap handle to the process's counters.
@@ -120,7 +148,7 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .get(key_id)
         {
-            n.fetch_add(1, Relaxed);
+            n.hit();
             return;
         }
         per_key
@@ -128,7 +156,7 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .entry(key_id.clone())
             .or_default()
-            .fetch_add(1, Relaxed);
+            .hit();
     }
 
     pub fn auth_failed(&self, reason: AuthFailure) {

@@ -37,13 +37,28 @@ pub fn render(metrics: &Metrics) -> String {
     let per_key = c.per_key.read().unwrap_or_else(|p| p.into_inner());
     let mut keys: Vec<_> = per_key.iter().collect();
     keys.sort_by(|a, b| a.0.cmp(b.0));
-    for (id, n) in keys {
+    for (id, n) in &keys {
         let _ = writeln!(
             w,
             "cutover_api_key_requests_total{{key_id=\"{id}\"}} {}",
-            n.load(Relaxed)
+            n.count.load(Relaxed)
         );
     }
+
+    header(
+        w,
+        "cutover_api_key_last_seen_seconds",
+        "Unix time of a legacy client's latest request to this instance.",
+        "gauge",
+    );
+    for (id, n) in &keys {
+        let _ = writeln!(
+            w,
+            "cutover_api_key_last_seen_seconds{{key_id=\"{id}\"}} {}",
+            n.last_seen.load(Relaxed)
+        );
+    }
+    drop(per_key);
 
     header(
         w,

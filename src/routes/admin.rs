@@ -4,8 +4,11 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::metrics::prometheus;
+use crate::error::ApiError;
+use crate::metrics::{prometheus, readiness};
 use crate::startup::AppState;
+
+const MIGRATION_WINDOW_DAYS: u64 = 7;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics))
@@ -32,6 +35,28 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn migration(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "mode": state.auth.flag.get() }))
+/// The migration view: flag mode, per key id 1h/24h/7d counts and last seen (every configured
+/// key, used or not), the service's traffic, and the 7-day readiness verdict.
+async fn migration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let keys = state.auth.keys.key_ids();
+    let report = readiness::assess(
+        state.usage.as_ref(),
+        &keys,
+        crate::metrics::unix_now(),
+        MIGRATION_WINDOW_DAYS,
+    )
+    .await
+    .map_err(|e| {
+        tracing::warn!(error = %e, "usage store unavailable for /admin/migration");
+        ApiError::Unavailable("usage store")
+    })?;
+    Ok(HttpResponse::Ok().json(json!({
+        "mode": state.auth.flag.get(),
+        "window_days": report.window_days,
+        "keys": report.keys,
+        "traffic": report.traffic,
+        "ready": report.ready,
+        "verdict": if report.ready { "ready" } else { "not ready" },
+        "reasons": report.reasons,
+    })))
 }

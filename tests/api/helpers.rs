@@ -71,6 +71,12 @@ impl AppBuilder {
         self
     }
 
+    /// Keep the embedded backends even when the suite runs on AWS.
+    pub fn local_storage(mut self) -> Self {
+        self.backend_defaults = false;
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut pairs = vec![

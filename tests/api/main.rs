@@ -2,15 +2,22 @@
 //! against the AWS backends (moto) with `TEST_STORAGE_BACKEND=aws`; `scripts/test` runs both.
 
 mod helpers;
+mod support;
 
 mod api_keys;
 mod auth_jwt;
+mod cloudwatch;
 mod cors;
+mod dashboards;
 mod external_issuer;
 mod fallback_flag;
 mod health;
+mod metrics;
 mod photos;
 mod rate_limits;
+mod readiness;
 mod secrets_manager;
+mod shutdown;
 mod unauthenticated;
 mod uploads;
+mod usage_dynamodb;

@@ -113,6 +113,14 @@ impl ApiKeys {
         self.ring.spawn_every(every);
     }
 
+    /// Every configured key id, once each, sorted (for the migration view).
+    pub fn key_ids(&self) -> Vec<KeyId> {
+        self.ring
+            .current()
+            .map(|ring| ring.key_ids())
+            .unwrap_or_default()
+    }
+
     pub fn is_loaded(&self) -> bool {
         self.ring.current().is_some()
     }

@@ -88,6 +88,14 @@ impl KeyRing {
         self.entries.iter().map(|e| &e.found)
     }
 
+    /// The distinct key ids, sorted.
+    pub fn key_ids(&self) -> Vec<KeyId> {
+        let mut ids: Vec<KeyId> = self.entries.iter().map(|e| e.found.id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

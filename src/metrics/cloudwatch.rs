@@ -1,0 +1,307 @@
+//! The CloudWatch sink (`CUTOVER_METRICS_SINK=cloudwatch`): every interval, the deltas as
+//! PutMetricData calls with the names and dimensions of SPEC, split to stay inside the API's
+//! limits. The SDK retries a failed call (standard mode, 3 attempts) within a timeout; after that
+//! the interval's data is dropped and logged — a CloudWatch outage never reaches a request.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+
+use super::report::DeltaSink;
+use super::snapshot::Snapshot;
+use super::{LATENCY_BUCKETS_MS, Route};
+use crate::config::MetricsSettings;
+use crate::error::AuthFailure;
+
+/// Every metric name the service publishes (the dashboard may name no other).
+pub const PUBLISHED_METRICS: [&str; 6] = [
+    "Requests",
+    "ApiKeyRequests",
+    "AuthFailures",
+    "RateLimited",
+    "Latency",
+    "UploadBytes",
+];
+
+/// PutMetricData limits: datums per call and request size. Each datum here has one dimension,
+/// well under the 30-dimension limit.
+pub const MAX_DATUMS_PER_CALL: usize = 1000;
+pub const MAX_BYTES_PER_CALL: usize = 1_000_000;
+/// Room left for the envelope and for the size estimate being an estimate.
+const BYTES_BUDGET: usize = MAX_BYTES_PER_CALL * 9 / 10;
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// The value reported for latencies above the last bucket bound.
+const OVERFLOW_MS: f64 = (LATENCY_BUCKETS_MS[LATENCY_BUCKETS_MS.len() - 1] * 2) as f64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Count(f64),
+    Bytes(f64),
+    /// A histogram as CloudWatch Values/Counts, in milliseconds (percentiles work on it).
+    Millis {
+        values: Vec<f64>,
+        counts: Vec<f64>,
+    },
+}
+
+/// One datum before it becomes an SDK type: easy to size, batch and test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datum {
+    pub name: &'static str,
+    pub dimension: (&'static str, String),
+    pub value: Value,
+}
+
+impl Datum {
+    fn new(name: &'static str, dim: &'static str, value: impl Into<String>, v: Value) -> Self {
+        Datum {
+            name,
+            dimension: (dim, value.into()),
+            value: v,
+        }
+    }
+
+    /// An upper estimate of the datum's encoded size (the SDK sends CBOR; Query/JSON are larger
+    /// per field, so budget as for JSON).
+    pub fn estimated_bytes(&self) -> usize {
+        let values = match &self.value {
+            Value::Millis { values, .. } => values.len() * 2 * 24,
+            _ => 24,
+        };
+        96 + self.name.len() + self.dimension.0.len() + self.dimension.1.len() + values
+    }
+
+    fn to_sdk(&self, at: DateTime) -> MetricDatum {
+        let dim = Dimension::builder()
+            .name(self.dimension.0)
+            .value(&self.dimension.1)
+            .build();
+        let b = MetricDatum::builder()
+            .metric_name(self.name)
+            .dimensions(dim)
+            .timestamp(at);
+        match &self.value {
+            Value::Count(v) => b.value(*v).unit(StandardUnit::Count),
+            Value::Bytes(v) => b.value(*v).unit(StandardUnit::Bytes),
+            Value::Millis { values, counts } => b
+                .set_values(Some(values.clone()))
+                .set_counts(Some(counts.clone()))
+                .unit(StandardUnit::Milliseconds),
+        }
+        .build()
+    }
+}
+
+/// The datums for one interval's delta. Both `Requests` series are always present (a 0 keeps
+/// "no key-path traffic" visible as zero rather than as missing data), and so is every key id
+/// this process has seen; other series only when something happened.
+pub fn datums(delta: &Snapshot) -> Vec<Datum> {
+    let count = |n: u64| Value::Count(n as f64);
+    let mut out = vec![
+        Datum::new("Requests", "AuthMethod", "jwt", count(delta.requests_jwt)),
+        Datum::new(
+            "Requests",
+            "AuthMethod",
+            "api_key",
+            count(delta.requests_api_key),
+        ),
+    ];
+    for (id, k) in &delta.per_key {
+        out.push(Datum::new(
+            "ApiKeyRequests",
+            "KeyId",
+            id.as_str(),
+            count(k.count),
+        ));
+    }
+    for (reason, n) in AuthFailure::ALL.iter().zip(delta.auth_failures) {
+        if n > 0 {
+            out.push(Datum::new(
+                "AuthFailures",
+                "Reason",
+                reason.label(),
+                count(n),
+            ));
+        }
+    }
+    for (method, n) in [
+        ("jwt", delta.rate_limited_jwt),
+        ("api_key", delta.rate_limited_api_key),
+    ] {
+        if n > 0 {
+            out.push(Datum::new("RateLimited", "AuthMethod", method, count(n)));
+        }
+    }
+    for (route, h) in Route::ALL.iter().zip(&delta.latency) {
+        if h.count == 0 {
+            continue;
+        }
+        let (mut values, mut counts) = (Vec::new(), Vec::new());
+        for (i, n) in h.buckets.iter().enumerate().filter(|(_, n)| **n > 0) {
+            values.push(LATENCY_BUCKETS_MS.get(i).map_or(OVERFLOW_MS, |b| *b as f64));
+            counts.push(*n as f64);
+        }
+        out.push(Datum::new(
+            "Latency",
+            "Route",
+            route.label(),
+            Value::Millis { values, counts },
+        ));
+    }
+    if delta.upload_bytes > 0 {
+        out.push(Datum::new(
+            "UploadBytes",
+            "Route",
+            Route::Upload.label(),
+            Value::Bytes(delta.upload_bytes as f64),
+        ));
+    }
+    out
+}
+
+/// Splits datums into PutMetricData calls of at most 1,000 datums and well under 1 MB each.
+pub fn batches(datums: Vec<Datum>) -> Vec<Vec<Datum>> {
+    let mut out: Vec<Vec<Datum>> = Vec::new();
+    let mut bytes = 0;
+    for d in datums {
+        let size = d.estimated_bytes();
+        let full = out
+            .last()
+            .is_none_or(|b| b.len() >= MAX_DATUMS_PER_CALL || bytes + size > BYTES_BUDGET);
+        if full {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        out.last_mut().expect("pushed above").push(d);
+    }
+    out
+}
+
+pub struct CloudWatchSink {
+    client: Client,
+    namespace: String,
+}
+
+impl CloudWatchSink {
+    pub async fn new(settings: &MetricsSettings) -> Self {
+        CloudWatchSink {
+            client: client(settings).await,
+            namespace: settings.namespace.clone(),
+        }
+    }
+}
+
+/// A CloudWatch client from the standard AWS configuration, with the endpoint override of
+/// `CUTOVER_CLOUDWATCH_ENDPOINT_URL` when set.
+pub async fn client(settings: &MetricsSettings) -> Client {
+    let shared = crate::startup::aws_config().await;
+    let mut conf = aws_sdk_cloudwatch::config::Builder::from(&shared);
+    if let Some(url) = &settings.cloudwatch_endpoint {
+        conf = conf.endpoint_url(url);
+    }
+    Client::from_conf(conf.build())
+}
+
+#[async_trait]
+impl DeltaSink for CloudWatchSink {
+    fn name(&self) -> &'static str {
+        "cloudwatch"
+    }
+
+    fn carries_failures(&self) -> bool {
+        false
+    }
+
+    async fn send(&self, delta: &Snapshot, at: u64) -> anyhow::Result<()> {
+        let at = DateTime::from_secs(at as i64);
+        let mut failed = 0;
+        let mut last_error = None;
+        for batch in batches(datums(delta)) {
+            let call = self
+                .client
+                .put_metric_data()
+                .namespace(&self.namespace)
+                .set_metric_data(Some(batch.iter().map(|d| d.to_sdk(at)).collect()))
+                .send();
+            let err = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => anyhow::Error::new(e),
+                Err(_) => anyhow::anyhow!("PutMetricData timed out after {CALL_TIMEOUT:?}"),
+            };
+            failed += batch.len();
+            last_error = Some(err);
+        }
+        match last_error {
+            None => Ok(()),
+            Some(e) => Err(e.context(format!("{failed} datums not published"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::KeyId;
+    use crate::metrics::snapshot::KeyCount;
+
+    #[test]
+    fn more_than_a_thousand_datums_are_split_across_calls_within_the_limits() {
+        let mut delta = Snapshot::default();
+        for i in 0..2_500 {
+            let id = KeyId::parse(&format!("client-{i:04}")).unwrap();
+            delta.per_key.insert(
+                id,
+                KeyCount {
+                    count: 1,
+                    last_seen: 1,
+                },
+            );
+        }
+        let all = datums(&delta);
+        assert_eq!(all.len(), 2_502, "two Requests series and one per key");
+        let calls = batches(all.clone());
+        assert_eq!(calls.len(), 3);
+        assert!(calls.iter().all(|c| c.len() <= MAX_DATUMS_PER_CALL));
+        assert!(
+            calls.iter().all(|c| {
+                c.iter().map(Datum::estimated_bytes).sum::<usize>() < MAX_BYTES_PER_CALL
+            })
+        );
+        assert_eq!(calls.concat(), all, "nothing lost or reordered");
+    }
+
+    #[test]
+    fn large_datums_are_split_by_size_before_count() {
+        let big = Datum::new(
+            "Latency",
+            "Route",
+            "list",
+            Value::Millis {
+                values: vec![1.0; 150],
+                counts: vec![1.0; 150],
+            },
+        );
+        let calls = batches(vec![big; 400]);
+        assert!(calls.len() >= 2);
+        for c in &calls {
+            let bytes: usize = c.iter().map(Datum::estimated_bytes).sum();
+            assert!(bytes <= BYTES_BUDGET, "{bytes}");
+        }
+    }
+
+    #[test]
+    fn an_idle_interval_still_publishes_zero_key_path_requests() {
+        let all = datums(&Snapshot::default());
+        assert!(all.contains(&Datum::new(
+            "Requests",
+            "AuthMethod",
+            "api_key",
+            Value::Count(0.0)
+        )));
+        assert!(all.iter().all(|d| PUBLISHED_METRICS.contains(&d.name)));
+    }
+}

@@ -1,0 +1,156 @@
+//! `cutover dashboard deploy`: the migration dashboard and its alarms (`dashboards/*.json`,
+//! compiled in so the binary deploys the version it publishes metrics for). The files use
+//! CloudFormation's `${AWS::Region}` and a `${Namespace}` placeholder, so the same text also
+//! works inside `Fn::Sub` in `rollout/migration.yaml`.
+
+use anyhow::Context;
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat,
+};
+use serde::Deserialize;
+
+pub const DASHBOARD_TEMPLATE: &str = include_str!("../../dashboards/cutover.json");
+pub const ALARMS_TEMPLATE: &str = include_str!("../../dashboards/alarms.json");
+
+pub fn render(template: &str, namespace: &str, region: &str) -> String {
+    template
+        .replace("${Namespace}", namespace)
+        .replace("${AWS::Region}", region)
+}
+
+/// One alarm as `dashboards/alarms.json` writes it: the PutMetricAlarm fields that are used.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct AlarmDef {
+    pub alarm_name: String,
+    pub alarm_description: String,
+    pub comparison_operator: String,
+    pub threshold: f64,
+    pub evaluation_periods: i32,
+    pub datapoints_to_alarm: i32,
+    pub treat_missing_data: String,
+    pub metrics: Vec<QueryDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct QueryDef {
+    pub id: String,
+    #[serde(default)]
+    pub expression: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub return_data: bool,
+    #[serde(default)]
+    pub metric_stat: Option<StatDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct StatDef {
+    pub metric: MetricDef,
+    pub period: i32,
+    pub stat: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct MetricDef {
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: Vec<DimensionDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DimensionDef {
+    pub name: String,
+    pub value: String,
+}
+
+pub fn alarms(namespace: &str) -> anyhow::Result<Vec<AlarmDef>> {
+    serde_json::from_str(&render(ALARMS_TEMPLATE, namespace, ""))
+        .context("dashboards/alarms.json does not parse")
+}
+
+fn query(q: &QueryDef) -> MetricDataQuery {
+    let stat = q.metric_stat.as_ref().map(|s| {
+        let metric = Metric::builder()
+            .namespace(&s.metric.namespace)
+            .metric_name(&s.metric.metric_name)
+            .set_dimensions(Some(
+                s.metric
+                    .dimensions
+                    .iter()
+                    .map(|d| Dimension::builder().name(&d.name).value(&d.value).build())
+                    .collect(),
+            ))
+            .build();
+        MetricStat::builder()
+            .metric(metric)
+            .period(s.period)
+            .stat(&s.stat)
+            .build()
+    });
+    MetricDataQuery::builder()
+        .id(&q.id)
+        .set_expression(q.expression.clone())
+        .set_label(q.label.clone())
+        .return_data(q.return_data)
+        .set_metric_stat(stat)
+        .build()
+}
+
+pub struct Deployed {
+    pub dashboard: String,
+    pub alarms: Vec<String>,
+}
+
+/// PutDashboard, then PutMetricAlarm for each alarm (both replace what exists).
+pub async fn deploy(
+    client: &Client,
+    dashboard_name: &str,
+    namespace: &str,
+) -> anyhow::Result<Deployed> {
+    let region = client
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .context("no AWS region configured (AWS_REGION)")?;
+    let body = render(DASHBOARD_TEMPLATE, namespace, &region);
+    let out = client
+        .put_dashboard()
+        .dashboard_name(dashboard_name)
+        .dashboard_body(body)
+        .send()
+        .await
+        .context("PutDashboard")?;
+    for m in out.dashboard_validation_messages() {
+        tracing::warn!(
+            message = m.message().unwrap_or_default(),
+            "dashboard validation"
+        );
+    }
+    let mut names = Vec::new();
+    for alarm in alarms(namespace)? {
+        client
+            .put_metric_alarm()
+            .alarm_name(&alarm.alarm_name)
+            .alarm_description(&alarm.alarm_description)
+            .comparison_operator(ComparisonOperator::from(alarm.comparison_operator.as_str()))
+            .threshold(alarm.threshold)
+            .evaluation_periods(alarm.evaluation_periods)
+            .datapoints_to_alarm(alarm.datapoints_to_alarm)
+            .treat_missing_data(&alarm.treat_missing_data)
+            .set_metrics(Some(alarm.metrics.iter().map(query).collect()))
+            .send()
+            .await
+            .with_context(|| format!("PutMetricAlarm {}", alarm.alarm_name))?;
+        names.push(alarm.alarm_name);
+    }
+    Ok(Deployed {
+        dashboard: dashboard_name.to_string(),
+        alarms: names,
+    })
+}

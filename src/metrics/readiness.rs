@@ -1,0 +1,139 @@
+//! "Can the key path be switched off?" — from the durable usage store, for `/admin/migration`
+//! and `cutover readiness`. Ready only when no key was used in the window AND the service itself
+//! reported traffic in it: silence from a dead gateway is not zero fallback.
+
+use serde::Serialize;
+
+use super::usage::{Traffic, UsageStore, hour_of, rfc3339, window_start_hour};
+use crate::domain::KeyId;
+use crate::error::StoreError;
+
+const HOUR: u64 = 3600;
+const DAY: u64 = 24 * HOUR;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReport {
+    pub key_id: KeyId,
+    pub requests_1h: u64,
+    pub requests_24h: u64,
+    pub requests_7d: u64,
+    /// Requests in the readiness window (`window_days`).
+    pub requests_window: u64,
+    /// RFC 3339, or null when the key was never used.
+    pub last_seen: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    pub window_days: u64,
+    pub keys: Vec<KeyReport>,
+    /// The service's authenticated requests in the window, by auth method.
+    pub traffic: Traffic,
+    pub ready: bool,
+    /// Why not ready; empty when ready.
+    pub reasons: Vec<String>,
+}
+
+/// Assesses `keys` (every configured key id, used or not) as of `now` (unix seconds).
+pub async fn assess(
+    store: &dyn UsageStore,
+    keys: &[KeyId],
+    now: u64,
+    window_days: u64,
+) -> Result<Readiness, StoreError> {
+    let to = hour_of(now);
+    let window = window_days.max(1) * DAY;
+    let mut reports = Vec::with_capacity(keys.len());
+    for key in keys {
+        let count = |secs| store.key_requests(key, window_start_hour(now, secs), to);
+        reports.push(KeyReport {
+            key_id: key.clone(),
+            requests_1h: count(HOUR).await?,
+            requests_24h: count(DAY).await?,
+            requests_7d: count(7 * DAY).await?,
+            requests_window: count(window).await?,
+            last_seen: store.last_seen(key).await?.map(rfc3339),
+        });
+    }
+    let traffic = store.traffic(window_start_hour(now, window), to).await?;
+
+    let days = window_days.max(1);
+    let mut reasons = Vec::new();
+    for k in reports.iter().filter(|k| k.requests_window > 0) {
+        reasons.push(format!(
+            "key {} made {} requests in the last {days} days (last seen {})",
+            k.key_id,
+            k.requests_window,
+            k.last_seen.as_deref().unwrap_or("unknown"),
+        ));
+    }
+    let per_key: u64 = reports.iter().map(|k| k.requests_window).sum();
+    if traffic.api_key > per_key {
+        // Keys revoked since, or not in the key store this instance reads.
+        reasons.push(format!(
+            "{} key-path requests in the last {days} days came from keys no longer configured",
+            traffic.api_key - per_key
+        ));
+    }
+    if traffic.total() == 0 {
+        reasons.push(format!(
+            "the service reported no traffic at all in the last {days} days; \
+             a silent gateway is not zero fallback"
+        ));
+    }
+    Ok(Readiness {
+        window_days: days,
+        keys: reports,
+        traffic,
+        ready: reasons.is_empty(),
+        reasons,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::usage::UsageBatch;
+    use crate::metrics::usage::sqlite::SqliteUsage;
+
+    #[tokio::test]
+    async fn the_verdict_needs_zero_key_traffic_and_some_service_traffic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteUsage::open(dir.path()).await.unwrap();
+        let k = KeyId::parse("legacy").unwrap();
+        let now = 1_800_000_000;
+
+        let none = assess(&store, std::slice::from_ref(&k), now, 7)
+            .await
+            .unwrap();
+        assert!(!none.ready);
+        assert!(none.reasons[0].contains("no traffic"));
+
+        let three_days_ago = now - 3 * DAY;
+        let key_use = UsageBatch {
+            at: three_days_ago,
+            keys: vec![(k.clone(), 5, three_days_ago)],
+            jwt: 0,
+            api_key: 5,
+        };
+        store.record(&key_use).await.unwrap();
+        let jwt_only = UsageBatch {
+            at: now - 60,
+            jwt: 9,
+            ..Default::default()
+        };
+        store.record(&jwt_only).await.unwrap();
+
+        let week = assess(&store, std::slice::from_ref(&k), now, 7)
+            .await
+            .unwrap();
+        assert!(!week.ready);
+        assert_eq!(week.keys[0].requests_window, 5);
+        assert_eq!(week.keys[0].requests_24h, 0);
+        let two_days = assess(&store, std::slice::from_ref(&k), now, 2)
+            .await
+            .unwrap();
+        assert!(two_days.ready, "{:?}", two_days.reasons);
+        assert!(two_days.keys[0].last_seen.is_some());
+    }
+}

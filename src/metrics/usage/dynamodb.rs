@@ -1,0 +1,238 @@
+//! Usage in the service's DynamoDB table (pk/sk strings, shared with photos and control items):
+//! - `pk = KEYUSE#<key id>`, `sk = HOUR#YYYY-MM-DDTHH`: `count` (atomic ADD);
+//! - `pk = KEYUSE#<key id>`, `sk = LAST_SEEN`: `last_seen` (unix seconds, only ever raised);
+//! - `pk = TRAFFIC`, `sk = HOUR#YYYY-MM-DDTHH`: `jwt`, `api_key` (atomic ADD).
+//!
+//! Hour items carry `expires_at` (unix seconds, 400 days on) for a DynamoDB TTL on that attribute.
+//! A flush is several UpdateItems, not a transaction: if one fails, the recorder re-sends the
+//! whole delta next time, so an outage can over-count (never under-count) a key — the safe side.
+//!
+//! Hourly rather than daily items so that "last hour" is answerable; a week is 168 small items
+//! per key, one Query.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{Traffic, UsageBatch, UsageStore};
+use crate::domain::KeyId;
+use crate::error::StoreError;
+
+#[derive(Clone)]
+pub struct DynamoUsage {
+    client: Client,
+    table: String,
+}
+
+fn key_pk(key: &KeyId) -> String {
+    format!("KEYUSE#{key}")
+}
+
+const TRAFFIC_PK: &str = "TRAFFIC";
+const LAST_SEEN_SK: &str = "LAST_SEEN";
+/// How long hourly items are kept: longer than any sensible `readiness --days`.
+const RETAIN_SECS: u64 = 400 * 24 * 3600;
+
+/// `HOUR#YYYY-MM-DDTHH` for an hour number; sorts as text in time order.
+pub fn hour_sk(hour: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp((hour * 3600) as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "HOUR#{:04}-{:02}-{:02}T{:02}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour()
+    )
+}
+
+fn sdk_err<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(anyhow::Error::new(e)),
+    }
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> u64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+impl DynamoUsage {
+    pub fn new(config: &aws_config::SdkConfig, table: String) -> Self {
+        DynamoUsage {
+            client: Client::new(config),
+            table,
+        }
+    }
+
+    /// Adds to the counters of `pk`'s item for `hour`.
+    async fn add(&self, pk: String, hour: u64, adds: &[(&str, u64)]) -> Result<(), StoreError> {
+        let mut expr = Vec::new();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(hour_sk(hour)));
+        for (i, (name, value)) in adds.iter().enumerate() {
+            expr.push(format!("#a{i} :a{i}"));
+            req = req
+                .expression_attribute_names(format!("#a{i}"), *name)
+                .expression_attribute_values(format!(":a{i}"), n(*value));
+        }
+        // Hour items expire once no readiness window can reach them (if the table's TTL is on
+        // `expires_at`); the LAST_SEEN item never does.
+        let expires_at = hour * 3600 + RETAIN_SECS;
+        req.update_expression(format!("ADD {} SET #exp = :exp", expr.join(", ")))
+            .expression_attribute_names("#exp", "expires_at")
+            .expression_attribute_values(":exp", n(expires_at))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_err)
+    }
+
+    async fn raise_last_seen(&self, key: &KeyId, at: u64) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key_pk(key)))
+            .key("sk", s(LAST_SEEN_SK))
+            .update_expression("SET last_seen = :t")
+            .condition_expression("attribute_not_exists(last_seen) OR last_seen < :t")
+            .expression_attribute_values(":t", n(at))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // Another instance saw the key later: keeping the max is the point.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// Every item of `pk` whose sort key lies between the two hours, summed per attribute.
+    async fn sum_hours(
+        &self,
+        pk: String,
+        from_hour: u64,
+        to_hour: u64,
+        names: &[&str],
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut sums = vec![0; names.len()];
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(hour_sk(from_hour)))
+            .expression_attribute_values(":to", s(hour_sk(to_hour)))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(sdk_err)?.items() {
+                for (sum, name) in sums.iter_mut().zip(names) {
+                    *sum += number(item, name);
+                }
+            }
+        }
+        Ok(sums)
+    }
+}
+
+#[async_trait]
+impl UsageStore for DynamoUsage {
+    async fn record(&self, batch: &UsageBatch) -> Result<(), StoreError> {
+        let hour = super::hour_of(batch.at);
+        for (key, count, last_seen) in &batch.keys {
+            if *count > 0 {
+                self.add(key_pk(key), hour, &[("count", *count)]).await?;
+            }
+            if *last_seen > 0 {
+                self.raise_last_seen(key, *last_seen).await?;
+            }
+        }
+        if batch.jwt > 0 || batch.api_key > 0 {
+            self.add(
+                TRAFFIC_PK.into(),
+                hour,
+                &[("jwt", batch.jwt), ("api_key", batch.api_key)],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn key_requests(
+        &self,
+        key: &KeyId,
+        from_hour: u64,
+        to_hour: u64,
+    ) -> Result<u64, StoreError> {
+        let sums = self
+            .sum_hours(key_pk(key), from_hour, to_hour, &["count"])
+            .await?;
+        Ok(sums[0])
+    }
+
+    async fn last_seen(&self, key: &KeyId) -> Result<Option<u64>, StoreError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key_pk(key)))
+            .key("sk", s(LAST_SEEN_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(item
+            .item()
+            .map(|i| number(i, "last_seen"))
+            .filter(|t| *t > 0))
+    }
+
+    async fn traffic(&self, from_hour: u64, to_hour: u64) -> Result<Traffic, StoreError> {
+        let sums = self
+            .sum_hours(TRAFFIC_PK.into(), from_hour, to_hour, &["jwt", "api_key"])
+            .await?;
+        Ok(Traffic {
+            jwt: sums[0],
+            api_key: sums[1],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hour_sort_keys_name_the_utc_hour() {
+        // 2027-01-15T10:20:00Z
+        assert_eq!(super::hour_sk(1_800_000_000 / 3600), "HOUR#2027-01-15T08");
+    }
+}

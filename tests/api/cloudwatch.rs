@@ -1,0 +1,125 @@
+//! The CloudWatch sink against moto (through the CBOR adapter): exact sums per dimension, and a
+//! zero for the key path in every idle interval.
+
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+
+use crate::helpers::app;
+use crate::support::cloudwatch_adapter;
+use crate::support::{add_keys, cloudwatch, eventually, send_mix, suffix};
+
+/// (Sum, SampleCount) of one metric series from `since` on.
+async fn stats(cw: &Client, ns: &str, metric: &str, dim: (&str, &str), since: i64) -> (f64, f64) {
+    let now = cutover::metrics::unix_now() as i64;
+    let out = cw
+        .get_metric_statistics()
+        .namespace(ns)
+        .metric_name(metric)
+        .dimensions(Dimension::builder().name(dim.0).value(dim.1).build())
+        .start_time(DateTime::from_secs(since))
+        .end_time(DateTime::from_secs(now + 600))
+        .period(60)
+        .statistics(Statistic::Sum)
+        .statistics(Statistic::SampleCount)
+        .send()
+        .await
+        .expect("GetMetricStatistics");
+    out.datapoints().iter().fold((0.0, 0.0), |(s, n), d| {
+        (
+            s + d.sum().unwrap_or(0.0),
+            n + d.sample_count().unwrap_or(0.0),
+        )
+    })
+}
+
+#[tokio::test]
+async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when_idle() {
+    let adapter = cloudwatch_adapter::start();
+    let cw = cloudwatch(&adapter).await;
+    let ns = format!("CutoverTest/{}", suffix());
+    let start = cutover::metrics::unix_now() as i64 - 120;
+    let app = app()
+        .local_storage()
+        .with("api_keys_refresh_secs", "1")
+        .with("metrics_sink", "cloudwatch")
+        .with("metrics_namespace", &ns)
+        .with("metrics_interval_secs", "1")
+        .with("cloudwatch_endpoint_url", &adapter.url)
+        .spawn()
+        .await;
+    let keys = add_keys(&app, &["legacy-a", "legacy-b"]).await;
+    send_mix(&app, &keys).await;
+
+    let expected = [
+        ("Requests", ("AuthMethod", "jwt"), 3.0),
+        ("Requests", ("AuthMethod", "api_key"), 3.0),
+        ("ApiKeyRequests", ("KeyId", "legacy-a"), 2.0),
+        ("ApiKeyRequests", ("KeyId", "legacy-b"), 1.0),
+        ("AuthFailures", ("Reason", "missing"), 1.0),
+    ];
+    eventually(20, "the published sums to match the requests", || async {
+        for (metric, dim, want) in expected {
+            let (sum, _) = stats(&cw, &ns, metric, dim, start).await;
+            if sum != want {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+
+    // Nothing happens from here on: the key path keeps publishing, as an explicit 0.
+    let idle_from = cutover::metrics::unix_now() as i64 + 1;
+    let (sum, samples) = eventually(15, "idle intervals to publish api_key = 0", || async {
+        let (sum, samples) =
+            stats(&cw, &ns, "Requests", ("AuthMethod", "api_key"), idle_from).await;
+        (samples >= 2.0).then_some((sum, samples))
+    })
+    .await;
+    assert_eq!(sum, 0.0, "{samples} idle datums must all be 0");
+    for (metric, dim, want) in expected {
+        assert_eq!(
+            stats(&cw, &ns, metric, dim, start).await.0,
+            want,
+            "{metric} {dim:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cloudwatch_outage_never_slows_or_fails_requests() {
+    // Nothing listens on the discard port: every PutMetricData fails after the SDK's retries.
+    let app = app()
+        .local_storage()
+        .with("metrics_sink", "cloudwatch")
+        .with("metrics_interval_secs", "1")
+        .with("cloudwatch_endpoint_url", "http://127.0.0.1:9")
+        .spawn()
+        .await;
+    let alice = app.user("alice");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(3500);
+    let mut served = 0;
+    while std::time::Instant::now() < deadline {
+        let started = std::time::Instant::now();
+        assert_eq!(app.get("/api/photos", &alice).await.status(), 200);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "a request waited on CloudWatch"
+        );
+        served += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.admin_address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(&format!(
+        "cutover_requests_total{{auth_method=\"jwt\"}} {served}"
+    )));
+}

@@ -1,0 +1,190 @@
+//! `dashboards/`: deployed to moto and read back, and naming only what the service publishes.
+
+use std::collections::BTreeSet;
+
+use cutover::metrics::cloudwatch::PUBLISHED_METRICS;
+use cutover::metrics::dashboard::{ALARMS_TEMPLATE, DASHBOARD_TEMPLATE, render};
+use serde_json::Value;
+
+use crate::helpers::run_cli;
+use crate::support::{cloudwatch, cloudwatch_adapter, suffix};
+
+const DIMENSIONS: [&str; 4] = ["AuthMethod", "KeyId", "Reason", "Route"];
+
+/// Metric and dimension names a dashboard expression names: `MetricName="X"` and the
+/// `{Namespace,Dim,...}` schema of SEARCH.
+fn names_in_expression(expr: &str, metrics: &mut BTreeSet<String>, dims: &mut BTreeSet<String>) {
+    for part in expr.split("MetricName=\"").skip(1) {
+        metrics.insert(part.split('"').next().unwrap().to_string());
+    }
+    if let Some(schema) = expr.split('{').nth(1).and_then(|s| s.split('}').next()) {
+        dims.extend(schema.split(',').skip(1).map(|d| d.trim().to_string()));
+    }
+}
+
+/// (metric names, dimension names) the dashboard and the alarms refer to.
+fn referenced_names() -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut metrics, mut dims) = (BTreeSet::new(), BTreeSet::new());
+    let dashboard: Value =
+        serde_json::from_str(&render(DASHBOARD_TEMPLATE, "Cutover", "us-east-1")).unwrap();
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        for row in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let row = row.as_array().unwrap();
+            match &row[0] {
+                Value::String(_) => {
+                    metrics.insert(row[1].as_str().unwrap().to_string());
+                    let pairs = row[2..].iter().take_while(|v| v.is_string());
+                    dims.extend(pairs.step_by(2).map(|d| d.as_str().unwrap().to_string()));
+                }
+                Value::Object(o) => {
+                    let expr = o["expression"].as_str().unwrap();
+                    names_in_expression(expr, &mut metrics, &mut dims);
+                }
+                other => panic!("unexpected metrics row {other}"),
+            }
+        }
+    }
+    let alarms: Value = serde_json::from_str(&render(ALARMS_TEMPLATE, "Cutover", "")).unwrap();
+    for alarm in alarms.as_array().unwrap() {
+        for q in alarm["Metrics"].as_array().unwrap() {
+            let m = &q["MetricStat"]["Metric"];
+            if let Some(name) = m["MetricName"].as_str() {
+                metrics.insert(name.to_string());
+                for d in m["Dimensions"].as_array().unwrap() {
+                    dims.insert(d["Name"].as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    (metrics, dims)
+}
+
+#[test]
+fn every_metric_the_dashboard_and_alarms_name_is_one_the_service_publishes() {
+    let (metrics, dims) = referenced_names();
+    let published: BTreeSet<String> = PUBLISHED_METRICS.iter().map(|m| m.to_string()).collect();
+    assert!(metrics.is_subset(&published), "{metrics:?} ⊄ {published:?}");
+    assert_eq!(
+        metrics, published,
+        "the dashboard shows every published metric"
+    );
+    let known: BTreeSet<String> = DIMENSIONS.iter().map(|d| d.to_string()).collect();
+    assert!(dims.is_subset(&known), "{dims:?} ⊄ {known:?}");
+    assert!(DASHBOARD_TEMPLATE.contains("FILL(") && ALARMS_TEMPLATE.contains("FILL(m, 0)"));
+}
+
+#[tokio::test]
+async fn the_dashboard_and_alarms_deploy_to_cloudwatch_and_read_back() {
+    let adapter = cloudwatch_adapter::start();
+    let cw = cloudwatch(&adapter).await;
+    let name = format!("cutover-test-{}", suffix());
+    let ns = format!("CutoverTest/{}", suffix());
+    let data = tempfile::tempdir().unwrap();
+    let pairs = vec![
+        ("data_dir".to_string(), data.path().display().to_string()),
+        ("metrics_namespace".to_string(), ns.clone()),
+        ("cloudwatch_endpoint_url".to_string(), adapter.url.clone()),
+    ];
+    let args = ["dashboard", "deploy", "--name", name.as_str()].map(str::to_string);
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli(&pairs, &args)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "dashboard deploy failed: {err}");
+    assert_eq!(out.trim(), name);
+
+    let got = cw
+        .get_dashboard()
+        .dashboard_name(&name)
+        .send()
+        .await
+        .expect("GetDashboard");
+    let body: Value = serde_json::from_str(got.dashboard_body().unwrap()).unwrap();
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let want: Value = serde_json::from_str(&render(DASHBOARD_TEMPLATE, &ns, &region)).unwrap();
+    assert_eq!(body, want);
+    assert!(
+        !got.dashboard_body().unwrap().contains("${"),
+        "every placeholder is filled"
+    );
+
+    let alarms = cw
+        .describe_alarms()
+        .alarm_names("cutover-key-path-zero-7d")
+        .alarm_names("cutover-no-traffic")
+        .send()
+        .await
+        .expect("DescribeAlarms");
+    let mut found: Vec<_> = alarms.metric_alarms().iter().collect();
+    found.sort_by_key(|a| a.alarm_name().unwrap_or_default().to_string());
+    assert_eq!(found.len(), 2);
+    let zero = found[0];
+    assert_eq!(zero.alarm_name(), Some("cutover-key-path-zero-7d"));
+    assert_eq!(zero.evaluation_periods(), Some(7));
+    let exprs: Vec<_> = zero
+        .metrics()
+        .iter()
+        .filter_map(|q| q.expression())
+        .collect();
+    assert_eq!(exprs, ["FILL(m, 0)"]);
+    let stat = zero.metrics().iter().find_map(|q| q.metric_stat()).unwrap();
+    assert_eq!(stat.metric().unwrap().namespace(), Some(ns.as_str()));
+    assert_eq!(stat.period(), Some(86_400));
+    let heartbeat = found[1];
+    assert_eq!(heartbeat.alarm_name(), Some("cutover-no-traffic"));
+    assert_eq!(heartbeat.threshold(), Some(1.0));
+}
+
+/// The `DashboardBody: !Sub |` block of `rollout/migration.yaml`, dedented.
+fn cloudformation_dashboard_body(yaml: &str) -> String {
+    let mut lines = yaml
+        .lines()
+        .skip_while(|l| !l.trim().starts_with("DashboardBody: !Sub |"));
+    let marker = lines
+        .next()
+        .expect("a DashboardBody block in rollout/migration.yaml");
+    let outer = marker.len() - marker.trim_start().len();
+    lines
+        .take_while(|l| l.is_empty() || l.len() - l.trim_start().len() > outer)
+        .map(|l| l.get(outer + 2..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_cloudformation_template_carries_the_same_dashboard_and_alarms() {
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rollout/migration.yaml"
+    ))
+    .unwrap();
+    let body: Value =
+        serde_json::from_str(&cloudformation_dashboard_body(&yaml)).expect("the block is JSON");
+    let want: Value = serde_json::from_str(DASHBOARD_TEMPLATE).unwrap();
+    assert_eq!(
+        body, want,
+        "rollout/migration.yaml and dashboards/cutover.json differ"
+    );
+    let alarms: Value = serde_json::from_str(ALARMS_TEMPLATE).unwrap();
+    for alarm in alarms.as_array().unwrap() {
+        let name = alarm["AlarmName"].as_str().unwrap();
+        assert!(
+            yaml.contains(&format!("AlarmName: {name}")),
+            "{name} missing from the template"
+        );
+        for q in alarm["Metrics"].as_array().unwrap() {
+            if let Some(expr) = q["Expression"].as_str() {
+                assert!(
+                    yaml.contains(&format!("Expression: \"{expr}\"")),
+                    "{expr} missing"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The embedded default's metrics: Prometheus text on the admin listener.
+
+use crate::helpers::app;
+use crate::support::{add_keys, send_mix};
+
+#[tokio::test]
+async fn the_metrics_endpoint_counts_requests_by_auth_method_and_key_id_in_the_embedded_default() {
+    let app = app().with("api_keys_refresh_secs", "1").spawn().await;
+    let keys = add_keys(&app, &["legacy-a", "legacy-b"]).await;
+    send_mix(&app, &keys).await;
+
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.admin_address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "cutover_requests_total{auth_method=\"jwt\"} 3",
+        "cutover_requests_total{auth_method=\"api_key\"} 3",
+        "cutover_api_key_requests_total{key_id=\"legacy-a\"} 2",
+        "cutover_api_key_requests_total{key_id=\"legacy-b\"} 1",
+        "cutover_auth_failures_total{reason=\"missing\"} 1",
+        "cutover_latency_ms_count{route=\"list\"} 7",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    for key in &keys {
+        assert!(!text.contains(key.as_str()), "a key leaked into /metrics");
+    }
+}

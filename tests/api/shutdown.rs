@@ -1,0 +1,54 @@
+//! A graceful stop reports what the last interval counted: nothing counted is lost.
+
+use cutover::config::Settings;
+use cutover::domain::KeyId;
+use cutover::metrics::unix_now;
+use cutover::metrics::usage::{self, hour_of};
+use cutover::startup::Application;
+
+use crate::helpers::run_cli;
+
+#[tokio::test]
+async fn a_graceful_shutdown_flushes_the_last_intervals_key_usage() {
+    let data = tempfile::tempdir().unwrap();
+    let pairs: Vec<(String, String)> = [
+        ("listen", "127.0.0.1:0".to_string()),
+        ("admin_listen", "127.0.0.1:0".to_string()),
+        ("data_dir", data.path().display().to_string()),
+        // Far longer than the test: only the shutdown flush can write the usage.
+        ("usage_flush_secs", "3600".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let (ok, key, err) = run_cli(&pairs, &["keys", "add", "--id", "legacy-mobile"]);
+    assert!(ok, "{err}");
+    let settings =
+        || Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+
+    let app = Application::build(settings()).await.unwrap();
+    let url = format!("http://127.0.0.1:{}/api/photos", app.port());
+    let (public, admin) = app.handles();
+    let running = tokio::spawn(app.run_until_stopped());
+    let res = reqwest::Client::new()
+        .get(&url)
+        .header("X-API-KEY", key.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let store = usage::open(&settings()).await.unwrap();
+    let k = KeyId::parse("legacy-mobile").unwrap();
+    let hour = hour_of(unix_now());
+    assert_eq!(
+        store.key_requests(&k, hour - 1, hour).await.unwrap(),
+        0,
+        "not flushed yet"
+    );
+
+    tokio::join!(public.stop(true), admin.stop(true));
+    running.await.unwrap().unwrap();
+    assert_eq!(store.key_requests(&k, hour - 1, hour + 1).await.unwrap(), 1);
+    assert!(store.last_seen(&k).await.unwrap().is_some());
+}
