@@ -163,11 +163,12 @@ impl Metrics {
         self.counters.auth_failures[index(&AuthFailure::ALL, &reason)].fetch_add(1, Relaxed);
     }
 
-    pub fn rate_limited(&self, method: Option<&AuthMethod>) {
+    /// A 429, counted under the key path or the JWT path.
+    pub fn rate_limited(&self, via_key: bool) {
         let c = &self.counters;
-        match method {
-            Some(AuthMethod::ApiKey { .. }) => c.rate_limited_api_key.fetch_add(1, Relaxed),
-            _ => c.rate_limited_jwt.fetch_add(1, Relaxed),
+        match via_key {
+            true => c.rate_limited_api_key.fetch_add(1, Relaxed),
+            false => c.rate_limited_jwt.fetch_add(1, Relaxed),
         };
     }
 

@@ -41,7 +41,16 @@ pub async fn observe(
         metrics.auth_failed(reason);
     }
     if status == actix_web::http::StatusCode::TOO_MANY_REQUESTS {
-        metrics.rate_limited(principal.as_ref().map(|p| &p.method));
+        // The brake on failed guesses answers before any principal exists: count it under the
+        // path the credentials would have taken.
+        let via_key = match &principal {
+            Some(p) => matches!(p.method, AuthMethod::ApiKey { .. }),
+            None => {
+                let headers = res.request().headers();
+                !headers.contains_key(header::AUTHORIZATION) && headers.contains_key("x-api-key")
+            }
+        };
+        metrics.rate_limited(via_key);
     } else if let Some(p) = &principal {
         metrics.authenticated(&p.method);
     }
