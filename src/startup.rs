@@ -22,7 +22,9 @@ use crate::config::{IssuerSettings, KeySourceSettings, Settings, StorageSettings
 use crate::control::{ControlStore, FallbackFlag};
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::storage::dynamodb::DynamoStore;
 use crate::storage::local::LocalObjects;
+use crate::storage::s3::S3Objects;
 use crate::storage::sqlite::Database;
 use crate::storage::{MetadataStore, ObjectStore};
 
@@ -61,10 +63,14 @@ impl Backends {
                     control: Arc::new(db),
                 })
             }
-            StorageSettings::Aws { .. } => {
-                anyhow::bail!(
-                    "CUTOVER_STORAGE=aws: the S3/DynamoDB backends are not built yet (issue 4)"
-                )
+            StorageSettings::Aws { bucket, table } => {
+                let sdk = aws_config().await;
+                let metadata = DynamoStore::new(&sdk, table.clone());
+                Ok(Backends {
+                    objects: Arc::new(S3Objects::new(&sdk, bucket.clone())),
+                    metadata: Arc::new(metadata.clone()),
+                    control: Arc::new(metadata),
+                })
             }
         }
     }
