@@ -114,7 +114,7 @@ impl AppBuilder {
 
 /// Storage settings for the AWS backends: a fresh bucket and table in moto.
 pub async fn aws_storage_pairs() -> Vec<(String, String)> {
-    panic!("the AWS storage backends are not available yet (issue 4)")
+    crate::moto::storage_pairs().await
 }
 
 impl TestApp {
@@ -271,9 +271,11 @@ impl TestApp {
 
 /// Objects and open multipart uploads in this app's S3 bucket, if it has one.
 pub async fn aws_object_count(pairs: &[(String, String)]) -> usize {
-    assert!(
-        !pairs.iter().any(|(k, v)| k == "storage" && v == "aws"),
-        "the AWS storage backends are not available yet (issue 4)"
-    );
-    0
+    match crate::moto::setting(pairs, "storage") {
+        Some("aws") => {
+            let bucket = crate::moto::setting(pairs, "s3_bucket").expect("an aws app has a bucket");
+            crate::moto::object_count(bucket).await
+        }
+        _ => 0,
+    }
 }
