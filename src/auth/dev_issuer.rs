@@ -70,8 +70,14 @@ impl DevIssuer {
                     .as_der()
                     .map_err(|_| anyhow::anyhow!("cannot encode the dev key"))?;
                 let der = der.as_ref().to_vec();
-                write_private(&path, &pem_encode(&der))?;
-                der
+                match write_private(&path, &pem_encode(&der)) {
+                    Ok(()) => der,
+                    // Another process created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Self::load_or_create(data_dir);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             Err(e) => return Err(e.into()),
         };

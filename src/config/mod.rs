@@ -195,3 +195,6 @@ impl Settings {
         matches!(self.jwt.issuer, IssuerSettings::Dev)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -71,12 +71,6 @@ impl AppBuilder {
         self
     }
 
-    /// Keep the embedded backends even when the suite runs on AWS.
-    pub fn local_storage(mut self) -> Self {
-        self.backend_defaults = false;
-        self
-    }
-
     pub async fn spawn(self) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut pairs = vec![
@@ -87,7 +81,9 @@ impl AppBuilder {
                 data_dir.path().display().to_string(),
             ),
         ];
-        if self.backend_defaults && backend() == "aws" {
+        // A test that names its storage keeps it; the others follow the suite's backend.
+        let explicit = self.pairs.iter().any(|(k, _)| k == "storage");
+        if self.backend_defaults && !explicit && backend() == "aws" {
             pairs.extend(crate::helpers::aws_storage_pairs().await);
         }
         pairs.extend(self.pairs);
@@ -278,4 +274,136 @@ pub async fn aws_object_count(pairs: &[(String, String)]) -> usize {
         }
         _ => 0,
     }
+}
+
+impl TestApp {
+    /// Adds a legacy key with the CLI (as an operator would) and returns it.
+    pub fn add_key(&self, id: &str, owner: Option<&str>) -> String {
+        let mut args = vec!["keys", "add", "--id", id];
+        if let Some(owner) = owner {
+            args.extend(["--owner", owner]);
+        }
+        let (ok, stdout, stderr) = self.cli(&args);
+        assert!(ok, "keys add failed: {stderr}");
+        let key = stdout.trim().to_string();
+        assert_eq!(stdout.lines().count(), 1, "the key is alone on stdout");
+        assert!(
+            !stderr.contains(&key),
+            "the key is printed once, on stdout only"
+        );
+        key
+    }
+
+    /// Waits until the running app answers `want` for a list request with `auth` (key sets and
+    /// the flag are picked up on the next refresh or poll).
+    pub async fn eventually(&self, auth: &Auth, want: u16) -> reqwest::Response {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let res = self.get("/api/photos", auth).await;
+            if res.status() == want || std::time::Instant::now() > deadline {
+                return res;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// `cutover serve` as a child process (for tests that need their own AWS endpoint settings);
+/// killed on drop.
+pub struct ServeProcess {
+    pub address: String,
+    pub data_dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ServeProcess {
+    pub async fn start(pairs: &[(&str, &str)], env: &[(&str, &str)]) -> ServeProcess {
+        let data_dir = tempfile::tempdir().unwrap();
+        let (port, admin) = (free_port(), free_port());
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CUTOVER_")) {
+            cmd.env_remove(k);
+        }
+        cmd.env("CUTOVER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CUTOVER_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
+            .env("CUTOVER_DATA_DIR", data_dir.path())
+            .env("CUTOVER_LOG", "warn");
+        for (k, v) in pairs {
+            cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("cutover serve starts");
+        let p = ServeProcess {
+            address: format!("http://127.0.0.1:{port}"),
+            data_dir,
+            child,
+        };
+        for _ in 0..200 {
+            if reqwest::get(format!("{}/healthz", p.address)).await.is_ok() {
+                return p;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("cutover serve did not come up");
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> reqwest::Response {
+        let mut rb = reqwest::Client::new().get(format!("{}{path}", self.address));
+        match auth {
+            Auth::Bearer(t) => rb = rb.header("Authorization", format!("Bearer {t}")),
+            Auth::Key(k) => rb = rb.header("X-API-KEY", k),
+            _ => {}
+        }
+        rb.send().await.unwrap()
+    }
+
+    pub fn token(&self, sub: &str) -> String {
+        DevIssuer::load_or_create(self.data_dir.path())
+            .unwrap()
+            .mint(&TokenRequest {
+                sub: sub.into(),
+                scope: Some("photos/read photos/write".into()),
+                groups: vec![],
+                ttl_secs: 600,
+            })
+            .unwrap()
+    }
+}
+
+/// The AWS SDK configuration of the test process (moto, exported by scripts/test).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "AWS-backed tests need moto: run scripts/test (it starts moto and exports AWS_ENDPOINT_URL)"
+    );
+    cutover::startup::aws_config().await
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        hex::encode(cutover::crypto::random_bytes::<6>())
+    )
 }

@@ -4,8 +4,16 @@
 mod helpers;
 mod moto;
 
+mod api_keys;
+mod auth_jwt;
 mod aws_items;
 mod aws_storage;
 mod cognito;
+mod cors;
+mod external_issuer;
+mod fallback_flag;
 mod health;
+mod photos;
+mod secrets_manager;
 mod unauthenticated;
+mod uploads;

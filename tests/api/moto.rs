@@ -15,8 +15,7 @@ use crate::helpers::{TestApp, app};
 
 /// An app on a fresh moto bucket and table, with extra settings, whatever the suite's backend.
 pub async fn aws_app(extra: &[(&str, String)]) -> TestApp {
-    // `local_storage` only turns off the suite's default backend; the pairs below choose AWS.
-    let mut builder = app().local_storage();
+    let mut builder = app();
     for (k, v) in storage_pairs().await {
         builder = builder.with(&k, &v);
     }
@@ -50,7 +49,12 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
 }
 
 pub fn unique_name(prefix: &str) -> String {
-    format!("{prefix}-{}", cutover::domain::PhotoId::generate().to_string().to_lowercase())
+    format!(
+        "{prefix}-{}",
+        cutover::domain::PhotoId::generate()
+            .to_string()
+            .to_lowercase()
+    )
 }
 
 /// The bucket of `rollout/storage.yaml`: private, encrypted, incomplete uploads expire.

@@ -10,6 +10,8 @@ use super::{KeyDoc, KeySource, Versions};
 
 pub struct FileKeys {
     path: PathBuf,
+    /// The file's mtime as of the last load.
+    loaded_mtime: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -22,7 +24,14 @@ struct FileDoc {
 
 impl FileKeys {
     pub fn new(path: PathBuf) -> Self {
-        FileKeys { path }
+        FileKeys {
+            path,
+            loaded_mtime: std::sync::Mutex::new(None),
+        }
+    }
+
+    async fn mtime(&self) -> Option<std::time::SystemTime> {
+        tokio::fs::metadata(&self.path).await.ok()?.modified().ok()
     }
 
     async fn read(&self) -> anyhow::Result<FileDoc> {
@@ -39,7 +48,9 @@ impl FileKeys {
 #[async_trait]
 impl KeySource for FileKeys {
     async fn load(&self) -> anyhow::Result<Versions> {
+        let mtime = self.mtime().await;
         let doc = self.read().await?;
+        *self.loaded_mtime.lock().unwrap_or_else(|p| p.into_inner()) = mtime;
         Ok(Versions {
             current: doc.current,
             previous: doc.previous,
@@ -79,6 +90,11 @@ impl KeySource for FileKeys {
         })
         .await??;
         Ok(())
+    }
+
+    async fn changed(&self) -> bool {
+        let now = self.mtime().await;
+        now.is_some() && now != *self.loaded_mtime.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn stores_plaintext(&self) -> bool {

@@ -64,6 +64,11 @@ pub trait KeySource: Send + Sync {
     async fn load(&self) -> anyhow::Result<Versions>;
     /// Writes `doc` as the new current version; the old current becomes the previous one.
     async fn publish(&self, doc: KeyDoc) -> anyhow::Result<()>;
+    /// Whether the store has certainly changed since the last `load` (cheap to ask; the key
+    /// file compares its mtime). Lets a new key work at once without a reload per bad key.
+    async fn changed(&self) -> bool {
+        false
+    }
     /// Whether new keys are stored in the clear (a secret) or only as hashes (the key file).
     fn stores_plaintext(&self) -> bool;
     fn describe(&self) -> String;
@@ -73,6 +78,7 @@ pub trait KeySource: Send + Sync {
 #[derive(Clone)]
 pub struct ApiKeys {
     ring: Arc<Refreshing<KeyRing>>,
+    source: Arc<dyn KeySource>,
 }
 
 /// How often an unknown key may trigger a reload.
@@ -87,12 +93,14 @@ pub enum KeyLookupError {
 
 impl ApiKeys {
     pub fn new(source: Arc<dyn KeySource>) -> Self {
+        let loader = source.clone();
         let ring = Refreshing::new("api keys", move || {
-            let source = source.clone();
+            let source = loader.clone();
             async move { Ok(KeyRing::from_versions(&source.load().await?)) }
         });
         ApiKeys {
             ring: Arc::new(ring),
+            source,
         }
     }
 
@@ -113,7 +121,12 @@ impl ApiKeys {
         if let Some(found) = self.ring.current().and_then(|r| r.find(presented)) {
             return Ok(found);
         }
-        self.ring.refresh(Some(RELOAD_MIN_INTERVAL)).await;
+        let min_interval = if self.source.changed().await {
+            None
+        } else {
+            Some(RELOAD_MIN_INTERVAL)
+        };
+        self.ring.refresh(min_interval).await;
         match self.ring.current() {
             None => Err(KeyLookupError::Unavailable),
             Some(ring) => ring.find(presented).ok_or(KeyLookupError::Unknown),

@@ -1,6 +1,8 @@
 //! Keys in an AWS Secrets Manager secret. Each stage is asked for by name: moto (and caches in
 //! front of real AWS) can answer an unstaged read with a stale version.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::SdkError;
@@ -15,8 +17,16 @@ pub struct SecretsManagerKeys {
 
 impl SecretsManagerKeys {
     pub fn new(sdk: &aws_config::SdkConfig, secret_id: String) -> Self {
+        // Bounded, so a stalled endpoint delays a refresh by seconds, never indefinitely.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(Duration::from_secs(2))
+            .operation_timeout(Duration::from_secs(5))
+            .build();
+        let config = aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .timeout_config(timeouts)
+            .build();
         SecretsManagerKeys {
-            client: Client::new(sdk),
+            client: Client::from_conf(config),
             secret_id,
         }
     }

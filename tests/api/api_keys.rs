@@ -1,0 +1,161 @@
+//! The API-key fallback on the embedded key file: selection rules, rotation, revocation, owners.
+
+use crate::helpers::{Auth, TestApp, app, assert_problem, png};
+
+async fn key_app() -> TestApp {
+    // Refresh every second so revocations show up quickly.
+    app().with("api_keys_refresh_secs", "1").spawn().await
+}
+
+#[tokio::test]
+async fn current_previous_and_older_keys_follow_the_rotation_rule() {
+    let app = key_app().await;
+    let first = Auth::Key(app.add_key("mobile", None));
+    assert_eq!(
+        app.eventually(&first, 200).await.status(),
+        200,
+        "a current key"
+    );
+
+    let (ok, second, _) = app.cli(&["keys", "rotate", "--id", "mobile"]);
+    assert!(ok);
+    let second = Auth::Key(second.trim().to_string());
+    assert_eq!(
+        app.eventually(&second, 200).await.status(),
+        200,
+        "the new key, without a restart"
+    );
+    assert_eq!(
+        app.get("/api/photos", &first).await.status(),
+        200,
+        "the previous key still works"
+    );
+
+    let (ok, third, _) = app.cli(&["keys", "rotate", "--id", "mobile"]);
+    assert!(ok);
+    let third = Auth::Key(third.trim().to_string());
+    assert_eq!(app.eventually(&third, 200).await.status(), 200);
+    assert_eq!(
+        app.eventually(&first, 401).await.status(),
+        401,
+        "two rotations old"
+    );
+    assert_eq!(
+        app.get("/api/photos", &second).await.status(),
+        200,
+        "one rotation old"
+    );
+
+    let (ok, _, _) = app.cli(&["keys", "revoke", "--id", "mobile"]);
+    assert!(ok);
+    assert_problem(app.eventually(&third, 401).await, 401).await;
+    assert_eq!(
+        app.get("/api/photos", &second).await.status(),
+        401,
+        "a revoked key's previous value dies with it"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_or_empty_key_is_401_invalid_token() {
+    let app = key_app().await;
+    app.add_key("mobile", None);
+    for key in ["cok_definitely-not-a-key", " "] {
+        let res = app.get("/api/photos", &Auth::Key(key.to_string())).await;
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer realm="cutover", error="invalid_token""#
+        );
+        assert_problem(res, 401).await;
+    }
+}
+
+#[tokio::test]
+async fn an_authorization_header_selects_the_jwt_path_only() {
+    let app = key_app().await;
+    let key = app.add_key("mobile", None);
+    assert_eq!(
+        app.eventually(&Auth::Key(key.clone()), 200).await.status(),
+        200
+    );
+
+    let bad_jwt_and_key = Auth::Headers(vec![
+        ("Authorization", "Bearer not.a.token".to_string()),
+        ("X-API-KEY", key.clone()),
+    ]);
+    assert_problem(app.get("/api/photos", &bad_jwt_and_key).await, 401).await;
+
+    let good_jwt_and_key = Auth::Headers(vec![
+        (
+            "Authorization",
+            format!("Bearer {}", app.token("alice", "photos/read photos/write")),
+        ),
+        ("X-API-KEY", key),
+    ]);
+    let item = app.upload_ok(&good_jwt_and_key, "a.png", png(b"x")).await;
+    assert_eq!(item["owner"], "alice", "the JWT principal wins");
+}
+
+#[tokio::test]
+async fn a_key_without_owner_acts_as_apikey_id_and_one_with_owner_as_that_user() {
+    let app = key_app().await;
+    let plain = Auth::Key(app.add_key("scanner", None));
+    let owned = Auth::Key(app.add_key("legacy-mobile", Some("alice")));
+    assert_eq!(app.eventually(&owned, 200).await.status(), 200);
+
+    let item = app.upload_ok(&plain, "s.png", png(b"scan")).await;
+    assert_eq!(item["owner"], "apikey:scanner");
+    let legacy = app.upload_ok(&owned, "m.png", png(b"mobile")).await;
+    assert_eq!(legacy["owner"], "alice");
+
+    // Alice, now on Cognito, sees the upload her legacy client made, and only that.
+    let list = app.list(&app.user("alice"), "").await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], legacy["id"]);
+}
+
+#[tokio::test]
+async fn keys_list_shows_ids_fingerprints_owners_and_stages_but_never_keys() {
+    let app = key_app().await;
+    let key = app.add_key("legacy-mobile", Some("alice"));
+    let (ok, rotated, _) = app.cli(&["keys", "rotate", "--id", "legacy-mobile"]);
+    assert!(ok);
+    let (ok, listing, _) = app.cli(&["keys", "list"]);
+    assert!(ok);
+    assert!(listing.contains("legacy-mobile"));
+    assert!(
+        listing.contains("AWSCURRENT") && listing.contains("AWSPREVIOUS"),
+        "{listing}"
+    );
+    assert!(listing.contains("sha256:") && listing.contains("alice"));
+    assert!(
+        !listing.contains(&key) && !listing.contains(rotated.trim()),
+        "no key in the listing"
+    );
+    // The key file holds hashes only.
+    let file = std::fs::read_to_string(app.data_dir.path().join("api-keys.json")).unwrap();
+    assert!(!file.contains(&key) && !file.contains(rotated.trim()));
+}
+
+#[tokio::test]
+async fn key_commands_refuse_bad_input_and_change_nothing() {
+    let app = key_app().await;
+    let key = Auth::Key(app.add_key("mobile", None));
+    for args in [
+        vec!["keys", "add", "--id", "mobile"],
+        vec!["keys", "add", "--id", "bad id!"],
+        vec!["keys", "rotate", "--id", "missing"],
+        vec!["keys", "revoke", "--id", "missing"],
+    ] {
+        let (ok, stdout, stderr) = app.cli(&args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(stdout.is_empty(), "{args:?} printed {stdout}");
+        assert!(!stderr.is_empty());
+    }
+    assert_eq!(
+        app.eventually(&key, 200).await.status(),
+        200,
+        "the key survived"
+    );
+}

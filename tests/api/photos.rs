@@ -1,0 +1,113 @@
+//! Listing and isolation: a caller sees only its own items, newest first, page by page.
+
+use std::collections::HashSet;
+
+use crate::helpers::{Auth, assert_problem, png, spawn_app};
+
+#[tokio::test]
+async fn neither_user_can_list_get_download_or_delete_the_others_items() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.user("alice"), app.user("bob"));
+    let a = app.upload_ok(&alice, "a.png", png(b"alice")).await;
+    let b = app.upload_ok(&bob, "b.png", png(b"bob")).await;
+    for (me, theirs) in [(&alice, &b), (&bob, &a)] {
+        let list = app.list(me, "").await;
+        let ids: Vec<_> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].clone())
+            .collect();
+        assert_eq!(ids.len(), 1);
+        assert!(!ids.contains(&theirs["id"]));
+        let id = theirs["id"].as_str().unwrap();
+        assert_problem(app.get(&format!("/api/photos/{id}"), me).await, 404).await;
+        assert_problem(app.get(&format!("/api/photos/{id}/content"), me).await, 404).await;
+        assert_problem(app.delete(&format!("/api/photos/{id}"), me).await, 404).await;
+    }
+    // Both items survived the other's attempts.
+    assert_eq!(app.list(&alice, "").await["items"][0]["id"], a["id"]);
+    assert_eq!(app.list(&bob, "").await["items"][0]["id"], b["id"]);
+}
+
+#[tokio::test]
+async fn listing_pages_newest_first_without_duplicates_or_gaps() {
+    let app = spawn_app().await;
+    let alice = app.user("alice");
+    let mut uploaded = Vec::new();
+    for i in 0..7u8 {
+        uploaded.push(
+            app.upload_ok(&alice, "p.png", png(&[i])).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut query = "?limit=3".to_string();
+    let mut pages = 0;
+    loop {
+        let page = app.list(&alice, &query).await;
+        pages += 1;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => query = format!("?limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let mut newest_first = uploaded.clone();
+    newest_first.sort();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 7);
+}
+
+#[tokio::test]
+async fn forged_or_foreign_cursors_and_bad_limits_are_400() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.user("alice"), app.user("bob"));
+    for i in 0..3u8 {
+        app.upload_ok(&alice, "p.png", png(&[i])).await;
+    }
+    let page = app.list(&alice, "?limit=1").await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let mut forged = cursor.clone().into_bytes();
+    forged[2] = if forged[2] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for query in [
+        format!("?cursor={forged}"),
+        "?cursor=not-a-cursor".to_string(),
+        "?limit=0".to_string(),
+        "?limit=101".to_string(),
+        "?limit=ten".to_string(),
+    ] {
+        assert_problem(app.get(&format!("/api/photos{query}"), &alice).await, 400).await;
+    }
+    // A cursor is bound to the caller it was issued to.
+    assert_problem(
+        app.get(&format!("/api/photos?cursor={cursor}"), &bob).await,
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_ids_are_404_like_missing_ones() {
+    let app = spawn_app().await;
+    let alice = app.user("alice");
+    for id in [
+        "nope",
+        "01jabcdefghjkmnpqrstvwxyz0",
+        "01JABCDEFGHJKMNPQRSTVWXYZ0",
+    ] {
+        assert_problem(app.get(&format!("/api/photos/{id}"), &alice).await, 404).await;
+    }
+    let _ = Auth::None;
+}

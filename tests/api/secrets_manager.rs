@@ -1,0 +1,200 @@
+//! The key path on AWS Secrets Manager (moto): rotation while serving, and outages.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+use crate::helpers::{Auth, ServeProcess, app, sdk_config, unique};
+
+async fn secrets() -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&sdk_config().await)
+}
+
+async fn new_secret(initial: Value) -> String {
+    let name = unique("cutover-keys");
+    secrets()
+        .await
+        .create_secret()
+        .name(&name)
+        .secret_string(initial.to_string())
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+async fn stage_value(secret: &str, stage: &str) -> String {
+    let out = secrets()
+        .await
+        .get_secret_value()
+        .secret_id(secret)
+        .version_stage(stage)
+        .send()
+        .await
+        .unwrap();
+    out.secret_string().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_rotation_while_serving_accepts_the_new_key_and_keeps_the_old_one_as_awsprevious() {
+    let secret = new_secret(json!({ "keys": [] })).await;
+    let app = app()
+        .with("api_keys_source", "secretsmanager")
+        .with("api_keys_secret_id", &secret)
+        .with("api_keys_refresh_secs", "1")
+        .spawn()
+        .await;
+    let first = app.add_key("legacy-mobile", Some("alice"));
+    assert_eq!(
+        app.eventually(&Auth::Key(first.clone()), 200)
+            .await
+            .status(),
+        200
+    );
+
+    let (ok, second, stderr) = app.cli(&["keys", "rotate", "--id", "legacy-mobile"]);
+    assert!(ok, "{stderr}");
+    let second = second.trim().to_string();
+    assert!(!stderr.contains(&second));
+    assert!(stage_value(&secret, "AWSCURRENT").await.contains(&second));
+    assert!(stage_value(&secret, "AWSPREVIOUS").await.contains(&first));
+
+    assert_eq!(
+        app.eventually(&Auth::Key(second.clone()), 200)
+            .await
+            .status(),
+        200,
+        "no restart needed"
+    );
+    assert_eq!(
+        app.get("/api/photos", &Auth::Key(first.clone()))
+            .await
+            .status(),
+        200,
+        "old key as AWSPREVIOUS"
+    );
+
+    let (ok, third, _) = app.cli(&["keys", "rotate", "--id", "legacy-mobile"]);
+    assert!(ok);
+    assert_eq!(
+        app.eventually(&Auth::Key(third.trim().to_string()), 200)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.eventually(&Auth::Key(first), 401).await.status(),
+        401,
+        "two rotations old"
+    );
+    assert_eq!(
+        app.get("/api/photos", &Auth::Key(second)).await.status(),
+        200
+    );
+}
+
+/// A TCP forwarder to moto that can be cut, existing connections included.
+struct CuttableProxy {
+    url: String,
+    tasks: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl CuttableProxy {
+    async fn start() -> Self {
+        let upstream = std::env::var("AWS_ENDPOINT_URL").unwrap();
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let registry = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut out) = TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+                registry.lock().unwrap().push(conn.abort_handle());
+            }
+        });
+        tasks.lock().unwrap().push(accept.abort_handle());
+        CuttableProxy { url, tasks }
+    }
+
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+#[tokio::test]
+async fn keys_keep_working_when_secrets_manager_goes_away_after_a_load() {
+    let proxy = CuttableProxy::start().await;
+    let secret =
+        new_secret(json!({ "keys": [{ "id": "mobile", "key": "cok_outage_test_key" }] })).await;
+    let serve = ServeProcess::start(
+        &[
+            ("api_keys_source", "secretsmanager"),
+            ("api_keys_secret_id", &secret),
+            ("api_keys_refresh_secs", "1"),
+        ],
+        &[("AWS_ENDPOINT_URL_SECRETS_MANAGER", &proxy.url)],
+    )
+    .await;
+    let key = Auth::Key("cok_outage_test_key".into());
+    assert_eq!(serve.get("/api/photos", &key).await.status(), 200);
+
+    proxy.cut();
+    // Several refreshes fail meanwhile; the last good set keeps serving.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(serve.get("/api/photos", &key).await.status(), 200);
+    assert_eq!(
+        serve
+            .get("/api/photos", &Auth::Key("cok_unknown".into()))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        serve
+            .get("/api/photos", &Auth::Bearer(serve.token("alice")))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn started_with_secrets_manager_unreachable_the_key_path_is_503_and_jwt_is_unaffected() {
+    let serve = ServeProcess::start(
+        &[
+            ("api_keys_source", "secretsmanager"),
+            ("api_keys_secret_id", "cutover-keys-unreachable"),
+        ],
+        &[("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")],
+    )
+    .await;
+    let res = serve
+        .get("/api/photos", &Auth::Key("cok_anything".into()))
+        .await;
+    assert!(res.headers().contains_key("retry-after"));
+    crate::helpers::assert_problem(res, 503).await;
+    assert_eq!(
+        serve
+            .get("/api/photos", &Auth::Bearer(serve.token("alice")))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(serve.get("/readyz", &Auth::None).await.status(), 503);
+}
