@@ -61,3 +61,48 @@ where
         StoreError::Other(anyhow::Error::new(err).context(op))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_sdk_s3::config::http::HttpResponse;
+    use aws_sdk_s3::primitives::SdkBody;
+
+    use super::*;
+
+    fn service_error(status: u16, code: &str) -> SdkError<PutItemError> {
+        SdkError::service_error(
+            PutItemError::generic(ErrorMetadata::builder().code(code).build()),
+            HttpResponse::new(status.try_into().unwrap(), SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn throttling_5xx_timeouts_and_missing_resources_are_transient_and_the_rest_is_not() {
+        let cases = [
+            (service_error(400, "ThrottlingException"), true),
+            (
+                service_error(400, "ProvisionedThroughputExceededException"),
+                true,
+            ),
+            (service_error(503, "SlowDown"), true),
+            (service_error(500, "InternalServerError"), true),
+            (service_error(502, "SomethingNew"), true),
+            (service_error(400, "ResourceNotFoundException"), true),
+            (service_error(400, "ValidationException"), false),
+            (service_error(403, "AccessDeniedException"), false),
+            (SdkError::timeout_error("slow"), true),
+        ];
+        for (err, transient) in cases {
+            let what = format!("{}", DisplayErrorContext(&err));
+            assert_eq!(is_transient(&err), transient, "{what}");
+            let classified = classify("PutItem", err);
+            assert_eq!(
+                matches!(classified, StoreError::Unavailable(_)),
+                transient,
+                "{what}"
+            );
+        }
+    }
+}
