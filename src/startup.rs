@@ -65,6 +65,11 @@ impl Backends {
             }
             StorageSettings::Aws { bucket, table } => {
                 let sdk = aws_config().await;
+                // Without a region every call fails later with a less helpful message.
+                anyhow::ensure!(
+                    sdk.region().is_some(),
+                    "CUTOVER_STORAGE=aws: no AWS region; set AWS_REGION (or a profile's region)"
+                );
                 let metadata = DynamoStore::new(&sdk, table.clone());
                 Ok(Backends {
                     objects: Arc::new(S3Objects::new(&sdk, bucket.clone())),

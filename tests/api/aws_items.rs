@@ -1,5 +1,6 @@
 //! The DynamoDB key design as the service reads and writes it: photo items listed a page per
-//! Query, and the control items (deprecation flag, cursor key) in the `CONTROL` partition.
+//! Query, and the control items (deprecation flag, cursor key) in the `CONTROL` partition; and
+//! the start-up check of the AWS settings.
 
 use std::collections::HashMap;
 
@@ -127,4 +128,26 @@ async fn the_fallback_flag_and_the_cursor_key_are_control_items_of_the_table() {
 
     let key = get("CURSOR_KEY").await;
     assert!(matches!(&key["key"], AttributeValue::B(b) if b.as_ref().len() == 32));
+}
+
+#[tokio::test]
+async fn aws_storage_without_a_region_stops_with_a_message_naming_aws_region() {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CUTOVER_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args(["fallback", "get"])
+        .env("CUTOVER_STORAGE", "aws")
+        .env("CUTOVER_S3_BUCKET", "any-bucket")
+        .env("CUTOVER_DYNAMODB_TABLE", "any-table")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SDK_LOAD_CONFIG", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("AWS_REGION"), "{stderr}");
 }
