@@ -4,9 +4,11 @@
 //! single-item operations that cannot reach another owner's items.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
@@ -33,10 +35,24 @@ pub struct DynamoStore {
     table: String,
 }
 
+/// DynamoDB answers in milliseconds; a call still waiting after this is stuck, and the
+/// request should get its 503 instead of hanging (the SDK sets no such limit by default).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// All attempts of one call, retries and back-off included.
+const CALL_TIMEOUT: Duration = Duration::from_secs(7);
+
 impl DynamoStore {
     pub fn new(sdk: &aws_config::SdkConfig, table: String) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(3100))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(CALL_TIMEOUT)
+            .build();
+        let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .timeout_config(timeouts)
+            .build();
         DynamoStore {
-            client: Client::new(sdk),
+            client: Client::from_conf(conf),
             table,
         }
     }

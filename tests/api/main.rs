@@ -7,6 +7,7 @@ mod moto;
 mod api_keys;
 mod auth_jwt;
 mod aws_items;
+mod aws_outage;
 mod aws_storage;
 mod cognito;
 mod cors;
