@@ -151,3 +151,35 @@ async fn aws_storage_without_a_region_stops_with_a_message_naming_aws_region() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("AWS_REGION"), "{stderr}");
 }
+
+#[tokio::test]
+async fn two_instances_on_one_table_share_the_cursor_key_so_a_cursor_from_one_works_on_the_other() {
+    let storage = moto::storage_pairs().await;
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let mut builder = crate::helpers::app();
+        for (k, v) in &storage {
+            builder = builder.with(k, v);
+        }
+        instances.push(builder.spawn().await);
+    }
+    let (a, b) = (&instances[0], &instances[1]);
+    let mut ids: Vec<String> = (0..3).map(|_| PhotoId::generate().to_string()).collect();
+    put_items(
+        moto::setting(&storage, "dynamodb_table").unwrap(),
+        ids.iter().map(|id| photo_item("alice", id)).collect(),
+    )
+    .await;
+    ids.sort_unstable_by(|x, y| y.cmp(x));
+
+    let first = a.list(&a.user("alice"), "?limit=2").await;
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = b
+        .list(&b.user("alice"), &format!("?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(second["items"][0]["id"], ids[2].as_str());
+    assert_eq!(second["next_cursor"], serde_json::Value::Null);
+}
