@@ -11,7 +11,7 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use serde_json::json;
 
 use crate::auth::deprecation::Deprecated;
-use crate::domain::Principal;
+use crate::domain::{AuthMethod, Principal};
 use crate::error::AuthFailure;
 use crate::metrics::Route;
 use crate::startup::AppState;
@@ -49,16 +49,20 @@ pub async fn observe(
         state.auth.notice.apply(res.headers_mut());
     }
 
-    let (who, method, key_id) = match &principal {
+    let (who, method, key_id, jti) = match &principal {
         Some(p) => (
             p.id.as_str(),
             p.method.label(),
             match &p.method {
-                crate::domain::AuthMethod::ApiKey { key_id } => key_id.as_str(),
+                AuthMethod::ApiKey { key_id } => key_id.as_str(),
+                AuthMethod::Jwt { .. } => "",
+            },
+            match &p.method {
+                AuthMethod::Jwt { jti: Some(jti) } => jti.as_str(),
                 _ => "",
             },
         ),
-        None => ("", "", ""),
+        None => ("", "", "", ""),
     };
     tracing::info!(
         method = %res.request().method(),
@@ -68,6 +72,7 @@ pub async fn observe(
         principal = who,
         auth_method = method,
         key_id,
+        jti,
         failure = failure.map(|f| f.label()),
         "request"
     );

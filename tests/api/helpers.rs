@@ -192,6 +192,23 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Posts one multipart part named `file`.
+    pub async fn upload_part(&self, auth: &Auth, part: Part) -> reqwest::Response {
+        self.request(reqwest::Method::POST, "/api/uploads", auth)
+            .multipart(Form::new().part("file", part))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// How many items `auth` sees in its first page.
+    pub async fn item_count(&self, auth: &Auth) -> usize {
+        self.list(auth, "?limit=100").await["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    }
+
     pub async fn list(&self, auth: &Auth, query: &str) -> Value {
         let res = self.get(&format!("/api/photos{query}"), auth).await;
         assert_eq!(res.status(), 200);
@@ -376,6 +393,10 @@ impl ServeProcess {
             _ => {}
         }
         rb.send().await.unwrap()
+    }
+
+    pub async fn status(&self, path: &str, auth: &Auth) -> u16 {
+        self.get(path, auth).await.status().as_u16()
     }
 
     pub fn token(&self, sub: &str) -> String {

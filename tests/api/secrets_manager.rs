@@ -90,8 +90,28 @@ async fn a_rotation_while_serving_accepts_the_new_key_and_keeps_the_old_one_as_a
         "two rotations old"
     );
     assert_eq!(
-        app.get("/api/photos", &Auth::Key(second)).await.status(),
+        app.get("/api/photos", &Auth::Key(second.clone()))
+            .await
+            .status(),
         200
+    );
+
+    let (ok, listing, _) = app.cli(&["keys", "list"]);
+    assert!(ok && listing.contains("legacy-mobile") && listing.contains("AWSPREVIOUS"));
+    assert!(!listing.contains(third.trim()) && !listing.contains(&second));
+
+    assert!(app.cli(&["keys", "revoke", "--id", "legacy-mobile"]).0);
+    assert!(
+        !stage_value(&secret, "AWSCURRENT")
+            .await
+            .contains("legacy-mobile")
+    );
+    let third = Auth::Key(third.trim().to_string());
+    assert_eq!(app.eventually(&third, 401).await.status(), 401, "revoked");
+    assert_eq!(
+        app.get("/api/photos", &Auth::Key(second)).await.status(),
+        401,
+        "its AWSPREVIOUS value too"
     );
 }
 
@@ -152,24 +172,22 @@ async fn keys_keep_working_when_secrets_manager_goes_away_after_a_load() {
     )
     .await;
     let key = Auth::Key("cok_outage_test_key".into());
-    assert_eq!(serve.get("/api/photos", &key).await.status(), 200);
+    assert_eq!(serve.status("/api/photos", &key).await, 200);
 
     proxy.cut();
     // Several refreshes fail meanwhile; the last good set keeps serving.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(serve.get("/api/photos", &key).await.status(), 200);
+    assert_eq!(serve.status("/api/photos", &key).await, 200);
     assert_eq!(
         serve
-            .get("/api/photos", &Auth::Key("cok_unknown".into()))
-            .await
-            .status(),
+            .status("/api/photos", &Auth::Key("cok_unknown".into()))
+            .await,
         401
     );
     assert_eq!(
         serve
-            .get("/api/photos", &Auth::Bearer(serve.token("alice")))
-            .await
-            .status(),
+            .status("/api/photos", &Auth::Bearer(serve.token("alice")))
+            .await,
         200
     );
 }
@@ -191,10 +209,9 @@ async fn started_with_secrets_manager_unreachable_the_key_path_is_503_and_jwt_is
     crate::helpers::assert_problem(res, 503).await;
     assert_eq!(
         serve
-            .get("/api/photos", &Auth::Bearer(serve.token("alice")))
-            .await
-            .status(),
+            .status("/api/photos", &Auth::Bearer(serve.token("alice")))
+            .await,
         200
     );
-    assert_eq!(serve.get("/readyz", &Auth::None).await.status(), 503);
+    assert_eq!(serve.status("/readyz", &Auth::None).await, 503);
 }

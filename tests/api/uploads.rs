@@ -105,20 +105,9 @@ async fn an_oversize_upload_is_413_and_leaves_nothing_behind() {
     }));
     let part =
         reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(chunks)).file_name("big.png");
-    let res = app
-        .request(reqwest::Method::POST, "/api/uploads", &alice)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
+    let res = app.upload_part(&alice, part).await;
     assert_problem(res, 413).await;
-    assert_eq!(
-        app.list(&alice, "").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(app.item_count(&alice).await, 0);
     assert_eq!(app.stored_object_count().await, 0);
 }
 
@@ -130,20 +119,9 @@ async fn a_disallowed_type_is_415_whatever_the_client_claims() {
         .file_name("cat.png")
         .mime_str("image/png")
         .unwrap();
-    let res = app
-        .request(reqwest::Method::POST, "/api/uploads", &alice)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
+    let res = app.upload_part(&alice, part).await;
     assert_problem(res, 415).await;
-    assert_eq!(
-        app.list(&alice, "").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(app.item_count(&alice).await, 0);
     assert_eq!(app.stored_object_count().await, 0);
 }
 
@@ -203,13 +181,7 @@ async fn malformed_upload_requests_are_400_and_store_nothing() {
         assert_eq!(res.status(), 400, "{name}");
         assert_problem(res, 400).await;
     }
-    assert_eq!(
-        app.list(&alice, "").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(app.item_count(&alice).await, 0);
     assert_eq!(app.stored_object_count().await, 0);
 }
 

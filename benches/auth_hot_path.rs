@@ -1,0 +1,90 @@
+//! What authentication and counting cost per request, measured in-process without HTTP:
+//! `cargo bench --bench auth_hot_path`. Figures are written down in docs/performance.md.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use cutover::auth::api_key::{KeyDoc, KeyRing, StoredKey, Versions};
+use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
+use cutover::auth::jwks::{Jwks, KeySet};
+use cutover::auth::jwt::JwtVerifier;
+use cutover::config::Settings;
+use cutover::domain::{AuthMethod, KeyId};
+use cutover::metrics::Metrics;
+
+fn report(name: &str, iterations: u32, f: impl FnMut()) {
+    let mut f = f;
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    let per = start.elapsed() / iterations;
+    println!("{name:<48} {:>10.2} µs/op", per.as_nanos() as f64 / 1000.0);
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevIssuer::load_or_create(dir.path()).unwrap();
+    let settings = Settings::from_pairs([]).unwrap();
+    let jwks = Jwks::Static(std::sync::Arc::new(
+        KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap(),
+    ));
+    let verifier = JwtVerifier::new(
+        &settings.jwt,
+        DEV_ISSUER.into(),
+        vec![DEV_CLIENT_ID.into()],
+        jwks,
+    );
+    let token = dev
+        .mint(&TokenRequest {
+            sub: "alice".into(),
+            scope: Some("photos/read".into()),
+            groups: vec![],
+            ttl_secs: 3600,
+        })
+        .unwrap();
+    report("JWT verify (RS256, 2048-bit, cached JWKS)", 20_000, || {
+        black_box(
+            runtime
+                .block_on(verifier.verify(black_box(&token)))
+                .unwrap(),
+        );
+    });
+
+    let keys: Vec<StoredKey> = (0..100)
+        .map(|i| StoredKey {
+            id: KeyId::parse(&format!("client-{i}")).unwrap(),
+            key: Some(format!("cok_key_number_{i}_with_enough_entropy_padding")),
+            key_sha256: None,
+            owner: None,
+            rate_per_minute: None,
+            burst: None,
+        })
+        .collect();
+    let ring = KeyRing::from_versions(&Versions {
+        current: KeyDoc { keys },
+        previous: None,
+    });
+    report("API key match (100 keys, constant time)", 200_000, || {
+        black_box(ring.find(black_box("cok_key_number_57_with_enough_entropy_padding")));
+    });
+
+    let metrics = Metrics::default();
+    let jwt = AuthMethod::Jwt { jti: None };
+    let key = AuthMethod::ApiKey {
+        key_id: KeyId::parse("client-1").unwrap(),
+    };
+    report("count a JWT request", 2_000_000, || {
+        metrics.authenticated(black_box(&jwt))
+    });
+    report("count a key request (existing key id)", 2_000_000, || {
+        metrics.authenticated(black_box(&key))
+    });
+}
