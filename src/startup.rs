@@ -29,7 +29,9 @@ use crate::metrics::usage::recorder::UsageRecorder;
 use crate::metrics::usage::{self, UsageStore};
 use crate::ratelimit::RateLimits;
 use crate::routes;
+use crate::storage::dynamodb::DynamoStore;
 use crate::storage::local::LocalObjects;
+use crate::storage::s3::S3Objects;
 use crate::storage::sqlite::Database;
 use crate::storage::{MetadataStore, ObjectStore};
 
@@ -71,10 +73,19 @@ impl Backends {
                     control: Arc::new(db),
                 })
             }
-            StorageSettings::Aws { .. } => {
-                anyhow::bail!(
-                    "CUTOVER_STORAGE=aws: the S3/DynamoDB backends are not built yet (issue 4)"
-                )
+            StorageSettings::Aws { bucket, table } => {
+                let sdk = aws_config().await;
+                // Without a region every call fails later with a less helpful message.
+                anyhow::ensure!(
+                    sdk.region().is_some(),
+                    "CUTOVER_STORAGE=aws: no AWS region; set AWS_REGION (or a profile's region)"
+                );
+                let metadata = DynamoStore::new(&sdk, table.clone());
+                Ok(Backends {
+                    objects: Arc::new(S3Objects::new(&sdk, bucket.clone())),
+                    metadata: Arc::new(metadata.clone()),
+                    control: Arc::new(metadata),
+                })
             }
         }
     }

@@ -66,3 +66,21 @@ pub struct Photo {
     pub uploaded_at: OffsetDateTime,
     pub owner: PrincipalId,
 }
+
+impl Photo {
+    /// `attachment` with an ASCII `filename` and the exact name as RFC 8187 `filename*`.
+    pub fn content_disposition(&self) -> String {
+        let mut encoded = String::new();
+        for b in self.filename.as_str().bytes() {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                encoded.push(b as char);
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        format!(
+            "attachment; filename=\"{}\"; filename*=UTF-8''{encoded}",
+            self.filename.ascii_fallback()
+        )
+    }
+}

@@ -82,7 +82,7 @@ pub async fn content(
             .finish()),
         ObjectContent::Stream { body, len } => Ok(HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, photo.content_type.as_str()))
-            .insert_header((header::CONTENT_DISPOSITION, content_disposition(&photo)))
+            .insert_header((header::CONTENT_DISPOSITION, photo.content_disposition()))
             .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .insert_header((
                 header::CONTENT_SECURITY_POLICY,
@@ -93,22 +93,6 @@ pub async fn content(
             .no_chunking(len)
             .streaming(body)),
     }
-}
-
-/// `attachment` with an ASCII `filename` and the exact name as RFC 8187 `filename*`.
-fn content_disposition(photo: &Photo) -> String {
-    let mut encoded = String::new();
-    for b in photo.filename.as_str().bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            encoded.push(b as char);
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    format!(
-        "attachment; filename=\"{}\"; filename*=UTF-8''{encoded}",
-        photo.filename.ascii_fallback()
-    )
 }
 
 pub async fn delete(

@@ -1,7 +1,10 @@
 //! Where uploads live: an object store for the bytes and a metadata store for the rows, each an
 //! embedded implementation (disk, SQLite) and an AWS one (S3, DynamoDB), picked at startup.
 
+pub mod dynamodb;
 pub mod local;
+pub mod s3;
+mod sdk_error;
 pub mod sniff;
 pub mod sqlite;
 

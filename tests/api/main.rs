@@ -2,11 +2,16 @@
 //! against the AWS backends (moto) with `TEST_STORAGE_BACKEND=aws`; `scripts/test` runs both.
 
 mod helpers;
+mod moto;
 mod support;
 
 mod api_keys;
 mod auth_jwt;
+mod aws_items;
+mod aws_outage;
+mod aws_storage;
 mod cloudwatch;
+mod cognito;
 mod cors;
 mod dashboards;
 mod external_issuer;

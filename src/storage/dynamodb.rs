@@ -1,0 +1,286 @@
+//! Photo items, the cursor key and the deprecation flag in one DynamoDB table (`pk`, `sk`; the
+//! key design is in `docs/aws.md`). A caller's photos share the partition `OWNER#<principal>`
+//! and sort by `PHOTO#<ulid>`, so a page is one Query read backwards, and get and delete are
+//! single-item operations that cannot reach another owner's items.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::sdk_error::classify;
+use super::{MetadataStore, Page};
+use crate::control::ControlStore;
+use crate::domain::{FallbackMode, Filename, Photo, PhotoId, PrincipalId};
+use crate::error::StoreError;
+
+type Item = HashMap<String, AttributeValue>;
+
+const CONTROL_PK: &str = "CONTROL";
+const FALLBACK_SK: &str = "FALLBACK";
+const CURSOR_KEY_SK: &str = "CURSOR_KEY";
+const PHOTO_PREFIX: &str = "PHOTO#";
+/// Puts that must never overwrite: a retry of the same write fails instead of duplicating.
+const IF_ABSENT: &str = "attribute_not_exists(pk)";
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// DynamoDB answers in milliseconds; a call still waiting after this is stuck, and the
+/// request should get its 503 instead of hanging (the SDK sets no such limit by default).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// All attempts of one call, retries and back-off included.
+const CALL_TIMEOUT: Duration = Duration::from_secs(7);
+
+impl DynamoStore {
+    pub fn new(sdk: &aws_config::SdkConfig, table: String) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(3100))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(CALL_TIMEOUT)
+            .build();
+        let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .timeout_config(timeouts)
+            .build();
+        DynamoStore {
+            client: Client::from_conf(conf),
+            table,
+        }
+    }
+
+    async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            // Read-your-writes, as with the embedded store: a photo is listed once uploaded.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item)
+    }
+}
+
+fn owner_pk(owner: &PrincipalId) -> String {
+    format!("OWNER#{owner}")
+}
+
+fn photo_sk(id: PhotoId) -> String {
+    format!("{PHOTO_PREFIX}{id}")
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn malformed(what: &str) -> StoreError {
+    StoreError::Other(anyhow::anyhow!("malformed DynamoDB item: {what}"))
+}
+
+fn to_item(p: &Photo) -> Result<Item, StoreError> {
+    let uploaded_at = p
+        .uploaded_at
+        .format(&Rfc3339)
+        .map_err(|e| StoreError::Other(e.into()))?;
+    let mut item = key(owner_pk(&p.owner), photo_sk(p.id));
+    item.extend([
+        ("id".to_string(), s(p.id.to_string())),
+        ("filename".to_string(), s(p.filename.as_str())),
+        ("content_type".to_string(), s(&p.content_type)),
+        ("size".to_string(), AttributeValue::N(p.size.to_string())),
+        ("sha256".to_string(), s(&p.sha256)),
+        ("uploaded_at".to_string(), s(uploaded_at)),
+        ("owner".to_string(), s(p.owner.as_str())),
+    ]);
+    Ok(item)
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(malformed(name)),
+    }
+}
+
+fn from_item(item: &Item) -> Result<Photo, StoreError> {
+    let size = match item.get("size") {
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| malformed("size"))?,
+        _ => return Err(malformed("size")),
+    };
+    Ok(Photo {
+        id: PhotoId::parse(text(item, "id")?).map_err(|_| malformed("id"))?,
+        filename: Filename::from_stored(text(item, "filename")?.to_string()),
+        content_type: text(item, "content_type")?.to_string(),
+        size,
+        sha256: text(item, "sha256")?.to_string(),
+        uploaded_at: OffsetDateTime::parse(text(item, "uploaded_at")?, &Rfc3339)
+            .map_err(|_| malformed("uploaded_at"))?,
+        owner: PrincipalId::from_stored(text(item, "owner")?.to_string()),
+    })
+}
+
+#[async_trait]
+impl MetadataStore for DynamoStore {
+    async fn insert(&self, photo: &Photo) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(photo)?))
+            .condition_expression(IF_ABSENT)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    StoreError::Conflict
+                } else {
+                    classify("PutItem", e)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn get(&self, owner: &PrincipalId, id: PhotoId) -> Result<Option<Photo>, StoreError> {
+        self.get_item(owner_pk(owner), photo_sk(id))
+            .await?
+            .as_ref()
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        owner: &PrincipalId,
+        limit: u32,
+        before: Option<PhotoId>,
+    ) -> Result<Page, StoreError> {
+        // One more than asked, to know whether a next page exists.
+        let want = limit as usize + 1;
+        let mut items = Vec::with_capacity(want);
+        // The cursor's id is a position in the partition; the item itself need not exist.
+        let mut start = before.map(|id| key(owner_pk(owner), photo_sk(id)));
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :photo)")
+                .expression_attribute_values(":pk", s(owner_pk(owner)))
+                .expression_attribute_values(":photo", s(PHOTO_PREFIX))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit((want - items.len()) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in out.items() {
+                items.push(from_item(item)?);
+            }
+            // A page can also end at 1 MB of items; keep reading until we have enough.
+            match out.last_evaluated_key {
+                Some(last) if items.len() < want => start = Some(last),
+                _ => break,
+            }
+        }
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        Ok(Page { items, more })
+    }
+
+    async fn delete(&self, owner: &PrincipalId, id: PhotoId) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(owner_pk(owner), photo_sk(id))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
+        // Every instance races to create the key; the first put wins and all read it back.
+        let fresh: [u8; 32] = crate::crypto::random_bytes();
+        let mut item = key(CONTROL_PK.into(), CURSOR_KEY_SK.into());
+        item.insert("key".into(), AttributeValue::B(Blob::new(fresh.to_vec())));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(IF_ABSENT)
+            .send()
+            .await;
+        if let Err(e) = put
+            && !e
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception())
+        {
+            return Err(classify("PutItem", e));
+        }
+        let item = self
+            .get_item(CONTROL_PK.into(), CURSOR_KEY_SK.into())
+            .await?
+            .ok_or_else(|| malformed("the cursor key vanished after it was written"))?;
+        match item.get("key") {
+            Some(AttributeValue::B(b)) if !b.as_ref().is_empty() => Ok(b.clone().into_inner()),
+            _ => Err(malformed("key")),
+        }
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        // GetItem needs no permission beyond what serving does (DescribeTable would).
+        self.get_item(CONTROL_PK.into(), CURSOR_KEY_SK.into())
+            .await
+            .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl ControlStore for DynamoStore {
+    async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError> {
+        let Some(item) = self.get_item(CONTROL_PK.into(), FALLBACK_SK.into()).await? else {
+            return Ok(None);
+        };
+        text(&item, "mode")?
+            .parse()
+            .map(Some)
+            .map_err(|e: crate::domain::ParseError| StoreError::Other(e.into()))
+    }
+
+    async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let mut item = key(CONTROL_PK.into(), FALLBACK_SK.into());
+        item.insert("mode".into(), s(mode.as_str()));
+        item.insert("updated_at".into(), s(now));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+}

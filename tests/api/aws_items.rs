@@ -1,0 +1,185 @@
+//! The DynamoDB key design as the service reads and writes it: photo items listed a page per
+//! Query, and the control items (deprecation flag, cursor key) in the `CONTROL` partition; and
+//! the start-up check of the AWS settings.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use cutover::domain::PhotoId;
+
+use crate::helpers::TestApp;
+use crate::moto::{self, aws_app};
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn table(app: &TestApp) -> String {
+    moto::setting(&app.pairs, "dynamodb_table")
+        .unwrap()
+        .to_string()
+}
+
+/// A photo item as `docs/aws.md` describes it.
+fn photo_item(owner: &str, id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".into(), s(&format!("OWNER#{owner}"))),
+        ("sk".into(), s(&format!("PHOTO#{id}"))),
+        ("id".into(), s(id)),
+        ("filename".into(), s(&format!("{id}.png"))),
+        ("content_type".into(), s("image/png")),
+        ("size".into(), AttributeValue::N("42".into())),
+        ("sha256".into(), s(&"0".repeat(64))),
+        ("uploaded_at".into(), s("2026-11-21T05:00:00Z")),
+        ("owner".into(), s(owner)),
+    ])
+}
+
+async fn put_items(table: &str, items: Vec<HashMap<String, AttributeValue>>) {
+    let db = moto::dynamodb().await;
+    for batch in items.chunks(25) {
+        let requests = batch
+            .iter()
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .collect();
+        let out = db
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .unwrap();
+        assert!(out.unprocessed_items().is_none_or(|u| u.is_empty()));
+    }
+}
+
+#[tokio::test]
+async fn listing_250_items_with_limit_100_is_3_pages_newest_first_with_none_missing_or_repeated() {
+    let app = aws_app(&[]).await;
+    let user = app.user("alice");
+    // Written straight into the table with the agreed key design: 250 uploads would mostly
+    // exercise the rate limiter, and the service only has to read them back.
+    let mut ids: Vec<String> = (0..250).map(|_| PhotoId::generate().to_string()).collect();
+    let mut items: Vec<_> = ids.iter().map(|id| photo_item("alice", id)).collect();
+    // Another owner's items sit in another partition and never show up.
+    items.extend((0..7).map(|_| photo_item("bob", &PhotoId::generate().to_string())));
+    put_items(&table(&app), items).await;
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+
+    let mut seen = Vec::new();
+    let mut pages = Vec::new();
+    let mut query = "?limit=100".to_string();
+    loop {
+        let page = app.list(&user, &query).await;
+        let page_ids: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect();
+        pages.push(page_ids.len());
+        seen.extend(page_ids);
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("?limit=100&cursor={cursor}"),
+            None => break,
+        }
+        assert!(pages.len() < 10, "pagination does not end");
+    }
+    assert_eq!(pages, [100, 100, 50]);
+    assert_eq!(seen, ids, "not exactly the 250 items, newest first");
+}
+
+#[tokio::test]
+async fn the_fallback_flag_and_the_cursor_key_are_control_items_of_the_table() {
+    let app = aws_app(&[]).await;
+    let (ok, out, err) = app.cli(&["fallback", "set", "deny"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "deny");
+
+    let db = moto::dynamodb().await;
+    let get = |sk: &'static str| {
+        let (db, table) = (db.clone(), table(&app));
+        async move {
+            db.get_item()
+                .table_name(table)
+                .key("pk", s("CONTROL"))
+                .key("sk", s(sk))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap_or_else(|| panic!("no CONTROL/{sk} item"))
+        }
+    };
+    let flag = get("FALLBACK").await;
+    assert_eq!(flag["mode"], s("deny"));
+    assert!(matches!(flag["updated_at"], AttributeValue::S(_)));
+    let (ok, out, err) = app.cli(&["fallback", "get"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "deny");
+
+    let key = get("CURSOR_KEY").await;
+    assert!(matches!(&key["key"], AttributeValue::B(b) if b.as_ref().len() == 32));
+}
+
+#[tokio::test]
+async fn aws_storage_without_a_region_stops_with_a_message_naming_aws_region() {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CUTOVER_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args(["fallback", "get"])
+        .env("CUTOVER_STORAGE", "aws")
+        .env("CUTOVER_S3_BUCKET", "any-bucket")
+        .env("CUTOVER_DYNAMODB_TABLE", "any-table")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SDK_LOAD_CONFIG", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("AWS_REGION"), "{stderr}");
+}
+
+#[tokio::test]
+async fn two_instances_on_one_table_share_the_cursor_key_so_a_cursor_from_one_works_on_the_other() {
+    let storage = moto::storage_pairs().await;
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let mut builder = crate::helpers::app();
+        for (k, v) in &storage {
+            builder = builder.with(k, v);
+        }
+        instances.push(builder.spawn().await);
+    }
+    let (a, b) = (&instances[0], &instances[1]);
+    let mut ids: Vec<String> = (0..3).map(|_| PhotoId::generate().to_string()).collect();
+    put_items(
+        moto::setting(&storage, "dynamodb_table").unwrap(),
+        ids.iter().map(|id| photo_item("alice", id)).collect(),
+    )
+    .await;
+    ids.sort_unstable_by(|x, y| y.cmp(x));
+
+    let first = a.list(&a.user("alice"), "?limit=2").await;
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = b
+        .list(&b.user("alice"), &format!("?limit=2&cursor={cursor}"))
+        .await;
+    assert_eq!(second["items"][0]["id"], ids[2].as_str());
+    assert_eq!(second["next_cursor"], serde_json::Value::Null);
+}
