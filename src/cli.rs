@@ -72,6 +72,12 @@ pub enum KeysCommand {
         /// The Cognito sub this legacy client acts as.
         #[arg(long)]
         owner: Option<String>,
+        /// This client's own quota (requests per minute), instead of CUTOVER_RATE_PER_MINUTE.
+        #[arg(long)]
+        rate_per_minute: Option<u32>,
+        /// This client's own burst, instead of CUTOVER_RATE_BURST.
+        #[arg(long)]
+        burst: Option<u32>,
     },
     /// Replace a key; the old one keeps working until the next change. Prints the new key.
     Rotate {
@@ -188,8 +194,17 @@ async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     let source = key_source(&settings).await;
     let source = source.as_ref();
     match cmd {
-        KeysCommand::Add { id, owner } => {
-            let key = manage::add(source, &id, owner.as_deref()).await?;
+        KeysCommand::Add {
+            id,
+            owner,
+            rate_per_minute,
+            burst,
+        } => {
+            let quota = manage::Quota {
+                rate_per_minute,
+                burst,
+            };
+            let key = manage::add(source, &id, owner.as_deref(), quota).await?;
             eprintln!("added key {id} to {}; it is shown once:", source.describe());
             println!("{key}");
         }

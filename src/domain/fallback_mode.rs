@@ -38,6 +38,6 @@ impl FromStr for FallbackMode {
 
 impl fmt::Display for FallbackMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }

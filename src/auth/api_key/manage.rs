@@ -24,11 +24,22 @@ fn material(source: &dyn KeySource, key: &str) -> (Option<String>, Option<String
 }
 
 /// Adds a key and returns it; it is never shown again.
+/// A key's own rate quota, for legacy clients known to be heavy; `None` takes the settings'.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quota {
+    pub rate_per_minute: Option<u32>,
+    pub burst: Option<u32>,
+}
+
 pub async fn add(
     source: &dyn KeySource,
     id: &KeyId,
     owner: Option<&str>,
+    quota: Quota,
 ) -> anyhow::Result<String> {
+    if quota.rate_per_minute == Some(0) || quota.burst == Some(0) {
+        bail!("--rate-per-minute and --burst must be greater than 0");
+    }
     if let Some(owner) = owner
         && PrincipalId::from_sub(owner).is_none()
     {
@@ -45,8 +56,8 @@ pub async fn add(
         key: plain,
         key_sha256: hashed,
         owner: owner.map(str::to_string),
-        rate_per_minute: None,
-        burst: None,
+        rate_per_minute: quota.rate_per_minute,
+        burst: quota.burst,
     });
     source.publish(doc).await.context("writing the keys")?;
     Ok(key)
