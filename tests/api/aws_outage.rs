@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::helpers::{Auth, ServeProcess, assert_problem};
-use crate::moto;
+use crate::helpers::assert_problem;
+use crate::support::moto;
+use crate::support::serve::ServeProcess;
 
 /// A TCP forwarder to moto that can be made to swallow everything, pooled connections included.
 struct StallingProxy {
@@ -57,7 +58,7 @@ async fn when_dynamodb_stops_answering_requests_get_a_503_within_seconds_instead
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let serve = ServeProcess::start(&pairs, &[("AWS_ENDPOINT_URL_DYNAMODB", &proxy.url)]).await;
-    let alice = Auth::Bearer(serve.token("alice"));
+    let alice = serve.user("alice");
     assert_eq!(serve.get("/api/photos", &alice).await.status(), 200);
 
     proxy.stall();

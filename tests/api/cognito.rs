@@ -7,8 +7,8 @@ use aws_sdk_cognitoidentityprovider::types::{
     AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
 };
 
-use crate::helpers::{Auth, TestApp, app, png};
-use crate::moto;
+use crate::helpers::{Auth, TestApp, app, ids, png};
+use crate::support::moto;
 
 /// The only scope moto puts in access tokens.
 const MOTO_SCOPE: &str = "aws.cognito.signin.user.admin";
@@ -134,9 +134,7 @@ async fn a_user_signed_in_with_moto_cognito_uploads_and_lists_with_the_access_to
         .await;
     assert_eq!(item["owner"], user.sub.as_str());
     let list = app.list(&auth, "").await;
-    let items = list["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["id"], item["id"]);
+    assert_eq!(ids(&list), [item["id"].as_str().unwrap()]);
 }
 
 #[tokio::test]

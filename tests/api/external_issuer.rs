@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use cutover::auth::dev_issuer::DevIssuer;
+use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, app};
+use crate::helpers::{Auth, app, assert_problem, run_cli, settings_pairs};
 
 const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test";
 const CLIENT: &str = "client-123";
@@ -78,49 +78,20 @@ async fn tokens_of_the_configured_issuers_key_are_accepted_and_others_are_not() 
         .with("jwt_client_ids", &format!("other-client,{CLIENT}"))
         .spawn()
         .await;
-    let get = |t: String| {
-        let auth = Auth::Bearer(t);
-        let app = &app;
-        async move { app.get("/api/photos", &auth).await }
-    };
-
-    assert_eq!(
-        get(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT))
-            .await
-            .status(),
-        200
-    );
-    // Another key, under its own kid (unknown here) or under the issuer's kid (bad signature).
-    assert_eq!(
-        get(token(&other_key, other_key.kid(), ISSUER, CLIENT))
-            .await
-            .status(),
-        401
-    );
-    assert_eq!(
-        get(token(&other_key, issuer_key.kid(), ISSUER, CLIENT))
-            .await
-            .status(),
-        401
-    );
-    // The right key, but the dev issuer's iss or a client that is not allowed.
-    assert_eq!(
-        get(token(
-            &issuer_key,
-            issuer_key.kid(),
-            "urn:cutover:dev-issuer",
-            CLIENT
-        ))
-        .await
-        .status(),
-        401
-    );
-    assert_eq!(
-        get(token(&issuer_key, issuer_key.kid(), ISSUER, "cutover-dev"))
-            .await
-            .status(),
-        401
-    );
+    let (kid, other_kid) = (issuer_key.kid(), other_key.kid());
+    let cases = [
+        ("the issuer's key", &issuer_key, kid, ISSUER, CLIENT, 200),
+        // Another key, under its own kid (unknown here) or under the issuer's kid.
+        ("an unknown kid", &other_key, other_kid, ISSUER, CLIENT, 401),
+        ("a bad signature", &other_key, kid, ISSUER, CLIENT, 401),
+        // The right key, but the dev issuer's iss or a client that is not allowed.
+        ("dev iss", &issuer_key, kid, DEV_ISSUER, CLIENT, 401),
+        ("dev client", &issuer_key, kid, ISSUER, DEV_CLIENT_ID, 401),
+    ];
+    for (name, key, kid, iss, client_id, want) in cases {
+        let auth = Auth::Bearer(token(key, kid, iss, client_id));
+        assert_eq!(app.list_status(&auth).await, want, "{name}");
+    }
 }
 
 #[tokio::test]
@@ -137,7 +108,7 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_ten_seconds() {
     assert_eq!(jwks.hits.load(Ordering::SeqCst), 1, "fetched once at start");
     for _ in 0..5 {
         let t = token(&issuer_key, "rotated-away", ISSUER, CLIENT);
-        assert_eq!(app.get("/api/photos", &Auth::Bearer(t)).await.status(), 401);
+        assert_eq!(app.list_status(&Auth::Bearer(t)).await, 401);
     }
     assert!(
         jwks.hits.load(Ordering::SeqCst) <= 2,
@@ -162,16 +133,16 @@ async fn with_no_key_set_ever_loaded_the_jwt_path_answers_503_with_retry_after()
         )
         .await;
     assert!(res.headers().contains_key("retry-after"));
-    crate::helpers::assert_problem(res, 503).await;
+    assert_problem(res, 503).await;
 }
 
 #[tokio::test]
 async fn the_token_command_refuses_when_a_real_issuer_is_configured() {
-    let pairs = vec![
-        ("jwt_issuer".to_string(), ISSUER.to_string()),
-        ("jwt_client_ids".to_string(), CLIENT.to_string()),
-    ];
-    let (ok, stdout, stderr) = crate::helpers::run_cli(&pairs, &["token", "--sub", "alice"]);
+    let pairs = settings_pairs(&[
+        ("jwt_issuer", ISSUER.to_string()),
+        ("jwt_client_ids", CLIENT.to_string()),
+    ]);
+    let (ok, stdout, stderr) = run_cli(&pairs, &["token", "--sub", "alice"]);
     assert!(!ok);
     assert!(stdout.is_empty());
     assert!(stderr.contains("dev issuer"), "{stderr}");
