@@ -100,23 +100,11 @@ async fn sign_in_a_new_user() -> SignedIn {
 /// the keys come from moto.
 async fn app_for(user: &SignedIn) -> TestApp {
     let region = moto::sdk().await.region().unwrap().to_string();
+    let pool = &user.pool_id;
+    let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
+    let jwks_url = format!("{}/{pool}/.well-known/jwks.json", moto::endpoint());
     app()
-        .with(
-            "jwt_issuer",
-            &format!(
-                "https://cognito-idp.{region}.amazonaws.com/{}",
-                user.pool_id
-            ),
-        )
-        .with(
-            "jwt_jwks_url",
-            &format!(
-                "{}/{}/.well-known/jwks.json",
-                moto::endpoint(),
-                user.pool_id
-            ),
-        )
-        .with("jwt_client_ids", &user.client_id)
+        .with_issuer(&issuer, &jwks_url, &user.client_id)
         .with("scope_read", MOTO_SCOPE)
         .with("scope_write", MOTO_SCOPE)
         .spawn()

@@ -72,12 +72,8 @@ async fn tokens_of_the_configured_issuers_key_are_accepted_and_others_are_not() 
     let issuer_key = DevIssuer::load_or_create(&keys.path().join("a")).unwrap();
     let other_key = DevIssuer::load_or_create(&keys.path().join("b")).unwrap();
     let jwks = serve_jwks(issuer_key.jwks());
-    let app = app()
-        .with("jwt_issuer", ISSUER)
-        .with("jwt_jwks_url", &jwks.url)
-        .with("jwt_client_ids", &format!("other-client,{CLIENT}"))
-        .spawn()
-        .await;
+    let clients = format!("other-client,{CLIENT}");
+    let app = app().with_issuer(ISSUER, &jwks.url, &clients).spawn().await;
     let (kid, other_kid) = (issuer_key.kid(), other_key.kid());
     let cases = [
         ("the issuer's key", &issuer_key, kid, ISSUER, CLIENT, 200),
@@ -99,12 +95,7 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_ten_seconds() {
     let keys = tempfile::tempdir().unwrap();
     let issuer_key = DevIssuer::load_or_create(&keys.path().join("a")).unwrap();
     let jwks = serve_jwks(issuer_key.jwks());
-    let app = app()
-        .with("jwt_issuer", ISSUER)
-        .with("jwt_jwks_url", &jwks.url)
-        .with("jwt_client_ids", CLIENT)
-        .spawn()
-        .await;
+    let app = app().with_issuer(ISSUER, &jwks.url, CLIENT).spawn().await;
     assert_eq!(jwks.hits.load(Ordering::SeqCst), 1, "fetched once at start");
     for _ in 0..5 {
         let t = token(&issuer_key, "rotated-away", ISSUER, CLIENT);
@@ -120,18 +111,10 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_ten_seconds() {
 async fn with_no_key_set_ever_loaded_the_jwt_path_answers_503_with_retry_after() {
     let keys = tempfile::tempdir().unwrap();
     let issuer_key = DevIssuer::load_or_create(keys.path()).unwrap();
-    let app = app()
-        .with("jwt_issuer", ISSUER)
-        .with("jwt_jwks_url", "http://127.0.0.1:9/jwks.json")
-        .with("jwt_client_ids", CLIENT)
-        .spawn()
-        .await;
-    let res = app
-        .get(
-            "/api/photos",
-            &Auth::Bearer(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT)),
-        )
-        .await;
+    let unreachable = "http://127.0.0.1:9/jwks.json";
+    let app = app().with_issuer(ISSUER, unreachable, CLIENT).spawn().await;
+    let auth = Auth::Bearer(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT));
+    let res = app.get("/api/photos", &auth).await;
     assert!(res.headers().contains_key("retry-after"));
     assert_problem(res, 503).await;
 }

@@ -23,10 +23,9 @@ async fn readyz_is_public_and_reports_every_check() {
 
 #[tokio::test]
 async fn readyz_is_503_while_the_issuer_keys_cannot_be_loaded() {
+    let unreachable = "http://127.0.0.1:9/jwks.json";
     let app = app()
-        .with("jwt_issuer", "https://issuer.invalid/pool")
-        .with("jwt_jwks_url", "http://127.0.0.1:9/jwks.json")
-        .with("jwt_client_ids", "c1")
+        .with_issuer("https://issuer.invalid/pool", unreachable, "c1")
         .spawn()
         .await;
     let res = app.get("/readyz", &Auth::None).await;

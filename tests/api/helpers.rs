@@ -109,7 +109,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Which storage backend the suite runs on (`TEST_STORAGE_BACKEND`, default local).
-pub fn backend() -> String {
+fn backend() -> String {
     std::env::var("TEST_STORAGE_BACKEND").unwrap_or_else(|_| "local".into())
 }
 
@@ -122,6 +122,13 @@ impl AppBuilder {
     pub fn with_pairs(mut self, pairs: &[(String, String)]) -> Self {
         self.pairs.extend_from_slice(pairs);
         self
+    }
+
+    /// Verifies tokens of an external issuer (instead of the dev issuer's) with its JWKS.
+    pub fn with_issuer(self, issuer: &str, jwks_url: &str, client_ids: &str) -> Self {
+        self.with("jwt_issuer", issuer)
+            .with("jwt_jwks_url", jwks_url)
+            .with("jwt_client_ids", client_ids)
     }
 
     /// Starts with these entries in the key file (a key added later is only seen on the next
@@ -245,7 +252,7 @@ impl TestApp {
         res.text().await.unwrap()
     }
 
-    /// The value of one series, named with its labels (`cutover_requests_total{auth_method="jwt"}`).
+    /// One series' value, named with its labels: `cutover_requests_total{auth_method="jwt"}`.
     pub async fn metric(&self, series: &str) -> f64 {
         let text = self.metrics_text().await;
         let value = text
@@ -313,14 +320,10 @@ impl TestApp {
         run_cli(&self.pairs, args)
     }
 
-    pub fn objects_dir(&self) -> PathBuf {
-        self.data_dir.path().join("objects")
-    }
-
     /// How many objects (and unfinished uploads) the backend holds, wherever it keeps them.
     pub async fn stored_object_count(&self) -> usize {
-        let local = files_under(&self.objects_dir()).len()
-            + files_under(&self.data_dir.path().join("tmp")).len();
+        let dir = self.data_dir.path();
+        let local = files_under(&dir.join("objects")).len() + files_under(&dir.join("tmp")).len();
         local + moto::object_count(&self.pairs).await
     }
 
@@ -402,7 +405,7 @@ pub fn settings_pairs(pairs: &[(&str, String)]) -> Vec<(String, String)> {
 }
 
 /// Files under a directory, recursively (to prove nothing was left behind).
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {

@@ -1,13 +1,10 @@
 //! The key path on AWS Secrets Manager (moto): rotation while serving, and outages.
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
 
 use crate::helpers::{Auth, app, assert_problem};
 use crate::support::moto::{self, unique_name};
+use crate::support::proxy::MotoProxy;
 use crate::support::serve::ServeProcess;
 
 async fn secrets() -> aws_sdk_secretsmanager::Client {
@@ -90,50 +87,9 @@ async fn a_rotation_while_serving_accepts_the_new_key_and_keeps_the_old_one_as_a
     );
 }
 
-/// A TCP forwarder to moto that can be cut, existing connections included.
-struct CuttableProxy {
-    url: String,
-    tasks: Arc<Mutex<Vec<AbortHandle>>>,
-}
-
-impl CuttableProxy {
-    async fn start() -> Self {
-        let upstream = moto::endpoint().trim_start_matches("http://").to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let registry = tasks.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut out) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                    }
-                });
-                registry.lock().unwrap().push(conn.abort_handle());
-            }
-        });
-        tasks.lock().unwrap().push(accept.abort_handle());
-        CuttableProxy { url, tasks }
-    }
-
-    fn cut(&self) {
-        for t in self.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-    }
-}
-
-impl Drop for CuttableProxy {
-    fn drop(&mut self) {
-        self.cut();
-    }
-}
-
 #[tokio::test]
 async fn keys_keep_working_when_secrets_manager_goes_away_after_a_load() {
-    let proxy = CuttableProxy::start().await;
+    let proxy = MotoProxy::start().await;
     let secret =
         new_secret(json!({ "keys": [{ "id": "mobile", "key": "cok_outage_test_key" }] })).await;
     let serve = ServeProcess::start(

@@ -1,8 +1,10 @@
-//! Support code below the typed helpers: moto and its SDK clients, the CloudWatch adapter,
-//! `cutover serve` as a child process, and what the telemetry tests share.
+//! Support code below the typed helpers: moto and its SDK clients, the CloudWatch adapter, a
+//! proxy to moto for outages, `cutover serve` as a child process, and what the telemetry tests
+//! share.
 
 pub mod cloudwatch_adapter;
 pub mod moto;
+pub mod proxy;
 pub mod serve;
 
 use std::time::Duration;
