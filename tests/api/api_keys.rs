@@ -1,6 +1,6 @@
 //! The API-key fallback on the embedded key file: selection rules, rotation, revocation, owners.
 
-use crate::helpers::{Auth, TestApp, app, assert_problem, png};
+use crate::helpers::{Auth, READ_WRITE, TestApp, app, assert_problem, ids, png};
 
 async fn key_app() -> TestApp {
     // Refresh every second so revocations show up quickly.
@@ -11,46 +11,34 @@ async fn key_app() -> TestApp {
 async fn current_previous_and_older_keys_follow_the_rotation_rule() {
     let app = key_app().await;
     let first = Auth::Key(app.add_key("mobile", None));
-    assert_eq!(
-        app.eventually(&first, 200).await.status(),
-        200,
-        "a current key"
-    );
+    assert_eq!(app.eventual_status(&first, 200).await, 200, "a current key");
 
-    let (ok, second, _) = app.cli(&["keys", "rotate", "--id", "mobile"]);
-    assert!(ok);
-    let second = Auth::Key(second.trim().to_string());
+    let second = Auth::Key(app.rotate_key("mobile"));
     assert_eq!(
-        app.eventually(&second, 200).await.status(),
+        app.eventual_status(&second, 200).await,
         200,
         "the new key, without a restart"
     );
     assert_eq!(
-        app.get("/api/photos", &first).await.status(),
+        app.list_status(&first).await,
         200,
         "the previous key still works"
     );
 
-    let (ok, third, _) = app.cli(&["keys", "rotate", "--id", "mobile"]);
-    assert!(ok);
-    let third = Auth::Key(third.trim().to_string());
-    assert_eq!(app.eventually(&third, 200).await.status(), 200);
+    let third = Auth::Key(app.rotate_key("mobile"));
+    assert_eq!(app.eventual_status(&third, 200).await, 200);
     assert_eq!(
-        app.eventually(&first, 401).await.status(),
+        app.eventual_status(&first, 401).await,
         401,
         "two rotations old"
     );
-    assert_eq!(
-        app.get("/api/photos", &second).await.status(),
-        200,
-        "one rotation old"
-    );
+    assert_eq!(app.list_status(&second).await, 200, "one rotation old");
 
     let (ok, _, _) = app.cli(&["keys", "revoke", "--id", "mobile"]);
     assert!(ok);
     assert_problem(app.eventually(&third, 401).await, 401).await;
     assert_eq!(
-        app.get("/api/photos", &second).await.status(),
+        app.list_status(&second).await,
         401,
         "a revoked key's previous value dies with it"
     );
@@ -74,10 +62,7 @@ async fn an_unknown_or_empty_key_is_401_invalid_token() {
 async fn an_authorization_header_selects_the_jwt_path_only() {
     let app = key_app().await;
     let key = app.add_key("mobile", None);
-    assert_eq!(
-        app.eventually(&Auth::Key(key.clone()), 200).await.status(),
-        200
-    );
+    assert_eq!(app.eventual_status(&Auth::Key(key.clone()), 200).await, 200);
 
     let bad_jwt_and_key = Auth::Headers(vec![
         ("Authorization", "Bearer not.a.token".to_string()),
@@ -88,7 +73,7 @@ async fn an_authorization_header_selects_the_jwt_path_only() {
     let good_jwt_and_key = Auth::Headers(vec![
         (
             "Authorization",
-            format!("Bearer {}", app.token("alice", "photos/read photos/write")),
+            format!("Bearer {}", app.token("alice", READ_WRITE)),
         ),
         ("X-API-KEY", key),
     ]);
@@ -101,7 +86,7 @@ async fn a_key_without_owner_acts_as_apikey_id_and_one_with_owner_as_that_user()
     let app = key_app().await;
     let plain = Auth::Key(app.add_key("scanner", None));
     let owned = Auth::Key(app.add_key("legacy-mobile", Some("alice")));
-    assert_eq!(app.eventually(&owned, 200).await.status(), 200);
+    assert_eq!(app.eventual_status(&owned, 200).await, 200);
 
     let item = app.upload_ok(&plain, "s.png", png(b"scan")).await;
     assert_eq!(item["owner"], "apikey:scanner");
@@ -110,17 +95,14 @@ async fn a_key_without_owner_acts_as_apikey_id_and_one_with_owner_as_that_user()
 
     // Alice, now on Cognito, sees the upload her legacy client made, and only that.
     let list = app.list(&app.user("alice"), "").await;
-    let items = list["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["id"], legacy["id"]);
+    assert_eq!(ids(&list), [legacy["id"].as_str().unwrap()]);
 }
 
 #[tokio::test]
 async fn keys_list_shows_ids_fingerprints_owners_and_stages_but_never_keys() {
     let app = key_app().await;
     let key = app.add_key("legacy-mobile", Some("alice"));
-    let (ok, rotated, _) = app.cli(&["keys", "rotate", "--id", "legacy-mobile"]);
-    assert!(ok);
+    let rotated = app.rotate_key("legacy-mobile");
     let (ok, listing, _) = app.cli(&["keys", "list"]);
     assert!(ok);
     assert!(listing.contains("legacy-mobile"));
@@ -130,12 +112,12 @@ async fn keys_list_shows_ids_fingerprints_owners_and_stages_but_never_keys() {
     );
     assert!(listing.contains("sha256:") && listing.contains("alice"));
     assert!(
-        !listing.contains(&key) && !listing.contains(rotated.trim()),
+        !listing.contains(&key) && !listing.contains(&rotated),
         "no key in the listing"
     );
     // The key file holds hashes only.
     let file = std::fs::read_to_string(app.data_dir.path().join("api-keys.json")).unwrap();
-    assert!(!file.contains(&key) && !file.contains(rotated.trim()));
+    assert!(!file.contains(&key) && !file.contains(&rotated));
 }
 
 #[tokio::test]
@@ -154,7 +136,7 @@ async fn key_commands_refuse_bad_input_and_change_nothing() {
         assert!(!stderr.is_empty());
     }
     assert_eq!(
-        app.eventually(&key, 200).await.status(),
+        app.eventual_status(&key, 200).await,
         200,
         "the key survived"
     );

@@ -5,7 +5,7 @@ use cutover::crypto::b64url;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, assert_problem, spawn_app};
+use crate::helpers::{Auth, app, assert_problem, header, png, spawn_app};
 
 fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
@@ -161,12 +161,9 @@ async fn every_jwt_check_accepts_or_rejects_as_specified() {
         let res = app.get("/api/photos", &Auth::Bearer(token)).await;
         assert_eq!(res.status(), want, "{name}");
         if want == 401 {
-            let www = res.headers()["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .to_string();
             assert_eq!(
-                www, r#"Bearer realm="cutover", error="invalid_token""#,
+                header(&res, "www-authenticate").as_deref(),
+                Some(r#"Bearer realm="cutover", error="invalid_token""#),
                 "{name}"
             );
             let body = assert_problem(res, 401).await;
@@ -183,13 +180,8 @@ async fn every_jwt_check_accepts_or_rejects_as_specified() {
 async fn a_token_without_the_routes_scope_is_403_and_with_it_200() {
     let app = spawn_app().await;
     let read_only = Auth::Bearer(app.token("alice", "photos/read"));
-    let res = app
-        .upload(&read_only, "a.png", crate::helpers::png(b"x"))
-        .await;
-    let www = res.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let res = app.upload(&read_only, "a.png", png(b"x")).await;
+    let www = header(&res, "www-authenticate").unwrap_or_default();
     assert!(www.contains(r#"error="insufficient_scope""#), "{www}");
     assert!(www.contains(r#"scope="photos/write""#), "{www}");
     assert_problem(res, 403).await;
@@ -198,53 +190,34 @@ async fn a_token_without_the_routes_scope_is_403_and_with_it_200() {
     assert_problem(app.get("/api/photos", &write_only).await, 403).await;
 
     let both = app.user("alice");
-    assert_eq!(
-        app.upload(&both, "a.png", crate::helpers::png(b"x"))
-            .await
-            .status(),
-        201
-    );
-    assert_eq!(app.get("/api/photos", &read_only).await.status(), 200);
+    assert_eq!(app.upload(&both, "a.png", png(b"x")).await.status(), 201);
+    assert_eq!(app.list_status(&read_only).await, 200);
 }
 
 #[tokio::test]
 async fn an_empty_scope_setting_switches_the_scope_check_off() {
-    let app = crate::helpers::app().with("scope_read", "").spawn().await;
+    let app = app().with("scope_read", "").spawn().await;
     let no_scope = Auth::Bearer(app.token("alice", "unrelated"));
-    assert_eq!(app.get("/api/photos", &no_scope).await.status(), 200);
-    assert_problem(
-        app.upload(&no_scope, "a.png", crate::helpers::png(b"x"))
-            .await,
-        403,
-    )
-    .await;
+    assert_eq!(app.list_status(&no_scope).await, 200);
+    assert_problem(app.upload(&no_scope, "a.png", png(b"x")).await, 403).await;
 }
 
 #[tokio::test]
 async fn leeway_accepts_a_just_expired_token_only_when_configured() {
     let strict = spawn_app().await;
-    let lenient = crate::helpers::app()
-        .with("jwt_leeway_secs", "120")
-        .spawn()
-        .await;
+    let lenient = app().with("jwt_leeway_secs", "120").spawn().await;
     for (app, want) in [(&strict, 401), (&lenient, 200)] {
         let dev = app.dev_issuer();
         let token = dev
             .sign(&rs256(dev.kid()), &with(claims(), "exp", json!(now() - 30)))
             .unwrap();
-        assert_eq!(
-            app.get("/api/photos", &Auth::Bearer(token)).await.status(),
-            want
-        );
+        assert_eq!(app.list_status(&Auth::Bearer(token)).await, want);
     }
 }
 
 #[tokio::test]
 async fn id_tokens_are_accepted_only_when_configured_and_only_for_an_allowed_audience() {
-    let app = crate::helpers::app()
-        .with("jwt_token_use", "access,id")
-        .spawn()
-        .await;
+    let app = app().with("jwt_token_use", "access,id").spawn().await;
     let dev = app.dev_issuer();
     let id_token = |aud: &str| {
         let mut c = without(claims(), "client_id");
@@ -253,15 +226,9 @@ async fn id_tokens_are_accepted_only_when_configured_and_only_for_an_allowed_aud
         dev.sign(&rs256(dev.kid()), &c).unwrap()
     };
     assert_eq!(
-        app.get("/api/photos", &Auth::Bearer(id_token(DEV_CLIENT_ID)))
-            .await
-            .status(),
+        app.list_status(&Auth::Bearer(id_token(DEV_CLIENT_ID)))
+            .await,
         200
     );
-    assert_eq!(
-        app.get("/api/photos", &Auth::Bearer(id_token("other")))
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(app.list_status(&Auth::Bearer(id_token("other"))).await, 401);
 }

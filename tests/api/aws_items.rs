@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use cutover::domain::PhotoId;
 
-use crate::helpers::TestApp;
-use crate::moto::{self, aws_app};
+use crate::helpers::{TestApp, app, cutover_command};
+use crate::support::moto::{self, aws_app};
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
@@ -74,27 +74,16 @@ async fn listing_250_items_with_limit_100_is_3_pages_newest_first_with_none_miss
     put_items(&table(&app), items).await;
     ids.sort_unstable_by(|a, b| b.cmp(a));
 
-    let mut seen = Vec::new();
-    let mut pages = Vec::new();
-    let mut query = "?limit=100".to_string();
-    loop {
-        let page = app.list(&user, &query).await;
-        let page_ids: Vec<String> = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_string())
-            .collect();
-        pages.push(page_ids.len());
-        seen.extend(page_ids);
-        match page["next_cursor"].as_str() {
-            Some(cursor) => query = format!("?limit=100&cursor={cursor}"),
-            None => break,
-        }
-        assert!(pages.len() < 10, "pagination does not end");
-    }
-    assert_eq!(pages, [100, 100, 50]);
-    assert_eq!(seen, ids, "not exactly the 250 items, newest first");
+    let pages = app.list_pages(&user, 100).await;
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        [100, 100, 50]
+    );
+    assert_eq!(
+        pages.concat(),
+        ids,
+        "not exactly the 250 items, newest first"
+    );
 }
 
 #[tokio::test]
@@ -132,11 +121,7 @@ async fn the_fallback_flag_and_the_cursor_key_are_control_items_of_the_table() {
 
 #[tokio::test]
 async fn aws_storage_without_a_region_stops_with_a_message_naming_aws_region() {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CUTOVER_")) {
-        cmd.env_remove(k);
-    }
-    let out = cmd
+    let out = cutover_command()
         .args(["fallback", "get"])
         .env("CUTOVER_STORAGE", "aws")
         .env("CUTOVER_S3_BUCKET", "any-bucket")
@@ -155,15 +140,8 @@ async fn aws_storage_without_a_region_stops_with_a_message_naming_aws_region() {
 #[tokio::test]
 async fn two_instances_on_one_table_share_the_cursor_key_so_a_cursor_from_one_works_on_the_other() {
     let storage = moto::storage_pairs().await;
-    let mut instances = Vec::new();
-    for _ in 0..2 {
-        let mut builder = crate::helpers::app();
-        for (k, v) in &storage {
-            builder = builder.with(k, v);
-        }
-        instances.push(builder.spawn().await);
-    }
-    let (a, b) = (&instances[0], &instances[1]);
+    let a = app().with_pairs(&storage).spawn().await;
+    let b = app().with_pairs(&storage).spawn().await;
     let mut ids: Vec<String> = (0..3).map(|_| PhotoId::generate().to_string()).collect();
     put_items(
         moto::setting(&storage, "dynamodb_table").unwrap(),

@@ -3,61 +3,21 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-use crate::helpers::{Auth, ServeProcess, assert_problem};
-use crate::moto;
-
-/// A TCP forwarder to moto that can be made to swallow everything, pooled connections included.
-struct StallingProxy {
-    url: String,
-    stall: watch::Sender<bool>,
-}
-
-impl StallingProxy {
-    async fn start() -> Self {
-        let upstream = moto::endpoint().trim_start_matches("http://").to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stall, stalled) = watch::channel(false);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let (upstream, mut stalled) = (upstream.clone(), stalled.clone());
-                tokio::spawn(async move {
-                    if !*stalled.borrow() {
-                        let Ok(mut out) = TcpStream::connect(&upstream).await else {
-                            return;
-                        };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => return,
-                            _ = stalled.wait_for(|s| *s) => {}
-                        }
-                    }
-                    // Hold the connection open and answer nothing.
-                    tokio::time::sleep(Duration::from_secs(600)).await;
-                    drop(inbound);
-                });
-            }
-        });
-        StallingProxy { url, stall }
-    }
-
-    fn stall(&self) {
-        self.stall.send_replace(true);
-    }
-}
+use crate::helpers::assert_problem;
+use crate::support::moto;
+use crate::support::proxy::MotoProxy;
+use crate::support::serve::ServeProcess;
 
 #[tokio::test]
 async fn when_dynamodb_stops_answering_requests_get_a_503_within_seconds_instead_of_hanging() {
-    let proxy = StallingProxy::start().await;
+    let proxy = MotoProxy::start().await;
     let storage = moto::storage_pairs().await;
     let pairs: Vec<(&str, &str)> = storage
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let serve = ServeProcess::start(&pairs, &[("AWS_ENDPOINT_URL_DYNAMODB", &proxy.url)]).await;
-    let alice = Auth::Bearer(serve.token("alice"));
+    let alice = serve.user("alice");
     assert_eq!(serve.get("/api/photos", &alice).await.status(), 200);
 
     proxy.stall();

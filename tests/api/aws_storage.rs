@@ -5,15 +5,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Auth, TestApp, assert_problem, png};
-use crate::moto::{self, aws_app};
+use crate::helpers::{Auth, READ_WRITE, TestApp, assert_problem, png};
+use crate::support::moto::{self, aws_app};
+use crate::support::poll;
 
 const MIB: usize = 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
@@ -69,20 +70,20 @@ async fn upload_generated(app: &TestApp, auth: &Auth, size: usize) -> reqwest::R
         .unwrap()
 }
 
-/// Waits until `check` holds, for up to 10 s; returns whether it did.
-async fn eventually<F, Fut>(mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+/// Waits up to 10 s for the backend to hold no object and no open multipart upload (a cleanup
+/// runs after the answer), then asserts that, and that `auth` sees no item.
+async fn assert_nothing_left(app: &TestApp, auth: &Auth) {
+    let bucket = bucket(app);
+    let clean = poll(10, || async {
+        (app.stored_object_count().await == 0).then_some(())
+    });
+    assert!(
+        clean.await.is_some(),
+        "left behind: objects {:?}, open multipart uploads {}",
+        moto::object_keys(&bucket).await,
+        moto::open_multipart_uploads(&bucket).await
+    );
+    assert_eq!(app.list(auth, "").await["items"], serde_json::json!([]));
 }
 
 /// A `/proc/self/status` figure in KiB (`VmRSS`, `VmHWM`): the app runs in the test process.
@@ -199,11 +200,8 @@ async fn a_40_mib_upload_goes_to_s3_in_parts_with_rss_growth_well_below_the_file
 #[tokio::test]
 async fn an_upload_interrupted_mid_stream_leaves_no_object_no_open_multipart_upload_and_no_item() {
     let app = aws_app(&[("max_upload_bytes", (64 * MIB).to_string())]).await;
-    let user = app.user("alice");
+    let token = app.token("alice", READ_WRITE);
     let bucket = bucket(&app);
-    let Auth::Bearer(token) = &user else {
-        unreachable!()
-    };
     let (head, tail) = (part_head("cut.png"), part_tail());
     let announced = head.len() + 20 * MIB + tail.len();
     let mut tcp = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
@@ -219,19 +217,15 @@ async fn an_upload_interrupted_mid_stream_leaves_no_object_no_open_multipart_upl
     for chunk in file_chunks(20 * MIB).take(12 * MIB / CHUNK) {
         tcp.write_all(&chunk).await.unwrap();
     }
+    let started = poll(10, || async {
+        (moto::open_multipart_uploads(&bucket).await == 1).then_some(())
+    });
     assert!(
-        eventually(|| async { moto::open_multipart_uploads(&bucket).await == 1 }).await,
+        started.await.is_some(),
         "the upload never reached S3 as a multipart upload"
     );
     drop(tcp);
-
-    assert!(
-        eventually(|| async { app.stored_object_count().await == 0 }).await,
-        "left behind: objects {:?}, open multipart uploads {}",
-        moto::object_keys(&bucket).await,
-        moto::open_multipart_uploads(&bucket).await
-    );
-    assert_eq!(app.list(&user, "").await["items"], serde_json::json!([]));
+    assert_nothing_left(&app, &app.user("alice")).await;
 }
 
 #[tokio::test]
@@ -239,17 +233,10 @@ async fn an_upload_over_the_size_limit_is_413_and_leaves_no_object_no_multipart_
 {
     let app = aws_app(&[("max_upload_bytes", (8 * MIB).to_string())]).await;
     let user = app.user("alice");
-    let bucket = bucket(&app);
     // Streamed without Content-Length, so the limit is hit after a part went to S3.
     let res = upload_generated(&app, &user, 12 * MIB).await;
     assert_problem(res, 413).await;
-    assert!(
-        eventually(|| async { app.stored_object_count().await == 0 }).await,
-        "left behind: objects {:?}, open multipart uploads {}",
-        moto::object_keys(&bucket).await,
-        moto::open_multipart_uploads(&bucket).await
-    );
-    assert_eq!(app.list(&user, "").await["items"], serde_json::json!([]));
+    assert_nothing_left(&app, &user).await;
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 
 use crate::helpers::app;
-use crate::support::cloudwatch_adapter;
-use crate::support::{add_keys, cloudwatch, eventually, send_mix, suffix};
+use crate::support::moto::{cloudwatch, unique_name};
+use crate::support::{add_keys, cloudwatch_adapter, eventually, send_mix};
 
 /// (Sum, SampleCount) of one metric series from `since` on.
 async fn stats(cw: &Client, ns: &str, metric: &str, dim: (&str, &str), since: i64) -> (f64, f64) {
@@ -37,7 +37,7 @@ async fn stats(cw: &Client, ns: &str, metric: &str, dim: (&str, &str), since: i6
 async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when_idle() {
     let adapter = cloudwatch_adapter::start();
     let cw = cloudwatch(&adapter).await;
-    let ns = format!("CutoverTest/{}", suffix());
+    let ns = unique_name("CutoverTest");
     let start = cutover::metrics::unix_now() as i64 - 120;
     let app = app()
         .local_storage()
@@ -102,7 +102,7 @@ async fn a_cloudwatch_outage_never_slows_or_fails_requests() {
     let mut served = 0;
     while std::time::Instant::now() < deadline {
         let started = std::time::Instant::now();
-        assert_eq!(app.get("/api/photos", &alice).await.status(), 200);
+        assert_eq!(app.list_status(&alice).await, 200);
         assert!(
             started.elapsed() < std::time::Duration::from_secs(1),
             "a request waited on CloudWatch"
@@ -110,16 +110,6 @@ async fn a_cloudwatch_outage_never_slows_or_fails_requests() {
         served += 1;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.admin_address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(text.contains(&format!(
-        "cutover_requests_total{{auth_method=\"jwt\"}} {served}"
-    )));
+    let jwt = app.metric("cutover_requests_total{auth_method=\"jwt\"}");
+    assert_eq!(jwt.await, served as f64);
 }

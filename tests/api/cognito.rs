@@ -7,8 +7,8 @@ use aws_sdk_cognitoidentityprovider::types::{
     AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
 };
 
-use crate::helpers::{Auth, TestApp, app, png};
-use crate::moto;
+use crate::helpers::{Auth, TestApp, app, ids, png};
+use crate::support::moto;
 
 /// The only scope moto puts in access tokens.
 const MOTO_SCOPE: &str = "aws.cognito.signin.user.admin";
@@ -100,23 +100,11 @@ async fn sign_in_a_new_user() -> SignedIn {
 /// the keys come from moto.
 async fn app_for(user: &SignedIn) -> TestApp {
     let region = moto::sdk().await.region().unwrap().to_string();
+    let pool = &user.pool_id;
+    let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
+    let jwks_url = format!("{}/{pool}/.well-known/jwks.json", moto::endpoint());
     app()
-        .with(
-            "jwt_issuer",
-            &format!(
-                "https://cognito-idp.{region}.amazonaws.com/{}",
-                user.pool_id
-            ),
-        )
-        .with(
-            "jwt_jwks_url",
-            &format!(
-                "{}/{}/.well-known/jwks.json",
-                moto::endpoint(),
-                user.pool_id
-            ),
-        )
-        .with("jwt_client_ids", &user.client_id)
+        .with_issuer(&issuer, &jwks_url, &user.client_id)
         .with("scope_read", MOTO_SCOPE)
         .with("scope_write", MOTO_SCOPE)
         .spawn()
@@ -134,9 +122,7 @@ async fn a_user_signed_in_with_moto_cognito_uploads_and_lists_with_the_access_to
         .await;
     assert_eq!(item["owner"], user.sub.as_str());
     let list = app.list(&auth, "").await;
-    let items = list["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["id"], item["id"]);
+    assert_eq!(ids(&list), [item["id"].as_str().unwrap()]);
 }
 
 #[tokio::test]

@@ -6,8 +6,9 @@ use cutover::metrics::cloudwatch::PUBLISHED_METRICS;
 use cutover::metrics::dashboard::{ALARMS_TEMPLATE, DASHBOARD_TEMPLATE, render};
 use serde_json::Value;
 
-use crate::helpers::run_cli;
-use crate::support::{cloudwatch, cloudwatch_adapter, suffix};
+use crate::helpers::{run_cli, settings_pairs};
+use crate::support::cloudwatch_adapter;
+use crate::support::moto::{cloudwatch, unique_name};
 
 const DIMENSIONS: [&str; 4] = ["AuthMethod", "KeyId", "Reason", "Route"];
 
@@ -81,14 +82,14 @@ fn every_metric_the_dashboard_and_alarms_name_is_one_the_service_publishes() {
 async fn the_dashboard_and_alarms_deploy_to_cloudwatch_and_read_back() {
     let adapter = cloudwatch_adapter::start();
     let cw = cloudwatch(&adapter).await;
-    let name = format!("cutover-test-{}", suffix());
-    let ns = format!("CutoverTest/{}", suffix());
+    let name = unique_name("cutover-test");
+    let ns = unique_name("CutoverTest");
     let data = tempfile::tempdir().unwrap();
-    let pairs = vec![
-        ("data_dir".to_string(), data.path().display().to_string()),
-        ("metrics_namespace".to_string(), ns.clone()),
-        ("cloudwatch_endpoint_url".to_string(), adapter.url.clone()),
-    ];
+    let pairs = settings_pairs(&[
+        ("data_dir", data.path().display().to_string()),
+        ("metrics_namespace", ns.clone()),
+        ("cloudwatch_endpoint_url", adapter.url.clone()),
+    ]);
     let args = ["dashboard", "deploy", "--name", name.as_str()].map(str::to_string);
     let (ok, out, err) = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

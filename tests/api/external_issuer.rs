@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use cutover::auth::dev_issuer::DevIssuer;
+use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, app};
+use crate::helpers::{Auth, app, assert_problem, run_cli, settings_pairs};
 
 const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test";
 const CLIENT: &str = "client-123";
@@ -72,55 +72,22 @@ async fn tokens_of_the_configured_issuers_key_are_accepted_and_others_are_not() 
     let issuer_key = DevIssuer::load_or_create(&keys.path().join("a")).unwrap();
     let other_key = DevIssuer::load_or_create(&keys.path().join("b")).unwrap();
     let jwks = serve_jwks(issuer_key.jwks());
-    let app = app()
-        .with("jwt_issuer", ISSUER)
-        .with("jwt_jwks_url", &jwks.url)
-        .with("jwt_client_ids", &format!("other-client,{CLIENT}"))
-        .spawn()
-        .await;
-    let get = |t: String| {
-        let auth = Auth::Bearer(t);
-        let app = &app;
-        async move { app.get("/api/photos", &auth).await }
-    };
-
-    assert_eq!(
-        get(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT))
-            .await
-            .status(),
-        200
-    );
-    // Another key, under its own kid (unknown here) or under the issuer's kid (bad signature).
-    assert_eq!(
-        get(token(&other_key, other_key.kid(), ISSUER, CLIENT))
-            .await
-            .status(),
-        401
-    );
-    assert_eq!(
-        get(token(&other_key, issuer_key.kid(), ISSUER, CLIENT))
-            .await
-            .status(),
-        401
-    );
-    // The right key, but the dev issuer's iss or a client that is not allowed.
-    assert_eq!(
-        get(token(
-            &issuer_key,
-            issuer_key.kid(),
-            "urn:cutover:dev-issuer",
-            CLIENT
-        ))
-        .await
-        .status(),
-        401
-    );
-    assert_eq!(
-        get(token(&issuer_key, issuer_key.kid(), ISSUER, "cutover-dev"))
-            .await
-            .status(),
-        401
-    );
+    let clients = format!("other-client,{CLIENT}");
+    let app = app().with_issuer(ISSUER, &jwks.url, &clients).spawn().await;
+    let (kid, other_kid) = (issuer_key.kid(), other_key.kid());
+    let cases = [
+        ("the issuer's key", &issuer_key, kid, ISSUER, CLIENT, 200),
+        // Another key, under its own kid (unknown here) or under the issuer's kid.
+        ("an unknown kid", &other_key, other_kid, ISSUER, CLIENT, 401),
+        ("a bad signature", &other_key, kid, ISSUER, CLIENT, 401),
+        // The right key, but the dev issuer's iss or a client that is not allowed.
+        ("dev iss", &issuer_key, kid, DEV_ISSUER, CLIENT, 401),
+        ("dev client", &issuer_key, kid, ISSUER, DEV_CLIENT_ID, 401),
+    ];
+    for (name, key, kid, iss, client_id, want) in cases {
+        let auth = Auth::Bearer(token(key, kid, iss, client_id));
+        assert_eq!(app.list_status(&auth).await, want, "{name}");
+    }
 }
 
 #[tokio::test]
@@ -128,16 +95,11 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_ten_seconds() {
     let keys = tempfile::tempdir().unwrap();
     let issuer_key = DevIssuer::load_or_create(&keys.path().join("a")).unwrap();
     let jwks = serve_jwks(issuer_key.jwks());
-    let app = app()
-        .with("jwt_issuer", ISSUER)
-        .with("jwt_jwks_url", &jwks.url)
-        .with("jwt_client_ids", CLIENT)
-        .spawn()
-        .await;
+    let app = app().with_issuer(ISSUER, &jwks.url, CLIENT).spawn().await;
     assert_eq!(jwks.hits.load(Ordering::SeqCst), 1, "fetched once at start");
     for _ in 0..5 {
         let t = token(&issuer_key, "rotated-away", ISSUER, CLIENT);
-        assert_eq!(app.get("/api/photos", &Auth::Bearer(t)).await.status(), 401);
+        assert_eq!(app.list_status(&Auth::Bearer(t)).await, 401);
     }
     assert!(
         jwks.hits.load(Ordering::SeqCst) <= 2,
@@ -149,29 +111,21 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_ten_seconds() {
 async fn with_no_key_set_ever_loaded_the_jwt_path_answers_503_with_retry_after() {
     let keys = tempfile::tempdir().unwrap();
     let issuer_key = DevIssuer::load_or_create(keys.path()).unwrap();
-    let app = app()
-        .with("jwt_issuer", ISSUER)
-        .with("jwt_jwks_url", "http://127.0.0.1:9/jwks.json")
-        .with("jwt_client_ids", CLIENT)
-        .spawn()
-        .await;
-    let res = app
-        .get(
-            "/api/photos",
-            &Auth::Bearer(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT)),
-        )
-        .await;
+    let unreachable = "http://127.0.0.1:9/jwks.json";
+    let app = app().with_issuer(ISSUER, unreachable, CLIENT).spawn().await;
+    let auth = Auth::Bearer(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT));
+    let res = app.get("/api/photos", &auth).await;
     assert!(res.headers().contains_key("retry-after"));
-    crate::helpers::assert_problem(res, 503).await;
+    assert_problem(res, 503).await;
 }
 
 #[tokio::test]
 async fn the_token_command_refuses_when_a_real_issuer_is_configured() {
-    let pairs = vec![
-        ("jwt_issuer".to_string(), ISSUER.to_string()),
-        ("jwt_client_ids".to_string(), CLIENT.to_string()),
-    ];
-    let (ok, stdout, stderr) = crate::helpers::run_cli(&pairs, &["token", "--sub", "alice"]);
+    let pairs = settings_pairs(&[
+        ("jwt_issuer", ISSUER.to_string()),
+        ("jwt_client_ids", CLIENT.to_string()),
+    ]);
+    let (ok, stdout, stderr) = run_cli(&pairs, &["token", "--sub", "alice"]);
     assert!(!ok);
     assert!(stdout.is_empty());
     assert!(stderr.contains("dev issuer"), "{stderr}");

@@ -48,10 +48,7 @@ async fn deny_answers_key_requests_401_pointing_at_the_migration_url() {
     let body = assert_problem(res, 401).await;
     assert_eq!(body["migration_url"], MIGRATION);
     assert!(body["detail"].as_str().unwrap().contains(MIGRATION));
-    assert_eq!(
-        app.get("/api/photos", &app.user("alice")).await.status(),
-        200
-    );
+    assert_eq!(app.list_status(&app.user("alice")).await, 200);
 }
 
 #[tokio::test]
@@ -59,28 +56,24 @@ async fn fallback_set_flips_a_running_instance_within_the_poll_interval_and_back
     let app = app().with("control_poll_secs", "1").spawn().await;
     let key = Auth::Key(app.add_key("mobile", None));
     let alice = app.user("alice");
-    assert_eq!(app.eventually(&key, 200).await.status(), 200);
+    assert_eq!(app.eventual_status(&key, 200).await, 200);
 
     let (ok, stdout, _) = app.cli(&["fallback", "set", "deny"]);
     assert!(ok);
     assert_eq!(stdout.trim(), "deny");
     let started = std::time::Instant::now();
-    assert_eq!(app.eventually(&key, 401).await.status(), 401);
+    assert_eq!(app.eventual_status(&key, 401).await, 401);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),
         "took {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        app.get("/api/photos", &alice).await.status(),
-        200,
-        "JWT unaffected by deny"
-    );
+    assert_eq!(app.list_status(&alice).await, 200, "JWT unaffected by deny");
     assert_eq!(app.cli(&["fallback", "get"]).1.trim(), "deny");
 
     assert!(app.cli(&["fallback", "set", "allow"]).0);
-    assert_eq!(app.eventually(&key, 200).await.status(), 200, "rolled back");
-    assert_eq!(app.get("/api/photos", &alice).await.status(), 200);
+    assert_eq!(app.eventual_status(&key, 200).await, 200, "rolled back");
+    assert_eq!(app.list_status(&alice).await, 200);
 }
 
 #[tokio::test]

@@ -1,4 +1,6 @@
-use crate::helpers::{Auth, spawn_app};
+//! Health, readiness and the admin listener.
+
+use crate::helpers::{Auth, app, spawn_app};
 
 #[tokio::test]
 async fn healthz_is_public_and_answers_200() {
@@ -21,10 +23,9 @@ async fn readyz_is_public_and_reports_every_check() {
 
 #[tokio::test]
 async fn readyz_is_503_while_the_issuer_keys_cannot_be_loaded() {
-    let app = crate::helpers::app()
-        .with("jwt_issuer", "https://issuer.invalid/pool")
-        .with("jwt_jwks_url", "http://127.0.0.1:9/jwks.json")
-        .with("jwt_client_ids", "c1")
+    let unreachable = "http://127.0.0.1:9/jwks.json";
+    let app = app()
+        .with_issuer("https://issuer.invalid/pool", unreachable, "c1")
         .spawn()
         .await;
     let res = app.get("/readyz", &Auth::None).await;
@@ -35,26 +36,11 @@ async fn readyz_is_503_while_the_issuer_keys_cannot_be_loaded() {
 #[tokio::test]
 async fn the_admin_listener_serves_metrics_and_the_dev_jwks() {
     let app = spawn_app().await;
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.admin_address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), 200);
-    assert!(
-        metrics
-            .text()
-            .await
-            .unwrap()
-            .contains("cutover_requests_total")
-    );
+    let metrics = app.metrics_text().await;
+    assert!(metrics.contains("cutover_requests_total"), "{metrics}");
     let jwks: serde_json::Value = app
-        .client
-        .get(format!("{}/.well-known/jwks.json", app.admin_address))
-        .send()
+        .admin_get("/.well-known/jwks.json")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -1,14 +1,20 @@
 //! `spawn_app()` and typed helpers. Every app binds 127.0.0.1 port 0, has its own temp data dir,
 //! and is stopped when its `TestApp` is dropped.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use actix_web::dev::ServerHandle;
 use cutover::auth::dev_issuer::{DevIssuer, TokenRequest};
 use cutover::config::Settings;
 use cutover::startup::Application;
 use reqwest::multipart::{Form, Part};
-use serde_json::Value;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+use crate::support::moto;
+
+/// The scopes of an ordinary user.
+pub const READ_WRITE: &str = "photos/read photos/write";
 
 /// A tiny valid PNG header followed by payload bytes: sniffed as image/png.
 pub fn png(extra: &[u8]) -> Vec<u8> {
@@ -24,6 +30,46 @@ pub enum Auth {
     Key(String),
     /// Raw headers, for malformed and repeated credentials.
     Headers(Vec<(&'static str, String)>),
+}
+
+/// Adds `auth`'s credentials to a request.
+pub fn authorize(rb: RequestBuilder, auth: &Auth) -> RequestBuilder {
+    match auth {
+        Auth::None => rb,
+        Auth::Bearer(t) => rb.header("Authorization", format!("Bearer {t}")),
+        Auth::Key(k) => rb.header("X-API-KEY", k),
+        Auth::Headers(hs) => hs.iter().fold(rb, |rb, (n, v)| rb.header(*n, v)),
+    }
+}
+
+/// A token with `scope` from the dev issuer of the data dir at `data_dir`.
+pub fn mint(data_dir: &Path, sub: &str, scope: &str) -> String {
+    DevIssuer::load_or_create(data_dir)
+        .unwrap()
+        .mint(&TokenRequest {
+            sub: sub.into(),
+            scope: Some(scope.into()),
+            groups: vec![],
+            ttl_secs: 600,
+        })
+        .unwrap()
+}
+
+/// A response header as text, if present.
+pub fn header(res: &Response, name: &str) -> Option<String> {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
+/// The ids of a list page, in order.
+pub fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 pub struct TestApp {
@@ -46,12 +92,14 @@ impl Drop for TestApp {
 
 pub struct AppBuilder {
     pairs: Vec<(String, String)>,
+    keys: Option<Value>,
     backend_defaults: bool,
 }
 
 pub fn app() -> AppBuilder {
     AppBuilder {
         pairs: Vec::new(),
+        keys: None,
         backend_defaults: true,
     }
 }
@@ -61,13 +109,32 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Which storage backend the suite runs on (`TEST_STORAGE_BACKEND`, default local).
-pub fn backend() -> String {
+fn backend() -> String {
     std::env::var("TEST_STORAGE_BACKEND").unwrap_or_else(|_| "local".into())
 }
 
 impl AppBuilder {
     pub fn with(mut self, name: &str, value: &str) -> Self {
         self.pairs.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn with_pairs(mut self, pairs: &[(String, String)]) -> Self {
+        self.pairs.extend_from_slice(pairs);
+        self
+    }
+
+    /// Verifies tokens of an external issuer (instead of the dev issuer's) with its JWKS.
+    pub fn with_issuer(self, issuer: &str, jwks_url: &str, client_ids: &str) -> Self {
+        self.with("jwt_issuer", issuer)
+            .with("jwt_jwks_url", jwks_url)
+            .with("jwt_client_ids", client_ids)
+    }
+
+    /// Starts with these entries in the key file (a key added later is only seen on the next
+    /// refresh).
+    pub fn with_keys(mut self, keys: Value) -> Self {
+        self.keys = Some(keys);
         self
     }
 
@@ -79,6 +146,10 @@ impl AppBuilder {
 
     pub async fn spawn(self) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
+        if let Some(keys) = self.keys {
+            let file = json!({ "current": { "keys": keys } });
+            std::fs::write(data_dir.path().join("api-keys.json"), file.to_string()).unwrap();
+        }
         let mut pairs = vec![
             ("listen".to_string(), "127.0.0.1:0".to_string()),
             ("admin_listen".to_string(), "127.0.0.1:0".to_string()),
@@ -94,7 +165,7 @@ impl AppBuilder {
         // A test that names its storage keeps it; the others follow the suite's backend.
         let explicit = self.pairs.iter().any(|(k, _)| k == "storage");
         if self.backend_defaults && !explicit && backend() == "aws" {
-            pairs.extend(crate::helpers::aws_storage_pairs().await);
+            pairs.extend(moto::storage_pairs().await);
         }
         pairs.extend(self.pairs);
         let settings = Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -118,11 +189,6 @@ impl AppBuilder {
     }
 }
 
-/// Storage settings for the AWS backends: a fresh bucket and table in moto.
-pub async fn aws_storage_pairs() -> Vec<(String, String)> {
-    crate::moto::storage_pairs().await
-}
-
 impl TestApp {
     pub fn dev_issuer(&self) -> DevIssuer {
         DevIssuer::load_or_create(self.data_dir.path()).unwrap()
@@ -130,64 +196,75 @@ impl TestApp {
 
     /// A dev-issuer access token with the given scopes.
     pub fn token(&self, sub: &str, scope: &str) -> String {
-        self.dev_issuer()
-            .mint(&TokenRequest {
-                sub: sub.into(),
-                scope: Some(scope.into()),
-                groups: vec![],
-                ttl_secs: 600,
-            })
-            .unwrap()
+        mint(self.data_dir.path(), sub, scope)
     }
 
     /// A read+write token for `sub`.
     pub fn user(&self, sub: &str) -> Auth {
-        Auth::Bearer(self.token(sub, "photos/read photos/write"))
+        Auth::Bearer(self.token(sub, READ_WRITE))
     }
 
-    pub fn request(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        auth: &Auth,
-    ) -> reqwest::RequestBuilder {
-        let mut rb = self
+    pub fn request(&self, method: Method, path: &str, auth: &Auth) -> RequestBuilder {
+        let rb = self
             .client
             .request(method, format!("{}{path}", self.address));
-        match auth {
-            Auth::None => {}
-            Auth::Bearer(t) => rb = rb.header("Authorization", format!("Bearer {t}")),
-            Auth::Key(k) => rb = rb.header("X-API-KEY", k),
-            Auth::Headers(hs) => {
-                for (n, v) in hs {
-                    rb = rb.header(*n, v);
-                }
-            }
-        }
-        rb
+        authorize(rb, auth)
     }
 
-    pub async fn get(&self, path: &str, auth: &Auth) -> reqwest::Response {
-        self.request(reqwest::Method::GET, path, auth)
+    pub async fn get(&self, path: &str, auth: &Auth) -> Response {
+        self.request(Method::GET, path, auth).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, auth: &Auth) -> Response {
+        self.request(Method::DELETE, path, auth)
             .send()
             .await
             .unwrap()
     }
 
-    pub async fn delete(&self, path: &str, auth: &Auth) -> reqwest::Response {
-        self.request(reqwest::Method::DELETE, path, auth)
+    /// The status of `GET /api/photos` with `auth`.
+    pub async fn list_status(&self, auth: &Auth) -> u16 {
+        self.get("/api/photos", auth).await.status().as_u16()
+    }
+
+    /// `GET /api/photos` as if from `client`, through a trusted proxy on 127.0.0.1.
+    pub async fn list_from(&self, client: &str, auth: &Auth) -> Response {
+        self.request(Method::GET, "/api/photos", auth)
+            .header("X-Forwarded-For", client)
             .send()
             .await
             .unwrap()
     }
 
-    pub async fn upload(&self, auth: &Auth, filename: &str, bytes: Vec<u8>) -> reqwest::Response {
-        let form = Form::new().part("file", Part::bytes(bytes).file_name(filename.to_string()));
-        self.request(reqwest::Method::POST, "/api/uploads", auth)
-            .multipart(form)
+    /// A `GET` on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.admin_address))
             .send()
             .await
             .unwrap()
+    }
+
+    /// The Prometheus text of the admin `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let res = self.admin_get("/metrics").await;
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    }
+
+    /// One series' value, named with its labels: `cutover_requests_total{auth_method="jwt"}`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.metrics_text().await;
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+        value.parse().unwrap_or_else(|_| panic!("{series} {value}"))
+    }
+
+    pub async fn upload(&self, auth: &Auth, filename: &str, bytes: Vec<u8>) -> Response {
+        self.upload_part(auth, Part::bytes(bytes).file_name(filename.to_string()))
+            .await
     }
 
     /// Uploads and returns the created item, asserting 201.
@@ -203,20 +280,12 @@ impl TestApp {
     }
 
     /// Posts one multipart part named `file`.
-    pub async fn upload_part(&self, auth: &Auth, part: Part) -> reqwest::Response {
-        self.request(reqwest::Method::POST, "/api/uploads", auth)
+    pub async fn upload_part(&self, auth: &Auth, part: Part) -> Response {
+        self.request(Method::POST, "/api/uploads", auth)
             .multipart(Form::new().part("file", part))
             .send()
             .await
             .unwrap()
-    }
-
-    /// How many items `auth` sees in its first page.
-    pub async fn item_count(&self, auth: &Auth) -> usize {
-        self.list(auth, "?limit=100").await["items"]
-            .as_array()
-            .unwrap()
-            .len()
     }
 
     pub async fn list(&self, auth: &Auth, query: &str) -> Value {
@@ -225,21 +294,97 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Every page of `auth`'s listing with `limit`, following `next_cursor`: the ids page by page.
+    pub async fn list_pages(&self, auth: &Auth, limit: usize) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        let mut query = format!("?limit={limit}");
+        loop {
+            let page = self.list(auth, &query).await;
+            pages.push(ids(&page));
+            match page["next_cursor"].as_str() {
+                Some(cursor) => query = format!("?limit={limit}&cursor={cursor}"),
+                None => return pages,
+            }
+            assert!(pages.len() < 100, "pagination does not end");
+        }
+    }
+
+    /// Asserts that `auth` sees no item and the backend holds no object or unfinished upload.
+    pub async fn assert_nothing_stored(&self, auth: &Auth) {
+        assert_eq!(self.list(auth, "?limit=100").await["items"], json!([]));
+        assert_eq!(self.stored_object_count().await, 0);
+    }
+
     /// Runs the `cutover` binary with this app's settings; returns (status, stdout, stderr).
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
         run_cli(&self.pairs, args)
     }
 
-    pub fn objects_dir(&self) -> std::path::PathBuf {
-        self.data_dir.path().join("objects")
+    /// How many objects (and unfinished uploads) the backend holds, wherever it keeps them.
+    pub async fn stored_object_count(&self) -> usize {
+        let dir = self.data_dir.path();
+        let local = files_under(&dir.join("objects")).len() + files_under(&dir.join("tmp")).len();
+        local + moto::object_count(&self.pairs).await
+    }
+
+    /// Adds a legacy key with the CLI (as an operator would) and returns it.
+    pub fn add_key(&self, id: &str, owner: Option<&str>) -> String {
+        let mut args = vec!["keys", "add", "--id", id];
+        if let Some(owner) = owner {
+            args.extend(["--owner", owner]);
+        }
+        self.key_command(&args)
+    }
+
+    /// Rotates a key with the CLI and returns the new one.
+    pub fn rotate_key(&self, id: &str) -> String {
+        self.key_command(&["keys", "rotate", "--id", id])
+    }
+
+    /// A `keys` command that prints a new key: alone on stdout, and nowhere else.
+    fn key_command(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.cli(args);
+        assert!(ok, "{args:?} failed: {stderr}");
+        let key = stdout.trim().to_string();
+        assert_eq!(stdout.lines().count(), 1, "the key is alone on stdout");
+        assert!(
+            !stderr.contains(&key),
+            "the key is printed once, on stdout only"
+        );
+        key
+    }
+
+    /// Waits until the running app answers `want` for a list request with `auth` (key sets and
+    /// the flag are picked up on the next refresh or poll).
+    pub async fn eventually(&self, auth: &Auth, want: u16) -> Response {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let res = self.get("/api/photos", auth).await;
+            if res.status() == want || std::time::Instant::now() > deadline {
+                return res;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The status `eventually` ended on.
+    pub async fn eventual_status(&self, auth: &Auth, want: u16) -> u16 {
+        self.eventually(auth, want).await.status().as_u16()
     }
 }
 
-pub fn run_cli(pairs: &[(String, String)], args: &[&str]) -> (bool, String, String) {
+/// The `cutover` binary, with no `CUTOVER_*` setting inherited from the test process.
+pub fn cutover_command() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CUTOVER_")) {
         cmd.env_remove(k);
     }
+    cmd
+}
+
+/// Runs `cutover` with these settings; returns (status, stdout, stderr).
+pub fn run_cli(pairs: &[(String, String)], args: &[&str]) -> (bool, String, String) {
+    let mut cmd = cutover_command();
     for (k, v) in pairs {
         cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
     }
@@ -251,8 +396,16 @@ pub fn run_cli(pairs: &[(String, String)], args: &[&str]) -> (bool, String, Stri
     )
 }
 
+/// `name = value` settings from string pairs.
+pub fn settings_pairs(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
 /// Files under a directory, recursively (to prove nothing was left behind).
-pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
@@ -268,9 +421,9 @@ pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Asserts an RFC 9457 problem body with this status; returns it.
-pub async fn assert_problem(res: reqwest::Response, status: u16) -> Value {
+pub async fn assert_problem(res: Response, status: u16) -> Value {
     assert_eq!(res.status(), status);
-    let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+    let ct = header(&res, "content-type").unwrap_or_default();
     assert!(
         ct.starts_with("application/problem+json"),
         "content-type {ct}"
@@ -281,160 +434,4 @@ pub async fn assert_problem(res: reqwest::Response, status: u16) -> Value {
     }
     assert_eq!(body["status"], status);
     body
-}
-
-impl TestApp {
-    /// How many objects (and unfinished uploads) the backend holds, wherever it keeps them.
-    pub async fn stored_object_count(&self) -> usize {
-        let local = files_under(&self.objects_dir()).len()
-            + files_under(&self.data_dir.path().join("tmp")).len();
-        local + crate::helpers::aws_object_count(&self.pairs).await
-    }
-}
-
-/// Objects and open multipart uploads in this app's S3 bucket, if it has one.
-pub async fn aws_object_count(pairs: &[(String, String)]) -> usize {
-    match crate::moto::setting(pairs, "storage") {
-        Some("aws") => {
-            let bucket = crate::moto::setting(pairs, "s3_bucket").expect("an aws app has a bucket");
-            crate::moto::object_count(bucket).await
-        }
-        _ => 0,
-    }
-}
-
-impl TestApp {
-    /// Adds a legacy key with the CLI (as an operator would) and returns it.
-    pub fn add_key(&self, id: &str, owner: Option<&str>) -> String {
-        let mut args = vec!["keys", "add", "--id", id];
-        if let Some(owner) = owner {
-            args.extend(["--owner", owner]);
-        }
-        let (ok, stdout, stderr) = self.cli(&args);
-        assert!(ok, "keys add failed: {stderr}");
-        let key = stdout.trim().to_string();
-        assert_eq!(stdout.lines().count(), 1, "the key is alone on stdout");
-        assert!(
-            !stderr.contains(&key),
-            "the key is printed once, on stdout only"
-        );
-        key
-    }
-
-    /// Waits until the running app answers `want` for a list request with `auth` (key sets and
-    /// the flag are picked up on the next refresh or poll).
-    pub async fn eventually(&self, auth: &Auth, want: u16) -> reqwest::Response {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        loop {
-            let res = self.get("/api/photos", auth).await;
-            if res.status() == want || std::time::Instant::now() > deadline {
-                return res;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-    }
-}
-
-/// `cutover serve` as a child process (for tests that need their own AWS endpoint settings);
-/// killed on drop.
-pub struct ServeProcess {
-    pub address: String,
-    pub data_dir: tempfile::TempDir,
-    child: std::process::Child,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl ServeProcess {
-    pub async fn start(pairs: &[(&str, &str)], env: &[(&str, &str)]) -> ServeProcess {
-        let data_dir = tempfile::tempdir().unwrap();
-        let (port, admin) = (free_port(), free_port());
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CUTOVER_")) {
-            cmd.env_remove(k);
-        }
-        cmd.env("CUTOVER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CUTOVER_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
-            .env("CUTOVER_DATA_DIR", data_dir.path())
-            .env("CUTOVER_LOG", "warn");
-        for (k, v) in pairs {
-            cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd
-            .arg("serve")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("cutover serve starts");
-        let p = ServeProcess {
-            address: format!("http://127.0.0.1:{port}"),
-            data_dir,
-            child,
-        };
-        for _ in 0..200 {
-            if reqwest::get(format!("{}/healthz", p.address)).await.is_ok() {
-                return p;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("cutover serve did not come up");
-    }
-
-    pub async fn get(&self, path: &str, auth: &Auth) -> reqwest::Response {
-        let mut rb = reqwest::Client::new().get(format!("{}{path}", self.address));
-        match auth {
-            Auth::Bearer(t) => rb = rb.header("Authorization", format!("Bearer {t}")),
-            Auth::Key(k) => rb = rb.header("X-API-KEY", k),
-            _ => {}
-        }
-        rb.send().await.unwrap()
-    }
-
-    pub async fn status(&self, path: &str, auth: &Auth) -> u16 {
-        self.get(path, auth).await.status().as_u16()
-    }
-
-    pub fn token(&self, sub: &str) -> String {
-        DevIssuer::load_or_create(self.data_dir.path())
-            .unwrap()
-            .mint(&TokenRequest {
-                sub: sub.into(),
-                scope: Some("photos/read photos/write".into()),
-                groups: vec![],
-                ttl_secs: 600,
-            })
-            .unwrap()
-    }
-}
-
-/// The AWS SDK configuration of the test process (moto, exported by scripts/test).
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok(),
-        "AWS-backed tests need moto: run scripts/test (it starts moto and exports AWS_ENDPOINT_URL)"
-    );
-    cutover::startup::aws_config().await
-}
-
-/// A name no other test uses.
-pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        hex::encode(cutover::crypto::random_bytes::<6>())
-    )
 }

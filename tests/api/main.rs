@@ -2,7 +2,6 @@
 //! against the AWS backends (moto) with `TEST_STORAGE_BACKEND=aws`; `scripts/test` runs both.
 
 mod helpers;
-mod moto;
 mod support;
 
 mod api_keys;

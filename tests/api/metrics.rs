@@ -9,28 +9,17 @@ async fn the_metrics_endpoint_counts_requests_by_auth_method_and_key_id_in_the_e
     let keys = add_keys(&app, &["legacy-a", "legacy-b"]).await;
     send_mix(&app, &keys).await;
 
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.admin_address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for line in [
-        "cutover_requests_total{auth_method=\"jwt\"} 3",
-        "cutover_requests_total{auth_method=\"api_key\"} 3",
-        "cutover_api_key_requests_total{key_id=\"legacy-a\"} 2",
-        "cutover_api_key_requests_total{key_id=\"legacy-b\"} 1",
-        "cutover_auth_failures_total{reason=\"missing\"} 1",
-        "cutover_latency_ms_count{route=\"list\"} 7",
+    for (series, want) in [
+        ("cutover_requests_total{auth_method=\"jwt\"}", 3.0),
+        ("cutover_requests_total{auth_method=\"api_key\"}", 3.0),
+        ("cutover_api_key_requests_total{key_id=\"legacy-a\"}", 2.0),
+        ("cutover_api_key_requests_total{key_id=\"legacy-b\"}", 1.0),
+        ("cutover_auth_failures_total{reason=\"missing\"}", 1.0),
+        ("cutover_latency_ms_count{route=\"list\"}", 7.0),
     ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing {line:?} in:\n{text}"
-        );
+        assert_eq!(app.metric(series).await, want, "{series}");
     }
+    let text = app.metrics_text().await;
     for key in &keys {
         assert!(!text.contains(key.as_str()), "a key leaked into /metrics");
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::helpers::{Auth, assert_problem, png, spawn_app};
+use crate::helpers::{assert_problem, ids, png, spawn_app};
 
 #[tokio::test]
 async fn neither_user_can_list_get_download_or_delete_the_others_items() {
@@ -11,16 +11,10 @@ async fn neither_user_can_list_get_download_or_delete_the_others_items() {
     let a = app.upload_ok(&alice, "a.png", png(b"alice")).await;
     let b = app.upload_ok(&bob, "b.png", png(b"bob")).await;
     for (me, theirs) in [(&alice, &b), (&bob, &a)] {
-        let list = app.list(me, "").await;
-        let ids: Vec<_> = list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].clone())
-            .collect();
-        assert_eq!(ids.len(), 1);
-        assert!(!ids.contains(&theirs["id"]));
         let id = theirs["id"].as_str().unwrap();
+        let mine = ids(&app.list(me, "").await);
+        assert_eq!(mine.len(), 1);
+        assert!(!mine.iter().any(|m| m == id));
         assert_problem(app.get(&format!("/api/photos/{id}"), me).await, 404).await;
         assert_problem(app.get(&format!("/api/photos/{id}/content"), me).await, 404).await;
         assert_problem(app.delete(&format!("/api/photos/{id}"), me).await, 404).await;
@@ -43,25 +37,9 @@ async fn listing_pages_newest_first_without_duplicates_or_gaps() {
                 .to_string(),
         );
     }
-    let mut seen = Vec::new();
-    let mut query = "?limit=3".to_string();
-    let mut pages = 0;
-    loop {
-        let page = app.list(&alice, &query).await;
-        pages += 1;
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_string()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => query = format!("?limit=3&cursor={c}"),
-            None => break,
-        }
-    }
-    assert_eq!(pages, 3);
+    let pages = app.list_pages(&alice, 3).await;
+    assert_eq!(pages.len(), 3);
+    let seen = pages.concat();
     let mut newest_first = uploaded.clone();
     newest_first.sort();
     newest_first.reverse();
@@ -109,5 +87,4 @@ async fn malformed_ids_are_404_like_missing_ones() {
     ] {
         assert_problem(app.get(&format!("/api/photos/{id}"), &alice).await, 404).await;
     }
-    let _ = Auth::None;
 }

@@ -3,16 +3,24 @@
 
 use std::time::Duration;
 
-use cutover::auth::dev_issuer::{DevIssuer, TokenRequest};
 use reqwest::Response;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{AppBuilder, Auth, TestApp, app, assert_problem, png};
+use crate::helpers::{AppBuilder, Auth, READ_WRITE, app, assert_problem, header, png};
 
-fn header(res: &Response, name: &str) -> Option<String> {
-    res.headers()
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_string())
+/// An app with a quota of `per_minute` requests, `burst` at once, where an upload costs one.
+fn quota(per_minute: u32, burst: u32) -> AppBuilder {
+    app()
+        .with("rate_per_minute", &per_minute.to_string())
+        .with("rate_burst", &burst.to_string())
+        .with("upload_cost", "1")
+}
+
+/// An app behind a trusted proxy on 127.0.0.1, braking after `failures` failed guesses a minute.
+fn behind_proxy(failures: u32) -> AppBuilder {
+    app()
+        .with("trusted_proxies", "127.0.0.1")
+        .with("auth_failures_per_minute", &failures.to_string())
 }
 
 /// One Structured Fields list item, `"name";k=v;k=v`, as (name, integer parameters).
@@ -75,12 +83,7 @@ async fn assert_limited(res: Response, policy: &str, problem: &str) -> u64 {
 #[tokio::test]
 async fn a_request_beyond_the_burst_is_429_and_passes_after_retry_after() {
     // One cell a second, three at once.
-    let app = app()
-        .with("rate_per_minute", "60")
-        .with("rate_burst", "3")
-        .with("upload_cost", "1")
-        .spawn()
-        .await;
+    let app = quota(60, 3).spawn().await;
     let alice = app.user("alice");
     for left in [2, 1, 0] {
         let res = app.get("/api/photos", &alice).await;
@@ -95,38 +98,22 @@ async fn a_request_beyond_the_burst_is_429_and_passes_after_retry_after() {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(wait)).await;
-    assert_eq!(app.get("/api/photos", &alice).await.status(), 200);
+    assert_eq!(app.list_status(&alice).await, 200);
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.admin_address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("cutover_rate_limited_total{auth_method=\"jwt\"} 1"),
-        "{metrics}"
-    );
+    let limited = app.metric("cutover_rate_limited_total{auth_method=\"jwt\"}");
+    assert_eq!(limited.await, 1.0);
 }
 
 // Tests that do not wait refill one cell per 10 s, so exact counts cannot drift while they run.
 
 #[tokio::test]
 async fn one_exhausted_principal_does_not_affect_another() {
-    let app = app()
-        .with("rate_per_minute", "6")
-        .with("rate_burst", "2")
-        .with("upload_cost", "1")
-        .spawn()
-        .await;
+    let app = quota(6, 2).spawn().await;
     let (alice, bob) = (app.user("alice"), app.user("bob"));
     for _ in 0..2 {
-        assert_eq!(app.get("/api/photos", &alice).await.status(), 200);
+        assert_eq!(app.list_status(&alice).await, 200);
     }
-    assert_eq!(app.get("/api/photos", &alice).await.status(), 429);
+    assert_eq!(app.list_status(&alice).await, 429);
     let res = app.get("/api/photos", &bob).await;
     assert_eq!(res.status(), 200);
     assert_eq!(assert_ratelimit_fields(&res, "default").1, 1);
@@ -134,12 +121,7 @@ async fn one_exhausted_principal_does_not_affect_another() {
 
 #[tokio::test]
 async fn an_upload_consumes_its_upload_cost() {
-    let app = app()
-        .with("rate_per_minute", "6")
-        .with("rate_burst", "5")
-        .with("upload_cost", "3")
-        .spawn()
-        .await;
+    let app = quota(6, 5).with("upload_cost", "3").spawn().await;
     let alice = app.user("alice");
     let res = app.upload(&alice, "a.png", png(b"one")).await;
     assert_eq!(res.status(), 201);
@@ -153,126 +135,61 @@ async fn an_upload_consumes_its_upload_cost() {
     assert_eq!(assert_ratelimit_fields(&res, "default").1, 1);
 }
 
-/// An app whose key file holds `keys` from the start (a key added later is only seen on the
-/// next refresh), with tokens minted by its own dev issuer.
-struct KeyedApp {
-    app: TestApp,
-    dir: tempfile::TempDir,
-}
-
-impl KeyedApp {
-    async fn spawn(builder: AppBuilder, keys: Value) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let file = json!({ "current": { "keys": keys } });
-        std::fs::write(dir.path().join("api-keys.json"), file.to_string()).unwrap();
-        let app = builder
-            .with("data_dir", dir.path().to_str().unwrap())
-            .spawn()
-            .await;
-        KeyedApp { app, dir }
-    }
-
-    fn user(&self, sub: &str) -> Auth {
-        let token = DevIssuer::load_or_create(self.dir.path())
-            .unwrap()
-            .mint(&TokenRequest {
-                sub: sub.into(),
-                scope: Some("photos/read photos/write".into()),
-                groups: vec![],
-                ttl_secs: 600,
-            })
-            .unwrap();
-        Auth::Bearer(token)
-    }
-
-    /// `GET /api/photos` as if from `client`, through the trusted proxy on 127.0.0.1.
-    async fn list_from(&self, client: &str, auth: &Auth) -> Response {
-        self.app
-            .request(reqwest::Method::GET, "/api/photos", auth)
-            .header("X-Forwarded-For", client)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
 const VALID_KEY: &str = "cok_valid-key-for-the-rate-limit-tests";
 
 #[tokio::test]
 async fn thirty_one_bad_keys_from_one_address_are_429_before_any_key_check() {
-    let keyed = KeyedApp::spawn(
-        app()
-            .with("trusted_proxies", "127.0.0.1")
-            .with("auth_failures_per_minute", "30"),
-        json!([{ "id": "legacy", "key": VALID_KEY }]),
-    )
-    .await;
+    let app = behind_proxy(30)
+        .with_keys(json!([{ "id": "legacy", "key": VALID_KEY }]))
+        .spawn()
+        .await;
     let guesser = "203.0.113.7";
     for i in 0..30 {
-        let res = keyed
+        let res = app
             .list_from(guesser, &Auth::Key(format!("cok_guess-{i}")))
             .await;
         assert_problem(res, 401).await;
     }
-    let res = keyed
+    let res = app
         .list_from(guesser, &Auth::Key("cok_guess-30".into()))
         .await;
     assert_limited(res, "auth-failures", "abnormal-usage-detected").await;
     // A valid key would pass a key check: a 429 shows none was made.
-    let res = keyed.list_from(guesser, &Auth::Key(VALID_KEY.into())).await;
+    let res = app.list_from(guesser, &Auth::Key(VALID_KEY.into())).await;
     assert_eq!(res.status(), 429);
 
     let elsewhere = "198.51.100.9";
-    let res = keyed.list_from(elsewhere, &keyed.user("alice")).await;
+    let res = app.list_from(elsewhere, &app.user("alice")).await;
     assert_eq!(res.status(), 200);
-    let res = keyed
-        .list_from(elsewhere, &Auth::Key(VALID_KEY.into()))
-        .await;
+    let res = app.list_from(elsewhere, &Auth::Key(VALID_KEY.into())).await;
     assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]
 async fn bad_tokens_and_bad_keys_drain_the_same_brake() {
-    let keyed = KeyedApp::spawn(
-        app()
-            .with("trusted_proxies", "127.0.0.1")
-            .with("auth_failures_per_minute", "3"),
-        json!([]),
-    )
-    .await;
+    let app = behind_proxy(3).spawn().await;
     let client = "203.0.113.8";
     let bad = [
         Auth::Bearer("not-a-jwt".into()),
         Auth::Key("cok_wrong".into()),
-        Auth::Bearer(keyed.user("alice").bearer().replace('.', "!")),
+        Auth::Bearer(app.token("alice", READ_WRITE).replace('.', "!")),
     ];
     for auth in &bad {
-        assert_eq!(keyed.list_from(client, auth).await.status(), 401);
+        assert_eq!(app.list_from(client, auth).await.status(), 401);
     }
-    let res = keyed.list_from(client, &keyed.user("alice")).await;
+    let res = app.list_from(client, &app.user("alice")).await;
     assert_eq!(res.status(), 429);
 }
 
 #[tokio::test]
 async fn failures_without_a_guess_do_not_drain_the_brake() {
-    let keyed = KeyedApp::spawn(app().with("auth_failures_per_minute", "1"), json!([])).await;
+    let app = app().with("auth_failures_per_minute", "1").spawn().await;
+    let scope_only = Auth::Bearer(app.token("alice", "photos/write"));
     for _ in 0..3 {
-        assert_eq!(keyed.list_from("x", &Auth::None).await.status(), 401);
-        let scope_only = {
-            let token = DevIssuer::load_or_create(keyed.dir.path())
-                .unwrap()
-                .mint(&TokenRequest {
-                    sub: "alice".into(),
-                    scope: Some("photos/write".into()),
-                    groups: vec![],
-                    ttl_secs: 600,
-                })
-                .unwrap();
-            Auth::Bearer(token)
-        };
-        assert_eq!(keyed.list_from("x", &scope_only).await.status(), 403);
+        assert_eq!(app.list_from("x", &Auth::None).await.status(), 401);
+        assert_eq!(app.list_from("x", &scope_only).await.status(), 403);
     }
-    let res = keyed.list_from("x", &keyed.user("alice")).await;
+    let res = app.list_from("x", &app.user("alice")).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -283,87 +200,62 @@ async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
         if let Some(proxy) = trusted {
             builder = builder.with("trusted_proxies", proxy);
         }
-        let keyed = KeyedApp::spawn(builder, json!([])).await;
+        let app = builder.spawn().await;
         // Three guesses that each claim another address.
         for i in 1..=3 {
-            let res = keyed
+            let res = app
                 .list_from(&format!("203.0.113.{i}"), &Auth::Key("cok_wrong".into()))
                 .await;
             assert_eq!(res.status(), 401);
         }
-        let res = keyed.list_from("198.51.100.9", &keyed.user("alice")).await;
+        let res = app.list_from("198.51.100.9", &app.user("alice")).await;
         assert_eq!(res.status(), after, "trusted proxies: {trusted:?}");
     }
 }
 
 #[tokio::test]
 async fn addresses_written_left_of_the_proxy_hop_do_not_escape_the_brake() {
-    let keyed = KeyedApp::spawn(
-        app()
-            .with("trusted_proxies", "127.0.0.1")
-            .with("auth_failures_per_minute", "3"),
-        json!([]),
-    )
-    .await;
+    let app = behind_proxy(3).spawn().await;
     for i in 1..=3 {
         let forged = format!("192.0.2.{i}, 203.0.113.7");
-        let res = keyed
-            .list_from(&forged, &Auth::Key("cok_wrong".into()))
-            .await;
+        let res = app.list_from(&forged, &Auth::Key("cok_wrong".into())).await;
         assert_eq!(res.status(), 401);
     }
-    let res = keyed
-        .list_from("192.0.2.99, 203.0.113.7", &keyed.user("alice"))
+    let res = app
+        .list_from("192.0.2.99, 203.0.113.7", &app.user("alice"))
         .await;
     assert_eq!(res.status(), 429);
 }
 
 #[tokio::test]
 async fn a_key_owned_by_a_user_shares_that_users_bucket() {
-    let keyed = KeyedApp::spawn(
-        app()
-            .with("rate_per_minute", "6")
-            .with("rate_burst", "3")
-            .with("upload_cost", "1"),
-        json!([{ "id": "migrating", "key": VALID_KEY, "owner": "alice" }]),
-    )
-    .await;
+    let app = quota(6, 3)
+        .with_keys(json!([{ "id": "migrating", "key": VALID_KEY, "owner": "alice" }]))
+        .spawn()
+        .await;
     let key = Auth::Key(VALID_KEY.into());
     for _ in 0..2 {
-        assert_eq!(keyed.list_from("x", &key).await.status(), 200);
+        assert_eq!(app.list_from("x", &key).await.status(), 200);
     }
-    let alice = keyed.user("alice");
-    assert_eq!(keyed.list_from("x", &alice).await.status(), 200);
-    assert_eq!(keyed.list_from("x", &alice).await.status(), 429);
-    assert_eq!(keyed.list_from("x", &key).await.status(), 429);
-    assert_eq!(keyed.list_from("x", &keyed.user("bob")).await.status(), 200);
+    let alice = app.user("alice");
+    assert_eq!(app.list_from("x", &alice).await.status(), 200);
+    assert_eq!(app.list_from("x", &alice).await.status(), 429);
+    assert_eq!(app.list_from("x", &key).await.status(), 429);
+    assert_eq!(app.list_from("x", &app.user("bob")).await.status(), 200);
 }
 
 #[tokio::test]
 async fn a_key_entry_with_its_own_quota_is_limited_by_that_quota() {
-    let keyed = KeyedApp::spawn(
-        app()
-            .with("rate_per_minute", "6")
-            .with("rate_burst", "2")
-            .with("upload_cost", "1"),
-        json!([{ "id": "heavy", "key": VALID_KEY, "rate_per_minute": 12, "burst": 5 }]),
-    )
-    .await;
+    let app = quota(6, 2)
+        .with_keys(json!([{ "id": "heavy", "key": VALID_KEY, "rate_per_minute": 12, "burst": 5 }]))
+        .spawn()
+        .await;
     let key = Auth::Key(VALID_KEY.into());
     for left in (0..5).rev() {
-        let res = keyed.list_from("x", &key).await;
+        let res = app.list_from("x", &key).await;
         assert_eq!(res.status(), 200);
         let (q, r, _) = assert_ratelimit_fields(&res, "apikey");
         assert_eq!((q, r), (12, left));
     }
-    assert_limited(keyed.list_from("x", &key).await, "apikey", "quota-exceeded").await;
-}
-
-impl Auth {
-    fn bearer(&self) -> String {
-        match self {
-            Auth::Bearer(t) => t.clone(),
-            other => panic!("not a bearer token: {other:?}"),
-        }
-    }
+    assert_limited(app.list_from("x", &key).await, "apikey", "quota-exceeded").await;
 }

@@ -26,10 +26,7 @@ fn last_line(out: &str) -> &str {
 async fn readiness_is_not_ready_while_a_key_was_used_in_the_window() {
     let app = spawn().await;
     let keys = add_keys(&app, &["legacy-mobile", "legacy-web"]).await;
-    assert_eq!(
-        app.get("/api/photos", &app.user("alice")).await.status(),
-        200
-    );
+    assert_eq!(app.list_status(&app.user("alice")).await, 200);
     let res = app.get("/api/photos", &Auth::Key(keys[0].clone())).await;
     assert_eq!(res.status(), 200);
 
@@ -76,10 +73,7 @@ async fn readiness_is_ready_once_no_key_was_used_in_the_window() {
     };
     store.record(&old_use).await.unwrap();
     // Today's traffic is real JWT traffic through the service.
-    assert_eq!(
-        app.get("/api/photos", &app.user("alice")).await.status(),
-        200
-    );
+    assert_eq!(app.list_status(&app.user("alice")).await, 200);
     eventually(15, "JWT traffic to reach the usage store", || async {
         let (ok, _, _) = app.cli(&["readiness", "--days", "2"]);
         ok.then_some(())

@@ -1,19 +1,18 @@
 //! The key path on AWS Secrets Manager (moto): rotation while serving, and outages.
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
 
-use crate::helpers::{Auth, ServeProcess, app, sdk_config, unique};
+use crate::helpers::{Auth, app, assert_problem};
+use crate::support::moto::{self, unique_name};
+use crate::support::proxy::MotoProxy;
+use crate::support::serve::ServeProcess;
 
 async fn secrets() -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(&sdk_config().await)
+    aws_sdk_secretsmanager::Client::new(&moto::sdk().await)
 }
 
 async fn new_secret(initial: Value) -> String {
-    let name = unique("cutover-keys");
+    let name = unique_name("cutover-keys");
     secrets()
         .await
         .create_secret()
@@ -46,120 +45,51 @@ async fn a_rotation_while_serving_accepts_the_new_key_and_keeps_the_old_one_as_a
         .with("api_keys_refresh_secs", "1")
         .spawn()
         .await;
+    let key = |k: &str| Auth::Key(k.to_string());
     let first = app.add_key("legacy-mobile", Some("alice"));
-    assert_eq!(
-        app.eventually(&Auth::Key(first.clone()), 200)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.eventual_status(&key(&first), 200).await, 200);
 
-    let (ok, second, stderr) = app.cli(&["keys", "rotate", "--id", "legacy-mobile"]);
-    assert!(ok, "{stderr}");
-    let second = second.trim().to_string();
-    assert!(!stderr.contains(&second));
+    let second = app.rotate_key("legacy-mobile");
     assert!(stage_value(&secret, "AWSCURRENT").await.contains(&second));
     assert!(stage_value(&secret, "AWSPREVIOUS").await.contains(&first));
-
     assert_eq!(
-        app.eventually(&Auth::Key(second.clone()), 200)
-            .await
-            .status(),
+        app.eventual_status(&key(&second), 200).await,
         200,
         "no restart needed"
     );
     assert_eq!(
-        app.get("/api/photos", &Auth::Key(first.clone()))
-            .await
-            .status(),
+        app.list_status(&key(&first)).await,
         200,
         "old key as AWSPREVIOUS"
     );
 
-    let (ok, third, _) = app.cli(&["keys", "rotate", "--id", "legacy-mobile"]);
-    assert!(ok);
+    let third = app.rotate_key("legacy-mobile");
+    assert_eq!(app.eventual_status(&key(&third), 200).await, 200);
     assert_eq!(
-        app.eventually(&Auth::Key(third.trim().to_string()), 200)
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        app.eventually(&Auth::Key(first), 401).await.status(),
+        app.eventual_status(&key(&first), 401).await,
         401,
         "two rotations old"
     );
-    assert_eq!(
-        app.get("/api/photos", &Auth::Key(second.clone()))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.list_status(&key(&second)).await, 200);
 
     let (ok, listing, _) = app.cli(&["keys", "list"]);
     assert!(ok && listing.contains("legacy-mobile") && listing.contains("AWSPREVIOUS"));
-    assert!(!listing.contains(third.trim()) && !listing.contains(&second));
+    assert!(!listing.contains(&third) && !listing.contains(&second));
 
     assert!(app.cli(&["keys", "revoke", "--id", "legacy-mobile"]).0);
-    assert!(
-        !stage_value(&secret, "AWSCURRENT")
-            .await
-            .contains("legacy-mobile")
-    );
-    let third = Auth::Key(third.trim().to_string());
-    assert_eq!(app.eventually(&third, 401).await.status(), 401, "revoked");
+    let current = stage_value(&secret, "AWSCURRENT").await;
+    assert!(!current.contains("legacy-mobile"), "{current}");
+    assert_eq!(app.eventual_status(&key(&third), 401).await, 401, "revoked");
     assert_eq!(
-        app.get("/api/photos", &Auth::Key(second)).await.status(),
+        app.list_status(&key(&second)).await,
         401,
         "its AWSPREVIOUS value too"
     );
 }
 
-/// A TCP forwarder to moto that can be cut, existing connections included.
-struct CuttableProxy {
-    url: String,
-    tasks: Arc<Mutex<Vec<AbortHandle>>>,
-}
-
-impl CuttableProxy {
-    async fn start() -> Self {
-        let upstream = std::env::var("AWS_ENDPOINT_URL").unwrap();
-        let upstream = upstream.trim_start_matches("http://").to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let registry = tasks.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut out) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                    }
-                });
-                registry.lock().unwrap().push(conn.abort_handle());
-            }
-        });
-        tasks.lock().unwrap().push(accept.abort_handle());
-        CuttableProxy { url, tasks }
-    }
-
-    fn cut(&self) {
-        for t in self.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-    }
-}
-
-impl Drop for CuttableProxy {
-    fn drop(&mut self) {
-        self.cut();
-    }
-}
-
 #[tokio::test]
 async fn keys_keep_working_when_secrets_manager_goes_away_after_a_load() {
-    let proxy = CuttableProxy::start().await;
+    let proxy = MotoProxy::start().await;
     let secret =
         new_secret(json!({ "keys": [{ "id": "mobile", "key": "cok_outage_test_key" }] })).await;
     let serve = ServeProcess::start(
@@ -184,12 +114,7 @@ async fn keys_keep_working_when_secrets_manager_goes_away_after_a_load() {
             .await,
         401
     );
-    assert_eq!(
-        serve
-            .status("/api/photos", &Auth::Bearer(serve.token("alice")))
-            .await,
-        200
-    );
+    assert_eq!(serve.status("/api/photos", &serve.user("alice")).await, 200);
 }
 
 #[tokio::test]
@@ -206,12 +131,7 @@ async fn started_with_secrets_manager_unreachable_the_key_path_is_503_and_jwt_is
         .get("/api/photos", &Auth::Key("cok_anything".into()))
         .await;
     assert!(res.headers().contains_key("retry-after"));
-    crate::helpers::assert_problem(res, 503).await;
-    assert_eq!(
-        serve
-            .status("/api/photos", &Auth::Bearer(serve.token("alice")))
-            .await,
-        200
-    );
+    assert_problem(res, 503).await;
+    assert_eq!(serve.status("/api/photos", &serve.user("alice")).await, 200);
     assert_eq!(serve.status("/readyz", &Auth::None).await, 503);
 }

@@ -6,21 +6,18 @@ use cutover::metrics::unix_now;
 use cutover::metrics::usage::{self, hour_of};
 use cutover::startup::Application;
 
-use crate::helpers::run_cli;
+use crate::helpers::{run_cli, settings_pairs};
 
 #[tokio::test]
 async fn a_graceful_shutdown_flushes_the_last_intervals_key_usage() {
     let data = tempfile::tempdir().unwrap();
-    let pairs: Vec<(String, String)> = [
+    let pairs = settings_pairs(&[
         ("listen", "127.0.0.1:0".to_string()),
         ("admin_listen", "127.0.0.1:0".to_string()),
         ("data_dir", data.path().display().to_string()),
         // Far longer than the test: only the shutdown flush can write the usage.
         ("usage_flush_secs", "3600".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    ]);
     let (ok, key, err) = run_cli(&pairs, &["keys", "add", "--id", "legacy-mobile"]);
     assert!(ok, "{err}");
     let settings =

@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use crate::helpers::{Auth, assert_problem, spawn_app};
+use crate::helpers::{Auth, assert_problem, header, spawn_app};
 
 #[tokio::test]
 async fn every_api_route_without_credentials_is_401_with_www_authenticate() {
@@ -21,12 +21,8 @@ async fn every_api_route_without_credentials_is_401_with_www_authenticate() {
             .send()
             .await
             .unwrap();
-        let www = res
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_string());
         assert_eq!(
-            www.as_deref(),
+            header(&res, "www-authenticate").as_deref(),
             Some(r#"Bearer realm="cutover""#),
             "{method} {path}"
         );
@@ -72,10 +68,7 @@ async fn malformed_authorization_headers_are_401_invalid_token() {
                 &Auth::Headers(vec![("Authorization", value.clone())]),
             )
             .await;
-        let www = res.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .to_string();
+        let www = header(&res, "www-authenticate").unwrap_or_default();
         assert!(www.contains(r#"error="invalid_token""#), "{value}: {www}");
         assert_problem(res, 401).await;
     }

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Auth, app, assert_problem, png, spawn_app};
+use crate::helpers::{Auth, TestApp, app, assert_problem, png, spawn_app};
 
 #[tokio::test]
 async fn upload_list_get_download_and_delete_round_trip() {
@@ -60,7 +60,7 @@ async fn upload_list_get_download_and_delete_round_trip() {
 }
 
 /// The bytes of a photo: streamed by the embedded store, or behind a presigned redirect (S3).
-pub async fn fetch_content(app: &crate::helpers::TestApp, id: &str, auth: &Auth) -> Vec<u8> {
+pub async fn fetch_content(app: &TestApp, id: &str, auth: &Auth) -> Vec<u8> {
     let res = app.get(&format!("/api/photos/{id}/content"), auth).await;
     match res.status().as_u16() {
         200 => {
@@ -107,8 +107,7 @@ async fn an_oversize_upload_is_413_and_leaves_nothing_behind() {
         reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(chunks)).file_name("big.png");
     let res = app.upload_part(&alice, part).await;
     assert_problem(res, 413).await;
-    assert_eq!(app.item_count(&alice).await, 0);
-    assert_eq!(app.stored_object_count().await, 0);
+    app.assert_nothing_stored(&alice).await;
 }
 
 #[tokio::test]
@@ -121,8 +120,7 @@ async fn a_disallowed_type_is_415_whatever_the_client_claims() {
         .unwrap();
     let res = app.upload_part(&alice, part).await;
     assert_problem(res, 415).await;
-    assert_eq!(app.item_count(&alice).await, 0);
-    assert_eq!(app.stored_object_count().await, 0);
+    app.assert_nothing_stored(&alice).await;
 }
 
 #[tokio::test]
@@ -181,8 +179,7 @@ async fn malformed_upload_requests_are_400_and_store_nothing() {
         assert_eq!(res.status(), 400, "{name}");
         assert_problem(res, 400).await;
     }
-    assert_eq!(app.item_count(&alice).await, 0);
-    assert_eq!(app.stored_object_count().await, 0);
+    app.assert_nothing_stored(&alice).await;
 }
 
 #[tokio::test]

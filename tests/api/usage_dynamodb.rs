@@ -1,53 +1,26 @@
 //! Key usage in DynamoDB (aws mode) against moto, and `cutover readiness` reading it.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use cutover::domain::KeyId;
 use cutover::metrics::unix_now;
 use cutover::metrics::usage::dynamodb::DynamoUsage;
 use cutover::metrics::usage::{UsageBatch, UsageStore, hour_of};
 
-use crate::helpers::run_cli;
-use crate::support::{aws_config, suffix};
+use crate::helpers::{run_cli, settings_pairs};
+use crate::support::moto::{self, unique_name};
 
 const DAY: u64 = 86_400;
 
-/// A fresh pk/sk table in moto, as the service's table is laid out.
+/// A fresh table in moto, laid out as the service's table is.
 async fn create_table() -> String {
-    let name = format!("cutover-usage-{}", suffix());
-    let ddb = aws_sdk_dynamodb::Client::new(&aws_config().await);
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    ddb.create_table()
-        .table_name(&name)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("CreateTable in moto");
+    let name = unique_name("cutover-usage");
+    moto::create_table(&name).await;
     name
 }
 
 #[tokio::test]
 async fn dynamodb_usage_adds_up_across_writers_and_keeps_the_latest_last_seen() {
     let table = create_table().await;
-    let config = aws_config().await;
+    let config = moto::sdk().await;
     // Two instances writing to the same table.
     let (a, b) = (
         DynamoUsage::new(&config, table.clone()),
@@ -86,15 +59,12 @@ async fn dynamodb_usage_adds_up_across_writers_and_keeps_the_latest_last_seen() 
 async fn readiness_in_aws_mode_reads_the_dynamodb_usage_items() {
     let table = create_table().await;
     let data = tempfile::tempdir().unwrap();
-    let pairs: Vec<(String, String)> = [
+    let pairs = settings_pairs(&[
         ("data_dir", data.path().display().to_string()),
         ("storage", "aws".to_string()),
-        ("s3_bucket", format!("unused-{}", suffix())),
+        ("s3_bucket", unique_name("unused")),
         ("dynamodb_table", table.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    ]);
     let (ok, _, err) = run_cli(&pairs, &["keys", "add", "--id", "legacy-mobile"]);
     assert!(ok, "{err}");
 
@@ -102,7 +72,7 @@ async fn readiness_in_aws_mode_reads_the_dynamodb_usage_items() {
     assert!(!ok, "{out}{err}");
     assert!(out.contains("no traffic at all"), "{out}{err}");
 
-    let store = DynamoUsage::new(&aws_config().await, table);
+    let store = DynamoUsage::new(&moto::sdk().await, table);
     let now = unix_now();
     let k = KeyId::parse("legacy-mobile").unwrap();
     let three_days_ago = now - 3 * DAY;

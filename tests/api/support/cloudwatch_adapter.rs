@@ -45,7 +45,7 @@ struct Upstream {
 
 /// Starts an adapter in front of the moto at `AWS_ENDPOINT_URL`.
 pub fn start() -> CloudWatchAdapter {
-    let moto = crate::support::moto_endpoint();
+    let moto = super::moto::endpoint();
     let upstream = web::Data::new(Upstream {
         moto,
         client: reqwest::Client::new(),

@@ -1,40 +1,18 @@
-//! Test support for the AWS-backed telemetry tests: moto's endpoint, SDK clients built from
-//! explicit configuration (never process-global env changes), and the CloudWatch adapter.
+//! Support code below the typed helpers: moto and its SDK clients, the CloudWatch adapter, a
+//! proxy to moto for outages, `cutover serve` as a child process, and what the telemetry tests
+//! share.
 
 pub mod cloudwatch_adapter;
+pub mod moto;
+pub mod proxy;
+pub mod serve;
 
 use std::time::Duration;
 
-/// moto's endpoint. AWS-backed tests fail loudly without it rather than skip.
-pub fn moto_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect(
-        "AWS_ENDPOINT_URL is not set: start moto first (`. scripts/moto.sh; moto_start`), \
-         as scripts/test does",
-    )
-}
+use crate::helpers::{Auth, TestApp};
 
-pub async fn aws_config() -> aws_config::SdkConfig {
-    moto_endpoint();
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
-}
-
-/// A CloudWatch client that talks to moto through `adapter`.
-pub async fn cloudwatch(
-    adapter: &cloudwatch_adapter::CloudWatchAdapter,
-) -> aws_sdk_cloudwatch::Client {
-    let conf = aws_sdk_cloudwatch::config::Builder::from(&aws_config().await)
-        .endpoint_url(&adapter.url)
-        .build();
-    aws_sdk_cloudwatch::Client::from_conf(conf)
-}
-
-/// A short random suffix for per-test AWS resource names.
-pub fn suffix() -> String {
-    hex::encode(cutover::crypto::random_bytes::<5>())
-}
-
-/// Polls `check` until it returns `Some`, or panics with `what` after `secs` seconds.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+/// Polls `check` until it returns `Some`, for up to `secs` seconds.
+pub async fn poll<T, F, Fut>(secs: u64, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -42,24 +20,29 @@ where
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Some(v);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {secs} s waiting for {what}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-/// `GET /admin/migration` as JSON.
-pub async fn migration(app: &crate::helpers::TestApp) -> serde_json::Value {
-    let res = app
-        .client
-        .get(format!("{}/admin/migration", app.admin_address))
-        .send()
+/// Polls `check` until it returns `Some`, or panics with `what` after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    poll(secs, check)
         .await
-        .unwrap();
+        .unwrap_or_else(|| panic!("timed out after {secs} s waiting for {what}"))
+}
+
+/// `GET /admin/migration` as JSON.
+pub async fn migration(app: &TestApp) -> serde_json::Value {
+    let res = app.admin_get("/admin/migration").await;
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }
@@ -75,13 +58,8 @@ pub fn key_entry(view: &serde_json::Value, id: &str) -> Option<serde_json::Value
 
 /// Adds keys with `cutover keys add` and waits until the running app (built with
 /// `api_keys_refresh_secs = 1`) has loaded them, without sending any request that would count.
-pub async fn add_keys(app: &crate::helpers::TestApp, ids: &[&str]) -> Vec<String> {
-    let mut keys = Vec::new();
-    for id in ids {
-        let (ok, out, err) = app.cli(&["keys", "add", "--id", id]);
-        assert!(ok, "keys add {id}: {err}");
-        keys.push(out.trim().to_string());
-    }
+pub async fn add_keys(app: &TestApp, ids: &[&str]) -> Vec<String> {
+    let keys = ids.iter().map(|id| app.add_key(id, None)).collect();
     eventually(10, "the app to load the new keys", || async {
         let view = migration(app).await;
         ids.iter()
@@ -94,23 +72,19 @@ pub async fn add_keys(app: &crate::helpers::TestApp, ids: &[&str]) -> Vec<String
 
 /// The request mix the metrics tests count: 3 JWT requests, `legacy-a` twice, `legacy-b` once
 /// (keys in that order), and one request without credentials.
-pub async fn send_mix(app: &crate::helpers::TestApp, keys: &[String]) {
-    use crate::helpers::Auth;
+pub async fn send_mix(app: &TestApp, keys: &[String]) {
     let alice = app.user("alice");
     for _ in 0..3 {
-        assert_eq!(app.get("/api/photos", &alice).await.status(), 200);
+        assert_eq!(app.list_status(&alice).await, 200);
     }
-    for auth in [&keys[0], &keys[0], &keys[1]] {
-        let res = app.get("/api/photos", &Auth::Key(auth.clone())).await;
-        assert_eq!(res.status(), 200);
+    for key in [&keys[0], &keys[0], &keys[1]] {
+        assert_eq!(app.list_status(&Auth::Key(key.clone())).await, 200);
     }
-    assert_eq!(app.get("/api/photos", &Auth::None).await.status(), 401);
+    assert_eq!(app.list_status(&Auth::None).await, 401);
 }
 
 /// The usage store the app writes to, whichever backend the suite runs on.
-pub async fn usage_store(
-    app: &crate::helpers::TestApp,
-) -> std::sync::Arc<dyn cutover::metrics::usage::UsageStore> {
+pub async fn usage_store(app: &TestApp) -> std::sync::Arc<dyn cutover::metrics::usage::UsageStore> {
     let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
     cutover::metrics::usage::open(&settings).await.unwrap()

@@ -1,5 +1,6 @@
 //! The AWS side of the suite: real SDK clients pointed at the moto server `scripts/moto.sh`
-//! starts. Every bucket and table gets a random suffix so tests run in parallel on one server.
+//! starts. Every bucket, table, secret and namespace gets a random suffix so tests run in
+//! parallel on one server.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification,
@@ -12,13 +13,11 @@ use aws_sdk_s3::types::{
 };
 
 use crate::helpers::{TestApp, app};
+use crate::support::cloudwatch_adapter::CloudWatchAdapter;
 
 /// An app on a fresh moto bucket and table, with extra settings, whatever the suite's backend.
 pub async fn aws_app(extra: &[(&str, String)]) -> TestApp {
-    let mut builder = app();
-    for (k, v) in storage_pairs().await {
-        builder = builder.with(&k, &v);
-    }
+    let mut builder = app().with_pairs(&storage_pairs().await);
     for (k, v) in extra {
         builder = builder.with(k, v);
     }
@@ -28,10 +27,12 @@ pub async fn aws_app(extra: &[(&str, String)]) -> TestApp {
 /// moto's address. The AWS tests never skip: without moto they fail, saying how to start it.
 pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").expect(
-        "AWS_ENDPOINT_URL is unset: these tests need moto (`. scripts/moto.sh; moto_start`)",
+        "AWS_ENDPOINT_URL is unset: these tests need moto (`. scripts/moto.sh; moto_start`, \
+         as scripts/test does)",
     )
 }
 
+/// The SDK configuration of the test process, the service's own (`AWS_ENDPOINT_URL` is moto).
 pub async fn sdk() -> aws_config::SdkConfig {
     endpoint();
     cutover::startup::aws_config().await
@@ -48,12 +49,19 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk().await)
 }
 
+/// A CloudWatch client that talks to moto through `adapter`.
+pub async fn cloudwatch(adapter: &CloudWatchAdapter) -> aws_sdk_cloudwatch::Client {
+    let conf = aws_sdk_cloudwatch::config::Builder::from(&sdk().await)
+        .endpoint_url(&adapter.url)
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(conf)
+}
+
+/// A name no other test uses (lower case, so it suits a bucket too).
 pub fn unique_name(prefix: &str) -> String {
     format!(
         "{prefix}-{}",
-        cutover::domain::PhotoId::generate()
-            .to_string()
-            .to_lowercase()
+        hex::encode(cutover::crypto::random_bytes::<6>())
     )
 }
 
@@ -127,7 +135,7 @@ pub async fn create_table(name: &str) {
             .build()
             .unwrap()
     };
-    let key = |n: &str, t: KeyType| {
+    let key = |n: &str, t| {
         KeySchemaElement::builder()
             .attribute_name(n)
             .key_type(t)
@@ -143,7 +151,7 @@ pub async fn create_table(name: &str) {
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
-        .unwrap();
+        .expect("CreateTable in moto");
     db.update_continuous_backups()
         .table_name(name)
         .point_in_time_recovery_specification(
@@ -204,6 +212,13 @@ pub async fn open_multipart_uploads(bucket: &str) -> usize {
     out.uploads().len()
 }
 
-pub async fn object_count(bucket: &str) -> usize {
-    object_keys(bucket).await.len() + open_multipart_uploads(bucket).await
+/// Objects and open multipart uploads in the S3 bucket of an app's settings, if it has one.
+pub async fn object_count(pairs: &[(String, String)]) -> usize {
+    match setting(pairs, "storage") {
+        Some("aws") => {
+            let bucket = setting(pairs, "s3_bucket").expect("an aws app has a bucket");
+            object_keys(bucket).await.len() + open_multipart_uploads(bucket).await
+        }
+        _ => 0,
+    }
 }
