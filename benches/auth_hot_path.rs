@@ -22,7 +22,7 @@ fn report(name: &str, iterations: u32, f: impl FnMut()) {
         f();
     }
     let per = start.elapsed() / iterations;
-    println!("{name:<48} {:>10.2} µs/op", per.as_nanos() as f64 / 1000.0);
+    println!("{name:<48} {:>10} ns/op", per.as_nanos());
 }
 
 fn main() {
