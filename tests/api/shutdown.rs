@@ -6,7 +6,8 @@ use cutover::metrics::unix_now;
 use cutover::metrics::usage::{self, hour_of};
 use cutover::startup::Application;
 
-use crate::helpers::{run_cli, settings_pairs};
+use crate::helpers::{Auth, run_cli, settings_pairs};
+use crate::support::serve::ServeProcess;
 
 #[tokio::test]
 async fn a_graceful_shutdown_flushes_the_last_intervals_key_usage() {
@@ -48,4 +49,29 @@ async fn a_graceful_shutdown_flushes_the_last_intervals_key_usage() {
     running.await.unwrap().unwrap();
     assert_eq!(store.key_requests(&k, hour - 1, hour + 1).await.unwrap(), 1);
     assert!(store.last_seen(&k).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn sigterm_stops_serve_gracefully_and_readiness_sees_what_it_counted() {
+    // Only the shutdown flush can write the usage within this test.
+    let mut serve = ServeProcess::start(&[("usage_flush_secs", "3600")], &[]).await;
+    let pairs = settings_pairs(&[("data_dir", serve.data_dir.path().display().to_string())]);
+    let (ok, key, err) = run_cli(&pairs, &["keys", "add", "--id", "legacy-mobile"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        serve
+            .status("/api/photos", &Auth::Key(key.trim().into()))
+            .await,
+        200
+    );
+
+    let status = serve.terminate();
+    assert!(status.success(), "serve exited with {status:?}");
+
+    let (ready, out, _) = run_cli(&pairs, &["readiness", "--days", "1"]);
+    assert!(!ready, "a key was used in the window");
+    assert!(
+        out.contains("api_key 1") && out.contains("legacy-mobile"),
+        "{out}"
+    );
 }

@@ -66,6 +66,26 @@ impl ServeProcess {
         self.get(path, auth).await.status().as_u16()
     }
 
+    /// Sends SIGTERM and waits (at most 10 s) for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        assert!(sent.unwrap().success(), "kill -TERM {pid}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit within 10 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// A read+write token for `sub` from this process's dev issuer.
     pub fn user(&self, sub: &str) -> Auth {
         Auth::Bearer(mint(self.data_dir.path(), sub, READ_WRITE))
