@@ -231,7 +231,7 @@ impl Application {
         .run();
         // Started once both listeners are bound, so a failed start leaves no task behind.
         let reporters = start_reporters(&settings, &metrics, usage).await;
-        tracing::info!(port, admin_port, "listening");
+        announce(&settings, port, admin_port);
         Ok(Application {
             port,
             admin_port,
@@ -287,4 +287,44 @@ fn cors(origins: &[String]) -> Cors {
         };
     }
     cors
+}
+
+/// One line that says what this instance is, and warnings for settings that will surprise.
+fn announce(settings: &Settings, port: u16, admin_port: u16) {
+    let ip = settings.listen.ip();
+    let admin_ip = settings.admin_listen.ip();
+    let storage = match settings.storage {
+        StorageSettings::Local => "local",
+        StorageSettings::Aws { .. } => "aws",
+    };
+    let issuer = match &settings.jwt.issuer {
+        IssuerSettings::Dev => "dev issuer",
+        IssuerSettings::External { issuer, .. } => issuer.as_str(),
+    };
+    tracing::info!(
+        api = %format!("http://{ip}:{port}"),
+        admin = %format!("http://{admin_ip}:{admin_port}"),
+        storage,
+        issuer,
+        "cutover is serving"
+    );
+    if settings.dev_issuer() {
+        tracing::warn!(
+            "the dev issuer is on: tokens from `cutover token` are accepted; set \
+             CUTOVER_JWT_ISSUER and CUTOVER_JWT_CLIENT_IDS to use Cognito"
+        );
+    }
+    let fallback = &settings.fallback;
+    if fallback.migration_url.is_none() {
+        tracing::info!(
+            "CUTOVER_MIGRATION_URL is not set: warn and deny answers cannot point key clients \
+             to the migration guide"
+        );
+    }
+    if fallback.deprecation.is_none() || fallback.sunset.is_none() {
+        tracing::info!(
+            "CUTOVER_DEPRECATION_DATE / CUTOVER_SUNSET_DATE not both set: in warn mode the \
+             Deprecation date is this start and no Sunset header is sent"
+        );
+    }
 }

@@ -3,8 +3,9 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_env("CUTOVER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn"));
+    let filter = EnvFilter::try_from_env("CUTOVER_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("info,actix_server=warn,aws_config=warn,aws_smithy_runtime=warn")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
