@@ -79,13 +79,13 @@ impl Authenticator {
 
     async fn by_token(&self, value: &[u8], access: Access) -> Result<Principal, ApiError> {
         let Some(token) = bearer_token(value) else {
-            tracing::info!(reason = "not a single bearer token", "token rejected");
+            tracing::info!(reason = "not one Bearer credential", "JWT rejected");
             return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken));
         };
         let verified = match self.jwt.verify(token).await {
             Ok(v) => v,
             Err(JwtError::Invalid(reason)) => {
-                tracing::info!(reason, "token rejected");
+                tracing::info!(reason, "JWT rejected");
                 return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken));
             }
             Err(JwtError::Unavailable) => return Err(ApiError::Unavailable("token signing keys")),
