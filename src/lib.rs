@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod periodic;
 pub mod ratelimit;
 pub mod refresh;
 pub mod routes;

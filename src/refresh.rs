@@ -60,13 +60,11 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
     /// Refreshes every `every` in the background, for as long as the runtime lives.
     pub fn spawn_every(self: &Arc<Self>, every: Duration) {
         let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
+        crate::periodic::spawn_every(every, move || {
+            let this = this.clone();
+            async move {
                 this.refresh(None).await;
+                true
             }
         });
     }

@@ -60,12 +60,11 @@ impl FallbackFlag {
     /// Follows the control store every `every` until the process ends.
     pub fn spawn_poller(&self, store: Arc<dyn ControlStore>, every: Duration) {
         let flag = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        crate::periodic::spawn_every(every, move || {
+            let (flag, store) = (flag.clone(), store.clone());
+            async move {
                 flag.refresh(store.as_ref()).await;
+                true
             }
         });
     }

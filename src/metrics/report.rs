@@ -58,12 +58,11 @@ impl Reporter {
     /// Flushes every `every` until the process ends (the first report after one interval).
     pub fn spawn(self: &Arc<Self>, every: Duration) {
         let me = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        crate::periodic::spawn_every(every, move || {
+            let me = me.clone();
+            async move {
                 me.flush().await;
+                true
             }
         });
     }

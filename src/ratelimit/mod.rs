@@ -78,21 +78,17 @@ impl RateLimits {
     /// Sweeps every [`SWEEP_EVERY`] for as long as the limits are in use.
     pub fn spawn_sweeper(self: &Arc<Self>) {
         let limits: Weak<Self> = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SWEEP_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(limits) = limits.upgrade() else {
-                    break;
-                };
+        crate::periodic::spawn_every(SWEEP_EVERY, move || {
+            let limits = limits.upgrade();
+            async move {
+                let Some(limits) = limits else { return false };
                 limits.sweep();
                 tracing::debug!(
                     principals = limits.principals.len(),
                     clients = limits.failures.len(),
                     "rate-limit buckets swept"
                 );
+                true
             }
         });
     }
