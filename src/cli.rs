@@ -4,9 +4,10 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::api_key::{KeyRing, manage};
 use crate::auth::dev_issuer::{DevIssuer, TokenRequest};
+use crate::backends::{self, Backends};
 use crate::config::Settings;
 use crate::domain::{FallbackMode, KeyId};
-use crate::startup::{Application, Backends, key_source};
+use crate::startup::Application;
 
 #[derive(Parser)]
 #[command(
@@ -115,7 +116,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fallback(cmd) => fallback(settings, cmd).await,
         Command::Readiness { days } => readiness(settings, days).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
-            let client = crate::metrics::cloudwatch::client(&settings.metrics).await;
+            let sdk = crate::aws::sdk_config().await;
+            let client = crate::metrics::cloudwatch::client(&sdk, &settings.metrics);
             let namespace = &settings.metrics.namespace;
             let done = crate::metrics::dashboard::deploy(&client, &name, namespace).await?;
             eprintln!(
@@ -191,7 +193,7 @@ fn token(
 }
 
 async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
-    let source = key_source(&settings).await;
+    let source = backends::keys(&settings).await;
     let source = source.as_ref();
     match cmd {
         KeysCommand::Add {
@@ -257,12 +259,16 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
 
 /// Exits the process with 1 when not ready, after printing why.
 async fn readiness(settings: Settings, days: u64) -> anyhow::Result<()> {
-    let versions = key_source(&settings).await.load().await?;
+    let backends = Backends::build(&settings).await?;
+    let versions = backends.keys.load().await?;
     let keys = KeyRing::from_versions(&versions).key_ids();
-    let store = crate::metrics::usage::open(&settings).await?;
-    let report =
-        crate::metrics::readiness::assess(store.as_ref(), &keys, crate::metrics::unix_now(), days)
-            .await?;
+    let report = crate::metrics::readiness::assess(
+        backends.usage.as_ref(),
+        &keys,
+        crate::metrics::unix_now(),
+        days,
+    )
+    .await?;
     println!(
         "{:<24} {:>10} {:>10} {:>14} LAST SEEN",
         "KEY ID",

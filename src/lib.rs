@@ -1,14 +1,15 @@
 //! cutover: an upload-and-list API that carries its clients from a static `X-API-KEY` to
-//! Amazon Cognito sign-in. See `SPEC.md` for the contract and `README.md` for operations.
+//! Amazon Cognito sign-in. See `docs/reference.md` for the contract and `README.md` for operations.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod aws;
+pub mod backends;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod crypto;
 pub mod domain;
-pub mod error;
 pub mod metrics;
 pub mod periodic;
 pub mod ratelimit;

@@ -11,96 +11,22 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::auth::Authenticator;
-use crate::auth::api_key::file::FileKeys;
-use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
-use crate::auth::api_key::{ApiKeys, KeySource};
+use crate::auth::api_key::ApiKeys;
 use crate::auth::deprecation::DeprecationNotice;
 use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::JwtVerifier;
-use crate::config::{
-    IssuerSettings, KeySourceSettings, MetricsSink, Settings, StorageSettings, UploadSettings,
-};
-use crate::control::{ControlStore, FallbackFlag};
+use crate::backends::Backends;
+use crate::config::{IssuerSettings, MetricsSink, Settings, StorageSettings};
+use crate::control::FallbackFlag;
 use crate::metrics::Metrics;
 use crate::metrics::cloudwatch::CloudWatchSink;
 use crate::metrics::report::Reporter;
+use crate::metrics::usage::UsageStore;
 use crate::metrics::usage::recorder::UsageRecorder;
-use crate::metrics::usage::{self, UsageStore};
 use crate::ratelimit::RateLimits;
 use crate::routes;
-use crate::storage::dynamodb::DynamoStore;
-use crate::storage::local::LocalObjects;
-use crate::storage::s3::S3Objects;
-use crate::storage::sqlite::Database;
-use crate::storage::{MetadataStore, ObjectStore};
-
-pub struct AppState {
-    pub auth: Authenticator,
-    pub objects: Arc<dyn ObjectStore>,
-    pub metadata: Arc<dyn MetadataStore>,
-    pub uploads: UploadSettings,
-    pub cursor_key: Vec<u8>,
-    pub metrics: Metrics,
-    /// Durable per-key usage, for `/admin/migration`.
-    pub usage: Arc<dyn UsageStore>,
-    pub dev_issuer: Option<Arc<DevIssuer>>,
-    pub limits: Arc<RateLimits>,
-}
-
-/// The storage and control backends, chosen once from settings.
-pub struct Backends {
-    pub objects: Arc<dyn ObjectStore>,
-    pub metadata: Arc<dyn MetadataStore>,
-    pub control: Arc<dyn ControlStore>,
-}
-
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
-}
-
-impl Backends {
-    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        match &settings.storage {
-            StorageSettings::Local => {
-                let db =
-                    Database::open(&settings.data_dir).context("opening the embedded database")?;
-                let objects = LocalObjects::open(&settings.data_dir)
-                    .context("opening the object directory")?;
-                Ok(Backends {
-                    objects: Arc::new(objects),
-                    metadata: Arc::new(db.clone()),
-                    control: Arc::new(db),
-                })
-            }
-            StorageSettings::Aws { bucket, table } => {
-                let sdk = aws_config().await;
-                // Without a region every call fails later with a less helpful message.
-                anyhow::ensure!(
-                    sdk.region().is_some(),
-                    "CUTOVER_STORAGE=aws: no AWS region; set AWS_REGION (or a profile's region)"
-                );
-                let metadata = DynamoStore::new(&sdk, table.clone());
-                Ok(Backends {
-                    objects: Arc::new(S3Objects::new(&sdk, bucket.clone())),
-                    metadata: Arc::new(metadata.clone()),
-                    control: Arc::new(metadata),
-                })
-            }
-        }
-    }
-}
-
-/// The configured key store, for `serve` and for `cutover keys`.
-pub async fn key_source(settings: &Settings) -> Arc<dyn KeySource> {
-    match &settings.api_keys.source {
-        KeySourceSettings::File => Arc::new(FileKeys::new(settings.data_dir.join("api-keys.json"))),
-        KeySourceSettings::SecretsManager { secret_id } => Arc::new(SecretsManagerKeys::new(
-            &aws_config().await,
-            secret_id.clone(),
-        )),
-    }
-}
+use crate::routes::state::AppState;
 
 pub struct Application {
     port: u16,
@@ -114,6 +40,7 @@ pub struct Application {
 /// (Prometheus is pulled from `/metrics`, so it needs no reporter).
 async fn start_reporters(
     settings: &Settings,
+    aws: Option<&aws_config::SdkConfig>,
     metrics: &Metrics,
     usage: Arc<dyn UsageStore>,
 ) -> Vec<Arc<Reporter>> {
@@ -123,7 +50,8 @@ async fn start_reporters(
     match settings.metrics.sink {
         MetricsSink::Prometheus => {}
         MetricsSink::CloudWatch => {
-            let sink = CloudWatchSink::new(&settings.metrics).await;
+            let sdk = aws.expect("Backends loads the SDK config for the CloudWatch sink");
+            let sink = CloudWatchSink::new(sdk, &settings.metrics);
             let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
             publisher.spawn(settings.metrics.interval);
             reporters.push(publisher);
@@ -158,13 +86,14 @@ impl Application {
         };
         jwks.start(settings.jwt.jwks_refresh).await;
 
-        let keys = ApiKeys::new(key_source(&settings).await);
+        let keys = ApiKeys::new(backends.keys.clone());
         keys.start(settings.api_keys.refresh).await;
 
         let flag = FallbackFlag::new(settings.fallback.initial);
         flag.refresh(backends.control.as_ref()).await;
         flag.spawn_poller(backends.control.clone(), settings.fallback.poll);
 
+        let aws = backends.aws.clone();
         let cursor_key = backends
             .metadata
             .cursor_key()
@@ -172,9 +101,7 @@ impl Application {
             .context("reading the cursor signing key")?;
 
         let metrics = Metrics::default();
-        let usage = usage::open(&settings)
-            .await
-            .context("opening the usage store")?;
+        let usage = backends.usage.clone();
 
         let limits = Arc::new(RateLimits::new(&settings.rate));
         limits.spawn_sweeper();
@@ -230,7 +157,7 @@ impl Application {
         .disable_signals()
         .run();
         // Started once both listeners are bound, so a failed start leaves no task behind.
-        let reporters = start_reporters(&settings, &metrics, usage).await;
+        let reporters = start_reporters(&settings, aws.as_ref(), &metrics, usage).await;
         announce(&settings, port, admin_port);
         Ok(Application {
             port,

@@ -49,7 +49,3 @@ impl DeprecationNotice {
         }
     }
 }
-
-/// Marks a request that came in over the key path while the flag said `warn`.
-#[derive(Debug, Clone, Copy)]
-pub struct Deprecated;

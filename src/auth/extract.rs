@@ -6,11 +6,11 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
-use super::Access;
+use super::{Access, Caller};
 use crate::domain::Principal;
-use crate::error::ApiError;
-use crate::ratelimit::{KeyQuota, is_failed_guess};
-use crate::startup::AppState;
+use crate::ratelimit::is_failed_guess;
+use crate::routes::problem::ApiError;
+use crate::routes::state::AppState;
 
 pub struct Authenticated<const WRITE: bool>(pub Principal);
 
@@ -35,8 +35,8 @@ impl<const WRITE: bool> FromRequest for Authenticated<WRITE> {
             // The brake comes first, so a guesser over its quota costs no crypto or key lookup.
             let client = limits.proxies.client_ip(&req);
             limits.failures.admit(client)?;
-            let principal = match state.auth.authenticate(&req, access).await {
-                Ok(principal) => principal,
+            let mut caller = match state.auth.authenticate(&req, access).await {
+                Ok(caller) => caller,
                 Err(e) => {
                     if is_failed_guess(&e) {
                         limits.failures.record(client);
@@ -44,14 +44,24 @@ impl<const WRITE: bool> FromRequest for Authenticated<WRITE> {
                     return Err(e);
                 }
             };
-            // Seen by the observe middleware (metrics, logs, deprecation headers), also on a 429.
-            req.extensions_mut().insert(principal.clone());
-            let key_quota = req.extensions().get::<KeyQuota>().copied();
-            let granted = limits
-                .principals
-                .check(&principal.id, key_quota, limits.cost(&req))?;
-            req.extensions_mut().insert(granted);
+            let checked =
+                limits
+                    .principals
+                    .check(&caller.principal.id, caller.key_quota, limits.cost(&req));
+            let principal = caller.principal.clone();
+            if let Ok(granted) = &checked {
+                caller.rate = Some(granted.clone());
+            }
+            // The one value the gate hands on: the observe middleware reads it for metrics, the
+            // access log and the answer's headers, also on a 429.
+            req.extensions_mut().insert(caller);
+            checked?;
             Ok(Authenticated(principal))
         })
     }
+}
+
+/// The gate's decision for a request that passed it (or was refused only by its quota).
+pub fn caller(req: &HttpRequest) -> Option<Caller> {
+    req.extensions().get::<Caller>().cloned()
 }

@@ -1,5 +1,6 @@
 //! Authentication: a JWT when `Authorization` is sent (and only then), else an API key from
-//! `X-API-KEY` subject to the fallback flag, else 401. The result is a [`Principal`].
+//! `X-API-KEY` subject to the fallback flag, else 401. The result is one [`Caller`]: every later
+//! stage (rate limits, handlers, the observe middleware) reads that value and nothing else.
 
 pub mod api_key;
 pub mod deprecation;
@@ -8,17 +9,18 @@ pub mod extract;
 pub mod jwks;
 pub mod jwt;
 
+use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, HeaderName};
-use actix_web::{HttpMessage, HttpRequest};
 
 use self::api_key::{ApiKeys, KeyLookupError};
-use self::deprecation::{Deprecated, DeprecationNotice};
+use self::deprecation::DeprecationNotice;
 use self::jwt::{JwtError, JwtVerifier};
 use crate::config::ScopeSettings;
 use crate::control::FallbackFlag;
+use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, FallbackMode, Principal, Scope};
-use crate::error::{ApiError, AuthFailure};
-use crate::ratelimit::KeyQuota;
+use crate::ratelimit::{KeyQuota, RateLimitHeaders};
+use crate::routes::problem::ApiError;
 
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
@@ -27,6 +29,30 @@ pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 pub enum Access {
     Read,
     Write,
+}
+
+/// What the gate decided about one request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who, and by which method.
+    pub principal: Principal,
+    /// The key entry's own quota, when the key path was used and the entry has one.
+    pub key_quota: Option<KeyQuota>,
+    /// A key-path request while the flag says `warn`: the answer carries the deprecation headers.
+    pub deprecated: bool,
+    /// Where the caller stands against its quota, once the rate limiter has admitted it.
+    pub rate: Option<RateLimitHeaders>,
+}
+
+impl Caller {
+    fn new(principal: Principal) -> Self {
+        Caller {
+            principal,
+            key_quota: None,
+            deprecated: false,
+            rate: None,
+        }
+    }
 }
 
 pub struct Authenticator {
@@ -67,17 +93,17 @@ impl Authenticator {
         &self,
         req: &HttpRequest,
         access: Access,
-    ) -> Result<Principal, ApiError> {
+    ) -> Result<Caller, ApiError> {
         let authorization = single(req, &AUTHORIZATION)?;
         let api_key = single(req, &X_API_KEY)?;
         match (authorization, api_key) {
             (Some(value), _) => self.by_token(value, access).await,
-            (None, Some(value)) => self.by_key(req, value).await,
+            (None, Some(value)) => self.by_key(value).await,
             (None, None) => Err(ApiError::Unauthenticated(AuthFailure::Missing)),
         }
     }
 
-    async fn by_token(&self, value: &[u8], access: Access) -> Result<Principal, ApiError> {
+    async fn by_token(&self, value: &[u8], access: Access) -> Result<Caller, ApiError> {
         let Some(token) = bearer_token(value) else {
             tracing::info!(reason = "not one Bearer credential", "JWT rejected");
             return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken));
@@ -96,13 +122,13 @@ impl Authenticator {
             tracing::info!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
             return Err(ApiError::InsufficientScope(scope.clone()));
         }
-        Ok(Principal {
+        Ok(Caller::new(Principal {
             id: verified.sub,
             method: AuthMethod::Jwt { jti: verified.jti },
-        })
+        }))
     }
 
-    async fn by_key(&self, req: &HttpRequest, value: &[u8]) -> Result<Principal, ApiError> {
+    async fn by_key(&self, value: &[u8]) -> Result<Caller, ApiError> {
         let mode = self.flag.get();
         if mode == FallbackMode::Deny {
             return Err(ApiError::KeyPathDisabled {
@@ -122,18 +148,19 @@ impl Authenticator {
             Err(KeyLookupError::Unavailable) => return Err(ApiError::Unavailable("API keys")),
         };
         tracing::debug!(key_id = %found.id, fingerprint = %found.fingerprint, stage = found.stage.label(), "API key accepted");
-        if mode == FallbackMode::Warn {
-            req.extensions_mut().insert(Deprecated);
-        }
-        if found.rate_per_minute.is_some() || found.burst.is_some() {
-            req.extensions_mut().insert(KeyQuota {
+        let key_quota =
+            (found.rate_per_minute.is_some() || found.burst.is_some()).then_some(KeyQuota {
                 per_minute: found.rate_per_minute,
                 burst: found.burst,
             });
-        }
-        Ok(Principal {
-            id: found.principal,
-            method: AuthMethod::ApiKey { key_id: found.id },
+        Ok(Caller {
+            principal: Principal {
+                id: found.principal,
+                method: AuthMethod::ApiKey { key_id: found.id },
+            },
+            key_quota,
+            deprecated: mode == FallbackMode::Warn,
+            rate: None,
         })
     }
 }

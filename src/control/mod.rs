@@ -8,7 +8,7 @@ use async_trait::async_trait;
 pub use flag::FallbackFlag;
 
 use crate::domain::FallbackMode;
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 #[async_trait]
 pub trait ControlStore: Send + Sync {

@@ -1,5 +1,6 @@
 //! Domain types that parse rather than validate: once built, they are known to be well-formed.
 
+mod auth_failure;
 mod fallback_mode;
 mod filename;
 mod key_id;
@@ -7,6 +8,7 @@ mod photo;
 mod principal;
 mod scope;
 
+pub use auth_failure::AuthFailure;
 pub use fallback_mode::FallbackMode;
 pub use filename::Filename;
 pub use key_id::KeyId;

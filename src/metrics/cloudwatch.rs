@@ -14,7 +14,7 @@ use super::report::DeltaSink;
 use super::snapshot::Snapshot;
 use super::{LATENCY_BUCKETS_MS, Route};
 use crate::config::MetricsSettings;
-use crate::error::AuthFailure;
+use crate::domain::AuthFailure;
 
 /// Every metric name the service publishes (the dashboard may name no other).
 pub const PUBLISHED_METRICS: [&str; 6] = [
@@ -187,9 +187,9 @@ pub struct CloudWatchSink {
 }
 
 impl CloudWatchSink {
-    pub async fn new(settings: &MetricsSettings) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, settings: &MetricsSettings) -> Self {
         CloudWatchSink {
-            client: client(settings).await,
+            client: client(sdk, settings),
             namespace: settings.namespace.clone(),
         }
     }
@@ -197,9 +197,8 @@ impl CloudWatchSink {
 
 /// A CloudWatch client from the standard AWS configuration, with the endpoint override of
 /// `CUTOVER_CLOUDWATCH_ENDPOINT_URL` when set.
-pub async fn client(settings: &MetricsSettings) -> Client {
-    let shared = crate::startup::aws_config().await;
-    let mut conf = aws_sdk_cloudwatch::config::Builder::from(&shared);
+pub fn client(sdk: &aws_config::SdkConfig, settings: &MetricsSettings) -> Client {
+    let mut conf = aws_sdk_cloudwatch::config::Builder::from(sdk);
     if let Some(url) = &settings.cloudwatch_endpoint {
         conf = conf.endpoint_url(url);
     }

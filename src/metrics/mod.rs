@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
+use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, KeyId};
-use crate::error::AuthFailure;
 
 /// The routes, as the `Route` metric dimension names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::{LATENCY_BUCKETS_MS, Metrics, Route};
-use crate::error::AuthFailure;
+use crate::domain::AuthFailure;
 
 pub fn render(metrics: &Metrics) -> String {
     let c = &metrics.counters;

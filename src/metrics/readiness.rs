@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::usage::{Traffic, UsageStore, hour_of, rfc3339, window_start_hour};
 use crate::domain::KeyId;
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 const HOUR: u64 = 3600;
 const DAY: u64 = 24 * HOUR;

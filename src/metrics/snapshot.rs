@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::{LATENCY_BUCKETS_MS, Metrics, Route};
+use crate::domain::AuthFailure;
 use crate::domain::KeyId;
-use crate::error::AuthFailure;
 
 pub const BUCKETS: usize = LATENCY_BUCKETS_MS.len() + 1;
 

@@ -20,7 +20,8 @@ use governor::{Quota, RateLimiter};
 use super::client_ip::bucket;
 use super::headers::{limit_field, policy_field, retry_after_secs};
 use super::{AUTH_FAILURES_POLICY, Policy};
-use crate::error::{ApiError, RateLimitInfo, RateLimitProblem};
+use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
+use crate::routes::problem::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Probe {

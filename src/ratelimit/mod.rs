@@ -6,6 +6,7 @@
 pub mod client_ip;
 pub mod failures;
 pub mod headers;
+mod info;
 pub mod principal;
 
 use std::num::NonZeroU32;
@@ -16,11 +17,13 @@ use actix_web::HttpRequest;
 
 use self::client_ip::TrustedProxies;
 use self::failures::FailureBrake;
+pub use self::info::{RateLimitInfo, RateLimitProblem};
 pub use self::principal::KeyQuota;
 use self::principal::PrincipalLimits;
 use crate::config::RateSettings;
-use crate::error::{ApiError, AuthFailure};
+use crate::domain::AuthFailure;
 use crate::metrics::Route;
+use crate::routes::problem::ApiError;
 
 /// The policy names the headers and problem bodies use.
 pub const DEFAULT_POLICY: &str = "default";
@@ -39,8 +42,7 @@ pub struct Policy {
     pub burst: u32,
 }
 
-/// The fields a request that passed its quota check answers with; a request extension read by
-/// the observe middleware.
+/// The fields a request that passed its quota check answers with (part of the gate's `Caller`).
 #[derive(Debug, Clone)]
 pub struct RateLimitHeaders {
     pub policy: String,

@@ -17,10 +17,10 @@ use super::headers::{ceil_secs, limit_field, policy_field, retry_after_secs};
 use super::{DEFAULT_POLICY, KEY_POLICY, Policy, RateLimitHeaders};
 use crate::config::RateSettings;
 use crate::domain::PrincipalId;
-use crate::error::{ApiError, RateLimitInfo, RateLimitProblem};
+use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
+use crate::routes::problem::ApiError;
 
 /// A key entry's own quota, as read from the key store (service-wide figures, like the settings).
-/// Set as a request extension by the key path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyQuota {
     pub per_minute: Option<u32>,

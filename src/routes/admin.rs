@@ -4,9 +4,9 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::error::ApiError;
 use crate::metrics::{prometheus, readiness};
-use crate::startup::AppState;
+use crate::routes::problem::ApiError;
+use crate::routes::state::AppState;
 
 const MIGRATION_WINDOW_DAYS: u64 = 7;
 
@@ -16,7 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/migration", web::get().to(migration))
         .route("/healthz", web::get().to(super::health::healthz))
         .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, _>(crate::error::ApiError::NotFound)
+            Err::<actix_web::HttpResponse, _>(crate::routes::problem::ApiError::NotFound)
         }));
 }
 
@@ -31,7 +31,9 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
         Some(issuer) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "public, max-age=300"))
             .json(issuer.jwks()),
-        None => actix_web::ResponseError::error_response(&crate::error::ApiError::NotFound),
+        None => {
+            actix_web::ResponseError::error_response(&crate::routes::problem::ApiError::NotFound)
+        }
     }
 }
 

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::domain::FallbackMode;
-use crate::startup::AppState;
+use crate::routes::state::AppState;
 
 /// 200 while the process runs.
 pub async fn healthz() -> HttpResponse {

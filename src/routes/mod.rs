@@ -5,11 +5,13 @@ mod cursor;
 pub mod health;
 pub mod observe;
 pub mod photos;
+pub mod problem;
+pub mod state;
 pub mod uploads;
 
 use actix_web::web;
 
-use crate::error::ApiError;
+use crate::routes::problem::ApiError;
 
 /// The public API. Every route except the health checks takes a `Reader` or `Writer`.
 pub fn public(cfg: &mut web::ServiceConfig) {

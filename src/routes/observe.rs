@@ -10,12 +10,11 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use serde_json::json;
 
-use crate::auth::deprecation::Deprecated;
-use crate::domain::{AuthMethod, Principal};
-use crate::error::AuthFailure;
+use crate::auth::Caller;
+use crate::domain::{AuthFailure, AuthMethod};
 use crate::metrics::Route;
-use crate::ratelimit::RateLimitHeaders;
-use crate::startup::AppState;
+use crate::routes::problem::ApiError;
+use crate::routes::state::AppState;
 
 pub async fn observe(
     req: ServiceRequest,
@@ -32,8 +31,13 @@ pub async fn observe(
     );
     let ms = start.elapsed().as_millis() as u64;
     let status = res.status();
-    let principal = res.request().extensions().get::<Principal>().cloned();
-    let failure = res.response().extensions().get::<AuthFailure>().copied();
+    let caller = res.request().extensions().get::<Caller>().cloned();
+    let principal = caller.as_ref().map(|c| &c.principal);
+    let failure: Option<AuthFailure> = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .and_then(ApiError::auth_failure);
 
     let metrics = &state.metrics;
     metrics.latency(route, ms);
@@ -43,7 +47,7 @@ pub async fn observe(
     if status == actix_web::http::StatusCode::TOO_MANY_REQUESTS {
         // The brake on failed guesses answers before any principal exists: count it under the
         // path the credentials would have taken.
-        let via_key = match &principal {
+        let via_key = match principal {
             Some(p) => matches!(p.method, AuthMethod::ApiKey { .. }),
             None => {
                 let headers = res.request().headers();
@@ -51,15 +55,15 @@ pub async fn observe(
             }
         };
         metrics.rate_limited(via_key);
-    } else if let Some(p) = &principal {
+    } else if let Some(p) = principal {
         metrics.authenticated(&p.method);
     }
 
-    if res.request().extensions().get::<Deprecated>().is_some() {
+    if caller.as_ref().is_some_and(|c| c.deprecated) {
         state.auth.notice.apply(res.headers_mut());
     }
 
-    let (who, method, key_id, jti) = match &principal {
+    let (who, method, key_id, jti) = match principal {
         Some(p) => (
             p.id.as_str(),
             p.method.label(),
@@ -91,12 +95,7 @@ pub async fn observe(
         res = problemize(res);
     }
     // A request that passed its quota check says where it stands; a 429 already does.
-    let granted = res
-        .request()
-        .extensions()
-        .get::<RateLimitHeaders>()
-        .cloned();
-    if let Some(granted) = granted {
+    if let Some(granted) = caller.and_then(|c| c.rate) {
         for (name, value) in [
             ("ratelimit-policy", granted.policy),
             ("ratelimit", granted.limit),

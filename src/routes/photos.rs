@@ -9,8 +9,8 @@ use serde_json::json;
 use super::cursor;
 use crate::auth::extract::{Authenticated, Reader, Writer};
 use crate::domain::{Photo, PhotoId, Principal};
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::routes::problem::ApiError;
+use crate::routes::state::AppState;
 use crate::storage::ObjectContent;
 
 const DEFAULT_LIMIT: u32 = 20;

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 
 use crate::auth::extract::{Authenticated, Writer};
 use crate::domain::{Filename, Photo, PhotoId, Principal};
-use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::routes::problem::ApiError;
+use crate::routes::state::AppState;
 use crate::storage::{ObjectWriter, sniff};
 
 /// Room for multipart boundaries and part headers on top of the file itself.

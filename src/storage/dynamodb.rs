@@ -14,11 +14,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::sdk_error::classify;
 use super::{MetadataStore, Page};
+use crate::aws::error::classify;
 use crate::control::ControlStore;
 use crate::domain::{FallbackMode, Filename, Photo, PhotoId, PrincipalId};
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{ObjectContent, ObjectStore, ObjectWriter};
 use crate::domain::{Photo, PhotoId};
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 pub struct LocalObjects {
     objects: PathBuf,

@@ -2,9 +2,9 @@
 //! embedded implementation (disk, SQLite) and an AWS one (S3, DynamoDB), picked at startup.
 
 pub mod dynamodb;
+mod error;
 pub mod local;
 pub mod s3;
-mod sdk_error;
 pub mod sniff;
 pub mod sqlite;
 
@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
+pub use self::error::StoreError;
 use crate::domain::{Photo, PhotoId, PrincipalId};
-use crate::error::StoreError;
 
 /// The bytes of uploads, addressed by photo id.
 #[async_trait]

@@ -14,10 +14,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
 
-use super::sdk_error::classify;
 use super::{ObjectContent, ObjectStore, ObjectWriter};
+use crate::aws::error::classify;
 use crate::domain::{Photo, PhotoId};
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 /// The smallest part S3 accepts (except the last), and so the most an upload buffers.
 pub const PART_SIZE: usize = 5 * 1024 * 1024;

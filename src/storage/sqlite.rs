@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{MetadataStore, Page};
 use crate::control::ControlStore;
 use crate::domain::{FallbackMode, Filename, Photo, PhotoId, PrincipalId};
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS photos (

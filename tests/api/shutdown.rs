@@ -3,7 +3,7 @@
 use cutover::config::Settings;
 use cutover::domain::KeyId;
 use cutover::metrics::unix_now;
-use cutover::metrics::usage::{self, hour_of};
+use cutover::metrics::usage::hour_of;
 use cutover::startup::Application;
 
 use crate::helpers::{Auth, run_cli, settings_pairs};
@@ -36,7 +36,10 @@ async fn a_graceful_shutdown_flushes_the_last_intervals_key_usage() {
         .unwrap();
     assert_eq!(res.status(), 200);
 
-    let store = usage::open(&settings()).await.unwrap();
+    let store = cutover::backends::Backends::build(&settings())
+        .await
+        .unwrap()
+        .usage;
     let k = KeyId::parse("legacy-mobile").unwrap();
     let hour = hour_of(unix_now());
     assert_eq!(

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Traffic, UsageBatch, UsageStore};
 use crate::domain::KeyId;
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 #[derive(Clone)]
 pub struct DynamoUsage {

@@ -11,14 +11,11 @@ pub mod dynamodb;
 pub mod recorder;
 pub mod sqlite;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::config::{Settings, StorageSettings};
 use crate::domain::KeyId;
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 /// What one flush adds: counts for the hour that contains `at`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,19 +72,6 @@ pub trait UsageStore: Send + Sync {
     async fn last_seen(&self, key: &KeyId) -> Result<Option<u64>, StoreError>;
     /// The service's traffic in the hours `from_hour..=to_hour`.
     async fn traffic(&self, from_hour: u64, to_hour: u64) -> Result<Traffic, StoreError>;
-}
-
-/// The usage store for the configured storage backend.
-pub async fn open(settings: &Settings) -> anyhow::Result<Arc<dyn UsageStore>> {
-    match &settings.storage {
-        StorageSettings::Local => Ok(Arc::new(
-            sqlite::SqliteUsage::open(&settings.data_dir).await?,
-        )),
-        StorageSettings::Aws { table, .. } => Ok(Arc::new(dynamodb::DynamoUsage::new(
-            &crate::startup::aws_config().await,
-            table.clone(),
-        ))),
-    }
 }
 
 /// `at` as RFC 3339, for JSON and the CLI.

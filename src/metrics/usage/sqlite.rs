@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Traffic, UsageBatch, UsageStore};
 use crate::domain::KeyId;
-use crate::error::StoreError;
+use crate::storage::StoreError;
 use crate::storage::sqlite::Database;
 
 const SCHEMA: &str = "

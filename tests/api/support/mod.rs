@@ -87,5 +87,8 @@ pub async fn send_mix(app: &TestApp, keys: &[String]) {
 pub async fn usage_store(app: &TestApp) -> std::sync::Arc<dyn cutover::metrics::usage::UsageStore> {
     let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
-    cutover::metrics::usage::open(&settings).await.unwrap()
+    cutover::backends::Backends::build(&settings)
+        .await
+        .unwrap()
+        .usage
 }

@@ -35,7 +35,7 @@ pub fn endpoint() -> String {
 /// The SDK configuration of the test process, the service's own (`AWS_ENDPOINT_URL` is moto).
 pub async fn sdk() -> aws_config::SdkConfig {
     endpoint();
-    cutover::startup::aws_config().await
+    cutover::aws::sdk_config().await
 }
 
 pub async fn s3() -> aws_sdk_s3::Client {

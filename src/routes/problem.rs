@@ -6,74 +6,9 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::domain::Scope;
-
-/// Why authentication failed; also the `Reason` dimension of the `AuthFailures` metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthFailure {
-    Missing,
-    InvalidToken,
-    InsufficientScope,
-    InvalidKey,
-    KeyPathDisabled,
-    /// A repeated `Authorization` or `X-API-KEY` header.
-    AmbiguousCredentials,
-}
-
-impl AuthFailure {
-    pub const ALL: [AuthFailure; 6] = [
-        AuthFailure::Missing,
-        AuthFailure::InvalidToken,
-        AuthFailure::InsufficientScope,
-        AuthFailure::InvalidKey,
-        AuthFailure::KeyPathDisabled,
-        AuthFailure::AmbiguousCredentials,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            AuthFailure::Missing => "missing",
-            AuthFailure::InvalidToken => "invalid_token",
-            AuthFailure::InsufficientScope => "insufficient_scope",
-            AuthFailure::InvalidKey => "invalid_key",
-            AuthFailure::KeyPathDisabled => "key_path_disabled",
-            AuthFailure::AmbiguousCredentials => "ambiguous_credentials",
-        }
-    }
-}
-
-/// Headers of a rate-limited answer (IETF httpapi `RateLimit` draft) and its wait.
-#[derive(Debug, Clone)]
-pub struct RateLimitInfo {
-    pub retry_after_secs: u64,
-    pub policy: String,
-    pub state: String,
-    /// The name of the policy that refused, for the problem body's `violated-policies`.
-    pub violated_policy: &'static str,
-    pub problem: RateLimitProblem,
-}
-
-/// The problem types draft-ietf-httpapi-ratelimit-headers-11 (§5) defines for a 429.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateLimitProblem {
-    /// A quota was used up.
-    QuotaExceeded,
-    /// A pattern that suggests abuse: here, too many failed authentications.
-    AbnormalUsage,
-}
-
-impl RateLimitProblem {
-    pub fn type_uri(self) -> &'static str {
-        match self {
-            RateLimitProblem::QuotaExceeded => {
-                "https://iana.org/assignments/http-problem-types#quota-exceeded"
-            }
-            RateLimitProblem::AbnormalUsage => {
-                "https://iana.org/assignments/http-problem-types#abnormal-usage-detected"
-            }
-        }
-    }
-}
+use crate::domain::{AuthFailure, Scope};
+use crate::ratelimit::RateLimitInfo;
+use crate::storage::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -256,24 +191,8 @@ impl ResponseError for ApiError {
                 format!(r#"<{url}>; rel="deprecation""#),
             );
         }
-        if let Some(reason) = self.auth_failure() {
-            res.extensions_mut().insert(reason);
-        }
         res
     }
-}
-
-/// Storage-layer errors, classified once: a missing item, a transient outage (503) or a bug.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("not found")]
-    NotFound,
-    #[error("already exists")]
-    Conflict,
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
 }
 
 impl From<StoreError> for ApiError {

@@ -7,7 +7,7 @@ use std::error::Error;
 // Both SDK crates re-export the same smithy `SdkError`; naming it through one of them is enough.
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::error::StoreError;
+use crate::storage::StoreError;
 
 /// Service error codes that mean "not now" rather than "never".
 const TRANSIENT_CODES: &[&str] = &[

@@ -1,0 +1,111 @@
+//! The one place that chooses each backend from settings: objects, metadata, the control store,
+//! the usage store and the key source. `serve` and every CLI command that touches a store build
+//! their stores here, so an embedded/aws choice is made exactly once.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::auth::api_key::KeySource;
+use crate::auth::api_key::file::FileKeys;
+use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
+use crate::config::{KeySourceSettings, MetricsSink, Settings, StorageSettings};
+use crate::control::ControlStore;
+use crate::metrics::usage::UsageStore;
+use crate::metrics::usage::dynamodb::DynamoUsage;
+use crate::metrics::usage::sqlite::SqliteUsage;
+use crate::storage::dynamodb::DynamoStore;
+use crate::storage::local::LocalObjects;
+use crate::storage::s3::S3Objects;
+use crate::storage::sqlite::Database;
+use crate::storage::{MetadataStore, ObjectStore};
+
+pub struct Backends {
+    pub objects: Arc<dyn ObjectStore>,
+    pub metadata: Arc<dyn MetadataStore>,
+    pub control: Arc<dyn ControlStore>,
+    pub usage: Arc<dyn UsageStore>,
+    pub keys: Arc<dyn KeySource>,
+    /// The process's one AWS SDK configuration, when any backend or sink is on AWS.
+    pub aws: Option<aws_config::SdkConfig>,
+}
+
+impl Backends {
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let needs_aws = matches!(settings.storage, StorageSettings::Aws { .. })
+            || matches!(
+                settings.api_keys.source,
+                KeySourceSettings::SecretsManager { .. }
+            )
+            || settings.metrics.sink == MetricsSink::CloudWatch;
+        let sdk = match needs_aws {
+            true => Some(crate::aws::sdk_config().await),
+            false => None,
+        };
+        let (objects, metadata, control, usage): (
+            Arc<dyn ObjectStore>,
+            Arc<dyn MetadataStore>,
+            Arc<dyn ControlStore>,
+            Arc<dyn UsageStore>,
+        ) = match &settings.storage {
+            StorageSettings::Local => {
+                let db =
+                    Database::open(&settings.data_dir).context("opening the embedded database")?;
+                let objects = LocalObjects::open(&settings.data_dir)
+                    .context("opening the object directory")?;
+                let usage = SqliteUsage::open(&settings.data_dir)
+                    .await
+                    .context("opening the usage store")?;
+                (
+                    Arc::new(objects),
+                    Arc::new(db.clone()),
+                    Arc::new(db),
+                    Arc::new(usage),
+                )
+            }
+            StorageSettings::Aws { bucket, table } => {
+                let sdk = sdk.as_ref().expect("loaded above");
+                // Without a region every call fails later with a less helpful message.
+                anyhow::ensure!(
+                    sdk.region().is_some(),
+                    "CUTOVER_STORAGE=aws: no AWS region; set AWS_REGION (or a profile's region)"
+                );
+                let metadata = DynamoStore::new(sdk, table.clone());
+                (
+                    Arc::new(S3Objects::new(sdk, bucket.clone())),
+                    Arc::new(metadata.clone()),
+                    Arc::new(metadata),
+                    Arc::new(DynamoUsage::new(sdk, table.clone())),
+                )
+            }
+        };
+        let keys = key_source(settings, sdk.as_ref());
+        Ok(Backends {
+            objects,
+            metadata,
+            control,
+            usage,
+            keys,
+            aws: sdk,
+        })
+    }
+}
+
+/// The configured key source alone, for `cutover keys` (which needs no other store).
+pub async fn keys(settings: &Settings) -> Arc<dyn KeySource> {
+    let sdk = match settings.api_keys.source {
+        KeySourceSettings::SecretsManager { .. } => Some(crate::aws::sdk_config().await),
+        KeySourceSettings::File => None,
+    };
+    key_source(settings, sdk.as_ref())
+}
+
+fn key_source(settings: &Settings, sdk: Option<&aws_config::SdkConfig>) -> Arc<dyn KeySource> {
+    match &settings.api_keys.source {
+        KeySourceSettings::File => Arc::new(FileKeys::new(settings.data_dir.join("api-keys.json"))),
+        KeySourceSettings::SecretsManager { secret_id } => Arc::new(SecretsManagerKeys::new(
+            sdk.expect("the SDK config is loaded for a Secrets Manager key source"),
+            secret_id.clone(),
+        )),
+    }
+}

@@ -1,0 +1,24 @@
+//! What every request handler can reach: the gate, the stores and the process's counters.
+
+use std::sync::Arc;
+
+use crate::auth::Authenticator;
+use crate::auth::dev_issuer::DevIssuer;
+use crate::config::UploadSettings;
+use crate::metrics::Metrics;
+use crate::metrics::usage::UsageStore;
+use crate::ratelimit::RateLimits;
+use crate::storage::{MetadataStore, ObjectStore};
+
+pub struct AppState {
+    pub auth: Authenticator,
+    pub objects: Arc<dyn ObjectStore>,
+    pub metadata: Arc<dyn MetadataStore>,
+    pub uploads: UploadSettings,
+    pub cursor_key: Vec<u8>,
+    pub metrics: Metrics,
+    /// Durable per-key usage, for `/admin/migration`.
+    pub usage: Arc<dyn UsageStore>,
+    pub dev_issuer: Option<Arc<DevIssuer>>,
+    pub limits: Arc<RateLimits>,
+}
