@@ -42,12 +42,8 @@ impl Backends {
             true => Some(crate::aws::sdk_config().await),
             false => None,
         };
-        let (objects, metadata, control, usage): (
-            Arc<dyn ObjectStore>,
-            Arc<dyn MetadataStore>,
-            Arc<dyn ControlStore>,
-            Arc<dyn UsageStore>,
-        ) = match &settings.storage {
+        let keys = key_source(settings, sdk.as_ref());
+        match &settings.storage {
             StorageSettings::Local => {
                 let db =
                     Database::open(&settings.data_dir).context("opening the embedded database")?;
@@ -56,38 +52,33 @@ impl Backends {
                 let usage = SqliteUsage::open(&settings.data_dir)
                     .await
                     .context("opening the usage store")?;
-                (
-                    Arc::new(objects),
-                    Arc::new(db.clone()),
-                    Arc::new(db),
-                    Arc::new(usage),
-                )
+                Ok(Backends {
+                    objects: Arc::new(objects),
+                    metadata: Arc::new(db.clone()),
+                    control: Arc::new(db),
+                    usage: Arc::new(usage),
+                    keys,
+                    aws: sdk,
+                })
             }
             StorageSettings::Aws { bucket, table } => {
-                let sdk = sdk.as_ref().expect("loaded above");
+                let aws = sdk.as_ref().expect("loaded above");
                 // Without a region every call fails later with a less helpful message.
                 anyhow::ensure!(
-                    sdk.region().is_some(),
+                    aws.region().is_some(),
                     "CUTOVER_STORAGE=aws: no AWS region; set AWS_REGION (or a profile's region)"
                 );
-                let metadata = DynamoStore::new(sdk, table.clone());
-                (
-                    Arc::new(S3Objects::new(sdk, bucket.clone())),
-                    Arc::new(metadata.clone()),
-                    Arc::new(metadata),
-                    Arc::new(DynamoUsage::new(sdk, table.clone())),
-                )
+                let metadata = DynamoStore::new(aws, table.clone());
+                Ok(Backends {
+                    objects: Arc::new(S3Objects::new(aws, bucket.clone())),
+                    metadata: Arc::new(metadata.clone()),
+                    control: Arc::new(metadata),
+                    usage: Arc::new(DynamoUsage::new(aws, table.clone())),
+                    keys,
+                    aws: sdk,
+                })
             }
-        };
-        let keys = key_source(settings, sdk.as_ref());
-        Ok(Backends {
-            objects,
-            metadata,
-            control,
-            usage,
-            keys,
-            aws: sdk,
-        })
+        }
     }
 }
 
