@@ -1,26 +1,82 @@
-//! The one background loop every periodic task uses (key and JWKS refresh, flag polling, usage
-//! and metric reports, limiter sweeps): first run one period from now, late ticks delayed rather
-//! than bunched, and a way out when the task's owner is gone.
+//! Background work with a lifecycle: every periodic task (key and JWKS refresh, flag polling,
+//! usage and metric reports, limiter sweeps) runs on one [`Background`], which `startup` creates,
+//! starts only once both listeners are bound, and stops at shutdown (cancel, then wait), so no
+//! loop outlives the service or runs while a final flush is being written.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-/// Runs `task` every `every` until it returns `false` (or the runtime ends).
-pub fn spawn_every<F, Fut>(every: Duration, mut task: F)
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: Future<Output = bool> + Send,
-{
-    tokio::spawn(async move {
-        let mut tick = interval_at(Instant::now() + every, every);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if !task().await {
-                break;
+#[derive(Clone, Default)]
+pub struct Background {
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Background {
+    /// Runs `task` every `every` (first run one period from now; late ticks delayed rather than
+    /// bunched) until it returns `false` or the background is stopped. A run in progress when
+    /// the stop comes is finished, not cut, so a refresh or report is never half-applied.
+    pub fn spawn_every<F, Fut>(&self, every: Duration, mut task: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = bool> + Send,
+    {
+        let stop = self.stop.clone();
+        self.tasks.spawn(async move {
+            let mut tick = interval_at(Instant::now() + every, every);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                if !task().await {
+                    break;
+                }
             }
-        }
-    });
+        });
+    }
+
+    /// Stops every loop and waits for the runs in progress to end.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_background_runs_its_tasks_no_more() {
+        let bg = Background::default();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counter = runs.clone();
+        bg.spawn_every(Duration::from_secs(1), move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                true
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        bg.stop().await;
+        assert!(bg.is_stopped());
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "no run after stop");
+    }
 }

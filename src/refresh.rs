@@ -57,10 +57,10 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
         }
     }
 
-    /// Refreshes every `every` in the background, for as long as the runtime lives.
-    pub fn spawn_every(self: &Arc<Self>, every: Duration) {
+    /// Refreshes every `every` until the background stops.
+    pub fn spawn_every(self: &Arc<Self>, bg: &crate::periodic::Background, every: Duration) {
         let this = self.clone();
-        crate::periodic::spawn_every(every, move || {
+        bg.spawn_every(every, move || {
             let this = this.clone();
             async move {
                 this.refresh(None).await;

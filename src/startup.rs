@@ -24,6 +24,7 @@ use crate::metrics::cloudwatch::CloudWatchSink;
 use crate::metrics::report::Reporter;
 use crate::metrics::usage::UsageStore;
 use crate::metrics::usage::recorder::UsageRecorder;
+use crate::periodic::Background;
 use crate::ratelimit::RateLimits;
 use crate::routes;
 use crate::routes::state::AppState;
@@ -34,18 +35,20 @@ pub struct Application {
     server: Server,
     admin: Server,
     reporters: Vec<Arc<Reporter>>,
+    background: Background,
 }
 
 /// The background reporters: usage into the store always; CloudWatch when it is the sink
 /// (Prometheus is pulled from `/metrics`, so it needs no reporter).
-async fn start_reporters(
+fn start_reporters(
+    bg: &Background,
     settings: &Settings,
     aws: Option<&aws_config::SdkConfig>,
     metrics: &Metrics,
     usage: Arc<dyn UsageStore>,
 ) -> Vec<Arc<Reporter>> {
     let recorder = Reporter::new(metrics.clone(), Arc::new(UsageRecorder { store: usage }));
-    recorder.spawn(settings.metrics.usage_flush);
+    recorder.spawn(bg, settings.metrics.usage_flush);
     let mut reporters = vec![recorder];
     match settings.metrics.sink {
         MetricsSink::Prometheus => {}
@@ -53,7 +56,7 @@ async fn start_reporters(
             let sdk = aws.expect("Backends loads the SDK config for the CloudWatch sink");
             let sink = CloudWatchSink::new(sdk, &settings.metrics);
             let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
-            publisher.spawn(settings.metrics.interval);
+            publisher.spawn(bg, settings.metrics.interval);
             reporters.push(publisher);
         }
     }
@@ -84,14 +87,13 @@ impl Application {
                 settings.jwt.client_ids.clone(),
             ),
         };
-        jwks.start(settings.jwt.jwks_refresh).await;
+        jwks.load().await;
 
         let keys = ApiKeys::new(backends.keys.clone());
-        keys.start(settings.api_keys.refresh).await;
+        keys.load().await;
 
         let flag = FallbackFlag::new(settings.fallback.initial);
         flag.refresh(backends.control.as_ref()).await;
-        flag.spawn_poller(backends.control.clone(), settings.fallback.poll);
 
         let aws = backends.aws.clone();
         let cursor_key = backends
@@ -102,9 +104,9 @@ impl Application {
 
         let metrics = Metrics::default();
         let usage = backends.usage.clone();
+        let control = backends.control.clone();
 
         let limits = Arc::new(RateLimits::new(&settings.rate));
-        limits.spawn_sweeper();
 
         let state = web::Data::new(AppState {
             auth: Authenticator {
@@ -133,6 +135,7 @@ impl Application {
 
         let origins = settings.cors_origins.clone();
         let public_state = state.clone();
+        let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(public_state.clone())
@@ -157,7 +160,17 @@ impl Application {
         .disable_signals()
         .run();
         // Started once both listeners are bound, so a failed start leaves no task behind.
-        let reporters = start_reporters(&settings, aws.as_ref(), &metrics, usage).await;
+        let background = Background::default();
+        let auth = &app_state.auth;
+        auth.jwt
+            .jwks()
+            .spawn_refresh(&background, settings.jwt.jwks_refresh);
+        auth.keys
+            .spawn_refresh(&background, settings.api_keys.refresh);
+        auth.flag
+            .spawn_poller(&background, control, settings.fallback.poll);
+        app_state.limits.spawn_sweeper(&background);
+        let reporters = start_reporters(&background, &settings, aws.as_ref(), &metrics, usage);
         announce(&settings, port, admin_port);
         Ok(Application {
             port,
@@ -165,6 +178,7 @@ impl Application {
             server,
             admin,
             reporters,
+            background,
         })
     }
 
@@ -185,6 +199,7 @@ impl Application {
     /// store, CloudWatch), so a graceful shutdown loses no metrics.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (a, b) = tokio::join!(self.server, self.admin);
+        self.background.stop().await;
         for reporter in &self.reporters {
             reporter.flush().await;
         }

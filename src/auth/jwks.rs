@@ -117,11 +117,17 @@ impl Jwks {
         }
     }
 
-    /// Fetches the remote set now (at start), then every `every` in the background.
-    pub async fn start(&self, every: Duration) {
+    /// Fetches the remote set now, before the service answers anything.
+    pub async fn load(&self) {
         if let Jwks::Remote(remote) = self {
             remote.refresh(None).await;
-            remote.spawn_every(every);
+        }
+    }
+
+    /// Refreshes the remote set every `every` until the background stops.
+    pub fn spawn_refresh(&self, bg: &crate::periodic::Background, every: Duration) {
+        if let Jwks::Remote(remote) = self {
+            remote.spawn_every(bg, every);
         }
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::ControlStore;
 use crate::domain::FallbackMode;
+use crate::periodic::Background;
 
 /// The flag as this instance sees it: read on every key request, so a lock-free cell.
 #[derive(Clone)]
@@ -57,10 +58,10 @@ impl FallbackFlag {
         }
     }
 
-    /// Follows the control store every `every` until the process ends.
-    pub fn spawn_poller(&self, store: Arc<dyn ControlStore>, every: Duration) {
+    /// Follows the control store every `every` until the background stops.
+    pub fn spawn_poller(&self, bg: &Background, store: Arc<dyn ControlStore>, every: Duration) {
         let flag = self.clone();
-        crate::periodic::spawn_every(every, move || {
+        bg.spawn_every(every, move || {
             let (flag, store) = (flag.clone(), store.clone());
             async move {
                 flag.refresh(store.as_ref()).await;

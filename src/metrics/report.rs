@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use super::Metrics;
 use super::snapshot::Snapshot;
+use crate::periodic::Background;
 
 #[async_trait]
 pub trait DeltaSink: Send + Sync {
@@ -55,10 +56,10 @@ impl Reporter {
         }
     }
 
-    /// Flushes every `every` until the process ends (the first report after one interval).
-    pub fn spawn(self: &Arc<Self>, every: Duration) {
+    /// Flushes every `every` until the background stops (the first report after one interval).
+    pub fn spawn(self: &Arc<Self>, bg: &Background, every: Duration) {
         let me = self.clone();
-        crate::periodic::spawn_every(every, move || {
+        bg.spawn_every(every, move || {
             let me = me.clone();
             async move {
                 me.flush().await;

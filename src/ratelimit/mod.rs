@@ -23,6 +23,7 @@ use self::principal::PrincipalLimits;
 use crate::config::RateSettings;
 use crate::domain::AuthFailure;
 use crate::metrics::Route;
+use crate::periodic::Background;
 use crate::routes::problem::ApiError;
 
 /// The policy names the headers and problem bodies use.
@@ -78,9 +79,9 @@ impl RateLimits {
     }
 
     /// Sweeps every [`SWEEP_EVERY`] for as long as the limits are in use.
-    pub fn spawn_sweeper(self: &Arc<Self>) {
+    pub fn spawn_sweeper(self: &Arc<Self>, bg: &Background) {
         let limits: Weak<Self> = Arc::downgrade(self);
-        crate::periodic::spawn_every(SWEEP_EVERY, move || {
+        bg.spawn_every(SWEEP_EVERY, move || {
             let limits = limits.upgrade();
             async move {
                 let Some(limits) = limits else { return false };

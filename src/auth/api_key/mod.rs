@@ -104,13 +104,18 @@ impl ApiKeys {
         }
     }
 
-    pub async fn start(&self, every: Duration) {
+    /// Loads the key set now, before the service answers anything.
+    pub async fn load(&self) {
         if self.ring.refresh(None).await
             && let Some(ring) = self.ring.current()
         {
             tracing::info!(keys = ring.len(), "API keys loaded");
         }
-        self.ring.spawn_every(every);
+    }
+
+    /// Reloads the key set every `every` until the background stops.
+    pub fn spawn_refresh(&self, bg: &crate::periodic::Background, every: Duration) {
+        self.ring.spawn_every(bg, every);
     }
 
     /// Every configured key id, once each, sorted (for the migration view).
