@@ -167,3 +167,6 @@ impl RawSettings {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod reference_tests;
