@@ -1,6 +1,10 @@
-//! The command line: `serve`, `token`, `keys`, `fallback`, `readiness`, `dashboard`.
+//! The command line: `serve`, `token`, `keys`, `fallback`, `readiness`, `dashboard`,
+//! `completions`. Every argument has help text and every mode is an enum, so `--help` (and the
+//! shell completions) list the choices.
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::auth::api_key::{KeyRing, manage};
 use crate::auth::dev_issuer::{DevIssuer, TokenRequest};
@@ -13,7 +17,9 @@ use crate::startup::Application;
 #[command(
     name = "cutover",
     version,
-    about = "Upload-and-list API that carries clients from X-API-KEY to Cognito"
+    about = "Upload-and-list API that carries clients from X-API-KEY to Cognito",
+    after_help = "Settings come from CUTOVER_* environment variables and the TOML file named by \
+                  CUTOVER_CONFIG; docs/reference.md lists them all."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -22,16 +28,17 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the gateway (public API and admin listener).
+    /// Run the gateway (public API and admin listener) until SIGTERM or Ctrl-C.
     Serve,
-    /// Print an access token signed by the dev issuer (embedded mode only).
+    /// Print an access token signed by the dev issuer, alone on stdout (embedded mode only).
     Token {
+        /// The token's subject (`sub`): the principal that owns the uploads.
         #[arg(long)]
         sub: String,
         /// Space-separated scopes; default: the read and write scopes.
         #[arg(long)]
         scope: Option<String>,
-        /// Comma-separated Cognito groups.
+        /// Comma-separated Cognito groups (`cognito:groups`).
         #[arg(long, value_delimiter = ',')]
         groups: Vec<String>,
         /// Lifetime in seconds.
@@ -44,21 +51,45 @@ pub enum Command {
     /// Read or flip the API-key deprecation flag for every instance.
     #[command(subcommand)]
     Fallback(FallbackCommand),
-    /// Per key id: requests in the window and last seen; `ready` (exit 0) only when no key was
-    /// used in the window and the service did report traffic, else `not ready` (exit 1).
+    /// Per key id: requests in the window and last seen, and whether the key path can be
+    /// switched off.
+    #[command(
+        after_help = "Exit status: 0 ready (no key used in the window, and the service \
+                            did carry traffic in it); 1 not ready; 2 could not tell (settings \
+                            invalid, store unreachable or key source unreadable)."
+    )]
     Readiness {
+        /// The window, in days.
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=3650))]
         days: u64,
+        /// Output: a table for people, or the report as one JSON document for scripts.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// The CloudWatch migration dashboard and alarms.
     #[command(subcommand)]
     Dashboard(DashboardCommand),
+    /// Print a shell completion script on stdout, e.g. `cutover completions bash > /etc/bash_completion.d/cutover`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How a command prints its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns and a verdict line.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 #[derive(Subcommand)]
 pub enum DashboardCommand {
     /// PutDashboard and PutMetricAlarm from `dashboards/`, for CUTOVER_METRICS_NAMESPACE.
     Deploy {
+        /// The dashboard's name; the alarms are named after it.
         #[arg(long, default_value = "cutover")]
         name: String,
     },
@@ -66,11 +97,12 @@ pub enum DashboardCommand {
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// Create a key; prints it once on stdout.
+    /// Create a key; prints it once, alone on stdout.
     Add {
+        /// The key id (letters, digits, `-`, `_`, `.`), the client's name in metrics and logs.
         #[arg(long)]
         id: KeyId,
-        /// The Cognito sub this legacy client acts as.
+        /// The Cognito sub this legacy client acts as (it then sees that user's uploads).
         #[arg(long)]
         owner: Option<String>,
         /// This client's own quota (requests per minute), instead of CUTOVER_RATE_PER_MINUTE.
@@ -82,11 +114,13 @@ pub enum KeysCommand {
     },
     /// Replace a key; the old one keeps working until the next change. Prints the new key.
     Rotate {
+        /// The key id to rotate.
         #[arg(long)]
         id: KeyId,
     },
     /// Remove a key (and its previous value) at once.
     Revoke {
+        /// The key id to revoke.
         #[arg(long)]
         id: KeyId,
     },
@@ -98,13 +132,71 @@ pub enum KeysCommand {
 pub enum FallbackCommand {
     /// Print the mode in force.
     Get,
-    /// Set the mode: allow, warn or deny.
-    Set { mode: FallbackMode },
+    /// Store a mode; every instance follows within CUTOVER_CONTROL_POLL_SECS.
+    Set {
+        /// What the key path does from now on.
+        #[arg(value_enum)]
+        mode: Mode,
+    },
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// The deprecation flag, as the command line spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Accept API keys.
+    Allow,
+    /// Accept API keys, with Deprecation, Sunset and Link headers.
+    Warn,
+    /// Refuse every API key with 401 and a pointer to the migration URL.
+    Deny,
+}
+
+impl From<Mode> for FallbackMode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Allow => FallbackMode::Allow,
+            Mode::Warn => FallbackMode::Warn,
+            Mode::Deny => FallbackMode::Deny,
+        }
+    }
+}
+
+/// Exit status of `cutover readiness` when it could not reach a verdict.
+const COULD_NOT_TELL: u8 = 2;
+
+/// Runs a command; errors are printed on stderr and become exit status 1 (2 for `readiness`).
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        // Needs no settings: completions work whatever the environment holds.
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "cutover", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Readiness { days, format } => {
+            return match readiness(days, format).await {
+                Ok(verdict) => verdict,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    eprintln!("could not tell");
+                    ExitCode::from(COULD_NOT_TELL)
+                }
+            };
+        }
+        command => run_with_settings(command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_with_settings(command: Command) -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    match cli.command {
+    match command {
         Command::Serve => serve(settings).await,
         Command::Token {
             sub,
@@ -114,7 +206,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => token(settings, sub, scope, groups, ttl),
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,
-        Command::Readiness { days } => readiness(settings, days).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
             let sdk = crate::aws::sdk_config().await;
             let client = crate::metrics::cloudwatch::client(&sdk, &settings.metrics);
@@ -128,6 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", done.dashboard);
             Ok(())
         }
+        Command::Readiness { .. } | Command::Completions { .. } => unreachable!("handled in run"),
     }
 }
 
@@ -246,6 +338,7 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
             println!("{}", stored.unwrap_or(settings.fallback.initial));
         }
         FallbackCommand::Set { mode } => {
+            let mode = FallbackMode::from(mode);
             backends.control.set_fallback_mode(mode).await?;
             eprintln!(
                 "fallback set to {mode}; running instances follow within {} s",
@@ -257,8 +350,9 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
     Ok(())
 }
 
-/// Exits the process with 1 when not ready, after printing why.
-async fn readiness(settings: Settings, days: u64) -> anyhow::Result<()> {
+/// The verdict as an exit status: 0 ready, 1 not ready. An error means "could not tell".
+async fn readiness(days: u64, format: Format) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load()?;
     let backends = Backends::build(&settings).await?;
     let versions = backends.keys.load().await?;
     let keys = KeyRing::from_versions(&versions).key_ids();
@@ -269,6 +363,18 @@ async fn readiness(settings: Settings, days: u64) -> anyhow::Result<()> {
         days,
     )
     .await?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => print_readiness(&report, days),
+    }
+    Ok(if report.ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_readiness(report: &crate::metrics::readiness::Readiness, days: u64) {
     println!(
         "{:<24} {:>10} {:>10} {:>14} LAST SEEN",
         "KEY ID",
@@ -290,13 +396,11 @@ async fn readiness(settings: Settings, days: u64) -> anyhow::Result<()> {
         "traffic in the last {days} days: jwt {}, api_key {}",
         report.traffic.jwt, report.traffic.api_key
     );
-    if report.ready {
-        println!("ready");
-        return Ok(());
-    }
     for reason in &report.reasons {
         println!("  - {reason}");
     }
-    println!("not ready");
-    std::process::exit(1);
+    println!("{}", if report.ready { "ready" } else { "not ready" });
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,11 +4,5 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     cutover::telemetry::init();
     let cli = cutover::cli::Cli::parse();
-    match cutover::cli::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    cutover::cli::run(cli).await
 }

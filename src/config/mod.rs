@@ -1,19 +1,38 @@
 //! Settings: defaults → optional `cutover.toml` (named by `CUTOVER_CONFIG`) → `CUTOVER_*`
 //! environment. Everything is parsed into typed values once, at start; unknown names and
 //! inconsistent combinations stop the start with a message that names the setting.
+//!
+//! One file per section; each declares the [`Setting`]s it reads (name, default, meaning) and
+//! parses them. The known names are the union of those declarations ([`SECTIONS`]), so a setting
+//! cannot be read without being known, and `docs/reference.md` is checked against the same list.
 
+mod fallback;
+mod jwt;
+mod keys;
+mod listen;
+mod metrics;
+mod process;
+mod rate;
 mod raw;
+mod scopes;
+mod setting;
+mod storage;
+mod uploads;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use ipnet::IpNet;
-use time::OffsetDateTime;
-
-use crate::domain::{FallbackMode, Scope};
+pub use fallback::FallbackSettings;
+pub use jwt::{IssuerSettings, JwtSettings};
+pub use keys::{ApiKeySettings, KeySourceSettings};
+pub use metrics::{MetricsSettings, MetricsSink};
+pub use rate::RateSettings;
 pub use raw::RawSettings;
+pub use scopes::ScopeSettings;
+pub use setting::Setting;
+pub use storage::StorageSettings;
+pub use uploads::{AllowedTypes, UploadSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -25,13 +44,35 @@ pub enum ConfigError {
     File { path: String, message: String },
 }
 
-impl ConfigError {
-    pub(crate) fn invalid(name: &str, message: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            name: format!("CUTOVER_{}", name.to_ascii_uppercase()),
-            message: message.into(),
-        }
-    }
+/// The settings of every section, in the order `docs/reference.md` lists them.
+pub const SECTIONS: &[(&str, &[Setting])] = &[
+    ("listeners and data", listen::SETTINGS),
+    ("storage", storage::SETTINGS),
+    ("JWT", jwt::SETTINGS),
+    ("scopes", scopes::SETTINGS),
+    ("API keys", keys::SETTINGS),
+    ("fallback flag", fallback::SETTINGS),
+    ("metrics", metrics::SETTINGS),
+    ("uploads and CORS", uploads::SETTINGS),
+    ("rate limits", rate::SETTINGS),
+];
+
+/// Read from the environment only, before the sections: the config file and the logger.
+pub const PROCESS_SETTINGS: &[Setting] = process::SETTINGS;
+
+/// Every `CUTOVER_*` setting: the sections' and the process-level ones.
+pub fn all_settings() -> impl Iterator<Item = &'static Setting> {
+    SECTIONS
+        .iter()
+        .flat_map(|(_, settings)| settings.iter())
+        .chain(PROCESS_SETTINGS)
+}
+
+/// A name (lowercased, without the prefix) that a section reads.
+fn is_known(name: &str) -> bool {
+    SECTIONS
+        .iter()
+        .any(|(_, settings)| settings.iter().any(|s| s.name == name))
 }
 
 #[derive(Debug, Clone)]
@@ -50,118 +91,6 @@ pub struct Settings {
     pub rate: RateSettings,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageSettings {
-    Local,
-    Aws { bucket: String, table: String },
-}
-
-#[derive(Debug, Clone)]
-pub enum IssuerSettings {
-    /// The embedded development issuer: a key in the data dir, JWKS on the admin listener.
-    Dev,
-    External {
-        issuer: String,
-        jwks_url: String,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct JwtSettings {
-    pub issuer: IssuerSettings,
-    pub client_ids: Vec<String>,
-    pub accept_access: bool,
-    pub accept_id: bool,
-    pub leeway_secs: u64,
-    pub jwks_refresh: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct ScopeSettings {
-    pub read: Option<Scope>,
-    pub write: Option<Scope>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySourceSettings {
-    File,
-    SecretsManager { secret_id: String },
-}
-
-#[derive(Debug, Clone)]
-pub struct ApiKeySettings {
-    pub source: KeySourceSettings,
-    pub refresh: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct FallbackSettings {
-    pub initial: FallbackMode,
-    pub deprecation: Option<OffsetDateTime>,
-    pub sunset: Option<OffsetDateTime>,
-    pub migration_url: Option<String>,
-    pub poll: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricsSink {
-    Prometheus,
-    CloudWatch,
-}
-
-#[derive(Debug, Clone)]
-pub struct MetricsSettings {
-    pub sink: MetricsSink,
-    pub namespace: String,
-    pub interval: Duration,
-    /// How often per-key usage is added to the embedded database or DynamoDB.
-    pub usage_flush: Duration,
-    /// Overrides the CloudWatch endpoint only (a VPC endpoint, or a local emulator in tests).
-    pub cloudwatch_endpoint: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum AllowedTypes {
-    Any,
-    Only(Vec<String>),
-}
-
-impl AllowedTypes {
-    pub fn allows(&self, content_type: &str) -> bool {
-        match self {
-            AllowedTypes::Any => true,
-            AllowedTypes::Only(types) => types.iter().any(|t| t == content_type),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct UploadSettings {
-    pub max_bytes: u64,
-    pub allowed_types: AllowedTypes,
-}
-
-/// Quotas as configured for the whole service; [`RateSettings::per_instance`] gives the share
-/// one instance enforces.
-#[derive(Debug, Clone)]
-pub struct RateSettings {
-    pub per_minute: u32,
-    pub burst: u32,
-    pub upload_cost: u32,
-    pub auth_failures_per_minute: u32,
-    pub trusted_proxies: Vec<IpNet>,
-    /// How many instances share the quotas (`CUTOVER_RATE_INSTANCES`): each instance limits on
-    /// its own, so each enforces 1/N of every quota.
-    pub instances: u32,
-}
-
-impl RateSettings {
-    /// This instance's share of a service-wide quota, never below 1.
-    pub fn per_instance(&self, total: u32) -> u32 {
-        (total / self.instances.max(1)).max(1)
-    }
-}
-
 impl Settings {
     /// Reads `CUTOVER_CONFIG` (if set) and the `CUTOVER_*` environment.
     pub fn load() -> Result<Self, ConfigError> {
@@ -176,13 +105,11 @@ impl Settings {
             let Some(key) = name.strip_prefix("CUTOVER_") else {
                 continue;
             };
-            match key {
-                "CONFIG" => config_file = Some(value),
-                // Read by the logger, not by the service.
-                "LOG" | "LOG_FORMAT" => {}
-                _ => {
-                    from_env.insert(key.to_ascii_lowercase(), value);
-                }
+            let key = key.to_ascii_lowercase();
+            if key == process::CONFIG.name {
+                config_file = Some(value);
+            } else if !PROCESS_SETTINGS.iter().any(|s| s.name == key) {
+                from_env.insert(key, value);
             }
         }
         let mut raw = RawSettings::default();
@@ -193,17 +120,22 @@ impl Settings {
         raw.validate()
     }
 
-    /// Settings from `name = value` pairs (names lowercased, without the prefix), over defaults.
+    /// Settings from `name = value` pairs (names lowercased, without the prefix), over defaults;
+    /// later pairs win.
+    ///
+    /// Test support, not part of the production API: the service reads its settings with
+    /// [`Settings::load`] only. A cargo feature rather than `#[doc(hidden)]` because a feature
+    /// takes the function out of the binary's build altogether, so production code cannot come
+    /// to depend on it; `Cargo.toml` turns `test-support` on for every test and bench target
+    /// (the package is its own dev-dependency), and `cfg(test)` covers the unit tests.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn from_pairs<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, ConfigError> {
         let mut raw = RawSettings::default();
-        raw.merge(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )?;
+        for (k, v) in pairs {
+            raw.merge(BTreeMap::from([(k.to_string(), v.to_string())]))?;
+        }
         raw.validate()
     }
 
@@ -212,5 +144,29 @@ impl Settings {
     }
 }
 
+impl RawSettings {
+    /// Parses every section; the first refusal stops the start.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let listen = listen::parse(self)?;
+        Ok(Settings {
+            listen: listen.listen,
+            admin_listen: listen.admin_listen,
+            data_dir: listen.data_dir,
+            storage: storage::parse(self)?,
+            jwt: jwt::parse(self)?,
+            scopes: scopes::parse(self)?,
+            api_keys: keys::parse(self)?,
+            fallback: fallback::parse(self)?,
+            metrics: metrics::parse(self)?,
+            uploads: uploads::parse(self)?,
+            cors_origins: uploads::cors_origins(self),
+            rate: rate::parse(self)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod reference_tests;

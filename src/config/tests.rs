@@ -1,10 +1,11 @@
 use super::*;
+use crate::domain::FallbackMode;
 
-fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+pub(super) fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     Settings::from_pairs(pairs.iter().copied())
 }
 
-fn error(pairs: &[(&str, &str)]) -> String {
+pub(super) fn error(pairs: &[(&str, &str)]) -> String {
     settings(pairs).expect_err("should be refused").to_string()
 }
 

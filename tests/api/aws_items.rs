@@ -63,6 +63,7 @@ async fn put_items(table: &str, items: Vec<HashMap<String, AttributeValue>>) {
 
 #[tokio::test]
 async fn listing_250_items_with_limit_100_is_3_pages_newest_first_with_none_missing_or_repeated() {
+    crate::aws_only!();
     let app = aws_app(&[]).await;
     let user = app.user("alice");
     // Written straight into the table with the agreed key design: 250 uploads would mostly
@@ -88,6 +89,7 @@ async fn listing_250_items_with_limit_100_is_3_pages_newest_first_with_none_miss
 
 #[tokio::test]
 async fn the_fallback_flag_and_the_cursor_key_are_control_items_of_the_table() {
+    crate::aws_only!();
     let app = aws_app(&[]).await;
     let (ok, out, err) = app.cli(&["fallback", "set", "deny"]);
     assert!(ok, "{err}");
@@ -139,6 +141,7 @@ async fn aws_storage_without_a_region_stops_with_a_message_naming_aws_region() {
 
 #[tokio::test]
 async fn two_instances_on_one_table_share_the_cursor_key_so_a_cursor_from_one_works_on_the_other() {
+    crate::aws_only!();
     let storage = moto::storage_pairs().await;
     let a = app().with_pairs(&storage).spawn().await;
     let b = app().with_pairs(&storage).spawn().await;

@@ -10,6 +10,7 @@ use crate::support::serve::ServeProcess;
 
 #[tokio::test]
 async fn when_dynamodb_stops_answering_requests_get_a_503_within_seconds_instead_of_hanging() {
+    crate::aws_only!();
     let proxy = MotoProxy::start().await;
     let storage = moto::storage_pairs().await;
     let pairs: Vec<(&str, &str)> = storage

@@ -129,6 +129,7 @@ fn rerun_alone(test: &str) -> bool {
 
 #[tokio::test]
 async fn a_40_mib_upload_goes_to_s3_in_parts_with_rss_growth_well_below_the_file_size() {
+    crate::aws_only!();
     if rerun_alone("a_40_mib_upload_goes_to_s3_in_parts_with_rss_growth_well_below_the_file_size") {
         return;
     }
@@ -199,6 +200,7 @@ async fn a_40_mib_upload_goes_to_s3_in_parts_with_rss_growth_well_below_the_file
 
 #[tokio::test]
 async fn an_upload_interrupted_mid_stream_leaves_no_object_no_open_multipart_upload_and_no_item() {
+    crate::aws_only!();
     let app = aws_app(&[("max_upload_bytes", (64 * MIB).to_string())]).await;
     let token = app.token("alice", READ_WRITE);
     let bucket = bucket(&app);
@@ -231,6 +233,7 @@ async fn an_upload_interrupted_mid_stream_leaves_no_object_no_open_multipart_upl
 #[tokio::test]
 async fn an_upload_over_the_size_limit_is_413_and_leaves_no_object_no_multipart_upload_and_no_item()
 {
+    crate::aws_only!();
     let app = aws_app(&[("max_upload_bytes", (8 * MIB).to_string())]).await;
     let user = app.user("alice");
     // Streamed without Content-Length, so the limit is hit after a part went to S3.
@@ -242,6 +245,7 @@ async fn an_upload_over_the_size_limit_is_413_and_leaves_no_object_no_multipart_
 #[tokio::test]
 async fn when_the_item_write_fails_after_the_object_was_stored_the_object_is_removed_and_the_answer_is_503()
  {
+    crate::aws_only!();
     let app = aws_app(&[]).await;
     let user = app.user("alice");
     let table = moto::setting(&app.pairs, "dynamodb_table").unwrap();
@@ -263,6 +267,7 @@ async fn when_the_item_write_fails_after_the_object_was_stored_the_object_is_rem
 
 #[tokio::test]
 async fn content_is_a_302_to_a_presigned_url_that_serves_the_same_bytes() {
+    crate::aws_only!();
     let app = aws_app(&[]).await;
     let user = app.user("alice");
     let bytes = png(b"presigned bytes");
@@ -282,6 +287,7 @@ async fn content_is_a_302_to_a_presigned_url_that_serves_the_same_bytes() {
 
 #[tokio::test]
 async fn delete_removes_the_object_and_the_item() {
+    crate::aws_only!();
     let app = aws_app(&[]).await;
     let user = app.user("alice");
     let item = app.upload_ok(&user, "d.png", png(b"delete me")).await;

@@ -35,6 +35,7 @@ async fn stats(cw: &Client, ns: &str, metric: &str, dim: (&str, &str), since: i6
 
 #[tokio::test]
 async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when_idle() {
+    crate::aws_only!();
     let adapter = cloudwatch_adapter::start();
     let cw = cloudwatch(&adapter).await;
     let ns = unique_name("CutoverTest");

@@ -113,6 +113,7 @@ async fn app_for(user: &SignedIn) -> TestApp {
 
 #[tokio::test]
 async fn a_user_signed_in_with_moto_cognito_uploads_and_lists_with_the_access_token() {
+    crate::aws_only!();
     let user = sign_in_a_new_user().await;
     let app = app_for(&user).await;
     let auth = Auth::Bearer(user.access_token.clone());
@@ -127,6 +128,7 @@ async fn a_user_signed_in_with_moto_cognito_uploads_and_lists_with_the_access_to
 
 #[tokio::test]
 async fn the_id_token_of_a_moto_cognito_sign_in_is_refused_while_only_access_tokens_are_accepted() {
+    crate::aws_only!();
     let user = sign_in_a_new_user().await;
     let app = app_for(&user).await;
     let res = app

@@ -80,6 +80,7 @@ fn every_metric_the_dashboard_and_alarms_name_is_one_the_service_publishes() {
 
 #[tokio::test]
 async fn the_dashboard_and_alarms_deploy_to_cloudwatch_and_read_back() {
+    crate::aws_only!();
     let adapter = cloudwatch_adapter::start();
     let cw = cloudwatch(&adapter).await;
     let name = unique_name("cutover-test");

@@ -108,9 +108,34 @@ pub async fn spawn_app() -> TestApp {
     app().spawn().await
 }
 
-/// Which storage backend the suite runs on (`TEST_STORAGE_BACKEND`, default local).
-fn backend() -> String {
-    std::env::var("TEST_STORAGE_BACKEND").unwrap_or_else(|_| "local".into())
+/// Which storage backend the suite runs on (`TEST_STORAGE_BACKEND`, default local). Any other
+/// value is a mistake in the caller (a typo would otherwise run nothing on AWS, silently).
+fn backend() -> &'static str {
+    match std::env::var("TEST_STORAGE_BACKEND").as_deref() {
+        Err(_) | Ok("" | "local") => "local",
+        Ok("aws") => "aws",
+        Ok(other) => panic!("TEST_STORAGE_BACKEND={other:?}: expected local or aws"),
+    }
+}
+
+/// Whether the AWS-only tests run (see `aws_only!` in `main.rs`). When they do not, says once,
+/// on the terminal, how to run them.
+pub fn aws_selected() -> bool {
+    static NOTE: std::sync::Once = std::sync::Once::new();
+    if backend() == "aws" {
+        return true;
+    }
+    NOTE.call_once(|| {
+        // Straight to stderr: `eprintln!` inside a test is captured and shown only on failure.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: the AWS-only API tests (moto) pass as no-ops in this run; run them with \
+             scripts/test, or `. scripts/moto.sh && moto_start && TEST_STORAGE_BACKEND=aws cargo \
+             test --test api`"
+        );
+    });
+    false
 }
 
 impl AppBuilder {
@@ -320,6 +345,11 @@ impl TestApp {
         run_cli(&self.pairs, args)
     }
 
+    /// Runs `cutover` against this app's settings; returns (exit code, stdout, stderr).
+    pub fn cli_code(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        run_cli_code(&self.pairs, args)
+    }
+
     /// How many objects (and unfinished uploads) the backend holds, wherever it keeps them.
     pub async fn stored_object_count(&self) -> usize {
         let dir = self.data_dir.path();
@@ -384,13 +414,19 @@ pub fn cutover_command() -> std::process::Command {
 
 /// Runs `cutover` with these settings; returns (status, stdout, stderr).
 pub fn run_cli(pairs: &[(String, String)], args: &[&str]) -> (bool, String, String) {
+    let (code, out, err) = run_cli_code(pairs, args);
+    (code == Some(0), out, err)
+}
+
+/// Runs `cutover` with these settings; returns (exit code, stdout, stderr).
+pub fn run_cli_code(pairs: &[(String, String)], args: &[&str]) -> (Option<i32>, String, String) {
     let mut cmd = cutover_command();
     for (k, v) in pairs {
         cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
     }
     let out = cmd.args(args).output().expect("cutover runs");
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )

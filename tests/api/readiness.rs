@@ -48,8 +48,8 @@ async fn readiness_is_not_ready_while_a_key_was_used_in_the_window() {
     );
 
     // A separate process reads the same database: the answer survives restarts.
-    let (ok, out, _) = app.cli(&["readiness", "--days", "1"]);
-    assert!(!ok, "exit status 1 while a key is in use:\n{out}");
+    let (code, out, _) = app.cli_code(&["readiness", "--days", "1"]);
+    assert_eq!(code, Some(1), "exit status 1 while a key is in use:\n{out}");
     assert_eq!(last_line(&out), "not ready");
     assert!(out.contains("legacy-mobile"), "{out}");
     assert!(
@@ -80,8 +80,8 @@ async fn readiness_is_ready_once_no_key_was_used_in_the_window() {
     })
     .await;
 
-    let (ok, out, _) = app.cli(&["readiness", "--days", "2"]);
-    assert!(ok, "{out}");
+    let (code, out, _) = app.cli_code(&["readiness", "--days", "2"]);
+    assert_eq!(code, Some(0), "{out}");
     assert_eq!(last_line(&out), "ready");
     let (ok, out, _) = app.cli(&["readiness", "--days", "7"]);
     assert!(!ok);
@@ -107,4 +107,26 @@ async fn readiness_is_not_ready_when_the_service_reported_no_traffic_at_all() {
     assert!(out.contains("no traffic at all"), "{out}");
     let view = migration(&app).await;
     assert_eq!(view["verdict"], "not ready");
+}
+
+#[tokio::test]
+async fn readiness_exits_2_when_it_cannot_read_the_keys_so_scripts_never_take_it_for_not_ready() {
+    let app = spawn().await;
+    // A key file that is not JSON: the key source cannot be read, so there is no verdict.
+    std::fs::write(app.data_dir.path().join("api-keys.json"), "{ not json").unwrap();
+    let (code, out, err) = app.cli_code(&["readiness"]);
+    assert_eq!(code, Some(2), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(!out.contains("ready"), "no verdict on stdout: {out}");
+    assert!(err.contains("api-keys.json"), "{err}");
+}
+
+#[tokio::test]
+async fn readiness_as_json_carries_the_verdict_and_the_same_exit_status() {
+    let app = spawn().await;
+    add_keys(&app, &["legacy-mobile"]).await;
+    let (code, out, _) = app.cli_code(&["readiness", "--format", "json"]);
+    assert_eq!(code, Some(1), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(report["ready"], false);
+    assert_eq!(report["keys"][0]["key_id"], "legacy-mobile");
 }

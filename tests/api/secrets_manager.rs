@@ -38,6 +38,7 @@ async fn stage_value(secret: &str, stage: &str) -> String {
 
 #[tokio::test]
 async fn a_rotation_while_serving_accepts_the_new_key_and_keeps_the_old_one_as_awsprevious() {
+    crate::aws_only!();
     let secret = new_secret(json!({ "keys": [] })).await;
     let app = app()
         .with("api_keys_source", "secretsmanager")
@@ -89,6 +90,7 @@ async fn a_rotation_while_serving_accepts_the_new_key_and_keeps_the_old_one_as_a
 
 #[tokio::test]
 async fn keys_keep_working_when_secrets_manager_goes_away_after_a_load() {
+    crate::aws_only!();
     let proxy = MotoProxy::start().await;
     let secret =
         new_secret(json!({ "keys": [{ "id": "mobile", "key": "cok_outage_test_key" }] })).await;

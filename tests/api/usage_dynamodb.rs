@@ -19,6 +19,7 @@ async fn create_table() -> String {
 
 #[tokio::test]
 async fn dynamodb_usage_adds_up_across_writers_and_keeps_the_latest_last_seen() {
+    crate::aws_only!();
     let table = create_table().await;
     let config = moto::sdk().await;
     // Two instances writing to the same table.
@@ -57,6 +58,7 @@ async fn dynamodb_usage_adds_up_across_writers_and_keeps_the_latest_last_seen() 
 
 #[tokio::test]
 async fn readiness_in_aws_mode_reads_the_dynamodb_usage_items() {
+    crate::aws_only!();
     let table = create_table().await;
     let data = tempfile::tempdir().unwrap();
     let pairs = settings_pairs(&[

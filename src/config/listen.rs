@@ -1,0 +1,53 @@
+//! Where the service listens and keeps its embedded data.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::ConfigError;
+use super::raw::RawSettings;
+use super::setting::Setting;
+
+const LISTEN: Setting = Setting::new(
+    "listen",
+    "127.0.0.1:8080",
+    "address of the public API (`host:port`, port 0 picks a free one)",
+);
+const ADMIN_LISTEN: Setting = Setting::new(
+    "admin_listen",
+    "127.0.0.1:9090",
+    "address of the admin listener (`/metrics`, `/admin/migration`, the dev issuer's JWKS); keep it private",
+);
+const DATA_DIR: Setting = Setting::new(
+    "data_dir",
+    "./data",
+    "embedded store (objects, SQLite), key file, dev issuer key",
+);
+
+pub(super) const SETTINGS: &[Setting] = &[LISTEN, ADMIN_LISTEN, DATA_DIR];
+
+pub(super) struct Listen {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+pub(super) fn parse(raw: &RawSettings) -> Result<Listen, ConfigError> {
+    Ok(Listen {
+        listen: raw.parse(&LISTEN)?,
+        admin_listen: raw.parse(&ADMIN_LISTEN)?,
+        data_dir: raw.parse(&DATA_DIR)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::{error, settings};
+
+    #[test]
+    fn listen_addresses_must_be_socket_addresses() {
+        let s = settings(&[("listen", "0.0.0.0:80"), ("data_dir", "/var/lib/cutover")]).unwrap();
+        assert_eq!(s.listen.to_string(), "0.0.0.0:80");
+        assert_eq!(s.data_dir, std::path::PathBuf::from("/var/lib/cutover"));
+        assert!(error(&[("admin_listen", "9090")]).contains("CUTOVER_ADMIN_LISTEN"));
+    }
+}
