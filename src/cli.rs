@@ -116,8 +116,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fallback(cmd) => fallback(settings, cmd).await,
         Command::Readiness { days } => readiness(settings, days).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
-            let sdk = crate::aws::sdk_config().await;
-            let client = crate::metrics::cloudwatch::client(&sdk, &settings.metrics);
+            let aws = crate::aws::Aws::load().await;
+            let client = crate::metrics::cloudwatch::client(&aws, &settings.metrics);
             let namespace = &settings.metrics.namespace;
             let done = crate::metrics::dashboard::deploy(&client, &name, namespace).await?;
             eprintln!(

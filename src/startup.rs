@@ -40,7 +40,7 @@ pub struct Application {
 /// (Prometheus is pulled from `/metrics`, so it needs no reporter).
 async fn start_reporters(
     settings: &Settings,
-    aws: Option<&aws_config::SdkConfig>,
+    aws: Option<&crate::aws::Aws>,
     metrics: &Metrics,
     usage: Arc<dyn UsageStore>,
 ) -> Vec<Arc<Reporter>> {
@@ -50,8 +50,8 @@ async fn start_reporters(
     match settings.metrics.sink {
         MetricsSink::Prometheus => {}
         MetricsSink::CloudWatch => {
-            let sdk = aws.expect("Backends loads the SDK config for the CloudWatch sink");
-            let sink = CloudWatchSink::new(sdk, &settings.metrics);
+            let aws = aws.expect("Backends loads the AWS config for the CloudWatch sink");
+            let sink = CloudWatchSink::new(aws, &settings.metrics);
             let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
             publisher.spawn(settings.metrics.interval);
             reporters.push(publisher);
