@@ -228,6 +228,12 @@ impl DeltaSink for CloudWatchSink {
         );
         let (mut retry, mut dropped, mut last_error) = (Vec::new(), 0, None);
         for call in calls {
+            // Once CloudWatch is out, the rest waits too: a flush (at shutdown too) takes one
+            // call's time limit, not one per call.
+            if !retry.is_empty() {
+                retry.push(call);
+                continue;
+            }
             let sent = self
                 .client
                 .put_metric_data()
@@ -238,7 +244,7 @@ impl DeltaSink for CloudWatchSink {
             let Err(e) = sent else { continue };
             let e = AwsError::new("PutMetricData", e);
             if e.class.is_outage() {
-                tracing::warn!(error = %e, datums = call.len(), "kept for the next interval");
+                tracing::warn!(error = %e, datums = call.len(), "CloudWatch unavailable: metrics kept for the next interval");
                 retry.push(call);
             } else {
                 dropped += call.len();
