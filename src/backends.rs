@@ -9,6 +9,7 @@ use anyhow::Context;
 use crate::auth::api_key::KeySource;
 use crate::auth::api_key::file::FileKeys;
 use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
+use crate::aws::Aws;
 use crate::config::{KeySourceSettings, MetricsSink, Settings, StorageSettings};
 use crate::control::ControlStore;
 use crate::metrics::usage::UsageStore;
@@ -26,8 +27,8 @@ pub struct Backends {
     pub control: Arc<dyn ControlStore>,
     pub usage: Arc<dyn UsageStore>,
     pub keys: Arc<dyn KeySource>,
-    /// The process's one AWS SDK configuration, when any backend or sink is on AWS.
-    pub aws: Option<aws_config::SdkConfig>,
+    /// The process's one AWS configuration, when any backend or sink is on AWS.
+    pub aws: Option<Aws>,
 }
 
 impl Backends {
@@ -38,11 +39,11 @@ impl Backends {
                 KeySourceSettings::SecretsManager { .. }
             )
             || settings.metrics.sink == MetricsSink::CloudWatch;
-        let sdk = match needs_aws {
-            true => Some(crate::aws::sdk_config().await),
+        let aws = match needs_aws {
+            true => Some(Aws::load().await),
             false => None,
         };
-        let keys = key_source(settings, sdk.as_ref());
+        let keys = key_source(settings, aws.as_ref());
         match &settings.storage {
             StorageSettings::Local => {
                 let db =
@@ -58,24 +59,26 @@ impl Backends {
                     control: Arc::new(db),
                     usage: Arc::new(usage),
                     keys,
-                    aws: sdk,
+                    aws,
                 })
             }
             StorageSettings::Aws { bucket, table } => {
-                let aws = sdk.as_ref().expect("loaded above");
+                let sdk = aws.as_ref().expect("loaded above");
                 // Without a region every call fails later with a less helpful message.
                 anyhow::ensure!(
-                    aws.region().is_some(),
+                    sdk.region().is_some(),
                     "CUTOVER_STORAGE=aws: no AWS region; set AWS_REGION (or a profile's region)"
                 );
-                let metadata = DynamoStore::new(aws, table.clone());
+                // One DynamoDB client for items, control and usage: one table, one set of limits.
+                let dynamodb = sdk.dynamodb();
+                let metadata = DynamoStore::new(dynamodb.clone(), table.clone());
                 Ok(Backends {
-                    objects: Arc::new(S3Objects::new(aws, bucket.clone())),
+                    objects: Arc::new(S3Objects::new(sdk.s3(), bucket.clone())),
                     metadata: Arc::new(metadata.clone()),
                     control: Arc::new(metadata),
-                    usage: Arc::new(DynamoUsage::new(aws, table.clone())),
+                    usage: Arc::new(DynamoUsage::new(dynamodb, table.clone())),
                     keys,
-                    aws: sdk,
+                    aws,
                 })
             }
         }
@@ -84,18 +87,19 @@ impl Backends {
 
 /// The configured key source alone, for `cutover keys` (which needs no other store).
 pub async fn keys(settings: &Settings) -> Arc<dyn KeySource> {
-    let sdk = match settings.api_keys.source {
-        KeySourceSettings::SecretsManager { .. } => Some(crate::aws::sdk_config().await),
+    let aws = match settings.api_keys.source {
+        KeySourceSettings::SecretsManager { .. } => Some(Aws::load().await),
         KeySourceSettings::File => None,
     };
-    key_source(settings, sdk.as_ref())
+    key_source(settings, aws.as_ref())
 }
 
-fn key_source(settings: &Settings, sdk: Option<&aws_config::SdkConfig>) -> Arc<dyn KeySource> {
+fn key_source(settings: &Settings, aws: Option<&Aws>) -> Arc<dyn KeySource> {
     match &settings.api_keys.source {
         KeySourceSettings::File => Arc::new(FileKeys::new(settings.data_dir.join("api-keys.json"))),
         KeySourceSettings::SecretsManager { secret_id } => Arc::new(SecretsManagerKeys::new(
-            sdk.expect("the SDK config is loaded for a Secrets Manager key source"),
+            aws.expect("the AWS config is loaded for a Secrets Manager key source")
+                .secrets_manager(),
             secret_id.clone(),
         )),
     }

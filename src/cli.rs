@@ -207,8 +207,8 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
-            let sdk = crate::aws::sdk_config().await;
-            let client = crate::metrics::cloudwatch::client(&sdk, &settings.metrics);
+            let aws = crate::aws::Aws::load().await;
+            let client = crate::metrics::cloudwatch::client(&aws, &settings.metrics);
             let namespace = &settings.metrics.namespace;
             let done = crate::metrics::dashboard::deploy(&client, &name, namespace).await?;
             eprintln!(

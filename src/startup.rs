@@ -43,7 +43,7 @@ pub struct Application {
 fn start_reporters(
     bg: &Background,
     settings: &Settings,
-    aws: Option<&aws_config::SdkConfig>,
+    aws: Option<&crate::aws::Aws>,
     metrics: &Metrics,
     usage: Arc<dyn UsageStore>,
 ) -> Vec<Arc<Reporter>> {
@@ -53,8 +53,8 @@ fn start_reporters(
     match settings.metrics.sink {
         MetricsSink::Prometheus => {}
         MetricsSink::CloudWatch => {
-            let sdk = aws.expect("Backends loads the SDK config for the CloudWatch sink");
-            let sink = CloudWatchSink::new(sdk, &settings.metrics);
+            let aws = aws.expect("Backends loads the AWS config for the CloudWatch sink");
+            let sink = CloudWatchSink::new(aws, &settings.metrics);
             let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
             publisher.spawn(bg, settings.metrics.interval);
             reporters.push(publisher);

@@ -1,9 +1,35 @@
-//! The one AWS setup: the SDK configuration, and the classification of SDK errors every AWS
-//! caller shares.
+//! The one AWS setup: the SDK configuration, loaded once per process into an [`Aws`] value, every
+//! service client built from it with its time limits ([`clients`]), and the classification of
+//! SDK errors every AWS caller shares ([`error`]).
 
+pub mod clients;
 pub mod error;
 
-/// The shared SDK configuration (region, credentials, endpoint) from the environment.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+use std::sync::Arc;
+
+/// The process's AWS configuration (region, credentials, endpoint, HTTP client), loaded once;
+/// cheap to clone. Every client made from it shares one connection pool and one credentials
+/// cache.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    sdk: Arc<aws_config::SdkConfig>,
+}
+
+impl Aws {
+    /// Loads the configuration from the environment (the standard provider chains). Call once
+    /// per process and pass the value around.
+    pub async fn load() -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Aws { sdk: Arc::new(sdk) }
+    }
+
+    pub fn region(&self) -> Option<&aws_config::Region> {
+        self.sdk.region()
+    }
+
+    /// The configuration as loaded, without the per-service limits (test tooling that builds
+    /// its own clients).
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
 }

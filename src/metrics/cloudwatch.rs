@@ -1,9 +1,8 @@
 //! The CloudWatch sink (`CUTOVER_METRICS_SINK=cloudwatch`): every interval, the deltas as
 //! PutMetricData calls with the names and dimensions of SPEC, split to stay inside the API's
-//! limits. The SDK retries a failed call (standard mode, 3 attempts) within a timeout; after that
-//! the interval's data is dropped and logged — a CloudWatch outage never reaches a request.
-
-use std::time::Duration;
+//! limits. The SDK retries a failed call within the CloudWatch limits of `docs/aws.md`; a call
+//! that still fails throttled or transient is sent again with the next interval, any other
+//! failure is logged and its data dropped — a CloudWatch outage never reaches a request.
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::Client;
@@ -13,6 +12,8 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use super::report::DeltaSink;
 use super::snapshot::Snapshot;
 use super::{LATENCY_BUCKETS_MS, Route};
+use crate::aws::Aws;
+use crate::aws::error::AwsError;
 use crate::config::MetricsSettings;
 use crate::domain::AuthFailure;
 
@@ -32,7 +33,9 @@ pub const MAX_DATUMS_PER_CALL: usize = 1000;
 pub const MAX_BYTES_PER_CALL: usize = 1_000_000;
 /// Room left for the envelope and for the size estimate being an estimate.
 const BYTES_BUDGET: usize = MAX_BYTES_PER_CALL * 9 / 10;
-const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+/// Failed calls kept for the next interval at most (the oldest go first): a long outage costs
+/// bounded memory.
+const MAX_RETRIED_CALLS: usize = 10;
 /// The value reported for latencies above the last bucket bound.
 const OVERFLOW_MS: f64 = (LATENCY_BUCKETS_MS[LATENCY_BUCKETS_MS.len() - 1] * 2) as f64;
 
@@ -184,25 +187,24 @@ pub fn batches(datums: Vec<Datum>) -> Vec<Vec<Datum>> {
 pub struct CloudWatchSink {
     client: Client,
     namespace: String,
+    /// Calls that failed throttled or transient, with their own timestamps, for the next send.
+    retry: std::sync::Mutex<Vec<Vec<MetricDatum>>>,
 }
 
 impl CloudWatchSink {
-    pub fn new(sdk: &aws_config::SdkConfig, settings: &MetricsSettings) -> Self {
+    pub fn new(aws: &Aws, settings: &MetricsSettings) -> Self {
         CloudWatchSink {
-            client: client(sdk, settings),
+            client: client(aws, settings),
             namespace: settings.namespace.clone(),
+            retry: Default::default(),
         }
     }
 }
 
-/// A CloudWatch client from the standard AWS configuration, with the endpoint override of
+/// The CloudWatch client of [`Aws::cloudwatch`], with the endpoint override of
 /// `CUTOVER_CLOUDWATCH_ENDPOINT_URL` when set.
-pub fn client(sdk: &aws_config::SdkConfig, settings: &MetricsSettings) -> Client {
-    let mut conf = aws_sdk_cloudwatch::config::Builder::from(sdk);
-    if let Some(url) = &settings.cloudwatch_endpoint {
-        conf = conf.endpoint_url(url);
-    }
-    Client::from_conf(conf.build())
+pub fn client(aws: &Aws, settings: &MetricsSettings) -> Client {
+    aws.cloudwatch(settings.cloudwatch_endpoint.as_deref())
 }
 
 #[async_trait]
@@ -215,28 +217,56 @@ impl DeltaSink for CloudWatchSink {
         false
     }
 
+    /// Errs only for data dropped: what an outage failed is kept here and sent next time.
     async fn send(&self, delta: &Snapshot, at: u64) -> anyhow::Result<()> {
         let at = DateTime::from_secs(at as i64);
-        let mut failed = 0;
-        let mut last_error = None;
-        for batch in batches(datums(delta)) {
-            let call = self
+        let mut calls = std::mem::take(&mut *self.retry.lock().expect("not poisoned"));
+        calls.extend(
+            batches(datums(delta))
+                .into_iter()
+                .map(|b| b.iter().map(|d| d.to_sdk(at)).collect::<Vec<_>>()),
+        );
+        let (mut retry, mut dropped, mut last_error) = (Vec::new(), 0, None);
+        for call in calls {
+            // Once CloudWatch is out, the rest waits too: a flush (at shutdown too) takes one
+            // call's time limit, not one per call.
+            if !retry.is_empty() {
+                retry.push(call);
+                continue;
+            }
+            let sent = self
                 .client
                 .put_metric_data()
                 .namespace(&self.namespace)
-                .set_metric_data(Some(batch.iter().map(|d| d.to_sdk(at)).collect()))
-                .send();
-            let err = match tokio::time::timeout(CALL_TIMEOUT, call).await {
-                Ok(Ok(_)) => continue,
-                Ok(Err(e)) => anyhow::Error::new(e),
-                Err(_) => anyhow::anyhow!("PutMetricData timed out after {CALL_TIMEOUT:?}"),
-            };
-            failed += batch.len();
-            last_error = Some(err);
+                .set_metric_data(Some(call.clone()))
+                .send()
+                .await;
+            let Err(e) = sent else { continue };
+            let e = AwsError::new("PutMetricData", e);
+            if e.class.is_outage() {
+                tracing::warn!(error = %e, datums = call.len(), "CloudWatch unavailable: metrics kept for the next interval");
+                retry.push(call);
+            } else {
+                dropped += call.len();
+                last_error = Some(e);
+            }
         }
+        if retry.len() > MAX_RETRIED_CALLS {
+            let old: usize = retry
+                .drain(..retry.len() - MAX_RETRIED_CALLS)
+                .map(|c| c.len())
+                .sum();
+            tracing::warn!(
+                datums = old,
+                "CloudWatch unavailable for long: oldest data dropped"
+            );
+        }
+        *self.retry.lock().expect("not poisoned") = retry;
         match last_error {
             None => Ok(()),
-            Some(e) => Err(e.context(format!("{failed} datums not published"))),
+            Some(e) => {
+                Err(anyhow::Error::new(e).context(format!("{dropped} datums not published")))
+            }
         }
     }
 }

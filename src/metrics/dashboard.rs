@@ -10,6 +10,8 @@ use aws_sdk_cloudwatch::types::{
 };
 use serde::Deserialize;
 
+use crate::aws::error::AwsError;
+
 pub const DASHBOARD_TEMPLATE: &str = include_str!("../../dashboards/cutover.json");
 pub const ALARMS_TEMPLATE: &str = include_str!("../../dashboards/alarms.json");
 
@@ -107,7 +109,9 @@ pub struct Deployed {
     pub alarms: Vec<String>,
 }
 
-/// PutDashboard, then PutMetricAlarm for each alarm (both replace what exists).
+/// PutDashboard, then PutMetricAlarm for each alarm (both replace what exists). The client's
+/// limits bound each call; a failure says its class (throttled and transient ones are worth
+/// running the command again).
 pub async fn deploy(
     client: &Client,
     dashboard_name: &str,
@@ -125,7 +129,7 @@ pub async fn deploy(
         .dashboard_body(body)
         .send()
         .await
-        .context("PutDashboard")?;
+        .map_err(|e| AwsError::new("PutDashboard", e))?;
     for m in out.dashboard_validation_messages() {
         tracing::warn!(
             message = m.message().unwrap_or_default(),
@@ -146,7 +150,8 @@ pub async fn deploy(
             .set_metrics(Some(alarm.metrics.iter().map(query).collect()))
             .send()
             .await
-            .with_context(|| format!("PutMetricAlarm {}", alarm.alarm_name))?;
+            .map_err(|e| AwsError::new("PutMetricAlarm", e))
+            .with_context(|| format!("alarm {}", alarm.alarm_name))?;
         names.push(alarm.alarm_name);
     }
     Ok(Deployed {

@@ -4,18 +4,16 @@
 //! single-item operations that cannot reach another owner's items.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{MetadataStore, Page};
-use crate::aws::error::classify;
+use crate::aws::error::{ErrorClass, classify};
 use crate::control::ControlStore;
 use crate::domain::{FallbackMode, Filename, Photo, PhotoId, PrincipalId};
 use crate::storage::StoreError;
@@ -35,26 +33,11 @@ pub struct DynamoStore {
     table: String,
 }
 
-/// DynamoDB answers in milliseconds; a call still waiting after this is stuck, and the
-/// request should get its 503 instead of hanging (the SDK sets no such limit by default).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
-/// All attempts of one call, retries and back-off included.
-const CALL_TIMEOUT: Duration = Duration::from_secs(7);
-
 impl DynamoStore {
-    pub fn new(sdk: &aws_config::SdkConfig, table: String) -> Self {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_millis(3100))
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-            .operation_timeout(CALL_TIMEOUT)
-            .build();
-        let conf = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .timeout_config(timeouts)
-            .build();
-        DynamoStore {
-            client: Client::from_conf(conf),
-            table,
-        }
+    /// `client` comes from [`crate::aws::Aws::dynamodb`], with the DynamoDB time limits of
+    /// `docs/aws.md`.
+    pub fn new(client: Client, table: String) -> Self {
+        DynamoStore { client, table }
     }
 
     async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
@@ -144,15 +127,8 @@ impl MetadataStore for DynamoStore {
             .condition_expression(IF_ABSENT)
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
-                    StoreError::Conflict
-                } else {
-                    classify("PutItem", e)
-                }
-            })?;
+            // A failed condition is a `Conflict`: the id is taken.
+            .map_err(|e| classify("PutItem", e))?;
         Ok(())
     }
 
@@ -231,9 +207,7 @@ impl MetadataStore for DynamoStore {
             .send()
             .await;
         if let Err(e) = put
-            && !e
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception())
+            && ErrorClass::of(&e) != ErrorClass::Conflict
         {
             return Err(classify("PutItem", e));
         }

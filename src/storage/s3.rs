@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
@@ -25,10 +24,6 @@ pub const PART_SIZE: usize = 5 * 1024 * 1024;
 /// How long a presigned content URL stays valid.
 const PRESIGN_TTL: Duration = Duration::from_secs(5 * 60);
 
-/// One attempt at any call, a 5 MiB part included: generous, but a stuck S3 ends in a 503
-/// rather than an upload that hangs (the SDK sets no such limit by default).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
-
 pub struct S3Objects {
     client: Client,
     bucket: String,
@@ -39,21 +34,9 @@ fn key(id: PhotoId) -> String {
 }
 
 impl S3Objects {
-    pub fn new(sdk: &aws_config::SdkConfig, bucket: String) -> Self {
-        let mut conf = aws_sdk_s3::config::Builder::from(sdk).timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(3100))
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .build(),
-        );
-        // An endpoint override (moto, MinIO) rarely resolves `<bucket>.<host>` virtual hosts.
-        if sdk.endpoint_url().is_some() {
-            conf = conf.force_path_style(true);
-        }
-        S3Objects {
-            client: Client::from_conf(conf.build()),
-            bucket,
-        }
+    /// `client` comes from [`crate::aws::Aws::s3`], with the S3 time limits of `docs/aws.md`.
+    pub fn new(client: Client, bucket: String) -> Self {
+        S3Objects { client, bucket }
     }
 }
 

@@ -21,11 +21,10 @@ async fn create_table() -> String {
 async fn dynamodb_usage_adds_up_across_writers_and_keeps_the_latest_last_seen() {
     crate::aws_only!();
     let table = create_table().await;
-    let config = moto::sdk().await;
     // Two instances writing to the same table.
     let (a, b) = (
-        DynamoUsage::new(&config, table.clone()),
-        DynamoUsage::new(&config, table),
+        DynamoUsage::new(moto::aws().await.dynamodb(), table.clone()),
+        DynamoUsage::new(moto::aws().await.dynamodb(), table),
     );
     let k = KeyId::parse("legacy-mobile").unwrap();
     let now = unix_now();
@@ -74,7 +73,7 @@ async fn readiness_in_aws_mode_reads_the_dynamodb_usage_items() {
     assert!(!ok, "{out}{err}");
     assert!(out.contains("no traffic at all"), "{out}{err}");
 
-    let store = DynamoUsage::new(&moto::sdk().await, table);
+    let store = DynamoUsage::new(moto::aws().await.dynamodb(), table);
     let now = unix_now();
     let k = KeyId::parse("legacy-mobile").unwrap();
     let three_days_ago = now - 3 * DAY;

@@ -1,12 +1,14 @@
 //! Keys in an AWS Secrets Manager secret. Each stage is asked for by name: moto (and caches in
 //! front of real AWS) can answer an unstaged read with a stale version.
-
-use std::time::Duration;
+//!
+//! Errors are classified ([`crate::aws::error`]): a missing stage is an empty answer; anything
+//! else fails the load, and the key ring keeps serving the last good set (a throttled or
+//! transient error says so in its message). Before any set was loaded the key path answers 503.
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::error::SdkError;
-use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+
+use crate::aws::error::{AwsError, ErrorClass};
 
 use super::{KeyDoc, KeySource, Versions};
 
@@ -16,19 +18,10 @@ pub struct SecretsManagerKeys {
 }
 
 impl SecretsManagerKeys {
-    pub fn new(sdk: &aws_config::SdkConfig, secret_id: String) -> Self {
-        // Bounded, so a stalled endpoint delays a refresh by seconds, never indefinitely.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(5))
-            .build();
-        let config = aws_sdk_secretsmanager::config::Builder::from(sdk)
-            .timeout_config(timeouts)
-            .build();
-        SecretsManagerKeys {
-            client: Client::from_conf(config),
-            secret_id,
-        }
+    /// `client` comes from [`crate::aws::Aws::secrets_manager`]: bounded, so a stalled endpoint
+    /// delays a refresh by seconds, never indefinitely.
+    pub fn new(client: Client, secret_id: String) -> Self {
+        SecretsManagerKeys { client, secret_id }
     }
 
     async fn stage(&self, stage: &str) -> anyhow::Result<Option<KeyDoc>> {
@@ -42,14 +35,17 @@ impl SecretsManagerKeys {
         let out = match res {
             Ok(out) => out,
             // A secret with one version has no AWSPREVIOUS; a new secret may have no value yet.
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), GetSecretValueError::ResourceNotFoundException(_)) =>
-            {
-                return Ok(None);
-            }
+            Err(e) if ErrorClass::of(&e) == ErrorClass::NotFound => return Ok(None),
             Err(e) => {
-                return Err(anyhow::Error::new(e.into_service_error())
-                    .context(format!("reading {stage} of secret {}", self.secret_id)));
+                let e = AwsError::new("GetSecretValue", e);
+                let keep = match e.class.is_outage() {
+                    true => "; the last loaded key set keeps serving",
+                    false => "",
+                };
+                return Err(anyhow::Error::new(e).context(format!(
+                    "reading {stage} of secret {}{keep}",
+                    self.secret_id
+                )));
             }
         };
         let text = out
@@ -84,7 +80,7 @@ impl KeySource for SecretsManagerKeys {
             .secret_string(serde_json::to_string(&doc)?)
             .send()
             .await
-            .map_err(|e| anyhow::Error::new(e.into_service_error()))?;
+            .map_err(|e| AwsError::new("PutSecretValue", e))?;
         Ok(())
     }
 

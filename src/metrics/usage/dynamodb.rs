@@ -12,10 +12,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Traffic, UsageBatch, UsageStore};
+use crate::aws::error::{ErrorClass, classify};
 use crate::domain::KeyId;
 use crate::storage::StoreError;
 
@@ -47,19 +47,6 @@ pub fn hour_sk(hour: u64) -> String {
     )
 }
 
-fn sdk_err<E, R>(e: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Other(anyhow::Error::new(e)),
-    }
-}
-
 fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
@@ -76,11 +63,10 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) 
 }
 
 impl DynamoUsage {
-    pub fn new(config: &aws_config::SdkConfig, table: String) -> Self {
-        DynamoUsage {
-            client: Client::new(config),
-            table,
-        }
+    /// `client` comes from [`crate::aws::Aws::dynamodb`]: without its time limits a stalled
+    /// DynamoDB would hang `/admin/migration` and the usage flush.
+    pub fn new(client: Client, table: String) -> Self {
+        DynamoUsage { client, table }
     }
 
     /// Adds to the counters of `pk`'s item for `hour`.
@@ -107,7 +93,7 @@ impl DynamoUsage {
             .send()
             .await
             .map(|_| ())
-            .map_err(sdk_err)
+            .map_err(|e| classify("UpdateItem", e))
     }
 
     async fn raise_last_seen(&self, key: &KeyId, at: u64) -> Result<(), StoreError> {
@@ -125,13 +111,8 @@ impl DynamoUsage {
         match res {
             Ok(_) => Ok(()),
             // Another instance saw the key later: keeping the max is the point.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_err(e)),
+            Err(e) if ErrorClass::of(&e) == ErrorClass::Conflict => Ok(()),
+            Err(e) => Err(classify("UpdateItem", e)),
         }
     }
 
@@ -155,7 +136,7 @@ impl DynamoUsage {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            for item in page.map_err(sdk_err)?.items() {
+            for item in page.map_err(|e| classify("Query", e))?.items() {
                 for (sum, name) in sums.iter_mut().zip(names) {
                     *sum += number(item, name);
                 }
@@ -210,7 +191,7 @@ impl UsageStore for DynamoUsage {
             .consistent_read(true)
             .send()
             .await
-            .map_err(sdk_err)?;
+            .map_err(|e| classify("GetItem", e))?;
         Ok(item
             .item()
             .map(|i| number(i, "last_seen"))

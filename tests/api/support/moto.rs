@@ -32,10 +32,15 @@ pub fn endpoint() -> String {
     )
 }
 
-/// The SDK configuration of the test process, the service's own (`AWS_ENDPOINT_URL` is moto).
-pub async fn sdk() -> aws_config::SdkConfig {
+/// The AWS setup of the test process, the service's own (`AWS_ENDPOINT_URL` is moto).
+pub async fn aws() -> cutover::aws::Aws {
     endpoint();
-    cutover::aws::sdk_config().await
+    cutover::aws::Aws::load().await
+}
+
+/// The SDK configuration as loaded, for the test's own admin clients (no service limits).
+pub async fn sdk() -> aws_config::SdkConfig {
+    aws().await.sdk_config().clone()
 }
 
 pub async fn s3() -> aws_sdk_s3::Client {

@@ -6,6 +6,7 @@ use crate::helpers::{Auth, READ_WRITE, authorize, cutover_command, mint};
 /// A running `cutover serve`; killed on drop.
 pub struct ServeProcess {
     pub address: String,
+    pub admin_address: String,
     pub data_dir: tempfile::TempDir,
     child: std::process::Child,
 }
@@ -45,6 +46,7 @@ impl ServeProcess {
             .expect("cutover serve starts");
         let p = ServeProcess {
             address: format!("http://127.0.0.1:{port}"),
+            admin_address: format!("http://127.0.0.1:{admin}"),
             data_dir,
             child,
         };
