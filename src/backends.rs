@@ -50,9 +50,9 @@ impl Backends {
                     Database::open(&settings.data_dir).context("opening the embedded database")?;
                 let objects = LocalObjects::open(&settings.data_dir)
                     .context("opening the object directory")?;
-                let usage = SqliteUsage::open(&settings.data_dir)
-                    .await
-                    .context("opening the usage store")?;
+                // One handle on the one file: photos, flag, secrets and usage share its writer
+                // and its readers.
+                let usage = SqliteUsage::new(db.clone());
                 Ok(Backends {
                     objects: Arc::new(objects),
                     metadata: Arc::new(db.clone()),

@@ -12,7 +12,7 @@ pub use auth_failure::AuthFailure;
 pub use fallback_mode::FallbackMode;
 pub use filename::Filename;
 pub use key_id::KeyId;
-pub use photo::{Photo, PhotoId};
+pub use photo::{Photo, PhotoId, PhotoView, Stamp};
 pub use principal::{AuthMethod, Principal, PrincipalId};
 pub use scope::Scope;
 

@@ -99,7 +99,7 @@ mod tests {
     #[tokio::test]
     async fn the_verdict_needs_zero_key_traffic_and_some_service_traffic() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteUsage::open(dir.path()).await.unwrap();
+        let store = SqliteUsage::new(crate::storage::sqlite::Database::open(dir.path()).unwrap());
         let k = KeyId::parse("legacy").unwrap();
         let now = 1_800_000_000;
 

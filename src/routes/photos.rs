@@ -1,14 +1,15 @@
 //! Listing, reading and deleting one's own uploads. Another caller's id answers 404, exactly as
 //! a missing one.
 
+use std::fmt;
+
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::cursor;
 use crate::auth::extract::{Authenticated, Reader, Writer};
-use crate::domain::{Photo, PhotoId, Principal};
+use crate::domain::{Photo, PhotoId, PhotoView, Principal};
 use crate::routes::problem::ApiError;
 use crate::routes::state::AppState;
 use crate::storage::ObjectContent;
@@ -40,12 +41,65 @@ pub async fn list(
                 .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
         ),
     };
-    let page = state.metadata.list(&caller.id, limit, before).await?;
-    let next_cursor = match (page.more, page.items.last()) {
-        (true, Some(last)) => Some(cursor::encode(&state.cursor_key, &caller.id, last.id)),
-        _ => None,
-    };
-    Ok(HttpResponse::Ok().json(json!({ "items": page.items, "next_cursor": next_cursor })))
+    // The answer is written while the store steps through its rows: one buffer, sized for a
+    // typical page, no page of owned items and no `serde_json::Value` tree.
+    let mut body = Vec::with_capacity(128 + 320 * limit as usize);
+    body.extend_from_slice(ITEMS_OPEN);
+    let mut failed = None;
+    let mut first = true;
+    let last = state
+        .metadata
+        .list_each(&caller.id, limit, before, &mut |item| {
+            if !std::mem::take(&mut first) {
+                body.push(b',');
+            }
+            if let Err(e) = serde_json::to_writer(&mut body, &item) {
+                failed.get_or_insert(e);
+            }
+        })
+        .await?;
+    if let Some(e) = failed {
+        return Err(anyhow::Error::from(e).into());
+    }
+    let next_cursor = last.map(|id| cursor::encode(&state.cursor_key, &caller.id, id));
+    body.extend_from_slice(ITEMS_CLOSE);
+    serde_json::to_writer(&mut body, &next_cursor).map_err(anyhow::Error::from)?;
+    body.push(b'}');
+    Ok(json_response(body))
+}
+
+/// `{"items":[…],"next_cursor":…}` around the items, in the key order the answer has always
+/// had (it was a `serde_json::Value`, whose maps sort their keys); a test pins it to that.
+const ITEMS_OPEN: &[u8] = br#"{"items":["#;
+const ITEMS_CLOSE: &[u8] = br#"],"next_cursor":"#;
+
+fn json_response(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(body)
+}
+
+/// One photo as `GET /api/photos/{id}` shows it: the list item plus where its bytes are.
+#[derive(Serialize)]
+struct OneAnswer<'a> {
+    #[serde(flatten)]
+    photo: PhotoView<'a>,
+    url: ContentUrl,
+}
+
+/// `/api/photos/{id}/content`, written straight into the answer.
+struct ContentUrl(PhotoId);
+
+impl fmt::Display for ContentUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "/api/photos/{}/content", self.0)
+    }
+}
+
+impl Serialize for ContentUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 async fn own(state: &AppState, caller: &Principal, id: &str) -> Result<Photo, ApiError> {
@@ -64,9 +118,12 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let photo = own(&state, &caller, &id).await?;
-    let mut body = serde_json::to_value(&photo).map_err(anyhow::Error::from)?;
-    body["url"] = json!(format!("/api/photos/{}/content", photo.id));
-    Ok(HttpResponse::Ok().json(body))
+    let answer = OneAnswer {
+        photo: photo.view(),
+        url: ContentUrl(photo.id),
+    };
+    let body = serde_json::to_vec(&answer).map_err(anyhow::Error::from)?;
+    Ok(json_response(body))
 }
 
 pub async fn content(
@@ -110,4 +167,74 @@ pub async fn delete(
         tracing::error!(photo = %id, error = %e, "row deleted but object removal failed");
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::domain::{Filename, PrincipalId};
+
+    fn photo() -> Photo {
+        Photo {
+            id: PhotoId::generate(),
+            filename: Filename::from_stored("a \"b\".png".into()),
+            content_type: "image/png".into(),
+            size: 3,
+            sha256: "ab".into(),
+            uploaded_at: datetime!(2026-05-01 12:00:00.123 UTC),
+            owner: PrincipalId::from_sub("alice").unwrap(),
+        }
+    }
+
+    /// What the list answer was when it was built with `json!`.
+    fn as_value_did(items: &[Photo], next_cursor: Option<&str>) -> Vec<u8> {
+        serde_json::to_vec(&json!({ "items": items, "next_cursor": next_cursor })).unwrap()
+    }
+
+    fn framed(items: &[Photo], next_cursor: Option<&str>) -> Vec<u8> {
+        let mut body = ITEMS_OPEN.to_vec();
+        for (i, p) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, &p.view()).unwrap();
+        }
+        body.extend_from_slice(ITEMS_CLOSE);
+        serde_json::to_writer(&mut body, &next_cursor).unwrap();
+        body.push(b'}');
+        body
+    }
+
+    #[test]
+    fn the_list_answer_is_byte_for_byte_what_the_value_tree_gave() {
+        let items = [photo(), photo()];
+        for (items, cursor) in [
+            (&items[..], Some("abc")),
+            (&items[..1], None),
+            (&[][..], None),
+        ] {
+            assert_eq!(
+                String::from_utf8(framed(items, cursor)).unwrap(),
+                String::from_utf8(as_value_did(items, cursor)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_get_answer_is_byte_for_byte_what_the_value_tree_gave() {
+        let p = photo();
+        let mut before = serde_json::to_value(&p).unwrap();
+        before["url"] = json!(format!("/api/photos/{}/content", p.id));
+        let now = OneAnswer {
+            photo: p.view(),
+            url: ContentUrl(p.id),
+        };
+        assert_eq!(
+            serde_json::to_string(&now).unwrap(),
+            serde_json::to_string(&before).unwrap()
+        );
+    }
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
 pub use self::error::StoreError;
-use crate::domain::{Photo, PhotoId, PrincipalId};
+use crate::domain::{Photo, PhotoId, PhotoView, PrincipalId};
 
 /// The bytes of uploads, addressed by photo id.
 #[async_trait]
@@ -69,6 +69,21 @@ pub trait MetadataStore: Send + Sync {
         limit: u32,
         before: Option<PhotoId>,
     ) -> Result<Page, StoreError>;
+    /// The same page as [`MetadataStore::list`], handed to `each` item by item, borrowed, so a
+    /// store that can (SQLite) writes the answer straight from its rows without building a page.
+    /// Returns the last item's id when more items follow (for the next cursor). (The `for<'r>`
+    /// is spelled out: `async_trait` would otherwise tie `'_` to the call.)
+    async fn list_each(
+        &self,
+        owner: &PrincipalId,
+        limit: u32,
+        before: Option<PhotoId>,
+        each: &mut (dyn for<'r> FnMut(PhotoView<'r>) + Send),
+    ) -> Result<Option<PhotoId>, StoreError> {
+        let page = self.list(owner, limit, before).await?;
+        page.items.iter().for_each(|p| each(p.view()));
+        Ok(page.items.last().filter(|_| page.more).map(|p| p.id))
+    }
     /// Returns whether a row was deleted.
     async fn delete(&self, owner: &PrincipalId, id: PhotoId) -> Result<bool, StoreError>;
     /// A secret shared by every instance, created on first use, that signs list cursors.

@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 
+use serde_json::Value;
+
 use crate::helpers::{assert_problem, ids, png, spawn_app};
 
 #[tokio::test]
@@ -87,4 +89,65 @@ async fn malformed_ids_are_404_like_missing_ones() {
     ] {
         assert_problem(app.get(&format!("/api/photos/{id}"), &alice).await, 404).await;
     }
+}
+
+#[tokio::test]
+async fn items_uploaded_back_to_back_list_in_exactly_the_reverse_of_upload_order() {
+    // Back to back, as fast as the client goes. (A debug build takes longer than a millisecond
+    // per upload, so the same-millisecond case is pinned by the unit test on `PhotoId`; the
+    // concurrent test below has ids share milliseconds.)
+    let app = spawn_app().await;
+    let alice = app.user("alice");
+    let mut uploaded = Vec::new();
+    for i in 0..30u8 {
+        let item = app.upload_ok(&alice, "p.png", png(&[i])).await;
+        uploaded.push(item["id"].as_str().unwrap().to_string());
+    }
+    let pages = app.list_pages(&alice, 7).await;
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        [7, 7, 7, 7, 2]
+    );
+    uploaded.reverse();
+    assert_eq!(pages.concat(), uploaded);
+}
+
+#[tokio::test]
+async fn a_listed_item_and_a_fetched_one_show_exactly_what_the_upload_answered() {
+    let app = spawn_app().await;
+    let alice = app.user("alice");
+    let item = app
+        .upload_ok(&alice, "caf\u{e9} \"1\".png", png(b"x"))
+        .await;
+    let id = item["id"].as_str().unwrap();
+    assert_eq!(app.list(&alice, "").await["items"][0], item);
+    let mut one: Value = app
+        .get(&format!("/api/photos/{id}"), &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        one.as_object_mut().unwrap().remove("url").unwrap(),
+        format!("/api/photos/{id}/content")
+    );
+    assert_eq!(one, item);
+}
+
+#[tokio::test]
+async fn items_uploaded_at_once_are_each_listed_exactly_once_across_pages() {
+    // Concurrent uploads get ids in the same millisecond; the cursor must still neither skip
+    // nor repeat any of them.
+    let app = spawn_app().await;
+    let alice = app.user("alice");
+    let uploads = (0..30u8).map(|i| app.upload_ok(&alice, "p.png", png(&[i])));
+    let mut uploaded: Vec<String> = futures_util::future::join_all(uploads)
+        .await
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_string())
+        .collect();
+    let seen = app.list_pages(&alice, 7).await.concat();
+    uploaded.sort();
+    uploaded.reverse();
+    assert_eq!(seen, uploaded);
 }

@@ -1,7 +1,6 @@
-//! Usage in the embedded database: its own tables next to the photo rows, created here so the
-//! storage module does not need to know about metrics.
-
-use std::path::Path;
+//! Usage in the embedded database: the `key_usage`, `key_last_seen` and `traffic` tables next to
+//! the photo rows, on the shared [`Database`] handle (its versioned schema creates them). Writes
+//! go through the one writer; the window queries are short key-range reads, run in place.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -11,35 +10,15 @@ use crate::domain::KeyId;
 use crate::storage::StoreError;
 use crate::storage::sqlite::Database;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS key_usage (
-    key_id TEXT NOT NULL,
-    hour INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (key_id, hour)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS key_last_seen (
-    key_id TEXT PRIMARY KEY,
-    last_seen INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS traffic (
-    hour INTEGER PRIMARY KEY,
-    jwt INTEGER NOT NULL,
-    api_key INTEGER NOT NULL
-);
-";
-
 #[derive(Clone)]
 pub struct SqliteUsage {
     db: Database,
 }
 
 impl SqliteUsage {
-    /// Opens (its own connection to) the embedded database and creates the usage tables.
-    pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
-        let db = Database::open(data_dir)?;
-        db.run(|c| c.execute_batch(SCHEMA)).await?;
-        Ok(SqliteUsage { db })
+    /// Usage on the process's one embedded database (whose migrations create the tables).
+    pub fn new(db: Database) -> Self {
+        SqliteUsage { db }
     }
 }
 
@@ -49,7 +28,7 @@ impl UsageStore for SqliteUsage {
         let batch = batch.clone();
         let hour = super::hour_of(batch.at) as i64;
         self.db
-            .run(move |c| {
+            .write(move |c| {
                 let tx = c.unchecked_transaction()?;
                 for (key, count, last_seen) in &batch.keys {
                     if *count > 0 {
@@ -87,38 +66,34 @@ impl UsageStore for SqliteUsage {
         from_hour: u64,
         to_hour: u64,
     ) -> Result<u64, StoreError> {
-        let key = key.as_str().to_string();
         self.db
-            .run(move |c| {
+            .read(|c| {
                 c.query_row(
                     "SELECT COALESCE(SUM(count), 0) FROM key_usage \
                      WHERE key_id = ?1 AND hour BETWEEN ?2 AND ?3",
-                    params![key, from_hour as i64, to_hour as i64],
+                    params![key.as_str(), from_hour as i64, to_hour as i64],
                     |r| r.get::<_, i64>(0),
                 )
             })
-            .await
             .map(|n| n.max(0) as u64)
     }
 
     async fn last_seen(&self, key: &KeyId) -> Result<Option<u64>, StoreError> {
-        let key = key.as_str().to_string();
         self.db
-            .run(move |c| {
+            .read(|c| {
                 c.query_row(
                     "SELECT last_seen FROM key_last_seen WHERE key_id = ?1",
-                    params![key],
+                    params![key.as_str()],
                     |r| r.get::<_, i64>(0),
                 )
                 .optional()
             })
-            .await
             .map(|t| t.map(|t| t.max(0) as u64))
     }
 
     async fn traffic(&self, from_hour: u64, to_hour: u64) -> Result<Traffic, StoreError> {
         self.db
-            .run(move |c| {
+            .read(|c| {
                 c.query_row(
                     "SELECT COALESCE(SUM(jwt), 0), COALESCE(SUM(api_key), 0) FROM traffic \
                      WHERE hour BETWEEN ?1 AND ?2",
@@ -126,7 +101,6 @@ impl UsageStore for SqliteUsage {
                     |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
                 )
             })
-            .await
             .map(|(jwt, api_key)| Traffic {
                 jwt: jwt.max(0) as u64,
                 api_key: api_key.max(0) as u64,
@@ -141,7 +115,7 @@ mod tests {
     #[tokio::test]
     async fn counts_add_up_per_hour_and_last_seen_keeps_the_latest() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteUsage::open(dir.path()).await.unwrap();
+        let store = SqliteUsage::new(Database::open(dir.path()).unwrap());
         let k = KeyId::parse("k1").unwrap();
         let t = 1_800_000_000;
         let batch = |at, n, seen| UsageBatch {
