@@ -1,12 +1,26 @@
 //! Keys in `$DATA_DIR/api-keys.json`: the embedded stand-in for the secret, with the same two
 //! versions (`current`, `previous`) and the same rotation rule. Only hashes are written.
+//! Writers serialise on a lock file, so concurrent `cutover keys` changes all land.
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{KeyDoc, KeySource, Versions};
+use super::{KeyChange, KeyDoc, KeySource, Versions};
+
+/// Open options for a file only the service's user may read: the key hashes.
+fn private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
 
 pub struct FileKeys {
     path: PathBuf,
@@ -34,6 +48,44 @@ impl FileKeys {
         tokio::fs::metadata(&self.path).await.ok()?.modified().ok()
     }
 
+    /// An exclusive advisory lock (`flock`) on `api-keys.json.lock`, released when the returned
+    /// file is dropped. A lock file of its own because `api-keys.json` is replaced by a rename:
+    /// a lock on it would be on the replaced inode. Advisory: only `cutover keys` writers take it,
+    /// readers never wait (each write is one atomic rename anyway).
+    async fn lock(&self) -> anyhow::Result<std::fs::File> {
+        let path = self.path.with_extension("json.lock");
+        tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let file = private_file().open(&path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await?
+        .with_context(|| format!("locking {}", self.path.display()))
+    }
+
+    /// Replaces the file atomically (temporary file, fsync, rename): a reader sees the old
+    /// document or the new one, never half of one.
+    async fn write(&self, doc: FileDoc) -> anyhow::Result<()> {
+        let body = serde_json::to_vec_pretty(&doc)?;
+        let tmp = self.path.with_extension("json.tmp");
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut file = private_file().truncate(true).open(&tmp)?;
+            file.write_all(&body)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })
+        .await?
+        .with_context(|| format!("writing {}", self.path.display()))
+    }
+
     async fn read(&self) -> anyhow::Result<FileDoc> {
         match tokio::fs::read(&self.path).await {
             Ok(bytes) => serde_json::from_slice(&bytes)
@@ -57,39 +109,21 @@ impl KeySource for FileKeys {
         })
     }
 
-    async fn publish(&self, mut doc: KeyDoc) -> anyhow::Result<()> {
+    async fn update(&self, change: &KeyChange<'_>) -> anyhow::Result<()> {
+        // Held until the new file is in place: a second writer reads what this one wrote.
+        let _lock = self.lock().await?;
+        let old = self.read().await?;
+        let mut doc = change(old.current.clone())?;
         for key in &mut doc.keys {
             if let Some(plain) = key.key.take() {
                 key.key_sha256 = Some(hex::encode(crate::crypto::sha256(plain.as_bytes())));
             }
         }
-        let old = self.read().await?;
-        let next = FileDoc {
+        self.write(FileDoc {
             current: doc,
             previous: Some(old.current),
-        };
-        let body = serde_json::to_vec_pretty(&next)?;
-        let tmp = self.path.with_extension("json.tmp");
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            use std::io::Write;
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(&tmp)?;
-            file.write_all(&body)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)
         })
-        .await??;
-        Ok(())
+        .await
     }
 
     async fn changed(&self) -> bool {

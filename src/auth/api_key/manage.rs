@@ -3,7 +3,7 @@
 use anyhow::{Context, bail};
 
 use super::ring::KeyRing;
-use super::{KeySource, StoredKey};
+use super::{KeyDoc, KeySource, StoredKey};
 use crate::crypto::{b64url, random_bytes};
 use crate::domain::{KeyId, PrincipalId};
 
@@ -45,45 +45,58 @@ pub async fn add(
     {
         bail!("{owner:?} is not a usable owner (a Cognito sub)");
     }
-    let mut doc = source.load().await.context("reading the keys")?.current;
-    if doc.keys.iter().any(|k| &k.id == id) {
-        bail!("key {id} exists already; use `cutover keys rotate --id {id}`");
-    }
+    // Generated once: if a concurrent write makes the change run again, the key printed is
+    // still the one stored.
     let key = generate();
     let (plain, hashed) = material(source, &key);
-    doc.keys.push(StoredKey {
+    let entry = StoredKey {
         id: id.clone(),
         key: plain,
         key_sha256: hashed,
         owner: owner.map(str::to_string),
         rate_per_minute: quota.rate_per_minute,
         burst: quota.burst,
-    });
-    source.publish(doc).await.context("writing the keys")?;
+    };
+    source
+        .update(&|mut doc: KeyDoc| {
+            if doc.keys.iter().any(|k| &k.id == id) {
+                bail!("key {id} exists already; use `cutover keys rotate --id {id}`");
+            }
+            doc.keys.push(entry.clone());
+            Ok(doc)
+        })
+        .await?;
     Ok(key)
 }
 
 /// Replaces a key; the old one stays valid as AWSPREVIOUS until the next write.
 pub async fn rotate(source: &dyn KeySource, id: &KeyId) -> anyhow::Result<String> {
-    let mut doc = source.load().await.context("reading the keys")?.current;
-    let Some(entry) = doc.keys.iter_mut().find(|k| &k.id == id) else {
-        bail!("no key {id}");
-    };
     let key = generate();
-    (entry.key, entry.key_sha256) = material(source, &key);
-    source.publish(doc).await.context("writing the keys")?;
+    let (plain, hashed) = material(source, &key);
+    source
+        .update(&|mut doc: KeyDoc| {
+            let Some(entry) = doc.keys.iter_mut().find(|k| &k.id == id) else {
+                bail!("no key {id}");
+            };
+            (entry.key, entry.key_sha256) = (plain.clone(), hashed.clone());
+            Ok(doc)
+        })
+        .await?;
     Ok(key)
 }
 
 /// Removes a key, and with it its previous value.
 pub async fn revoke(source: &dyn KeySource, id: &KeyId) -> anyhow::Result<()> {
-    let mut doc = source.load().await.context("reading the keys")?.current;
-    let before = doc.keys.len();
-    doc.keys.retain(|k| &k.id != id);
-    if doc.keys.len() == before {
-        bail!("no key {id}");
-    }
-    source.publish(doc).await.context("writing the keys")
+    source
+        .update(&|mut doc: KeyDoc| {
+            let before = doc.keys.len();
+            doc.keys.retain(|k| &k.id != id);
+            if doc.keys.len() == before {
+                bail!("no key {id}");
+            }
+            Ok(doc)
+        })
+        .await
 }
 
 #[derive(Debug, serde::Serialize)]

@@ -58,12 +58,20 @@ pub struct Versions {
     pub previous: Option<KeyDoc>,
 }
 
+/// An edit of the current key document (`cutover keys add|rotate|revoke`); it may run more than
+/// once, on newer versions, when writers race.
+pub type KeyChange<'a> = dyn Fn(KeyDoc) -> anyhow::Result<KeyDoc> + Send + Sync + 'a;
+
 #[async_trait]
 pub trait KeySource: Send + Sync {
     /// Reads `AWSCURRENT` and `AWSPREVIOUS` (each asked for by name).
     async fn load(&self) -> anyhow::Result<Versions>;
-    /// Writes `doc` as the new current version; the old current becomes the previous one.
-    async fn publish(&self, doc: KeyDoc) -> anyhow::Result<()>;
+    /// Applies `change` to the current version and writes the result as the new current one;
+    /// the old current becomes the previous one. Read-modify-write without lost updates: a
+    /// concurrent writer's change is never overwritten (the secret compares-and-swaps and calls
+    /// `change` again on the newer version; the key file is locked). An error from `change` is
+    /// returned as is and nothing is written.
+    async fn update(&self, change: &KeyChange<'_>) -> anyhow::Result<()>;
     /// Whether the store has certainly changed since the last `load` (cheap to ask; the key
     /// file compares its mtime). Lets a new key work at once without a reload per bad key.
     async fn changed(&self) -> bool {

@@ -4,13 +4,37 @@
 //! Errors are classified ([`crate::aws::error`]): a missing stage is an empty answer; anything
 //! else fails the load, and the key ring keeps serving the last good set (a throttled or
 //! transient error says so in its message). Before any set was loaded the key path answers 503.
+//!
+//! Writes compare-and-swap on the version id of `AWSCURRENT`, so two operators changing keys at
+//! once both land (see [`SecretsManagerKeys::swap`]).
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 
-use crate::aws::error::{AwsError, ErrorClass};
+use anyhow::Context;
 
-use super::{KeyDoc, KeySource, Versions};
+use crate::aws::error::{AwsError, ErrorClass};
+use crate::crypto::random_bytes;
+
+use super::{KeyChange, KeyDoc, KeySource, Versions};
+
+/// The staging label of a version written but not yet current. Not `AWSPENDING`: that one
+/// belongs to the rotation function (`rollout/migration.yaml`), and the two must not collide.
+const PENDING: &str = "CUTOVER_PENDING";
+
+/// How many times a key change is tried when other writers keep winning the race. An attempt
+/// fails only if another writer's swap landed inside it, and each writer's swap lands once, so
+/// `n` operators changing keys at the same moment all succeed within `n` attempts.
+const ATTEMPTS: u32 = 8;
+
+/// Every attempt lost the race to another writer; nothing of this change was applied.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "secret {secret} kept changing while writing ({ATTEMPTS} attempts); nothing was changed, try again"
+)]
+pub struct Contended {
+    secret: String,
+}
 
 pub struct SecretsManagerKeys {
     client: Client,
@@ -25,6 +49,11 @@ impl SecretsManagerKeys {
     }
 
     async fn stage(&self, stage: &str) -> anyhow::Result<Option<KeyDoc>> {
+        Ok(self.versioned(stage).await?.map(|(_, doc)| doc))
+    }
+
+    /// The document under `stage`, with the id of the version that holds it.
+    async fn versioned(&self, stage: &str) -> anyhow::Result<Option<(String, KeyDoc)>> {
         let res = self
             .client
             .get_secret_value()
@@ -57,7 +86,69 @@ impl SecretsManagerKeys {
                 self.secret_id
             )
         })?;
-        Ok(Some(doc))
+        let version = out.version_id().ok_or_else(|| {
+            anyhow::anyhow!("secret {} ({stage}) has no version id", self.secret_id)
+        })?;
+        Ok(Some((version.to_string(), doc)))
+    }
+
+    /// One compare-and-swap: stages `doc` as a new version under [`PENDING`] (not yet served),
+    /// then moves `AWSCURRENT` to it only if `AWSCURRENT` is still on `read` (Secrets Manager
+    /// refuses the move when `RemoveFromVersionId` no longer holds the label). Secrets Manager
+    /// moves `AWSPREVIOUS` to `read` with it, as `PutSecretValue` did: the rotation grace is
+    /// unchanged. `Ok(false)`: someone else wrote since `read`.
+    async fn swap(&self, read: &str, doc: &KeyDoc) -> anyhow::Result<bool> {
+        // The version id; a retried request with the same token is not a second version.
+        let token = hex::encode(random_bytes::<16>());
+        let put = self
+            .client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .client_request_token(&token)
+            .secret_string(serde_json::to_string(doc)?)
+            .version_stages(PENDING)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("PutSecretValue", e))?;
+        let staged = put.version_id().unwrap_or(&token).to_string();
+        let moved = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(&self.secret_id)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(&staged)
+            .remove_from_version_id(read)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("UpdateSecretVersionStage", e));
+        self.unstage(&staged).await;
+        match moved {
+            Ok(_) => Ok(true),
+            // The refusal is an InvalidParameterException, which is also what a bad request
+            // gets: asking where AWSCURRENT is now tells a lost race from a real error.
+            Err(e) => match self.versioned("AWSCURRENT").await? {
+                Some((now, _)) if now != read => Ok(false),
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    /// Takes [`PENDING`] off a staged version, so only an interrupted write leaves it behind (and
+    /// the next write takes it over). Best effort: a concurrent writer may have taken the label
+    /// already, and a left-over label is harmless.
+    async fn unstage(&self, version: &str) {
+        let res = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(&self.secret_id)
+            .version_stage(PENDING)
+            .remove_from_version_id(version)
+            .send()
+            .await;
+        if let Err(e) = res {
+            let e = AwsError::new("UpdateSecretVersionStage", e);
+            tracing::debug!(secret = %self.secret_id, error = %e, "staging label left in place");
+        }
     }
 }
 
@@ -72,16 +163,30 @@ impl KeySource for SecretsManagerKeys {
         Ok(Versions { current, previous })
     }
 
-    async fn publish(&self, doc: KeyDoc) -> anyhow::Result<()> {
-        // PutSecretValue moves AWSCURRENT to the new version and AWSPREVIOUS to the old one.
-        self.client
-            .put_secret_value()
-            .secret_id(&self.secret_id)
-            .secret_string(serde_json::to_string(&doc)?)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("PutSecretValue", e))?;
-        Ok(())
+    async fn update(&self, change: &KeyChange<'_>) -> anyhow::Result<()> {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // A random pause, so writers that just collided do not collide again in step.
+                let ms = u64::from(random_bytes::<1>()[0]) * u64::from(attempt);
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            let (read, doc) = self.versioned("AWSCURRENT").await?.ok_or_else(|| {
+                anyhow::anyhow!("secret {} has no AWSCURRENT version", self.secret_id)
+            })?;
+            let next = change(doc)?;
+            if self
+                .swap(&read, &next)
+                .await
+                .with_context(|| format!("writing secret {}", self.secret_id))?
+            {
+                return Ok(());
+            }
+            tracing::info!(secret = %self.secret_id, "the keys changed while writing; applying the change again");
+        }
+        Err(Contended {
+            secret: self.secret_id.clone(),
+        }
+        .into())
     }
 
     fn stores_plaintext(&self) -> bool {
