@@ -127,6 +127,8 @@ impl SecretsManagerKeys {
             // The refusal is an InvalidParameterException, which is also what a bad request
             // gets: asking where AWSCURRENT is now tells a lost race from a real error.
             Err(e) => match self.versioned("AWSCURRENT").await? {
+                // The move landed but its answer was lost (and the SDK's retry refused).
+                Some((now, _)) if now == staged => Ok(true),
                 Some((now, _)) if now != read => Ok(false),
                 _ => Err(e.into()),
             },
