@@ -19,6 +19,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::storage::StoreError;
+use crate::storage::write_health::WriteHealth;
 
 /// How long a connection waits for another process's lock before the store reports busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,22 +33,45 @@ pub struct Database {
 struct Inner {
     writer: Mutex<Connection>,
     readers: pool::Readers,
+    writes: WriteHealth,
 }
 
+/// Classifies a SQLite error once, for every caller:
+/// - an **outage of this instance** (503 + `Retry-After`; `/readyz` turns 503 if a write hit
+///   it): the file or its disk cannot take the operation now, whatever the request was. A full
+///   disk (`SQLITE_FULL`), an I/O error (`SQLITE_IOERR_*`), a file that turned read-only
+///   (`SQLITE_READONLY`: remounted read-only, permissions changed), a file that cannot be
+///   opened (`SQLITE_CANTOPEN`: a reader opened lazily), another process holding the lock past
+///   the busy timeout (`SQLITE_BUSY`/`LOCKED`), a broken lock protocol (`SQLITE_PROTOCOL`), no
+///   memory (`SQLITE_NOMEM`), and a damaged file (`SQLITE_CORRUPT`, `SQLITE_NOTADB`): the
+///   last two will not heal by retrying here, but they are still this instance's storage
+///   failing, not the request's fault, and another instance (or a restored file) can serve it;
+///   the log says which it was.
+/// - a **conflict** (409-like, the caller decides): a constraint the write violated.
+/// - **anything else is a bug** and stays a 500: SQL that does not parse, a type mismatch, a
+///   misuse of the API, a row that does not decode.
 fn db_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
     match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == C::ConstraintViolation => {
+            StoreError::Conflict
+        }
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(
                 f.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                C::DiskFull
+                    | C::SystemIoFailure
+                    | C::ReadOnly
+                    | C::CannotOpen
+                    | C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::FileLockingProtocolFailed
+                    | C::OutOfMemory
+                    | C::DatabaseCorrupt
+                    | C::NotADatabase
             ) =>
         {
             StoreError::Unavailable(e.to_string())
-        }
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            StoreError::Conflict
         }
         other => StoreError::Other(other.into()),
     }
@@ -70,6 +94,7 @@ impl Database {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers,
+                writes: WriteHealth::default(),
             }),
         })
     }
@@ -91,21 +116,46 @@ impl Database {
     }
 
     /// Runs `f` on the one writer connection, off the async executor: a write may wait for the
-    /// writer mutex, or for another process's write lock up to the busy timeout.
+    /// writer mutex, or for another process's write lock up to the busy timeout. Its outcome
+    /// raises or lowers the writes-failing flag that `/readyz` reads (see [`WriteHealth`]).
     pub async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let outcome = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
                 let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
                 f(&mut conn).map_err(db_err)
             })
         })
         .await
-        .map_err(|e| StoreError::Other(e.into()))?
+        .map_err(|e| StoreError::Other(e.into()))
+        .and_then(|r| r);
+        self.inner.writes.record(&outcome);
+        outcome
+    }
+
+    /// For `/readyz`: `Ok` unless writes are failing. While they are, tries a write of its own
+    /// first (a row of a few pages, committed then deleted, so a full disk or a file past its
+    /// size limit fails it as it fails an upload), so readiness comes back without traffic.
+    pub(crate) async fn check_writes(&self) -> Result<(), StoreError> {
+        if !self.inner.writes.is_failing() {
+            return Ok(());
+        }
+        // Ignored: the outcome is recorded by `write`, and reported just below.
+        let _ = self
+            .write(|c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO secrets (name, value) \
+                     VALUES ('readiness_probe', zeroblob(16384))",
+                    [],
+                )?;
+                c.execute("DELETE FROM secrets WHERE name = 'readiness_probe'", [])
+            })
+            .await;
+        self.inner.writes.status()
     }
 }
 
