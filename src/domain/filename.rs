@@ -102,7 +102,8 @@ mod tests {
         }
     }
 
-    /// Found by the property below: `" . .a"` gave `".a"`, which a second pass made `"a"`.
+    /// Trimming spaces, then dots, then spaces gave `".a"` for `" . .a"`, which a second pass
+    /// made `"a"`; the idempotence property below fails on the old rules.
     #[test]
     fn leading_dots_and_spaces_in_any_order_are_all_removed() {
         assert_eq!(Filename::sanitize(Some(" . .a")).as_str(), "a");

@@ -32,8 +32,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         return HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }));
     }
     let failing: Vec<String> = [
-        ("signing_keys", signing_keys.then_some(()).ok_or("not loaded".to_string())),
-        ("api_keys", api_keys.then_some(()).ok_or("not loaded".to_string())),
+        (
+            "signing_keys",
+            signing_keys.then_some(()).ok_or("not loaded".to_string()),
+        ),
+        (
+            "api_keys",
+            api_keys.then_some(()).ok_or("not loaded".to_string()),
+        ),
         ("objects", objects.map_err(|e| e.to_string())),
         ("metadata", metadata.map_err(|e| e.to_string())),
     ]

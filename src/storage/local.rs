@@ -75,7 +75,7 @@ impl ObjectStore for LocalObjects {
             tmp: TempPath(Some(tmp)),
             dest: self.path(id),
         });
-        Ok(Recorded::new(writer, self.writes.clone()))
+        Ok(Recorded::boxed(writer, self.writes.clone()))
     }
 
     async fn open(&self, photo: &Photo) -> Result<ObjectContent, StoreError> {

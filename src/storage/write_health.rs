@@ -84,7 +84,7 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    pub fn new(inner: Box<dyn ObjectWriter>, health: Arc<WriteHealth>) -> Box<dyn ObjectWriter> {
+    pub fn boxed(inner: Box<dyn ObjectWriter>, health: Arc<WriteHealth>) -> Box<dyn ObjectWriter> {
         Box::new(Recorded { inner, health })
     }
 }
@@ -121,7 +121,10 @@ mod tests {
         assert!(h.status().is_ok());
         h.record::<()>(&Err(StoreError::Unavailable("disk full".into())));
         let err = h.status().unwrap_err().to_string();
-        assert!(err.contains("writes failing since") && err.contains("disk full"), "{err}");
+        assert!(
+            err.contains("writes failing since") && err.contains("disk full"),
+            "{err}"
+        );
         h.record::<()>(&Err(StoreError::Conflict));
         assert!(h.is_failing());
         h.record(&Ok(()));

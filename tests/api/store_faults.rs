@@ -66,7 +66,10 @@ async fn uploads_answer_503_while_the_object_directory_takes_no_writes_and_ready
     let (status, body) = readyz(&app.address).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["objects"], false, "{body}");
-    assert!(body["detail"].as_str().unwrap().starts_with("objects:"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("objects:"),
+        "{body}"
+    );
 
     broken.restore();
     let (status, body) = readyz(&app.address).await;
@@ -118,7 +121,10 @@ impl LimitedServe {
             child,
         };
         for _ in 0..200 {
-            if reqwest::get(format!("{}/healthz", serve.address)).await.is_ok() {
+            if reqwest::get(format!("{}/healthz", serve.address))
+                .await
+                .is_ok()
+            {
                 return serve;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -173,7 +179,10 @@ async fn uploads_answer_503_while_sqlite_cannot_write_leave_no_object_behind_and
     let (status, body) = readyz(&serve.address).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["metadata"], false, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("metadata: "), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("metadata: "),
+        "{body}"
+    );
 
     serve.limit_file_size(None);
     let (status, body) = readyz(&serve.address).await;
@@ -223,7 +232,10 @@ async fn content_of_a_listed_item_is_503_not_404_while_the_object_directory_is_g
     let objects = app.data_dir.path().join("objects");
 
     let gone = Swapped::removed(&objects);
-    assert_eq!(app.get(&format!("/api/photos/{id}"), &alice).await.status(), 200);
+    assert_eq!(
+        app.get(&format!("/api/photos/{id}"), &alice).await.status(),
+        200
+    );
     assert_outage(app.get(&format!("/api/photos/{id}/content"), &alice).await).await;
     assert_eq!(readyz(&app.address).await.0, 503);
 
@@ -251,7 +263,11 @@ async fn content_of_an_item_whose_object_alone_is_missing_is_404() {
     let (id, object) = one_item(&app, &alice).await;
     std::fs::remove_file(&object).unwrap();
 
-    assert_problem(app.get(&format!("/api/photos/{id}/content"), &alice).await, 404).await;
+    assert_problem(
+        app.get(&format!("/api/photos/{id}/content"), &alice).await,
+        404,
+    )
+    .await;
     assert_eq!(local_objects(&app), 0);
 }
 

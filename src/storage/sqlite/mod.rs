@@ -77,6 +77,17 @@ fn db_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// A reader is read-only by design (see `pool`): a write attempted through one is a bug, not a
+/// file that turned read-only.
+fn read_err(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly => {
+            StoreError::Other(e.into())
+        }
+        other => db_err(other),
+    }
+}
+
 impl Database {
     /// Opens (creating) the database, brings its schema to the latest version and opens the
     /// first reader, so a file that cannot be read fails the start rather than the first request.
@@ -112,7 +123,7 @@ impl Database {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        self.inner.readers.with(f).map_err(db_err)
+        self.inner.readers.with(f).map_err(read_err)
     }
 
     /// Runs `f` on the one writer connection, off the async executor: a write may wait for the
@@ -162,4 +173,55 @@ impl Database {
 /// Settings every connection needs, writer or reader.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer may not grow the file past its current size, as on a full disk: SQLite
+    /// answers SQLITE_FULL, and the next write that fits (after the limit is lifted) clears it.
+    #[tokio::test]
+    async fn a_full_database_is_an_outage_seen_by_readiness_until_a_write_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let pages: i64 = db
+            .write(|c| c.query_row("PRAGMA page_count", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        db.write(move |c| c.pragma_update(None, "max_page_count", pages))
+            .await
+            .unwrap();
+
+        let full = db
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO secrets (name, value) VALUES ('big', zeroblob(65536))",
+                    [],
+                )
+            })
+            .await;
+        assert!(matches!(full, Err(StoreError::Unavailable(_))), "{full:?}");
+        let err = db.check_writes().await.unwrap_err().to_string();
+        assert!(err.contains("writes failing since"), "{err}");
+
+        db.write(|c| c.pragma_update(None, "max_page_count", 1_000_000))
+            .await
+            .unwrap();
+        db.check_writes().await.unwrap();
+    }
+
+    #[test]
+    fn a_constraint_is_a_conflict_and_bad_sql_is_a_bug() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let bad_sql = db.read(|c| c.query_row("SELEC 1", [], |_| Ok(())));
+        assert!(matches!(bad_sql, Err(StoreError::Other(_))), "{bad_sql:?}");
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)", [])
+            .unwrap();
+        conn.execute("INSERT INTO t VALUES ('a')", []).unwrap();
+        let dup = conn.execute("INSERT INTO t VALUES ('a')", []).unwrap_err();
+        assert!(matches!(db_err(dup), StoreError::Conflict));
+    }
 }
