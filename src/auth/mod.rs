@@ -178,4 +178,39 @@ mod tests {
         assert_eq!(bearer_token(b"Bearer "), None);
         assert_eq!(bearer_token(b"Bearer"), None);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::bearer_token;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_header_bytes_give_no_token_or_one_clean_token(value in prop::collection::vec(any::<u8>(), 0..120)) {
+                if let Some(token) = bearer_token(&value) {
+                    prop_assert!(!token.is_empty());
+                    prop_assert!(!token.contains(' '));
+                    prop_assert_eq!(token.trim(), token);
+                }
+            }
+
+            #[test]
+            fn a_bearer_header_with_any_scheme_case_gives_back_its_token(
+                scheme in "[bB][eE][aA][rR][eE][rR]",
+                token in "[A-Za-z0-9._~+/=-]{1,200}",
+            ) {
+                let value = format!("{scheme} {token}");
+                prop_assert_eq!(bearer_token(value.as_bytes()), Some(token.as_str()));
+            }
+
+            #[test]
+            fn another_scheme_gives_no_token(scheme in "[A-Za-z]{1,10}", token in "[A-Za-z0-9]{1,20}") {
+                prop_assume!(!scheme.eq_ignore_ascii_case("bearer"));
+                let value = format!("{scheme} {token}");
+                prop_assert_eq!(bearer_token(value.as_bytes()), None);
+            }
+        }
+    }
 }

@@ -161,3 +161,49 @@ fn rate_instances_that_leave_an_instance_nothing_stop_the_start() {
         assert!(err.contains(named), "{pairs:?}: {err}");
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Numeric and duration settings, each of which must turn any text into a typed value or
+    /// an error that names it.
+    const NUMERIC: &[&str] = &[
+        "rate_per_minute",
+        "rate_burst",
+        "max_upload_bytes",
+        "jwt_leeway_secs",
+        "jwks_refresh_secs",
+        "api_keys_refresh_secs",
+        "usage_flush_secs",
+        "metrics_interval_secs",
+    ];
+
+    /// Mostly number-like text (signs, huge values, spaces, units, non-ASCII digits), some of
+    /// it anything at all.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i128>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| format!(" {n} ")),
+            "[-+]?[0-9]{0,30}(\\.[0-9]{0,5})?(s|ms|e9)?",
+            "[0-9\u{0660}-\u{0669}\u{FF10}-\u{FF19}]{1,6}",
+            ".{0,20}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn a_numeric_setting_is_a_value_or_an_error_naming_it(
+            name in prop::sample::select(NUMERIC),
+            v in value(),
+        ) {
+            if let Err(e) = settings(&[(name, &v)]) {
+                let named = format!("CUTOVER_{}", name.to_uppercase());
+                prop_assert!(e.to_string().contains(&named), "{name}={v:?}: {e}");
+            }
+        }
+    }
+}

@@ -10,6 +10,14 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// 200 when signing keys, API keys (if the key path is on) and storage are usable, else 503.
+///
+/// "Usable" storage means it answers reads *and* takes writes: each store's `check` also fails
+/// while its writes fail for an outage (a full disk, an I/O error, a read-only file), which a
+/// read alone never shows; an instance that answers lists but loses every upload should leave
+/// the load balancer. Each store records its own failed writes and, only while they fail,
+/// probes with a small write of its own so readiness comes back without traffic (see
+/// `storage::write_health` for why not a probe on every call). `detail` names the failing
+/// store and why, for the operator; it carries no secret (store errors name paths and codes).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let signing_keys = state.auth.jwt.jwks().is_loaded();
     let api_keys = state.auth.flag.get() == FallbackMode::Deny || state.auth.keys.is_loaded();
@@ -21,10 +29,36 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "metadata": metadata.is_ok(),
     });
     if signing_keys && api_keys && objects.is_ok() && metadata.is_ok() {
-        HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }))
-    } else {
-        HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "5"))
-            .json(json!({ "status": "not ready", "checks": checks }))
+        return HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }));
     }
+    let failing: Vec<String> = [
+        (
+            "signing_keys",
+            signing_keys.then_some(()).ok_or("not loaded".to_string()),
+        ),
+        (
+            "api_keys",
+            api_keys.then_some(()).ok_or("not loaded".to_string()),
+        ),
+        ("objects", objects.map_err(|e| e.to_string())),
+        ("metadata", metadata.map_err(|e| e.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(check, r)| r.err().map(|e| format!("{check}: {e}")))
+    .collect();
+    // A problem body (the error middleware would otherwise replace a plain JSON 503 with a
+    // generic one), with the checks as an extension member.
+    HttpResponse::ServiceUnavailable()
+        .insert_header(("Retry-After", "5"))
+        .content_type("application/problem+json")
+        .body(
+            json!({
+                "type": "urn:cutover:problem:not-ready",
+                "title": "Not ready",
+                "status": 503,
+                "detail": failing.join("; "),
+                "checks": checks,
+            })
+            .to_string(),
+        )
 }

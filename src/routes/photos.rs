@@ -12,7 +12,7 @@ use crate::auth::extract::{Authenticated, Reader, Writer};
 use crate::domain::{Photo, PhotoId, PhotoView, Principal};
 use crate::routes::problem::ApiError;
 use crate::routes::state::AppState;
-use crate::storage::ObjectContent;
+use crate::storage::{ObjectContent, StoreError};
 
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
@@ -132,7 +132,15 @@ pub async fn content(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let photo = own(&state, &caller, &id).await?;
-    match state.objects.open(&photo).await? {
+    // Only a genuinely missing object is `NotFound` (an object store that cannot answer says
+    // `Unavailable`: 503, never a 404 that a client would take for a deletion). A row without
+    // its object is an inconsistency worth an operator's look, though the item is gone.
+    let opened = state.objects.open(&photo).await.inspect_err(|e| {
+        if matches!(e, StoreError::NotFound) {
+            tracing::error!(photo = %photo.id, "a listed item has no object");
+        }
+    });
+    match opened? {
         ObjectContent::Redirect(url) => Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, url))
             .insert_header((header::CACHE_CONTROL, "no-store"))

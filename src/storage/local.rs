@@ -2,6 +2,7 @@
 //! so a reader never sees a partial file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -11,14 +12,32 @@ use tokio::io::AsyncWriteExt;
 use super::{ObjectContent, ObjectStore, ObjectWriter};
 use crate::domain::{Photo, PhotoId};
 use crate::storage::StoreError;
+use crate::storage::write_health::{Recorded, WriteHealth};
 
 pub struct LocalObjects {
     objects: PathBuf,
     tmp: PathBuf,
+    writes: Arc<WriteHealth>,
 }
 
+/// Every I/O error of the object directory is an outage of this instance (503 + `Retry-After`),
+/// never a bug in the request: a full disk (ENOSPC), an I/O error (EIO), a read-only remount
+/// (EROFS), no file descriptors left (EMFILE), a directory gone or replaced (ENOENT, ENOTDIR
+/// on the way to a file being written), a permission changed under us. Whether a missing object
+/// is a missing *item* is decided by the caller that knows ([`object_missing`] in `open`).
 fn io_err(e: std::io::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    StoreError::Unavailable(format!("object directory: {e}"))
+}
+
+/// `open` found no file for the object: a missing object only if the directory that holds them
+/// is there. When the directory itself is gone (a volume not mounted, a data dir moved) every
+/// object would look deleted, so that is an outage, not a 404.
+fn object_missing(objects: &Path) -> StoreError {
+    match std::fs::metadata(objects) {
+        Ok(m) if m.is_dir() => StoreError::NotFound,
+        Ok(_) => StoreError::Unavailable(format!("{} is not a directory", objects.display())),
+        Err(e) => io_err(e),
+    }
 }
 
 impl LocalObjects {
@@ -29,7 +48,11 @@ impl LocalObjects {
         // Leftovers of a crash mid-upload: never committed, so never referenced.
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
-        Ok(LocalObjects { objects, tmp })
+        Ok(LocalObjects {
+            objects,
+            tmp,
+            writes: Arc::default(),
+        })
     }
 
     fn path(&self, id: PhotoId) -> PathBuf {
@@ -45,21 +68,30 @@ impl ObjectStore for LocalObjects {
         _content_type: &str,
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let tmp = self.tmp.join(format!("{id}.part"));
-        let file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
-        Ok(Box::new(LocalWriter {
-            file: Some(file),
+        let file = tokio::fs::File::create(&tmp).await.map_err(io_err);
+        self.writes.record(&file);
+        let writer = Box::new(LocalWriter {
+            file: Some(file?),
             tmp: TempPath(Some(tmp)),
             dest: self.path(id),
-        }))
+        });
+        Ok(Recorded::boxed(writer, self.writes.clone()))
     }
 
     async fn open(&self, photo: &Photo) -> Result<ObjectContent, StoreError> {
         let file = match tokio::fs::File::open(self.path(photo.id)).await {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(object_missing(&self.objects));
+            }
             Err(e) => return Err(io_err(e)),
         };
-        let len = file.metadata().await.map_err(io_err)?.len();
+        let meta = file.metadata().await.map_err(io_err)?;
+        // A directory opens fine and fails at the first read, after the 200 has gone out.
+        if !meta.is_file() {
+            return Err(io_err(std::io::Error::other("the object is not a file")));
+        }
+        let len = meta.len();
         let body = tokio_util_stream(file);
         Ok(ObjectContent::Stream { body, len })
     }
@@ -73,11 +105,30 @@ impl ObjectStore for LocalObjects {
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        tokio::fs::metadata(&self.objects)
-            .await
-            .map(|_| ())
-            .map_err(io_err)
+        let dir = tokio::fs::metadata(&self.objects).await.map_err(io_err)?;
+        if !dir.is_dir() {
+            return Err(object_missing(&self.objects));
+        }
+        if self.writes.is_failing() {
+            let probe = probe_write(&self.tmp).await;
+            self.writes.record(&probe);
+        }
+        self.writes.status()
     }
+}
+
+/// While writes fail, `check` writes (and syncs, then removes) a small file where uploads are
+/// written, so readiness returns once the disk takes writes again (see [`WriteHealth`]).
+async fn probe_write(tmp: &Path) -> Result<(), StoreError> {
+    let path = tmp.join("readiness-probe");
+    let written = async {
+        let mut file = tokio::fs::File::create(&path).await?;
+        file.write_all(&[0u8; 16 * 1024]).await?;
+        file.sync_all().await
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&path).await;
+    written.map_err(io_err)
 }
 
 /// Reads a file as a stream of 64 KiB chunks.

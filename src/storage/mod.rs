@@ -7,6 +7,7 @@ pub mod local;
 pub mod s3;
 pub mod sniff;
 pub mod sqlite;
+pub mod write_health;
 
 use std::io;
 

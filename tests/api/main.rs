@@ -41,6 +41,7 @@ mod rate_limits;
 mod readiness;
 mod secrets_manager;
 mod shutdown;
+mod store_faults;
 mod unauthenticated;
 mod uploads;
 mod usage_dynamodb;

@@ -19,6 +19,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::storage::StoreError;
+use crate::storage::write_health::WriteHealth;
 
 /// How long a connection waits for another process's lock before the store reports busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,24 +33,58 @@ pub struct Database {
 struct Inner {
     writer: Mutex<Connection>,
     readers: pool::Readers,
+    writes: WriteHealth,
 }
 
+/// Classifies a SQLite error once, for every caller:
+/// - an **outage of this instance** (503 + `Retry-After`; `/readyz` turns 503 if a write hit
+///   it): the file or its disk cannot take the operation now, whatever the request was. A full
+///   disk (`SQLITE_FULL`), an I/O error (`SQLITE_IOERR_*`), a file that turned read-only
+///   (`SQLITE_READONLY`: remounted read-only, permissions changed), a file that cannot be
+///   opened (`SQLITE_CANTOPEN`: a reader opened lazily), another process holding the lock past
+///   the busy timeout (`SQLITE_BUSY`/`LOCKED`), a broken lock protocol (`SQLITE_PROTOCOL`), no
+///   memory (`SQLITE_NOMEM`), and a damaged file (`SQLITE_CORRUPT`, `SQLITE_NOTADB`): the
+///   last two will not heal by retrying here, but they are still this instance's storage
+///   failing, not the request's fault, and another instance (or a restored file) can serve it;
+///   the log says which it was.
+/// - a **conflict** (409-like, the caller decides): a constraint the write violated.
+/// - **anything else is a bug** and stays a 500: SQL that does not parse, a type mismatch, a
+///   misuse of the API, a row that does not decode.
 fn db_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
     match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == C::ConstraintViolation => {
+            StoreError::Conflict
+        }
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(
                 f.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                C::DiskFull
+                    | C::SystemIoFailure
+                    | C::ReadOnly
+                    | C::CannotOpen
+                    | C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::FileLockingProtocolFailed
+                    | C::OutOfMemory
+                    | C::DatabaseCorrupt
+                    | C::NotADatabase
             ) =>
         {
             StoreError::Unavailable(e.to_string())
         }
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            StoreError::Conflict
-        }
         other => StoreError::Other(other.into()),
+    }
+}
+
+/// A reader is read-only by design (see `pool`): a write attempted through one is a bug, not a
+/// file that turned read-only.
+fn read_err(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly => {
+            StoreError::Other(e.into())
+        }
+        other => db_err(other),
     }
 }
 
@@ -70,6 +105,7 @@ impl Database {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers,
+                writes: WriteHealth::default(),
             }),
         })
     }
@@ -87,29 +123,105 @@ impl Database {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        self.inner.readers.with(f).map_err(db_err)
+        self.inner.readers.with(f).map_err(read_err)
     }
 
     /// Runs `f` on the one writer connection, off the async executor: a write may wait for the
-    /// writer mutex, or for another process's write lock up to the busy timeout.
+    /// writer mutex, or for another process's write lock up to the busy timeout. Its outcome
+    /// raises or lowers the writes-failing flag that `/readyz` reads (see [`WriteHealth`]).
     pub async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let outcome = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
                 let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
                 f(&mut conn).map_err(db_err)
             })
         })
         .await
-        .map_err(|e| StoreError::Other(e.into()))?
+        .map_err(|e| StoreError::Other(e.into()))
+        .and_then(|r| r);
+        self.inner.writes.record(&outcome);
+        outcome
+    }
+
+    /// For `/readyz`: `Ok` unless writes are failing. While they are, tries a write of its own
+    /// first (a row of a few pages, committed then deleted, so a full disk or a file past its
+    /// size limit fails it as it fails an upload), so readiness comes back without traffic.
+    pub(crate) async fn check_writes(&self) -> Result<(), StoreError> {
+        if !self.inner.writes.is_failing() {
+            return Ok(());
+        }
+        // Ignored: the outcome is recorded by `write`, and reported just below.
+        let _ = self
+            .write(|c| {
+                c.execute(
+                    "INSERT OR REPLACE INTO secrets (name, value) \
+                     VALUES ('readiness_probe', zeroblob(16384))",
+                    [],
+                )?;
+                c.execute("DELETE FROM secrets WHERE name = 'readiness_probe'", [])
+            })
+            .await;
+        self.inner.writes.status()
     }
 }
 
 /// Settings every connection needs, writer or reader.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer may not grow the file past its current size, as on a full disk: SQLite
+    /// answers SQLITE_FULL, and the next write that fits (after the limit is lifted) clears it.
+    #[tokio::test]
+    async fn a_full_database_is_an_outage_seen_by_readiness_until_a_write_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let pages: i64 = db
+            .write(|c| c.query_row("PRAGMA page_count", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        db.write(move |c| c.pragma_update(None, "max_page_count", pages))
+            .await
+            .unwrap();
+
+        let full = db
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO secrets (name, value) VALUES ('big', zeroblob(65536))",
+                    [],
+                )
+            })
+            .await;
+        assert!(matches!(full, Err(StoreError::Unavailable(_))), "{full:?}");
+        let err = db.check_writes().await.unwrap_err().to_string();
+        assert!(err.contains("writes failing since"), "{err}");
+
+        db.write(|c| c.pragma_update(None, "max_page_count", 1_000_000))
+            .await
+            .unwrap();
+        db.check_writes().await.unwrap();
+    }
+
+    #[test]
+    fn a_constraint_is_a_conflict_and_bad_sql_is_a_bug() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let bad_sql = db.read(|c| c.query_row("SELEC 1", [], |_| Ok(())));
+        assert!(matches!(bad_sql, Err(StoreError::Other(_))), "{bad_sql:?}");
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY)", [])
+            .unwrap();
+        conn.execute("INSERT INTO t VALUES ('a')", []).unwrap();
+        let dup = conn.execute("INSERT INTO t VALUES ('a')", []).unwrap_err();
+        assert!(matches!(db_err(dup), StoreError::Conflict));
+    }
 }

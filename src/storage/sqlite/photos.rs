@@ -185,6 +185,7 @@ impl MetadataStore for Database {
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))?;
+        self.check_writes().await
     }
 }

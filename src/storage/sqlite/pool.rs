@@ -75,6 +75,10 @@ mod tests {
             .read(|c| c.execute("DELETE FROM photos", []))
             .unwrap_err();
         assert!(err.to_string().contains("readonly"), "{err}");
+        assert!(
+            matches!(err, crate::storage::StoreError::Other(_)),
+            "a bug, not an outage"
+        );
     }
 
     #[test]

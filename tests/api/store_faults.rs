@@ -1,0 +1,292 @@
+//! Storage that fails under the service: a full or broken disk, a data directory gone, an object
+//! store that does not answer. Every such failure is an outage (503 with `Retry-After`), never a
+//! 500 or a 404 a client would take for a deletion; `/readyz` says so while writes fail, and
+//! both come back on their own once the store does.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::helpers::{Auth, READ_WRITE, TestApp, app, assert_problem, cutover_command, mint, png};
+use crate::support::moto;
+use crate::support::proxy::MotoProxy;
+use crate::support::serve::ServeProcess;
+
+async fn readyz(address: &str) -> (u16, Value) {
+    let res = reqwest::get(format!("{address}/readyz")).await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn assert_outage(res: reqwest::Response) {
+    assert!(res.headers().contains_key("retry-after"), "{res:?}");
+    assert_problem(res, 503).await;
+}
+
+/// Moves `path` aside and puts `replacement` in its place; `restore` undoes it.
+struct Swapped<'a> {
+    path: &'a Path,
+}
+
+impl<'a> Swapped<'a> {
+    fn with_file(path: &'a Path) -> Self {
+        std::fs::rename(path, path.with_extension("away")).unwrap();
+        std::fs::write(path, b"not a directory").unwrap();
+        Swapped { path }
+    }
+
+    fn removed(path: &'a Path) -> Self {
+        std::fs::rename(path, path.with_extension("away")).unwrap();
+        Swapped { path }
+    }
+
+    fn restore(self) {
+        if self.path.is_file() {
+            std::fs::remove_file(self.path).unwrap();
+        }
+        std::fs::rename(self.path.with_extension("away"), self.path).unwrap();
+    }
+}
+
+fn local_objects(app: &TestApp) -> usize {
+    std::fs::read_dir(app.data_dir.path().join("objects"))
+        .unwrap()
+        .count()
+}
+
+#[tokio::test]
+async fn uploads_answer_503_while_the_object_directory_takes_no_writes_and_readyz_says_so_until_it_does()
+ {
+    let app = app().local_storage().spawn().await;
+    let alice = app.user("alice");
+    let tmp = app.data_dir.path().join("tmp");
+
+    let broken = Swapped::with_file(&tmp);
+    assert_outage(app.upload(&alice, "a.png", png(b"a")).await).await;
+    let (status, body) = readyz(&app.address).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["objects"], false, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("objects:"),
+        "{body}"
+    );
+
+    broken.restore();
+    let (status, body) = readyz(&app.address).await;
+    assert_eq!(status, 200, "{body}");
+    app.upload_ok(&alice, "a.png", png(b"a")).await;
+}
+
+/// `cutover serve` in a child whose files may not grow past a limit set later with `prlimit`
+/// (so writing past it fails with EFBIG, an I/O error, instead of killing the process with
+/// SIGXFSZ, which the shell ignores and `exec` passes on).
+struct LimitedServe {
+    address: String,
+    data_dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Drop for LimitedServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+impl LimitedServe {
+    async fn start() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let (port, admin) = (free_port(), free_port());
+        let cutover = cutover_command();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "trap '' XFSZ; exec \"$0\" serve"])
+            .arg(cutover.get_program())
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| !k.starts_with("CUTOVER_")))
+            .env("CUTOVER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CUTOVER_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
+            .env("CUTOVER_DATA_DIR", data_dir.path())
+            .env("CUTOVER_STORAGE", "local")
+            .env("CUTOVER_LOG", "warn")
+            .stdout(Stdio::null());
+        let child = cmd.spawn().expect("cutover serve starts");
+        let serve = LimitedServe {
+            address: format!("http://127.0.0.1:{port}"),
+            data_dir,
+            child,
+        };
+        for _ in 0..200 {
+            if reqwest::get(format!("{}/healthz", serve.address))
+                .await
+                .is_ok()
+            {
+                return serve;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("cutover serve did not come up");
+    }
+
+    /// Files of the process may not grow past `limit` bytes (`None`: no limit).
+    fn limit_file_size(&self, limit: Option<u64>) {
+        let value = limit.map_or("unlimited".to_string(), |n| n.to_string());
+        let ok = Command::new("prlimit")
+            .args(["--pid", &self.child.id().to_string()])
+            .arg(format!("--fsize={value}:"))
+            .status()
+            .expect("prlimit runs");
+        assert!(ok.success());
+    }
+
+    fn user(&self) -> Auth {
+        Auth::Bearer(mint(self.data_dir.path(), "alice", READ_WRITE))
+    }
+
+    async fn upload(&self, auth: &Auth) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(png(b"x")).file_name("a.png");
+        let rb = reqwest::Client::new()
+            .post(format!("{}/api/uploads", self.address))
+            .multipart(reqwest::multipart::Form::new().part("file", part));
+        crate::helpers::authorize(rb, auth).send().await.unwrap()
+    }
+
+    fn objects(&self) -> usize {
+        std::fs::read_dir(self.data_dir.path().join("objects"))
+            .unwrap()
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn uploads_answer_503_while_sqlite_cannot_write_leave_no_object_behind_and_recover() {
+    let serve = LimitedServe::start().await;
+    let alice = serve.user();
+    let wal = serve.data_dir.path().join("cutover.db-wal");
+    // The next write-ahead-log frame goes past the end of the log: no row can be written,
+    // while an upload's object (a few dozen bytes) still can.
+    let wal_len = std::fs::metadata(&wal).unwrap().len();
+    assert!(wal_len > 1024, "the log holds the schema: {wal_len} bytes");
+    serve.limit_file_size(Some(wal_len));
+
+    let res = serve.upload(&alice).await;
+    assert_outage(res).await;
+    assert_eq!(serve.objects(), 0, "an object without its row");
+    let (status, body) = readyz(&serve.address).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["metadata"], false, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("metadata: "),
+        "{body}"
+    );
+
+    serve.limit_file_size(None);
+    let (status, body) = readyz(&serve.address).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serve.upload(&alice).await.status(), 201);
+    assert_eq!(serve.objects(), 1);
+}
+
+#[tokio::test]
+async fn uploads_answer_503_while_s3_is_unreachable_and_leave_nothing_behind() {
+    crate::aws_only!();
+    let proxy = MotoProxy::start().await;
+    let storage = moto::storage_pairs().await;
+    let pairs: Vec<(&str, &str)> = storage
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let serve = ServeProcess::start(&pairs, &[("AWS_ENDPOINT_URL_S3", &proxy.url)]).await;
+    let alice = serve.user("alice");
+    proxy.cut();
+
+    let part = reqwest::multipart::Part::bytes(png(b"x")).file_name("a.png");
+    let rb = reqwest::Client::new()
+        .post(format!("{}/api/uploads", serve.address))
+        .multipart(reqwest::multipart::Form::new().part("file", part));
+    assert_outage(crate::helpers::authorize(rb, &alice).send().await.unwrap()).await;
+    assert_eq!(moto::object_count(&storage).await, 0);
+    let (status, body) = readyz(&serve.address).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["checks"]["objects"], false, "{body}");
+}
+
+/// An uploaded item on the embedded stores, and the path of its object.
+async fn one_item(app: &TestApp, auth: &Auth) -> (String, std::path::PathBuf) {
+    let item = app.upload_ok(auth, "a.png", png(b"a")).await;
+    let id = item["id"].as_str().unwrap().to_string();
+    let object = app.data_dir.path().join("objects").join(&id);
+    assert!(object.is_file());
+    (id, object)
+}
+
+#[tokio::test]
+async fn content_of_a_listed_item_is_503_not_404_while_the_object_directory_is_gone() {
+    let app = app().local_storage().spawn().await;
+    let alice = app.user("alice");
+    let (id, _) = one_item(&app, &alice).await;
+    let objects = app.data_dir.path().join("objects");
+
+    let gone = Swapped::removed(&objects);
+    assert_eq!(
+        app.get(&format!("/api/photos/{id}"), &alice).await.status(),
+        200
+    );
+    assert_outage(app.get(&format!("/api/photos/{id}/content"), &alice).await).await;
+    assert_eq!(readyz(&app.address).await.0, 503);
+
+    gone.restore();
+    let res = app.get(&format!("/api/photos/{id}/content"), &alice).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap(), png(b"a"));
+}
+
+#[tokio::test]
+async fn content_whose_object_cannot_be_read_is_503_rather_than_a_broken_200() {
+    let app = app().local_storage().spawn().await;
+    let alice = app.user("alice");
+    let (id, object) = one_item(&app, &alice).await;
+    std::fs::remove_file(&object).unwrap();
+    std::fs::create_dir(&object).unwrap();
+
+    assert_outage(app.get(&format!("/api/photos/{id}/content"), &alice).await).await;
+}
+
+#[tokio::test]
+async fn content_of_an_item_whose_object_alone_is_missing_is_404() {
+    let app = app().local_storage().spawn().await;
+    let alice = app.user("alice");
+    let (id, object) = one_item(&app, &alice).await;
+    std::fs::remove_file(&object).unwrap();
+
+    assert_problem(
+        app.get(&format!("/api/photos/{id}/content"), &alice).await,
+        404,
+    )
+    .await;
+    assert_eq!(local_objects(&app), 0);
+}
+
+#[tokio::test]
+async fn uploads_named_with_a_bidi_override_are_stored_and_listed_without_it() {
+    let app = crate::helpers::spawn_app().await;
+    let alice = app.user("alice");
+    let item = app
+        .upload_ok(&alice, "invoice\u{202E}gnp.exe", png(b"a"))
+        .await;
+    assert_eq!(item["filename"], "invoicegnp.exe");
+    let id = item["id"].as_str().unwrap();
+    let listed = app.list(&alice, "").await;
+    assert_eq!(listed["items"][0]["filename"], "invoicegnp.exe");
+    let one: Value = app
+        .get(&format!("/api/photos/{id}"), &alice)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["filename"], "invoicegnp.exe");
+}
