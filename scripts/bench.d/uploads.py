@@ -61,7 +61,7 @@ def seed(port, tokens, per_user):
                 failures.append(status)
         conn.close()
 
-    with ThreadPoolExecutor(16) as pool:
+    with ThreadPoolExecutor(32) as pool:
         list(pool.map(one_user, tokens))
     if failures:
         sys.exit(f"seeding: {len(failures)} uploads failed, e.g. HTTP {failures[0]}")

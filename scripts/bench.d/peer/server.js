@@ -16,7 +16,9 @@ if (cluster.isPrimary) {
   const verifier = JwtRsaVerifier.create({
     issuer: "urn:cutover:dev-issuer",
     audience: null, // Cognito access tokens carry client_id, not aud: checked below.
-    jwksUri: process.env.PEER_JWKS_URL,
+    // aws-jwt-verify fetches JWKS over https only; the dev issuer serves it over http on
+    // loopback, so the worker fetches it itself and hands it over with cacheJwks below.
+    jwksUri: "https://jwks.invalid/.well-known/jwks.json",
     customJwtCheck: ({ payload }) => {
       if (payload.token_use !== "access") throw new Error("not an access token");
       if (payload.client_id !== "cutover-dev") throw new Error("unknown client");
@@ -45,5 +47,10 @@ if (cluster.isPrimary) {
     }
     res.json({ items: items.map((it) => ({ ...it, owner: payload.sub })), next_cursor: null });
   });
-  verifier.hydrate().then(() => app.listen(port, "127.0.0.1"));
+  fetch(process.env.PEER_JWKS_URL)
+    .then((r) => r.json())
+    .then((jwks) => {
+      verifier.cacheJwks(jwks);
+      app.listen(port, "127.0.0.1");
+    });
 }
