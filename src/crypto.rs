@@ -1,8 +1,8 @@
 //! Small cryptographic helpers shared by keys, tokens and cursors.
 
+use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use aws_lc_rs::digest;
 
 /// Random bytes from the system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
