@@ -6,10 +6,10 @@ use actix_multipart::{Field, Multipart};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::auth::extract::{Authenticated, Writer};
+use crate::crypto::Sha256Stream;
 use crate::domain::{Filename, Photo, PhotoId, Principal};
 use crate::routes::problem::ApiError;
 use crate::routes::state::AppState;
@@ -83,7 +83,7 @@ async fn store(state: &AppState, caller: &Principal, mut field: Field) -> Result
     let max = state.uploads.max_bytes;
     let filename = Filename::sanitize(field.content_disposition().and_then(|cd| cd.get_filename()));
     let id = PhotoId::generate();
-    let mut hasher = Sha256::new();
+    let mut hasher = Sha256Stream::new();
     let mut size: u64 = 0;
     let mut head = BytesMut::new();
     let mut writer: Option<(Box<dyn ObjectWriter>, &'static str)> = None;
@@ -116,7 +116,7 @@ async fn store(state: &AppState, caller: &Principal, mut field: Field) -> Result
         filename,
         content_type: content_type.to_string(),
         size,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: hex::encode(hasher.finish()),
         uploaded_at: OffsetDateTime::now_utc(),
         owner: caller.id.clone(),
     })
