@@ -134,6 +134,8 @@ impl Application {
         let admin_port = admin_listener.local_addr()?.port();
 
         let origins = settings.cors_origins.clone();
+        // actix's own default is 30 s too; the setting lets a deployment match its grace period.
+        let drain = settings.shutdown_timeout.as_secs();
         let public_state = state.clone();
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -146,6 +148,7 @@ impl Application {
         // Headers and a streamed body go out as separate writes; without NODELAY, Nagle and the
         // client's delayed ACK hold small downloads back by ~40 ms.
         .tcp_nodelay(true)
+        .shutdown_timeout(drain)
         .listen(listener)?
         .disable_signals()
         .run();
@@ -156,6 +159,7 @@ impl Application {
         })
         .workers(1)
         .tcp_nodelay(true)
+        .shutdown_timeout(drain)
         .listen(admin_listener)?
         .disable_signals()
         .run();

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::ConfigError;
 use super::raw::RawSettings;
@@ -23,12 +24,19 @@ const DATA_DIR: Setting = Setting::new(
     "embedded store (objects, SQLite), key file, dev issuer key",
 );
 
-pub(super) const SETTINGS: &[Setting] = &[LISTEN, ADMIN_LISTEN, DATA_DIR];
+const SHUTDOWN_TIMEOUT_SECS: Setting = Setting::new(
+    "shutdown_timeout_secs",
+    "30",
+    "on SIGTERM, how long in-flight requests (uploads included) may take to finish before their connections are closed; keep it under the orchestrator's grace period",
+);
+
+pub(super) const SETTINGS: &[Setting] = &[LISTEN, ADMIN_LISTEN, DATA_DIR, SHUTDOWN_TIMEOUT_SECS];
 
 pub(super) struct Listen {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub data_dir: PathBuf,
+    pub shutdown_timeout: Duration,
 }
 
 pub(super) fn parse(raw: &RawSettings) -> Result<Listen, ConfigError> {
@@ -36,6 +44,7 @@ pub(super) fn parse(raw: &RawSettings) -> Result<Listen, ConfigError> {
         listen: raw.parse(&LISTEN)?,
         admin_listen: raw.parse(&ADMIN_LISTEN)?,
         data_dir: raw.parse(&DATA_DIR)?,
+        shutdown_timeout: raw.secs(&SHUTDOWN_TIMEOUT_SECS)?,
     })
 }
 
@@ -49,5 +58,13 @@ mod tests {
         assert_eq!(s.listen.to_string(), "0.0.0.0:80");
         assert_eq!(s.data_dir, std::path::PathBuf::from("/var/lib/cutover"));
         assert!(error(&[("admin_listen", "9090")]).contains("CUTOVER_ADMIN_LISTEN"));
+    }
+
+    #[test]
+    fn the_drain_timeout_defaults_to_thirty_seconds_and_must_be_positive() {
+        assert_eq!(settings(&[]).unwrap().shutdown_timeout.as_secs(), 30);
+        let s = settings(&[("shutdown_timeout_secs", "5")]).unwrap();
+        assert_eq!(s.shutdown_timeout.as_secs(), 5);
+        assert!(error(&[("shutdown_timeout_secs", "0")]).contains("CUTOVER_SHUTDOWN_TIMEOUT_SECS"));
     }
 }

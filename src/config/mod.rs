@@ -80,6 +80,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// How long a graceful stop waits for in-flight requests (`CUTOVER_SHUTDOWN_TIMEOUT_SECS`).
+    pub shutdown_timeout: std::time::Duration,
     pub storage: StorageSettings,
     pub jwt: JwtSettings,
     pub scopes: ScopeSettings,
@@ -152,6 +154,7 @@ impl RawSettings {
             listen: listen.listen,
             admin_listen: listen.admin_listen,
             data_dir: listen.data_dir,
+            shutdown_timeout: listen.shutdown_timeout,
             storage: storage::parse(self)?,
             jwt: jwt::parse(self)?,
             scopes: scopes::parse(self)?,

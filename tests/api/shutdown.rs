@@ -78,3 +78,94 @@ async fn sigterm_stops_serve_gracefully_and_readiness_sees_what_it_counted() {
         "{out}"
     );
 }
+
+/// A multipart body with one `file` part (a small PNG), split so most of it is held back.
+fn upload_body(boundary: &str) -> Vec<u8> {
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"late.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(crate::helpers::png(&[7u8; 64 * 1024]));
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    body
+}
+
+#[tokio::test]
+async fn sigterm_under_load_lets_in_flight_requests_and_an_upload_finish_then_refuses_and_flushes()
+{
+    // The drain timeout must outlast the test's own pace; the flush interval must not, so only
+    // the shutdown flush can write the usage.
+    let mut serve = ServeProcess::start(
+        &[
+            ("usage_flush_secs", "3600"),
+            ("shutdown_timeout_secs", "60"),
+        ],
+        &[],
+    )
+    .await;
+    let pairs = settings_pairs(&[("data_dir", serve.data_dir.path().display().to_string())]);
+    let (ok, key, err) = run_cli(&pairs, &["keys", "add", "--id", "under-load"]);
+    assert!(ok, "{err}");
+    let key = key.trim().to_string();
+
+    // In flight when the signal arrives: twenty lists, and an upload with a quarter of its body.
+    let mut lists = Vec::new();
+    for _ in 0..20 {
+        let headers = [("X-API-KEY", key.as_str())];
+        lists.push(serve.hold("GET", "/api/photos", &headers, 0, b"").await);
+    }
+    let boundary = "soak-boundary-7e1f";
+    let body = upload_body(boundary);
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let (first, rest) = body.split_at(body.len() / 4);
+    let upload = serve
+        .hold(
+            "POST",
+            "/api/uploads",
+            &[("X-API-KEY", &key), ("Content-Type", &content_type)],
+            body.len(),
+            first,
+        )
+        .await;
+
+    serve.signal_term();
+    let address = serve.socket_address();
+    let refused = crate::support::poll(10, || {
+        let address = address.clone();
+        async move {
+            match tokio::net::TcpStream::connect(&address).await {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(()),
+                _ => None,
+            }
+        }
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "new connections still accepted after SIGTERM"
+    );
+
+    let (status, text) = upload.finish(rest).await;
+    assert_eq!(status, 201, "{text}");
+    for list in lists {
+        let (status, text) = list.finish(b"").await;
+        assert_eq!(status, 200, "{text}");
+    }
+
+    let status = serve.wait_exit();
+    assert!(status.success(), "serve exited with {status:?}");
+    let settings =
+        Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+    let store = cutover::backends::Backends::build(&settings)
+        .await
+        .unwrap()
+        .usage;
+    let hour = hour_of(unix_now());
+    let k = KeyId::parse("under-load").unwrap();
+    assert_eq!(
+        store.key_requests(&k, hour - 1, hour + 1).await.unwrap(),
+        21,
+        "the twenty lists and the upload, written by the shutdown flush"
+    );
+}
