@@ -20,7 +20,7 @@ use super::{KeyChange, KeyDoc, KeySource, Versions};
 
 /// The staging label of a version written but not yet current. Not `AWSPENDING`: that one
 /// belongs to the rotation function (`rollout/migration.yaml`), and the two must not collide.
-const PENDING: &str = "CUTOVER_PENDING";
+const PENDING: &str = "cutover-pending";
 
 /// How many times a key change is tried when other writers keep winning the race. An attempt
 /// fails only if another writer's swap landed inside it, and each writer's swap lands once, so
