@@ -20,6 +20,7 @@ mod metrics;
 mod photos;
 mod rate_limits;
 mod readiness;
+mod request_id;
 mod secrets_manager;
 mod shutdown;
 mod unauthenticated;
