@@ -52,7 +52,8 @@ pub async fn observe(
     let route = Route::of(res.request());
     let ms = start.elapsed().as_millis() as u64;
     let status = res.status();
-    let caller = res.request().extensions().get::<Caller>().cloned();
+    // Taken, not cloned: nothing after this middleware reads the gate's value.
+    let caller = res.request().extensions_mut().remove::<Caller>();
     if caller.is_none() {
         span.record("route", route.label());
     }
