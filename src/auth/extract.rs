@@ -52,6 +52,7 @@ impl<const WRITE: bool> FromRequest for Authenticated<WRITE> {
             if let Ok(granted) = &checked {
                 caller.rate = Some(granted.clone());
             }
+            crate::routes::observe::record_caller(&req, &caller);
             // The one value the gate hands on: the observe middleware reads it for metrics, the
             // access log and the answer's headers, also on a 429.
             req.extensions_mut().insert(caller);

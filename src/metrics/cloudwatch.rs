@@ -9,23 +9,16 @@ use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 
+use super::LATENCY_BUCKETS_MS;
+use super::defs::{DEFS, Unit};
 use super::report::DeltaSink;
-use super::snapshot::Snapshot;
-use super::{LATENCY_BUCKETS_MS, Route};
+use super::snapshot::{LatencyCounts, Sample, Snapshot, samples};
 use crate::aws::Aws;
 use crate::aws::error::AwsError;
 use crate::config::MetricsSettings;
-use crate::domain::AuthFailure;
 
 /// Every metric name the service publishes (the dashboard may name no other).
-pub const PUBLISHED_METRICS: [&str; 6] = [
-    "Requests",
-    "ApiKeyRequests",
-    "AuthFailures",
-    "RateLimited",
-    "Latency",
-    "UploadBytes",
-];
+pub use super::defs::PUBLISHED_METRICS;
 
 /// PutMetricData limits: datums per call and request size. Each datum here has one dimension,
 /// well under the 30-dimension limit.
@@ -98,71 +91,37 @@ impl Datum {
     }
 }
 
-/// The datums for one interval's delta. Both `Requests` series are always present (a 0 keeps
-/// "no key-path traffic" visible as zero rather than as missing data), and so is every key id
-/// this process has seen; other series only when something happened.
+/// The datums for one interval's delta: every definition of [`DEFS`] with a CloudWatch name.
+/// Series marked `zeros` are always present (both `Requests` series, and every key id this
+/// process has seen, so "no key-path traffic" reads as 0 rather than as missing data); others
+/// only when something happened.
 pub fn datums(delta: &Snapshot) -> Vec<Datum> {
-    let count = |n: u64| Value::Count(n as f64);
-    let mut out = vec![
-        Datum::new("Requests", "AuthMethod", "jwt", count(delta.requests_jwt)),
-        Datum::new(
-            "Requests",
-            "AuthMethod",
-            "api_key",
-            count(delta.requests_api_key),
-        ),
-    ];
-    for (id, k) in &delta.per_key {
-        out.push(Datum::new(
-            "ApiKeyRequests",
-            "KeyId",
-            id.as_str(),
-            count(k.count),
-        ));
-    }
-    for (reason, n) in AuthFailure::ALL.iter().zip(delta.auth_failures) {
-        if n > 0 {
-            out.push(Datum::new(
-                "AuthFailures",
-                "Reason",
-                reason.label(),
-                count(n),
-            ));
+    let mut out = Vec::new();
+    for def in &DEFS {
+        let Some(cw) = def.cloudwatch else { continue };
+        for (label, sample) in samples(def, delta) {
+            if sample.is_zero() && !cw.zeros {
+                continue;
+            }
+            let value = match (sample, cw.unit) {
+                (Sample::Value(n), Unit::Bytes) => Value::Bytes(n as f64),
+                (Sample::Value(n), _) => Value::Count(n as f64),
+                (Sample::Histogram(h), _) => histogram(h),
+            };
+            out.push(Datum::new(cw.name, cw.dimension, label, value));
         }
-    }
-    for (method, n) in [
-        ("jwt", delta.rate_limited_jwt),
-        ("api_key", delta.rate_limited_api_key),
-    ] {
-        if n > 0 {
-            out.push(Datum::new("RateLimited", "AuthMethod", method, count(n)));
-        }
-    }
-    for (route, h) in Route::ALL.iter().zip(&delta.latency) {
-        if h.count == 0 {
-            continue;
-        }
-        let (mut values, mut counts) = (Vec::new(), Vec::new());
-        for (i, n) in h.buckets.iter().enumerate().filter(|(_, n)| **n > 0) {
-            values.push(LATENCY_BUCKETS_MS.get(i).map_or(OVERFLOW_MS, |b| *b as f64));
-            counts.push(*n as f64);
-        }
-        out.push(Datum::new(
-            "Latency",
-            "Route",
-            route.label(),
-            Value::Millis { values, counts },
-        ));
-    }
-    if delta.upload_bytes > 0 {
-        out.push(Datum::new(
-            "UploadBytes",
-            "Route",
-            Route::Upload.label(),
-            Value::Bytes(delta.upload_bytes as f64),
-        ));
     }
     out
+}
+
+/// A histogram as CloudWatch Values/Counts: each non-empty bucket at its upper bound.
+fn histogram(h: &LatencyCounts) -> Value {
+    let (mut values, mut counts) = (Vec::new(), Vec::new());
+    for (i, n) in h.buckets.iter().enumerate().filter(|(_, n)| **n > 0) {
+        values.push(LATENCY_BUCKETS_MS.get(i).map_or(OVERFLOW_MS, |b| *b as f64));
+        counts.push(*n as f64);
+    }
+    Value::Millis { values, counts }
 }
 
 /// Splits datums into PutMetricData calls of at most 1,000 datums and well under 1 MB each.

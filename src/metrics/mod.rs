@@ -1,22 +1,27 @@
 //! Request outcomes, counted in one place (the observe middleware) with lock-free counters,
-//! then exposed as Prometheus text on the admin listener or published to CloudWatch.
+//! then exposed as Prometheus text on the admin listener or published to CloudWatch. What is
+//! counted, and under which names, is the one table in [`defs`].
 
 pub mod cloudwatch;
 pub mod dashboard;
+pub mod defs;
 pub mod prometheus;
 pub mod readiness;
 pub mod report;
 pub mod snapshot;
 pub mod usage;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
 
+use dashmap::DashMap;
+
+use self::defs::{API_KEY, Counter, JWT, counter_len};
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, KeyId};
 
-/// The routes, as the `Route` metric dimension names them.
+/// The routes, as the `Route` metric dimension names them. Each API route is registered with its
+/// label as resource data (`routes::public`), so nothing matches path patterns a second time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
     Upload,
@@ -48,16 +53,9 @@ impl Route {
         }
     }
 
-    pub fn from_pattern(method: &actix_web::http::Method, pattern: Option<&str>) -> Route {
-        use actix_web::http::Method;
-        match (method, pattern) {
-            (&Method::POST, Some("/api/uploads")) => Route::Upload,
-            (&Method::GET, Some("/api/photos")) => Route::List,
-            (&Method::GET, Some("/api/photos/{id}")) => Route::Get,
-            (&Method::GET, Some("/api/photos/{id}/content")) => Route::Content,
-            (&Method::DELETE, Some("/api/photos/{id}")) => Route::Delete,
-            _ => Route::Other,
-        }
+    /// The route a request was registered under; `Other` for health checks and unmatched paths.
+    pub fn of(req: &actix_web::HttpRequest) -> Route {
+        req.app_data::<Route>().copied().unwrap_or(Route::Other)
     }
 }
 
@@ -82,17 +80,29 @@ impl Histogram {
     }
 }
 
-#[derive(Default)]
 pub struct Counters {
-    pub requests_jwt: AtomicU64,
-    pub requests_api_key: AtomicU64,
-    pub rate_limited_jwt: AtomicU64,
-    pub rate_limited_api_key: AtomicU64,
-    pub auth_failures: [AtomicU64; AuthFailure::ALL.len()],
+    /// Per [`Counter`], one atomic per label value of its definition.
+    pub counters: [Box<[AtomicU64]>; Counter::COUNT],
     pub latency: [Histogram; Route::ALL.len()],
-    pub upload_bytes: AtomicU64,
-    /// Per legacy client. Read-locked on the hot path; written once per new key id.
-    pub per_key: RwLock<HashMap<KeyId, Arc<KeyUse>>>,
+    /// Per legacy client. A sharded concurrent map: a hit takes one shard's read lock, and only
+    /// a key id's first request (an insert) takes one shard's write lock, never the whole map.
+    pub per_key: DashMap<KeyId, KeyUse>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        const ALL: [Counter; Counter::COUNT] = [
+            Counter::Requests,
+            Counter::AuthFailures,
+            Counter::RateLimited,
+            Counter::UploadBytes,
+        ];
+        Counters {
+            counters: ALL.map(|c| (0..counter_len(c)).map(|_| AtomicU64::new(0)).collect()),
+            latency: Default::default(),
+            per_key: DashMap::new(),
+        }
+    }
 }
 
 /// One legacy client's traffic since the process started.
@@ -123,19 +133,17 @@ pub struct Metrics {
     pub counters: Arc<Counters>,
 }
 
-fn index<T: PartialEq>(all: &[T], x: &T) -> usize {
-    all.iter().position(|a| a == x).expect("listed in ALL")
-}
-
 impl Metrics {
+    /// Adds `n` to the series with label value number `label` of `counter` (see [`defs::DEFS`]).
+    pub fn add(&self, counter: Counter, label: usize, n: u64) {
+        self.counters.counters[counter as usize][label].fetch_add(n, Relaxed);
+    }
+
     pub fn authenticated(&self, method: &AuthMethod) {
-        let c = &self.counters;
         match method {
-            AuthMethod::Jwt { .. } => {
-                c.requests_jwt.fetch_add(1, Relaxed);
-            }
+            AuthMethod::Jwt { .. } => self.add(Counter::Requests, JWT, 1),
             AuthMethod::ApiKey { key_id } => {
-                c.requests_api_key.fetch_add(1, Relaxed);
+                self.add(Counter::Requests, API_KEY, 1);
                 self.key_used(key_id);
             }
         }
@@ -143,40 +151,28 @@ impl Metrics {
 
     fn key_used(&self, key_id: &KeyId) {
         let per_key = &self.counters.per_key;
-        if let Some(n) = per_key
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key_id)
-        {
-            n.hit();
+        if let Some(k) = per_key.get(key_id) {
+            k.hit();
             return;
         }
-        per_key
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key_id.clone())
-            .or_default()
-            .hit();
+        // The id is cloned once per key id for the life of the process, not per request.
+        per_key.entry(key_id.clone()).or_default().hit();
     }
 
     pub fn auth_failed(&self, reason: AuthFailure) {
-        self.counters.auth_failures[index(&AuthFailure::ALL, &reason)].fetch_add(1, Relaxed);
+        self.add(Counter::AuthFailures, reason as usize, 1);
     }
 
     /// A 429, counted under the key path or the JWT path.
     pub fn rate_limited(&self, via_key: bool) {
-        let c = &self.counters;
-        match via_key {
-            true => c.rate_limited_api_key.fetch_add(1, Relaxed),
-            false => c.rate_limited_jwt.fetch_add(1, Relaxed),
-        };
+        self.add(Counter::RateLimited, if via_key { API_KEY } else { JWT }, 1);
     }
 
     pub fn latency(&self, route: Route, ms: u64) {
-        self.counters.latency[index(&Route::ALL, &route)].observe(ms);
+        self.counters.latency[route as usize].observe(ms);
     }
 
     pub fn upload_bytes(&self, bytes: u64) {
-        self.counters.upload_bytes.fetch_add(bytes, Relaxed);
+        self.add(Counter::UploadBytes, 0, bytes);
     }
 }

@@ -1,148 +1,90 @@
-//! The counters in Prometheus text exposition format, for `GET /metrics` on the admin listener.
+//! The counters in Prometheus text exposition format, for `GET /metrics` on the admin listener:
+//! every definition of [`DEFS`], rendered from one snapshot.
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering::Relaxed;
 
-use super::{LATENCY_BUCKETS_MS, Metrics, Route};
-use crate::domain::AuthFailure;
+use super::LATENCY_BUCKETS_MS;
+use super::defs::{DEFS, Def};
+use super::snapshot::{Sample, Snapshot, samples};
 
-pub fn render(metrics: &Metrics) -> String {
-    let c = &metrics.counters;
+pub fn render(snap: &Snapshot) -> String {
     let mut out = String::with_capacity(4096);
-    let w = &mut out;
-
-    header(
-        w,
-        "cutover_requests_total",
-        "Authenticated requests by auth method.",
-        "counter",
-    );
-    let _ = writeln!(
-        w,
-        "cutover_requests_total{{auth_method=\"jwt\"}} {}",
-        c.requests_jwt.load(Relaxed)
-    );
-    let _ = writeln!(
-        w,
-        "cutover_requests_total{{auth_method=\"api_key\"}} {}",
-        c.requests_api_key.load(Relaxed)
-    );
-
-    header(
-        w,
-        "cutover_api_key_requests_total",
-        "Key-path requests per legacy client.",
-        "counter",
-    );
-    let per_key = c.per_key.read().unwrap_or_else(|p| p.into_inner());
-    let mut keys: Vec<_> = per_key.iter().collect();
-    keys.sort_by(|a, b| a.0.cmp(b.0));
-    for (id, n) in &keys {
-        let _ = writeln!(
-            w,
-            "cutover_api_key_requests_total{{key_id=\"{id}\"}} {}",
-            n.count.load(Relaxed)
-        );
-    }
-
-    header(
-        w,
-        "cutover_api_key_last_seen_seconds",
-        "Unix time of a legacy client's latest request to this instance.",
-        "gauge",
-    );
-    for (id, n) in &keys {
-        let _ = writeln!(
-            w,
-            "cutover_api_key_last_seen_seconds{{key_id=\"{id}\"}} {}",
-            n.last_seen.load(Relaxed)
-        );
-    }
-    drop(per_key);
-
-    header(
-        w,
-        "cutover_auth_failures_total",
-        "Failed authentications by reason.",
-        "counter",
-    );
-    for (i, reason) in AuthFailure::ALL.iter().enumerate() {
-        let _ = writeln!(
-            w,
-            "cutover_auth_failures_total{{reason=\"{}\"}} {}",
-            reason.label(),
-            c.auth_failures[i].load(Relaxed)
-        );
-    }
-
-    header(
-        w,
-        "cutover_rate_limited_total",
-        "Requests answered 429, by auth method.",
-        "counter",
-    );
-    let _ = writeln!(
-        w,
-        "cutover_rate_limited_total{{auth_method=\"jwt\"}} {}",
-        c.rate_limited_jwt.load(Relaxed)
-    );
-    let _ = writeln!(
-        w,
-        "cutover_rate_limited_total{{auth_method=\"api_key\"}} {}",
-        c.rate_limited_api_key.load(Relaxed)
-    );
-
-    header(
-        w,
-        "cutover_upload_bytes_total",
-        "Bytes of accepted uploads.",
-        "counter",
-    );
-    let _ = writeln!(
-        w,
-        "cutover_upload_bytes_total{{route=\"upload\"}} {}",
-        c.upload_bytes.load(Relaxed)
-    );
-
-    header(
-        w,
-        "cutover_latency_ms",
-        "Request latency by route, in milliseconds.",
-        "histogram",
-    );
-    for (i, route) in Route::ALL.iter().enumerate() {
-        let h = &c.latency[i];
-        let mut cumulative = 0;
-        for (b, bound) in LATENCY_BUCKETS_MS.iter().enumerate() {
-            cumulative += h.buckets[b].load(Relaxed);
-            let _ = writeln!(
-                w,
-                "cutover_latency_ms_bucket{{route=\"{}\",le=\"{bound}\"}} {cumulative}",
-                route.label()
-            );
-        }
-        cumulative += h.buckets[LATENCY_BUCKETS_MS.len()].load(Relaxed);
-        let _ = writeln!(
-            w,
-            "cutover_latency_ms_bucket{{route=\"{}\",le=\"+Inf\"}} {cumulative}",
-            route.label()
-        );
-        let _ = writeln!(
-            w,
-            "cutover_latency_ms_sum{{route=\"{}\"}} {}",
-            route.label(),
-            h.sum_ms.load(Relaxed)
-        );
-        let _ = writeln!(
-            w,
-            "cutover_latency_ms_count{{route=\"{}\"}} {}",
-            route.label(),
-            h.count.load(Relaxed)
-        );
+    for def in &DEFS {
+        family(&mut out, def, snap);
     }
     out
 }
 
-fn header(w: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} {kind}");
+fn family(w: &mut String, def: &Def, snap: &Snapshot) {
+    let (name, label) = (def.prometheus, def.label);
+    let _ = writeln!(
+        w,
+        "# HELP {name} {}\n# TYPE {name} {}",
+        def.help,
+        def.kind.prometheus()
+    );
+    for (value, sample) in samples(def, snap) {
+        match sample {
+            Sample::Value(v) => {
+                let _ = writeln!(w, "{name}{{{label}=\"{value}\"}} {v}");
+            }
+            Sample::Histogram(h) => {
+                let mut cumulative = 0;
+                for (b, bound) in LATENCY_BUCKETS_MS.iter().enumerate() {
+                    cumulative += h.buckets[b];
+                    let _ = writeln!(
+                        w,
+                        "{name}_bucket{{{label}=\"{value}\",le=\"{bound}\"}} {cumulative}"
+                    );
+                }
+                cumulative += h.buckets[LATENCY_BUCKETS_MS.len()];
+                let _ = writeln!(
+                    w,
+                    "{name}_bucket{{{label}=\"{value}\",le=\"+Inf\"}} {cumulative}\n\
+                     {name}_sum{{{label}=\"{value}\"}} {}\n\
+                     {name}_count{{{label}=\"{value}\"}} {}",
+                    h.sum_ms, h.count
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AuthFailure, AuthMethod, KeyId};
+    use crate::metrics::{Metrics, Route};
+
+    #[test]
+    fn the_series_keep_their_names_and_labels() {
+        let m = Metrics::default();
+        let k = KeyId::parse("legacy-mobile").unwrap();
+        m.authenticated(&AuthMethod::ApiKey { key_id: k });
+        m.auth_failed(AuthFailure::InvalidKey);
+        m.rate_limited(false);
+        m.upload_bytes(42);
+        m.latency(Route::Get, 3);
+        let text = render(&m.snapshot());
+        for line in [
+            "# TYPE cutover_requests_total counter",
+            "cutover_requests_total{auth_method=\"jwt\"} 0",
+            "cutover_requests_total{auth_method=\"api_key\"} 1",
+            "cutover_api_key_requests_total{key_id=\"legacy-mobile\"} 1",
+            "# TYPE cutover_api_key_last_seen_seconds gauge",
+            "cutover_auth_failures_total{reason=\"invalid_key\"} 1",
+            "cutover_auth_failures_total{reason=\"missing\"} 0",
+            "cutover_rate_limited_total{auth_method=\"jwt\"} 1",
+            "cutover_upload_bytes_total{route=\"upload\"} 42",
+            "# TYPE cutover_latency_ms histogram",
+            "cutover_latency_ms_bucket{route=\"get\",le=\"1\"} 0",
+            "cutover_latency_ms_bucket{route=\"get\",le=\"5\"} 1",
+            "cutover_latency_ms_bucket{route=\"get\",le=\"+Inf\"} 1",
+            "cutover_latency_ms_sum{route=\"get\"} 3",
+            "cutover_latency_ms_count{route=\"other\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        assert!(text.contains("cutover_api_key_last_seen_seconds{key_id=\"legacy-mobile\"} "));
+    }
 }

@@ -1,12 +1,13 @@
 //! A plain copy of the counters at one moment. Background reporters (the usage store, CloudWatch)
 //! each keep the snapshot they last sent and send the difference, so the request path only ever
-//! increments atomics and nobody resets them (Prometheus needs the running totals).
+//! increments atomics and nobody resets them (Prometheus needs the running totals). Every sink
+//! renders from a snapshot, walking the definitions in [`defs`](super::defs) with [`samples`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::defs::{API_KEY, Counter, Def, JWT, Series, counter_len};
 use super::{LATENCY_BUCKETS_MS, Metrics, Route};
-use crate::domain::AuthFailure;
 use crate::domain::KeyId;
 
 pub const BUCKETS: usize = LATENCY_BUCKETS_MS.len() + 1;
@@ -25,16 +26,71 @@ pub struct LatencyCounts {
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    pub requests_jwt: u64,
-    pub requests_api_key: u64,
-    pub rate_limited_jwt: u64,
-    pub rate_limited_api_key: u64,
-    pub auth_failures: [u64; AuthFailure::ALL.len()],
+    /// Per [`Counter`], one value per label value of its definition.
+    pub counters: [Vec<u64>; Counter::COUNT],
     pub latency: [LatencyCounts; Route::ALL.len()],
-    pub upload_bytes: u64,
     pub per_key: BTreeMap<KeyId, KeyCount>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        let zeros = |c: Counter| vec![0; counter_len(c)];
+        Snapshot {
+            counters: [
+                zeros(Counter::Requests),
+                zeros(Counter::AuthFailures),
+                zeros(Counter::RateLimited),
+                zeros(Counter::UploadBytes),
+            ],
+            latency: Default::default(),
+            per_key: BTreeMap::new(),
+        }
+    }
+}
+
+/// One series of one definition, as a sink sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sample<'a> {
+    /// A counter or gauge value.
+    Value(u64),
+    Histogram(&'a LatencyCounts),
+}
+
+impl Sample<'_> {
+    pub fn is_zero(&self) -> bool {
+        match self {
+            Sample::Value(v) => *v == 0,
+            Sample::Histogram(h) => h.count == 0,
+        }
+    }
+}
+
+/// The series of `def` in `snap`, as (label value, sample), in a stable order.
+pub fn samples<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(&'a str, Sample<'a>)> {
+    match def.series {
+        Series::Counter(c, labels) => labels
+            .iter()
+            .zip(&snap.counters[c as usize])
+            .map(|(l, v)| (*l, Sample::Value(*v)))
+            .collect(),
+        Series::KeyRequests => snap
+            .per_key
+            .iter()
+            .map(|(id, k)| (id.as_str(), Sample::Value(k.count)))
+            .collect(),
+        Series::KeyLastSeen => snap
+            .per_key
+            .iter()
+            .map(|(id, k)| (id.as_str(), Sample::Value(k.last_seen)))
+            .collect(),
+        Series::Latency => Route::ALL
+            .iter()
+            .zip(&snap.latency)
+            .map(|(r, h)| (r.label(), Sample::Histogram(h)))
+            .collect(),
+    }
 }
 
 impl Metrics {
@@ -42,23 +98,19 @@ impl Metrics {
         let c = &self.counters;
         let per_key = c
             .per_key
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(id, k)| {
+            .map(|e| {
                 let count = KeyCount {
-                    count: k.count.load(Relaxed),
-                    last_seen: k.last_seen.load(Relaxed),
+                    count: e.count.load(Relaxed),
+                    last_seen: e.last_seen.load(Relaxed),
                 };
-                (id.clone(), count)
+                (e.key().clone(), count)
             })
             .collect();
         Snapshot {
-            requests_jwt: c.requests_jwt.load(Relaxed),
-            requests_api_key: c.requests_api_key.load(Relaxed),
-            rate_limited_jwt: c.rate_limited_jwt.load(Relaxed),
-            rate_limited_api_key: c.rate_limited_api_key.load(Relaxed),
-            auth_failures: std::array::from_fn(|i| c.auth_failures[i].load(Relaxed)),
+            counters: std::array::from_fn(|i| {
+                c.counters[i].iter().map(|a| a.load(Relaxed)).collect()
+            }),
             latency: std::array::from_fn(|r| {
                 let h = &c.latency[r];
                 LatencyCounts {
@@ -67,7 +119,6 @@ impl Metrics {
                     count: h.count.load(Relaxed),
                 }
             }),
-            upload_bytes: c.upload_bytes.load(Relaxed),
             per_key,
         }
     }
@@ -91,12 +142,14 @@ impl Snapshot {
             })
             .collect();
         Snapshot {
-            requests_jwt: d(self.requests_jwt, earlier.requests_jwt),
-            requests_api_key: d(self.requests_api_key, earlier.requests_api_key),
-            rate_limited_jwt: d(self.rate_limited_jwt, earlier.rate_limited_jwt),
-            rate_limited_api_key: d(self.rate_limited_api_key, earlier.rate_limited_api_key),
-            auth_failures: std::array::from_fn(|i| {
-                d(self.auth_failures[i], earlier.auth_failures[i])
+            counters: std::array::from_fn(|c| {
+                let then = &earlier.counters[c];
+                let then = |i: usize| then.get(i).copied().unwrap_or(0);
+                self.counters[c]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, now)| d(*now, then(i)))
+                    .collect()
             }),
             latency: std::array::from_fn(|r| {
                 let (now, then) = (&self.latency[r], &earlier.latency[r]);
@@ -106,9 +159,20 @@ impl Snapshot {
                     count: d(now.count, then.count),
                 }
             }),
-            upload_bytes: d(self.upload_bytes, earlier.upload_bytes),
             per_key,
         }
+    }
+
+    pub fn counter(&self, counter: Counter, label: usize) -> u64 {
+        self.counters[counter as usize][label]
+    }
+
+    pub fn requests_jwt(&self) -> u64 {
+        self.counter(Counter::Requests, JWT)
+    }
+
+    pub fn requests_api_key(&self) -> u64 {
+        self.counter(Counter::Requests, API_KEY)
     }
 
     /// Keys with requests in this (delta) snapshot.
@@ -133,12 +197,23 @@ mod tests {
         m.authenticated(&AuthMethod::ApiKey { key_id: k.clone() });
         m.latency(Route::List, 7);
         let delta = m.snapshot().since(&first);
-        assert_eq!((delta.requests_jwt, delta.requests_api_key), (0, 2));
+        assert_eq!((delta.requests_jwt(), delta.requests_api_key()), (0, 2));
         assert_eq!(delta.per_key[&k].count, 2);
         assert!(delta.per_key[&k].last_seen > 0);
-        assert_eq!(delta.latency[1].count, 1);
+        assert_eq!(delta.latency[Route::List as usize].count, 1);
         let idle = m.snapshot().since(&m.snapshot());
         assert_eq!(idle.per_key[&k].count, 0, "a quiet key stays, at zero");
         assert_eq!(idle.used_keys().count(), 0);
+    }
+
+    #[test]
+    fn label_indexes_follow_the_declaration_order_of_their_enums() {
+        use crate::domain::AuthFailure;
+        for (i, f) in AuthFailure::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+        }
+        for (i, r) in Route::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
     }
 }

@@ -4,7 +4,10 @@
 //! `RateLimit-Policy: "default";q=600;w=60` and `RateLimit: "default";r=0;t=7`.
 //! Earlier revisions (up to -06) used `RateLimit-Limit`/`-Remaining`/`-Reset`; those are not sent.
 
+use std::io::Write;
 use std::time::Duration;
+
+use actix_web::http::header::HeaderValue;
 
 use super::Policy;
 
@@ -17,10 +20,44 @@ pub fn policy_field(policy: &Policy) -> String {
     )
 }
 
+/// [`policy_field`] as a header value; built once per policy, then cloned (a reference count).
+pub fn policy_value(policy: &Policy) -> HeaderValue {
+    HeaderValue::try_from(policy_field(policy)).expect("a policy name is a plain token")
+}
+
 /// `RateLimit`: `r` cells available now, and `t` the seconds within which no more than those
 /// are available (the wait before a refused request conforms, or before the bucket is full).
 pub fn limit_field(policy: &Policy, remaining: u32, reset_secs: u64) -> String {
-    format!("\"{}\";r={remaining};t={reset_secs}", policy.name)
+    let mut buf = LimitBuf::default();
+    let len = buf.write(policy, remaining, reset_secs);
+    String::from_utf8_lossy(&buf.0[..len]).into_owned()
+}
+
+/// [`limit_field`] as a header value, formatted on the stack: this is on every admitted request,
+/// so the only allocation is the header value's own.
+pub fn limit_value(policy: &Policy, remaining: u32, reset_secs: u64) -> HeaderValue {
+    let mut buf = LimitBuf::default();
+    let len = buf.write(policy, remaining, reset_secs);
+    HeaderValue::from_bytes(&buf.0[..len]).expect("a policy name is a plain token")
+}
+
+/// Room for the longest policy name, a u32 and a u64.
+struct LimitBuf([u8; 96]);
+
+impl Default for LimitBuf {
+    fn default() -> Self {
+        LimitBuf([0; 96])
+    }
+}
+
+impl LimitBuf {
+    fn write(&mut self, policy: &Policy, remaining: u32, reset_secs: u64) -> usize {
+        let mut w = &mut self.0[..];
+        let room = w.len();
+        // Cannot fail: policy names are short constants (DEFAULT_POLICY, KEY_POLICY, ...).
+        let _ = write!(w, "\"{}\";r={remaining};t={reset_secs}", policy.name);
+        room - w.len()
+    }
 }
 
 /// Whole seconds for `Retry-After`: rounded up, so a client that waits that long is admitted,
@@ -59,6 +96,15 @@ mod tests {
     fn the_limit_field_names_the_policy_with_remaining_and_reset() {
         assert_eq!(limit_field(&policy(), 0, 7), r#""default";r=0;t=7"#);
         assert_eq!(limit_field(&policy(), 59, 1), r#""default";r=59;t=1"#);
+    }
+
+    #[test]
+    fn the_header_values_say_the_same_as_the_fields() {
+        assert_eq!(policy_value(&policy()), policy_field(&policy()).as_str());
+        assert_eq!(limit_value(&policy(), 59, 1), r#""default";r=59;t=1"#);
+        let max = limit_value(&policy(), u32::MAX, u64::MAX);
+        assert_eq!(max, limit_field(&policy(), u32::MAX, u64::MAX).as_str());
+        assert!(max.to_str().unwrap().ends_with(&format!("t={}", u64::MAX)));
     }
 
     #[test]

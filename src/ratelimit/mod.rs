@@ -14,6 +14,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use actix_web::HttpRequest;
+use actix_web::http::header::HeaderValue;
 
 use self::client_ip::TrustedProxies;
 use self::failures::FailureBrake;
@@ -43,11 +44,12 @@ pub struct Policy {
     pub burst: u32,
 }
 
-/// The fields a request that passed its quota check answers with (part of the gate's `Caller`).
+/// The fields a request that passed its quota check answers with (part of the gate's `Caller`):
+/// ready header values, the policy one shared by every request under that policy.
 #[derive(Debug, Clone)]
 pub struct RateLimitHeaders {
-    pub policy: String,
-    pub limit: String,
+    pub policy: HeaderValue,
+    pub limit: HeaderValue,
 }
 
 pub struct RateLimits {
@@ -67,7 +69,7 @@ impl RateLimits {
 
     /// Cells a request costs: an upload `CUTOVER_UPLOAD_COST`, anything else 1.
     pub fn cost(&self, req: &HttpRequest) -> NonZeroU32 {
-        match Route::from_pattern(req.method(), req.match_pattern().as_deref()) {
+        match Route::of(req) {
             Route::Upload => self.principals.upload_cost(),
             _ => NonZeroU32::MIN,
         }

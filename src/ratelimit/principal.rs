@@ -13,7 +13,11 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use super::headers::{ceil_secs, limit_field, policy_field, retry_after_secs};
+use actix_web::http::header::HeaderValue;
+
+use super::headers::{
+    ceil_secs, limit_field, limit_value, policy_field, policy_value, retry_after_secs,
+};
 use super::{DEFAULT_POLICY, KEY_POLICY, Policy, RateLimitHeaders};
 use crate::config::RateSettings;
 use crate::domain::PrincipalId;
@@ -40,11 +44,28 @@ fn limiter(policy: &Policy) -> Limiter {
     RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
 }
 
+/// A policy, its limiter, and its `RateLimit-Policy` value (the same for every request under it).
+struct Limited {
+    policy: Policy,
+    header: HeaderValue,
+    limiter: Limiter,
+}
+
+impl Limited {
+    fn new(policy: Policy) -> Self {
+        Limited {
+            policy,
+            header: policy_value(&policy),
+            limiter: limiter(&policy),
+        }
+    }
+}
+
 pub struct PrincipalLimits {
     settings: RateSettings,
-    default: (Policy, Arc<Limiter>),
+    default: Arc<Limited>,
     /// One limiter per distinct key quota; there are as many as distinct overrides in the store.
-    overrides: RwLock<HashMap<Policy, Arc<Limiter>>>,
+    overrides: RwLock<HashMap<Policy, Arc<Limited>>>,
 }
 
 impl PrincipalLimits {
@@ -56,14 +77,14 @@ impl PrincipalLimits {
         };
         PrincipalLimits {
             settings: settings.clone(),
-            default: (policy, Arc::new(limiter(&policy))),
+            default: Arc::new(Limited::new(policy)),
             overrides: RwLock::default(),
         }
     }
 
     /// This instance's policy for a key's own quota; the default one when the key has none.
     fn policy_for(&self, quota: Option<KeyQuota>) -> Policy {
-        let default = self.default.0;
+        let default = self.default.policy;
         let Some(quota) = quota else { return default };
         let s = &self.settings;
         let policy = Policy {
@@ -89,8 +110,8 @@ impl PrincipalLimits {
         cost: NonZeroU32,
     ) -> Result<RateLimitHeaders, ApiError> {
         let policy = self.policy_for(quota);
-        if policy == self.default.0 {
-            return decide(&policy, &self.default.1, principal, cost);
+        if policy == self.default.policy {
+            return decide(&self.default, principal, cost);
         }
         let found = self
             .overrides
@@ -105,10 +126,10 @@ impl PrincipalLimits {
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .entry(policy)
-                .or_insert_with(|| Arc::new(limiter(&policy)))
+                .or_insert_with(|| Arc::new(Limited::new(policy)))
                 .clone(),
         };
-        decide(&policy, &limiter, principal, cost)
+        decide(&limiter, principal, cost)
     }
 
     pub fn upload_cost(&self) -> NonZeroU32 {
@@ -117,35 +138,35 @@ impl PrincipalLimits {
 
     /// Forgets principals whose bucket is full again (indistinguishable from a new one).
     pub fn sweep(&self) {
-        for limiter in self.limiters() {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+        for limited in self.limiters() {
+            limited.limiter.retain_recent();
+            limited.limiter.shrink_to_fit();
         }
     }
 
     /// Principals currently remembered, over every limiter.
     pub fn len(&self) -> usize {
-        self.limiters().iter().map(|l| l.len()).sum()
+        self.limiters().iter().map(|l| l.limiter.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn limiters(&self) -> Vec<Arc<Limiter>> {
+    fn limiters(&self) -> Vec<Arc<Limited>> {
         let overrides = self.overrides.read().unwrap_or_else(|p| p.into_inner());
-        std::iter::once(self.default.1.clone())
+        std::iter::once(self.default.clone())
             .chain(overrides.values().cloned())
             .collect()
     }
 }
 
 fn decide(
-    policy: &Policy,
-    limiter: &Limiter,
+    limited: &Limited,
     principal: &PrincipalId,
     cost: NonZeroU32,
 ) -> Result<RateLimitHeaders, ApiError> {
+    let (policy, limiter) = (&limited.policy, &limited.limiter);
     let interval = Duration::from_secs(60) / policy.per_minute.max(1);
     let refused = |wait: Duration, remaining: u32| {
         let retry_after_secs = retry_after_secs(wait);
@@ -164,8 +185,8 @@ fn decide(
             // Until the bucket is full again; an upper bound, as the snapshot counts whole cells.
             let reset = interval * policy.burst.saturating_sub(remaining);
             Ok(RateLimitHeaders {
-                policy: policy_field(policy),
-                limit: limit_field(policy, remaining, ceil_secs(reset)),
+                policy: limited.header.clone(),
+                limit: limit_value(policy, remaining, ceil_secs(reset)),
             })
         }
         Ok(Err(not_until)) => {
@@ -201,7 +222,8 @@ mod tests {
         let l = limits(&[("rate_burst", "3"), ("upload_cost", "2")]);
         for left in [2, 1, 0] {
             let ok = l.check(&who("alice"), None, ONE).unwrap();
-            assert!(ok.limit.contains(&format!(";r={left};")), "{}", ok.limit);
+            let limit = ok.limit.to_str().unwrap();
+            assert!(limit.contains(&format!(";r={left};")), "{limit}");
         }
         let Err(ApiError::RateLimited(info)) = l.check(&who("alice"), None, ONE) else {
             panic!("expected 429");
@@ -224,11 +246,8 @@ mod tests {
         let key = PrincipalId::for_key(&crate::domain::KeyId::parse("heavy").unwrap());
         for _ in 0..5 {
             let ok = l.check(&key, heavy, ONE).unwrap();
-            assert!(
-                ok.policy.starts_with(r#""apikey";q=1200;w=60"#),
-                "{}",
-                ok.policy
-            );
+            let policy = ok.policy.to_str().unwrap();
+            assert!(policy.starts_with(r#""apikey";q=1200;w=60"#), "{policy}");
         }
         assert!(l.check(&key, heavy, ONE).is_err());
         let same = Some(KeyQuota {

@@ -23,7 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(prometheus::render(&state.metrics))
+        .body(prometheus::render(&state.metrics.snapshot()))
 }
 
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {

@@ -7,14 +7,20 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::json;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::auth::Caller;
 use crate::domain::{AuthFailure, AuthMethod};
 use crate::metrics::Route;
 use crate::routes::problem::ApiError;
+use crate::routes::request_id::{RequestId, X_REQUEST_ID};
 use crate::routes::state::AppState;
+
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 pub async fn observe(
     req: ServiceRequest,
@@ -22,16 +28,35 @@ pub async fn observe(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let start = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    let Some(state) = state else { return Ok(res) };
-
-    let route = Route::from_pattern(
-        res.request().method(),
-        res.request().match_pattern().as_deref(),
+    let id = RequestId::of(req.request(), state.as_ref().map(|s| &s.limits.proxies));
+    // One span per request: everything logged while it is handled (the gate's verdicts, a 500's
+    // cause chain from `problem.rs`, the access log below) carries its id. `route`, `principal`
+    // and `auth_method` are recorded once known, by the gate (`record_caller`) or below.
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        route = Empty,
+        principal = Empty,
+        auth_method = Empty,
     );
+    let mut res = next
+        .call(req)
+        .instrument(span.clone())
+        .await?
+        .map_into_boxed_body();
+    let Some(state) = state else {
+        res.headers_mut().insert(X_REQUEST_ID, id.header_value());
+        return Ok(res);
+    };
+
+    let route = Route::of(res.request());
     let ms = start.elapsed().as_millis() as u64;
     let status = res.status();
-    let caller = res.request().extensions().get::<Caller>().cloned();
+    // Taken, not cloned: nothing after this middleware reads the gate's value.
+    let caller = res.request().extensions_mut().remove::<Caller>();
+    if caller.is_none() {
+        span.record("route", route.label());
+    }
     let principal = caller.as_ref().map(|c| &c.principal);
     let failure: Option<AuthFailure> = res
         .response()
@@ -63,52 +88,53 @@ pub async fn observe(
         state.auth.notice.apply(res.headers_mut());
     }
 
-    let (who, method, key_id, jti) = match principal {
-        Some(p) => (
-            p.id.as_str(),
-            p.method.label(),
-            match &p.method {
-                AuthMethod::ApiKey { key_id } => key_id.as_str(),
-                AuthMethod::Jwt { .. } => "",
-            },
-            match &p.method {
-                AuthMethod::Jwt { jti: Some(jti) } => jti.as_str(),
-                _ => "",
-            },
-        ),
-        None => ("", "", "", ""),
+    // The access log: id, route, principal and auth method are on the span; the event adds only
+    // what the span does not say, and leaves out fields that are empty. Level `info`: measured
+    // at ~1 µs per request with the log written to a file (non-blocking writer, no colour), so
+    // there is no need to sample it (see `telemetry.rs`).
+    let (key_id, jti) = match principal.map(|p| &p.method) {
+        Some(AuthMethod::ApiKey { key_id }) => (Some(key_id.as_str()), None),
+        Some(AuthMethod::Jwt { jti: Some(jti) }) => (None, Some(jti.as_str())),
+        _ => (None, None),
     };
-    tracing::info!(
-        method = %res.request().method(),
-        path = res.request().path(),
-        status = status.as_u16(),
-        ms,
-        principal = who,
-        auth_method = method,
-        key_id,
-        jti,
-        failure = failure.map(|f| f.label()),
-        "request"
-    );
+    span.in_scope(|| {
+        tracing::info!(
+            method = %res.request().method(),
+            path = res.request().path(),
+            status = status.as_u16(),
+            ms,
+            key_id,
+            jti,
+            failure = failure.map(|f| f.label()),
+            "request"
+        )
+    });
 
     if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) {
         res = problemize(res);
     }
     // A request that passed its quota check says where it stands; a 429 already does.
     if let Some(granted) = caller.and_then(|c| c.rate) {
-        for (name, value) in [
-            ("ratelimit-policy", granted.policy),
-            ("ratelimit", granted.limit),
-        ] {
-            let name = HeaderName::from_static(name);
-            if !res.headers().contains_key(&name)
-                && let Ok(value) = HeaderValue::try_from(value)
-            {
-                res.headers_mut().insert(name, value);
-            }
+        let headers = res.headers_mut();
+        if !headers.contains_key(&RATELIMIT_POLICY) {
+            headers.insert(RATELIMIT_POLICY, granted.policy);
+        }
+        if !headers.contains_key(&RATELIMIT) {
+            headers.insert(RATELIMIT, granted.limit);
         }
     }
+    // Last, so that a problem body built above carries it too.
+    res.headers_mut().insert(X_REQUEST_ID, id.header_value());
     Ok(res)
+}
+
+/// Records what the gate decided on the current request's span, once, when it is known: the
+/// route, the principal and the auth method (`auth/extract.rs` calls it).
+pub fn record_caller(req: &HttpRequest, caller: &Caller) {
+    let span = tracing::Span::current();
+    span.record("route", Route::of(req).label());
+    span.record("principal", caller.principal.id.as_str());
+    span.record("auth_method", caller.principal.method.label());
 }
 
 fn is_problem(res: &ServiceResponse<BoxBody>) -> bool {

@@ -39,6 +39,7 @@ mod metrics;
 mod photos;
 mod rate_limits;
 mod readiness;
+mod request_id;
 mod secrets_manager;
 mod shutdown;
 mod store_faults;

@@ -30,8 +30,8 @@ impl DeltaSink for UsageRecorder {
                 .used_keys()
                 .map(|(id, k)| (id.clone(), k.count, k.last_seen))
                 .collect(),
-            jwt: delta.requests_jwt,
-            api_key: delta.requests_api_key,
+            jwt: delta.requests_jwt(),
+            api_key: delta.requests_api_key(),
         };
         if !batch.is_empty() {
             self.store.record(&batch).await?;

@@ -1,0 +1,306 @@
+//! Every metric the service exports, defined once. Prometheus (`prometheus.rs`) and CloudWatch
+//! (`cloudwatch.rs`) both walk [`DEFS`] over the same [`Snapshot`](super::snapshot::Snapshot),
+//! so a name, label or dimension exists in exactly one place. Adding a labelled counter is one
+//! [`Counter`] variant, one entry here, and the call that increments it.
+//!
+//! The names and labels are a contract: dashboards (`dashboards/`), alarms and runbooks name them.
+
+/// The Prometheus `# TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    pub fn prometheus(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// The CloudWatch unit of a datum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Bytes,
+    Milliseconds,
+}
+
+/// The labelled counters the request path increments (`Metrics::add`). Each has exactly one
+/// [`Series::Counter`] entry in [`DEFS`], which gives its label values in index order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    Requests,
+    AuthFailures,
+    RateLimited,
+    UploadBytes,
+}
+
+impl Counter {
+    pub const COUNT: usize = 4;
+}
+
+/// Where a metric's series come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    /// One atomic per label value, in this order (the index `Metrics::add` takes).
+    Counter(Counter, &'static [&'static str]),
+    /// Key-path requests per key id this process has seen.
+    KeyRequests,
+    /// Unix seconds of a key id's latest request.
+    KeyLastSeen,
+    /// The latency histogram, per route.
+    Latency,
+}
+
+/// How a metric is published to CloudWatch; `None` in [`Def`] keeps it Prometheus-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloudWatch {
+    pub name: &'static str,
+    pub dimension: &'static str,
+    pub unit: Unit,
+    /// Publish a 0 rather than nothing: "no key-path traffic" must read as zero on a dashboard
+    /// and in an alarm, not as missing data.
+    pub zeros: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Def {
+    pub prometheus: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    /// The Prometheus label (the CloudWatch dimension is in [`CloudWatch`]).
+    pub label: &'static str,
+    pub series: Series,
+    pub cloudwatch: Option<CloudWatch>,
+}
+
+/// Label values of `auth_method` / `AuthMethod`, in `Metrics::add` index order.
+pub const AUTH_METHODS: &[&str] = &["jwt", "api_key"];
+pub const JWT: usize = 0;
+pub const API_KEY: usize = 1;
+
+/// `AuthFailure::ALL`'s labels, in that order (a unit test holds them equal).
+pub const AUTH_FAILURES: &[&str] = &[
+    "missing",
+    "invalid_token",
+    "insufficient_scope",
+    "invalid_key",
+    "key_path_disabled",
+    "ambiguous_credentials",
+];
+
+pub const DEFS: [Def; 7] = [
+    Def {
+        prometheus: "cutover_requests_total",
+        help: "Authenticated requests by auth method.",
+        kind: Kind::Counter,
+        label: "auth_method",
+        series: Series::Counter(Counter::Requests, AUTH_METHODS),
+        cloudwatch: Some(CloudWatch {
+            name: "Requests",
+            dimension: "AuthMethod",
+            unit: Unit::Count,
+            zeros: true,
+        }),
+    },
+    Def {
+        prometheus: "cutover_api_key_requests_total",
+        help: "Key-path requests per legacy client.",
+        kind: Kind::Counter,
+        label: "key_id",
+        series: Series::KeyRequests,
+        cloudwatch: Some(CloudWatch {
+            name: "ApiKeyRequests",
+            dimension: "KeyId",
+            unit: Unit::Count,
+            zeros: true,
+        }),
+    },
+    Def {
+        prometheus: "cutover_api_key_last_seen_seconds",
+        help: "Unix time of a legacy client's latest request to this instance.",
+        kind: Kind::Gauge,
+        label: "key_id",
+        series: Series::KeyLastSeen,
+        cloudwatch: None,
+    },
+    Def {
+        prometheus: "cutover_auth_failures_total",
+        help: "Failed authentications by reason.",
+        kind: Kind::Counter,
+        label: "reason",
+        series: Series::Counter(Counter::AuthFailures, AUTH_FAILURES),
+        cloudwatch: Some(CloudWatch {
+            name: "AuthFailures",
+            dimension: "Reason",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
+        prometheus: "cutover_rate_limited_total",
+        help: "Requests answered 429, by auth method.",
+        kind: Kind::Counter,
+        label: "auth_method",
+        series: Series::Counter(Counter::RateLimited, AUTH_METHODS),
+        cloudwatch: Some(CloudWatch {
+            name: "RateLimited",
+            dimension: "AuthMethod",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
+        prometheus: "cutover_upload_bytes_total",
+        help: "Bytes of accepted uploads.",
+        kind: Kind::Counter,
+        label: "route",
+        series: Series::Counter(Counter::UploadBytes, &["upload"]),
+        cloudwatch: Some(CloudWatch {
+            name: "UploadBytes",
+            dimension: "Route",
+            unit: Unit::Bytes,
+            zeros: false,
+        }),
+    },
+    Def {
+        prometheus: "cutover_latency_ms",
+        help: "Request latency by route, in milliseconds.",
+        kind: Kind::Histogram,
+        label: "route",
+        series: Series::Latency,
+        cloudwatch: Some(CloudWatch {
+            name: "Latency",
+            dimension: "Route",
+            unit: Unit::Milliseconds,
+            zeros: false,
+        }),
+    },
+];
+
+/// How many label values a counter has, from its entry in [`DEFS`].
+pub const fn counter_len(counter: Counter) -> usize {
+    let mut i = 0;
+    while i < DEFS.len() {
+        if let Series::Counter(c, values) = DEFS[i].series
+            && c as usize == counter as usize
+        {
+            return values.len();
+        }
+        i += 1;
+    }
+    panic!("every Counter has an entry in DEFS")
+}
+
+const fn published_len() -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < DEFS.len() {
+        if DEFS[i].cloudwatch.is_some() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+const fn published() -> [&'static str; published_len()] {
+    let mut out = [""; published_len()];
+    let (mut i, mut n) = (0, 0);
+    while i < DEFS.len() {
+        if let Some(cw) = DEFS[i].cloudwatch {
+            out[n] = cw.name;
+            n += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Every CloudWatch metric name the service publishes (the dashboard may name no other).
+pub const PUBLISHED_METRICS: [&str; published_len()] = published();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AuthFailure;
+
+    #[test]
+    fn every_counter_has_exactly_one_definition() {
+        for c in [
+            Counter::Requests,
+            Counter::AuthFailures,
+            Counter::RateLimited,
+            Counter::UploadBytes,
+        ] {
+            let n = DEFS
+                .iter()
+                .filter(|d| matches!(d.series, Series::Counter(x, _) if x == c))
+                .count();
+            assert_eq!(n, 1, "{c:?}");
+            assert!(counter_len(c) > 0);
+        }
+    }
+
+    #[test]
+    fn the_reason_labels_are_the_auth_failure_taxonomy_in_order() {
+        let labels: Vec<_> = AuthFailure::ALL.iter().map(|f| f.label()).collect();
+        assert_eq!(labels, AUTH_FAILURES);
+    }
+
+    #[test]
+    fn every_definition_is_rendered_by_prometheus_and_cloudwatch_from_one_snapshot() {
+        use crate::domain::{AuthMethod, KeyId};
+        use crate::metrics::{Metrics, Route, cloudwatch, prometheus};
+        let m = Metrics::default();
+        m.authenticated(&AuthMethod::ApiKey {
+            key_id: KeyId::parse("legacy-a").unwrap(),
+        });
+        m.authenticated(&AuthMethod::Jwt { jti: None });
+        m.auth_failed(AuthFailure::Missing);
+        m.rate_limited(true);
+        m.upload_bytes(10);
+        m.latency(Route::Upload, 12);
+        let snap = m.snapshot();
+        let text = prometheus::render(&snap);
+        let datums = cloudwatch::datums(&snap);
+        for def in &DEFS {
+            let typed = format!("# TYPE {} {}", def.prometheus, def.kind.prometheus());
+            assert!(text.contains(&typed), "{typed}");
+            let series = match def.kind {
+                Kind::Histogram => format!("{}_count{{{}=", def.prometheus, def.label),
+                _ => format!("{}{{{}=", def.prometheus, def.label),
+            };
+            assert!(text.contains(&series), "{series}");
+            if let Some(cw) = def.cloudwatch {
+                assert!(
+                    datums
+                        .iter()
+                        .any(|d| d.name == cw.name && d.dimension.0 == cw.dimension),
+                    "{} missing from the CloudWatch datums",
+                    cw.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_published_names_are_the_cloudwatch_contract() {
+        assert_eq!(
+            PUBLISHED_METRICS,
+            [
+                "Requests",
+                "ApiKeyRequests",
+                "AuthFailures",
+                "RateLimited",
+                "UploadBytes",
+                "Latency"
+            ]
+        );
+    }
+}
