@@ -74,6 +74,8 @@ pub struct JwtSettings {
     pub accept_id: bool,
     pub leeway_secs: u64,
     pub jwks_refresh: Duration,
+    /// How many verified tokens are kept (`CUTOVER_JWT_CACHE_ENTRIES`); 0 turns the cache off.
+    pub cache_entries: u64,
 }
 
 #[derive(Debug, Clone)]

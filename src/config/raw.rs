@@ -22,6 +22,7 @@ const KNOWN: &[&str] = &[
     "jwt_client_ids",
     "jwt_token_use",
     "jwt_leeway_secs",
+    "jwt_cache_entries",
     "jwks_refresh_secs",
     "scope_read",
     "scope_write",
@@ -378,6 +379,7 @@ impl RawSettings {
                 accept_access,
                 accept_id,
                 leeway_secs: self.parse("jwt_leeway_secs", 0)?,
+                cache_entries: self.parse("jwt_cache_entries", 10_000)?,
                 jwks_refresh: self.secs("jwks_refresh_secs", 3600)?,
             },
             scopes: ScopeSettings {
