@@ -1,18 +1,40 @@
 //! A value loaded from somewhere slow (a JWKS URL, a secret) that is refreshed on a schedule and
 //! on demand, at most once per interval, and that keeps its last good value through outages.
+//!
+//! Readers never wait: [`Refreshing::current`] is a short read lock, never held across a load.
+//! A load runs in a task of its own with at most one in flight; whoever asks for a refresh
+//! while one runs waits for that one (bounded by the loader's own timeout) instead of starting
+//! another, and a caller that gives up (a dropped request) does not cancel it for the others.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use tracing::Instrument;
 
 type Loader<T> =
     Box<dyn Fn() -> Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send>> + Send + Sync>;
 
+/// The load in flight; resolves to whether it succeeded.
+type Flight = Shared<BoxFuture<'static, bool>>;
+
+#[derive(Default)]
+struct Attempts {
+    /// When the last throttled (on-demand) load started. Scheduled loads do not count: a key
+    /// published just after the start-up fetch must still be picked up by the next request
+    /// that names it, not ten seconds later.
+    last: Option<Instant>,
+    in_flight: Option<Flight>,
+}
+
 pub struct Refreshing<T> {
     what: &'static str,
     value: RwLock<Option<Arc<T>>>,
-    last_attempt: tokio::sync::Mutex<Option<Instant>>,
+    /// A plain mutex: only held to read or swap these two fields, never across an `.await`.
+    attempts: Mutex<Attempts>,
     loader: Loader<T>,
 }
 
@@ -25,7 +47,7 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
         Refreshing {
             what,
             value: RwLock::new(None),
-            last_attempt: tokio::sync::Mutex::new(None),
+            attempts: Mutex::new(Attempts::default()),
             loader: Box::new(move || Box::pin(loader())),
         }
     }
@@ -34,27 +56,60 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
         self.value.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Loads now unless an attempt was made within `min_interval`. Concurrent callers wait for
-    /// the load in flight rather than starting their own. Returns whether a load succeeded.
-    pub async fn refresh(&self, min_interval: Option<Duration>) -> bool {
-        let mut last = self.last_attempt.lock().await;
-        if let (Some(min), Some(at)) = (min_interval, *last)
-            && at.elapsed() < min
-        {
-            return false;
-        }
-        *last = Some(Instant::now());
-        match (self.loader)().await {
-            Ok(v) => {
-                *self.value.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(v));
-                true
+    /// Loads now; with `min_interval` (an on-demand load), only if no other on-demand load started
+    /// within it. Joins the load already in flight if there is one, whoever started it. Returns
+    /// whether the load this call waited for succeeded.
+    pub async fn refresh(self: &Arc<Self>, min_interval: Option<Duration>) -> bool {
+        let flight = {
+            let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+            match &attempts.in_flight {
+                Some(flight) => flight.clone(),
+                None => {
+                    if let Some(min) = min_interval {
+                        if attempts.last.is_some_and(|at| at.elapsed() < min) {
+                            return false;
+                        }
+                        attempts.last = Some(Instant::now());
+                    }
+                    let flight = self.start_load();
+                    attempts.in_flight = Some(flight.clone());
+                    flight
+                }
             }
-            Err(e) => {
-                // The last good value keeps serving.
-                tracing::warn!(what = self.what, error = format!("{e:#}"), "refresh failed");
-                false
+        };
+        flight.await
+    }
+
+    /// Spawns the load, so it completes (and is recorded) even if every waiter goes away.
+    fn start_load(self: &Arc<Self>) -> Flight {
+        let this = self.clone();
+        let task = tokio::spawn(
+            async move {
+                let loaded = (this.loader)().await;
+                let ok = match loaded {
+                    Ok(v) => {
+                        *this.value.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(v));
+                        true
+                    }
+                    Err(e) => {
+                        // The last good value keeps serving.
+                        tracing::warn!(
+                            what = this.what,
+                            error = format!("{e:#}"),
+                            "refresh failed"
+                        );
+                        false
+                    }
+                };
+                this.attempts
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .in_flight = None;
+                ok
             }
-        }
+            .instrument(tracing::info_span!("refresh", what = self.what)),
+        );
+        task.map(|joined| joined.unwrap_or(false)).boxed().shared()
     }
 
     /// Refreshes every `every` until the background stops.
@@ -67,5 +122,78 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
                 true
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    /// A loader that counts its calls and finishes only when the test adds a permit.
+    fn gated(gate: Arc<Semaphore>, calls: Arc<AtomicUsize>) -> Arc<Refreshing<usize>> {
+        Arc::new(Refreshing::new("test", move || {
+            let (gate, calls) = (gate.clone(), calls.clone());
+            async move {
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                gate.acquire().await?.forget();
+                if n == 2 {
+                    anyhow::bail!("the second load fails");
+                }
+                Ok(n)
+            }
+        }))
+    }
+
+    #[tokio::test]
+    async fn concurrent_refreshes_share_one_load_even_when_none_is_throttled() {
+        let (gate, calls) = (Arc::new(Semaphore::new(0)), Arc::new(AtomicUsize::new(0)));
+        let r = gated(gate.clone(), calls.clone());
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                let r = r.clone();
+                tokio::spawn(async move { r.refresh(None).await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        assert_eq!(r.current(), None, "nothing is loaded while the load waits");
+        gate.add_permits(8);
+        for w in waiters {
+            assert!(w.await.unwrap(), "every waiter sees the one load succeed");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(r.current().as_deref(), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn a_load_goes_on_when_its_caller_gives_up_and_a_failure_keeps_the_last_good_value() {
+        let (gate, calls) = (Arc::new(Semaphore::new(1)), Arc::new(AtomicUsize::new(0)));
+        let r = gated(gate.clone(), calls.clone());
+        assert!(r.refresh(None).await);
+
+        let abandoned = {
+            let r = r.clone();
+            tokio::spawn(async move { r.refresh(None).await })
+        };
+        while calls.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        abandoned.abort();
+        gate.add_permits(1);
+        // Joins the abandoned caller's load, which fails: the first value keeps serving.
+        assert!(!r.refresh(None).await);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(r.current().as_deref(), Some(&1));
+
+        // Scheduled loads do not throttle on-demand ones; on-demand ones throttle each other.
+        gate.add_permits(1);
+        let ten_secs = Some(Duration::from_secs(10));
+        assert!(r.refresh(ten_secs).await);
+        assert!(!r.refresh(ten_secs).await, "throttled");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(r.current().as_deref(), Some(&3));
     }
 }

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::DecodingKey;
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use serde::Deserialize;
 
+use crate::crypto::b64url_decode;
 use crate::refresh::Refreshing;
 
 /// How often an unknown `kid` may trigger a refetch.
@@ -30,10 +31,52 @@ struct Jwk {
     e: Option<String>,
 }
 
+/// RS256 accepts keys of 2048 to 8192 bits (what `RSA_PKCS1_2048_8192_SHA256` enforces at
+/// verification; checked at load too, so an unusable key is reported once, not per token).
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
+/// One signing key, parsed once when its JWKS is loaded: rebuilding an RSA key from `n` and `e`
+/// on every verification costs more than the verification itself.
+pub struct SigningKey {
+    kid: Arc<str>,
+    key: ParsedPublicKey,
+}
+
+impl SigningKey {
+    fn from_components(kid: &str, n: &str, e: &str) -> anyhow::Result<Self> {
+        let (Some(n), Some(e)) = (b64url_decode(n), b64url_decode(e)) else {
+            anyhow::bail!("n or e is not base64url");
+        };
+        let bits = match n.first() {
+            Some(&top) => (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+            None => 0,
+        };
+        if !RSA_BITS.contains(&bits) {
+            anyhow::bail!("a {bits}-bit modulus is outside 2048..=8192");
+        }
+        let key = RsaPublicKeyComponents { n: &n, e: &e }
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .map_err(|e| anyhow::anyhow!("not an RSA public key: {e}"))?;
+        Ok(SigningKey {
+            kid: kid.into(),
+            key,
+        })
+    }
+
+    pub fn kid(&self) -> &Arc<str> {
+        &self.kid
+    }
+
+    /// Whether `signature` is this key's RS256 (PKCS#1 v1.5, SHA-256) signature of `message`.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.key.verify_sig(message, signature).is_ok()
+    }
+}
+
 /// Keys by `kid`. Only RSA signature keys usable with RS256 are kept.
 #[derive(Default)]
 pub struct KeySet {
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, Arc<SigningKey>>,
 }
 
 impl KeySet {
@@ -47,9 +90,9 @@ impl KeySet {
             let (Some(kid), Some(n), Some(e), true) = (jwk.kid, jwk.n, jwk.e, usable) else {
                 continue;
             };
-            match DecodingKey::from_rsa_components(&n, &e) {
+            match SigningKey::from_components(&kid, &n, &e) {
                 Ok(key) => {
-                    keys.insert(kid, key);
+                    keys.insert(kid, Arc::new(key));
                 }
                 Err(err) => tracing::warn!(%kid, error = %err, "skipping a malformed JWK"),
             }
@@ -60,8 +103,12 @@ impl KeySet {
         Ok(KeySet { keys })
     }
 
-    pub fn get(&self, kid: &str) -> Option<DecodingKey> {
+    pub fn get(&self, kid: &str) -> Option<Arc<SigningKey>> {
         self.keys.get(kid).cloned()
+    }
+
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
     }
 }
 
@@ -102,7 +149,18 @@ impl Jwks {
         }
     }
 
-    pub async fn key(&self, kid: &str) -> Result<DecodingKey, KeyLookup> {
+    /// Whether the set in force right now has `kid`; never fetches (the token cache asks this on
+    /// every hit, so a key pulled from the JWKS stops working at the next refresh).
+    pub fn has(&self, kid: &str) -> bool {
+        match self {
+            Jwks::Static(set) => set.contains(kid),
+            Jwks::Remote(remote) => remote.current().is_some_and(|set| set.contains(kid)),
+        }
+    }
+
+    /// The key for `kid`. A known `kid` is answered from the set in force without waiting; an
+    /// unknown one joins (or starts) the one refetch allowed per 10 s.
+    pub async fn key(&self, kid: &str) -> Result<Arc<SigningKey>, KeyLookup> {
         let remote = match self {
             Jwks::Static(set) => return set.get(kid).ok_or(KeyLookup::Unknown),
             Jwks::Remote(remote) => remote,

@@ -1,11 +1,18 @@
 //! Verification of Cognito JWTs, at least as strict as aws-jwt-verify: RS256 only, `kid`
 //! required, exact issuer, `token_use`, `client_id`/`aud`, `exp` required, `nbf` honoured.
+//!
+//! The signature is checked here with the issuer's keys as parsed once at JWKS load
+//! ([`SigningKey`]): jsonwebtoken 11 only takes a `DecodingKey` (raw `n`/`e` or DER), which its
+//! aws-lc provider turns into an RSA key again on every call, and its `CryptoProvider` hook is a
+//! process-wide `fn(&Algorithm, &DecodingKey)` with no room for a key parsed ahead of time.
+//! A verified token is then kept in the [`TokenCache`] until `exp`.
 
-use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
 use super::jwks::{Jwks, KeyLookup};
+use super::token_cache::{CachedToken, TokenCache, TokenHash};
 use crate::config::JwtSettings;
+use crate::crypto::b64url_decode;
 use crate::domain::PrincipalId;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -24,6 +31,12 @@ pub struct VerifiedToken {
 }
 
 #[derive(Deserialize)]
+struct JoseHeader {
+    alg: String,
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
 #[serde(untagged)]
 enum Audience {
     One(String),
@@ -32,6 +45,7 @@ enum Audience {
 
 #[derive(Deserialize)]
 struct Claims {
+    iss: Option<String>,
     sub: Option<String>,
     token_use: Option<String>,
     client_id: Option<String>,
@@ -39,7 +53,8 @@ struct Claims {
     #[serde(default)]
     scope: String,
     jti: Option<String>,
-    exp: u64,
+    exp: Option<u64>,
+    nbf: Option<u64>,
 }
 
 pub struct JwtVerifier {
@@ -49,6 +64,21 @@ pub struct JwtVerifier {
     accept_id: bool,
     leeway: u64,
     jwks: Jwks,
+    cache: Option<TokenCache>,
+}
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+/// The three parts of a compact JWS, and the signed message (`header.payload`).
+fn split(token: &str) -> Option<(&str, &str, &str, &str)> {
+    let (message, signature) = token.rsplit_once('.')?;
+    let (header, payload) = message.split_once('.')?;
+    if payload.contains('.') {
+        return None;
+    }
+    Some((header, payload, message, signature))
 }
 
 impl JwtVerifier {
@@ -65,6 +95,7 @@ impl JwtVerifier {
             accept_id: settings.accept_id,
             leeway: settings.leeway_secs,
             jwks,
+            cache: TokenCache::new(settings.cache_entries),
         }
     }
 
@@ -72,11 +103,57 @@ impl JwtVerifier {
         &self.jwks
     }
 
+    /// A verified token from the cache alone, with no signature check: `None` when the token is
+    /// not cached. A cached token is re-checked against the clock and the JWKS in force.
+    pub fn cached(&self, token: &str) -> Option<Result<VerifiedToken, JwtError>> {
+        let cache = self.cache.as_ref()?;
+        self.lookup(cache, &TokenHash::of(token))
+    }
+
+    fn lookup(
+        &self,
+        cache: &TokenCache,
+        key: &TokenHash,
+    ) -> Option<Result<VerifiedToken, JwtError>> {
+        let entry = cache.get(key)?;
+        let refused = match entry.time_check(now(), self.leeway) {
+            Err(reason) => Some(reason),
+            Ok(()) if !self.jwks.has(&entry.kid) => Some("kid no longer in the JWKS"),
+            Ok(()) => None,
+        };
+        Some(match refused {
+            Some(reason) => {
+                cache.remove(key);
+                Err(JwtError::Invalid(reason))
+            }
+            None => Ok(entry.token.clone()),
+        })
+    }
+
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, JwtError> {
+        let Some(cache) = &self.cache else {
+            return self.verify_signed(token).await.map(|entry| entry.token);
+        };
+        let key = TokenHash::of(token);
+        if let Some(known) = self.lookup(cache, &key) {
+            return known;
+        }
+        let entry = self.verify_signed(token).await?;
+        let verified = entry.token.clone();
+        cache.insert(key, entry);
+        Ok(verified)
+    }
+
+    /// The full check: header, signature with the issuer's key, then every claim.
+    async fn verify_signed(&self, token: &str) -> Result<CachedToken, JwtError> {
         use JwtError::Invalid;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| Invalid("malformed token"))?;
+        let (header, payload, message, signature) =
+            split(token).ok_or(Invalid("malformed token"))?;
+        let header: JoseHeader = b64url_decode(header)
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or(Invalid("malformed token"))?;
         // Checked before any key is looked up: no `none`, no HMAC keyed with a public key.
-        if header.alg != Algorithm::RS256 {
+        if header.alg != "RS256" {
             return Err(Invalid("algorithm is not RS256"));
         }
         let kid = header.kid.ok_or(Invalid("no kid"))?;
@@ -84,31 +161,33 @@ impl JwtVerifier {
             KeyLookup::Unknown => Invalid("unknown kid"),
             KeyLookup::Unavailable => JwtError::Unavailable,
         })?;
-
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = self.leeway;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.validate_aud = false; // `aud`/`client_id` depend on token_use; checked below
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            Invalid(match e.kind() {
-                K::InvalidSignature => "bad signature",
-                K::ExpiredSignature => "expired",
-                K::ImmatureSignature => "not yet valid (nbf)",
-                K::InvalidIssuer => "wrong issuer",
-                K::MissingRequiredClaim(_) => "missing a required claim",
-                _ => "malformed claims",
-            })
-        })?;
-        let claims = data.claims;
-        // jsonwebtoken accepts exp == now; a token is valid strictly before its exp.
-        if claims.exp + self.leeway <= jsonwebtoken::get_current_timestamp() {
-            return Err(Invalid("expired"));
+        let signature = b64url_decode(signature).ok_or(Invalid("malformed token"))?;
+        if !key.verifies(message.as_bytes(), &signature) {
+            return Err(Invalid("bad signature"));
         }
+        let claims: Claims = b64url_decode(payload)
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or(Invalid("malformed claims"))?;
+        let (Some(exp), Some(iss)) = (claims.exp, claims.iss.as_deref()) else {
+            return Err(Invalid("missing a required claim"));
+        };
+        if iss != self.issuer {
+            return Err(Invalid("wrong issuer"));
+        }
+        let nbf = claims.nbf;
+        let entry = CachedToken {
+            token: self.check_claims(claims)?,
+            kid: key.kid().clone(),
+            exp,
+            nbf,
+        };
+        entry.time_check(now(), self.leeway).map_err(Invalid)?;
+        Ok(entry)
+    }
 
+    /// `token_use`, `client_id`/`aud` and `sub`: what the token is for and whom it names.
+    fn check_claims(&self, claims: Claims) -> Result<VerifiedToken, JwtError> {
+        use JwtError::Invalid;
         let allowed = |id: &str| self.client_ids.iter().any(|c| c == id);
         match claims.token_use.as_deref() {
             Some("access") if self.accept_access => {
@@ -128,7 +207,6 @@ impl JwtVerifier {
             }
             _ => return Err(Invalid("token_use not accepted")),
         }
-
         let sub = claims
             .sub
             .as_deref()
@@ -139,5 +217,64 @@ impl JwtVerifier {
             jti: claims.jti,
             scope: claims.scope,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
+    use crate::auth::jwks::KeySet;
+    use crate::config::Settings;
+
+    fn verifier(dev: &DevIssuer, cache_entries: &str) -> JwtVerifier {
+        let settings = Settings::from_pairs([("jwt_cache_entries", cache_entries)]).unwrap();
+        let set = KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap();
+        let jwks = Jwks::Static(Arc::new(set));
+        JwtVerifier::new(
+            &settings.jwt,
+            DEV_ISSUER.into(),
+            vec![DEV_CLIENT_ID.into()],
+            jwks,
+        )
+    }
+
+    fn token(dev: &DevIssuer) -> String {
+        dev.mint(&TokenRequest {
+            sub: "alice".into(),
+            scope: Some("photos/read".into()),
+            groups: vec![],
+            ttl_secs: 600,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_cache_only_lookup_knows_a_token_only_once_it_was_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = DevIssuer::load_or_create(dir.path()).unwrap();
+        let (verifier, token) = (verifier(&dev, "10"), token(&dev));
+        assert!(verifier.cached(&token).is_none());
+        assert!(verifier.verify("not.a.token").await.is_err());
+        assert!(
+            verifier.cached("not.a.token").is_none(),
+            "failures are not cached"
+        );
+        let verified = verifier.verify(&token).await.unwrap();
+        let cached = verifier.cached(&token).unwrap().unwrap();
+        assert_eq!(cached.sub, verified.sub);
+        assert_eq!(cached.scope, "photos/read");
+    }
+
+    #[tokio::test]
+    async fn with_the_cache_off_tokens_verify_and_the_cache_only_lookup_knows_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = DevIssuer::load_or_create(dir.path()).unwrap();
+        let (verifier, token) = (verifier(&dev, "0"), token(&dev));
+        assert!(verifier.verify(&token).await.is_ok());
+        assert!(verifier.verify(&token).await.is_ok());
+        assert!(verifier.cached(&token).is_none());
     }
 }

@@ -8,6 +8,7 @@ pub mod dev_issuer;
 pub mod extract;
 pub mod jwks;
 pub mod jwt;
+pub mod token_cache;
 
 use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, HeaderName};

@@ -82,6 +82,20 @@ async fn an_authorization_header_selects_the_jwt_path_only() {
 }
 
 #[tokio::test]
+async fn a_valid_key_sent_twice_is_401() {
+    let app = key_app().await;
+    let key = app.add_key("mobile", None);
+    assert_eq!(app.eventual_status(&Auth::Key(key.clone()), 200).await, 200);
+    let twice = Auth::Headers(vec![("X-API-KEY", key.clone()), ("X-API-KEY", key)]);
+    let res = app.get("/api/photos", &twice).await;
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer realm="cutover", error="invalid_token""#
+    );
+    assert_problem(res, 401).await;
+}
+
+#[tokio::test]
 async fn a_key_without_owner_acts_as_apikey_id_and_one_with_owner_as_that_user() {
     let app = key_app().await;
     let plain = Auth::Key(app.add_key("scanner", None));

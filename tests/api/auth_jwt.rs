@@ -5,7 +5,7 @@ use cutover::crypto::b64url;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, app, assert_problem, header, png, spawn_app};
+use crate::helpers::{Auth, TestApp, app, assert_problem, header, png, spawn_app};
 
 fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
@@ -81,8 +81,16 @@ fn key_confusion(dev: &DevIssuer) -> String {
 }
 
 #[tokio::test]
-async fn every_jwt_check_accepts_or_rejects_as_specified() {
-    let app = spawn_app().await;
+async fn every_jwt_check_accepts_or_rejects_as_specified_with_the_token_cache_on_or_off() {
+    for app in [
+        spawn_app().await,
+        app().with("jwt_cache_entries", "0").spawn().await,
+    ] {
+        every_jwt_check_accepts_or_rejects_as_specified(&app).await;
+    }
+}
+
+async fn every_jwt_check_accepts_or_rejects_as_specified(app: &TestApp) {
     let dev = app.dev_issuer();
     let kid = dev.kid().to_string();
     let sign = |c: Value| dev.sign(&rs256(&kid), &c).unwrap();
@@ -157,6 +165,8 @@ async fn every_jwt_check_accepts_or_rejects_as_specified() {
         ),
         ("a token that is not a JWT", "a.b.c".to_string(), 401),
     ];
+    // Twice each: the second answer may come from the token cache and must be the same.
+    let cases = cases.into_iter().flat_map(|case| [case.clone(), case]);
     for (name, token, want) in cases {
         let res = app.get("/api/photos", &Auth::Bearer(token)).await;
         assert_eq!(res.status(), want, "{name}");
@@ -192,6 +202,37 @@ async fn a_token_without_the_routes_scope_is_403_and_with_it_200() {
     let both = app.user("alice");
     assert_eq!(app.upload(&both, "a.png", png(b"x")).await.status(), 201);
     assert_eq!(app.list_status(&read_only).await, 200);
+}
+
+#[tokio::test]
+async fn a_cached_token_without_the_routes_scope_is_still_403() {
+    let app = spawn_app().await;
+    let read_only = Auth::Bearer(app.token("alice", "photos/read"));
+    assert_eq!(
+        app.list_status(&read_only).await,
+        200,
+        "verified and cached"
+    );
+    for _ in 0..2 {
+        assert_problem(app.upload(&read_only, "a.png", png(b"x")).await, 403).await;
+    }
+    assert_eq!(app.list_status(&read_only).await, 200);
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_it_expires() {
+    let app = spawn_app().await;
+    let dev = app.dev_issuer();
+    let exp = now() + 2;
+    let token = dev
+        .sign(&rs256(dev.kid()), &with(claims(), "exp", json!(exp)))
+        .unwrap();
+    let auth = Auth::Bearer(token);
+    assert_eq!(app.list_status(&auth).await, 200, "verified and cached");
+    while now() < exp {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.list_status(&auth).await, 401);
 }
 
 #[tokio::test]

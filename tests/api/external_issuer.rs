@@ -1,7 +1,7 @@
 //! A configured issuer whose JWKS is served by a separate plain HTTP server.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
@@ -13,11 +13,33 @@ use crate::helpers::{Auth, app, assert_problem, run_cli, settings_pairs};
 const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test";
 const CLIENT: &str = "client-123";
 
-/// A JWKS server on 127.0.0.1:0 that counts its hits; stopped on drop.
+/// A JWKS server on 127.0.0.1:0 that counts its hits and whose document the test can change;
+/// stopped on drop.
 struct JwksServer {
     url: String,
     hits: Arc<AtomicUsize>,
+    jwks: Arc<RwLock<Value>>,
     handle: actix_web::dev::ServerHandle,
+}
+
+impl JwksServer {
+    /// Serves `jwks` from now on (the issuer rotated its keys).
+    fn publish(&self, jwks: Value) {
+        *self.jwks.write().unwrap() = jwks;
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// One JWKS document with the keys of all of `issuers`.
+fn jwks_of(issuers: &[&DevIssuer]) -> Value {
+    let keys: Vec<Value> = issuers
+        .iter()
+        .flat_map(|i| i.jwks()["keys"].as_array().cloned().unwrap())
+        .collect();
+    json!({ "keys": keys })
 }
 
 impl Drop for JwksServer {
@@ -28,14 +50,15 @@ impl Drop for JwksServer {
 
 fn serve_jwks(jwks: Value) -> JwksServer {
     let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
+    let jwks = Arc::new(RwLock::new(jwks));
+    let (counter, document) = (hits.clone(), jwks.clone());
     let server = HttpServer::new(move || {
-        let (jwks, counter) = (jwks.clone(), counter.clone());
+        let (document, counter) = (document.clone(), counter.clone());
         App::new().route(
             "/jwks.json",
             web::get().to(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let jwks = jwks.clone();
+                let jwks = document.read().unwrap().clone();
                 async move { HttpResponse::Ok().json(jwks) }
             }),
         )
@@ -51,6 +74,7 @@ fn serve_jwks(jwks: Value) -> JwksServer {
     JwksServer {
         url: format!("http://127.0.0.1:{port}/jwks.json"),
         hits,
+        jwks,
         handle,
     }
 }
@@ -91,20 +115,65 @@ async fn tokens_of_the_configured_issuers_key_are_accepted_and_others_are_not() 
 }
 
 #[tokio::test]
+async fn a_key_published_after_start_is_accepted_through_the_unknown_kid_refetch() {
+    let keys = tempfile::tempdir().unwrap();
+    let old_key = DevIssuer::load_or_create(&keys.path().join("a")).unwrap();
+    let new_key = DevIssuer::load_or_create(&keys.path().join("b")).unwrap();
+    let jwks = serve_jwks(jwks_of(&[&old_key]));
+    let app = app().with_issuer(ISSUER, &jwks.url, CLIENT).spawn().await;
+    assert_eq!(jwks.hits(), 1, "fetched once at start");
+
+    jwks.publish(jwks_of(&[&old_key, &new_key]));
+    let t = token(&new_key, new_key.kid(), ISSUER, CLIENT);
+    assert_eq!(app.list_status(&Auth::Bearer(t)).await, 200);
+    assert_eq!(jwks.hits(), 2, "the unknown kid made it refetch");
+}
+
+#[tokio::test]
 async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_ten_seconds() {
     let keys = tempfile::tempdir().unwrap();
     let issuer_key = DevIssuer::load_or_create(&keys.path().join("a")).unwrap();
     let jwks = serve_jwks(issuer_key.jwks());
     let app = app().with_issuer(ISSUER, &jwks.url, CLIENT).spawn().await;
-    assert_eq!(jwks.hits.load(Ordering::SeqCst), 1, "fetched once at start");
-    for _ in 0..5 {
+    assert_eq!(jwks.hits(), 1, "fetched once at start");
+    let unknown = futures_util::future::join_all((0..5).map(|_| {
+        let t = token(&issuer_key, "rotated-away", ISSUER, CLIENT);
+        let app = &app;
+        async move { app.list_status(&Auth::Bearer(t)).await }
+    }))
+    .await;
+    assert_eq!(unknown, [401; 5]);
+    for _ in 0..3 {
         let t = token(&issuer_key, "rotated-away", ISSUER, CLIENT);
         assert_eq!(app.list_status(&Auth::Bearer(t)).await, 401);
     }
-    assert!(
-        jwks.hits.load(Ordering::SeqCst) <= 2,
-        "unknown kids must not hammer the JWKS"
+    assert_eq!(
+        jwks.hits(),
+        2,
+        "one refetch for unknown kids, concurrent or not, then none for ten seconds"
     );
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_its_kid_leaves_the_jwks() {
+    let keys = tempfile::tempdir().unwrap();
+    let staying = DevIssuer::load_or_create(&keys.path().join("a")).unwrap();
+    let leaving = DevIssuer::load_or_create(&keys.path().join("b")).unwrap();
+    let jwks = serve_jwks(jwks_of(&[&staying, &leaving]));
+    let app = app().with_issuer(ISSUER, &jwks.url, CLIENT).spawn().await;
+    let kept = Auth::Bearer(token(&staying, staying.kid(), ISSUER, CLIENT));
+    let pulled = Auth::Bearer(token(&leaving, leaving.kid(), ISSUER, CLIENT));
+    assert_eq!(app.list_status(&kept).await, 200);
+    assert_eq!(app.list_status(&pulled).await, 200, "verified and cached");
+
+    jwks.publish(jwks_of(&[&staying]));
+    // Any unknown kid makes the service refetch: the next JWKS in force lacks the pulled key.
+    let unknown = Auth::Bearer(token(&staying, "unknown", ISSUER, CLIENT));
+    assert_eq!(app.list_status(&unknown).await, 401);
+    assert_eq!(jwks.hits(), 2);
+
+    assert_eq!(app.list_status(&pulled).await, 401, "its key was pulled");
+    assert_eq!(app.list_status(&kept).await, 200);
 }
 
 #[tokio::test]
