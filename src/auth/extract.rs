@@ -32,17 +32,20 @@ impl<const WRITE: bool> FromRequest for Authenticated<WRITE> {
                 .clone();
             let access = if WRITE { Access::Write } else { Access::Read };
             let limits = &state.limits;
-            // The brake comes first, so a guesser over its quota costs no crypto or key lookup.
+            // The brake comes first, so a guesser over its quota costs no signature check and no
+            // key-store call; a credential already known good still passes it.
             let client = limits.proxies.client_ip(&req);
-            limits.failures.admit(client)?;
-            let mut caller = match state.auth.authenticate(&req, access).await {
-                Ok(caller) => caller,
-                Err(e) => {
-                    if is_failed_guess(&e) {
-                        limits.failures.record(client);
+            let mut caller = match limits.failures.admit(client) {
+                Err(braked) => state.auth.authenticate_known(&req, access).ok_or(braked)?,
+                Ok(()) => match state.auth.authenticate(&req, access).await {
+                    Ok(caller) => caller,
+                    Err(e) => {
+                        if is_failed_guess(&e) {
+                            limits.failures.record(client);
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
-                }
+                },
             };
             let checked =
                 limits

@@ -13,9 +13,9 @@ pub mod token_cache;
 use actix_web::HttpRequest;
 use actix_web::http::header::{AUTHORIZATION, HeaderName};
 
-use self::api_key::{ApiKeys, KeyLookupError};
+use self::api_key::{ApiKeys, KeyLookupError, KeyMatch};
 use self::deprecation::DeprecationNotice;
-use self::jwt::{JwtError, JwtVerifier};
+use self::jwt::{JwtError, JwtVerifier, VerifiedToken};
 use crate::config::ScopeSettings;
 use crate::control::FallbackFlag;
 use crate::domain::AuthFailure;
@@ -104,6 +104,58 @@ impl Authenticator {
         }
     }
 
+    /// The gate for an address that the brake on failed guesses holds back: only a credential
+    /// already known good passes — a token in the verified-token cache, or a key of the set in
+    /// force — so one bad client behind a shared NAT does not lock out its neighbours, while a
+    /// guess costs no signature check and no key-store call. `None`: the brake's refusal stands.
+    pub fn authenticate_known(&self, req: &HttpRequest, access: Access) -> Option<Caller> {
+        let authorization = single(req, &AUTHORIZATION).ok()?;
+        let api_key = single(req, &X_API_KEY).ok()?;
+        match (authorization, api_key) {
+            (Some(value), _) => {
+                let verified = self.jwt.cached(bearer_token(value)?)?.ok()?;
+                let scope_ok = self
+                    .scope(access)
+                    .is_none_or(|scope| scope.granted_by(&verified.scope));
+                scope_ok.then(|| Self::token_caller(verified))
+            }
+            (None, Some(value)) => {
+                let mode = self.flag.get();
+                if mode == FallbackMode::Deny {
+                    return None;
+                }
+                let presented = std::str::from_utf8(value).ok()?.trim();
+                let found = self.keys.find_loaded(presented)?;
+                Some(Self::key_caller(found, mode))
+            }
+            (None, None) => None,
+        }
+    }
+
+    fn token_caller(verified: VerifiedToken) -> Caller {
+        Caller::new(Principal {
+            id: verified.sub,
+            method: AuthMethod::Jwt { jti: verified.jti },
+        })
+    }
+
+    fn key_caller(found: KeyMatch, mode: FallbackMode) -> Caller {
+        let key_quota =
+            (found.rate_per_minute.is_some() || found.burst.is_some()).then_some(KeyQuota {
+                per_minute: found.rate_per_minute,
+                burst: found.burst,
+            });
+        Caller {
+            principal: Principal {
+                id: found.principal,
+                method: AuthMethod::ApiKey { key_id: found.id },
+            },
+            key_quota,
+            deprecated: mode == FallbackMode::Warn,
+            rate: None,
+        }
+    }
+
     async fn by_token(&self, value: &[u8], access: Access) -> Result<Caller, ApiError> {
         let Some(token) = bearer_token(value) else {
             tracing::info!(reason = "not one Bearer credential", "JWT rejected");
@@ -123,10 +175,7 @@ impl Authenticator {
             tracing::info!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
             return Err(ApiError::InsufficientScope(scope.clone()));
         }
-        Ok(Caller::new(Principal {
-            id: verified.sub,
-            method: AuthMethod::Jwt { jti: verified.jti },
-        }))
+        Ok(Self::token_caller(verified))
     }
 
     async fn by_key(&self, value: &[u8]) -> Result<Caller, ApiError> {
@@ -149,20 +198,7 @@ impl Authenticator {
             Err(KeyLookupError::Unavailable) => return Err(ApiError::Unavailable("API keys")),
         };
         tracing::debug!(key_id = %found.id, fingerprint = %found.fingerprint, stage = found.stage.label(), "API key accepted");
-        let key_quota =
-            (found.rate_per_minute.is_some() || found.burst.is_some()).then_some(KeyQuota {
-                per_minute: found.rate_per_minute,
-                burst: found.burst,
-            });
-        Ok(Caller {
-            principal: Principal {
-                id: found.principal,
-                method: AuthMethod::ApiKey { key_id: found.id },
-            },
-            key_quota,
-            deprecated: mode == FallbackMode::Warn,
-            rate: None,
-        })
+        Ok(Self::key_caller(found, mode))
     }
 }
 

@@ -154,9 +154,13 @@ async fn thirty_one_bad_keys_from_one_address_are_429_before_any_key_check() {
         .list_from(guesser, &Auth::Key("cok_guess-30".into()))
         .await;
     assert_limited(res, "auth-failures", "abnormal-usage-detected").await;
-    // A valid key would pass a key check: a 429 shows none was made.
+    // A key of the set in force is known good: its neighbour behind the same address is served.
     let res = app.list_from(guesser, &Auth::Key(VALID_KEY.into())).await;
-    assert_eq!(res.status(), 429);
+    assert_eq!(res.status(), 200);
+    let res = app
+        .list_from(guesser, &Auth::Key("cok_guess-31".into()))
+        .await;
+    assert_eq!(res.status(), 429, "a guess stays braked");
 
     let elsewhere = "198.51.100.9";
     let res = app.list_from(elsewhere, &app.user("alice")).await;
@@ -179,6 +183,44 @@ async fn bad_tokens_and_bad_keys_drain_the_same_brake() {
     }
     let res = app.list_from(client, &app.user("alice")).await;
     assert_eq!(res.status(), 429);
+}
+
+#[tokio::test]
+async fn a_braked_address_is_still_served_for_a_token_verified_before_but_not_for_a_new_one() {
+    let app = behind_proxy(2).spawn().await;
+    let nat = "203.0.113.10";
+    let known = Auth::Bearer(app.token("alice", READ_WRITE));
+    assert_eq!(app.list_from(nat, &known).await.status(), 200);
+    for _ in 0..2 {
+        let res = app.list_from(nat, &Auth::Bearer("not-a-jwt".into())).await;
+        assert_eq!(res.status(), 401);
+    }
+    let guess = app
+        .list_from(nat, &Auth::Bearer("still-not-a-jwt".into()))
+        .await;
+    assert_limited(guess, "auth-failures", "abnormal-usage-detected").await;
+
+    assert_eq!(
+        app.list_from(nat, &known).await.status(),
+        200,
+        "verified before: cached"
+    );
+    let never_verified = Auth::Bearer(app.token("bob", READ_WRITE));
+    assert_eq!(
+        app.list_from(nat, &never_verified).await.status(),
+        429,
+        "a token not yet verified would need a signature check"
+    );
+    let read_only = Auth::Bearer(app.token("carol", "photos/write"));
+    assert_eq!(
+        app.list_from("198.51.100.3", &read_only).await.status(),
+        403
+    );
+    assert_eq!(
+        app.list_from(nat, &read_only).await.status(),
+        429,
+        "a cached token without the route's scope is not known good for it"
+    );
 }
 
 #[tokio::test]

@@ -138,6 +138,12 @@ impl ApiKeys {
         self.ring.current().is_some()
     }
 
+    /// A match in the key set in force, without reloading anything: one hash and the ring's
+    /// constant-time comparisons, never a call to the key store.
+    pub fn find_loaded(&self, presented: &str) -> Option<KeyMatch> {
+        self.ring.current().and_then(|r| r.find(presented))
+    }
+
     pub async fn lookup(&self, presented: &str) -> Result<KeyMatch, KeyLookupError> {
         if let Some(found) = self.ring.current().and_then(|r| r.find(presented)) {
             return Ok(found);
