@@ -36,11 +36,33 @@ struct JoseHeader {
     kid: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
+/// A registered time claim (RFC 7519 §2 NumericDate): a JSON number of seconds, fractions
+/// allowed; a string, a negative or a non-finite value does not parse, so the token is refused.
+#[derive(Debug, Clone, Copy)]
+struct NumericDate(f64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let secs = f64::deserialize(d)?;
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(serde::de::Error::custom(
+                "a NumericDate is a non-negative number",
+            ));
+        }
+        Ok(NumericDate(secs))
+    }
+}
+
+impl NumericDate {
+    /// Whole seconds for `exp`: rounded down, so a fraction never extends a token's life.
+    fn until(self) -> u64 {
+        self.0.floor() as u64
+    }
+
+    /// Whole seconds for `nbf`: rounded up, so a fraction never starts a token's life early.
+    fn from(self) -> u64 {
+        self.0.ceil() as u64
+    }
 }
 
 #[derive(Deserialize)]
@@ -49,12 +71,16 @@ struct Claims {
     sub: Option<String>,
     token_use: Option<String>,
     client_id: Option<String>,
-    aud: Option<Audience>,
+    /// Cognito's id tokens name one client; an array is not accepted.
+    aud: Option<String>,
     #[serde(default)]
     scope: String,
     jti: Option<String>,
-    exp: Option<u64>,
-    nbf: Option<u64>,
+    exp: Option<NumericDate>,
+    nbf: Option<NumericDate>,
+    /// Not used for a decision, but like every registered time claim it must be a number.
+    #[allow(dead_code)]
+    iat: Option<NumericDate>,
 }
 
 pub struct JwtVerifier {
@@ -168,13 +194,14 @@ impl JwtVerifier {
         let claims: Claims = b64url_decode(payload)
             .and_then(|json| serde_json::from_slice(&json).ok())
             .ok_or(Invalid("malformed claims"))?;
-        let (Some(exp), Some(iss)) = (claims.exp, claims.iss.as_deref()) else {
+        let (Some(exp), Some(iss)) = (claims.exp.map(NumericDate::until), claims.iss.as_deref())
+        else {
             return Err(Invalid("missing a required claim"));
         };
         if iss != self.issuer {
             return Err(Invalid("wrong issuer"));
         }
-        let nbf = claims.nbf;
+        let nbf = claims.nbf.map(NumericDate::from);
         let entry = CachedToken {
             token: self.check_claims(claims)?,
             kid: key.kid().clone(),
@@ -196,12 +223,7 @@ impl JwtVerifier {
                 }
             }
             Some("id") if self.accept_id => {
-                let ok = match &claims.aud {
-                    Some(Audience::One(a)) => allowed(a),
-                    Some(Audience::Many(list)) => list.iter().any(|a| allowed(a)),
-                    None => false,
-                };
-                if !ok {
+                if !claims.aud.as_deref().is_some_and(allowed) {
                     return Err(Invalid("aud not allowed"));
                 }
             }

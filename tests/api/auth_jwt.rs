@@ -164,6 +164,36 @@ async fn every_jwt_check_accepts_or_rejects_as_specified(app: &TestApp) {
             401,
         ),
         ("a token that is not a JWT", "a.b.c".to_string(), 401),
+        // Registered time claims are JSON numbers (RFC 7519 NumericDate), fractions allowed.
+        (
+            "a token whose iat is a string",
+            sign(with(claims(), "iat", json!(now().to_string()))),
+            401,
+        ),
+        (
+            "a token whose exp is a string",
+            sign(with(claims(), "exp", json!((now() + 600).to_string()))),
+            401,
+        ),
+        (
+            "a token whose nbf is a string",
+            sign(with(claims(), "nbf", json!((now() - 300).to_string()))),
+            401,
+        ),
+        (
+            "a token with a fractional exp",
+            sign(with(claims(), "exp", json!(now() as f64 + 600.5))),
+            200,
+        ),
+        (
+            "a token with fractional iat and nbf",
+            sign(with(
+                with(claims(), "iat", json!(now() as f64 - 0.25)),
+                "nbf",
+                json!(now() as f64 - 10.5),
+            )),
+            200,
+        ),
     ];
     // Twice each: the second answer may come from the token cache and must be the same.
     let cases = cases.into_iter().flat_map(|case| [case.clone(), case]);
@@ -272,4 +302,12 @@ async fn id_tokens_are_accepted_only_when_configured_and_only_for_an_allowed_aud
         200
     );
     assert_eq!(app.list_status(&Auth::Bearer(id_token("other"))).await, 401);
+
+    // Cognito's rule: an id token's `aud` is one string, never an array, even one that holds
+    // an allowed client id.
+    let mut c = without(claims(), "client_id");
+    c["token_use"] = json!("id");
+    c["aud"] = json!([DEV_CLIENT_ID]);
+    let array = dev.sign(&rs256(dev.kid()), &c).unwrap();
+    assert_eq!(app.list_status(&Auth::Bearer(array)).await, 401);
 }
