@@ -119,6 +119,7 @@ impl Application {
             objects: backends.objects,
             metadata: backends.metadata,
             uploads: settings.uploads.clone(),
+            upload_gate: crate::routes::upload_guard::UploadGate::new(&settings.uploads),
             cursor_key,
             metrics: metrics.clone(),
             usage: usage.clone(),

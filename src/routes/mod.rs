@@ -8,6 +8,7 @@ pub mod photos;
 pub mod problem;
 pub mod request_id;
 pub mod state;
+pub mod upload_guard;
 pub mod uploads;
 
 use actix_web::http::Method;

@@ -22,6 +22,11 @@ pub enum ApiError {
     NotFound,
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("the request body stalled")]
+    RequestTimeout,
+    /// The caller already has as many uploads in progress as it may.
+    #[error("too many uploads in progress")]
+    TooManyUploads { retry_after_secs: u64 },
     #[error("upload larger than {0} bytes")]
     PayloadTooLarge(u64),
     #[error("unsupported media type: {0}")]
@@ -56,6 +61,8 @@ impl ApiError {
             ApiError::InsufficientScope(_) => ("insufficient-scope", "Insufficient scope"),
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::BadRequest(_) => ("bad-request", "Bad request"),
+            ApiError::RequestTimeout => ("request-timeout", "Request timeout"),
+            ApiError::TooManyUploads { .. } => ("too-many-uploads", "Too many uploads in progress"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Upload too large"),
             ApiError::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "Unsupported media type")
@@ -82,6 +89,10 @@ impl ApiError {
             ApiError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
             ApiError::NotFound => "no such resource".into(),
             ApiError::BadRequest(why) => why.clone(),
+            ApiError::RequestTimeout => "the request body sent nothing for too long".into(),
+            ApiError::TooManyUploads { retry_after_secs } => {
+                format!("finish an upload in progress first; retry in {retry_after_secs} s")
+            }
             ApiError::PayloadTooLarge(max) => format!("uploads are limited to {max} bytes"),
             ApiError::UnsupportedMediaType(what) => what.clone(),
             ApiError::RateLimited(info) => {
@@ -108,6 +119,8 @@ impl ResponseError for ApiError {
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -173,6 +186,9 @@ impl ResponseError for ApiError {
                     HeaderName::from_static("ratelimit"),
                     info.state.clone(),
                 );
+            }
+            ApiError::TooManyUploads { retry_after_secs } => {
+                insert(&mut res, header::RETRY_AFTER, retry_after_secs.to_string())
             }
             ApiError::Unavailable(_) => insert(
                 &mut res,

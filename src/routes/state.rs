@@ -8,6 +8,7 @@ use crate::config::UploadSettings;
 use crate::metrics::Metrics;
 use crate::metrics::usage::UsageStore;
 use crate::ratelimit::RateLimits;
+use crate::routes::upload_guard::UploadGate;
 use crate::storage::{MetadataStore, ObjectStore};
 
 pub struct AppState {
@@ -15,6 +16,8 @@ pub struct AppState {
     pub objects: Arc<dyn ObjectStore>,
     pub metadata: Arc<dyn MetadataStore>,
     pub uploads: UploadSettings,
+    /// The caps on uploads in progress.
+    pub upload_gate: UploadGate,
     pub cursor_key: Vec<u8>,
     pub metrics: Metrics,
     /// Durable per-key usage, for `/admin/migration`.

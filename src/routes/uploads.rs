@@ -1,11 +1,25 @@
 //! `POST /api/uploads`: one multipart part named `file`, streamed to the object store while its
-//! SHA-256 is computed and its size bounded; the type is sniffed from the first bytes. The row is
-//! written only after the object is committed, and a failed row write removes the object.
+//! SHA-256 is computed and its size bounded; the type is sniffed from the first bytes.
+//!
+//! A hostile client cannot leave anything behind or hold anything for long: the upload takes a
+//! place under the concurrency caps before any body is read; the whole body is bounded as it
+//! streams, whatever its framing (the file, the other parts together, the number of parts, the
+//! raw bytes); every read of the body is cut after `body_idle_timeout` of silence; and the
+//! stored object is owned by a [`StoredObject`] that removes it unless the row was written. The
+//! outcome of the whole multipart body is collected before that decision, so no early return
+//! can forget the object.
+
+use std::cell::Cell;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_multipart::{Field, Multipart};
+use actix_web::error::PayloadError;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use time::OffsetDateTime;
 
 use crate::auth::extract::{Authenticated, Writer};
@@ -13,10 +27,15 @@ use crate::crypto::Sha256Stream;
 use crate::domain::{Filename, Photo, PhotoId, Principal};
 use crate::routes::problem::ApiError;
 use crate::routes::state::AppState;
+use crate::routes::upload_guard::StoredObject;
 use crate::storage::{ObjectWriter, sniff};
 
-/// Room for multipart boundaries and part headers on top of the file itself.
-const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+/// All parts other than `file`, together: form fields a client may send alongside the file.
+const OTHER_PARTS_BYTES: u64 = 64 * 1024;
+/// Parts of any name; a body of many tiny parts is work for nothing.
+const MAX_PARTS: usize = 8;
+/// Room for boundaries, part headers and preamble on top of the parts' contents.
+const FRAMING_BYTES: u64 = 64 * 1024;
 
 pub async fn create(
     Authenticated(caller): Writer,
@@ -24,38 +43,47 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    // Held until the response is built; dropped however the handler ends.
+    let _permit = state.upload_gate.admit(&caller.id)?;
     let max = state.uploads.max_bytes;
+    let body_max = max + OTHER_PARTS_BYTES + FRAMING_BYTES;
     // Refuse an announced oversize body before reading any of it.
     if let Some(len) = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        && len > max + MULTIPART_OVERHEAD
+        && len > body_max
     {
         return Err(ApiError::PayloadTooLarge(max));
     }
-    let mut multipart = Multipart::new(req.headers(), payload);
-    let mut stored: Option<Photo> = None;
-    while let Some(field) = multipart.next().await {
-        let field =
-            field.map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?;
-        if field.name() != Some("file") {
-            drain(field).await?;
-            continue;
+    let (body, overflowed) = Bounded::new(payload, body_max);
+    let mut multipart = Multipart::new(req.headers(), body);
+    let mut stored: Option<StoredObject> = None;
+    let outcome = receive(&state, &caller, &mut multipart, &mut stored)
+        .await
+        // The raw-byte bound surfaces as a malformed body; say what it was.
+        .map_err(|e| {
+            if overflowed.get() {
+                ApiError::PayloadTooLarge(max)
+            } else {
+                e
+            }
+        });
+    let stored = match (outcome, stored) {
+        (Ok(()), Some(stored)) => stored,
+        (Ok(()), None) => return Err(ApiError::BadRequest("no part named file".into())),
+        (Err(e), stored) => {
+            if let Some(stored) = stored {
+                stored.discard().await;
+            }
+            return Err(e);
         }
-        if let Some(first) = stored.take() {
-            discard(&state, &first).await;
-            return Err(ApiError::BadRequest(
-                "send exactly one part named file".into(),
-            ));
-        }
-        stored = Some(store(&state, &caller, field).await?);
-    }
-    let photo = stored.ok_or_else(|| ApiError::BadRequest("no part named file".into()))?;
-    if let Err(e) = state.metadata.insert(&photo).await {
-        discard(&state, &photo).await;
+    };
+    if let Err(e) = state.metadata.insert(stored.photo()).await {
+        stored.discard().await;
         return Err(e.into());
     }
+    let photo = stored.keep();
     state.metrics.upload_bytes(photo.size);
     tracing::info!(photo = %photo.id, owner = %photo.owner, size = photo.size, "stored upload");
     Ok(HttpResponse::Created()
@@ -63,63 +91,132 @@ pub async fn create(
         .json(&photo))
 }
 
-async fn drain(mut field: Field) -> Result<(), ApiError> {
-    while let Some(chunk) = field.next().await {
-        chunk.map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?;
+/// Reads the whole multipart body. The object, once committed, is put in `stored` at once, so
+/// the caller owns it whatever this returns.
+async fn receive(
+    state: &AppState,
+    caller: &Principal,
+    multipart: &mut Multipart,
+    stored: &mut Option<StoredObject>,
+) -> Result<(), ApiError> {
+    let idle = state.uploads.body_idle_timeout;
+    let mut parts = 0;
+    let mut other_bytes = 0;
+    while let Some(field) = within(idle, multipart.next()).await? {
+        let field = field.map_err(malformed)?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(ApiError::BadRequest(format!(
+                "send at most {MAX_PARTS} parts"
+            )));
+        }
+        if field.name() != Some("file") {
+            other_bytes = drain(field, idle, other_bytes, state.uploads.max_bytes).await?;
+            continue;
+        }
+        if stored.is_some() {
+            return Err(ApiError::BadRequest(
+                "send exactly one part named file".into(),
+            ));
+        }
+        let photo = store(state, caller, field).await?;
+        *stored = Some(StoredObject::new(state.objects.clone(), photo));
     }
     Ok(())
 }
 
-/// Removes an object whose row was never written.
-async fn discard(state: &AppState, photo: &Photo) {
-    if let Err(e) = state.objects.delete(photo.id).await {
-        tracing::error!(photo = %photo.id, error = %e, "could not remove an orphaned object");
-    }
+fn malformed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(format!("malformed multipart body: {e}"))
 }
 
-/// Streams one part into the object store. On any error the writer is dropped, which discards
-/// what was written.
-async fn store(state: &AppState, caller: &Principal, mut field: Field) -> Result<Photo, ApiError> {
-    let max = state.uploads.max_bytes;
-    let filename = Filename::sanitize(field.content_disposition().and_then(|cd| cd.get_filename()));
-    let id = PhotoId::generate();
-    let mut hasher = Sha256Stream::new();
-    let mut size: u64 = 0;
-    let mut head = BytesMut::new();
-    let mut writer: Option<(Box<dyn ObjectWriter>, &'static str)> = None;
+/// One read of the body, cut when the client has sent nothing for `idle`.
+async fn within<T>(idle: Duration, next: impl Future<Output = T>) -> Result<T, ApiError> {
+    tokio::time::timeout(idle, next)
+        .await
+        .map_err(|_| ApiError::RequestTimeout)
+}
 
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
-        size += chunk.len() as u64;
-        if size > max {
+/// Reads a part that is not `file`, counting it against the allowance for all such parts.
+async fn drain(mut field: Field, idle: Duration, mut seen: u64, max: u64) -> Result<u64, ApiError> {
+    while let Some(chunk) = within(idle, field.next()).await? {
+        seen += chunk.map_err(malformed)?.len() as u64;
+        if seen > OTHER_PARTS_BYTES {
             return Err(ApiError::PayloadTooLarge(max));
         }
-        hasher.update(&chunk);
-        match &mut writer {
-            Some((w, _)) => w.write(chunk).await?,
-            None => {
-                head.extend_from_slice(&chunk);
-                if head.len() >= sniff::SNIFF_LEN {
-                    writer = Some(begin(state, id, head.split().freeze()).await?);
-                }
-            }
-        }
     }
-    let (writer, content_type) = match writer {
+    Ok(seen)
+}
+
+/// What streaming the `file` part produced, before it is committed.
+struct Received {
+    writer: Option<(Box<dyn ObjectWriter>, &'static str)>,
+    head: BytesMut,
+    hasher: Sha256Stream,
+    size: u64,
+}
+
+/// Streams the `file` part into the object store and commits it. On any error what was written
+/// is aborted (awaited, so nothing is left when the response goes out).
+async fn store(state: &AppState, caller: &Principal, mut field: Field) -> Result<Photo, ApiError> {
+    let filename = Filename::sanitize(field.content_disposition().and_then(|cd| cd.get_filename()));
+    let id = PhotoId::generate();
+    let mut got = Received {
+        writer: None,
+        head: BytesMut::new(),
+        hasher: Sha256Stream::new(),
+        size: 0,
+    };
+    if let Err(e) = stream_part(state, id, &mut field, &mut got).await {
+        if let Some((writer, _)) = got.writer.take() {
+            writer.abort().await;
+        }
+        return Err(e);
+    }
+    let (writer, content_type) = match got.writer.take() {
         Some(w) => w,
-        None if head.is_empty() => return Err(ApiError::BadRequest("the file is empty".into())),
-        None => begin(state, id, head.freeze()).await?,
+        None if got.head.is_empty() => {
+            return Err(ApiError::BadRequest("the file is empty".into()));
+        }
+        None => begin(state, id, got.head.split().freeze()).await?,
     };
     writer.commit().await?;
     Ok(Photo {
         id,
         filename,
         content_type: content_type.to_string(),
-        size,
-        sha256: hex::encode(hasher.finish()),
+        size: got.size,
+        sha256: hex::encode(got.hasher.finish()),
         uploaded_at: OffsetDateTime::now_utc(),
         owner: caller.id.clone(),
     })
+}
+
+async fn stream_part(
+    state: &AppState,
+    id: PhotoId,
+    field: &mut Field,
+    got: &mut Received,
+) -> Result<(), ApiError> {
+    let max = state.uploads.max_bytes;
+    let idle = state.uploads.body_idle_timeout;
+    while let Some(chunk) = within(idle, field.next()).await? {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+        got.size += chunk.len() as u64;
+        if got.size > max {
+            return Err(ApiError::PayloadTooLarge(max));
+        }
+        got.hasher.update(&chunk);
+        match &mut got.writer {
+            Some((w, _)) => w.write(chunk).await?,
+            None => {
+                got.head.extend_from_slice(&chunk);
+                if got.head.len() >= sniff::SNIFF_LEN {
+                    got.writer = Some(begin(state, id, got.head.split().freeze()).await?);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks the sniffed type, then opens a writer and hands it the bytes read so far.
@@ -135,6 +232,53 @@ async fn begin(
         )));
     }
     let mut writer = state.objects.begin(id, content_type).await?;
-    writer.write(head).await?;
+    if let Err(e) = writer.write(head).await {
+        writer.abort().await;
+        return Err(e.into());
+    }
     Ok((writer, content_type))
+}
+
+/// The request body with a bound on its raw bytes, counted as they arrive, so a chunked body is
+/// bounded exactly as one with `Content-Length`. Past the bound it ends with an error and sets
+/// the flag, which the handler turns into 413.
+struct Bounded {
+    inner: web::Payload,
+    left: u64,
+    overflowed: Rc<Cell<bool>>,
+}
+
+impl Bounded {
+    fn new(inner: web::Payload, max: u64) -> (Self, Rc<Cell<bool>>) {
+        let overflowed = Rc::new(Cell::new(false));
+        let body = Bounded {
+            inner,
+            left: max,
+            overflowed: overflowed.clone(),
+        };
+        (body, overflowed)
+    }
+}
+
+impl Stream for Bounded {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.overflowed.get() {
+            return Poll::Ready(Some(Err(PayloadError::Overflow)));
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => match self.left.checked_sub(chunk.len() as u64) {
+                Some(left) => {
+                    self.left = left;
+                    Poll::Ready(Some(Ok(chunk)))
+                }
+                None => {
+                    self.overflowed.set(true);
+                    Poll::Ready(Some(Err(PayloadError::Overflow)))
+                }
+            },
+            other => other,
+        }
+    }
 }

@@ -44,5 +44,6 @@ mod secrets_manager;
 mod shutdown;
 mod store_faults;
 mod unauthenticated;
+mod upload_hardening;
 mod uploads;
 mod usage_dynamodb;

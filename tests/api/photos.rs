@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::helpers::{assert_problem, ids, png, spawn_app};
+use crate::helpers::{app, assert_problem, ids, png, spawn_app};
 
 #[tokio::test]
 async fn neither_user_can_list_get_download_or_delete_the_others_items() {
@@ -137,8 +137,11 @@ async fn a_listed_item_and_a_fetched_one_show_exactly_what_the_upload_answered()
 #[tokio::test]
 async fn items_uploaded_at_once_are_each_listed_exactly_once_across_pages() {
     // Concurrent uploads get ids in the same millisecond; the cursor must still neither skip
-    // nor repeat any of them.
-    let app = spawn_app().await;
+    // nor repeat any of them. (30 at once is above the default per-principal upload cap.)
+    let app = app()
+        .with("max_concurrent_uploads_per_principal", "30")
+        .spawn()
+        .await;
     let alice = app.user("alice");
     let uploads = (0..30u8).map(|i| app.upload_ok(&alice, "p.png", png(&[i])));
     let mut uploaded: Vec<String> = futures_util::future::join_all(uploads)
