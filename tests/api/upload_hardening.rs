@@ -234,8 +234,10 @@ async fn stalled(app: &TestApp, auth: &Auth) -> RawUpload {
 
 #[tokio::test]
 async fn uploads_above_the_caps_get_429_per_principal_and_503_in_total_with_retry_after() {
+    // Long enough that the held uploads are still held while the others are refused, even on a
+    // slow backend (moto); the end of the test waits for it once.
     let app = app()
-        .with("body_idle_timeout_secs", "1")
+        .with("body_idle_timeout_secs", "5")
         .with("max_concurrent_uploads", "2")
         .with("max_concurrent_uploads_per_principal", "1")
         .spawn()
