@@ -1,6 +1,7 @@
 //! The admin listener: metrics, the dev issuer's JWKS, and the migration view. Not for the
 //! public internet.
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
@@ -14,10 +15,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics))
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))
-        .route("/healthz", web::get().to(super::health::healthz))
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, _>(crate::routes::problem::ApiError::NotFound)
-        }));
+        .route("/healthz", web::get().to(super::health::healthz));
+    for path in [
+        "/metrics",
+        "/.well-known/jwks.json",
+        "/admin/migration",
+        "/healthz",
+    ] {
+        super::refuse_other_methods(cfg, path, &[Method::GET]);
+    }
+    cfg.default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(crate::routes::problem::ApiError::NotFound)
+    }));
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

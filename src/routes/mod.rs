@@ -11,8 +11,9 @@ pub mod state;
 pub mod upload_guard;
 pub mod uploads;
 
-use actix_web::http::Method;
-use actix_web::{FromRequest, Handler, Responder, guard, web};
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, Handler, HttpResponse, Responder, guard, web};
+use serde_json::json;
 
 use crate::metrics::Route;
 use crate::routes::problem::ApiError;
@@ -26,6 +27,8 @@ pub fn public(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz));
+    refuse_other_methods(cfg, "/healthz", &[Method::GET]);
+    refuse_other_methods(cfg, "/readyz", &[Method::GET]);
     api(
         cfg,
         Route::Upload,
@@ -55,16 +58,52 @@ pub fn public(cfg: &mut web::ServiceConfig) {
         "/api/photos/{id}/content",
         photos::content,
     );
+    refuse_other_methods(cfg, "/api/uploads", &[Method::POST]);
+    refuse_other_methods(cfg, "/api/photos", &[Method::GET]);
+    refuse_other_methods(cfg, "/api/photos/{id}", &[Method::GET, Method::DELETE]);
+    refuse_other_methods(cfg, "/api/photos/{id}/content", &[Method::GET]);
     cfg.default_service(web::to(|| async {
         Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
     }));
+}
+
+/// Registered after a path's method-guarded resources: a request on a known path whose method
+/// no resource took gets 405 with `Allow` (RFC 9110 §15.5.6), not the 404 of an unknown path.
+/// Its own resource, without a route label, so it is counted under `Other`.
+pub(crate) fn refuse_other_methods(cfg: &mut web::ServiceConfig, path: &str, allowed: &[Method]) {
+    let allow = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    cfg.service(web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { method_not_allowed(&allow) }
+    })));
+}
+
+/// A 405 problem body. Built here rather than left to the observe middleware, because the admin
+/// listener has no such middleware and answers problem+json all the same.
+fn method_not_allowed(allow: &str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .content_type("application/problem+json")
+        .insert_header((header::ALLOW, allow))
+        .body(
+            json!({
+                "type": "urn:cutover:problem:method-not-allowed",
+                "title": "Method not allowed",
+                "status": 405,
+                "detail": format!("this resource answers {allow}"),
+            })
+            .to_string(),
+        )
 }
 
 /// Registers one API route with its [`Route`] label as resource data: the observe middleware,
 /// the rate limiter's cost and the request span read it with [`Route::of`], so the label is
 /// decided here, where the route is, and no path pattern is matched a second time. The method
 /// is a guard on the resource (as `ServiceConfig::route` does), so two methods on one path are
-/// two resources and a third method falls through to the default service.
+/// two resources and a third method falls through to [`refuse_other_methods`].
 fn api<F, Args>(cfg: &mut web::ServiceConfig, label: Route, method: Method, path: &str, handler: F)
 where
     F: Handler<Args>,

@@ -34,6 +34,7 @@ mod dashboards;
 mod external_issuer;
 mod fallback_flag;
 mod health;
+mod http_contract;
 mod key_writes;
 mod metrics;
 mod photos;
