@@ -43,6 +43,7 @@ mod readiness;
 mod request_id;
 mod secrets_manager;
 mod shutdown;
+mod source_faults;
 mod store_faults;
 mod unauthenticated;
 mod upload_hardening;

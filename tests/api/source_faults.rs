@@ -1,0 +1,186 @@
+//! The key sources failing after a good start: a JWKS server that goes down, slows past the
+//! fetch timeout, or serves garbage. The last good key set keeps serving, a known `kid` never
+//! waits on a refetch, and one refetch at most is in flight. Timeouts here are hang guards only.
+
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use cutover::auth::dev_issuer::DevIssuer;
+use jsonwebtoken::{Algorithm, Header};
+use serde_json::{Value, json};
+
+use crate::helpers::{Auth, TestApp, app};
+
+const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_faults";
+const CLIENT: &str = "client-faults";
+/// Far longer than the service's 5 s JWKS fetch timeout.
+const SLOW: Duration = Duration::from_secs(60);
+/// A request that takes longer than this is hung, whatever the fault.
+const HANG_GUARD: Duration = Duration::from_secs(30);
+
+const GOOD: u8 = 0;
+const GARBAGE: u8 = 1;
+const SLOW_MODE: u8 = 2;
+
+/// A JWKS server whose behaviour the test switches; counts every fetch it receives.
+struct FaultyJwks {
+    url: String,
+    hits: Arc<AtomicUsize>,
+    mode: Arc<AtomicU8>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl FaultyJwks {
+    fn start(jwks: Value) -> Self {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let mode = Arc::new(AtomicU8::new(GOOD));
+        let doc = Arc::new(RwLock::new(jwks));
+        let (h, m) = (hits.clone(), mode.clone());
+        let server = HttpServer::new(move || {
+            let (h, m, doc) = (h.clone(), m.clone(), doc.clone());
+            App::new().route(
+                "/jwks.json",
+                web::get().to(move || {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let mode = m.load(Ordering::SeqCst);
+                    let body = doc.read().unwrap().clone();
+                    async move {
+                        match mode {
+                            GOOD => HttpResponse::Ok().json(body),
+                            GARBAGE => HttpResponse::Ok()
+                                .content_type("application/json")
+                                .body("{\"keys\": [ this is not json"),
+                            _ => {
+                                tokio::time::sleep(SLOW).await;
+                                HttpResponse::Ok().json(body)
+                            }
+                        }
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        FaultyJwks {
+            url: format!("http://127.0.0.1:{port}/jwks.json"),
+            hits,
+            mode,
+            handle,
+        }
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultyJwks {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+fn token(key: &DevIssuer, kid: &str) -> Auth {
+    let now = jsonwebtoken::get_current_timestamp();
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some(kid.to_string());
+    let claims = json!({
+        "iss": ISSUER, "sub": "carol", "client_id": CLIENT, "token_use": "access",
+        "scope": "photos/read photos/write", "exp": now + 600, "iat": now, "jti": kid,
+    });
+    Auth::Bearer(key.sign(&h, &claims).unwrap())
+}
+
+async fn status(app: &TestApp, auth: &Auth) -> u16 {
+    tokio::time::timeout(HANG_GUARD, app.list_status(auth))
+        .await
+        .expect("the request hung")
+}
+
+/// An app trusting `key` through a JWKS server in `GOOD` mode, loaded once at start.
+async fn started(key: &DevIssuer, refresh_secs: &str) -> (FaultyJwks, TestApp) {
+    let jwks = FaultyJwks::start(key.jwks());
+    let app = app()
+        .with_issuer(ISSUER, &jwks.url, CLIENT)
+        .with("jwks_refresh_secs", refresh_secs)
+        .spawn()
+        .await;
+    assert_eq!(jwks.hits(), 1, "loaded once at start");
+    (jwks, app)
+}
+
+#[tokio::test]
+async fn with_the_jwks_server_down_the_cached_keys_keep_serving_and_unknown_kids_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = DevIssuer::load_or_create(dir.path()).unwrap();
+    let (jwks, app) = started(&key, "3600").await;
+    jwks.handle.stop(false).await;
+
+    assert_eq!(status(&app, &token(&key, "unknown")).await, 401);
+    assert_eq!(status(&app, &token(&key, key.kid())).await, 200);
+}
+
+#[tokio::test]
+async fn with_the_jwks_server_slow_a_known_kid_does_not_wait_and_one_refetch_is_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = DevIssuer::load_or_create(dir.path()).unwrap();
+    let (jwks, app) = started(&key, "3600").await;
+    jwks.set(SLOW_MODE);
+    let app = Arc::new(app);
+
+    let unknown: Vec<_> = (0..3)
+        .map(|i| {
+            let (app, auth) = (app.clone(), token(&key, &format!("unknown-{i}")));
+            tokio::spawn(async move { status(&app, &auth).await })
+        })
+        .collect();
+    // Wait (bounded) until the refetch has reached the slow server.
+    tokio::time::timeout(HANG_GUARD, async {
+        while jwks.hits() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("no refetch reached the JWKS server");
+
+    assert_eq!(status(&app, &token(&key, key.kid())).await, 200);
+    assert!(
+        unknown.iter().all(|t| !t.is_finished()),
+        "the known kid waited for the refetch of the unknown ones"
+    );
+    for task in unknown {
+        assert_eq!(task.await.unwrap(), 401, "the fetch timeout ends the wait");
+    }
+    assert_eq!(jwks.hits(), 2, "one refetch for all the unknown kids");
+}
+
+#[tokio::test]
+async fn with_the_jwks_server_serving_garbage_the_last_good_set_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = DevIssuer::load_or_create(dir.path()).unwrap();
+    let (jwks, app) = started(&key, "1").await;
+    jwks.set(GARBAGE);
+    // Let the scheduled refresh read garbage twice (bounded wait).
+    tokio::time::timeout(HANG_GUARD, async {
+        while jwks.hits() < 3 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the scheduled refresh never ran");
+
+    assert_eq!(status(&app, &token(&key, key.kid())).await, 200);
+    assert_eq!(status(&app, &token(&key, "unknown")).await, 401);
+}
