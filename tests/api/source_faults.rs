@@ -184,3 +184,121 @@ async fn with_the_jwks_server_serving_garbage_the_last_good_set_keeps_serving() 
     assert_eq!(status(&app, &token(&key, key.kid())).await, 200);
     assert_eq!(status(&app, &token(&key, "unknown")).await, 401);
 }
+
+/// A TCP forwarder to moto that can be taken down (every connection dropped, new ones refused)
+/// and brought back, unlike `support::proxy::MotoProxy`, whose cut is final.
+struct Switch {
+    url: String,
+    down: tokio::sync::watch::Sender<bool>,
+    accept: tokio::task::AbortHandle,
+}
+
+impl Switch {
+    async fn start() -> Self {
+        use tokio::net::{TcpListener, TcpStream};
+        let upstream = crate::support::moto::endpoint()
+            .trim_start_matches("http://")
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (down, watch) = tokio::sync::watch::channel(false);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let (upstream, mut watch) = (upstream.clone(), watch.clone());
+                tokio::spawn(async move {
+                    if *watch.borrow() {
+                        return;
+                    }
+                    let Ok(mut out) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
+                        _ = watch.wait_for(|d| *d) => {}
+                    }
+                });
+            }
+        });
+        Switch {
+            url,
+            down,
+            accept: accept.abort_handle(),
+        }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        self.set_down(true);
+        self.accept.abort();
+    }
+}
+
+#[tokio::test]
+async fn secrets_manager_down_mid_rotation_keeps_the_last_good_keys_then_takes_the_rotated_one() {
+    crate::aws_only!();
+    use crate::support::serve::ServeProcess;
+    let switch = Switch::start().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&crate::support::moto::sdk().await);
+    let secret = crate::support::moto::unique_name("cutover-keys");
+    let keys = |k: &str| json!({ "keys": [{ "id": "mobile", "key": k }] }).to_string();
+    secrets
+        .create_secret()
+        .name(&secret)
+        .secret_string(keys("cok_fault_before_rotation"))
+        .send()
+        .await
+        .unwrap();
+    let serve = ServeProcess::start(
+        &[
+            ("api_keys_source", "secretsmanager"),
+            ("api_keys_secret_id", &secret),
+            ("api_keys_refresh_secs", "1"),
+            // The wait below asks with the not-yet-known key until it is accepted.
+            ("auth_failures_per_minute", "10000"),
+        ],
+        &[("AWS_ENDPOINT_URL_SECRETS_MANAGER", &switch.url)],
+    )
+    .await;
+    let (old, new) = (
+        Auth::Key("cok_fault_before_rotation".into()),
+        Auth::Key("cok_fault_after_rotation".into()),
+    );
+    let status = |auth: Auth| {
+        let serve = &serve;
+        async move {
+            tokio::time::timeout(HANG_GUARD, serve.status("/api/photos", &auth))
+                .await
+                .expect("the request hung")
+        }
+    };
+    assert_eq!(status(old.clone()).await, 200);
+
+    switch.set_down(true);
+    // The rotation lands in Secrets Manager while this instance cannot reach it.
+    secrets
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string(keys("cok_fault_after_rotation"))
+        .send()
+        .await
+        .unwrap();
+    // Several refreshes fail meanwhile (a pause for them to happen, not a timing assertion).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(status(old.clone()).await, 200, "the last good set serves");
+    assert_eq!(status(new.clone()).await, 401, "not seen yet");
+
+    switch.set_down(false);
+    tokio::time::timeout(HANG_GUARD, async {
+        while status(new.clone()).await != 200 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+    .await
+    .expect("the rotated key was never accepted after recovery");
+    assert_eq!(status(old).await, 200, "the old key, now AWSPREVIOUS");
+}
