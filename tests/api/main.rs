@@ -47,5 +47,6 @@ mod source_faults;
 mod store_faults;
 mod unauthenticated;
 mod upload_hardening;
+mod upload_properties;
 mod uploads;
 mod usage_dynamodb;
