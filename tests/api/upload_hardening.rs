@@ -224,6 +224,34 @@ async fn a_body_of_more_than_eight_parts_is_refused_and_leaves_nothing() {
     assert_nothing_left(&app).await;
 }
 
+/// Holds an upload for `holder` (stalled after its first bytes) and sends a whole one for
+/// `other` until the latter is refused with `status`. The two race for the place: when the whole
+/// upload wins (it took the place before the held one's handler ran), the held one is the one
+/// refused, and the attempt is made again with a new held upload — so the test does not depend
+/// on which request the server reaches first.
+async fn hold_then_refuse(
+    app: &TestApp,
+    holder: &Auth,
+    other: &Auth,
+    status: u16,
+) -> (RawUpload, reqwest::Response) {
+    for _ in 0..5 {
+        let held = stalled(app, holder).await;
+        let res = app.upload(other, "b.png", png(&[7u8; 10])).await;
+        if res.status().as_u16() == status {
+            return (held, res);
+        }
+        assert_eq!(res.status(), 201, "the whole upload, when not refused");
+        // The held upload lost the race; it is answered (refused) or cut, never left hanging.
+        let (held_status, text) = held.response().await;
+        assert!(
+            matches!(held_status, 429 | 503 | 408),
+            "{held_status}: {text}"
+        );
+    }
+    panic!("no upload was refused with {status} in five tries");
+}
+
 /// Starts an upload for `auth` that sends its first bytes and then nothing.
 async fn stalled(app: &TestApp, auth: &Auth) -> RawUpload {
     let mut req = RawUpload::start(app, auth, Some(1_000_000)).await;
@@ -243,22 +271,12 @@ async fn uploads_above_the_caps_get_429_per_principal_and_503_in_total_with_retr
         .spawn()
         .await;
     let (alice, bob, carol) = (app.user("alice"), app.user("bob"), app.user("carol"));
-    let held_alice = stalled(&app, &alice).await;
-    let res = eventually(10, "alice's second upload refused", || async {
-        let res = app.upload(&alice, "b.png", png(&[7u8; 10])).await;
-        (res.status() == 429).then_some(res)
-    })
-    .await;
+    let (held_alice, res) = hold_then_refuse(&app, &alice, &alice, 429).await;
     assert!(res.headers().get("retry-after").is_some());
     let body = assert_problem(res, 429).await;
     assert_eq!(body["type"], "urn:cutover:problem:too-many-uploads");
 
-    let held_bob = stalled(&app, &bob).await;
-    let res = eventually(10, "carol refused while the process is full", || async {
-        let res = app.upload(&carol, "c.png", png(&[8u8; 10])).await;
-        (res.status() == 503).then_some(res)
-    })
-    .await;
+    let (held_bob, res) = hold_then_refuse(&app, &bob, &carol, 503).await;
     assert!(res.headers().get("retry-after").is_some());
     assert_problem(res, 503).await;
 
