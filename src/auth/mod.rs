@@ -180,12 +180,18 @@ impl Authenticator {
 
     async fn by_key(&self, value: &[u8]) -> Result<Caller, ApiError> {
         let mode = self.flag.get();
+        let presented = std::str::from_utf8(value).unwrap_or_default().trim();
         if mode == FallbackMode::Deny {
-            return Err(ApiError::KeyPathDisabled {
+            let refused = ApiError::KeyPathDisabled {
                 migration_url: self.notice.migration_url().map(str::to_string),
+            };
+            // Attributed to the key when it is one of the set in force (no key-store call), so
+            // the ledger shows who keeps trying after `deny`.
+            return Err(match self.keys.find_loaded(presented) {
+                Some(found) => refused.for_key(found.id),
+                None => refused,
             });
         }
-        let presented = std::str::from_utf8(value).unwrap_or_default().trim();
         if presented.is_empty() {
             return Err(ApiError::Unauthenticated(AuthFailure::InvalidKey));
         }

@@ -10,16 +10,28 @@ pub enum AuthFailure {
     KeyPathDisabled,
     /// A repeated `Authorization` or `X-API-KEY` header.
     AmbiguousCredentials,
+    /// A valid JWT with an `X-API-KEY` whose key belongs to someone else.
+    CredentialMismatch,
+    /// A key request inside a scheduled brownout window.
+    Brownout,
+    /// A key chosen by the canary deny.
+    Canary,
+    /// A key whose own sunset date has passed.
+    KeyExpired,
 }
 
 impl AuthFailure {
-    pub const ALL: [AuthFailure; 6] = [
+    pub const ALL: [AuthFailure; 10] = [
         AuthFailure::Missing,
         AuthFailure::InvalidToken,
         AuthFailure::InsufficientScope,
         AuthFailure::InvalidKey,
         AuthFailure::KeyPathDisabled,
         AuthFailure::AmbiguousCredentials,
+        AuthFailure::CredentialMismatch,
+        AuthFailure::Brownout,
+        AuthFailure::Canary,
+        AuthFailure::KeyExpired,
     ];
 
     pub fn label(self) -> &'static str {
@@ -30,6 +42,10 @@ impl AuthFailure {
             AuthFailure::InvalidKey => "invalid_key",
             AuthFailure::KeyPathDisabled => "key_path_disabled",
             AuthFailure::AmbiguousCredentials => "ambiguous_credentials",
+            AuthFailure::CredentialMismatch => "credential_mismatch",
+            AuthFailure::Brownout => "brownout",
+            AuthFailure::Canary => "canary",
+            AuthFailure::KeyExpired => "key_expired",
         }
     }
 }

@@ -93,6 +93,10 @@ pub const AUTH_FAILURES: &[&str] = &[
     "invalid_key",
     "key_path_disabled",
     "ambiguous_credentials",
+    "credential_mismatch",
+    "brownout",
+    "canary",
+    "key_expired",
 ];
 
 pub const DEFS: [Def; 7] = [

@@ -103,7 +103,7 @@ impl RateLimits {
 /// verify. Missing or repeated headers, a switched-off key path and a missing scope guess nothing.
 pub fn is_failed_guess(error: &ApiError) -> bool {
     matches!(
-        error,
+        error.answered(),
         ApiError::Unauthenticated(AuthFailure::InvalidToken | AuthFailure::InvalidKey)
     )
 }

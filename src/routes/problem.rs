@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::domain::{AuthFailure, Scope};
+use crate::domain::{AuthFailure, KeyId, Scope};
 use crate::ratelimit::RateLimitInfo;
 use crate::storage::StoreError;
 
@@ -37,14 +37,46 @@ pub enum ApiError {
     Unavailable(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// A refusal of a request whose presented key matched `key_id` (the flag, a later rule, a
+    /// quota): answered exactly as `inner`, and attributed to the key by the migration ledger.
+    #[error("{inner} (key {key_id})")]
+    KeyRefused { key_id: KeyId, inner: Box<ApiError> },
 }
 
 /// Seconds a client should wait after a 503 before trying again.
 const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl ApiError {
+    /// This refusal, attributed to the key the request presented.
+    pub fn for_key(self, key_id: KeyId) -> Self {
+        match self {
+            already @ ApiError::KeyRefused { .. } => already,
+            inner => ApiError::KeyRefused {
+                key_id,
+                inner: Box::new(inner),
+            },
+        }
+    }
+
+    /// The key a refusal is attributed to, if any.
+    pub fn refused_key(&self) -> Option<&KeyId> {
+        match self {
+            ApiError::KeyRefused { key_id, .. } => Some(key_id),
+            _ => None,
+        }
+    }
+
+    /// The error as answered, without its attribution.
+    pub fn answered(&self) -> &ApiError {
+        match self {
+            ApiError::KeyRefused { inner, .. } => inner.answered(),
+            other => other,
+        }
+    }
+
     pub fn auth_failure(&self) -> Option<AuthFailure> {
         match self {
+            ApiError::KeyRefused { inner, .. } => inner.auth_failure(),
             ApiError::Unauthenticated(reason) => Some(*reason),
             ApiError::KeyPathDisabled { .. } => Some(AuthFailure::KeyPathDisabled),
             ApiError::InsufficientScope(_) => Some(AuthFailure::InsufficientScope),
@@ -54,6 +86,7 @@ impl ApiError {
 
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
+            ApiError::KeyRefused { inner, .. } => inner.slug_and_title(),
             ApiError::Unauthenticated(_) => ("unauthorized", "Authentication required"),
             ApiError::KeyPathDisabled { .. } => {
                 ("api-key-disabled", "API keys are no longer accepted")
@@ -75,6 +108,7 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
+            ApiError::KeyRefused { inner, .. } => inner.detail(),
             // Never say which check failed: that is for the log.
             ApiError::Unauthenticated(AuthFailure::Missing) => {
                 "send a bearer token in Authorization".into()
@@ -113,6 +147,7 @@ fn insert(res: &mut HttpResponse, name: HeaderName, value: String) {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
+            ApiError::KeyRefused { inner, .. } => inner.status_code(),
             ApiError::Unauthenticated(_) | ApiError::KeyPathDisabled { .. } => {
                 StatusCode::UNAUTHORIZED
             }
@@ -130,6 +165,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ApiError::KeyRefused { inner, .. } = self {
+            return inner.error_response();
+        }
         let status = self.status_code();
         if let ApiError::Internal(e) = self {
             tracing::error!(error = format!("{e:#}"), "internal error");
@@ -222,5 +260,42 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => ApiError::Internal(anyhow::anyhow!("unexpected conflict")),
             StoreError::Other(e) => ApiError::Internal(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod attribution_tests {
+    use actix_web::ResponseError;
+    use actix_web::body::MessageBody;
+
+    use super::ApiError;
+    use crate::domain::{AuthFailure, KeyId};
+
+    #[test]
+    fn a_refusal_attributed_to_a_key_is_answered_exactly_as_the_refusal() {
+        let key = KeyId::parse("legacy-mobile").unwrap();
+        let plain = ApiError::KeyPathDisabled {
+            migration_url: Some("https://example.com/m".into()),
+        };
+        let attributed = ApiError::KeyPathDisabled {
+            migration_url: Some("https://example.com/m".into()),
+        }
+        .for_key(key.clone());
+        assert_eq!(attributed.refused_key(), Some(&key));
+        assert_eq!(
+            attributed.auth_failure(),
+            Some(AuthFailure::KeyPathDisabled)
+        );
+        let (a, b) = (plain.error_response(), attributed.error_response());
+        assert_eq!(a.status(), b.status());
+        assert_eq!(a.headers().len(), b.headers().len());
+        for (name, value) in a.headers() {
+            assert_eq!(b.headers().get(name), Some(value), "{name}");
+        }
+        let body = |r: actix_web::HttpResponse| r.into_body().try_into_bytes().unwrap();
+        assert_eq!(body(a), body(b));
+        // Attributing twice keeps the first attribution.
+        let twice = attributed.for_key(KeyId::parse("other").unwrap());
+        assert_eq!(twice.refused_key(), Some(&key));
     }
 }
