@@ -19,7 +19,7 @@ use self::jwt::{JwtError, JwtVerifier, VerifiedToken};
 use crate::config::ScopeSettings;
 use crate::control::FallbackFlag;
 use crate::domain::AuthFailure;
-use crate::domain::{AuthMethod, FallbackMode, Principal, Scope};
+use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, Scope};
 use crate::ratelimit::{KeyQuota, RateLimitHeaders};
 use crate::routes::problem::ApiError;
 
@@ -43,6 +43,9 @@ pub struct Caller {
     pub deprecated: bool,
     /// Where the caller stands against its quota, once the rate limiter has admitted it.
     pub rate: Option<RateLimitHeaders>,
+    /// On the JWT path: the id of the key a presented `X-API-KEY` matched. The JWT decides; the
+    /// migration ledger records the key as seen with the token's `sub`.
+    pub linked_key: Option<KeyId>,
 }
 
 impl Caller {
@@ -52,6 +55,7 @@ impl Caller {
             key_quota: None,
             deprecated: false,
             rate: None,
+            linked_key: None,
         }
     }
 }
@@ -153,6 +157,7 @@ impl Authenticator {
             key_quota,
             deprecated: mode == FallbackMode::Warn,
             rate: None,
+            linked_key: None,
         }
     }
 
