@@ -139,20 +139,19 @@ impl Application {
         let drain = settings.shutdown_timeout.as_secs();
         let public_state = state.clone();
         let app_state = state.clone();
-        let server = HttpServer::new(move || {
+        // Built by hand for its `Expect: 100-continue` check (see `routes::expect`).
+        let public = routes::expect::Listener {
+            listener,
+            max_upload: settings.uploads.max_bytes,
+            shutdown_timeout: drain,
+        };
+        let server = routes::expect::serve(public, move || {
             App::new()
                 .app_data(public_state.clone())
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
                 .wrap(from_fn(routes::observe::observe))
                 .configure(routes::public)
-        })
-        // Headers and a streamed body go out as separate writes; without NODELAY, Nagle and the
-        // client's delayed ACK hold small downloads back by ~40 ms.
-        .tcp_nodelay(true)
-        .shutdown_timeout(drain)
-        .listen(listener)?
-        .disable_signals()
-        .run();
+        })?;
         let admin = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

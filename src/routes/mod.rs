@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod cursor;
+pub mod expect;
 pub mod health;
 pub mod observe;
 pub mod photos;

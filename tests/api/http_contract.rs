@@ -1,9 +1,14 @@
 //! HTTP semantics the routes owe every client: a wrong method on a known path is 405 with
-//! `Allow`, not the 404 of a path that does not exist.
+//! `Allow`, not the 404 of a path that does not exist; an upload that will be refused is refused
+//! before `100 Continue`.
+
+use std::time::Duration;
 
 use reqwest::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-use crate::helpers::{Auth, assert_problem, header, spawn_app};
+use crate::helpers::{Auth, TestApp, assert_problem, header, spawn_app};
 
 fn allowed(res: &reqwest::Response) -> Vec<String> {
     header(res, "allow")
@@ -82,4 +87,53 @@ async fn the_admin_listener_answers_a_wrong_method_with_405_and_allow() {
         .await
         .unwrap();
     assert_problem(res, 404).await;
+}
+
+/// Sends only the head of an upload with `Expect: 100-continue` and returns the first status
+/// line the server writes (bounded wait: a server that waits for the body is hung).
+async fn first_status_line(app: &TestApp, credentials: Option<String>, length: u64) -> String {
+    let addr = app.address.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let auth = credentials
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST /api/uploads HTTP/1.1\r\nHost: {addr}\r\n{auth}\
+         Content-Type: multipart/form-data; boundary=x\r\n\
+         Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
+        .await
+        .expect("the server wrote nothing")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// Far over the default `CUTOVER_MAX_UPLOAD_BYTES` (25 MiB) and its multipart allowance.
+const HUGE: u64 = 10 * 1024 * 1024 * 1024;
+
+#[tokio::test]
+async fn an_announced_oversize_upload_is_refused_with_413_before_any_100_continue() {
+    let app = spawn_app().await;
+    let token = app.token("alice", "photos/read photos/write");
+    let line = first_status_line(&app, Some(token), HUGE).await;
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+}
+
+#[tokio::test]
+async fn an_upload_without_credentials_is_refused_with_401_before_any_100_continue() {
+    let app = spawn_app().await;
+    let line = first_status_line(&app, None, 1024).await;
+    assert!(line.starts_with("HTTP/1.1 401"), "{line}");
+}
+
+#[tokio::test]
+async fn an_upload_within_the_limit_is_told_to_continue() {
+    let app = spawn_app().await;
+    let token = app.token("alice", "photos/read photos/write");
+    let line = first_status_line(&app, Some(token), 1024).await;
+    assert!(line.starts_with("HTTP/1.1 100"), "{line}");
 }

@@ -1,0 +1,104 @@
+//! `Expect: 100-continue` on the public listener. actix's HTTP/1 dispatcher writes
+//! `100 Continue` as soon as its `expect` service lets the request through, before the app runs,
+//! and `actix_web::HttpServer` only ever uses the pass-through one. So the public listener is
+//! built here, as `HttpServer` builds it, with an `expect` service that refuses an upload the
+//! route would refuse anyway (no credentials: 401; an announced body over the limit: 413), so
+//! the client is never told to send a body that will be thrown away.
+
+use std::fmt;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_http::body::{BoxBody, MessageBody};
+use actix_http::{HttpService, Request, Response};
+use actix_server::Server;
+use actix_service::{
+    IntoServiceFactory, ServiceFactory, ServiceFactoryExt as _, fn_service, map_config,
+};
+use actix_web::dev::AppConfig;
+use actix_web::http::{Method, header};
+use actix_web::{HttpMessage as _, ResponseError};
+
+use crate::domain::AuthFailure;
+use crate::routes::problem::ApiError;
+
+/// Room for multipart boundaries and part headers on top of the file itself; the same allowance
+/// `uploads.rs` grants before it refuses an announced `Content-Length`.
+const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+
+/// The upload route's path and method: the only route that takes a body.
+const UPLOADS: &str = "/api/uploads";
+
+/// What the `expect` service decides for one request: `None` lets it through (and actix sends
+/// `100 Continue`), `Some` is the answer instead.
+fn refusal(req: &Request, max_upload: u64) -> Option<ApiError> {
+    if req.method() != Method::POST || req.path() != UPLOADS {
+        return None;
+    }
+    let headers = req.headers();
+    if !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-api-key") {
+        return Some(ApiError::Unauthenticated(AuthFailure::Missing));
+    }
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())?;
+    (announced > max_upload.saturating_add(MULTIPART_OVERHEAD))
+        .then_some(ApiError::PayloadTooLarge(max_upload))
+}
+
+/// Listener settings `HttpServer` would otherwise apply.
+pub struct Listener {
+    pub listener: TcpListener,
+    pub max_upload: u64,
+    pub shutdown_timeout: u64,
+}
+
+/// Serves `factory`'s app on `listener` like `HttpServer::new(factory).tcp_nodelay(true)
+/// .shutdown_timeout(..).listen(..).disable_signals().run()`, plus the `expect` service.
+pub fn serve<F, I, S, B>(l: Listener, factory: F) -> std::io::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    B: MessageBody + 'static,
+{
+    let addr = l.listener.local_addr()?;
+    let max_upload = l.max_upload;
+    let mut builder = Server::build();
+    let shutdown = builder.graceful_shutdown_signal();
+    builder = builder.listen(format!("cutover-public-{addr}"), l.listener, move || {
+        let shutdown = shutdown.clone();
+        let expect = fn_service(move |req: Request| async move {
+            match refusal(&req, max_upload) {
+                None => Ok(req),
+                Some(e) => Err(Response::<BoxBody>::from(e.error_response())),
+            }
+        });
+        let app = factory()
+            .into_factory()
+            .map_err(|err| err.into().error_response());
+        HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let shutdown = shutdown.clone();
+                async move { shutdown.notified().await }
+            })
+            // `HttpServer`'s defaults, which the admin listener still uses.
+            .client_request_timeout(Duration::from_secs(5))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .h1_allow_half_closed(true)
+            .local_addr(addr)
+            // Headers and a streamed body go out as separate writes; without NODELAY, Nagle and
+            // the client's delayed ACK hold small downloads back by ~40 ms.
+            .tcp_nodelay(true)
+            .expect(expect)
+            .finish(map_config(app, |_| AppConfig::default()))
+            .tcp()
+    })?;
+    Ok(builder
+        .shutdown_timeout(l.shutdown_timeout)
+        .disable_signals()
+        .run())
+}
