@@ -144,6 +144,7 @@ impl Application {
             listener,
             max_upload: settings.uploads.max_bytes,
             shutdown_timeout: drain,
+            state: state.clone(),
         };
         let server = routes::expect::serve(public, move || {
             App::new()

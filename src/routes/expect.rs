@@ -3,7 +3,8 @@
 //! and `actix_web::HttpServer` only ever uses the pass-through one. So the public listener is
 //! built here, as `HttpServer` builds it, with an `expect` service that refuses an upload the
 //! route would refuse anyway (no credentials: 401; an announced body over the limit: 413), so
-//! the client is never told to send a body that will be thrown away.
+//! the client is never told to send a body that will be thrown away. Such a refusal never
+//! reaches the app's middleware, so it is counted and given its `X-Request-Id` here.
 
 use std::fmt;
 use std::net::TcpListener;
@@ -17,10 +18,12 @@ use actix_service::{
 };
 use actix_web::dev::AppConfig;
 use actix_web::http::{Method, header};
-use actix_web::{HttpMessage as _, ResponseError};
+use actix_web::{HttpMessage as _, ResponseError, web};
 
 use crate::domain::AuthFailure;
 use crate::routes::problem::ApiError;
+use crate::routes::request_id::{RequestId, X_REQUEST_ID};
+use crate::routes::state::AppState;
 
 /// Room for multipart boundaries and part headers on top of the file itself; the same allowance
 /// `uploads.rs` grants before it refuses an announced `Content-Length`.
@@ -51,6 +54,25 @@ pub struct Listener {
     pub listener: TcpListener,
     pub max_upload: u64,
     pub shutdown_timeout: u64,
+    /// For the metrics and the trusted proxies of a refusal made here.
+    pub state: web::Data<AppState>,
+}
+
+/// The answer to a request refused before its body: the problem body, counted, with its id.
+fn refuse(req: &Request, e: &ApiError, state: &AppState) -> Response<BoxBody> {
+    if let Some(reason) = e.auth_failure() {
+        state.metrics.auth_failed(reason);
+    }
+    let peer = req.peer_addr().map(|a| a.ip());
+    let id = RequestId::choose(
+        peer,
+        Some(&state.limits.proxies),
+        req.headers().get(X_REQUEST_ID),
+    );
+    tracing::info!(id = %id, status = e.status_code().as_u16(), path = req.path(), "refused before 100 Continue");
+    let mut res = e.error_response();
+    res.headers_mut().insert(X_REQUEST_ID, id.header_value());
+    Response::from(res)
 }
 
 /// Serves `factory`'s app on `listener` like `HttpServer::new(factory).tcp_nodelay(true)
@@ -67,15 +89,18 @@ where
 {
     let addr = l.listener.local_addr()?;
     let max_upload = l.max_upload;
+    let state = l.state;
     let mut builder = Server::build();
     let shutdown = builder.graceful_shutdown_signal();
     builder = builder.listen(format!("cutover-public-{addr}"), l.listener, move || {
         let shutdown = shutdown.clone();
-        let expect = fn_service(move |req: Request| async move {
-            match refusal(&req, max_upload) {
+        let state = state.clone();
+        let expect = fn_service(move |req: Request| {
+            let answer = match refusal(&req, max_upload) {
                 None => Ok(req),
-                Some(e) => Err(Response::<BoxBody>::from(e.error_response())),
-            }
+                Some(e) => Err(refuse(&req, &e, &state)),
+            };
+            std::future::ready(answer)
         });
         let app = factory()
             .into_factory()
@@ -94,6 +119,8 @@ where
             // the client's delayed ACK hold small downloads back by ~40 ms.
             .tcp_nodelay(true)
             .expect(expect)
+            // `AppConfig` only supplies a host for URLs when a request has no `Host` header; no
+            // route builds URLs from it.
             .finish(map_config(app, |_| AppConfig::default()))
             .tcp()
     })?;

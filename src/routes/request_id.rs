@@ -47,7 +47,7 @@ impl RequestId {
         Self::choose(peer, proxies, req.headers().get(X_REQUEST_ID))
     }
 
-    fn choose(
+    pub fn choose(
         peer: Option<IpAddr>,
         proxies: Option<&TrustedProxies>,
         sent: Option<&HeaderValue>,

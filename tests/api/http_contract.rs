@@ -89,9 +89,9 @@ async fn the_admin_listener_answers_a_wrong_method_with_405_and_allow() {
     assert_problem(res, 404).await;
 }
 
-/// Sends only the head of an upload with `Expect: 100-continue` and returns the first status
-/// line the server writes (bounded wait: a server that waits for the body is hung).
-async fn first_status_line(app: &TestApp, credentials: Option<String>, length: u64) -> String {
+/// Sends only the head of an upload with `Expect: 100-continue` and returns the first bytes the
+/// server writes (bounded wait: a server that waits for the body is hung).
+async fn first_answer(app: &TestApp, credentials: Option<String>, length: u64) -> String {
     let addr = app.address.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let auth = credentials
@@ -103,12 +103,16 @@ async fn first_status_line(app: &TestApp, credentials: Option<String>, length: u
          Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 64];
+    let mut buf = vec![0u8; 2048];
     let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
         .await
         .expect("the server wrote nothing")
         .unwrap();
-    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    String::from_utf8_lossy(&buf[..n]).to_string()
+}
+
+async fn first_status_line(app: &TestApp, credentials: Option<String>, length: u64) -> String {
+    let text = first_answer(app, credentials, length).await;
     text.lines().next().unwrap_or_default().to_string()
 }
 
@@ -126,8 +130,19 @@ async fn an_announced_oversize_upload_is_refused_with_413_before_any_100_continu
 #[tokio::test]
 async fn an_upload_without_credentials_is_refused_with_401_before_any_100_continue() {
     let app = spawn_app().await;
-    let line = first_status_line(&app, None, 1024).await;
-    assert!(line.starts_with("HTTP/1.1 401"), "{line}");
+    let text = first_answer(&app, None, 1024).await.to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 401"), "{text}");
+    // Answered before the app's middleware, yet a problem body with a request id, and counted.
+    assert!(
+        text.contains("content-type: application/problem+json"),
+        "{text}"
+    );
+    assert!(text.contains("x-request-id: "), "{text}");
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"cutover_auth_failures_total{reason="missing"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
