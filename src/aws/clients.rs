@@ -32,14 +32,42 @@ const fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
 }
 
-/// A 5 MiB part must fit one attempt on a slow link (~1 Mbit/s is 42 s). Connect allows two
-/// lost SYNs (retransmitted after 1 s and 3 s).
+/// Every S3 call that carries no file bytes (DeleteObject, HeadBucket, CreateMultipartUpload,
+/// CompleteMultipartUpload, AbortMultipartUpload): S3 answers these in well under a second, so
+/// a call still waiting after 5 s is stuck. Connect allows two lost SYNs (retransmitted after
+/// 1 s and 3 s). The calls that send bytes get [`s3_transfer`]'s limits instead.
 pub const S3: Limits = Limits {
     connect: millis(3100),
-    attempt: secs(60),
-    operation: secs(150),
+    attempt: secs(5),
+    operation: secs(12),
     attempts: 3,
 };
+
+/// The slowest link an upload is expected to hold: 1 Mbit/s, 128 KiB a second.
+const SLOWEST_LINK_BYTES_PER_SEC: u64 = 128 * 1024;
+
+/// PutObject and UploadPart of `bytes`: the small-call attempt plus the time the bytes take on
+/// the slowest expected link (a 5 MiB part: 5 s + 40 s), so a stuck transfer of a small file
+/// ends as fast as any other stuck call while a large part still fits one attempt.
+pub fn s3_transfer(bytes: u64) -> Limits {
+    let attempt = S3.attempt + millis(bytes * 1000 / SLOWEST_LINK_BYTES_PER_SEC);
+    Limits {
+        attempt,
+        // Every attempt, plus the back-off between them.
+        operation: attempt * S3.attempts + secs(2),
+        ..S3
+    }
+}
+
+impl Limits {
+    pub fn timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
 
 /// DynamoDB answers in milliseconds: a call still waiting after 2 s is stuck, and the request
 /// should get its 503 in seconds rather than hang. Connect allows one lost SYN.
@@ -71,14 +99,9 @@ pub const CLOUDWATCH: Limits = Limits {
 impl Aws {
     /// The shared configuration with `limits` applied; every service builder starts from it.
     pub fn with_limits(&self, limits: &Limits) -> aws_config::SdkConfig {
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(limits.connect)
-            .operation_attempt_timeout(limits.attempt)
-            .operation_timeout(limits.operation)
-            .build();
         self.sdk
             .to_builder()
-            .timeout_config(timeouts)
+            .timeout_config(limits.timeouts())
             .retry_config(RetryConfig::standard().with_max_attempts(limits.attempts))
             .build()
     }
@@ -148,6 +171,17 @@ mod tests {
             );
             assert!(docs.contains(&row), "docs/aws.md lacks the row {row}");
         }
+    }
+
+    #[test]
+    fn an_s3_transfer_of_a_small_file_is_limited_like_any_call_and_a_full_part_fits_one_attempt() {
+        assert_eq!(s3_transfer(0).attempt, S3.attempt);
+        let part = s3_transfer(5 * 1024 * 1024);
+        assert_eq!(part.attempt, secs(45));
+        assert!(part.operation >= part.attempt * part.attempts);
+        let docs = include_str!("../../docs/aws.md");
+        let row = "| S3 transfers (PutObject, UploadPart) | 3.1 s | 5 s + 1 s per 128 KiB sent | 3 attempts + 2 s | 3 |";
+        assert!(docs.contains(row), "docs/aws.md lacks the row {row}");
     }
 
     #[test]

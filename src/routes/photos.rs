@@ -166,13 +166,23 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = PhotoId::parse(&id).map_err(|_| ApiError::NotFound)?;
-    // The row goes first: once it is gone the photo is gone for every reader, and an object
-    // left by a failure below is unreachable rather than a dangling row.
+    let photo = state
+        .metadata
+        .get(&caller.id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    // The row goes first: once it is gone the photo is gone for every reader. If the object
+    // cannot be removed (an object-store outage), the row is put back and the client told to
+    // retry, so an outage never leaves an object without a row, nor a row without its object.
     if !state.metadata.delete(&caller.id, id).await? {
         return Err(ApiError::NotFound);
     }
     if let Err(e) = state.objects.delete(id).await {
-        tracing::error!(photo = %id, error = %e, "row deleted but object removal failed");
+        if let Err(restore) = state.metadata.insert(&photo).await {
+            // Both stores failing at once: the object is unreachable until removed by hand.
+            tracing::error!(photo = %id, error = %e, restore = %restore, "object removal and row restore both failed: object left without a row");
+        }
+        return Err(e.into());
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,6 +4,7 @@
 //! single-item operations that cannot reach another owner's items.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -17,12 +18,15 @@ use crate::aws::error::{ErrorClass, classify};
 use crate::control::ControlStore;
 use crate::domain::{FallbackMode, Filename, Photo, PhotoId, PrincipalId};
 use crate::storage::StoreError;
+use crate::storage::write_health::WriteHealth;
 
 type Item = HashMap<String, AttributeValue>;
 
 const CONTROL_PK: &str = "CONTROL";
 const FALLBACK_SK: &str = "FALLBACK";
 const CURSOR_KEY_SK: &str = "CURSOR_KEY";
+/// The item `/readyz` writes while item writes fail, to see whether they work again.
+const PROBE_SK: &str = "READINESS_PROBE";
 const PHOTO_PREFIX: &str = "PHOTO#";
 /// Puts that must never overwrite: a retry of the same write fails instead of duplicating.
 const IF_ABSENT: &str = "attribute_not_exists(pk)";
@@ -31,13 +35,19 @@ const IF_ABSENT: &str = "attribute_not_exists(pk)";
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Whether photo item writes are failing for an outage (`/readyz`; see [`WriteHealth`]).
+    writes: Arc<WriteHealth>,
 }
 
 impl DynamoStore {
     /// `client` comes from [`crate::aws::Aws::dynamodb`], with the DynamoDB time limits of
     /// `docs/aws.md`.
     pub fn new(client: Client, table: String) -> Self {
-        DynamoStore { client, table }
+        DynamoStore {
+            client,
+            table,
+            writes: Arc::default(),
+        }
     }
 
     async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
@@ -120,16 +130,19 @@ fn from_item(item: &Item) -> Result<Photo, StoreError> {
 #[async_trait]
 impl MetadataStore for DynamoStore {
     async fn insert(&self, photo: &Photo) -> Result<(), StoreError> {
-        self.client
+        let outcome = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(photo)?))
             .condition_expression(IF_ABSENT)
             .send()
             .await
+            .map(|_| ())
             // A failed condition is a `Conflict`: the id is taken.
-            .map_err(|e| classify("PutItem", e))?;
-        Ok(())
+            .map_err(|e| classify("PutItem", e));
+        self.writes.record(&outcome);
+        outcome
     }
 
     async fn get(&self, owner: &PrincipalId, id: PhotoId) -> Result<Option<Photo>, StoreError> {
@@ -181,7 +194,7 @@ impl MetadataStore for DynamoStore {
     }
 
     async fn delete(&self, owner: &PrincipalId, id: PhotoId) -> Result<bool, StoreError> {
-        let out = self
+        let outcome = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -189,8 +202,9 @@ impl MetadataStore for DynamoStore {
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| classify("DeleteItem", e))?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+            .map_err(|e| classify("DeleteItem", e));
+        self.writes.record(&outcome);
+        Ok(outcome?.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
@@ -224,8 +238,22 @@ impl MetadataStore for DynamoStore {
     async fn check(&self) -> Result<(), StoreError> {
         // GetItem needs no permission beyond what serving does (DescribeTable would).
         self.get_item(CONTROL_PK.into(), CURSOR_KEY_SK.into())
-            .await
-            .map(|_| ())
+            .await?;
+        // Reads may work while writes fail (throttled writes, a table being restored); while
+        // they do, a small write of our own tells when they work again, without traffic.
+        if self.writes.is_failing() {
+            let probe = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(key(CONTROL_PK.into(), PROBE_SK.into())))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("PutItem", e));
+            self.writes.record(&probe);
+        }
+        self.writes.status()
     }
 }
 

@@ -4,6 +4,7 @@
 //! any object that may have landed, so nothing is left behind; the bucket's lifecycle rule
 //! (`rollout/storage.yaml`) is the backstop for a process killed mid-upload.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use super::{ObjectContent, ObjectStore, ObjectWriter};
 use crate::aws::error::classify;
 use crate::domain::{Photo, PhotoId};
 use crate::storage::StoreError;
+use crate::storage::write_health::{Recorded, WriteHealth};
 
 /// The smallest part S3 accepts (except the last), and so the most an upload buffers.
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
@@ -27,7 +29,13 @@ const PRESIGN_TTL: Duration = Duration::from_secs(5 * 60);
 pub struct S3Objects {
     client: Client,
     bucket: String,
+    /// Whether object writes are failing for an outage (`/readyz`; see [`WriteHealth`]).
+    writes: Arc<WriteHealth>,
 }
+
+/// The object `/readyz` writes while uploads fail, to see whether they work again; under
+/// `photos/` like every object, so the service's policy allows it (a ULID never collides).
+const PROBE_KEY: &str = "photos/readiness-probe";
 
 fn key(id: PhotoId) -> String {
     format!("photos/{id}")
@@ -36,7 +44,11 @@ fn key(id: PhotoId) -> String {
 impl S3Objects {
     /// `client` comes from [`crate::aws::Aws::s3`], with the S3 time limits of `docs/aws.md`.
     pub fn new(client: Client, bucket: String) -> Self {
-        S3Objects { client, bucket }
+        S3Objects {
+            client,
+            bucket,
+            writes: Arc::default(),
+        }
     }
 }
 
@@ -47,7 +59,7 @@ impl ObjectStore for S3Objects {
         id: PhotoId,
         content_type: &str,
     ) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        Ok(Box::new(S3Writer {
+        let writer = Box::new(S3Writer {
             target: Target {
                 client: self.client.clone(),
                 bucket: self.bucket.clone(),
@@ -59,7 +71,8 @@ impl ObjectStore for S3Objects {
             parts: Vec::new(),
             object_may_exist: false,
             finished: false,
-        }))
+        });
+        Ok(Recorded::boxed(writer, self.writes.clone()))
     }
 
     async fn open(&self, photo: &Photo) -> Result<ObjectContent, StoreError> {
@@ -81,14 +94,17 @@ impl ObjectStore for S3Objects {
     }
 
     async fn delete(&self, id: PhotoId) -> Result<(), StoreError> {
-        self.client
+        let outcome = self
+            .client
             .delete_object()
             .bucket(&self.bucket)
             .key(key(id))
             .send()
             .await
-            .map_err(|e| classify("DeleteObject", e))?;
-        Ok(())
+            .map(|_| ())
+            .map_err(|e| classify("DeleteObject", e));
+        self.writes.record(&outcome);
+        outcome
     }
 
     async fn check(&self) -> Result<(), StoreError> {
@@ -98,8 +114,38 @@ impl ObjectStore for S3Objects {
             .send()
             .await
             .map_err(|e| classify("HeadBucket", e))?;
-        Ok(())
+        // HeadBucket can answer while writes fail (SlowDown on puts, a policy change); while
+        // they do, a small object of our own tells when they work again, without traffic.
+        if self.writes.is_failing() {
+            let probe = async {
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(PROBE_KEY)
+                    .body(ByteStream::from_static(b"ok"))
+                    .send()
+                    .await
+                    .map_err(|e| classify("PutObject", e))?;
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(PROBE_KEY)
+                    .send()
+                    .await
+                    .map_err(|e| classify("DeleteObject", e))?;
+                Ok(())
+            }
+            .await;
+            self.writes.record(&probe);
+        }
+        self.writes.status()
     }
+}
+
+/// The time limits of a call that sends `len` bytes (`docs/aws.md`).
+fn transfer(len: usize) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default()
+        .timeout_config(crate::aws::clients::s3_transfer(len as u64).timeouts())
 }
 
 /// Where one upload goes; cloned into the background cleanup of a dropped writer.
@@ -181,6 +227,7 @@ impl S3Writer {
         };
         let number = self.parts.len() as i32 + 1;
         let body = std::mem::take(&mut self.buf).freeze();
+        let limits = transfer(body.len());
         let out = t
             .client
             .upload_part()
@@ -190,6 +237,8 @@ impl S3Writer {
             .part_number(number)
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .body(ByteStream::from(body))
+            .customize()
+            .config_override(limits)
             .send()
             .await
             .map_err(|e| classify("UploadPart", e))?;
@@ -208,12 +257,15 @@ impl S3Writer {
             let t = &self.target;
             let body = std::mem::take(&mut self.buf).freeze();
             self.object_may_exist = true;
+            let limits = transfer(body.len());
             t.client
                 .put_object()
                 .bucket(&t.bucket)
                 .key(&t.key)
                 .content_type(&self.content_type)
                 .body(ByteStream::from(body))
+                .customize()
+                .config_override(limits)
                 .send()
                 .await
                 .map_err(|e| classify("PutObject", e))?;

@@ -23,6 +23,7 @@ mod support;
 
 mod api_keys;
 mod auth_jwt;
+mod aws_faults;
 mod aws_items;
 mod aws_outage;
 mod aws_storage;

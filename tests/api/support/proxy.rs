@@ -1,19 +1,36 @@
-//! A TCP forwarder to moto for the outage tests, put between one AWS service and `cutover serve`
-//! (through `AWS_ENDPOINT_URL_<SERVICE>`).
+//! A TCP forwarder to moto for the fault tests, put between one AWS service and `cutover serve`
+//! (through `AWS_ENDPOINT_URL_<SERVICE>`). It forwards until told to fail: answer nothing
+//! (stall), answer 500 to the requests a rule picks, refuse connections, or drop everything.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use super::moto;
 
-/// Forwards to moto until it is made to stall or is cut; cut on drop.
+/// Picks, from a request's head (request line and headers), the requests that fail.
+pub type Rule = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+enum Mode {
+    Forward,
+    /// Nothing is answered and nothing is closed, pooled connections included.
+    Stall,
+    /// Requests the rule picks get a 500; others are forwarded, one per connection so that
+    /// each request is seen.
+    Fail(Rule),
+    /// Every new connection is closed at once; pooled ones are dropped.
+    Refuse,
+}
+
+/// Forwards to moto until told otherwise; cut on drop.
 pub struct MotoProxy {
     pub url: String,
-    stalled: watch::Sender<bool>,
+    mode: watch::Sender<Mode>,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
@@ -22,44 +39,45 @@ impl MotoProxy {
         let upstream = moto::endpoint().trim_start_matches("http://").to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stalled, stall) = watch::channel(false);
+        let (mode, watching) = watch::channel(Mode::Forward);
         let tasks: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let registry = tasks.clone();
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let (upstream, mut stall) = (upstream.clone(), stall.clone());
-                let conn = tokio::spawn(async move {
-                    if !*stall.borrow() {
-                        let Ok(mut out) = TcpStream::connect(&upstream).await else {
-                            return;
-                        };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => return,
-                            _ = stall.wait_for(|s| *s) => {}
-                        }
-                    }
-                    // Hold the connection open and answer nothing.
-                    tokio::time::sleep(Duration::from_secs(600)).await;
-                    drop(inbound);
-                });
+            while let Ok((inbound, _)) = listener.accept().await {
+                let conn = tokio::spawn(connection(inbound, upstream.clone(), watching.clone()));
                 registry.lock().unwrap().push(conn.abort_handle());
             }
         });
         tasks.lock().unwrap().push(accept.abort_handle());
-        MotoProxy {
-            url,
-            stalled,
-            tasks,
-        }
+        MotoProxy { url, mode, tasks }
     }
 
-    /// Swallows everything from now on, pooled connections included: nothing is answered and
-    /// nothing is closed.
+    /// Swallows everything from now on, pooled connections included.
     pub fn stall(&self) {
-        self.stalled.send_replace(true);
+        self.mode.send_replace(Mode::Stall);
     }
 
-    /// Drops every connection, existing ones included, and refuses new ones.
+    /// Answers 500 to every request from now on.
+    pub fn fail_all(&self) {
+        self.fail_where(Arc::new(|_| true));
+    }
+
+    /// Answers 500 to the requests `rule` picks from now on; forwards the others.
+    pub fn fail_where(&self, rule: Rule) {
+        self.mode.send_replace(Mode::Fail(rule));
+    }
+
+    /// Closes every connection, and every new one at once.
+    pub fn refuse(&self) {
+        self.mode.send_replace(Mode::Refuse);
+    }
+
+    /// Forwards again (connections stalled before stay stalled until their client gives up).
+    pub fn heal(&self) {
+        self.mode.send_replace(Mode::Forward);
+    }
+
+    /// Drops every connection, existing ones included, and stops listening for good.
     pub fn cut(&self) {
         for t in self.tasks.lock().unwrap().drain(..) {
             t.abort();
@@ -71,4 +89,71 @@ impl Drop for MotoProxy {
     fn drop(&mut self) {
         self.cut();
     }
+}
+
+async fn connection(mut inbound: TcpStream, upstream: String, mut mode: watch::Receiver<Mode>) {
+    let current = mode.borrow().clone();
+    match current {
+        Mode::Forward => {
+            let Ok(mut out) = TcpStream::connect(&upstream).await else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => return,
+                _ = mode.wait_for(|m| !matches!(m, Mode::Forward)) => {}
+            }
+            // The mode changed under a pooled connection: stall it, or drop it so that the
+            // client's next request opens a connection that meets the new mode.
+            if matches!(*mode.borrow(), Mode::Stall) {
+                hold(inbound).await;
+            }
+        }
+        Mode::Stall => hold(inbound).await,
+        Mode::Refuse => drop(inbound),
+        Mode::Fail(rule) => {
+            let Some(head) = read_head(&mut inbound).await else {
+                return;
+            };
+            let text = String::from_utf8_lossy(&head);
+            if rule(&text) {
+                let _ = inbound
+                    .write_all(
+                        b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
+                          content-length: 2\r\nconnection: close\r\n\r\n{}",
+                    )
+                    .await;
+                return;
+            }
+            let Ok(mut out) = TcpStream::connect(&upstream).await else {
+                return;
+            };
+            // One request per connection: moto closes after answering it.
+            let end = head.len() - 2;
+            let mut forwarded = head[..end].to_vec();
+            forwarded.extend_from_slice(b"connection: close\r\n\r\n");
+            if out.write_all(&forwarded).await.is_ok() {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+            }
+        }
+    }
+}
+
+/// Holds a connection open and answers nothing.
+async fn hold(inbound: TcpStream) {
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    drop(inbound);
+}
+
+/// The request head up to and including its blank line (`None` if the client closed first).
+/// Reads a byte at a time so that no byte of the body is taken from the stream.
+async fn read_head(inbound: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::with_capacity(1024);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 64 * 1024 || inbound.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(head)
 }
