@@ -1,8 +1,9 @@
 -- The soak mix for wrk: per request, a weighted draw of
 --   lists with a user's JWT, lists with the legacy key, small uploads (multipart, JWT),
 --   and bad credentials (a wrong key or a garbled token, ~2 %).
--- Tokens and the key come from the environment (scripts/soak sets them). Every response is
--- counted by kind and status; done() prints the counts and the latency percentiles as
+-- Tokens and the key come from the environment (scripts/soak sets them). Every request carries
+-- an X-Request-Id that names its kind, which the server (trusting loopback as a proxy) echoes,
+-- so every response is counted by the kind of the request it answers, and by status; done() prints the counts and the latency percentiles as
 -- `soak-result` lines that scripts/soak reads.
 
 local tokens = {}
@@ -28,9 +29,7 @@ function setup(thread)
 end
 
 counts = {}
--- The kind of each request sent and not yet answered, oldest first. scripts/soak runs one
--- connection per wrk thread, so answers come back in this order.
-local kinds = {}
+local sent = 0
 
 function init(args)
     math.randomseed(os.time() + id * 7919)
@@ -62,12 +61,16 @@ function request()
         local t = tokens[1]
         kind = "bad_token"; headers["Authorization"] = "Bearer " .. t:sub(1, -6) .. "AAAAA"
     end
-    kinds[#kinds + 1] = kind
+    sent = sent + 1
+    headers["X-Request-Id"] = kind .. "." .. id .. "." .. sent
     return wrk.format(method, path, headers, body)
 end
 
 function response(status, headers, body)
-    local kind = table.remove(kinds, 1) or "unknown"
+    -- Paired by the echoed id, not by order: wrk does not call response() in step with the
+    -- request() that produced it once requests are delayed.
+    local echoed = headers["x-request-id"] or headers["X-Request-Id"] or ""
+    local kind = string.match(echoed, "^([%a_]+)%.") or "unpaired"
     local k = kind .. " " .. status
     counts[k] = (counts[k] or 0) + 1
 end

@@ -66,6 +66,13 @@ if by_status.get(0):
     failures.append(f"{by_status[0]} slow uploads got no answer")
 if not levels_off:
     failures.append("RSS did not level off")
+# The split is paired by echoed request ids; an answer without one, or a bad credential let
+# through, means the report (or the server) is wrong.
+if "unpaired" in by_kind:
+    failures.append(f"{sum(by_kind['unpaired'].values())} answers could not be paired with their request")
+for kind in ("bad_key", "bad_token"):
+    if any(200 <= s < 300 for s in by_kind.get(kind, {})):
+        failures.append(f"a {kind} request was answered 2xx")
 for f in failures:
     print(f"FAIL: {f}")
 sys.exit(1 if failures else 0)
