@@ -1,15 +1,17 @@
-# Sourced by scripts/test: installs moto into .venv-aws, starts it on a free loopback port and
+# Sourced by scripts/test: installs moto (and the linters scripts/test runs: cfn-lint,
+# openapi-spec-validator) into .venv-aws, starts it on a free loopback port and
 # exports the AWS variables the SDK reads. `moto_stop` stops it by pid.
 
 MOTO_VERSION=5.2.5
 VENV="${CUTOVER_VENV:-$PWD/.venv-aws}"
 
 moto_install() {
-    if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
-        echo "installing moto $MOTO_VERSION and cfn-lint into $VENV" >&2
+    if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] \
+        || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+        echo "installing moto $MOTO_VERSION, cfn-lint and openapi-spec-validator into $VENV" >&2
         python3 -m venv "$VENV"
         "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-            "moto[server]==$MOTO_VERSION" boto3 cfn-lint >&2
+            "moto[server]==$MOTO_VERSION" boto3 cfn-lint openapi-spec-validator >&2
     fi
 }
 

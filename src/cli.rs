@@ -69,6 +69,8 @@ pub enum Command {
     /// The CloudWatch migration dashboard and alarms.
     #[command(subcommand)]
     Dashboard(DashboardCommand),
+    /// Print the public API's OpenAPI 3.1 document (as served at `/openapi.json`) on stdout.
+    Openapi,
     /// Print a shell completion script on stdout, e.g. `cutover completions bash > /etc/bash_completion.d/cutover`.
     Completions {
         /// The shell to complete for.
@@ -217,6 +219,11 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
                 done.alarms.join(", ")
             );
             println!("{}", done.dashboard);
+            Ok(())
+        }
+        Command::Openapi => {
+            let doc = crate::routes::openapi::document(&settings.scopes);
+            println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
         Command::Readiness { .. } | Command::Completions { .. } => unreachable!("handled in run"),

@@ -5,6 +5,12 @@ use crate::domain::FallbackMode;
 use crate::routes::state::AppState;
 
 /// 200 while the process runs.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "the process runs", body = super::openapi::Health))
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -18,6 +24,15 @@ pub async fn healthz() -> HttpResponse {
 /// probes with a small write of its own so readiness comes back without traffic (see
 /// `storage::write_health` for why not a probe on every call). `detail` names the failing
 /// store and why, for the operator; it carries no secret (store errors name paths and codes).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "ready: signing keys, API keys and both stores usable"),
+        (status = 503, description = "not ready; `detail` names the failing checks", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let signing_keys = state.auth.jwt.jwks().is_loaded();
     let api_keys = state.auth.flag.get() == FallbackMode::Deny || state.auth.keys.is_loaded();

@@ -5,6 +5,7 @@ mod cursor;
 pub mod expect;
 pub mod health;
 pub mod observe;
+pub mod openapi;
 pub mod photos;
 pub mod problem;
 pub mod request_id;
@@ -19,50 +20,51 @@ use serde_json::json;
 use crate::metrics::Route;
 use crate::routes::problem::ApiError;
 
-/// The public API. Every route except the health checks takes a `Reader` or `Writer`.
+/// Declares the public routes once: [`API_ROUTES`] lists them (the OpenAPI test holds the
+/// document equal to it), and `register` registers each with its label, then a 405 for the
+/// other methods of each path.
+macro_rules! public_routes {
+    ($( $method:ident $path:literal => $handler:path, $label:expr; )*) => {
+        /// Every public route, as registered: method and path.
+        pub const API_ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $( api(cfg, $label, Method::$method, $path, $handler); )*
+            let mut paths: Vec<&str> = API_ROUTES.iter().map(|(_, p)| *p).collect();
+            paths.dedup();
+            for path in paths {
+                let allowed: Vec<Method> = API_ROUTES
+                    .iter()
+                    .filter(|(_, p)| *p == path)
+                    .map(|(m, _)| Method::from_bytes(m.as_bytes()).expect("a method name"))
+                    .collect();
+                refuse_other_methods(cfg, path, &allowed);
+            }
+        }
+    };
+}
+
+// Routes of one path stay together (the 405 resources are built per run of equal paths).
+public_routes! {
+    GET "/healthz" => health::healthz, Route::Other;
+    GET "/readyz" => health::readyz, Route::Other;
+    GET "/openapi.json" => openapi::openapi_json, Route::Other;
+    POST "/api/uploads" => uploads::create, Route::Upload;
+    GET "/api/photos" => photos::list, Route::List;
+    GET "/api/photos/{id}" => photos::get, Route::Get;
+    DELETE "/api/photos/{id}" => photos::delete, Route::Delete;
+    GET "/api/photos/{id}/content" => photos::content, Route::Content;
+}
+
+/// The public API. Every route except the health checks and the OpenAPI document takes a
+/// `Reader` or `Writer`.
 pub fn public(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::QueryConfig::default()
             .error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()),
     )
-    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz));
-    refuse_other_methods(cfg, "/healthz", &[Method::GET]);
-    refuse_other_methods(cfg, "/readyz", &[Method::GET]);
-    api(
-        cfg,
-        Route::Upload,
-        Method::POST,
-        "/api/uploads",
-        uploads::create,
-    );
-    api(cfg, Route::List, Method::GET, "/api/photos", photos::list);
-    api(
-        cfg,
-        Route::Get,
-        Method::GET,
-        "/api/photos/{id}",
-        photos::get,
-    );
-    api(
-        cfg,
-        Route::Delete,
-        Method::DELETE,
-        "/api/photos/{id}",
-        photos::delete,
-    );
-    api(
-        cfg,
-        Route::Content,
-        Method::GET,
-        "/api/photos/{id}/content",
-        photos::content,
-    );
-    refuse_other_methods(cfg, "/api/uploads", &[Method::POST]);
-    refuse_other_methods(cfg, "/api/photos", &[Method::GET]);
-    refuse_other_methods(cfg, "/api/photos/{id}", &[Method::GET, Method::DELETE]);
-    refuse_other_methods(cfg, "/api/photos/{id}/content", &[Method::GET]);
+    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()));
+    register(cfg);
     cfg.default_service(web::to(|| async {
         Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
     }));

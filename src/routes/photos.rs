@@ -23,6 +23,20 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/photos",
+    tag = "photos",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "items per page; 20 when absent"),
+        ("cursor" = Option<String>, Query, description = "the previous page's `next_cursor`"),
+    ),
+    responses(
+        (status = 200, description = "the caller's uploads, newest first", body = super::openapi::PhotoPage),
+        (status = 400, description = "`limit` out of range, or a cursor that is not this caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["photos/read"]), ("api_key" = []))
+)]
 pub async fn list(
     Authenticated(caller): Reader,
     state: web::Data<AppState>,
@@ -112,6 +126,17 @@ async fn own(state: &AppState, caller: &Principal, id: &str) -> Result<Photo, Ap
         .ok_or(ApiError::NotFound)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/photos/{id}",
+    tag = "photos",
+    params(("id" = String, Path, description = "the upload's id (a ULID)")),
+    responses(
+        (status = 200, description = "one upload", body = super::openapi::PhotoWithUrl),
+        (status = 404, description = "no such upload of this caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["photos/read"]), ("api_key" = []))
+)]
 pub async fn get(
     Authenticated(caller): Reader,
     state: web::Data<AppState>,
@@ -126,6 +151,18 @@ pub async fn get(
     Ok(json_response(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/photos/{id}/content",
+    tag = "photos",
+    params(("id" = String, Path, description = "the upload's id (a ULID)")),
+    responses(
+        (status = 200, description = "the bytes (embedded storage), as an attachment", content_type = "application/octet-stream"),
+        (status = 302, description = "a short-lived presigned S3 URL (aws storage)"),
+        (status = 404, description = "no such upload of this caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["photos/read"]), ("api_key" = []))
+)]
 pub async fn content(
     Authenticated(caller): Reader,
     state: web::Data<AppState>,
@@ -160,6 +197,17 @@ pub async fn content(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/photos/{id}",
+    tag = "photos",
+    params(("id" = String, Path, description = "the upload's id (a ULID)")),
+    responses(
+        (status = 204, description = "deleted, with its bytes"),
+        (status = 404, description = "no such upload of this caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["photos/write"]), ("api_key" = []))
+)]
 pub async fn delete(
     Authenticated(caller): Writer,
     state: web::Data<AppState>,

@@ -37,6 +37,20 @@ const MAX_PARTS: usize = 8;
 /// Room for boundaries, part headers and preamble on top of the parts' contents.
 const FRAMING_BYTES: u64 = 64 * 1024;
 
+#[utoipa::path(
+    post,
+    path = "/api/uploads",
+    tag = "photos",
+    request_body(content = super::openapi::UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "stored; `Location` names the new item", body = super::openapi::Photo),
+        (status = 400, description = "no `file` part, more than one, an empty file, a malformed body, or more than 8 parts", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 408, description = "the body sent nothing for `CUTOVER_BODY_IDLE_TIMEOUT_SECS`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "the file is over `CUTOVER_MAX_UPLOAD_BYTES`, or the other parts over 64 KiB", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "the sniffed type is not in `CUTOVER_ALLOWED_TYPES`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["photos/write"]), ("api_key" = []))
+)]
 pub async fn create(
     Authenticated(caller): Writer,
     state: web::Data<AppState>,

@@ -38,6 +38,7 @@ mod health;
 mod http_contract;
 mod key_writes;
 mod metrics;
+mod openapi;
 mod photos;
 mod rate_limits;
 mod readiness;

@@ -1,0 +1,313 @@
+//! The public API as an OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! attributes and served at `/openapi.json` (and printed by `cutover openapi`). What every
+//! authenticated route shares — the two security schemes, the problem answers of the gate
+//! (401, 403, 429) and of an outage (503) — is added once, by [`Shared`]. A unit test holds the
+//! document and the registered routes ([`super::API_ROUTES`]) equal; an API test holds the
+//! schemas and the real answers equal.
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::config::ScopeSettings;
+use crate::routes::state::AppState;
+
+/// The security scheme of a Cognito (or dev issuer) access token.
+pub const BEARER: &str = "bearer";
+/// The security scheme of a legacy key.
+pub const API_KEY: &str = "api_key";
+/// The scopes the attributes name: the settings' defaults, replaced by the configured ones
+/// when the document is served ([`document`]).
+pub const READ_SCOPE: &str = "photos/read";
+pub const WRITE_SCOPE: &str = "photos/write";
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "cutover",
+        description = "Uploads and lists photos; every route takes a Cognito access token \
+            (`Authorization: Bearer`) or, while the key path is on, a legacy `X-API-KEY`. \
+            Errors are RFC 9457 problem bodies (`application/problem+json`)."
+    ),
+    paths(
+        super::uploads::create,
+        super::photos::list,
+        super::photos::get,
+        super::photos::content,
+        super::photos::delete,
+        super::health::healthz,
+        super::health::readyz,
+        openapi_json,
+    ),
+    components(schemas(Photo, PhotoWithUrl, PhotoPage, Problem, UploadForm, Health)),
+    modifiers(&Shared)
+)]
+pub struct ApiDoc;
+
+/// One upload as stored and listed.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Photo {
+    /// A ULID: ids sort by upload time.
+    #[schema(example = "01JD3Q7Z8X9Y0ABCDEFGHJKMNP")]
+    id: String,
+    /// The client's file name, cleaned: no path, no control or format characters.
+    filename: String,
+    /// Sniffed from the first bytes, one of `CUTOVER_ALLOWED_TYPES`.
+    #[schema(example = "image/png")]
+    content_type: String,
+    size: u64,
+    /// Hex SHA-256 of the bytes; also the content's `ETag`.
+    sha256: String,
+    /// RFC 3339.
+    uploaded_at: String,
+    /// The Cognito `sub`, or `apikey:<id>` for a key without an owner.
+    owner: String,
+}
+
+/// One upload, with where its bytes are.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PhotoWithUrl {
+    #[schema(inline)]
+    #[serde(flatten)]
+    photo: Photo,
+    /// `/api/photos/{id}/content`.
+    url: String,
+}
+
+/// A page of uploads, newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PhotoPage {
+    items: Vec<Photo>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    next_cursor: Option<String>,
+}
+
+/// An RFC 9457 problem; some types add members (`migration_url`, `violated-policies`, `checks`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// `urn:cutover:problem:<slug>` (the slugs are in `docs/reference.md`).
+    #[schema(example = "urn:cutover:problem:unauthorized")]
+    r#type: String,
+    title: String,
+    status: u16,
+    detail: String,
+}
+
+/// `multipart/form-data` with one part named `file`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: String,
+}
+
+/// Adds the security schemes, and the answers every route shares, to every operation.
+struct Shared;
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+impl Modify for Shared {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A Cognito access token (or an id token, if allowed)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            API_KEY,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-KEY",
+                "A legacy key; subject to the deprecation flag (`allow`, `warn`, `deny`)",
+            ))),
+        );
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.put,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem(description).into());
+                };
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add("401", "no credentials, or credentials not accepted");
+                    add("403", "the token lacks the route's scope");
+                    add(
+                        "429",
+                        "over the caller's rate limit (`Retry-After`, `RateLimit`)",
+                    );
+                }
+                add(
+                    "503",
+                    "a store or the key source is unavailable (`Retry-After`)",
+                );
+            }
+        }
+    }
+}
+
+/// The document as served: the configured scopes in place of the defaults (a scope switched
+/// off leaves the token requirement without one).
+pub fn document(scopes: &ScopeSettings) -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    let read = scopes.read.as_ref().map(|s| s.to_string());
+    let write = scopes.write.as_ref().map(|s| s.to_string());
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for op in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in op.values_mut() {
+                // `get_mut`, not indexing: indexing would insert a `null` where there is none.
+                let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                for requirement in security.iter_mut() {
+                    let Some(scopes) = requirement.get_mut(BEARER) else {
+                        continue;
+                    };
+                    let configured = match scopes[0].as_str() {
+                        Some(READ_SCOPE) => &read,
+                        Some(WRITE_SCOPE) => &write,
+                        _ => continue,
+                    };
+                    *scopes = json!(configured.iter().collect::<Vec<_>>());
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "this OpenAPI 3.1 document", content_type = "application/json"))
+)]
+pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(&state.auth.scopes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::API_ROUTES;
+
+    fn doc() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1() {
+        assert_eq!(doc()["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn every_registered_route_is_in_the_document_and_nothing_else_is() {
+        let doc = doc();
+        let mut documented = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        documented.sort();
+        let mut registered: Vec<(String, String)> = API_ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        registered.sort();
+        assert_eq!(documented, registered);
+    }
+
+    #[test]
+    fn every_api_route_takes_a_token_with_its_scope_or_a_key_and_answers_problems() {
+        let doc = doc();
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes[BEARER]["scheme"], "bearer");
+        assert_eq!(schemes[API_KEY]["in"], "header");
+        assert_eq!(schemes[API_KEY]["name"], "X-API-KEY");
+        for (method, path) in API_ROUTES.iter().filter(|(_, p)| p.starts_with("/api/")) {
+            let op = &doc["paths"][path][method.to_lowercase()];
+            let scope = if *method == "GET" {
+                READ_SCOPE
+            } else {
+                WRITE_SCOPE
+            };
+            assert_eq!(
+                op["security"],
+                json!([{ BEARER: [scope] }, { API_KEY: [] }]),
+                "{method} {path}"
+            );
+            for status in ["401", "403", "429", "503"] {
+                let content = &op["responses"][status]["content"];
+                assert_eq!(
+                    content[PROBLEM_JSON]["schema"]["$ref"], "#/components/schemas/Problem",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn serving_adds_nothing_to_an_operation_without_security() {
+        let scopes = ScopeSettings {
+            read: None,
+            write: None,
+        };
+        let doc = document(&scopes);
+        assert!(doc["paths"]["/healthz"]["get"].get("security").is_none());
+    }
+
+    #[test]
+    fn served_scopes_are_the_configured_ones_and_a_switched_off_scope_is_none() {
+        let scopes = ScopeSettings {
+            read: Some(crate::domain::Scope::parse("gallery/view").unwrap()),
+            write: None,
+        };
+        let doc = document(&scopes);
+        let list = &doc["paths"]["/api/photos"]["get"]["security"];
+        assert_eq!(
+            list,
+            &json!([{ BEARER: ["gallery/view"] }, { API_KEY: [] }])
+        );
+        let upload = &doc["paths"]["/api/uploads"]["post"]["security"];
+        assert_eq!(upload, &json!([{ BEARER: [] }, { API_KEY: [] }]));
+    }
+}
