@@ -3,6 +3,7 @@
 pub mod admin;
 mod cursor;
 pub mod health;
+pub mod me;
 pub mod observe;
 pub mod photos;
 pub mod problem;
@@ -18,7 +19,8 @@ use serde_json::json;
 use crate::metrics::Route;
 use crate::routes::problem::ApiError;
 
-/// The public API. Every route except the health checks takes a `Reader` or `Writer`.
+/// The public API. Every route except the health checks takes a `Reader` or `Writer` (`/api/me`:
+/// `Identified`, any authenticated caller).
 pub fn public(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::QueryConfig::default()
@@ -58,10 +60,12 @@ pub fn public(cfg: &mut web::ServiceConfig) {
         "/api/photos/{id}/content",
         photos::content,
     );
+    api(cfg, Route::Me, Method::GET, "/api/me", me::me);
     refuse_other_methods(cfg, "/api/uploads", &[Method::POST]);
     refuse_other_methods(cfg, "/api/photos", &[Method::GET]);
     refuse_other_methods(cfg, "/api/photos/{id}", &[Method::GET, Method::DELETE]);
     refuse_other_methods(cfg, "/api/photos/{id}/content", &[Method::GET]);
+    refuse_other_methods(cfg, "/api/me", &[Method::GET]);
     cfg.default_service(web::to(|| async {
         Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
     }));
