@@ -36,6 +36,8 @@ mod fallback_flag;
 mod health;
 mod http_contract;
 mod key_writes;
+mod linking;
+mod me;
 mod metrics;
 mod photos;
 mod rate_limits;
