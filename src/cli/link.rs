@@ -46,7 +46,7 @@ pub async fn run(settings: Settings, id: &KeyId, owner: &str, dry_run: bool) -> 
         ),
         OwnerChange::Unchanged => eprintln!("key {id} already acts as {owner}"),
     }
-    let moved = move_all(backends.metadata.as_ref(), &from, &owner).await?;
+    let moved = move_all(backends.metadata.as_ref(), &from, &owner, BATCH).await?;
     for photo in &moved {
         println!("moved {photo}");
     }
@@ -59,15 +59,16 @@ pub async fn run(settings: Settings, id: &KeyId, owner: &str, dry_run: bool) -> 
     Ok(())
 }
 
-/// Moves until nothing is left, batch by batch.
+/// Moves until nothing is left, `batch` items at a time.
 async fn move_all(
     store: &dyn MetadataStore,
     from: &PrincipalId,
     to: &PrincipalId,
+    batch: u32,
 ) -> anyhow::Result<Vec<PhotoId>> {
     let mut moved = Vec::new();
     loop {
-        let batch = store.move_owner(from, to, BATCH).await?;
+        let batch = store.move_owner(from, to, batch).await?;
         if batch.is_empty() {
             return Ok(moved);
         }
@@ -85,5 +86,40 @@ async fn count(store: &dyn MetadataStore, owner: &PrincipalId) -> anyhow::Result
             Some(last) if page.more => before = Some(last.id),
             _ => return Ok(total),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::domain::{Filename, Photo};
+    use crate::storage::sqlite::Database;
+
+    #[tokio::test]
+    async fn every_batch_is_moved_until_none_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let from = PrincipalId::for_key(&KeyId::parse("legacy").unwrap());
+        let to = PrincipalId::from_sub("alice").unwrap();
+        for _ in 0..5 {
+            db.insert(&Photo {
+                owner: from.clone(),
+                id: PhotoId::generate(),
+                filename: Filename::from_stored("a.png".into()),
+                content_type: "image/png".into(),
+                size: 1,
+                sha256: "00".into(),
+                uploaded_at: OffsetDateTime::now_utc(),
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(count(&db, &from).await.unwrap(), 5);
+        let moved = move_all(&db, &from, &to, 2).await.unwrap();
+        assert_eq!(moved.len(), 5);
+        assert_eq!(count(&db, &from).await.unwrap(), 0);
+        assert_eq!(count(&db, &to).await.unwrap(), 5);
     }
 }
