@@ -161,11 +161,10 @@ async fn keys_link_moves_a_keys_uploads_to_its_new_owner() {
     assert_eq!(n, 4, "alice's own upload and the key's three, once each");
     assert!(uploaded.iter().all(|id| mine.contains(id)));
     // The bytes did not move: object keys name the photo, not its owner.
-    let res = app
-        .get(&format!("/api/photos/{}/content", uploaded[0]), &alice)
-        .await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.bytes().await.unwrap().as_ref(), png(&[0]).as_slice());
+    assert_eq!(
+        crate::uploads::fetch_content(&app, &uploaded[0], &alice).await,
+        png(&[0])
+    );
     let item: Value = app
         .get(&format!("/api/photos/{}", uploaded[1]), &alice)
         .await
