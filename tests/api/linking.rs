@@ -279,3 +279,54 @@ async fn keys_link_refuses_a_key_of_another_owner_an_unknown_key_and_a_reserved_
     let (_, list, _) = app.cli(&["keys", "list"]);
     assert!(list.contains("apikey:shared"), "{list}");
 }
+
+#[tokio::test]
+async fn a_braked_address_links_a_known_token_and_key_the_same_way() {
+    let app = app()
+        .with("trusted_proxies", "127.0.0.1")
+        .with("auth_failures_per_minute", "2")
+        .with_keys(json!([
+            {"id": "shared", "key": "k-shared"},
+            {"id": "bobs", "key": "k-bobs", "owner": "bob"},
+        ]))
+        .spawn()
+        .await;
+    let nat = "203.0.113.10";
+    let from_nat = |path: &str, auth: &Auth| {
+        app.request(reqwest::Method::GET, path, auth)
+            .header("X-Forwarded-For", nat)
+            .send()
+    };
+    let Auth::Bearer(token) = app.user("alice") else {
+        unreachable!()
+    };
+    let with_key = |key: &str| {
+        Auth::Headers(vec![
+            ("Authorization", format!("Bearer {token}")),
+            ("X-API-KEY", key.to_string()),
+        ])
+    };
+    // Verified once, so known good from now on.
+    let res = from_nat("/api/me", &with_key("k-shared")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    for _ in 0..3 {
+        from_nat("/api/me", &Auth::Bearer("not-a-jwt".into()))
+            .await
+            .unwrap();
+    }
+    let guess = from_nat("/api/me", &Auth::Bearer("still-not".into()))
+        .await
+        .unwrap();
+    assert_eq!(guess.status(), 429, "the address is braked");
+
+    let res = from_nat("/api/me", &with_key("k-shared")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let seen: Value = res.json().await.unwrap();
+    assert_eq!(seen["linked_key"], "shared", "{seen}");
+    let res = from_nat("/api/me", &with_key("k-bobs")).await.unwrap();
+    assert_eq!(
+        res.status(),
+        429,
+        "a refused mismatch is not known good: the brake's refusal stands"
+    );
+}
