@@ -128,6 +128,18 @@ pub enum KeysCommand {
     },
     /// Show ids, fingerprints, owners and stages; never keys.
     List,
+    /// Give a key without an owner to a Cognito user and move its uploads to that user.
+    Link {
+        /// The key id to link.
+        #[arg(long)]
+        id: KeyId,
+        /// The Cognito sub that becomes the key's owner and receives its uploads.
+        #[arg(long)]
+        owner: String,
+        /// Print what would change (owner, number of uploads) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +218,9 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             groups,
             ttl,
         } => token(settings, sub, scope, groups, ttl),
+        Command::Keys(KeysCommand::Link { id, owner, dry_run }) => {
+            link::run(settings, &id, &owner, dry_run).await
+        }
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
@@ -333,6 +348,7 @@ async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                 );
             }
         }
+        KeysCommand::Link { .. } => unreachable!("handled in run_with_settings"),
     }
     Ok(())
 }
@@ -409,5 +425,6 @@ fn print_readiness(report: &crate::metrics::readiness::Readiness, days: u64) {
     println!("{}", if report.ready { "ready" } else { "not ready" });
 }
 
+mod link;
 #[cfg(test)]
 mod tests;

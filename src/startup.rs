@@ -115,6 +115,7 @@ impl Application {
                 flag,
                 notice: DeprecationNotice::new(&settings.fallback),
                 scopes: settings.scopes.clone(),
+                mismatch: settings.api_keys.credential_mismatch,
             },
             objects: backends.objects,
             metadata: backends.metadata,

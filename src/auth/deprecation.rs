@@ -10,6 +10,8 @@ use crate::config::FallbackSettings;
 pub struct DeprecationNotice {
     headers: Vec<(HeaderName, HeaderValue)>,
     migration_url: Option<String>,
+    deprecated_at: OffsetDateTime,
+    sunset: Option<OffsetDateTime>,
 }
 
 impl DeprecationNotice {
@@ -36,7 +38,19 @@ impl DeprecationNotice {
         DeprecationNotice {
             headers,
             migration_url: settings.migration_url.clone(),
+            deprecated_at,
+            sunset: settings.sunset,
         }
+    }
+
+    /// The date the `Deprecation` header carries.
+    pub fn deprecated_at(&self) -> OffsetDateTime {
+        self.deprecated_at
+    }
+
+    /// The date the `Sunset` header carries, when one is configured.
+    pub fn sunset(&self) -> Option<OffsetDateTime> {
+        self.sunset
     }
 
     pub fn migration_url(&self) -> Option<&str> {

@@ -16,20 +16,22 @@ use actix_web::http::header::{AUTHORIZATION, HeaderName};
 use self::api_key::{ApiKeys, KeyLookupError, KeyMatch};
 use self::deprecation::DeprecationNotice;
 use self::jwt::{JwtError, JwtVerifier, VerifiedToken};
-use crate::config::ScopeSettings;
+use crate::config::{CredentialMismatch, ScopeSettings};
 use crate::control::FallbackFlag;
 use crate::domain::AuthFailure;
-use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, Scope};
+use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, PrincipalId, Scope};
 use crate::ratelimit::{KeyQuota, RateLimitHeaders};
 use crate::routes::problem::ApiError;
 
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
-/// What a route needs: read or write access.
+/// What a route needs: read or write access, or only an authenticated caller (`GET /api/me`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     Read,
     Write,
+    /// Any authenticated caller, whatever scopes its token carries.
+    Any,
 }
 
 /// What the gate decided about one request.
@@ -66,6 +68,8 @@ pub struct Authenticator {
     pub flag: FallbackFlag,
     pub notice: DeprecationNotice,
     pub scopes: ScopeSettings,
+    /// `CUTOVER_CREDENTIAL_MISMATCH`: a JWT with a key owned by someone else.
+    pub mismatch: CredentialMismatch,
 }
 
 /// The one value of a header that must not repeat; `Err` when it does.
@@ -91,6 +95,7 @@ impl Authenticator {
         match access {
             Access::Read => self.scopes.read.as_ref(),
             Access::Write => self.scopes.write.as_ref(),
+            Access::Any => None,
         }
     }
 
@@ -102,7 +107,7 @@ impl Authenticator {
         let authorization = single(req, &AUTHORIZATION)?;
         let api_key = single(req, &X_API_KEY)?;
         match (authorization, api_key) {
-            (Some(value), _) => self.by_token(value, access).await,
+            (Some(value), key) => self.by_token(value, key, access).await,
             (None, Some(value)) => self.by_key(value).await,
             (None, None) => Err(ApiError::Unauthenticated(AuthFailure::Missing)),
         }
@@ -116,12 +121,15 @@ impl Authenticator {
         let authorization = single(req, &AUTHORIZATION).ok()?;
         let api_key = single(req, &X_API_KEY).ok()?;
         match (authorization, api_key) {
-            (Some(value), _) => {
+            (Some(value), key) => {
                 let verified = self.jwt.cached(bearer_token(value)?)?.ok()?;
                 let scope_ok = self
                     .scope(access)
                     .is_none_or(|scope| scope.granted_by(&verified.scope));
-                scope_ok.then(|| Self::token_caller(verified))
+                // A mismatch refused on the open path is refused here too.
+                scope_ok
+                    .then(|| self.link(Self::token_caller(verified), key).ok())
+                    .flatten()
             }
             (None, Some(value)) => {
                 let mode = self.flag.get();
@@ -161,7 +169,44 @@ impl Authenticator {
         }
     }
 
-    async fn by_token(&self, value: &[u8], access: Access) -> Result<Caller, ApiError> {
+    /// The JWT path with an `X-API-KEY` beside the token: the token has decided who the caller
+    /// is; a key of the set in force is noted as linked to it (`Caller.linked_key`, for the
+    /// migration ledger), and a key owned by another user is a [`AuthFailure::CredentialMismatch`]
+    /// (refused, or only logged with `CUTOVER_CREDENTIAL_MISMATCH=log`). Only the loaded set is
+    /// searched, never the key store: an unknown key must not let any token holder make this
+    /// instance reload its keys, and a key too new to be loaded is linked from the next refresh.
+    /// A key that matches nothing is ignored, as it always was on this path.
+    fn link(&self, mut caller: Caller, presented: Option<&[u8]>) -> Result<Caller, ApiError> {
+        let Some(found) = presented
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .and_then(|p| self.keys.find_loaded(p))
+        else {
+            return Ok(caller);
+        };
+        if owned_by_another(&found, &caller.principal.id) {
+            match self.mismatch {
+                CredentialMismatch::Refuse => {
+                    tracing::info!(sub = %caller.principal.id, key_id = %found.id, owner = %found.principal, "JWT sent with another user's API key: refused");
+                    return Err(ApiError::Unauthenticated(AuthFailure::CredentialMismatch)
+                        .for_key(found.id));
+                }
+                CredentialMismatch::Log => {
+                    tracing::warn!(sub = %caller.principal.id, key_id = %found.id, owner = %found.principal, "JWT sent with another user's API key: let through (CUTOVER_CREDENTIAL_MISMATCH=log)");
+                }
+            }
+        }
+        caller.linked_key = Some(found.id);
+        Ok(caller)
+    }
+
+    async fn by_token(
+        &self,
+        value: &[u8],
+        key: Option<&[u8]>,
+        access: Access,
+    ) -> Result<Caller, ApiError> {
         let Some(token) = bearer_token(value) else {
             tracing::info!(reason = "not one Bearer credential", "JWT rejected");
             return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken));
@@ -180,7 +225,7 @@ impl Authenticator {
             tracing::info!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
             return Err(ApiError::InsufficientScope(scope.clone()));
         }
-        Ok(Self::token_caller(verified))
+        self.link(Self::token_caller(verified), key)
     }
 
     async fn by_key(&self, value: &[u8]) -> Result<Caller, ApiError> {
@@ -213,9 +258,39 @@ impl Authenticator {
     }
 }
 
+/// Whether `found` has an owner, and it is not `sub`. A key without an owner acts as
+/// `apikey:<id>`, which no token can claim, so it is anyone's to link.
+fn owned_by_another(found: &KeyMatch, sub: &PrincipalId) -> bool {
+    found.principal != PrincipalId::for_key(&found.id) && &found.principal != sub
+}
+
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::api_key::ring::Stage;
+    use super::{KeyMatch, bearer_token, owned_by_another};
+    use crate::domain::{KeyId, PrincipalId};
+
+    fn key(id: &str, owner: Option<&str>) -> KeyMatch {
+        let id = KeyId::parse(id).unwrap();
+        KeyMatch {
+            principal: owner
+                .and_then(PrincipalId::from_sub)
+                .unwrap_or_else(|| PrincipalId::for_key(&id)),
+            id,
+            stage: Stage::Current,
+            fingerprint: String::new(),
+            rate_per_minute: None,
+            burst: None,
+        }
+    }
+
+    #[test]
+    fn only_a_key_owned_by_another_user_is_a_mismatch() {
+        let alice = PrincipalId::from_sub("alice").unwrap();
+        assert!(owned_by_another(&key("mobile", Some("bob")), &alice));
+        assert!(!owned_by_another(&key("mobile", Some("alice")), &alice));
+        assert!(!owned_by_another(&key("mobile", None), &alice));
+    }
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_takes_one_token() {

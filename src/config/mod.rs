@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 pub use fallback::FallbackSettings;
 pub use jwt::{IssuerSettings, JwtSettings};
-pub use keys::{ApiKeySettings, KeySourceSettings};
+pub use keys::{ApiKeySettings, CredentialMismatch, KeySourceSettings};
 pub use metrics::{MetricsSettings, MetricsSink};
 pub use rate::RateSettings;
 pub use raw::RawSettings;

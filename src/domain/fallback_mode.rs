@@ -4,7 +4,9 @@ use std::str::FromStr;
 use super::ParseError;
 
 /// What the key path does: accept, accept with deprecation headers, or refuse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FallbackMode {
     Allow,

@@ -29,16 +29,18 @@ pub enum Route {
     Get,
     Content,
     Delete,
+    Me,
     Other,
 }
 
 impl Route {
-    pub const ALL: [Route; 6] = [
+    pub const ALL: [Route; 7] = [
         Route::Upload,
         Route::List,
         Route::Get,
         Route::Content,
         Route::Delete,
+        Route::Me,
         Route::Other,
     ];
 
@@ -49,6 +51,7 @@ impl Route {
             Route::Get => "get",
             Route::Content => "content",
             Route::Delete => "delete",
+            Route::Me => "me",
             Route::Other => "other",
         }
     }

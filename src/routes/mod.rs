@@ -4,6 +4,7 @@ pub mod admin;
 mod cursor;
 pub mod expect;
 pub mod health;
+pub mod me;
 pub mod observe;
 pub mod openapi;
 pub mod photos;
@@ -54,10 +55,11 @@ public_routes! {
     GET "/api/photos/{id}" => photos::get, Route::Get;
     DELETE "/api/photos/{id}" => photos::delete, Route::Delete;
     GET "/api/photos/{id}/content" => photos::content, Route::Content;
+    GET "/api/me" => me::me, Route::Me;
 }
 
 /// The public API. Every route except the health checks and the OpenAPI document takes a
-/// `Reader` or `Writer`.
+/// `Reader` or `Writer` (`/api/me`: `Identified`, any authenticated caller).
 pub fn public(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
         web::QueryConfig::default()

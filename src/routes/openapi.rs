@@ -41,6 +41,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         super::photos::delete,
         super::health::healthz,
         super::health::readyz,
+        super::me::me,
         openapi_json,
     ),
     components(schemas(Photo, PhotoWithUrl, PhotoPage, Problem, UploadForm, Health)),
@@ -166,13 +167,21 @@ impl Modify for Shared {
                         .entry(status.to_string())
                         .or_insert_with(|| problem(description).into());
                 };
-                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                let security = serde_json::to_value(&op.security).unwrap_or_default();
+                let requirements = security.as_array().map(Vec::as_slice).unwrap_or_default();
+                if !requirements.is_empty() {
                     add("401", "no credentials, or credentials not accepted");
-                    add("403", "the token lacks the route's scope");
                     add(
                         "429",
                         "over the caller's rate limit (`Retry-After`, `RateLimit`)",
                     );
+                }
+                let scoped = requirements
+                    .iter()
+                    .filter_map(|r| r.get(BEARER)?.as_array())
+                    .any(|scopes| !scopes.is_empty());
+                if scoped {
+                    add("403", "the token lacks the route's scope");
                 }
                 add(
                     "503",
@@ -265,23 +274,30 @@ mod tests {
         assert_eq!(schemes[API_KEY]["name"], "X-API-KEY");
         for (method, path) in API_ROUTES.iter().filter(|(_, p)| p.starts_with("/api/")) {
             let op = &doc["paths"][path][method.to_lowercase()];
-            let scope = if *method == "GET" {
-                READ_SCOPE
-            } else {
-                WRITE_SCOPE
+            // `/api/me` needs no scope: any authenticated caller.
+            let scope = match (*method, *path) {
+                (_, "/api/me") => vec![],
+                ("GET", _) => vec![READ_SCOPE],
+                _ => vec![WRITE_SCOPE],
             };
             assert_eq!(
                 op["security"],
-                json!([{ BEARER: [scope] }, { API_KEY: [] }]),
+                json!([{ BEARER: scope }, { API_KEY: [] }]),
                 "{method} {path}"
             );
-            for status in ["401", "403", "429", "503"] {
+            let gate = if scope.is_empty() {
+                &["401", "429", "503"][..]
+            } else {
+                &["401", "403", "429", "503"][..]
+            };
+            for status in gate {
                 let content = &op["responses"][status]["content"];
                 assert_eq!(
                     content[PROBLEM_JSON]["schema"]["$ref"], "#/components/schemas/Problem",
                     "{method} {path} {status}"
                 );
             }
+            assert_eq!(op["responses"].get("403").is_some(), !scope.is_empty());
         }
     }
 

@@ -87,6 +87,11 @@ impl ApiError {
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
             ApiError::KeyRefused { inner, .. } => inner.slug_and_title(),
+            // Its own type: the token is good, so the client's fix is not "sign in again".
+            ApiError::Unauthenticated(AuthFailure::CredentialMismatch) => (
+                "credential-mismatch",
+                "The token and the API key belong to different users",
+            ),
             ApiError::Unauthenticated(_) => ("unauthorized", "Authentication required"),
             ApiError::KeyPathDisabled { .. } => {
                 ("api-key-disabled", "API keys are no longer accepted")
@@ -112,6 +117,9 @@ impl ApiError {
             // Never say which check failed: that is for the log.
             ApiError::Unauthenticated(AuthFailure::Missing) => {
                 "send a bearer token in Authorization".into()
+            }
+            ApiError::Unauthenticated(AuthFailure::CredentialMismatch) => {
+                "the X-API-KEY sent with this token is another user's; send the token alone".into()
             }
             ApiError::Unauthenticated(_) => "the credentials were not accepted".into(),
             ApiError::KeyPathDisabled { migration_url } => match migration_url {

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -30,6 +31,7 @@ const PROBE_SK: &str = "READINESS_PROBE";
 const PHOTO_PREFIX: &str = "PHOTO#";
 /// Puts that must never overwrite: a retry of the same write fails instead of duplicating.
 const IF_ABSENT: &str = "attribute_not_exists(pk)";
+const IF_PRESENT: &str = "attribute_exists(pk)";
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -62,6 +64,56 @@ impl DynamoStore {
             .await
             .map_err(|e| classify("GetItem", e))?;
         Ok(out.item)
+    }
+}
+
+impl DynamoStore {
+    /// Moves one item to `to`'s partition: the put at its new key (if absent) and the delete at
+    /// its old one (if present) in one transaction, so the item is never under both owners nor
+    /// under neither. A cancelled transaction is settled by looking: the old item gone means
+    /// someone deleted it meanwhile (nothing to move); both present means an earlier run copied
+    /// it without deleting (not done by this code, but a rerun still finishes it).
+    async fn move_item(&self, photo: &Photo, to: &PrincipalId) -> Result<bool, StoreError> {
+        let mut moved = photo.clone();
+        moved.owner = to.clone();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&moved)?))
+            .condition_expression(IF_ABSENT)
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(owner_pk(&photo.owner), photo_sk(photo.id))))
+            .condition_expression(IF_PRESENT)
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("TransactionCanceledException") => {
+                let old = self
+                    .get_item(owner_pk(&photo.owner), photo_sk(photo.id))
+                    .await?;
+                let new = self.get_item(owner_pk(to), photo_sk(photo.id)).await?;
+                match (old, new) {
+                    (None, _) => Ok(false),
+                    (Some(_), Some(_)) => Ok(self.delete(&photo.owner, photo.id).await?),
+                    // Cancelled for another reason (a concurrent transaction): try again later.
+                    (Some(_), None) => Err(StoreError::Unavailable(format!(
+                        "moving {} was cancelled; run again",
+                        photo.id
+                    ))),
+                }
+            }
+            Err(e) => Err(classify("TransactWriteItems", e)),
+        }
     }
 }
 
@@ -205,6 +257,43 @@ impl MetadataStore for DynamoStore {
             .map_err(|e| classify("DeleteItem", e));
         self.writes.record(&outcome);
         Ok(outcome?.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn move_owner(
+        &self,
+        from: &PrincipalId,
+        to: &PrincipalId,
+        batch: u32,
+    ) -> Result<Vec<PhotoId>, StoreError> {
+        // Until something moved or nothing is left: items deleted under our feet are gone from
+        // the partition, so an empty answer means only that `from` has no items.
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :photo)")
+                .expression_attribute_values(":pk", s(owner_pk(from)))
+                .expression_attribute_values(":photo", s(PHOTO_PREFIX))
+                .consistent_read(true)
+                .limit(batch.max(1) as i32)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            if out.items().is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut moved = Vec::new();
+            for item in out.items() {
+                let photo = from_item(item)?;
+                if self.move_item(&photo, to).await? {
+                    moved.push(photo.id);
+                }
+            }
+            if !moved.is_empty() {
+                return Ok(moved);
+            }
+        }
     }
 
     async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {

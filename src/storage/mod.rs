@@ -87,6 +87,18 @@ pub trait MetadataStore: Send + Sync {
     }
     /// Returns whether a row was deleted.
     async fn delete(&self, owner: &PrincipalId, id: PhotoId) -> Result<bool, StoreError>;
+    /// Gives up to `batch` of `from`'s items to `to` (`cutover keys link`), oldest first, and
+    /// returns the ids it moved: empty once `from` has none left. Ids, rows and objects stay as
+    /// they are (object keys name the photo id, never the owner, so no byte moves). Each item
+    /// moves atomically and once: after a crash at any point it is under exactly one of the two
+    /// owners, so running this again until it returns nothing finishes the move, losing and
+    /// duplicating nothing.
+    async fn move_owner(
+        &self,
+        from: &PrincipalId,
+        to: &PrincipalId,
+        batch: u32,
+    ) -> Result<Vec<PhotoId>, StoreError>;
     /// A secret shared by every instance, created on first use, that signs list cursors.
     async fn cursor_key(&self) -> Result<Vec<u8>, StoreError>;
     async fn check(&self) -> Result<(), StoreError>;

@@ -37,6 +37,8 @@ mod fallback_flag;
 mod health;
 mod http_contract;
 mod key_writes;
+mod linking;
+mod me;
 mod metrics;
 mod openapi;
 mod photos;

@@ -14,6 +14,7 @@ async fn every_api_route_without_credentials_is_401_with_www_authenticate() {
         (Method::GET, format!("/api/photos/{id}")),
         (Method::GET, format!("/api/photos/{id}/content")),
         (Method::DELETE, format!("/api/photos/{id}")),
+        (Method::GET, "/api/me".to_string()),
     ];
     for (method, path) in routes {
         let res = app

@@ -121,3 +121,57 @@ pub async fn list(source: &dyn KeySource) -> anyhow::Result<Vec<Listed>> {
         })
         .collect())
 }
+
+/// What [`set_owner`] found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerChange {
+    /// A new version names the owner.
+    Set,
+    /// The key already had this owner: nothing was written (a rerun of `keys link` must not
+    /// push a rotated key's previous value out of `AWSPREVIOUS`).
+    Unchanged,
+}
+
+/// The key's owner in the current version: `Ok(None)` when it has none.
+pub async fn owner_of(source: &dyn KeySource, id: &KeyId) -> anyhow::Result<Option<String>> {
+    let versions = source.load().await.context("reading the keys")?;
+    let Some(entry) = versions.current.keys.iter().find(|k| &k.id == id) else {
+        bail!("no key {id}");
+    };
+    Ok(entry.owner.clone())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("already owned by the same user")]
+struct AlreadyOwned;
+
+/// Makes `owner` the owner of key `id` (`cutover keys link`), by compare-and-swap. A key owned
+/// by someone else is refused: its uploads are that user's, and giving the key to another user
+/// is not a link but a hand-over that this command does not do.
+pub async fn set_owner(
+    source: &dyn KeySource,
+    id: &KeyId,
+    owner: &PrincipalId,
+) -> anyhow::Result<OwnerChange> {
+    let written = source
+        .update(&|mut doc: KeyDoc| {
+            let Some(entry) = doc.keys.iter_mut().find(|k| &k.id == id) else {
+                bail!("no key {id}");
+            };
+            match entry.owner.as_deref() {
+                Some(current) if current == owner.as_str() => return Err(AlreadyOwned.into()),
+                Some(other) => bail!(
+                    "key {id} is owned by {other:?} already; `keys link` only links a key without \
+                     an owner"
+                ),
+                None => entry.owner = Some(owner.to_string()),
+            }
+            Ok(doc)
+        })
+        .await;
+    match written {
+        Ok(()) => Ok(OwnerChange::Set),
+        Err(e) if e.downcast_ref::<AlreadyOwned>().is_some() => Ok(OwnerChange::Unchanged),
+        Err(e) => Err(e),
+    }
+}

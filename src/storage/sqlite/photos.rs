@@ -23,6 +23,8 @@ const GET: &str = "SELECT owner, id, filename, content_type, size, sha256, uploa
 const LIST: &str = "SELECT owner, id, filename, content_type, size, sha256, uploaded_at \
     FROM photos WHERE owner = ?1 AND id < ?2 ORDER BY id DESC";
 const NEWEST: &str = "~";
+const MOVE_OWNER: &str = "UPDATE photos SET owner = ?2 WHERE owner = ?1 AND id IN \
+    (SELECT id FROM photos WHERE owner = ?1 ORDER BY id LIMIT ?3) RETURNING id";
 
 fn bad(i: usize, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
@@ -164,6 +166,26 @@ impl MetadataStore for Database {
                 params![owner, id.to_string()],
             )
             .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn move_owner(
+        &self,
+        from: &PrincipalId,
+        to: &PrincipalId,
+        batch: u32,
+    ) -> Result<Vec<PhotoId>, StoreError> {
+        let (from, to) = (from.as_str().to_string(), to.as_str().to_string());
+        // One statement, so one transaction: a batch moves whole or not at all.
+        self.write(move |c| {
+            let mut stmt = c.prepare_cached(MOVE_OWNER)?;
+            let ids = stmt.query_map(params![from, to, batch], |r| r.get::<_, String>(0))?;
+            ids.map(|id| {
+                let id = id?;
+                PhotoId::from_stored(&id).ok_or_else(|| bad(0, "not a photo id"))
+            })
+            .collect()
         })
         .await
     }

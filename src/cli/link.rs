@@ -1,0 +1,125 @@
+//! `cutover keys link --id ID --owner SUB [--dry-run]`: gives a legacy key an owner and moves
+//! the uploads it made as `apikey:<id>` to that owner, so the client's history shows up in the
+//! user's Cognito sign-in.
+//!
+//! The owner is set first, then the items move. Once instances have the new key set (within
+//! `CUTOVER_API_KEYS_REFRESH_SECS`), the key acts as the owner, so new uploads land there and
+//! nothing new arrives under `apikey:<id>`; moving first would leave behind every upload made
+//! between the move and the owner change. An instance still on the old key set may add an item
+//! under `apikey:<id>` in that window: running the command again after the refresh interval
+//! moves it (a rerun writes no new key version and moves only what is left). A crash at any
+//! point is finished the same way, by running the command again.
+
+use crate::auth::api_key::manage::{self, OwnerChange};
+use crate::backends::Backends;
+use crate::config::Settings;
+use crate::domain::{KeyId, PhotoId, PrincipalId};
+use crate::storage::MetadataStore;
+
+/// Items moved per store call: a SQLite transaction or a DynamoDB page.
+const BATCH: u32 = 100;
+
+pub async fn run(settings: Settings, id: &KeyId, owner: &str, dry_run: bool) -> anyhow::Result<()> {
+    let Some(owner) = PrincipalId::from_sub(owner) else {
+        anyhow::bail!("{owner:?} is not a usable owner (a Cognito sub)");
+    };
+    let backends = Backends::build(&settings).await?;
+    let keys = backends.keys.as_ref();
+    let from = PrincipalId::for_key(id);
+    if dry_run {
+        let current = manage::owner_of(keys, id).await?;
+        let count = count(backends.metadata.as_ref(), &from).await?;
+        let owner_line = match current.as_deref() {
+            Some(o) if o == owner.as_str() => format!("owner already {owner}"),
+            Some(other) => anyhow::bail!("key {id} is owned by {other:?} already"),
+            None => format!("owner would be set to {owner}"),
+        };
+        eprintln!("dry run: nothing changed");
+        println!("key {id}: {owner_line}; {count} uploads would move from {from} to {owner}");
+        return Ok(());
+    }
+    match manage::set_owner(keys, id, &owner).await? {
+        OwnerChange::Set => eprintln!(
+            "key {id} now acts as {owner} in {}; instances follow within {} s",
+            keys.describe(),
+            settings.api_keys.refresh.as_secs()
+        ),
+        OwnerChange::Unchanged => eprintln!("key {id} already acts as {owner}"),
+    }
+    let moved = move_all(backends.metadata.as_ref(), &from, &owner, BATCH).await?;
+    for photo in &moved {
+        println!("moved {photo}");
+    }
+    println!("moved {} uploads from {from} to {owner}", moved.len());
+    eprintln!(
+        "run this again after {} s to move any upload an instance still on the old key set took \
+         meanwhile",
+        settings.api_keys.refresh.as_secs()
+    );
+    Ok(())
+}
+
+/// Moves until nothing is left, `batch` items at a time.
+async fn move_all(
+    store: &dyn MetadataStore,
+    from: &PrincipalId,
+    to: &PrincipalId,
+    batch: u32,
+) -> anyhow::Result<Vec<PhotoId>> {
+    let mut moved = Vec::new();
+    loop {
+        let batch = store.move_owner(from, to, batch).await?;
+        if batch.is_empty() {
+            return Ok(moved);
+        }
+        moved.extend(batch);
+    }
+}
+
+/// How many items `owner` has, read page by page.
+async fn count(store: &dyn MetadataStore, owner: &PrincipalId) -> anyhow::Result<usize> {
+    let (mut total, mut before) = (0, None);
+    loop {
+        let page = store.list(owner, BATCH, before).await?;
+        total += page.items.len();
+        match page.items.last() {
+            Some(last) if page.more => before = Some(last.id),
+            _ => return Ok(total),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::domain::{Filename, Photo};
+    use crate::storage::sqlite::Database;
+
+    #[tokio::test]
+    async fn every_batch_is_moved_until_none_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let from = PrincipalId::for_key(&KeyId::parse("legacy").unwrap());
+        let to = PrincipalId::from_sub("alice").unwrap();
+        for _ in 0..5 {
+            db.insert(&Photo {
+                owner: from.clone(),
+                id: PhotoId::generate(),
+                filename: Filename::from_stored("a.png".into()),
+                content_type: "image/png".into(),
+                size: 1,
+                sha256: "00".into(),
+                uploaded_at: OffsetDateTime::now_utc(),
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(count(&db, &from).await.unwrap(), 5);
+        let moved = move_all(&db, &from, &to, 2).await.unwrap();
+        assert_eq!(moved.len(), 5);
+        assert_eq!(count(&db, &from).await.unwrap(), 0);
+        assert_eq!(count(&db, &to).await.unwrap(), 5);
+    }
+}
