@@ -3,6 +3,7 @@
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::Versions;
+use crate::auth::key_dates::KeyDates;
 use crate::crypto::{fingerprint, sha256};
 use crate::domain::{KeyId, PrincipalId};
 
@@ -36,6 +37,8 @@ pub struct KeyMatch {
     pub fingerprint: String,
     pub rate_per_minute: Option<u32>,
     pub burst: Option<u32>,
+    /// The key's own deprecation and sunset dates.
+    pub dates: KeyDates,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +79,7 @@ impl KeyRing {
                         fingerprint: fingerprint(&hash),
                         rate_per_minute: current.rate_per_minute,
                         burst: current.burst,
+                        dates: current.dates,
                     },
                 });
             }
@@ -132,6 +136,7 @@ mod tests {
             owner: owner.map(str::to_string),
             rate_per_minute: None,
             burst: None,
+            dates: KeyDates::default(),
         }
     }
 
