@@ -225,7 +225,9 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             let aws = crate::aws::Aws::load().await;
             let client = crate::metrics::cloudwatch::client(&aws, &settings.metrics);
             let namespace = &settings.metrics.namespace;
-            let done = crate::metrics::dashboard::deploy(&client, &name, namespace).await?;
+            let brownouts = brownouts::stored_windows(&settings).await;
+            let done =
+                crate::metrics::dashboard::deploy(&client, &name, namespace, &brownouts).await?;
             eprintln!(
                 "deployed dashboard {} and alarms {} for namespace {namespace}",
                 done.dashboard,

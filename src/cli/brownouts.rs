@@ -186,3 +186,17 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// The stored windows, for the dashboard's annotations; none (with a warning) when the control
+/// store cannot be read, so the dashboard still deploys.
+pub async fn stored_windows(settings: &Settings) -> Vec<Window> {
+    let read = async {
+        let backends = Backends::build(settings).await?;
+        let doc: Brownouts = control::read(backends.control.as_ref(), Document::Brownouts).await?;
+        anyhow::Ok(doc.windows)
+    };
+    read.await.unwrap_or_else(|e| {
+        eprintln!("warning: brownout windows not drawn on the dashboard: {e:#}");
+        Vec::new()
+    })
+}

@@ -190,3 +190,61 @@ async fn bad_brownout_input_is_refused_clearly_and_writes_nothing() {
     }
     assert!(listed(&app).is_empty());
 }
+
+#[tokio::test]
+async fn operators_adding_windows_at_once_lose_none_of_them() {
+    let app = spawn().await;
+    let runs: Vec<_> = (0..6)
+        .map(|i| {
+            let pairs = app.pairs.clone();
+            std::thread::spawn(move || {
+                let start = format!("2099-01-0{}T10:00:00Z", i + 1);
+                let args = ["brownouts", "add", "--start", &start, "--duration", "1h"];
+                crate::helpers::run_cli(&pairs, &args)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (ok, _, stderr) = run.join().unwrap();
+        assert!(ok, "{stderr}");
+    }
+    assert_eq!(listed(&app).len(), 6, "every concurrent add is kept");
+}
+
+#[tokio::test]
+async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
+    crate::aws_only!();
+    let adapter = crate::support::cloudwatch_adapter::start();
+    let cw = crate::support::moto::cloudwatch(&adapter).await;
+    let name = crate::support::moto::unique_name("cutover-test");
+    let data = tempfile::tempdir().unwrap();
+    let pairs = crate::helpers::settings_pairs(&[
+        ("data_dir", data.path().display().to_string()),
+        ("cloudwatch_endpoint_url", adapter.url.clone()),
+    ]);
+    let (window, deployed) = tokio::task::spawn_blocking({
+        let name = name.clone();
+        move || {
+            let add = ["brownouts", "add", "--start", "2099-01-05T09:00:00Z", "--duration", "3h"];
+            let (ok, id, err) = crate::helpers::run_cli(&pairs, &add);
+            assert!(ok, "{err}");
+            let deploy = crate::helpers::run_cli(&pairs, &["dashboard", "deploy", "--name", &name]);
+            (id.trim().to_string(), deploy)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(deployed.0, "{}", deployed.2);
+    let got = cw.get_dashboard().dashboard_name(&name).send().await.unwrap();
+    let body: Value = serde_json::from_str(got.dashboard_body().unwrap()).unwrap();
+    let widget = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["properties"]["title"].as_str().unwrap().contains("per legacy client"))
+        .unwrap();
+    let band = &widget["properties"]["annotations"]["vertical"][0];
+    assert!(band[0]["label"].as_str().unwrap().contains(&window), "{band}");
+    assert_eq!(band[0]["value"], "2099-01-05T09:00:00Z");
+    assert_eq!(band[1]["value"], "2099-01-05T12:00:00Z");
+}

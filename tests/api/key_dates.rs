@@ -103,3 +103,25 @@ async fn a_key_whose_sunset_has_passed_is_refused_as_expired_and_others_are_not(
     assert_eq!(app.list_status(&web).await, 200);
     assert!(app.metric("cutover_auth_failures_total{reason=\"key_expired\"}").await >= 1.0);
 }
+
+#[test]
+fn an_alarm_fires_when_a_key_past_its_sunset_still_calls() {
+    let alarms = cutover::metrics::dashboard::alarms("Cutover").unwrap();
+    let alarm = alarms
+        .iter()
+        .find(|a| a.alarm_name == "cutover-expired-key-calling")
+        .expect("the alarm is deployed with the dashboard");
+    assert_eq!(alarm.comparison_operator, "GreaterThanThreshold");
+    assert_eq!(alarm.threshold, 0.0);
+    let metric = alarm
+        .metrics
+        .iter()
+        .find_map(|q| q.metric_stat.as_ref())
+        .map(|s| &s.metric)
+        .unwrap();
+    assert_eq!(metric.metric_name, "AuthFailures");
+    assert_eq!(
+        (metric.dimensions[0].name.as_str(), metric.dimensions[0].value.as_str()),
+        ("Reason", "key_expired")
+    );
+}
