@@ -241,7 +241,11 @@ async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|w| w["properties"]["title"].as_str().unwrap().contains("per legacy client"))
+        .find(|w| {
+            w["properties"]["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("per legacy client"))
+        })
         .unwrap();
     let band = &widget["properties"]["annotations"]["vertical"][0];
     assert!(band[0]["label"].as_str().unwrap().contains(&window), "{band}");
