@@ -24,12 +24,19 @@ pub struct KeyDates {
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the sunset ({sunset}) is before the deprecation date ({deprecation}); RFC 9745 wants a \
-     resource deprecated before it goes away: move --sunset later or --deprecation earlier"
+    "the sunset ({}) is before the deprecation date ({}); RFC 9745 wants a resource deprecated \
+     before it goes away: move --sunset later or --deprecation earlier",
+    rfc3339(*.sunset),
+    rfc3339(*.deprecation)
 )]
 pub struct SunsetBeforeDeprecation {
     pub deprecation: OffsetDateTime,
     pub sunset: OffsetDateTime,
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 impl KeyDates {

@@ -131,7 +131,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, WhenError> {
 /// `now` or an RFC 3339 date-time.
 pub fn parse_start(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, WhenError> {
     if text.trim().eq_ignore_ascii_case("now") {
-        return Ok(now);
+        // Whole seconds: the end is quoted to clients and shown in tables.
+        return Ok(now.replace_nanosecond(0).unwrap_or(now));
     }
     OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| WhenError::Start(text.to_string()))
 }
