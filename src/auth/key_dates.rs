@@ -80,11 +80,20 @@ mod tests {
             deprecation: d,
             sunset: s,
         };
-        let (early, late) = (datetime!(2026-12-01 0:00 UTC), datetime!(2027-03-01 0:00 UTC));
+        let (early, late) = (
+            datetime!(2026-12-01 0:00 UTC),
+            datetime!(2027-03-01 0:00 UTC),
+        );
         assert!(dates(Some(late), Some(early)).check(None).is_err());
-        assert!(dates(None, Some(early)).check(Some(late)).is_err(), "global deprecation");
+        assert!(
+            dates(None, Some(early)).check(Some(late)).is_err(),
+            "global deprecation"
+        );
         assert!(dates(Some(early), Some(early)).check(None).is_ok());
-        assert!(dates(Some(early), Some(late)).check(Some(late)).is_ok(), "own date wins");
+        assert!(
+            dates(Some(early), Some(late)).check(Some(late)).is_ok(),
+            "own date wins"
+        );
         assert!(dates(None, Some(early)).check(None).is_ok());
     }
 

@@ -164,7 +164,10 @@ mod tests {
     #[test]
     fn an_expired_key_is_expired_before_brownout_canary_and_deny() {
         let refusal = decide(&found(Some(NOW)), FallbackMode::Deny, &all_rules(), NOW);
-        assert!(matches!(refusal, Some(KeyRefusal::Closed(KeyClosure::Expired { .. }))));
+        assert!(matches!(
+            refusal,
+            Some(KeyRefusal::Closed(KeyClosure::Expired { .. }))
+        ));
     }
 
     #[test]
@@ -188,6 +191,9 @@ mod tests {
         let deny = decide(&found(None), FallbackMode::Deny, &Rules::default(), NOW);
         assert_eq!(deny, Some(KeyRefusal::Disabled));
         let future = Some(NOW + time::Duration::DAY);
-        assert_eq!(decide(&found(future), FallbackMode::Warn, &Rules::default(), NOW), None);
+        assert_eq!(
+            decide(&found(future), FallbackMode::Warn, &Rules::default(), NOW),
+            None
+        );
     }
 }

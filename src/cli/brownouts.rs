@@ -97,7 +97,11 @@ fn print_windows(windows: &[Window], now: OffsetDateTime) {
         let keys = if w.keys.is_empty() {
             "all".to_string()
         } else {
-            w.keys.iter().map(KeyId::as_str).collect::<Vec<_>>().join(",")
+            w.keys
+                .iter()
+                .map(KeyId::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
         };
         println!(
             "{:<18} {:<10} {:<21} {:<21} {keys}",

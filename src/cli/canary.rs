@@ -17,7 +17,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let known = KeyRing::from_versions(&backends.keys.load().await?).key_ids();
     if let Some(unknown) = except.iter().find(|k| !known.contains(k)) {
-        bail!("no key {unknown} in {}; `cutover keys list` shows the ids", backends.keys.describe());
+        bail!(
+            "no key {unknown} in {}; `cutover keys list` shows the ids",
+            backends.keys.describe()
+        );
     }
     let canary = Canary {
         basis_points,
@@ -41,7 +44,11 @@ pub async fn run(
             canary.percent(),
             chosen.len(),
             known.len(),
-            if chosen.is_empty() { "none".to_string() } else { chosen.join(", ") }
+            if chosen.is_empty() {
+                "none".to_string()
+            } else {
+                chosen.join(", ")
+            }
         );
     }
     println!("{}", canary.percent());

@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::auth::api_key::manage::{self, KeyUpdate, Quota};
 use crate::auth::api_key::KeySource;
+use crate::auth::api_key::manage::{self, KeyUpdate, Quota};
 use crate::config::Settings;
 use crate::control::brownout::parse_date;
 use crate::domain::KeyId;

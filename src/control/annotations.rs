@@ -16,7 +16,11 @@ fn band(w: &Window) -> Value {
     let scope = if w.keys.is_empty() {
         "all keys".to_string()
     } else {
-        w.keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        w.keys
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     json!([
         { "label": format!("brownout {} ({scope})", w.id), "value": at(w.start), "color": "#d62728" },
@@ -68,9 +72,18 @@ mod tests {
                 assert_eq!(vertical[0][1]["value"], "2026-12-01T10:00:00Z");
             }
         }
-        assert!(annotated.iter().any(|t| t.contains("per legacy client")), "{annotated:?}");
-        assert!(annotated.iter().any(|t| t.contains("Auth failures")), "{annotated:?}");
-        assert!(!annotated.iter().any(|t| t.contains("Latency")), "{annotated:?}");
+        assert!(
+            annotated.iter().any(|t| t.contains("per legacy client")),
+            "{annotated:?}"
+        );
+        assert!(
+            annotated.iter().any(|t| t.contains("Auth failures")),
+            "{annotated:?}"
+        );
+        assert!(
+            !annotated.iter().any(|t| t.contains("Latency")),
+            "{annotated:?}"
+        );
         assert_eq!(annotate(body.clone(), &[]), body, "no window, no change");
     }
 }

@@ -92,7 +92,9 @@ impl Brownouts {
 pub enum WhenError {
     #[error("{0:?} is not a duration: use e.g. 90s, 30m, 1h or 1h30m")]
     Duration(String),
-    #[error("{0:?} is not a start: use `now` or an RFC 3339 date-time such as 2026-12-01T09:00:00Z")]
+    #[error(
+        "{0:?} is not a start: use `now` or an RFC 3339 date-time such as 2026-12-01T09:00:00Z"
+    )]
     Start(String),
     #[error("{0:?} is not a date: use YYYY-MM-DD or an RFC 3339 date-time")]
     Date(String),
@@ -173,11 +175,21 @@ mod tests {
     fn a_window_refuses_only_its_keys_and_only_while_open() {
         let at = datetime!(2026-12-01 10:00 UTC);
         let mut b = Brownouts::default();
-        b.add(Window::new(at, Duration::from_secs(3600), vec![key("mobile")]), at);
+        b.add(
+            Window::new(at, Duration::from_secs(3600), vec![key("mobile")]),
+            at,
+        );
         assert!(b.refusing(&key("mobile"), at).is_some());
         assert!(b.refusing(&key("web"), at).is_none());
-        assert!(b.refusing(&key("mobile"), at - time::Duration::SECOND).is_none());
-        assert!(b.refusing(&key("mobile"), at + time::Duration::HOUR).is_none(), "end is exclusive");
+        assert!(
+            b.refusing(&key("mobile"), at - time::Duration::SECOND)
+                .is_none()
+        );
+        assert!(
+            b.refusing(&key("mobile"), at + time::Duration::HOUR)
+                .is_none(),
+            "end is exclusive"
+        );
     }
 
     #[test]
@@ -185,10 +197,16 @@ mod tests {
         let at = datetime!(2026-12-01 10:00 UTC);
         let mut b = Brownouts::default();
         b.add(Window::new(at, Duration::from_secs(3600), vec![]), at);
-        b.add(Window::new(at, Duration::from_secs(7200), vec![key("mobile")]), at);
+        b.add(
+            Window::new(at, Duration::from_secs(7200), vec![key("mobile")]),
+            at,
+        );
         let w = b.refusing(&key("mobile"), at).unwrap();
         assert_eq!(w.end, at + time::Duration::hours(2));
-        assert_eq!(b.refusing(&key("web"), at).unwrap().end, at + time::Duration::HOUR);
+        assert_eq!(
+            b.refusing(&key("web"), at).unwrap().end,
+            at + time::Duration::HOUR
+        );
     }
 
     #[test]

@@ -78,7 +78,10 @@ mod tests {
 
     #[test]
     fn at_100_percent_every_key_but_the_exceptions_is_chosen_and_at_0_none() {
-        let all = Canary { basis_points: ALL, except: vec![key("partner")] };
+        let all = Canary {
+            basis_points: ALL,
+            except: vec![key("partner")],
+        };
         assert!(all.chooses(&key("mobile")));
         assert!(!all.chooses(&key("partner")));
         assert!(!Canary::default().chooses(&key("mobile")));
@@ -86,8 +89,13 @@ mod tests {
 
     #[test]
     fn about_the_asked_share_of_many_ids_is_chosen() {
-        let canary = Canary { basis_points: 1000, except: vec![] };
-        let chosen = (0..10_000).filter(|i| canary.chooses(&key(&format!("k{i}")))).count();
+        let canary = Canary {
+            basis_points: 1000,
+            except: vec![],
+        };
+        let chosen = (0..10_000)
+            .filter(|i| canary.chooses(&key(&format!("k{i}"))))
+            .count();
         assert!((800..1200).contains(&chosen), "{chosen} of 10000 at 10 %");
     }
 

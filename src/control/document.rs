@@ -22,7 +22,10 @@ pub enum ControlError {
     Refused(String),
 }
 
-fn parse<T: DeserializeOwned + Default>(doc: Document, text: Option<&str>) -> Result<T, ControlError> {
+fn parse<T: DeserializeOwned + Default>(
+    doc: Document,
+    text: Option<&str>,
+) -> Result<T, ControlError> {
     match text {
         None => Ok(T::default()),
         Some(text) => serde_json::from_str(text).map_err(|source| ControlError::Malformed {
@@ -45,7 +48,11 @@ const ATTEMPTS: usize = 16;
 
 /// Applies `change` to the stored document and writes the result compare-and-swap; `change` may
 /// run again on a newer version when writers race. Returns the document written.
-pub async fn update<T, F>(store: &dyn ControlStore, doc: Document, change: F) -> Result<T, ControlError>
+pub async fn update<T, F>(
+    store: &dyn ControlStore,
+    doc: Document,
+    change: F,
+) -> Result<T, ControlError>
 where
     T: Serialize + DeserializeOwned + Default,
     F: Fn(T) -> Result<T, ControlError>,

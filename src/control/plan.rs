@@ -109,7 +109,10 @@ mod tests {
 
     fn check(windows: &[Window], from: OffsetDateTime, until: OffsetDateTime) {
         for w in windows {
-            assert!(w.start >= from && w.end <= until, "{w:?} outside the period");
+            assert!(
+                w.start >= from && w.end <= until,
+                "{w:?} outside the period"
+            );
         }
         for pair in windows.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
@@ -120,7 +123,10 @@ mod tests {
 
     #[test]
     fn four_weeks_take_the_whole_ladder_growing_apart_and_inside_the_period() {
-        let (from, until) = (datetime!(2026-12-01 00:00 UTC), datetime!(2026-12-29 00:00 UTC));
+        let (from, until) = (
+            datetime!(2026-12-01 00:00 UTC),
+            datetime!(2026-12-29 00:00 UTC),
+        );
         let windows = plan(from, until, &paris(), &[]).unwrap();
         assert_eq!(windows.len(), LADDER.len());
         check(&windows, from, until);
@@ -128,18 +134,27 @@ mod tests {
 
     #[test]
     fn every_window_starts_at_ten_on_a_weekday_in_the_time_zone() {
-        let (from, until) = (datetime!(2026-12-01 00:00 UTC), datetime!(2026-12-29 00:00 UTC));
+        let (from, until) = (
+            datetime!(2026-12-01 00:00 UTC),
+            datetime!(2026-12-29 00:00 UTC),
+        );
         for w in plan(from, until, &paris(), &[]).unwrap() {
             let local = to_jiff(w.start).unwrap().to_zoned(paris());
             assert_eq!((local.hour(), local.minute()), (10, 0), "{local}");
-            assert!(!matches!(local.weekday(), Weekday::Saturday | Weekday::Sunday), "{local}");
+            assert!(
+                !matches!(local.weekday(), Weekday::Saturday | Weekday::Sunday),
+                "{local}"
+            );
         }
     }
 
     #[test]
     fn a_short_period_takes_the_first_rungs_only() {
         // Tuesday to Friday: no room for a 48 h window after the others.
-        let (from, until) = (datetime!(2026-12-01 00:00 UTC), datetime!(2026-12-04 00:00 UTC));
+        let (from, until) = (
+            datetime!(2026-12-01 00:00 UTC),
+            datetime!(2026-12-04 00:00 UTC),
+        );
         let windows = plan(from, until, &paris(), &[]).unwrap();
         assert!(!windows.is_empty() && windows.len() < LADDER.len());
         check(&windows, from, until);
@@ -148,14 +163,26 @@ mod tests {
     #[test]
     fn a_period_without_a_working_morning_is_refused() {
         // Saturday to Sunday night.
-        let (from, until) = (datetime!(2026-12-05 00:00 UTC), datetime!(2026-12-06 23:00 UTC));
-        assert!(matches!(plan(from, until, &paris(), &[]), Err(PlanError::TooShort)));
-        assert!(matches!(plan(until, from, &paris(), &[]), Err(PlanError::EmptyPeriod)));
+        let (from, until) = (
+            datetime!(2026-12-05 00:00 UTC),
+            datetime!(2026-12-06 23:00 UTC),
+        );
+        assert!(matches!(
+            plan(from, until, &paris(), &[]),
+            Err(PlanError::TooShort)
+        ));
+        assert!(matches!(
+            plan(until, from, &paris(), &[]),
+            Err(PlanError::EmptyPeriod)
+        ));
     }
 
     #[test]
     fn unknown_time_zones_are_refused() {
-        assert!(matches!(time_zone("Mars/Olympus"), Err(PlanError::TimeZone(_))));
+        assert!(matches!(
+            time_zone("Mars/Olympus"),
+            Err(PlanError::TimeZone(_))
+        ));
     }
 
     #[test]

@@ -259,7 +259,10 @@ impl ControlStore for DynamoStore {
     }
 
     async fn document(&self, doc: Document) -> Result<Option<String>, StoreError> {
-        let Some(item) = self.get_item(CONTROL_PK.into(), doc.sort_key().into()).await? else {
+        let Some(item) = self
+            .get_item(CONTROL_PK.into(), doc.sort_key().into())
+            .await?
+        else {
             return Ok(None);
         };
         text(&item, "doc").map(|t| Some(t.to_string()))

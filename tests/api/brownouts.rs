@@ -21,7 +21,11 @@ fn add(app: &TestApp, args: &[&str]) -> String {
     all.extend_from_slice(args);
     let (ok, stdout, stderr) = app.cli(&all);
     assert!(ok, "{all:?}: {stderr}");
-    assert_eq!(stdout.lines().count(), 1, "the id alone on stdout: {stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the id alone on stdout: {stdout}"
+    );
     stdout.trim().to_string()
 }
 
@@ -40,10 +44,16 @@ async fn a_window_for_one_key_refuses_that_key_until_its_end_and_not_another() {
     assert_eq!(app.eventual_status(&mobile, 200).await, 200);
     assert_eq!(app.eventual_status(&web, 200).await, 200);
 
-    let id = add(&app, &["--start", "now", "--duration", "1h", "--key", "mobile"]);
+    let id = add(
+        &app,
+        &["--start", "now", "--duration", "1h", "--key", "mobile"],
+    );
     let res = app.eventually(&mobile, 401).await;
     let retry_after: u64 = header(&res, "retry-after").unwrap().parse().unwrap();
-    assert!((3000..=3600).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(
+        (3000..=3600).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
     let body = assert_problem(res, 401).await;
     assert_eq!(body["type"], BROWNOUT);
     let windows = listed(&app);
@@ -55,10 +65,20 @@ async fn a_window_for_one_key_refuses_that_key_until_its_end_and_not_another() {
     assert!(detail.contains(MIGRATION), "{detail}");
     assert_eq!(body["migration_url"], MIGRATION);
 
-    assert_eq!(app.list_status(&web).await, 200, "another key is not browned out");
-    assert_eq!(app.list_status(&app.user("alice")).await, 200, "JWTs never are");
+    assert_eq!(
+        app.list_status(&web).await,
+        200,
+        "another key is not browned out"
+    );
+    assert_eq!(
+        app.list_status(&app.user("alice")).await,
+        200,
+        "JWTs never are"
+    );
     assert!(
-        app.metric("cutover_auth_failures_total{reason=\"brownout\"}").await >= 1.0,
+        app.metric("cutover_auth_failures_total{reason=\"brownout\"}")
+            .await
+            >= 1.0,
         "counted as AuthFailures{{Reason=brownout}}"
     );
 }
@@ -88,7 +108,10 @@ async fn a_window_not_yet_open_refuses_nothing() {
     let app = spawn().await;
     let mobile = Auth::Key(app.add_key("mobile", None));
     assert_eq!(app.eventual_status(&mobile, 200).await, 200);
-    add(&app, &["--start", "2099-01-01T10:00:00Z", "--duration", "1h"]);
+    add(
+        &app,
+        &["--start", "2099-01-01T10:00:00Z", "--duration", "1h"],
+    );
     let (_, table, _) = app.cli(&["brownouts", "list"]);
     assert!(table.contains("scheduled"), "{table}");
     assert_eq!(app.list_status(&mobile).await, 200);
@@ -123,7 +146,13 @@ async fn two_instances_on_one_store_follow_the_same_window() {
 async fn plan_proposes_growing_windows_inside_the_period_and_stores_them_only_with_apply() {
     let app = spawn().await;
     let plan = [
-        "brownouts", "plan", "--from", "2099-03-02", "--until", "2099-03-30", "--tz",
+        "brownouts",
+        "plan",
+        "--from",
+        "2099-03-02",
+        "--until",
+        "2099-03-30",
+        "--tz",
         "Europe/Paris",
     ];
     let (ok, proposed, stderr) = app.cli(&plan);
@@ -136,7 +165,11 @@ async fn plan_proposes_growing_windows_inside_the_period_and_stores_them_only_wi
     let (ok, _, stderr) = app.cli(&apply);
     assert!(ok, "{stderr}");
     let windows = listed(&app);
-    assert_eq!(windows.len(), 5, "the whole ladder fits four weeks: {proposed}");
+    assert_eq!(
+        windows.len(),
+        5,
+        "the whole ladder fits four weeks: {proposed}"
+    );
     let time = |w: &Value, f: &str| {
         time::OffsetDateTime::parse(
             w[f].as_str().unwrap(),
@@ -166,19 +199,53 @@ async fn bad_brownout_input_is_refused_clearly_and_writes_nothing() {
     let app = spawn().await;
     app.add_key("mobile", None);
     let cases: [(&[&str], &str); 6] = [
-        (&["brownouts", "add", "--start", "now", "--duration", "1 hour"], "not a duration"),
-        (&["brownouts", "add", "--start", "soon", "--duration", "1h"], "not a start"),
         (
-            &["brownouts", "add", "--start", "now", "--duration", "1h", "--key", "nobody"],
+            &["brownouts", "add", "--start", "now", "--duration", "1 hour"],
+            "not a duration",
+        ),
+        (
+            &["brownouts", "add", "--start", "soon", "--duration", "1h"],
+            "not a start",
+        ),
+        (
+            &[
+                "brownouts",
+                "add",
+                "--start",
+                "now",
+                "--duration",
+                "1h",
+                "--key",
+                "nobody",
+            ],
             "no key nobody",
         ),
-        (&["brownouts", "remove", "bw_000000000000"], "no brownout window"),
         (
-            &["brownouts", "plan", "--from", "2099-03-07", "--until", "2099-03-08"],
+            &["brownouts", "remove", "bw_000000000000"],
+            "no brownout window",
+        ),
+        (
+            &[
+                "brownouts",
+                "plan",
+                "--from",
+                "2099-03-07",
+                "--until",
+                "2099-03-08",
+            ],
             "too short",
         ),
         (
-            &["brownouts", "plan", "--from", "2099-03-02", "--until", "2099-03-30", "--tz", "Mars/Olympus"],
+            &[
+                "brownouts",
+                "plan",
+                "--from",
+                "2099-03-02",
+                "--until",
+                "2099-03-30",
+                "--tz",
+                "Mars/Olympus",
+            ],
             "time zone",
         ),
     ];
@@ -225,7 +292,14 @@ async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
     let (window, deployed) = tokio::task::spawn_blocking({
         let name = name.clone();
         move || {
-            let add = ["brownouts", "add", "--start", "2099-01-05T09:00:00Z", "--duration", "3h"];
+            let add = [
+                "brownouts",
+                "add",
+                "--start",
+                "2099-01-05T09:00:00Z",
+                "--duration",
+                "3h",
+            ];
             let (ok, id, err) = crate::helpers::run_cli(&pairs, &add);
             assert!(ok, "{err}");
             let deploy = crate::helpers::run_cli(&pairs, &["dashboard", "deploy", "--name", &name]);
@@ -235,7 +309,12 @@ async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
     .await
     .unwrap();
     assert!(deployed.0, "{}", deployed.2);
-    let got = cw.get_dashboard().dashboard_name(&name).send().await.unwrap();
+    let got = cw
+        .get_dashboard()
+        .dashboard_name(&name)
+        .send()
+        .await
+        .unwrap();
     let body: Value = serde_json::from_str(got.dashboard_body().unwrap()).unwrap();
     let widget = body["widgets"]
         .as_array()
@@ -248,7 +327,10 @@ async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
         })
         .unwrap();
     let band = &widget["properties"]["annotations"]["vertical"][0];
-    assert!(band[0]["label"].as_str().unwrap().contains(&window), "{band}");
+    assert!(
+        band[0]["label"].as_str().unwrap().contains(&window),
+        "{band}"
+    );
     assert_eq!(band[0]["value"], "2099-01-05T09:00:00Z");
     assert_eq!(band[1]["value"], "2099-01-05T12:00:00Z");
 }

@@ -16,7 +16,14 @@ async fn a_keys_own_dates_replace_the_global_ones_in_its_headers_only() {
     assert_eq!(app.eventual_status(&web, 200).await, 200);
 
     let (ok, stdout, stderr) = app.cli(&[
-        "keys", "set", "--id", "mobile", "--deprecation", "2027-01-01", "--sunset", "2098-06-01",
+        "keys",
+        "set",
+        "--id",
+        "mobile",
+        "--deprecation",
+        "2027-01-01",
+        "--sunset",
+        "2098-06-01",
     ]);
     assert!(ok, "{stderr}");
     assert_eq!(stdout.trim(), "mobile");
@@ -32,11 +39,21 @@ async fn a_keys_own_dates_replace_the_global_ones_in_its_headers_only() {
     };
     assert_eq!(res.status(), 200);
     assert_eq!(header(&res, "deprecation").unwrap(), "@1798761600");
-    assert_eq!(header(&res, "sunset").unwrap(), "Sun, 01 Jun 2098 00:00:00 GMT");
+    assert_eq!(
+        header(&res, "sunset").unwrap(),
+        "Sun, 01 Jun 2098 00:00:00 GMT"
+    );
 
     let other = app.get("/api/photos", &web).await;
-    assert_eq!(header(&other, "deprecation").unwrap(), "@1796083200", "global date");
-    assert_eq!(header(&other, "sunset").unwrap(), "Sun, 01 Mar 2099 12:00:00 GMT");
+    assert_eq!(
+        header(&other, "deprecation").unwrap(),
+        "@1796083200",
+        "global date"
+    );
+    assert_eq!(
+        header(&other, "sunset").unwrap(),
+        "Sun, 01 Mar 2099 12:00:00 GMT"
+    );
 }
 
 #[tokio::test]
@@ -45,7 +62,10 @@ async fn a_key_with_dates_of_its_own_is_told_them_even_when_the_flag_says_allow(
     let mobile = Auth::Key(app.add_key("mobile", None));
     let res = app.eventually(&mobile, 200).await;
     assert!(header(&res, "deprecation").is_none());
-    assert!(app.cli(&["keys", "set", "--id", "mobile", "--sunset", "2099-01-01"]).0);
+    assert!(
+        app.cli(&["keys", "set", "--id", "mobile", "--sunset", "2099-01-01"])
+            .0
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let res = app.get("/api/photos", &mobile).await;
@@ -64,7 +84,16 @@ async fn a_sunset_before_the_deprecation_date_is_refused_and_nothing_is_written(
     let app = app().with("deprecation_date", "2027-06-01").spawn().await;
     app.add_key("mobile", None);
     for args in [
-        &["keys", "set", "--id", "mobile", "--deprecation", "2027-01-01", "--sunset", "2026-12-01"][..],
+        &[
+            "keys",
+            "set",
+            "--id",
+            "mobile",
+            "--deprecation",
+            "2027-01-01",
+            "--sunset",
+            "2026-12-01",
+        ][..],
         // Against the global deprecation date when the key has none of its own.
         &["keys", "set", "--id", "mobile", "--sunset", "2027-05-01"][..],
     ] {
@@ -78,7 +107,14 @@ async fn a_sunset_before_the_deprecation_date_is_refused_and_nothing_is_written(
     let (ok, _, stderr) = app.cli(&["keys", "set", "--id", "mobile"]);
     assert!(!ok && stderr.contains("nothing to change"), "{stderr}");
     // Nothing was written: a later valid change starts from no dates.
-    let (ok, _, stderr) = app.cli(&["keys", "set", "--id", "mobile", "--deprecation", "2027-01-01"]);
+    let (ok, _, stderr) = app.cli(&[
+        "keys",
+        "set",
+        "--id",
+        "mobile",
+        "--deprecation",
+        "2027-01-01",
+    ]);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("sunset global"), "{stderr}");
 }
@@ -93,7 +129,14 @@ async fn a_key_whose_sunset_has_passed_is_refused_as_expired_and_others_are_not(
     let mobile = Auth::Key(app.add_key("mobile", None));
     let web = Auth::Key(app.add_key("web", None));
     assert_eq!(app.eventual_status(&mobile, 200).await, 200);
-    let (ok, _, stderr) = app.cli(&["keys", "set", "--id", "mobile", "--sunset", "2020-01-01T00:00:00Z"]);
+    let (ok, _, stderr) = app.cli(&[
+        "keys",
+        "set",
+        "--id",
+        "mobile",
+        "--sunset",
+        "2020-01-01T00:00:00Z",
+    ]);
     assert!(ok, "{stderr}");
     let body = assert_problem(app.eventually(&mobile, 401).await, 401).await;
     assert_eq!(body["type"], "urn:cutover:problem:key-expired");
@@ -101,7 +144,11 @@ async fn a_key_whose_sunset_has_passed_is_refused_as_expired_and_others_are_not(
     assert!(detail.contains("2020-01-01T00:00:00Z"), "{detail}");
     assert_eq!(body["migration_url"], "https://example.com/m");
     assert_eq!(app.list_status(&web).await, 200);
-    assert!(app.metric("cutover_auth_failures_total{reason=\"key_expired\"}").await >= 1.0);
+    assert!(
+        app.metric("cutover_auth_failures_total{reason=\"key_expired\"}")
+            .await
+            >= 1.0
+    );
 }
 
 #[test]
@@ -121,7 +168,10 @@ fn an_alarm_fires_when_a_key_past_its_sunset_still_calls() {
         .unwrap();
     assert_eq!(metric.metric_name, "AuthFailures");
     assert_eq!(
-        (metric.dimensions[0].name.as_str(), metric.dimensions[0].value.as_str()),
+        (
+            metric.dimensions[0].name.as_str(),
+            metric.dimensions[0].value.as_str()
+        ),
         ("Reason", "key_expired")
     );
 }
