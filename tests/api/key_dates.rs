@@ -175,3 +175,37 @@ fn an_alarm_fires_when_a_key_past_its_sunset_still_calls() {
         ("Reason", "key_expired")
     );
 }
+
+#[tokio::test]
+async fn a_sunset_set_in_the_secrets_manager_secret_is_stored_there_and_expires_the_key() {
+    crate::aws_only!();
+    let sm = aws_sdk_secretsmanager::Client::new(&crate::support::moto::sdk().await);
+    let secret = crate::support::moto::unique_name("cutover-keys");
+    sm.create_secret()
+        .name(&secret)
+        .secret_string(r#"{"keys":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    let app = app()
+        .with("api_keys_source", "secretsmanager")
+        .with("api_keys_secret_id", &secret)
+        .with("api_keys_refresh_secs", "1")
+        .spawn()
+        .await;
+    let mobile = Auth::Key(app.add_key("mobile", None));
+    assert_eq!(app.eventual_status(&mobile, 200).await, 200);
+    let (ok, _, stderr) = app.cli(&["keys", "set", "--id", "mobile", "--sunset", "2020-01-01"]);
+    assert!(ok, "{stderr}");
+    let current = sm
+        .get_secret_value()
+        .secret_id(&secret)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(current.secret_string().unwrap()).unwrap();
+    assert_eq!(doc["keys"][0]["sunset"], "2020-01-01T00:00:00Z", "{doc}");
+    let body = assert_problem(app.eventually(&mobile, 401).await, 401).await;
+    assert_eq!(body["type"], "urn:cutover:problem:key-expired");
+}
