@@ -57,7 +57,7 @@ pub fn decide(
             retry_after_secs: left,
         }));
     }
-    if rules.canary.chooses(&found.id) {
+    if rules.canary.chooses_at(found.canary_bucket, &found.id) {
         return Some(KeyRefusal::Closed(KeyClosure::Canary));
     }
     (mode == FallbackMode::Deny).then_some(KeyRefusal::Disabled)
@@ -133,6 +133,7 @@ mod tests {
 
     fn found(sunset: Option<OffsetDateTime>) -> KeyMatch {
         let id = KeyId::parse("mobile").unwrap();
+        let canary_bucket = crate::control::canary::bucket(&id);
         KeyMatch {
             principal: PrincipalId::for_key(&id),
             id,
@@ -144,6 +145,7 @@ mod tests {
                 deprecation: None,
                 sunset,
             },
+            canary_bucket,
         }
     }
 

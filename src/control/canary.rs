@@ -48,7 +48,12 @@ impl Canary {
 
     /// Whether the canary refuses this key.
     pub fn chooses(&self, key: &KeyId) -> bool {
-        self.basis_points > 0 && bucket(key) < self.basis_points && !self.except.contains(key)
+        self.basis_points > 0 && self.chooses_at(bucket(key), key)
+    }
+
+    /// The same, with the key's [`bucket`] already computed (the request path).
+    pub fn chooses_at(&self, bucket: u16, key: &KeyId) -> bool {
+        bucket < self.basis_points && !self.except.contains(key)
     }
 
     pub fn percent(&self) -> f64 {

@@ -39,6 +39,9 @@ pub struct KeyMatch {
     pub burst: Option<u32>,
     /// The key's own deprecation and sunset dates.
     pub dates: KeyDates,
+    /// The key id's place for the canary deny, hashed once when the ring is built rather than
+    /// on every request.
+    pub canary_bucket: u16,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +83,7 @@ impl KeyRing {
                         rate_per_minute: current.rate_per_minute,
                         burst: current.burst,
                         dates: current.dates,
+                        canary_bucket: crate::control::canary::bucket(&key.id),
                     },
                 });
             }
@@ -154,6 +158,11 @@ mod tests {
         let new = ring.find("new").unwrap();
         assert_eq!((new.id.as_str(), new.stage), ("mobile", Stage::Current));
         assert_eq!(new.principal.as_str(), "alice");
+        assert_eq!(
+            new.canary_bucket,
+            crate::control::canary::bucket(&new.id),
+            "the canary place is the id's, hashed once"
+        );
         let old = ring.find("old").unwrap();
         assert_eq!(
             (old.stage, old.principal.as_str()),
