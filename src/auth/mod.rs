@@ -224,7 +224,7 @@ impl Authenticator {
         let now = time::OffsetDateTime::now_utc();
         if let Some(refusal) = key_refusal::decide(&found, mode, &self.flag.rules(), now) {
             let refused = self.key_refusal(refusal);
-            tracing::info!(key_id = %found.id, reason = refused.auth_failure().map(|r| r.label()), "API key refused");
+            tracing::debug!(key_id = %found.id, reason = refused.auth_failure().map(|r| r.label()), "API key refused");
             return Err(refused.for_key(found.id));
         }
         tracing::debug!(key_id = %found.id, fingerprint = %found.fingerprint, stage = found.stage.label(), "API key accepted");
