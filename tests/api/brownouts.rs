@@ -334,3 +334,48 @@ async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
     assert_eq!(band[0]["value"], "2099-01-05T09:00:00Z");
     assert_eq!(band[1]["value"], "2099-01-05T12:00:00Z");
 }
+
+#[tokio::test]
+async fn a_control_document_is_written_only_over_the_text_it_was_read_from() {
+    use cutover::control::Document::Brownouts;
+    let app = spawn().await;
+    let settings = cutover::config::Settings::from_pairs(
+        app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .unwrap();
+    let control = cutover::backends::Backends::build(&settings)
+        .await
+        .unwrap()
+        .control;
+    assert_eq!(control.document(Brownouts).await.unwrap(), None);
+    assert!(
+        control
+            .swap_document(Brownouts, None, "first")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !control
+            .swap_document(Brownouts, None, "lost")
+            .await
+            .unwrap(),
+        "a create over an existing document fails"
+    );
+    assert!(
+        !control
+            .swap_document(Brownouts, Some("stale"), "lost")
+            .await
+            .unwrap(),
+        "a write from a stale read fails"
+    );
+    assert!(
+        control
+            .swap_document(Brownouts, Some("first"), "second")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        control.document(Brownouts).await.unwrap().as_deref(),
+        Some("second")
+    );
+}
