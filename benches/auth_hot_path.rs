@@ -66,6 +66,7 @@ fn main() {
             owner: None,
             rate_per_minute: None,
             burst: None,
+            dates: Default::default(),
         })
         .collect();
     let ring = KeyRing::from_versions(&Versions {

@@ -102,6 +102,7 @@ fn api_key(c: &mut Criterion) {
             owner: None,
             rate_per_minute: None,
             burst: None,
+            dates: Default::default(),
         })
         .collect();
     let ring = KeyRing::from_versions(&Versions {

@@ -51,6 +51,9 @@ pub enum Command {
     /// Read or flip the API-key deprecation flag for every instance.
     #[command(subcommand)]
     Fallback(FallbackCommand),
+    /// Scheduled windows in which API keys are refused, before the final switch-off.
+    #[command(subcommand)]
+    Brownouts(brownouts::BrownoutsCommand),
     /// Per key id: requests in the window and last seen, and whether the key path can be
     /// switched off.
     #[command(
@@ -140,6 +143,8 @@ pub enum KeysCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Change a key's own deprecation and sunset dates or its quota.
+    Set(keys_set::SetArgs),
 }
 
 #[derive(Subcommand)]
@@ -151,6 +156,15 @@ pub enum FallbackCommand {
         /// What the key path does from now on.
         #[arg(value_enum)]
         mode: Mode,
+    },
+    /// Refuse a stable share of key ids as `deny` would; `--percent 0` ends it.
+    Canary {
+        /// The share of key ids to refuse (0 to 100, two decimals at most).
+        #[arg(long, value_parser = crate::control::canary::parse_percent)]
+        percent: u16,
+        /// Never refuse this key id (repeat for several).
+        #[arg(long)]
+        except: Vec<KeyId>,
     },
 }
 
@@ -223,11 +237,14 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,
+        Command::Brownouts(cmd) => brownouts::run(settings, cmd).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
             let aws = crate::aws::Aws::load().await;
             let client = crate::metrics::cloudwatch::client(&aws, &settings.metrics);
             let namespace = &settings.metrics.namespace;
-            let done = crate::metrics::dashboard::deploy(&client, &name, namespace).await?;
+            let brownouts = brownouts::stored_windows(&settings).await;
+            let done =
+                crate::metrics::dashboard::deploy(&client, &name, namespace, &brownouts).await?;
             eprintln!(
                 "deployed dashboard {} and alarms {} for namespace {namespace}",
                 done.dashboard,
@@ -310,6 +327,7 @@ async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     let source = backends::keys(&settings).await;
     let source = source.as_ref();
     match cmd {
+        KeysCommand::Set(args) => keys_set::run(&settings, source, args).await?,
         KeysCommand::Add {
             id,
             owner,
@@ -369,6 +387,9 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
             );
             println!("{mode}");
         }
+        FallbackCommand::Canary { percent, except } => {
+            canary::run(&settings, &backends, percent, except).await?
+        }
     }
     Ok(())
 }
@@ -425,6 +446,9 @@ fn print_readiness(report: &crate::metrics::readiness::Readiness, days: u64) {
     println!("{}", if report.ready { "ready" } else { "not ready" });
 }
 
+mod brownouts;
+mod canary;
+mod keys_set;
 mod link;
 #[cfg(test)]
 mod tests;

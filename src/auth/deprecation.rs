@@ -1,46 +1,69 @@
-//! The headers that tell a key-path client it is living on borrowed time (`warn` mode):
-//! `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and `Link rel="deprecation"`.
+//! The headers that tell a key-path client it is living on borrowed time (`warn` mode, or a key
+//! with dates of its own): `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and
+//! `Link rel="deprecation"`. A key's own dates override the global ones.
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
 
+use super::key_dates::KeyDates;
 use crate::config::FallbackSettings;
+
+const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
+const SUNSET: HeaderName = HeaderName::from_static("sunset");
 
 #[derive(Debug, Clone)]
 pub struct DeprecationNotice {
+    /// The global dates' headers, built once: the common case costs no formatting.
     headers: Vec<(HeaderName, HeaderValue)>,
-    migration_url: Option<String>,
     deprecated_at: OffsetDateTime,
     sunset: Option<OffsetDateTime>,
+    link: Option<HeaderValue>,
+    migration_url: Option<String>,
+}
+
+/// RFC 9745: an sf-date, `@` and Unix seconds.
+fn deprecation_value(at: OffsetDateTime) -> HeaderValue {
+    HeaderValue::from_str(&format!("@{}", at.unix_timestamp()))
+        .expect("digits are a valid header value")
+}
+
+/// RFC 8594: an IMF-fixdate.
+fn sunset_value(at: OffsetDateTime) -> HeaderValue {
+    HeaderValue::from_str(&httpdate::fmt_http_date(at.into()))
+        .expect("an HTTP-date is a valid header value")
 }
 
 impl DeprecationNotice {
     pub fn new(settings: &FallbackSettings) -> Self {
         // Without a configured date the key path counts as deprecated from this start on.
         let deprecated_at = settings.deprecation.unwrap_or_else(OffsetDateTime::now_utc);
-        let mut headers = vec![(
-            HeaderName::from_static("deprecation"),
-            HeaderValue::from_str(&format!("@{}", deprecated_at.unix_timestamp()))
-                .expect("digits are a valid header value"),
-        )];
-        if let Some(sunset) = settings.sunset {
-            let date = httpdate::fmt_http_date(sunset.into());
-            headers.push((
-                HeaderName::from_static("sunset"),
-                HeaderValue::from_str(&date).expect("an HTTP-date is a valid header value"),
-            ));
-        }
-        if let Some(url) = &settings.migration_url
-            && let Ok(link) = HeaderValue::from_str(&format!(r#"<{url}>; rel="deprecation""#))
-        {
-            headers.push((actix_web::http::header::LINK, link));
-        }
-        DeprecationNotice {
-            headers,
-            migration_url: settings.migration_url.clone(),
+        let link = settings
+            .migration_url
+            .as_ref()
+            .and_then(|url| HeaderValue::from_str(&format!(r#"<{url}>; rel="deprecation""#)).ok());
+        let mut notice = DeprecationNotice {
+            headers: Vec::new(),
             deprecated_at,
             sunset: settings.sunset,
+            link,
+            migration_url: settings.migration_url.clone(),
+        };
+        notice.headers = notice.build(&KeyDates::default());
+        notice
+    }
+
+    fn build(&self, own: &KeyDates) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = vec![(
+            DEPRECATION,
+            deprecation_value(own.deprecation.unwrap_or(self.deprecated_at)),
+        )];
+        if let Some(sunset) = own.sunset.or(self.sunset) {
+            headers.push((SUNSET, sunset_value(sunset)));
         }
+        if let Some(link) = &self.link {
+            headers.push((actix_web::http::header::LINK, link.clone()));
+        }
+        headers
     }
 
     /// The date the `Deprecation` header carries.
@@ -57,9 +80,20 @@ impl DeprecationNotice {
         self.migration_url.as_deref()
     }
 
+    /// The global dates' headers.
     pub fn apply(&self, headers: &mut HeaderMap) {
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
+        }
+    }
+
+    /// The headers for a key with `own` dates: each of its own dates replaces the global one.
+    pub fn apply_for(&self, own: &KeyDates, headers: &mut HeaderMap) {
+        if !own.is_set() {
+            return self.apply(headers);
+        }
+        for (name, value) in self.build(own) {
+            headers.append(name, value);
         }
     }
 }

@@ -8,6 +8,8 @@ pub mod dev_issuer;
 pub mod extract;
 pub mod jwks;
 pub mod jwt;
+pub mod key_dates;
+pub mod key_refusal;
 pub mod token_cache;
 
 use actix_web::HttpRequest;
@@ -16,6 +18,8 @@ use actix_web::http::header::{AUTHORIZATION, HeaderName};
 use self::api_key::{ApiKeys, KeyLookupError, KeyMatch};
 use self::deprecation::DeprecationNotice;
 use self::jwt::{JwtError, JwtVerifier, VerifiedToken};
+use self::key_dates::KeyDates;
+use self::key_refusal::KeyRefusal;
 use crate::config::{CredentialMismatch, ScopeSettings};
 use crate::control::FallbackFlag;
 use crate::domain::AuthFailure;
@@ -48,6 +52,9 @@ pub struct Caller {
     /// On the JWT path: the id of the key a presented `X-API-KEY` matched. The JWT decides; the
     /// migration ledger records the key as seen with the token's `sub`.
     pub linked_key: Option<KeyId>,
+    /// On the key path: the key's own deprecation and sunset dates, which override the global
+    /// ones in the deprecation headers.
+    pub key_dates: KeyDates,
 }
 
 impl Caller {
@@ -58,6 +65,7 @@ impl Caller {
             deprecated: false,
             rate: None,
             linked_key: None,
+            key_dates: KeyDates::default(),
         }
     }
 }
@@ -138,6 +146,10 @@ impl Authenticator {
                 }
                 let presented = std::str::from_utf8(value).ok()?.trim();
                 let found = self.keys.find_loaded(presented)?;
+                let now = time::OffsetDateTime::now_utc();
+                if key_refusal::decide(&found, mode, &self.flag.rules(), now).is_some() {
+                    return None;
+                }
                 Some(Self::key_caller(found, mode))
             }
             (None, None) => None,
@@ -163,9 +175,11 @@ impl Authenticator {
                 method: AuthMethod::ApiKey { key_id: found.id },
             },
             key_quota,
-            deprecated: mode == FallbackMode::Warn,
+            // A key with dates of its own was told them: it carries the headers in any mode.
+            deprecated: mode == FallbackMode::Warn || found.dates.is_set(),
             rate: None,
             linked_key: None,
+            key_dates: found.dates,
         }
     }
 
@@ -231,30 +245,47 @@ impl Authenticator {
     async fn by_key(&self, value: &[u8]) -> Result<Caller, ApiError> {
         let mode = self.flag.get();
         let presented = std::str::from_utf8(value).unwrap_or_default().trim();
-        if mode == FallbackMode::Deny {
-            let refused = ApiError::KeyPathDisabled {
-                migration_url: self.notice.migration_url().map(str::to_string),
-            };
-            // Attributed to the key when it is one of the set in force (no key-store call), so
-            // the ledger shows who keeps trying after `deny`.
-            return Err(match self.keys.find_loaded(presented) {
-                Some(found) => refused.for_key(found.id),
-                None => refused,
-            });
-        }
-        if presented.is_empty() {
-            return Err(ApiError::Unauthenticated(AuthFailure::InvalidKey));
-        }
-        let found = match self.keys.lookup(presented).await {
-            Ok(found) => found,
-            Err(KeyLookupError::Unknown) => {
-                tracing::info!(fingerprint = %crate::crypto::fingerprint(&crate::crypto::sha256(presented.as_bytes())), "unknown API key");
+        let found = if mode == FallbackMode::Deny {
+            // Under `deny`, only the set in force (no key-store call): enough to attribute the
+            // refusal to the key, so the ledger shows who keeps trying after `deny`.
+            match self.keys.find_loaded(presented) {
+                Some(found) => found,
+                None => return Err(self.key_refusal(KeyRefusal::Disabled)),
+            }
+        } else {
+            if presented.is_empty() {
                 return Err(ApiError::Unauthenticated(AuthFailure::InvalidKey));
             }
-            Err(KeyLookupError::Unavailable) => return Err(ApiError::Unavailable("API keys")),
+            match self.keys.lookup(presented).await {
+                Ok(found) => found,
+                Err(KeyLookupError::Unknown) => {
+                    tracing::info!(fingerprint = %crate::crypto::fingerprint(&crate::crypto::sha256(presented.as_bytes())), "unknown API key");
+                    return Err(ApiError::Unauthenticated(AuthFailure::InvalidKey));
+                }
+                Err(KeyLookupError::Unavailable) => return Err(ApiError::Unavailable("API keys")),
+            }
         };
+        // Expired, brownout, canary, deny: in that order (key_refusal.rs says why).
+        let now = time::OffsetDateTime::now_utc();
+        if let Some(refusal) = key_refusal::decide(&found, mode, &self.flag.rules(), now) {
+            let refused = self.key_refusal(refusal);
+            tracing::debug!(key_id = %found.id, reason = refused.auth_failure().map(|r| r.label()), "API key refused");
+            return Err(refused.for_key(found.id));
+        }
         tracing::debug!(key_id = %found.id, fingerprint = %found.fingerprint, stage = found.stage.label(), "API key accepted");
         Ok(Self::key_caller(found, mode))
+    }
+
+    /// The answer to a refused key, pointing at the migration guide.
+    fn key_refusal(&self, refusal: KeyRefusal) -> ApiError {
+        let migration_url = self.notice.migration_url().map(str::to_string);
+        match refusal {
+            KeyRefusal::Disabled => ApiError::KeyPathDisabled { migration_url },
+            KeyRefusal::Closed(closure) => ApiError::KeyClosed {
+                closure,
+                migration_url,
+            },
+        }
     }
 }
 
@@ -281,6 +312,8 @@ mod tests {
             fingerprint: String::new(),
             rate_per_minute: None,
             burst: None,
+            dates: Default::default(),
+            canary_bucket: 0,
         }
     }
 

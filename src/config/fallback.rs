@@ -33,7 +33,7 @@ const MIGRATION_URL: Setting = Setting::new(
 const POLL_SECS: Setting = Setting::new(
     "control_poll_secs",
     "10",
-    "how often every instance re-reads the flag, in seconds",
+    "how often every instance re-reads the control state (flag, brownout windows, canary), in seconds",
 );
 
 pub(super) const SETTINGS: &[Setting] = &[

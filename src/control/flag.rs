@@ -2,14 +2,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use super::ControlStore;
+use arc_swap::ArcSwap;
+
+use super::{Brownouts, Canary, ControlStore, Document};
 use crate::domain::FallbackMode;
 use crate::periodic::Background;
 
-/// The flag as this instance sees it: read on every key request, so a lock-free cell.
+/// The brownout windows and the canary as this instance last read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub brownouts: Brownouts,
+    pub canary: Canary,
+}
+
+/// The control state as this instance sees it: the flag, the brownout windows and the canary.
+/// Read on every key request, so lock-free cells: an atomic for the mode, an `ArcSwap` snapshot
+/// for the rules (a load is a reference-count increment; the poller swaps whole snapshots).
 #[derive(Clone)]
 pub struct FallbackFlag {
     mode: Arc<AtomicU8>,
+    rules: Arc<ArcSwap<Rules>>,
 }
 
 fn encode(mode: FallbackMode) -> u8 {
@@ -32,11 +44,17 @@ impl FallbackFlag {
     pub fn new(initial: FallbackMode) -> Self {
         FallbackFlag {
             mode: Arc::new(AtomicU8::new(encode(initial))),
+            rules: Arc::default(),
         }
     }
 
     pub fn get(&self) -> FallbackMode {
         decode(self.mode.load(Ordering::Relaxed))
+    }
+
+    /// The brownout windows and canary in force (a snapshot; cheap, never blocks).
+    pub fn rules(&self) -> arc_swap::Guard<Arc<Rules>> {
+        self.rules.load()
     }
 
     fn set(&self, mode: FallbackMode) {
@@ -46,14 +64,34 @@ impl FallbackFlag {
         }
     }
 
-    /// Reads the stored mode now; a store without one keeps the configured initial mode.
+    fn set_rules(&self, rules: Rules) {
+        if **self.rules.load() != rules {
+            tracing::info!(
+                windows = rules.brownouts.windows.len(),
+                canary_percent = rules.canary.percent(),
+                "brownout windows or canary changed"
+            );
+            self.rules.store(Arc::new(rules));
+        }
+    }
+
+    /// Reads the stored control state now: the mode (a store without one keeps the configured
+    /// initial mode), the brownout windows and the canary. What cannot be read stays as it was:
+    /// an outage must not flip the key path, nor end a brownout early.
     pub async fn refresh(&self, store: &dyn ControlStore) {
         match store.fallback_mode().await {
             Ok(Some(mode)) => self.set(mode),
             Ok(None) => {}
-            // The last known mode stays in force; an outage must not flip the key path.
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the fallback flag; keeping the last mode")
+            }
+        }
+        let brownouts = super::read::<Brownouts>(store, Document::Brownouts).await;
+        let canary = super::read::<Canary>(store, Document::Canary).await;
+        match (brownouts, canary) {
+            (Ok(brownouts), Ok(canary)) => self.set_rules(Rules { brownouts, canary }),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the brownouts or canary; keeping the last ones")
             }
         }
     }

@@ -1,18 +1,65 @@
-//! The deprecation flag shared by every instance: set by `cutover fallback set`, polled by
-//! `serve`. Embedded: the SQLite database; aws: an item in the DynamoDB table.
+//! The control state shared by every instance: the deprecation flag (`cutover fallback set`),
+//! the scheduled brownout windows (`cutover brownouts`) and the canary deny (`cutover fallback
+//! canary`). Embedded: rows of the SQLite `control` table; aws: items of the DynamoDB table.
+//! `serve` polls all of it in one pass ([`FallbackFlag::refresh`]) and the request path reads a
+//! snapshot, never the store.
 
+pub mod annotations;
+pub mod brownout;
+pub mod canary;
+mod document;
 mod flag;
+pub mod plan;
 
 use async_trait::async_trait;
 
-pub use flag::FallbackFlag;
+pub use brownout::{Brownouts, Window};
+pub use canary::Canary;
+pub use document::{ControlError, read, update};
+pub use flag::{FallbackFlag, Rules};
 
 use crate::domain::FallbackMode;
 use crate::storage::StoreError;
+
+/// A JSON document of the control state, stored beside the flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Brownouts,
+    Canary,
+}
+
+impl Document {
+    /// The row name in SQLite's `control` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Document::Brownouts => "brownouts",
+            Document::Canary => "canary",
+        }
+    }
+
+    /// The sort key of its DynamoDB item (partition `CONTROL`).
+    pub fn sort_key(self) -> &'static str {
+        match self {
+            Document::Brownouts => "BROWNOUTS",
+            Document::Canary => "CANARY",
+        }
+    }
+}
 
 #[async_trait]
 pub trait ControlStore: Send + Sync {
     /// The stored mode, or `None` when nobody has set one yet.
     async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError>;
     async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError>;
+    /// The stored text of a document, or `None` when nobody wrote one yet.
+    async fn document(&self, doc: Document) -> Result<Option<String>, StoreError>;
+    /// Stores `value` if and only if the stored text is still `previous` (`None`: absent), so
+    /// two operators editing at once never lose each other's change. `Ok(false)`: someone else
+    /// wrote first; read again and retry.
+    async fn swap_document(
+        &self,
+        doc: Document,
+        previous: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError>;
 }

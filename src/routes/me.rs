@@ -49,8 +49,8 @@ pub struct KeyPath {
     /// The `Sunset` date, when one is configured.
     sunset: Option<String>,
     migration_url: Option<String>,
-    /// Where the dates come from: `service` (the `CUTOVER_*` settings). Per-key dates, when a
-    /// key entry carries its own, will say `key` here.
+    /// Where the dates come from: `service` (the `CUTOVER_*` settings), or `key` when the key
+    /// entry carries its own (`cutover keys set`).
     dates_from: &'static str,
 }
 
@@ -81,14 +81,19 @@ pub async fn me(
 ) -> Result<HttpResponse, ApiError> {
     let mode = state.auth.flag.get();
     let notice = &state.auth.notice;
+    // A key's own dates (`cutover keys set`) override the service's, as in its headers; a key
+    // with dates of its own carries them in any mode.
+    let own = &caller.key_dates;
+    let deprecation = match own.deprecation {
+        Some(at) => Some(at),
+        None => (mode != FallbackMode::Allow).then(|| notice.deprecated_at()),
+    };
     let key_path = KeyPath {
         mode,
-        deprecation: (mode != FallbackMode::Allow)
-            .then(|| rfc3339(notice.deprecated_at()))
-            .flatten(),
-        sunset: notice.sunset().and_then(rfc3339),
+        deprecation: deprecation.and_then(rfc3339),
+        sunset: own.sunset.or(notice.sunset()).and_then(rfc3339),
         migration_url: notice.migration_url().map(str::to_string),
-        dates_from: "service",
+        dates_from: if own.is_set() { "key" } else { "service" },
     };
     Ok(HttpResponse::Ok().json(describe(&caller, key_path)))
 }

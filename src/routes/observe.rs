@@ -93,8 +93,8 @@ pub async fn observe(
         metrics.authenticated(&p.method);
     }
 
-    if caller.as_ref().is_some_and(|c| c.deprecated) {
-        state.auth.notice.apply(res.headers_mut());
+    if let Some(c) = caller.as_ref().filter(|c| c.deprecated) {
+        state.auth.notice.apply_for(&c.key_dates, res.headers_mut());
     }
 
     // The access log: id, route, principal and auth method are on the span; the event adds only

@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::auth::key_refusal::KeyClosure;
 use crate::domain::{AuthFailure, KeyId, Scope};
 use crate::ratelimit::RateLimitInfo;
 use crate::storage::StoreError;
@@ -16,6 +17,12 @@ pub enum ApiError {
     Unauthenticated(AuthFailure),
     #[error("the API-key path is switched off")]
     KeyPathDisabled { migration_url: Option<String> },
+    /// A key refused by a brownout window, the canary or its own sunset.
+    #[error("the key is refused: {}", .closure.auth_failure().label())]
+    KeyClosed {
+        closure: KeyClosure,
+        migration_url: Option<String>,
+    },
     #[error("missing scope {0}")]
     InsufficientScope(Scope),
     #[error("not found")]
@@ -79,7 +86,17 @@ impl ApiError {
             ApiError::KeyRefused { inner, .. } => inner.auth_failure(),
             ApiError::Unauthenticated(reason) => Some(*reason),
             ApiError::KeyPathDisabled { .. } => Some(AuthFailure::KeyPathDisabled),
+            ApiError::KeyClosed { closure, .. } => Some(closure.auth_failure()),
             ApiError::InsufficientScope(_) => Some(AuthFailure::InsufficientScope),
+            _ => None,
+        }
+    }
+
+    /// Where a refused key client should go instead.
+    fn migration_url(&self) -> Option<&str> {
+        match self {
+            ApiError::KeyPathDisabled { migration_url }
+            | ApiError::KeyClosed { migration_url, .. } => migration_url.as_deref(),
             _ => None,
         }
     }
@@ -96,6 +113,7 @@ impl ApiError {
             ApiError::KeyPathDisabled { .. } => {
                 ("api-key-disabled", "API keys are no longer accepted")
             }
+            ApiError::KeyClosed { closure, .. } => closure.slug_and_title(),
             ApiError::InsufficientScope(_) => ("insufficient-scope", "Insufficient scope"),
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::BadRequest(_) => ("bad-request", "Bad request"),
@@ -128,6 +146,10 @@ impl ApiError {
                 }
                 None => "X-API-KEY is switched off; sign in with Cognito instead".into(),
             },
+            ApiError::KeyClosed {
+                closure,
+                migration_url,
+            } => closure.detail(migration_url.as_deref()),
             ApiError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
             ApiError::NotFound => "no such resource".into(),
             ApiError::BadRequest(why) => why.clone(),
@@ -156,9 +178,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::KeyRefused { inner, .. } => inner.status_code(),
-            ApiError::Unauthenticated(_) | ApiError::KeyPathDisabled { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::Unauthenticated(_)
+            | ApiError::KeyPathDisabled { .. }
+            | ApiError::KeyClosed { .. } => StatusCode::UNAUTHORIZED,
             ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -187,10 +209,7 @@ impl ResponseError for ApiError {
             "status": status.as_u16(),
             "detail": self.detail(),
         });
-        if let ApiError::KeyPathDisabled {
-            migration_url: Some(url),
-        } = self
-        {
+        if let Some(url) = self.migration_url() {
             body["migration_url"] = json!(url);
         }
         if let ApiError::RateLimited(info) = self {
@@ -206,7 +225,9 @@ impl ResponseError for ApiError {
                 header::WWW_AUTHENTICATE,
                 r#"Bearer realm="cutover""#.into(),
             ),
-            ApiError::Unauthenticated(_) | ApiError::KeyPathDisabled { .. } => insert(
+            ApiError::Unauthenticated(_)
+            | ApiError::KeyPathDisabled { .. }
+            | ApiError::KeyClosed { .. } => insert(
                 &mut res,
                 header::WWW_AUTHENTICATE,
                 r#"Bearer realm="cutover", error="invalid_token""#.into(),
@@ -243,10 +264,13 @@ impl ResponseError for ApiError {
             ),
             _ => {}
         }
-        if let ApiError::KeyPathDisabled {
-            migration_url: Some(url),
-        } = self
-        {
+        if let Some(secs) = match self {
+            ApiError::KeyClosed { closure, .. } => closure.retry_after_secs(),
+            _ => None,
+        } {
+            insert(&mut res, header::RETRY_AFTER, secs.to_string());
+        }
+        if let Some(url) = self.migration_url() {
             insert(
                 &mut res,
                 header::LINK,

@@ -56,6 +56,7 @@ pub async fn add(
         owner: owner.map(str::to_string),
         rate_per_minute: quota.rate_per_minute,
         burst: quota.burst,
+        dates: Default::default(),
     };
     source
         .update(&|mut doc: KeyDoc| {
@@ -174,4 +175,55 @@ pub async fn set_owner(
         Err(e) if e.downcast_ref::<AlreadyOwned>().is_some() => Ok(OwnerChange::Unchanged),
         Err(e) => Err(e),
     }
+}
+
+/// What `cutover keys set` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyUpdate {
+    pub deprecation: Option<time::OffsetDateTime>,
+    pub sunset: Option<time::OffsetDateTime>,
+    pub quota: Quota,
+}
+
+/// Changes a key's dates and quota (compare-and-swap, like every key write). The dates it ends
+/// with, its deprecation date or else `global_deprecation`, must not put the sunset first
+/// (RFC 9745); then nothing is written.
+pub async fn set(
+    source: &dyn KeySource,
+    id: &KeyId,
+    update: KeyUpdate,
+    global_deprecation: Option<time::OffsetDateTime>,
+) -> anyhow::Result<StoredKey> {
+    let KeyUpdate {
+        deprecation,
+        sunset,
+        quota,
+    } = update;
+    if deprecation.is_none()
+        && sunset.is_none()
+        && quota.rate_per_minute.is_none()
+        && quota.burst.is_none()
+    {
+        bail!("nothing to change: give --deprecation, --sunset, --rate-per-minute or --burst");
+    }
+    if quota.rate_per_minute == Some(0) || quota.burst == Some(0) {
+        bail!("--rate-per-minute and --burst must be greater than 0");
+    }
+    let written = std::sync::Mutex::new(None);
+    source
+        .update(&|mut doc: KeyDoc| {
+            let Some(entry) = doc.keys.iter_mut().find(|k| &k.id == id) else {
+                bail!("no key {id}");
+            };
+            entry.dates.deprecation = deprecation.or(entry.dates.deprecation);
+            entry.dates.sunset = sunset.or(entry.dates.sunset);
+            entry.rate_per_minute = quota.rate_per_minute.or(entry.rate_per_minute);
+            entry.burst = quota.burst.or(entry.burst);
+            entry.dates.check(global_deprecation)?;
+            *written.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry.clone());
+            Ok(doc)
+        })
+        .await?;
+    let entry = written.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(entry.expect("a successful update ran the change"))
 }

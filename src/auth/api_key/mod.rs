@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::key_dates::KeyDates;
 use crate::domain::KeyId;
 use crate::refresh::Refreshing;
 pub use ring::{KeyMatch, KeyRing};
@@ -32,6 +33,9 @@ pub struct StoredKey {
     pub rate_per_minute: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst: Option<u32>,
+    /// The key's own `deprecation` and `sunset` (RFC 3339), overriding the global dates.
+    #[serde(flatten)]
+    pub dates: KeyDates,
 }
 
 impl StoredKey {

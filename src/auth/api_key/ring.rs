@@ -3,6 +3,7 @@
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::Versions;
+use crate::auth::key_dates::KeyDates;
 use crate::crypto::{fingerprint, sha256};
 use crate::domain::{KeyId, PrincipalId};
 
@@ -36,6 +37,11 @@ pub struct KeyMatch {
     pub fingerprint: String,
     pub rate_per_minute: Option<u32>,
     pub burst: Option<u32>,
+    /// The key's own deprecation and sunset dates.
+    pub dates: KeyDates,
+    /// The key id's place for the canary deny, hashed once when the ring is built rather than
+    /// on every request.
+    pub canary_bucket: u16,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +82,8 @@ impl KeyRing {
                         fingerprint: fingerprint(&hash),
                         rate_per_minute: current.rate_per_minute,
                         burst: current.burst,
+                        dates: current.dates,
+                        canary_bucket: crate::control::canary::bucket(&key.id),
                     },
                 });
             }
@@ -132,6 +140,7 @@ mod tests {
             owner: owner.map(str::to_string),
             rate_per_minute: None,
             burst: None,
+            dates: KeyDates::default(),
         }
     }
 
@@ -149,6 +158,11 @@ mod tests {
         let new = ring.find("new").unwrap();
         assert_eq!((new.id.as_str(), new.stage), ("mobile", Stage::Current));
         assert_eq!(new.principal.as_str(), "alice");
+        assert_eq!(
+            new.canary_bucket,
+            crate::control::canary::bucket(&new.id),
+            "the canary place is the id's, hashed once"
+        );
         let old = ring.find("old").unwrap();
         assert_eq!(
             (old.stage, old.principal.as_str()),

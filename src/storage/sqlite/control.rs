@@ -1,4 +1,5 @@
-//! The fallback flag: one row in `control`, shared by every process that opens the file.
+//! The control state: rows of `control` (the flag, and the brownout and canary documents as
+//! JSON), shared by every process that opens the file.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -6,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Database;
-use crate::control::ControlStore;
+use crate::control::{ControlStore, Document};
 use crate::domain::FallbackMode;
 use crate::storage::StoreError;
 
@@ -40,6 +41,46 @@ impl ControlStore for Database {
                 params![mode.as_str(), now],
             )
             .map(|_| ())
+        })
+        .await
+    }
+
+    async fn document(&self, doc: Document) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT value FROM control WHERE name = ?1",
+                [doc.name()],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    async fn swap_document(
+        &self,
+        doc: Document,
+        previous: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let now = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let (previous, value) = (previous.map(str::to_string), value.to_string());
+        // The stored text is the version: the write lands only on the text the change was made
+        // from (an identical text written in between changes nothing that could be lost).
+        self.write(move |c| {
+            let changed = match previous {
+                None => c.execute(
+                    "INSERT INTO control (name, value, updated_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(name) DO NOTHING",
+                    params![doc.name(), value, now],
+                )?,
+                Some(previous) => c.execute(
+                    "UPDATE control SET value = ?2, updated_at = ?3 WHERE name = ?1 AND value = ?4",
+                    params![doc.name(), value, now, previous],
+                )?,
+            };
+            Ok(changed == 1)
         })
         .await
     }

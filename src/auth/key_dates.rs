@@ -1,0 +1,111 @@
+//! A key's own deprecation and sunset dates (`cutover keys set --deprecation --sunset`): they
+//! override the global ones in its `Deprecation` and `Sunset` headers, and once its sunset has
+//! passed the key is refused (`key-expired`) on every instance, checked against the clock at
+//! request time, so nobody has to act on the day.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDates {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub deprecation: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub sunset: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the sunset ({}) is before the deprecation date ({}); RFC 9745 wants a resource deprecated \
+     before it goes away: move --sunset later or --deprecation earlier",
+    rfc3339(*.sunset),
+    rfc3339(*.deprecation)
+)]
+pub struct SunsetBeforeDeprecation {
+    pub deprecation: OffsetDateTime,
+    pub sunset: OffsetDateTime,
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+impl KeyDates {
+    /// Whether the key has a date of its own (it then always carries the headers).
+    pub fn is_set(&self) -> bool {
+        self.deprecation.is_some() || self.sunset.is_some()
+    }
+
+    /// Whether the key's own sunset has passed at `now`.
+    pub fn expired(&self, now: OffsetDateTime) -> bool {
+        self.sunset.is_some_and(|sunset| sunset <= now)
+    }
+
+    /// These dates, with `global_deprecation` standing in for a missing deprecation date,
+    /// must not put the sunset first.
+    pub fn check(
+        &self,
+        global_deprecation: Option<OffsetDateTime>,
+    ) -> Result<(), SunsetBeforeDeprecation> {
+        match (self.deprecation.or(global_deprecation), self.sunset) {
+            (Some(deprecation), Some(sunset)) if sunset < deprecation => {
+                Err(SunsetBeforeDeprecation {
+                    deprecation,
+                    sunset,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn a_sunset_before_the_deprecation_date_is_refused_and_equal_dates_are_not() {
+        let dates = |d, s| KeyDates {
+            deprecation: d,
+            sunset: s,
+        };
+        let (early, late) = (
+            datetime!(2026-12-01 0:00 UTC),
+            datetime!(2027-03-01 0:00 UTC),
+        );
+        assert!(dates(Some(late), Some(early)).check(None).is_err());
+        assert!(
+            dates(None, Some(early)).check(Some(late)).is_err(),
+            "global deprecation"
+        );
+        assert!(dates(Some(early), Some(early)).check(None).is_ok());
+        assert!(
+            dates(Some(early), Some(late)).check(Some(late)).is_ok(),
+            "own date wins"
+        );
+        assert!(dates(None, Some(early)).check(None).is_ok());
+    }
+
+    #[test]
+    fn a_key_expires_at_its_sunset_not_before() {
+        let sunset = datetime!(2027-03-01 12:00 UTC);
+        let dates = KeyDates {
+            deprecation: None,
+            sunset: Some(sunset),
+        };
+        assert!(!dates.expired(sunset - time::Duration::SECOND));
+        assert!(dates.expired(sunset));
+        assert!(!KeyDates::default().expired(sunset));
+    }
+}

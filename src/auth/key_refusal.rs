@@ -1,0 +1,201 @@
+//! What the control state and the key's own dates say about a key request, in one order of
+//! precedence (docs/reference.md, "Key refusals"):
+//!
+//! 1. the key's own sunset has passed → `key-expired` (final for this key, whatever the flag);
+//! 2. a brownout window is open for it → `key-path-brownout` (ends by itself; `Retry-After`);
+//! 3. the canary chooses it → refused as `deny` refuses (`api-key-disabled`, reason `canary`);
+//! 4. the flag says `deny` → `api-key-disabled`;
+//! 5. else the key is accepted (`warn`, or dates of its own, add the deprecation headers).
+//!
+//! Most specific and most lasting first: an operator reading the reason learns the rule that
+//! will still refuse the key once the others are lifted.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::api_key::KeyMatch;
+use crate::control::Rules;
+use crate::domain::{AuthFailure, FallbackMode};
+
+/// A refusal of one key by a rule other than the flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyClosure {
+    /// The key's own sunset has passed.
+    Expired { sunset: OffsetDateTime },
+    /// A brownout window is open for the key until `ends`.
+    Brownout {
+        ends: OffsetDateTime,
+        retry_after_secs: u64,
+    },
+    /// The canary deny chose the key.
+    Canary,
+}
+
+/// Why a matched key is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRefusal {
+    Closed(KeyClosure),
+    /// The flag says `deny`.
+    Disabled,
+}
+
+/// The rules in their order of precedence; `None`: accepted.
+pub fn decide(
+    found: &KeyMatch,
+    mode: FallbackMode,
+    rules: &Rules,
+    now: OffsetDateTime,
+) -> Option<KeyRefusal> {
+    if found.dates.expired(now) {
+        let sunset = found.dates.sunset.expect("expired implies a sunset");
+        return Some(KeyRefusal::Closed(KeyClosure::Expired { sunset }));
+    }
+    if let Some(window) = rules.brownouts.refusing(&found.id, now) {
+        let left = (window.end - now).as_seconds_f64().ceil().max(1.0) as u64;
+        return Some(KeyRefusal::Closed(KeyClosure::Brownout {
+            ends: window.end,
+            retry_after_secs: left,
+        }));
+    }
+    if rules.canary.chooses_at(found.canary_bucket, &found.id) {
+        return Some(KeyRefusal::Closed(KeyClosure::Canary));
+    }
+    (mode == FallbackMode::Deny).then_some(KeyRefusal::Disabled)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+impl KeyClosure {
+    pub fn auth_failure(&self) -> AuthFailure {
+        match self {
+            KeyClosure::Expired { .. } => AuthFailure::KeyExpired,
+            KeyClosure::Brownout { .. } => AuthFailure::Brownout,
+            KeyClosure::Canary => AuthFailure::Canary,
+        }
+    }
+
+    /// The problem type's slug and title. The canary answers exactly as `deny` does: the
+    /// chosen clients see what everyone will see, so their fix is the final one.
+    pub fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            KeyClosure::Expired { .. } => ("key-expired", "This API key has expired"),
+            KeyClosure::Brownout { .. } => (
+                "key-path-brownout",
+                "API keys are switched off for a scheduled brownout",
+            ),
+            KeyClosure::Canary => ("api-key-disabled", "API keys are no longer accepted"),
+        }
+    }
+
+    pub fn detail(&self, migration_url: Option<&str>) -> String {
+        let instead = match migration_url {
+            Some(url) => format!("sign in with Cognito instead: {url}"),
+            None => "sign in with Cognito instead".to_string(),
+        };
+        match self {
+            KeyClosure::Expired { sunset } => format!(
+                "this API key's sunset date ({}) has passed; {instead}",
+                rfc3339(*sunset)
+            ),
+            KeyClosure::Brownout { ends, .. } => format!(
+                "X-API-KEY is switched off in a scheduled brownout until {}, and will be switched \
+                 off for good; {instead}",
+                rfc3339(*ends)
+            ),
+            KeyClosure::Canary => format!("X-API-KEY is switched off; {instead}"),
+        }
+    }
+
+    /// Seconds until the refusal ends by itself (a brownout only).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            KeyClosure::Brownout {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::auth::api_key::ring::Stage;
+    use crate::auth::key_dates::KeyDates;
+    use crate::control::{Brownouts, Canary, Window};
+    use crate::domain::{KeyId, PrincipalId};
+
+    fn found(sunset: Option<OffsetDateTime>) -> KeyMatch {
+        let id = KeyId::parse("mobile").unwrap();
+        let canary_bucket = crate::control::canary::bucket(&id);
+        KeyMatch {
+            principal: PrincipalId::for_key(&id),
+            id,
+            stage: Stage::Current,
+            fingerprint: String::new(),
+            rate_per_minute: None,
+            burst: None,
+            dates: KeyDates {
+                deprecation: None,
+                sunset,
+            },
+            canary_bucket,
+        }
+    }
+
+    const NOW: OffsetDateTime = datetime!(2027-01-01 10:00 UTC);
+
+    fn all_rules() -> Rules {
+        let mut brownouts = Brownouts::default();
+        brownouts.add(Window::new(NOW, Duration::from_secs(90), vec![]), NOW);
+        Rules {
+            brownouts,
+            canary: Canary {
+                basis_points: crate::control::canary::ALL,
+                except: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn an_expired_key_is_expired_before_brownout_canary_and_deny() {
+        let refusal = decide(&found(Some(NOW)), FallbackMode::Deny, &all_rules(), NOW);
+        assert!(matches!(
+            refusal,
+            Some(KeyRefusal::Closed(KeyClosure::Expired { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_brownout_comes_before_the_canary_and_says_when_it_ends() {
+        let refusal = decide(&found(None), FallbackMode::Deny, &all_rules(), NOW);
+        assert_eq!(
+            refusal,
+            Some(KeyRefusal::Closed(KeyClosure::Brownout {
+                ends: NOW + time::Duration::seconds(90),
+                retry_after_secs: 90
+            }))
+        );
+    }
+
+    #[test]
+    fn the_canary_comes_before_deny_and_deny_before_acceptance() {
+        let mut rules = all_rules();
+        rules.brownouts = Brownouts::default();
+        let canary = decide(&found(None), FallbackMode::Deny, &rules, NOW);
+        assert_eq!(canary, Some(KeyRefusal::Closed(KeyClosure::Canary)));
+        let deny = decide(&found(None), FallbackMode::Deny, &Rules::default(), NOW);
+        assert_eq!(deny, Some(KeyRefusal::Disabled));
+        let future = Some(NOW + time::Duration::DAY);
+        assert_eq!(
+            decide(&found(future), FallbackMode::Warn, &Rules::default(), NOW),
+            None
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! `cutover brownouts add|list|remove|plan`: scheduled windows in which key requests are
+//! refused, stored in the control store (compare-and-swap) and followed by every instance
+//! within CUTOVER_CONTROL_POLL_SECS.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Subcommand;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::Format;
+use crate::auth::api_key::KeyRing;
+use crate::backends::Backends;
+use crate::config::Settings;
+use crate::control::brownout::{parse_date, parse_duration};
+use crate::control::{self, Brownouts, ControlError, Document, Window, plan};
+use crate::domain::KeyId;
+
+#[derive(Subcommand)]
+pub enum BrownoutsCommand {
+    /// Schedule a window; prints its id alone on stdout.
+    Add {
+        /// When it opens: `now` or an RFC 3339 date-time (2026-12-01T09:00:00Z).
+        #[arg(long)]
+        start: String,
+        /// How long it lasts: 90s, 30m, 1h, 1h30m, 2d.
+        #[arg(long, value_parser = parse_duration)]
+        duration: Duration,
+        /// Refuse only this key id (repeat for several); default: every key.
+        #[arg(long = "key")]
+        keys: Vec<KeyId>,
+    },
+    /// Show the stored windows (scheduled, open and recently ended).
+    List {
+        /// Output: a table for people, or one JSON document for scripts.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Delete a window (ends it at once if open); every instance follows within the poll.
+    Remove {
+        /// The window's id, as `add` or `list` printed it.
+        id: String,
+    },
+    /// Propose escalating windows (1 h, 3 h, 12 h, 24 h, 48 h) over a period, each opening at
+    /// 10:00 on a working day of --tz; stores them only with --apply.
+    Plan {
+        /// The period's start: YYYY-MM-DD (UTC midnight) or an RFC 3339 date-time.
+        #[arg(long, value_parser = parse_date)]
+        from: OffsetDateTime,
+        /// The period's end, same forms; every window ends by then.
+        #[arg(long, value_parser = parse_date)]
+        until: OffsetDateTime,
+        /// The operators' IANA time zone: windows open on its working hours.
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Refuse only this key id in the planned windows (repeat for several).
+        #[arg(long = "key")]
+        keys: Vec<KeyId>,
+        /// Store the proposed windows (without it, nothing is written).
+        #[arg(long)]
+        apply: bool,
+    },
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// Refuses key ids that are not in the key store: a typo would brown out nobody.
+async fn check_keys(backends: &Backends, keys: &[KeyId]) -> anyhow::Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let known = KeyRing::from_versions(&backends.keys.load().await?).key_ids();
+    let unknown: Vec<&str> = keys
+        .iter()
+        .filter(|k| !known.contains(k))
+        .map(KeyId::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "no key {} in {}; `cutover keys list` shows the ids",
+            unknown.join(", "),
+            backends.keys.describe()
+        );
+    }
+    Ok(())
+}
+
+fn print_windows(windows: &[Window], now: OffsetDateTime) {
+    println!(
+        "{:<18} {:<10} {:<21} {:<21} KEYS",
+        "ID", "STATE", "START", "END"
+    );
+    for w in windows {
+        let keys = if w.keys.is_empty() {
+            "all".to_string()
+        } else {
+            w.keys
+                .iter()
+                .map(KeyId::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        println!(
+            "{:<18} {:<10} {:<21} {:<21} {keys}",
+            w.id,
+            w.state(now),
+            rfc3339(w.start),
+            rfc3339(w.end)
+        );
+    }
+}
+
+pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()> {
+    let backends = Backends::build(&settings).await?;
+    let store = backends.control.as_ref();
+    let poll = settings.fallback.poll.as_secs();
+    let now = OffsetDateTime::now_utc();
+    match cmd {
+        BrownoutsCommand::Add {
+            start,
+            duration,
+            keys,
+        } => {
+            let start = control::brownout::parse_start(&start, now)?;
+            check_keys(&backends, &keys).await?;
+            let window = Window::new(start, duration, keys);
+            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
+                doc.add(window.clone(), now);
+                Ok(doc)
+            })
+            .await?;
+            eprintln!(
+                "brownout {} from {} to {}; running instances follow within {poll} s",
+                window.id,
+                rfc3339(window.start),
+                rfc3339(window.end)
+            );
+            println!("{}", window.id);
+        }
+        BrownoutsCommand::List { format } => {
+            let doc: Brownouts = control::read(store, Document::Brownouts).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+                Format::Text => print_windows(&doc.windows, now),
+            }
+        }
+        BrownoutsCommand::Remove { id } => {
+            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
+                if doc.remove(&id) {
+                    Ok(doc)
+                } else {
+                    Err(ControlError::Refused(format!(
+                        "no brownout window {id}; `cutover brownouts list` shows them"
+                    )))
+                }
+            })
+            .await?;
+            eprintln!("removed brownout {id}; running instances follow within {poll} s");
+        }
+        BrownoutsCommand::Plan {
+            from,
+            until,
+            tz,
+            keys,
+            apply,
+        } => {
+            let zone = plan::time_zone(&tz)?;
+            check_keys(&backends, &keys).await?;
+            let windows = plan::plan(from, until, &zone, &keys)?;
+            print_windows(&windows, now);
+            if !apply {
+                eprintln!("nothing stored; run again with --apply to schedule these windows");
+                return Ok(());
+            }
+            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
+                for w in &windows {
+                    doc.add(w.clone(), now);
+                }
+                Ok(doc)
+            })
+            .await?;
+            eprintln!(
+                "stored {} brownout windows; running instances follow within {poll} s",
+                windows.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The stored windows, for the dashboard's annotations; none (with a warning) when the control
+/// store cannot be read, so the dashboard still deploys.
+pub async fn stored_windows(settings: &Settings) -> Vec<Window> {
+    let read = async {
+        let backends = Backends::build(settings).await?;
+        let doc: Brownouts = control::read(backends.control.as_ref(), Document::Brownouts).await?;
+        anyhow::Ok(doc.windows)
+    };
+    read.await.unwrap_or_else(|e| {
+        eprintln!("warning: brownout windows not drawn on the dashboard: {e:#}");
+        Vec::new()
+    })
+}

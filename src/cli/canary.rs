@@ -1,0 +1,56 @@
+//! `cutover fallback canary --percent P [--except ID]...`: refuse a stable share of key ids as
+//! `deny` would, before switching the key path off for everyone.
+
+use anyhow::bail;
+
+use crate::auth::api_key::KeyRing;
+use crate::backends::Backends;
+use crate::config::Settings;
+use crate::control::{self, Canary, Document};
+use crate::domain::KeyId;
+
+pub async fn run(
+    settings: &Settings,
+    backends: &Backends,
+    basis_points: u16,
+    except: Vec<KeyId>,
+) -> anyhow::Result<()> {
+    let known = KeyRing::from_versions(&backends.keys.load().await?).key_ids();
+    if let Some(unknown) = except.iter().find(|k| !known.contains(k)) {
+        bail!(
+            "no key {unknown} in {}; `cutover keys list` shows the ids",
+            backends.keys.describe()
+        );
+    }
+    let canary = Canary {
+        basis_points,
+        except,
+    };
+    control::update(backends.control.as_ref(), Document::Canary, |_: Canary| {
+        Ok(canary.clone())
+    })
+    .await?;
+    let poll = settings.fallback.poll.as_secs();
+    if !canary.is_on() {
+        eprintln!("canary off; running instances follow within {poll} s");
+    } else {
+        let chosen: Vec<&str> = known
+            .iter()
+            .filter(|k| canary.chooses(k))
+            .map(KeyId::as_str)
+            .collect();
+        eprintln!(
+            "canary at {} %: {} of {} keys refused now ({}); running instances follow within {poll} s",
+            canary.percent(),
+            chosen.len(),
+            known.len(),
+            if chosen.is_empty() {
+                "none".to_string()
+            } else {
+                chosen.join(", ")
+            }
+        );
+    }
+    println!("{}", canary.percent());
+    Ok(())
+}

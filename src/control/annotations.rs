@@ -1,0 +1,89 @@
+//! The brownout windows drawn on the migration dashboard: a shaded vertical band per window on
+//! the key-traffic and auth-failure graphs, added when `cutover dashboard deploy` runs, so
+//! the dips in key traffic line up with the windows that caused them.
+
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+
+use super::Window;
+
+/// Time-series widgets whose metrics name one of these get the bands.
+const ANNOTATED: [&str; 2] = ["ApiKeyRequests", "AuthFailures"];
+
+/// One band: CloudWatch draws a pair of vertical annotations as the shaded span between them.
+fn band(w: &Window) -> Value {
+    let at = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    let scope = if w.keys.is_empty() {
+        "all keys".to_string()
+    } else {
+        w.keys
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    json!([
+        { "label": format!("brownout {} ({scope})", w.id), "value": at(w.start), "color": "#d62728" },
+        { "value": at(w.end) }
+    ])
+}
+
+/// The dashboard body with a band per window on the key-traffic widgets; unchanged when there
+/// is no window (or the body is not the JSON expected).
+pub fn annotate(body: String, windows: &[Window]) -> String {
+    if windows.is_empty() {
+        return body;
+    }
+    let Ok(mut dashboard) = serde_json::from_str::<Value>(&body) else {
+        return body;
+    };
+    let bands: Vec<Value> = windows.iter().map(band).collect();
+    for widget in dashboard["widgets"].as_array_mut().into_iter().flatten() {
+        let props = &mut widget["properties"];
+        let metrics = props["metrics"].to_string();
+        if props["view"] == "timeSeries" && ANNOTATED.iter().any(|m| metrics.contains(m)) {
+            props["annotations"]["vertical"] = Value::Array(bands.clone());
+        }
+    }
+    dashboard.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::metrics::dashboard::{DASHBOARD_TEMPLATE, render};
+
+    #[test]
+    fn each_window_is_a_band_on_the_key_traffic_and_auth_failure_graphs_only() {
+        let body = render(DASHBOARD_TEMPLATE, "Cutover", "eu-west-1");
+        let at = datetime!(2026-12-01 09:00 UTC);
+        let windows = [Window::new(at, Duration::from_secs(3600), vec![])];
+        let out: Value = serde_json::from_str(&annotate(body.clone(), &windows)).unwrap();
+        let mut annotated = Vec::new();
+        for w in out["widgets"].as_array().unwrap() {
+            let vertical = &w["properties"]["annotations"]["vertical"];
+            if !vertical.is_null() {
+                annotated.push(w["properties"]["title"].as_str().unwrap().to_string());
+                assert_eq!(vertical[0][0]["value"], "2026-12-01T09:00:00Z");
+                assert_eq!(vertical[0][1]["value"], "2026-12-01T10:00:00Z");
+            }
+        }
+        assert!(
+            annotated.iter().any(|t| t.contains("per legacy client")),
+            "{annotated:?}"
+        );
+        assert!(
+            annotated.iter().any(|t| t.contains("Auth failures")),
+            "{annotated:?}"
+        );
+        assert!(
+            !annotated.iter().any(|t| t.contains("Latency")),
+            "{annotated:?}"
+        );
+        assert_eq!(annotate(body.clone(), &[]), body, "no window, no change");
+    }
+}

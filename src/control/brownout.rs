@@ -1,0 +1,222 @@
+//! Scheduled brownouts: windows of time in which key requests (all, or those of listed keys)
+//! are refused, so clients that ignored every `Deprecation` header fail briefly and come
+//! forward before the final switch-off.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::domain::KeyId;
+
+/// Windows that ended longer ago than this are dropped at the next write (the dashboard and
+/// `brownouts list` still show the recent ones).
+const KEEP_ENDED: time::Duration = time::Duration::days(30);
+
+/// One window. `keys` empty: every key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyId>,
+}
+
+impl Window {
+    /// A new window with a fresh id (`bw_` and 48 random bits: short enough to type).
+    pub fn new(start: OffsetDateTime, length: Duration, keys: Vec<KeyId>) -> Self {
+        Window {
+            id: format!("bw_{}", hex::encode(crate::crypto::random_bytes::<6>())),
+            start,
+            end: start + length,
+            keys,
+        }
+    }
+
+    pub fn is_open(&self, now: OffsetDateTime) -> bool {
+        self.start <= now && now < self.end
+    }
+
+    pub fn covers(&self, key: &KeyId) -> bool {
+        self.keys.is_empty() || self.keys.contains(key)
+    }
+
+    pub fn state(&self, now: OffsetDateTime) -> &'static str {
+        if now < self.start {
+            "scheduled"
+        } else if now < self.end {
+            "open"
+        } else {
+            "ended"
+        }
+    }
+}
+
+/// The stored document: `{"windows":[…]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Brownouts {
+    #[serde(default)]
+    pub windows: Vec<Window>,
+}
+
+impl Brownouts {
+    /// The window that refuses `key` at `now`; of overlapping ones, the one that ends last (so
+    /// `Retry-After` is never too early).
+    pub fn refusing(&self, key: &KeyId, now: OffsetDateTime) -> Option<&Window> {
+        self.windows
+            .iter()
+            .filter(|w| w.is_open(now) && w.covers(key))
+            .max_by_key(|w| w.end)
+    }
+
+    /// Adds a window, dropping those that ended long ago.
+    pub fn add(&mut self, window: Window, now: OffsetDateTime) {
+        self.windows.retain(|w| w.end + KEEP_ENDED > now);
+        self.windows.push(window);
+        self.windows.sort_by_key(|w| w.start);
+    }
+
+    /// Removes a window by id; `false` when there is none.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let before = self.windows.len();
+        self.windows.retain(|w| w.id != id);
+        self.windows.len() != before
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WhenError {
+    #[error("{0:?} is not a duration: use e.g. 90s, 30m, 1h or 1h30m")]
+    Duration(String),
+    #[error(
+        "{0:?} is not a start: use `now` or an RFC 3339 date-time such as 2026-12-01T09:00:00Z"
+    )]
+    Start(String),
+    #[error("{0:?} is not a date: use YYYY-MM-DD or an RFC 3339 date-time")]
+    Date(String),
+}
+
+/// `90s`, `30m`, `1h`, `2d`, or sums such as `1h30m`; never zero.
+pub fn parse_duration(text: &str) -> Result<Duration, WhenError> {
+    let bad = || WhenError::Duration(text.to_string());
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// `now` or an RFC 3339 date-time.
+pub fn parse_start(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, WhenError> {
+    if text.trim().eq_ignore_ascii_case("now") {
+        // Whole seconds: the end is quoted to clients and shown in tables.
+        return Ok(now.replace_nanosecond(0).unwrap_or(now));
+    }
+    OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| WhenError::Start(text.to_string()))
+}
+
+/// A bare `YYYY-MM-DD` (the start of that day, UTC) or an RFC 3339 date-time.
+pub fn parse_date(text: &str) -> Result<OffsetDateTime, WhenError> {
+    let text = text.trim();
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_string()
+    };
+    OffsetDateTime::parse(&full, &Rfc3339).map_err(|_| WhenError::Date(text.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn key(id: &str) -> KeyId {
+        KeyId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn durations_take_seconds_minutes_hours_days_and_sums() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        for bad in ["", "0s", "1", "h", "1x", "-1h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_window_refuses_only_its_keys_and_only_while_open() {
+        let at = datetime!(2026-12-01 10:00 UTC);
+        let mut b = Brownouts::default();
+        b.add(
+            Window::new(at, Duration::from_secs(3600), vec![key("mobile")]),
+            at,
+        );
+        assert!(b.refusing(&key("mobile"), at).is_some());
+        assert!(b.refusing(&key("web"), at).is_none());
+        assert!(
+            b.refusing(&key("mobile"), at - time::Duration::SECOND)
+                .is_none()
+        );
+        assert!(
+            b.refusing(&key("mobile"), at + time::Duration::HOUR)
+                .is_none(),
+            "end is exclusive"
+        );
+    }
+
+    #[test]
+    fn of_overlapping_windows_the_one_ending_last_answers() {
+        let at = datetime!(2026-12-01 10:00 UTC);
+        let mut b = Brownouts::default();
+        b.add(Window::new(at, Duration::from_secs(3600), vec![]), at);
+        b.add(
+            Window::new(at, Duration::from_secs(7200), vec![key("mobile")]),
+            at,
+        );
+        let w = b.refusing(&key("mobile"), at).unwrap();
+        assert_eq!(w.end, at + time::Duration::hours(2));
+        assert_eq!(
+            b.refusing(&key("web"), at).unwrap().end,
+            at + time::Duration::HOUR
+        );
+    }
+
+    #[test]
+    fn windows_that_ended_long_ago_are_dropped_at_the_next_write() {
+        let old = datetime!(2026-01-01 10:00 UTC);
+        let now = datetime!(2026-06-01 10:00 UTC);
+        let mut b = Brownouts::default();
+        b.add(Window::new(old, Duration::from_secs(60), vec![]), old);
+        b.add(Window::new(now, Duration::from_secs(60), vec![]), now);
+        assert_eq!(b.windows.len(), 1);
+        assert_eq!(b.windows[0].start, now);
+    }
+}
