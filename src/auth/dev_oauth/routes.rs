@@ -81,13 +81,13 @@ fn check_client<'a>(
     oauth: &DevOAuth,
     req: &HttpRequest,
     p: &'a AuthorizeParams,
-) -> Result<Checked<'a>, HttpResponse> {
+) -> Result<Checked<'a>, &'static str> {
     if p.client_id.as_deref() != Some(oauth.client_id.as_str()) {
-        return Err(page::refusal("unknown client_id"));
+        return Err("unknown client_id");
     }
     let redirect_uri = p.redirect_uri.as_deref().unwrap_or_default();
     if !oauth.redirect_allowed(redirect_uri, &own_origin(req)) {
-        return Err(page::refusal("redirect_uri is not an allowed callback URL"));
+        return Err("redirect_uri is not an allowed callback URL");
     }
     Ok(Checked {
         redirect_uri,
@@ -155,7 +155,7 @@ async fn authorize(
     let p = query.into_inner();
     let checked = match check_client(&oauth, &req, &p) {
         Ok(c) => c,
-        Err(refused) => return refused,
+        Err(why) => return page::refusal(why),
     };
     if let Err((error, why)) = check_request(&p) {
         return redirect_error(&checked, error, why);
@@ -180,7 +180,7 @@ async fn sign_in(
     let p = form.into_inner();
     let checked = match check_client(&oauth, &req, &p) {
         Ok(c) => c,
-        Err(refused) => return refused,
+        Err(why) => return page::refusal(why),
     };
     let challenge = match check_request(&p) {
         Ok(c) => c,
