@@ -181,21 +181,50 @@ async fn a_refused_upload_shows_the_problem_title_and_lists_nothing() {
 
 /// What the API answers to the same text upload: its status and the problem's title.
 async fn refusal_of_text(served: &Served) -> (u16, String) {
-    let token = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .env("CUTOVER_DATA_DIR", served.data_dir.path())
-        .args(["token", "--sub", "carol"])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
-    let part = reqwest::multipart::Part::bytes(b"not an image at all".to_vec()).file_name("n.png");
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/uploads", served.address))
-        .bearer_auth(token)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
+    let token = served.token("carol");
+    let res = served
+        .upload(&token, "n.png", b"not an image at all".to_vec())
+        .await;
     let status = res.status().as_u16();
     let body: Value = res.json().await.unwrap();
     (status, body["title"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn scrolling_to_the_end_of_the_list_loads_every_page_newest_first() {
+    needs_browser!();
+    // Uploads cost 10 of a burst of 60 by default: room for the seeding.
+    let served = Served::start(&[("rate_burst", "1000"), ("rate_per_minute", "60000")]).await;
+    let token = served.token("dave");
+    // More than two of the page's pages (12 each).
+    const COUNT: usize = 30;
+    for i in 0..COUNT {
+        let shade = (i * 8) as u8;
+        let bytes = png::gradient(16, 12, [shade, 90, 200], [20, shade, 80]);
+        let res = served.upload(&token, &format!("p{i:02}.png"), bytes).await;
+        assert_eq!(res.status(), 201);
+    }
+    let driver = Chromedriver::start().await;
+    let b = Browser::open(&driver).await;
+    b.goto(&format!("{}/", served.address)).await;
+    ready(&b).await;
+    sign_in(&b, "dave").await;
+
+    let names = eventually(20, "every page to load while scrolling", || async {
+        b.eval("window.scrollTo(0, document.body.scrollHeight)", vec![])
+            .await;
+        let names = b
+            .eval(
+                "return [...document.querySelectorAll('#photos .name')].map(n => n.textContent)",
+                vec![],
+            )
+            .await;
+        let names: Vec<String> = serde_json::from_value(names).unwrap();
+        (names.len() == COUNT).then_some(names)
+    })
+    .await;
+    let newest_first: Vec<String> = (0..COUNT).rev().map(|i| format!("p{i:02}.png")).collect();
+    assert_eq!(names, newest_first);
+    b.assert_clean_console(&[ME_NOT_SERVED]).await;
+    b.close().await;
 }

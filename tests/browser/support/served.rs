@@ -62,3 +62,33 @@ impl Served {
         panic!("cutover serve did not come up");
     }
 }
+
+impl Served {
+    /// An access token for `sub` from this instance's dev issuer (`cutover token`).
+    pub fn token(&self, sub: &str) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .env("CUTOVER_DATA_DIR", self.data_dir.path())
+            .env("CUTOVER_LOG", "warn")
+            .args(["token", "--sub", sub])
+            .output()
+            .expect("cutover token runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Uploads `bytes` as `filename` with `token`; the API's answer.
+    pub async fn upload(&self, token: &str, filename: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string());
+        reqwest::Client::new()
+            .post(format!("{}/api/uploads", self.address))
+            .bearer_auth(token)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .unwrap()
+    }
+}
