@@ -13,7 +13,7 @@ const WEB_APP: Setting = Setting::new(
 const OAUTH_DOMAIN: Setting = Setting::new(
     "oauth_domain",
     "",
-    "the Hosted UI domain the app signs in with (`https://<prefix>.auth.<region>.amazoncognito.com`); unset with the dev issuer: the service's own `/oauth2/*` and `/logout`",
+    "the Hosted UI domain the app signs in with (`https://<prefix>.auth.<region>.amazoncognito.com`); unset with the dev issuer: the service's own `/oauth2/*` and `/logout`; unset with a real issuer: the app says sign-in is not configured",
 );
 const OAUTH_CLIENT_ID: Setting = Setting::new(
     "oauth_client_id",
@@ -42,8 +42,11 @@ pub(super) const SETTINGS: &[Setting] = &[
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub app: bool,
-    /// The Hosted UI origin, without a trailing `/`; `None`: the service's own dev endpoints.
+    /// The Hosted UI origin, without a trailing `/`; `None`: the service's own dev endpoints
+    /// when the dev issuer is on, else no sign-in for the app.
     pub oauth_domain: Option<String>,
+    /// Whether the dev issuer (and so its sign-in endpoints) is on.
+    pub dev_endpoints: bool,
     /// Never empty: the dev client, or a client id the JWT section insists on.
     pub oauth_client_id: String,
     pub oauth_scopes: String,
@@ -77,6 +80,7 @@ pub(super) fn parse(
     Ok(WebSettings {
         app,
         oauth_domain,
+        dev_endpoints: dev,
         oauth_client_id,
         oauth_scopes: raw.get(&OAUTH_SCOPES).unwrap_or_default().to_string(),
         redirect_uris,

@@ -92,8 +92,13 @@ impl WebApp {
 
 /// What the page needs to sign in. Public values only: the client is a public one (PKCE, no
 /// secret), and the endpoints are the Hosted UI's (or, unset, this service's dev ones).
+/// `oauth` is null when there is nowhere to sign in (a real issuer without its Hosted UI domain).
 fn config_json(settings: &WebSettings) -> serde_json::Value {
-    let base = settings.oauth_domain.as_deref().unwrap_or("");
+    let base = match (&settings.oauth_domain, settings.dev_endpoints) {
+        (Some(domain), _) => domain.as_str(),
+        (None, true) => "",
+        (None, false) => return json!({ "oauth": null }),
+    };
     json!({
         "oauth": {
             "authorize_url": format!("{base}/oauth2/authorize"),

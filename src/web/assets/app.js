@@ -93,6 +93,11 @@ async function main() {
     e.target.value = "";
     uploadAll(files);
   });
+  if (!auth.configured()) {
+    showProblem(new Error("Sign-in is not configured here (CUTOVER_OAUTH_DOMAIN is not set)."));
+    document.body.dataset.ready = "true";
+    return;
+  }
   $("sign-in").disabled = false;
   try {
     await auth.completeSignIn();

@@ -56,6 +56,11 @@ export async function init(onExpired) {
   return config;
 }
 
+// Whether there is a sign-in service to go to.
+export function configured() {
+  return Boolean(config?.oauth);
+}
+
 export async function signIn() {
   const o = config.oauth;
   const pending = { verifier: randomString(48), state: randomString(), nonce: randomString() };
