@@ -115,6 +115,31 @@ async fn alice_uploads_two_photos_deletes_one_and_after_a_reload_signs_in_again_
     assert_eq!(cards(&b, 2).await[0], "blue.png");
     save_screenshot("photo-app-photos", &b.screenshot().await);
 
+    // View: the full image in a dialog, from the same blob: URL.
+    b.click("#photos .card .thumb").await;
+    eventually(10, "the viewer to show the photo", || async {
+        let v = b
+            .eval(
+                "const d = document.getElementById('viewer');
+                 const img = document.getElementById('viewer-img');
+                 return d.open && img.src.startsWith('blob:') && img.naturalWidth === 240",
+                vec![],
+            )
+            .await;
+        (v == json!(true)).then_some(())
+    })
+    .await;
+    b.click("#viewer-close").await;
+    // Download: a link to the blob, named as the upload.
+    let link = b
+        .eval(
+            "const a = document.querySelector('#photos .card .actions a');
+             return [a.download, a.href.startsWith('blob:')]",
+            vec![],
+        )
+        .await;
+    assert_eq!(link, json!(["blue.png", true]));
+
     b.click("#photos .card[data-id] .danger").await;
     assert_eq!(cards(&b, 1).await, ["red.png"]);
 
