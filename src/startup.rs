@@ -14,6 +14,7 @@ use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::deprecation::DeprecationNotice;
 use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
+use crate::auth::dev_oauth::DevOAuth;
 use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::JwtVerifier;
 use crate::backends::Backends;
@@ -73,6 +74,8 @@ impl Application {
                 let set = KeySet::parse(dev.jwks().to_string().as_bytes())?;
                 let mut client_ids = settings.jwt.client_ids.clone();
                 client_ids.push(DEV_CLIENT_ID.to_string());
+                // The app client the dev sign-in endpoints issue tokens to.
+                client_ids.push(settings.web.oauth_client_id.clone());
                 (
                     Some(dev),
                     Jwks::Static(Arc::new(set)),
@@ -107,6 +110,13 @@ impl Application {
         let control = backends.control.clone();
 
         let limits = Arc::new(RateLimits::new(&settings.rate));
+        let site = settings
+            .web
+            .app
+            .then(|| Arc::new(crate::web::WebApp::new(&settings.web)));
+        let dev_oauth = dev_issuer
+            .clone()
+            .map(|issuer| web::Data::new(DevOAuth::new(issuer, &settings.web)));
 
         let state = web::Data::new(AppState {
             auth: Authenticator {
@@ -152,6 +162,14 @@ impl Application {
                 .app_data(public_state.clone())
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
                 .wrap(from_fn(routes::observe::observe))
+                .configure(|cfg| {
+                    if let Some(site) = &site {
+                        crate::web::routes(cfg, site.clone());
+                    }
+                    if let Some(oauth) = &dev_oauth {
+                        crate::auth::dev_oauth::routes(cfg, oauth.clone());
+                    }
+                })
                 .configure(routes::public)
         })?;
         let admin = HttpServer::new(move || {
@@ -225,6 +243,7 @@ fn cors(origins: &[String]) -> Cors {
             "deprecation",
             "sunset",
             "link",
+            "x-request-id",
         ])
         .max_age(3600);
     for origin in origins {
@@ -258,7 +277,8 @@ fn announce(settings: &Settings, port: u16, admin_port: u16) {
     );
     if settings.dev_issuer() {
         tracing::warn!(
-            "the dev issuer is on: tokens from `cutover token` are accepted; set \
+            "the dev issuer is on: tokens from `cutover token` are accepted, and anyone who \
+             reaches the public listener can sign in as any user at /oauth2/authorize; set \
              CUTOVER_JWT_ISSUER and CUTOVER_JWT_CLIENT_IDS to use Cognito"
         );
     }

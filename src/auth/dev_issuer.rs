@@ -115,11 +115,17 @@ impl DevIssuer {
     }
 
     pub fn mint(&self, req: &TokenRequest) -> anyhow::Result<String> {
+        self.mint_for(req, DEV_CLIENT_ID)
+    }
+
+    /// An access token as [`DevIssuer::mint`], for the app client `client_id` (the dev sign-in
+    /// endpoints issue tokens to the configured `CUTOVER_OAUTH_CLIENT_ID`).
+    pub fn mint_for(&self, req: &TokenRequest, client_id: &str) -> anyhow::Result<String> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             iss: DEV_ISSUER,
             sub: &req.sub,
-            client_id: DEV_CLIENT_ID,
+            client_id,
             token_use: "access",
             scope: req.scope.as_deref(),
             groups: &req.groups,
@@ -132,6 +138,35 @@ impl DevIssuer {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
+    }
+
+    /// An OpenID Connect ID token for `sub`, shaped as Cognito's: `aud` is the app client and
+    /// `nonce` echoes the sign-in request's (absent on a refresh, as Cognito does).
+    pub fn mint_id(
+        &self,
+        sub: &str,
+        client_id: &str,
+        nonce: Option<&str>,
+        ttl_secs: u64,
+    ) -> anyhow::Result<String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut claims = json!({
+            "iss": DEV_ISSUER,
+            "sub": sub,
+            "aud": client_id,
+            "token_use": "id",
+            "cognito:username": sub,
+            "exp": now + ttl_secs,
+            "iat": now,
+            "auth_time": now,
+            "jti": b64url(&random_bytes::<16>()),
+        });
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        self.sign(&header, &claims)
     }
 
     /// Signs arbitrary claims with the dev key (tests build malformed tokens with it).

@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod deprecation;
 pub mod dev_issuer;
+pub mod dev_oauth;
 pub mod extract;
 pub mod jwks;
 pub mod jwt;

@@ -18,6 +18,7 @@ mod scopes;
 mod setting;
 mod storage;
 mod uploads;
+mod web;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ pub use scopes::ScopeSettings;
 pub use setting::Setting;
 pub use storage::StorageSettings;
 pub use uploads::{AllowedTypes, UploadSettings};
+pub use web::WebSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -55,6 +57,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("metrics", metrics::SETTINGS),
     ("uploads and CORS", uploads::SETTINGS),
     ("rate limits", rate::SETTINGS),
+    ("web app and sign-in", web::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -91,6 +94,7 @@ pub struct Settings {
     pub uploads: UploadSettings,
     pub cors_origins: Vec<String>,
     pub rate: RateSettings,
+    pub web: WebSettings,
 }
 
 impl Settings {
@@ -150,13 +154,16 @@ impl RawSettings {
     /// Parses every section; the first refusal stops the start.
     pub fn validate(&self) -> Result<Settings, ConfigError> {
         let listen = listen::parse(self)?;
+        let jwt = jwt::parse(self)?;
+        let dev = matches!(jwt.issuer, IssuerSettings::Dev);
+        let web = web::parse(self, dev, &jwt.client_ids)?;
         Ok(Settings {
             listen: listen.listen,
             admin_listen: listen.admin_listen,
             data_dir: listen.data_dir,
             shutdown_timeout: listen.shutdown_timeout,
             storage: storage::parse(self)?,
-            jwt: jwt::parse(self)?,
+            jwt,
             scopes: scopes::parse(self)?,
             api_keys: keys::parse(self)?,
             fallback: fallback::parse(self)?,
@@ -164,6 +171,7 @@ impl RawSettings {
             uploads: uploads::parse(self)?,
             cors_origins: uploads::cors_origins(self),
             rate: rate::parse(self)?,
+            web,
         })
     }
 }

@@ -130,7 +130,8 @@ pub async fn observe(
         }
     });
 
-    if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) {
+    let own_body = res.response().extensions().contains::<OwnErrorBody>();
+    if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) && !own_body {
         res = problemize(res);
     }
     // A request that passed its quota check says where it stands; a 429 already does.
@@ -156,6 +157,10 @@ pub fn record_caller(req: &HttpRequest, caller: &Caller) {
     span.record("principal", caller.principal.id.as_str());
     span.record("auth_method", caller.principal.method.label());
 }
+
+/// In a response's extensions: its error body is already in its protocol's own format (OAuth's
+/// RFC 6749 JSON, an HTML page for a browser) and must not become a problem body.
+pub struct OwnErrorBody;
 
 fn is_problem(res: &ServiceResponse<BoxBody>) -> bool {
     res.headers()

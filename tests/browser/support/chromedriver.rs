@@ -1,0 +1,60 @@
+//! `chromedriver` on a free loopback port, stopped (by its pid) when dropped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Chromedriver {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Chromedriver {
+    pub fn installed() -> bool {
+        Command::new("chromedriver")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    pub async fn start() -> Chromedriver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Chromedriver {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let status = format!("{}/status", driver.url);
+        for _ in 0..100 {
+            if let Ok(res) = reqwest::get(&status).await
+                && res.status().is_success()
+            {
+                return driver;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not come up on {}", driver.url);
+    }
+}
