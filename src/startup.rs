@@ -25,7 +25,6 @@ use crate::metrics::report::Reporter;
 use crate::metrics::usage::UsageStore;
 use crate::metrics::usage::recorder::UsageRecorder;
 use crate::periodic::Background;
-use crate::ratelimit::RateLimits;
 use crate::routes;
 use crate::routes::state::AppState;
 
@@ -106,7 +105,7 @@ impl Application {
         let usage = backends.usage.clone();
         let control = backends.control.clone();
 
-        let limits = Arc::new(RateLimits::new(&settings.rate));
+        let limits = Arc::new(crate::backends::rate_limits(&settings, &metrics).await?);
 
         let state = web::Data::new(AppState {
             auth: Authenticator {

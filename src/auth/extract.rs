@@ -35,22 +35,21 @@ impl<const WRITE: bool> FromRequest for Authenticated<WRITE> {
             // The brake comes first, so a guesser over its quota costs no signature check and no
             // key-store call; a credential already known good still passes it.
             let client = limits.proxies.client_ip(&req);
-            let mut caller = match limits.failures.admit(client) {
+            let mut caller = match limits.admit(client).await {
                 Err(braked) => state.auth.authenticate_known(&req, access).ok_or(braked)?,
                 Ok(()) => match state.auth.authenticate(&req, access).await {
                     Ok(caller) => caller,
                     Err(e) => {
                         if is_failed_guess(&e) {
-                            limits.failures.record(client);
+                            limits.record(client).await;
                         }
                         return Err(e);
                     }
                 },
             };
-            let checked =
-                limits
-                    .principals
-                    .check(&caller.principal.id, caller.key_quota, limits.cost(&req));
+            let checked = limits
+                .check(&caller.principal.id, caller.key_quota, limits.cost(&req))
+                .await;
             let principal = caller.principal.clone();
             if let Ok(granted) = &checked {
                 caller.rate = Some(granted.clone());

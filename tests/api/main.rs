@@ -39,6 +39,7 @@ mod key_writes;
 mod metrics;
 mod photos;
 mod rate_limits;
+mod redis_limits;
 mod readiness;
 mod request_id;
 mod secrets_manager;
