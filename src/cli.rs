@@ -69,6 +69,8 @@ pub enum Command {
     /// The CloudWatch migration dashboard and alarms.
     #[command(subcommand)]
     Dashboard(DashboardCommand),
+    /// Exit 0 when this host's instance answers `GET /healthz` (the container health check).
+    Healthcheck,
     /// Print a shell completion script on stdout, e.g. `cutover completions bash > /etc/bash_completion.d/cutover`.
     Completions {
         /// The shell to complete for.
@@ -198,6 +200,7 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
     let settings = Settings::load()?;
     match command {
         Command::Serve => serve(settings).await,
+        Command::Healthcheck => healthcheck::run(&settings).await,
         Command::Token {
             sub,
             scope,
@@ -404,3 +407,5 @@ fn print_readiness(report: &crate::metrics::readiness::Readiness, days: u64) {
 
 #[cfg(test)]
 mod tests;
+
+mod healthcheck;

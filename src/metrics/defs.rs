@@ -287,6 +287,7 @@ mod tests {
         m.auth_failed(AuthFailure::Missing);
         m.rate_limited(true);
         m.upload_bytes(10);
+        m.add(Counter::RateLimitStoreFallbacks, 0, 1);
         m.latency(Route::Upload, 12);
         let snap = m.snapshot();
         let text = prometheus::render(&snap);
