@@ -221,7 +221,10 @@ mod tests {
         assert!(url.is_tls());
         assert_eq!(timeout.as_millis(), 50);
         let shown = format!("{:?}", s.rate);
-        assert!(!shown.contains("s3cret") && shown.contains("cache.example"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("cache.example"),
+            "{shown}"
+        );
         assert_eq!(settings(&[]).unwrap().rate.store, RateStore::Local);
     }
 

@@ -101,7 +101,11 @@ impl FailureBrake {
             record: false,
         };
         self.limiter.check_key(&probe).map_err(|not_until| {
-            braked(&self.policy, client, not_until.wait_time_from(self.limiter.clock().now()))
+            braked(
+                &self.policy,
+                client,
+                not_until.wait_time_from(self.limiter.clock().now()),
+            )
         })
     }
 

@@ -120,7 +120,9 @@ impl SharedLimits {
             "{PREFIX}:{}:{}:{}:{principal}",
             policy.name, policy.per_minute, policy.burst
         );
-        let verdict = self.decide(PRINCIPAL, &key, &policy, cost.get(), true).await?;
+        let verdict = self
+            .decide(PRINCIPAL, &key, &policy, cost.get(), true)
+            .await?;
         Some(if policy == self.default {
             answer(&policy, &self.default_header, principal, cost, verdict)
         } else {
@@ -131,7 +133,10 @@ impl SharedLimits {
     /// Whether this client has a failure left to spend, changing nothing; `None`: decide locally.
     pub async fn admit(&self, client: IpAddr) -> Option<Result<(), ApiError>> {
         let key = self.brake_key(client);
-        match self.decide(AUTH_FAILURES, &key, &self.brake, 1, false).await? {
+        match self
+            .decide(AUTH_FAILURES, &key, &self.brake, 1, false)
+            .await?
+        {
             Verdict::Allowed { .. } => Some(Ok(())),
             Verdict::Refused { wait } => Some(Err(braked(&self.brake, client, wait))),
         }
@@ -159,16 +164,14 @@ impl SharedLimits {
         write: bool,
     ) -> Option<Verdict> {
         if self.health.is_down() {
-            self.metrics
-                .add(Counter::RateLimitStoreFallbacks, limit, 1);
+            self.metrics.add(Counter::RateLimitStoreFallbacks, limit, 1);
             return None;
         }
         match self.run(key, policy, cost, write).await {
             Ok(verdict) => Some(verdict),
             Err(e) => {
                 self.health.trip(|| e.to_string());
-                self.metrics
-                    .add(Counter::RateLimitStoreFallbacks, limit, 1);
+                self.metrics.add(Counter::RateLimitStoreFallbacks, limit, 1);
                 None
             }
         }

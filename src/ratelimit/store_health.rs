@@ -47,7 +47,10 @@ impl StoreHealth {
         if !self.is_down() {
             return None;
         }
-        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

@@ -119,12 +119,16 @@ async fn two_instances_on_one_redis_share_the_failed_authentication_brake() {
     let client = format!("10.{}.{}.{}", n >> 16, (n >> 8) & 0xff, n & 0xff);
     let mut guesses = Vec::new();
     for app in [&a, &b, &a] {
-        let res = app.list_from(&client, &Auth::Key(unique("cok_guess"))).await;
+        let res = app
+            .list_from(&client, &Auth::Key(unique("cok_guess")))
+            .await;
         guesses.push(res.status().as_u16());
     }
     assert_eq!(guesses, [401, 401, 401]);
     for app in [&a, &b] {
-        let res = app.list_from(&client, &Auth::Key(unique("cok_guess"))).await;
+        let res = app
+            .list_from(&client, &Auth::Key(unique("cok_guess")))
+            .await;
         assert_eq!(res.status(), 429, "three failures in all, not three each");
     }
 }
@@ -155,8 +159,7 @@ fn free_port() -> u16 {
 }
 
 #[tokio::test]
-async fn requests_are_answered_on_the_local_share_while_redis_is_down_and_shared_again_once_back()
-{
+async fn requests_are_answered_on_the_local_share_while_redis_is_down_and_shared_again_once_back() {
     if redis_url().is_none() {
         return;
     }
@@ -187,7 +190,11 @@ async fn requests_are_answered_on_the_local_share_while_redis_is_down_and_shared
             .expect("answered while Redis is down");
         during.push(res.status().as_u16());
     }
-    assert_eq!(during, [200, 200, 200, 200, 200, 429, 429], "this instance's share");
+    assert_eq!(
+        during,
+        [200, 200, 200, 200, 200, 429, 429],
+        "this instance's share"
+    );
     assert_eq!(b.list_status(&a.user(&unique("during"))).await, 200);
     let ready = readyz(&a).await;
     assert_eq!(ready["rate_limits"]["shared"], false, "{ready}");
@@ -200,7 +207,10 @@ async fn requests_are_answered_on_the_local_share_while_redis_is_down_and_shared
     let fallbacks = a
         .metric("cutover_rate_limit_store_fallbacks_total{limit=\"principal\"}")
         .await;
-    assert!(fallbacks >= 7.0, "every local decision is counted: {fallbacks}");
+    assert!(
+        fallbacks >= 7.0,
+        "every local decision is counted: {fallbacks}"
+    );
 
     let _redis = start_redis(port).await;
     for app in [&a, &b] {
