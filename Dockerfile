@@ -16,11 +16,10 @@ RUN mkdir -p src benches \
     && cargo build --release --locked \
     && rm -rf src benches
 
-# The sources, and what they include at compile time (dashboard templates, docs/aws.md's table).
+# The sources, and what they include at compile time (the dashboard and alarm templates).
 COPY src src
 COPY benches benches
 COPY dashboards dashboards
-COPY docs docs
 # The stubs' build left newer timestamps behind; touch so cargo rebuilds the real crate.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked \
