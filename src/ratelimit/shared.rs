@@ -167,7 +167,7 @@ impl SharedLimits {
             self.metrics.add(Counter::RateLimitStoreFallbacks, limit, 1);
             return None;
         }
-        match self.run(key, policy, cost, write).await {
+        match self.run(key, policy, cost, write, self.timeout).await {
             Ok(verdict) => Some(verdict),
             Err(e) => {
                 self.health.trip(|| e.to_string());
@@ -183,16 +183,18 @@ impl SharedLimits {
         policy: &Policy,
         cost: u32,
         write: bool,
+        limit: Duration,
     ) -> Result<Verdict, StoreError> {
         let mut conn = self.conn.clone();
         let mut call = self.script.key(key);
-        call.arg(interval(policy).as_micros() as u64)
+        // Fractional: at a billion a minute a cell comes back every 0.06 µs.
+        call.arg(interval(policy).as_nanos() as f64 / 1000.0)
             .arg(policy.burst)
             .arg(cost)
             .arg(if write { "1" } else { "0" });
-        let answer: Vec<i64> = tokio::time::timeout(self.timeout, call.invoke_async(&mut conn))
+        let answer: Vec<i64> = tokio::time::timeout(limit, call.invoke_async(&mut conn))
             .await
-            .map_err(|_| StoreError::Timeout(self.timeout))??;
+            .map_err(|_| StoreError::Timeout(limit))??;
         match answer[..] {
             [1, remaining, _] => Ok(Verdict::Allowed {
                 remaining: u32::try_from(remaining).unwrap_or(0),
@@ -204,8 +206,10 @@ impl SharedLimits {
         }
     }
 
-    /// While the store is down: one `PING` (and the script loaded again, as a restarted server
-    /// has forgotten it) within the decision time limit; an answer ends the episode.
+    /// While the store is down: one look at a bucket of its own, within the decision time limit
+    /// (at least 250 ms, so a reconnection fits); an answer ends the episode. A look, not a
+    /// `PING`: it also loads the script again where the server forgot it (a restart, a
+    /// failover), and a store that answers `PING` but fails the script stays down.
     pub async fn probe(&self) {
         if self.health.is_down() {
             self.probe_with(self.timeout.max(Duration::from_millis(250)))
@@ -214,16 +218,10 @@ impl SharedLimits {
     }
 
     async fn probe_with(&self, limit: Duration) {
-        let mut conn = self.conn.clone();
-        let ping = async {
-            redis::cmd("PING").query_async::<()>(&mut conn).await?;
-            self.script.prepare_invoke().load_async(&mut conn).await?;
-            Ok::<(), StoreError>(())
-        };
-        match tokio::time::timeout(limit, ping).await {
-            Ok(Ok(())) => self.health.recover(),
-            Ok(Err(e)) => self.health.trip(|| e.to_string()),
-            Err(_) => self.health.trip(|| StoreError::Timeout(limit).to_string()),
+        let key = format!("{PREFIX}:probe");
+        match self.run(&key, &self.brake, 1, false, limit).await {
+            Ok(_) => self.health.recover(),
+            Err(e) => self.health.trip(|| e.to_string()),
         }
     }
 }

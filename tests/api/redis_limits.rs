@@ -105,6 +105,24 @@ async fn two_instances_on_one_redis_allow_the_burst_once_between_them() {
 }
 
 #[tokio::test]
+async fn a_quota_of_a_billion_a_minute_is_still_decided_in_redis() {
+    let Some(url) = redis_url() else { return };
+    // A cell every 0.06 µs: below the script's microsecond clock, never a reason to fall back.
+    let app = shared(&url, 10_000_000)
+        .with("rate_per_minute", "1000000000")
+        .spawn()
+        .await;
+    let alice = app.user(&unique("alice"));
+    assert_eq!(statuses(&[&app], 3, &alice).await, [200; 3]);
+    let ready = readyz(&app).await;
+    assert_eq!(ready["rate_limits"]["shared"], true, "{ready}");
+    let fallbacks = app
+        .metric("cutover_rate_limit_store_fallbacks_total{limit=\"principal\"}")
+        .await;
+    assert_eq!(fallbacks, 0.0);
+}
+
+#[tokio::test]
 async fn two_instances_on_one_redis_share_the_failed_authentication_brake() {
     let Some(url) = redis_url() else { return };
     let braked = |url: &str| {
