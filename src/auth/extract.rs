@@ -35,7 +35,8 @@ impl<const WRITE: bool> FromRequest for Authenticated<WRITE> {
             // The brake comes first, so a guesser over its quota costs no signature check and no
             // key-store call; a credential already known good still passes it.
             let client = limits.proxies.client_ip(&req);
-            let mut caller = match limits.admit(client).await {
+            let known = || state.auth.authenticate_known(&req, access).is_some();
+            let mut caller = match limits.admit(client, known).await {
                 Err(braked) => state.auth.authenticate_known(&req, access).ok_or(braked)?,
                 Ok(()) => match state.auth.authenticate(&req, access).await {
                     Ok(caller) => caller,

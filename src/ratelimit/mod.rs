@@ -109,11 +109,22 @@ impl RateLimits {
     }
 
     /// `Err(429)` when this client has no failed authentication left to spend. Changes nothing.
-    pub async fn admit(&self, client: IpAddr) -> Result<(), ApiError> {
-        if let Some(shared) = &self.shared
-            && let Some(decided) = shared.admit(client).await
-        {
-            return decided;
+    ///
+    /// `known`: whether the request's credential is one already known good, which the brake
+    /// lets through anyway. With a shared store such a request is admitted without asking it,
+    /// so a request with a verified credential costs one round trip (its quota), not two.
+    pub async fn admit(
+        &self,
+        client: IpAddr,
+        known: impl FnOnce() -> bool,
+    ) -> Result<(), ApiError> {
+        if let Some(shared) = &self.shared {
+            if known() {
+                return Ok(());
+            }
+            if let Some(decided) = shared.admit(client).await {
+                return decided;
+            }
         }
         self.failures.admit(client)
     }

@@ -135,6 +135,11 @@ async fn two_instances_on_one_redis_share_the_failed_authentication_brake() {
     // An address of its own per run (10.x.y.z), so earlier runs' failures do not count.
     let n = ulid::Ulid::generate().random() as u32 & 0x00ff_ffff;
     let client = format!("10.{}.{}.{}", n >> 16, (n >> 8) & 0xff, n & 0xff);
+    // Verified once on each instance: known good there from now on.
+    let known = a.user(&unique("alice"));
+    for app in [&a, &b] {
+        assert_eq!(app.list_from(&client, &known).await.status(), 200);
+    }
     let mut guesses = Vec::new();
     for app in [&a, &b, &a] {
         let res = app
@@ -148,6 +153,9 @@ async fn two_instances_on_one_redis_share_the_failed_authentication_brake() {
             .list_from(&client, &Auth::Key(unique("cok_guess")))
             .await;
         assert_eq!(res.status(), 429, "three failures in all, not three each");
+        let fresh = a.user(&unique("bob"));
+        assert_eq!(app.list_from(&client, &fresh).await.status(), 429);
+        assert_eq!(app.list_from(&client, &known).await.status(), 200);
     }
 }
 
