@@ -35,7 +35,7 @@ fn report(stage: &str, limits: &RateLimits) {
 fn main() {
     // The defaults: 600 a minute, burst 60, so a bucket is full again 6 s after its last use.
     let settings = Settings::from_pairs([]).expect("default settings");
-    let limits = RateLimits::new(&settings.rate);
+    let limits = RateLimits::new(&settings.rate, None);
     let refill = Duration::from_secs(60) * settings.rate.burst / settings.rate.per_minute;
     report("start", &limits);
 

@@ -10,11 +10,14 @@ use crate::auth::api_key::KeySource;
 use crate::auth::api_key::file::FileKeys;
 use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
 use crate::aws::Aws;
-use crate::config::{KeySourceSettings, MetricsSink, Settings, StorageSettings};
+use crate::config::{KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings};
 use crate::control::ControlStore;
+use crate::metrics::Metrics;
 use crate::metrics::usage::UsageStore;
 use crate::metrics::usage::dynamodb::DynamoUsage;
 use crate::metrics::usage::sqlite::SqliteUsage;
+use crate::ratelimit::RateLimits;
+use crate::ratelimit::shared::SharedLimits;
 use crate::storage::dynamodb::DynamoStore;
 use crate::storage::local::LocalObjects;
 use crate::storage::s3::S3Objects;
@@ -83,6 +86,21 @@ impl Backends {
             }
         }
     }
+}
+
+/// The rate limits, with the configured shared store. A store that does not answer at start
+/// does not stop it (the limits begin on the local share); a malformed URL does.
+pub async fn rate_limits(settings: &Settings, metrics: &Metrics) -> anyhow::Result<RateLimits> {
+    let rate = &settings.rate;
+    let shared = match &rate.store {
+        RateStore::Local => None,
+        RateStore::Redis { url, timeout } => Some(
+            SharedLimits::connect(url, *timeout, rate, metrics.clone())
+                .await
+                .with_context(|| format!("CUTOVER_REDIS_URL {url:?}"))?,
+        ),
+    };
+    Ok(RateLimits::new(rate, shared))
 }
 
 /// The configured key source alone, for `cutover keys` (which needs no other store).

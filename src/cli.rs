@@ -74,6 +74,8 @@ pub enum Command {
     Dashboard(DashboardCommand),
     /// Print the public API's OpenAPI 3.1 document (as served at `/openapi.json`) on stdout.
     Openapi,
+    /// Exit 0 when this host's instance answers `GET /healthz` (the container health check).
+    Healthcheck,
     /// Print a shell completion script on stdout, e.g. `cutover completions bash > /etc/bash_completion.d/cutover`.
     Completions {
         /// The shell to complete for.
@@ -226,6 +228,7 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
     let settings = Settings::load()?;
     match command {
         Command::Serve => serve(settings).await,
+        Command::Healthcheck => healthcheck::run(&settings).await,
         Command::Token {
             sub,
             scope,
@@ -452,3 +455,5 @@ mod keys_set;
 mod link;
 #[cfg(test)]
 mod tests;
+
+mod healthcheck;

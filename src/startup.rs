@@ -26,7 +26,6 @@ use crate::metrics::report::Reporter;
 use crate::metrics::usage::UsageStore;
 use crate::metrics::usage::recorder::UsageRecorder;
 use crate::periodic::Background;
-use crate::ratelimit::RateLimits;
 use crate::routes;
 use crate::routes::state::AppState;
 
@@ -109,7 +108,7 @@ impl Application {
         let usage = backends.usage.clone();
         let control = backends.control.clone();
 
-        let limits = Arc::new(RateLimits::new(&settings.rate));
+        let limits = Arc::new(crate::backends::rate_limits(&settings, &metrics).await?);
         let site = settings
             .web
             .app

@@ -64,21 +64,24 @@ async fn gate<T>(
     // The brake comes first, so a guesser over its quota costs no signature check and no
     // key-store call; a credential already known good still passes it.
     let client = limits.proxies.client_ip(req);
-    let mut caller = match limits.failures.admit(client) {
+    // With a shared store, a credential known good skips the store's brake check (one round
+    // trip fewer); it would pass the brake anyway.
+    let known = || state.auth.authenticate_known(req, access).is_some();
+    let mut caller = match limits.admit(client, known).await {
         Err(braked) => state.auth.authenticate_known(req, access).ok_or(braked)?,
         Ok(()) => match state.auth.authenticate(req, access).await {
             Ok(caller) => caller,
             Err(e) => {
                 if is_failed_guess(&e) {
-                    limits.failures.record(client);
+                    limits.record(client).await;
                 }
                 return Err(e);
             }
         },
     };
     let checked = limits
-        .principals
-        .check(&caller.principal.id, caller.key_quota, limits.cost(req));
+        .check(&caller.principal.id, caller.key_quota, limits.cost(req))
+        .await;
     if let Ok(granted) = &checked {
         caller.rate = Some(granted.clone());
     }

@@ -28,7 +28,7 @@ pub use fallback::FallbackSettings;
 pub use jwt::{IssuerSettings, JwtSettings};
 pub use keys::{ApiKeySettings, CredentialMismatch, KeySourceSettings};
 pub use metrics::{MetricsSettings, MetricsSink};
-pub use rate::RateSettings;
+pub use rate::{RateSettings, RateStore, RedisUrl};
 pub use raw::RawSettings;
 pub use scopes::ScopeSettings;
 pub use setting::Setting;

@@ -1,5 +1,9 @@
 //! Quotas per principal and the brake on failed authentication, which proxies may name the
-//! client address, and how many instances share the quotas.
+//! client address, how many instances share the quotas, and where they are decided (each
+//! instance on its own, or together in Redis/Valkey).
+
+use std::fmt;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -34,6 +38,22 @@ const INSTANCES: Setting = Setting::new(
     "how many instances share the quotas; each enforces 1/N of every quota",
 );
 
+const STORE: Setting = Setting::new(
+    "rate_store",
+    "local",
+    "`local` (each instance decides alone, on its 1/N share) or `redis` (every instance decides in one Redis/Valkey, on the whole quota)",
+);
+const REDIS_URL: Setting = Setting::new(
+    "redis_url",
+    "",
+    "`redis://` or `rediss://` (TLS) URL, with `user:password@` for AUTH; required for `CUTOVER_RATE_STORE=redis`",
+);
+const REDIS_TIMEOUT_MS: Setting = Setting::new(
+    "redis_timeout_ms",
+    "50",
+    "time limit of one shared decision; past it, the instance decides locally on its share until Redis answers again",
+);
+
 pub(super) const SETTINGS: &[Setting] = &[
     PER_MINUTE,
     BURST,
@@ -41,7 +61,55 @@ pub(super) const SETTINGS: &[Setting] = &[
     AUTH_FAILURES_PER_MINUTE,
     TRUSTED_PROXIES,
     INSTANCES,
+    STORE,
+    REDIS_URL,
+    REDIS_TIMEOUT_MS,
 ];
+
+/// Where the quotas are decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateStore {
+    /// In this instance's memory, on its 1/N share.
+    Local,
+    /// In Redis/Valkey, on the whole quota; locally on the share while it does not answer.
+    Redis { url: RedisUrl, timeout: Duration },
+}
+
+/// A Redis URL; it may carry a password, so its `Debug` shows neither user nor password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    fn parse(url: &str) -> Result<Self, ConfigError> {
+        let rest = url
+            .strip_prefix("redis://")
+            .or_else(|| url.strip_prefix("rediss://"))
+            .ok_or_else(|| {
+                ConfigError::invalid(&REDIS_URL, "must start with redis:// or rediss:// (TLS)")
+            })?;
+        if rest.rsplit('@').next().unwrap_or_default().is_empty() {
+            return Err(ConfigError::invalid(&REDIS_URL, "names no host"));
+        }
+        Ok(RedisUrl(url.to_string()))
+    }
+
+    /// The full URL, credentials included: for the client only, never for a log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.0.starts_with("rediss://")
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("redis", &self.0));
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        write!(f, "{scheme}://{host}")
+    }
+}
 
 /// Quotas as configured for the whole service; [`RateSettings::per_instance`] gives the share
 /// one instance enforces.
@@ -55,6 +123,7 @@ pub struct RateSettings {
     /// How many instances share the quotas (`CUTOVER_RATE_INSTANCES`): each instance limits on
     /// its own, so each enforces 1/N of every quota.
     pub instances: u32,
+    pub store: RateStore,
 }
 
 impl RateSettings {
@@ -82,6 +151,7 @@ pub(super) fn parse(raw: &RawSettings) -> Result<RateSettings, ConfigError> {
         auth_failures_per_minute: raw.count(&AUTH_FAILURES_PER_MINUTE)?,
         trusted_proxies,
         instances: raw.count(&INSTANCES)?,
+        store: store(raw)?,
     };
     // Every instance enforces its share of each quota; a share of 0 would refuse everything.
     for (s, total) in [
@@ -109,9 +179,54 @@ pub(super) fn parse(raw: &RawSettings) -> Result<RateSettings, ConfigError> {
     Ok(rate)
 }
 
+fn store(raw: &RawSettings) -> Result<RateStore, ConfigError> {
+    #[derive(Clone)]
+    enum Kind {
+        Local,
+        Redis,
+    }
+    match raw.choice(&STORE, &[("local", Kind::Local), ("redis", Kind::Redis)])? {
+        Kind::Local => Ok(RateStore::Local),
+        Kind::Redis => {
+            let url = raw.required(&REDIS_URL, "CUTOVER_RATE_STORE=redis")?;
+            Ok(RateStore::Redis {
+                url: RedisUrl::parse(&url)?,
+                timeout: Duration::from_millis(raw.positive(&REDIS_TIMEOUT_MS)?),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::RateStore;
     use crate::config::tests::{error, settings};
+
+    #[test]
+    fn a_redis_store_needs_a_redis_url_and_never_shows_its_password() {
+        assert!(error(&[("rate_store", "redis")]).contains("CUTOVER_REDIS_URL"));
+        assert!(
+            error(&[("rate_store", "redis"), ("redis_url", "http://x")])
+                .contains("CUTOVER_REDIS_URL")
+        );
+        assert!(error(&[("rate_store", "memcached")]).contains("CUTOVER_RATE_STORE"));
+        let s = settings(&[
+            ("rate_store", "redis"),
+            ("redis_url", "rediss://cutover:s3cret@cache.example:6379"),
+        ])
+        .unwrap();
+        let RateStore::Redis { url, timeout } = &s.rate.store else {
+            panic!("expected the redis store");
+        };
+        assert!(url.is_tls());
+        assert_eq!(timeout.as_millis(), 50);
+        let shown = format!("{:?}", s.rate);
+        assert!(
+            !shown.contains("s3cret") && shown.contains("cache.example"),
+            "{shown}"
+        );
+        assert_eq!(settings(&[]).unwrap().rate.store, RateStore::Local);
+    }
 
     #[test]
     fn trusted_proxies_take_addresses_and_networks() {

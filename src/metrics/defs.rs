@@ -39,10 +39,11 @@ pub enum Counter {
     AuthFailures,
     RateLimited,
     UploadBytes,
+    RateLimitStoreFallbacks,
 }
 
 impl Counter {
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
 }
 
 /// Where a metric's series come from.
@@ -99,7 +100,10 @@ pub const AUTH_FAILURES: &[&str] = &[
     "key_expired",
 ];
 
-pub const DEFS: [Def; 7] = [
+/// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).
+pub const LIMITS: &[&str] = &["principal", "auth_failures"];
+
+pub const DEFS: [Def; 8] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -174,6 +178,19 @@ pub const DEFS: [Def; 7] = [
         }),
     },
     Def {
+        prometheus: "cutover_rate_limit_store_fallbacks_total",
+        help: "Rate-limit decisions made locally, on this instance's share, because the shared store (Redis) did not answer in time.",
+        kind: Kind::Counter,
+        label: "limit",
+        series: Series::Counter(Counter::RateLimitStoreFallbacks, LIMITS),
+        cloudwatch: Some(CloudWatch {
+            name: "RateLimitStoreFallbacks",
+            dimension: "Limit",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
         prometheus: "cutover_latency_ms",
         help: "Request latency by route, in milliseconds.",
         kind: Kind::Histogram,
@@ -241,6 +258,7 @@ mod tests {
             Counter::AuthFailures,
             Counter::RateLimited,
             Counter::UploadBytes,
+            Counter::RateLimitStoreFallbacks,
         ] {
             let n = DEFS
                 .iter()
@@ -269,6 +287,7 @@ mod tests {
         m.auth_failed(AuthFailure::Missing);
         m.rate_limited(true);
         m.upload_bytes(10);
+        m.add(Counter::RateLimitStoreFallbacks, 0, 1);
         m.latency(Route::Upload, 12);
         let snap = m.snapshot();
         let text = prometheus::render(&snap);
@@ -303,6 +322,7 @@ mod tests {
                 "AuthFailures",
                 "RateLimited",
                 "UploadBytes",
+                "RateLimitStoreFallbacks",
                 "Latency"
             ]
         );

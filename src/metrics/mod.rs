@@ -99,6 +99,7 @@ impl Default for Counters {
             Counter::AuthFailures,
             Counter::RateLimited,
             Counter::UploadBytes,
+            Counter::RateLimitStoreFallbacks,
         ];
         Counters {
             counters: ALL.map(|c| (0..counter_len(c)).map(|_| AtomicU64::new(0)).collect()),

@@ -43,6 +43,7 @@ impl Default for Snapshot {
                 zeros(Counter::AuthFailures),
                 zeros(Counter::RateLimited),
                 zeros(Counter::UploadBytes),
+                zeros(Counter::RateLimitStoreFallbacks),
             ],
             latency: Default::default(),
             per_key: BTreeMap::new(),

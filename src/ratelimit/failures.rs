@@ -9,6 +9,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
@@ -83,11 +84,7 @@ impl FailureBrake {
     /// `per_minute`: this instance's share of `CUTOVER_AUTH_FAILURES_PER_MINUTE`, which is also
     /// the burst: a client may get its credentials wrong that many times in a row.
     pub fn new(per_minute: u32) -> Self {
-        let policy = Policy {
-            name: AUTH_FAILURES_POLICY,
-            per_minute,
-            burst: per_minute,
-        };
+        let policy = brake_policy(per_minute);
         let n = NonZeroU32::new(per_minute.max(1)).expect("at least 1");
         let limiter = RateLimiter::new(
             Quota::per_minute(n),
@@ -104,16 +101,11 @@ impl FailureBrake {
             record: false,
         };
         self.limiter.check_key(&probe).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.limiter.clock().now());
-            let retry_after_secs = retry_after_secs(wait);
-            tracing::info!(%client, retry_after_secs, "authentication failures over quota");
-            ApiError::RateLimited(RateLimitInfo {
-                retry_after_secs,
-                policy: policy_field(&self.policy),
-                state: limit_field(&self.policy, 0, retry_after_secs),
-                violated_policy: self.policy.name,
-                problem: RateLimitProblem::AbnormalUsage,
-            })
+            braked(
+                &self.policy,
+                client,
+                not_until.wait_time_from(self.limiter.clock().now()),
+            )
         })
     }
 
@@ -139,6 +131,28 @@ impl FailureBrake {
     pub fn is_empty(&self) -> bool {
         self.limiter.is_empty()
     }
+}
+
+/// The brake's policy for a quota of `per_minute` failures (which is also the burst).
+pub(super) fn brake_policy(per_minute: u32) -> Policy {
+    Policy {
+        name: AUTH_FAILURES_POLICY,
+        per_minute,
+        burst: per_minute,
+    }
+}
+
+/// The 429 for a client with no failure left, whose next one would pass after `wait`.
+pub(super) fn braked(policy: &Policy, client: IpAddr, wait: Duration) -> ApiError {
+    let retry_after_secs = retry_after_secs(wait);
+    tracing::info!(%client, retry_after_secs, "authentication failures over quota");
+    ApiError::RateLimited(RateLimitInfo {
+        retry_after_secs,
+        policy: policy_field(policy),
+        state: limit_field(policy, 0, retry_after_secs),
+        violated_policy: policy.name,
+        problem: RateLimitProblem::AbnormalUsage,
+    })
 }
 
 #[cfg(test)]

@@ -84,22 +84,8 @@ impl PrincipalLimits {
 
     /// This instance's policy for a key's own quota; the default one when the key has none.
     fn policy_for(&self, quota: Option<KeyQuota>) -> Policy {
-        let default = self.default.policy;
-        let Some(quota) = quota else { return default };
         let s = &self.settings;
-        let policy = Policy {
-            name: KEY_POLICY,
-            per_minute: s.per_instance(quota.per_minute.unwrap_or(s.per_minute)),
-            // Below the upload cost, no upload from this key could ever pass.
-            burst: s
-                .per_instance(quota.burst.unwrap_or(s.burst))
-                .max(s.upload_cost),
-        };
-        if (policy.per_minute, policy.burst) == (default.per_minute, default.burst) {
-            default
-        } else {
-            policy
-        }
+        policy(s, self.default.policy, quota, |n| s.per_instance(n))
     }
 
     /// Spends `cost` cells of this principal's bucket, or answers 429.
@@ -161,45 +147,98 @@ impl PrincipalLimits {
     }
 }
 
+/// The policy for a key's own quota, each figure divided by `share` (this instance's share, or
+/// the whole quota when the instances decide together); `default` when the key has none.
+pub(super) fn policy(
+    s: &RateSettings,
+    default: Policy,
+    quota: Option<KeyQuota>,
+    share: impl Fn(u32) -> u32,
+) -> Policy {
+    let Some(quota) = quota else { return default };
+    let policy = Policy {
+        name: KEY_POLICY,
+        per_minute: share(quota.per_minute.unwrap_or(s.per_minute)),
+        // Below the upload cost, no upload from this key could ever pass.
+        burst: share(quota.burst.unwrap_or(s.burst)).max(s.upload_cost),
+    };
+    if (policy.per_minute, policy.burst) == (default.per_minute, default.burst) {
+        default
+    } else {
+        policy
+    }
+}
+
+/// What a GCRA bucket said, whoever kept it (governor here, a Redis script in `shared`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Spent; `remaining` whole cells are left.
+    Allowed { remaining: u32 },
+    /// Not spent; the request would conform after `wait`.
+    Refused { wait: Duration },
+}
+
+/// The emission interval: how long one cell takes to come back.
+pub(super) fn interval(policy: &Policy) -> Duration {
+    Duration::from_secs(60) / policy.per_minute.max(1)
+}
+
+/// A verdict as the answer's headers, or as a 429 with its wait. `header` is the policy's
+/// ready `RateLimit-Policy` value.
+pub(super) fn answer(
+    policy: &Policy,
+    header: &HeaderValue,
+    principal: &PrincipalId,
+    cost: NonZeroU32,
+    verdict: Verdict,
+) -> Result<RateLimitHeaders, ApiError> {
+    let interval = interval(policy);
+    match verdict {
+        Verdict::Allowed { remaining } => {
+            // Until the bucket is full again; an upper bound, as the snapshot counts whole cells.
+            let reset = interval * policy.burst.saturating_sub(remaining);
+            Ok(RateLimitHeaders {
+                policy: header.clone(),
+                limit: limit_value(policy, remaining, ceil_secs(reset)),
+            })
+        }
+        Verdict::Refused { wait } => {
+            // At the earliest conforming time exactly `cost` cells are available; each
+            // interval before it is one cell fewer now.
+            let short = wait.as_nanos().div_ceil(interval.as_nanos().max(1));
+            let remaining = u128::from(cost.get()).saturating_sub(short) as u32;
+            let retry_after_secs = retry_after_secs(wait);
+            tracing::info!(%principal, retry_after_secs, cost = cost.get(), "rate limited");
+            Err(ApiError::RateLimited(RateLimitInfo {
+                retry_after_secs,
+                policy: policy_field(policy),
+                state: limit_field(policy, remaining, retry_after_secs),
+                violated_policy: policy.name,
+                problem: RateLimitProblem::QuotaExceeded,
+            }))
+        }
+    }
+}
+
 fn decide(
     limited: &Limited,
     principal: &PrincipalId,
     cost: NonZeroU32,
 ) -> Result<RateLimitHeaders, ApiError> {
     let (policy, limiter) = (&limited.policy, &limited.limiter);
-    let interval = Duration::from_secs(60) / policy.per_minute.max(1);
-    let refused = |wait: Duration, remaining: u32| {
-        let retry_after_secs = retry_after_secs(wait);
-        tracing::info!(%principal, retry_after_secs, cost = cost.get(), "rate limited");
-        ApiError::RateLimited(RateLimitInfo {
-            retry_after_secs,
-            policy: policy_field(policy),
-            state: limit_field(policy, remaining, retry_after_secs),
-            violated_policy: policy.name,
-            problem: RateLimitProblem::QuotaExceeded,
-        })
-    };
-    match limiter.check_key_n(principal, cost) {
-        Ok(Ok(snapshot)) => {
-            let remaining = snapshot.remaining_burst_capacity();
-            // Until the bucket is full again; an upper bound, as the snapshot counts whole cells.
-            let reset = interval * policy.burst.saturating_sub(remaining);
-            Ok(RateLimitHeaders {
-                policy: limited.header.clone(),
-                limit: limit_value(policy, remaining, ceil_secs(reset)),
-            })
-        }
-        Ok(Err(not_until)) => {
-            let wait = not_until.wait_time_from(limiter.clock().now());
-            // At the earliest conforming time exactly `cost` cells are available; each
-            // interval before it is one cell fewer now.
-            let short = wait.as_nanos().div_ceil(interval.as_nanos().max(1));
-            let remaining = u128::from(cost.get()).saturating_sub(short) as u32;
-            Err(refused(wait, remaining))
-        }
+    let verdict = match limiter.check_key_n(principal, cost) {
+        Ok(Ok(snapshot)) => Verdict::Allowed {
+            remaining: snapshot.remaining_burst_capacity(),
+        },
+        Ok(Err(not_until)) => Verdict::Refused {
+            wait: not_until.wait_time_from(limiter.clock().now()),
+        },
         // Only when the cost exceeds the burst, which settings and `policy_for` rule out.
-        Err(_) => Err(refused(interval * policy.burst, 0)),
-    }
+        Err(_) => Verdict::Refused {
+            wait: interval(policy) * policy.burst,
+        },
+    };
+    answer(policy, &limited.header, principal, cost, verdict)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::domain::FallbackMode;
+use crate::ratelimit::StoreStatus;
 use crate::routes::state::AppState;
 
 /// 200 while the process runs.
@@ -24,6 +25,11 @@ pub async fn healthz() -> HttpResponse {
 /// probes with a small write of its own so readiness comes back without traffic (see
 /// `storage::write_health` for why not a probe on every call). `detail` names the failing
 /// store and why, for the operator; it carries no secret (store errors name paths and codes).
+///
+/// A shared rate-limit store (Redis) that does not answer is reported under `rate_limits` but
+/// never fails readiness: the instance still serves, on its local share of the quotas, and
+/// taking every instance out of the balancer because a cache is down would turn a degraded
+/// limit into an outage.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -34,6 +40,18 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let rate_limits = match state.limits.store_status() {
+        StoreStatus::Local => json!({ "store": "local", "shared": false }),
+        StoreStatus::Shared => json!({ "store": "redis", "shared": true }),
+        StoreStatus::Fallback(reason) => json!({
+            "store": "redis",
+            "shared": false,
+            "detail": format!(
+                "redis does not answer ({reason}); limits are decided locally on this \
+                 instance's share of each quota until it does"
+            ),
+        }),
+    };
     let signing_keys = state.auth.jwt.jwks().is_loaded();
     let api_keys = state.auth.flag.get() == FallbackMode::Deny || state.auth.keys.is_loaded();
     let (objects, metadata) = tokio::join!(state.objects.check(), state.metadata.check());
@@ -44,7 +62,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "metadata": metadata.is_ok(),
     });
     if signing_keys && api_keys && objects.is_ok() && metadata.is_ok() {
-        return HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }));
+        return HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "checks": checks,
+            "rate_limits": rate_limits,
+        }));
     }
     let failing: Vec<String> = [
         (
@@ -73,6 +95,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "status": 503,
                 "detail": failing.join("; "),
                 "checks": checks,
+                "rate_limits": rate_limits,
             })
             .to_string(),
         )

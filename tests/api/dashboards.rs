@@ -10,7 +10,7 @@ use crate::helpers::{run_cli, settings_pairs};
 use crate::support::cloudwatch_adapter;
 use crate::support::moto::{cloudwatch, unique_name};
 
-const DIMENSIONS: [&str; 4] = ["AuthMethod", "KeyId", "Reason", "Route"];
+const DIMENSIONS: [&str; 5] = ["AuthMethod", "KeyId", "Limit", "Reason", "Route"];
 
 /// Metric and dimension names a dashboard expression names: `MetricName="X"` and the
 /// `{Namespace,Dim,...}` schema of SEARCH.

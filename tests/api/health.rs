@@ -47,3 +47,21 @@ async fn the_admin_listener_serves_metrics_and_the_dev_jwks() {
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
     assert_eq!(jwks["keys"][0]["kid"], app.dev_issuer().kid());
 }
+
+// Multi-threaded: the CLI runs synchronously while the server answers it on another thread.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_healthcheck_command_exits_0_while_the_instance_answers_and_1_when_nothing_does() {
+    let app = spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_string();
+    let mut pairs = app.pairs.clone();
+    pairs.push(("listen".into(), format!("0.0.0.0:{port}")));
+    let (code, out, err) = crate::helpers::run_cli_code(&pairs, &["healthcheck"]);
+    assert_eq!((code, out.trim()), (Some(0), "ok"), "{err}");
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = nobody.local_addr().unwrap().port();
+    drop(nobody);
+    pairs.push(("listen".into(), format!("127.0.0.1:{closed}")));
+    let (code, _, err) = crate::helpers::run_cli_code(&pairs, &["healthcheck"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("/healthz"), "{err}");
+}

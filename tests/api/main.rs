@@ -48,6 +48,7 @@ mod openapi;
 mod photos;
 mod rate_limits;
 mod readiness;
+mod redis_limits;
 mod request_id;
 mod secrets_manager;
 mod shutdown;
