@@ -35,6 +35,7 @@ pub struct Application {
     server: Server,
     admin: Server,
     reporters: Vec<Arc<Reporter>>,
+    ledger_flush: Arc<crate::ledger::flush::Flusher>,
     background: Background,
 }
 
@@ -107,6 +108,12 @@ impl Application {
         let control = backends.control.clone();
 
         let limits = Arc::new(RateLimits::new(&settings.rate));
+        let ledger = crate::ledger::Ledger {
+            recorder: Default::default(),
+            store: backends.ledger.clone(),
+            days: settings.ledger.days,
+        };
+        let ledger_flush = crate::ledger::flush::Flusher::new(ledger.clone());
 
         let state = web::Data::new(AppState {
             auth: Authenticator {
@@ -125,6 +132,7 @@ impl Application {
             usage: usage.clone(),
             dev_issuer,
             limits,
+            ledger,
         });
 
         let listener = TcpListener::bind(settings.listen)
@@ -176,6 +184,7 @@ impl Application {
             .spawn_poller(&background, control, settings.fallback.poll);
         app_state.limits.spawn_sweeper(&background);
         let reporters = start_reporters(&background, &settings, aws.as_ref(), &metrics, usage);
+        ledger_flush.spawn(&background, settings.metrics.usage_flush);
         announce(&settings, port, admin_port);
         Ok(Application {
             port,
@@ -183,6 +192,7 @@ impl Application {
             server,
             admin,
             reporters,
+            ledger_flush,
             background,
         })
     }
@@ -208,6 +218,7 @@ impl Application {
         for reporter in &self.reporters {
             reporter.flush().await;
         }
+        self.ledger_flush.flush(crate::metrics::unix_now()).await;
         a.and(b)
     }
 }

@@ -9,6 +9,7 @@
 mod fallback;
 mod jwt;
 mod keys;
+mod ledger;
 mod listen;
 mod metrics;
 mod process;
@@ -26,6 +27,7 @@ use std::path::PathBuf;
 pub use fallback::FallbackSettings;
 pub use jwt::{IssuerSettings, JwtSettings};
 pub use keys::{ApiKeySettings, KeySourceSettings};
+pub use ledger::LedgerSettings;
 pub use metrics::{MetricsSettings, MetricsSink};
 pub use rate::RateSettings;
 pub use raw::RawSettings;
@@ -55,6 +57,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("metrics", metrics::SETTINGS),
     ("uploads and CORS", uploads::SETTINGS),
     ("rate limits", rate::SETTINGS),
+    ("migration ledger", ledger::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -91,6 +94,7 @@ pub struct Settings {
     pub uploads: UploadSettings,
     pub cors_origins: Vec<String>,
     pub rate: RateSettings,
+    pub ledger: LedgerSettings,
 }
 
 impl Settings {
@@ -164,6 +168,7 @@ impl RawSettings {
             uploads: uploads::parse(self)?,
             cors_origins: uploads::cors_origins(self),
             rate: rate::parse(self)?,
+            ledger: ledger::parse(self)?,
         })
     }
 }

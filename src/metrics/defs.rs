@@ -54,6 +54,8 @@ pub enum Series {
     KeyRequests,
     /// Unix seconds of a key id's latest request.
     KeyLastSeen,
+    /// Refused requests per key id that presented it (the flag, a later rule, a quota).
+    KeyRefused,
     /// The latency histogram, per route.
     Latency,
 }
@@ -99,7 +101,7 @@ pub const AUTH_FAILURES: &[&str] = &[
     "key_expired",
 ];
 
-pub const DEFS: [Def; 7] = [
+pub const DEFS: [Def; 8] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -124,6 +126,19 @@ pub const DEFS: [Def; 7] = [
             dimension: "KeyId",
             unit: Unit::Count,
             zeros: true,
+        }),
+    },
+    Def {
+        prometheus: "cutover_api_key_refused_total",
+        help: "Refused requests per legacy client whose key matched (who keeps trying after deny).",
+        kind: Kind::Counter,
+        label: "key_id",
+        series: Series::KeyRefused,
+        cloudwatch: Some(CloudWatch {
+            name: "ApiKeyRefused",
+            dimension: "KeyId",
+            unit: Unit::Count,
+            zeros: false,
         }),
     },
     Def {
@@ -268,6 +283,7 @@ mod tests {
         m.authenticated(&AuthMethod::Jwt { jti: None });
         m.auth_failed(AuthFailure::Missing);
         m.rate_limited(true);
+        m.key_refused(&KeyId::parse("legacy-b").unwrap());
         m.upload_bytes(10);
         m.latency(Route::Upload, 12);
         let snap = m.snapshot();
@@ -300,6 +316,7 @@ mod tests {
             [
                 "Requests",
                 "ApiKeyRequests",
+                "ApiKeyRefused",
                 "AuthFailures",
                 "RateLimited",
                 "UploadBytes",

@@ -43,6 +43,21 @@ CREATE TABLE IF NOT EXISTS traffic (
     jwt INTEGER NOT NULL,
     api_key INTEGER NOT NULL
 );
+",
+// 2: the migration ledger (`src/ledger/sqlite.rs`): per key id, UTC day, kind and name, a count
+// and first/last seen. Pruned by day, hence the index.
+"
+CREATE TABLE ledger (
+    key_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (key_id, day, kind, name)
+) WITHOUT ROWID;
+CREATE INDEX ledger_by_day ON ledger (day);
 "];
 
 /// The version a database has once [`apply`] ran.
