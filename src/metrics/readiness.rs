@@ -90,6 +90,29 @@ pub async fn assess(
     })
 }
 
+/// The reasons naming each key still used in the window, completed from the migration ledger
+/// with the key's last user agent and the suggested next step, so the verdict says whom to call.
+pub fn with_clients(mut report: Readiness, clients: &crate::ledger::report::Clients) -> Readiness {
+    for reason in report.reasons.iter_mut() {
+        let Some(row) = clients.clients.iter().find(|c| {
+            c.requests > 0 && reason.starts_with(&format!("key {} made", c.key_id))
+        }) else {
+            continue;
+        };
+        let agent = row
+            .user_agents
+            .iter()
+            .filter(|a| a.agent != crate::ledger::OTHER)
+            .max_by(|a, b| a.last_seen.cmp(&b.last_seen))
+            .map_or("(unknown)", |a| a.agent.as_str());
+        reason.push_str(&format!(
+            "; last user agent {agent}; suggested: {}",
+            row.suggested_action
+        ));
+    }
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
