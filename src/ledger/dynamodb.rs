@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{Batch, Day, Kind, KeyDay, LedgerStore, Seen, day_label};
+use super::{Batch, Day, KeyDay, Kind, LedgerStore, Seen, day_label};
 use crate::aws::error::classify;
 use crate::domain::KeyId;
 use crate::storage::StoreError;
@@ -61,7 +61,8 @@ fn parse_item(item: &HashMap<String, AttributeValue>) -> KeyDay {
     let mut day = KeyDay::default();
     for (name, value) in item {
         let mut parts = name.splitn(3, '#');
-        let (Some(field), Some(kind), Some(row)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(field), Some(kind), Some(row)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         let Some(kind) = Kind::parse(kind) else {

@@ -16,7 +16,7 @@ use actix_web::http::header::USER_AGENT;
 use super::RATE_LIMITED;
 use super::recorder::{Observation, Outcome};
 use crate::auth::Caller;
-use crate::domain::AuthMethod;
+use crate::domain::{AuthMethod, KeyId};
 use crate::metrics::Route;
 use crate::routes::problem::ApiError;
 use crate::routes::state::AppState;
@@ -31,6 +31,31 @@ pub fn cause(err: &ApiError) -> &'static str {
     }
 }
 
+/// What the ledger records of a request: the key, how it ended, and the `sub` it came with;
+/// `None` when no key was involved.
+pub fn attribute<'a>(
+    status: StatusCode,
+    caller: Option<&'a Caller>,
+    err: Option<&'a ApiError>,
+) -> Option<(&'a KeyId, Outcome, Option<&'a str>)> {
+    if let Some(e) = err
+        && let Some(key) = e.refused_key()
+    {
+        return Some((key, Outcome::Refused(cause(e)), None));
+    }
+    let c = caller?;
+    match (&c.principal.method, &c.linked_key) {
+        (AuthMethod::ApiKey { key_id }, _) if status == StatusCode::TOO_MANY_REQUESTS => {
+            Some((key_id, Outcome::Refused(RATE_LIMITED), None))
+        }
+        (AuthMethod::ApiKey { key_id }, _) => Some((key_id, Outcome::Accepted, None)),
+        (AuthMethod::Jwt { .. }, Some(key)) => {
+            Some((key, Outcome::WithJwt, Some(c.principal.id.as_str())))
+        }
+        (AuthMethod::Jwt { .. }, None) => None,
+    }
+}
+
 pub fn record(
     state: &AppState,
     req: &HttpRequest,
@@ -38,20 +63,8 @@ pub fn record(
     caller: Option<&Caller>,
     err: Option<&ApiError>,
 ) {
-    let refused = err.and_then(|e| e.refused_key().map(|k| (k, cause(e))));
-    let (key, outcome, sub) = match (refused, caller) {
-        (Some((key, cause)), _) => (key, Outcome::Refused(cause), None),
-        (None, Some(c)) => match (&c.principal.method, &c.linked_key) {
-            (AuthMethod::ApiKey { key_id }, _) if status == StatusCode::TOO_MANY_REQUESTS => {
-                (key_id, Outcome::Refused(RATE_LIMITED), None)
-            }
-            (AuthMethod::ApiKey { key_id }, _) => (key_id, Outcome::Accepted, None),
-            (AuthMethod::Jwt { .. }, Some(key)) => {
-                (key, Outcome::WithJwt, Some(c.principal.id.as_str()))
-            }
-            (AuthMethod::Jwt { .. }, None) => return,
-        },
-        (None, None) => return,
+    let Some((key, outcome, sub)) = attribute(status, caller, err) else {
+        return;
     };
     if let Outcome::Refused(_) = outcome {
         state.metrics.key_refused(key);
@@ -70,4 +83,68 @@ pub fn record(
         sub,
         at: crate::metrics::unix_now(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AuthFailure, Principal, PrincipalId};
+
+    fn caller(method: AuthMethod, id: PrincipalId, linked_key: Option<KeyId>) -> Caller {
+        Caller {
+            principal: Principal { id, method },
+            key_quota: None,
+            deprecated: false,
+            rate: None,
+            linked_key,
+        }
+    }
+
+    #[test]
+    fn a_jwt_request_with_a_matching_key_is_recorded_against_the_key_with_its_sub() {
+        let key = KeyId::parse("legacy").unwrap();
+        let alice = PrincipalId::from_sub("alice").unwrap();
+        let jwt = AuthMethod::Jwt { jti: None };
+        let with_key = caller(jwt.clone(), alice.clone(), Some(key.clone()));
+        assert_eq!(
+            attribute(StatusCode::OK, Some(&with_key), None),
+            Some((&key, Outcome::WithJwt, Some("alice")))
+        );
+        let without = caller(jwt, alice, None);
+        assert_eq!(attribute(StatusCode::OK, Some(&without), None), None);
+    }
+
+    #[test]
+    fn key_refusals_and_429s_are_refused_by_cause_and_the_rest_accepted() {
+        let key = KeyId::parse("legacy").unwrap();
+        let denied = ApiError::KeyPathDisabled {
+            migration_url: None,
+        }
+        .for_key(key.clone());
+        assert_eq!(
+            attribute(StatusCode::UNAUTHORIZED, None, Some(&denied)),
+            Some((&key, Outcome::Refused("key_path_disabled"), None))
+        );
+        let expired = ApiError::Unauthenticated(AuthFailure::KeyExpired).for_key(key.clone());
+        assert_eq!(
+            attribute(StatusCode::UNAUTHORIZED, None, Some(&expired)).map(|a| a.1),
+            Some(Outcome::Refused("key_expired"))
+        );
+        let by_key = caller(
+            AuthMethod::ApiKey {
+                key_id: key.clone(),
+            },
+            PrincipalId::for_key(&key),
+            None,
+        );
+        assert_eq!(
+            attribute(StatusCode::TOO_MANY_REQUESTS, Some(&by_key), None).map(|a| a.1),
+            Some(Outcome::Refused(RATE_LIMITED))
+        );
+        assert_eq!(
+            attribute(StatusCode::NOT_FOUND, Some(&by_key), None).map(|a| a.1),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(attribute(StatusCode::UNAUTHORIZED, None, None), None);
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use dashmap::DashMap;
 use ipnet::IpNet;
 
-use super::{Batch, Day, Kind, KeyDay, MAX_AGENT_BYTES, MAX_NAMES, MAX_SUBS, OTHER, Seen, day_of};
+use super::{Batch, Day, KeyDay, Kind, MAX_AGENT_BYTES, MAX_NAMES, MAX_SUBS, OTHER, Seen, day_of};
 use crate::domain::KeyId;
 use crate::metrics::Route;
 
@@ -45,7 +45,9 @@ pub struct Observation<'a> {
 pub fn network(ip: IpAddr) -> IpNet {
     let ip = ip.to_canonical();
     let prefix = if ip.is_ipv4() { 24 } else { 48 };
-    IpNet::new(ip, prefix).map(|n| n.trunc()).unwrap_or(IpNet::from(ip))
+    IpNet::new(ip, prefix)
+        .map(|n| n.trunc())
+        .unwrap_or(IpNet::from(ip))
 }
 
 /// `agent` cut to [`MAX_AGENT_BYTES`] on a character boundary.
@@ -176,7 +178,8 @@ impl Recorder {
     pub fn drain(&self) -> Batch {
         let mut batch = Batch::new();
         for entry in self.keys.iter() {
-            let days = std::mem::take(&mut *entry.value().lock().unwrap_or_else(|p| p.into_inner()));
+            let days =
+                std::mem::take(&mut *entry.value().lock().unwrap_or_else(|p| p.into_inner()));
             for (day, pending) in days {
                 batch.insert((entry.key().clone(), day), pending.into_key_day());
             }
@@ -203,12 +206,18 @@ mod tests {
 
     #[test]
     fn networks_are_kept_never_addresses() {
-        assert_eq!(network("203.0.113.77".parse().unwrap()).to_string(), "203.0.113.0/24");
+        assert_eq!(
+            network("203.0.113.77".parse().unwrap()).to_string(),
+            "203.0.113.0/24"
+        );
         assert_eq!(
             network("2001:db8:1:2:3::9".parse().unwrap()).to_string(),
             "2001:db8:1::/48"
         );
-        assert_eq!(network("::ffff:10.1.2.3".parse().unwrap()).to_string(), "10.1.2.0/24");
+        assert_eq!(
+            network("::ffff:10.1.2.3".parse().unwrap()).to_string(),
+            "10.1.2.0/24"
+        );
     }
 
     #[test]
@@ -237,7 +246,10 @@ mod tests {
         assert_eq!(today.get(Kind::Accepted, "").count, MAX_NAMES as u64 + 3);
         assert_eq!(today.of_kind(Kind::Agent).count(), MAX_NAMES + 1);
         assert_eq!(today.get(Kind::Agent, OTHER).count, 3);
-        assert_eq!(today.get(Kind::Network, "10.0.0.0/24").count, MAX_NAMES as u64 + 3);
+        assert_eq!(
+            today.get(Kind::Network, "10.0.0.0/24").count,
+            MAX_NAMES as u64 + 3
+        );
         let tomorrow = &batch[&(k.clone(), day_of(t) + 1)];
         assert_eq!(tomorrow.get(Kind::Refused, "key_path_disabled").count, 1);
         assert_eq!(tomorrow.get(Kind::Accepted, "").count, 0);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Batch, Day, Kind, KeyDay, LedgerStore, MAX_NAMES, OTHER, day_of};
+use super::{Batch, Day, KeyDay, Kind, LedgerStore, MAX_NAMES, OTHER, day_of};
 use crate::auth::api_key::KeyRing;
 use crate::domain::KeyId;
 use crate::metrics::usage::rfc3339;
@@ -108,12 +108,7 @@ fn top<'a>(day: &'a KeyDay, kind: Kind) -> Vec<(&'a str, &'a super::Seen)> {
 
 /// The list from retained days: window counts from the last `days` days, first/last seen from
 /// everything retained.
-pub fn build(
-    retained: &Batch,
-    keys: &[(KeyId, Option<String>)],
-    days: u64,
-    now: u64,
-) -> Clients {
+pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], days: u64, now: u64) -> Clients {
     let from: Day = day_of(now).saturating_sub(days.max(1) - 1);
     let mut ever: BTreeMap<&KeyId, KeyDay> = BTreeMap::new();
     let mut window: BTreeMap<&KeyId, KeyDay> = BTreeMap::new();
@@ -124,7 +119,11 @@ pub fn build(
         }
     }
     let configured: BTreeMap<&KeyId, &Option<String>> = keys.iter().map(|(k, o)| (k, o)).collect();
-    let mut ids: Vec<&KeyId> = configured.keys().copied().chain(ever.keys().copied()).collect();
+    let mut ids: Vec<&KeyId> = configured
+        .keys()
+        .copied()
+        .chain(ever.keys().copied())
+        .collect();
     ids.sort();
     ids.dedup();
 
@@ -242,7 +241,10 @@ fn suggest(
             Some(owner) if *owner == only.sub => {
                 format!("linked to {owner}: switch the client to its token")
             }
-            _ => format!("link to {} (cutover keys link --id {id} --owner {})", only.sub, only.sub),
+            _ => format!(
+                "link to {} (cutover keys link --id {id} --owner {})",
+                only.sub, only.sub
+            ),
         };
     }
     let agent = last_agent.unwrap_or("(unknown)");
@@ -286,22 +288,47 @@ mod tests {
         let today = day_of(now);
         let retained = Batch::from([
             ((key("one"), today), day_with(now, &["alice"], "app/1")),
-            ((key("many"), today), day_with(now, &["a", "b", "c"], "app/2")),
+            (
+                (key("many"), today),
+                day_with(now, &["a", "b", "c"], "app/2"),
+            ),
             ((key("none"), today), day_with(now, &[], "cron/3")),
-            ((key("old"), today - 40), day_with(now - 40 * DAY_SECS, &[], "x")),
+            (
+                (key("old"), today - 40),
+                day_with(now - 40 * DAY_SECS, &[], "x"),
+            ),
         ]);
         let keys = vec![(key("idle"), Some("bob".to_string()))];
         let list = build(&retained, &keys, 30, now);
         let action = |id: &str| {
-            let row = list.clients.iter().find(|r| r.key_id.as_str() == id).unwrap();
+            let row = list
+                .clients
+                .iter()
+                .find(|r| r.key_id.as_str() == id)
+                .unwrap();
             row.suggested_action.clone()
         };
-        assert!(action("one").starts_with("link to alice"), "{}", action("one"));
-        assert!(action("many").starts_with("shared by 3 users"), "{}", action("many"));
+        assert!(
+            action("one").starts_with("link to alice"),
+            "{}",
+            action("one")
+        );
+        assert!(
+            action("many").starts_with("shared by 3 users"),
+            "{}",
+            action("many")
+        );
         assert_eq!(action("none"), "contact: last UA cron/3");
         assert_eq!(action("old"), "unused for 40 days: revoke");
         assert_eq!(action("idle"), "never seen: revoke");
-        let idle = list.clients.iter().find(|r| r.key_id.as_str() == "idle").unwrap();
-        assert_eq!((idle.owner.as_deref(), idle.configured), (Some("bob"), true));
+        let idle = list
+            .clients
+            .iter()
+            .find(|r| r.key_id.as_str() == "idle")
+            .unwrap();
+        assert_eq!(
+            (idle.owner.as_deref(), idle.configured),
+            (Some("bob"), true)
+        );
     }
 }

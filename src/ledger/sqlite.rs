@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{Batch, Day, Kind, KeyDay, LedgerStore, Seen};
+use super::{Batch, Day, KeyDay, Kind, LedgerStore, Seen};
 use crate::domain::KeyId;
 use crate::storage::StoreError;
 use crate::storage::sqlite::Database;

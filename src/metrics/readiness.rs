@@ -94,9 +94,11 @@ pub async fn assess(
 /// with the key's last user agent and the suggested next step, so the verdict says whom to call.
 pub fn with_clients(mut report: Readiness, clients: &crate::ledger::report::Clients) -> Readiness {
     for reason in report.reasons.iter_mut() {
-        let Some(row) = clients.clients.iter().find(|c| {
-            c.requests > 0 && reason.starts_with(&format!("key {} made", c.key_id))
-        }) else {
+        let Some(row) = clients
+            .clients
+            .iter()
+            .find(|c| c.requests > 0 && reason.starts_with(&format!("key {} made", c.key_id)))
+        else {
             continue;
         };
         let agent = row

@@ -36,6 +36,7 @@ mod fallback_flag;
 mod health;
 mod http_contract;
 mod key_writes;
+mod ledger;
 mod metrics;
 mod photos;
 mod rate_limits;

@@ -8,7 +8,8 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// Version 1 is the schema every release before versioning created (`user_version` 0), written
 /// with `IF NOT EXISTS` so such a database takes it unchanged and keeps its rows.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS photos (
     owner TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -44,9 +45,9 @@ CREATE TABLE IF NOT EXISTS traffic (
     api_key INTEGER NOT NULL
 );
 ",
-// 2: the migration ledger (`src/ledger/sqlite.rs`): per key id, UTC day, kind and name, a count
-// and first/last seen. Pruned by day, hence the index.
-"
+    // 2: the migration ledger (`src/ledger/sqlite.rs`): per key id, UTC day, kind and name, a count
+    // and first/last seen. Pruned by day, hence the index.
+    "
 CREATE TABLE ledger (
     key_id TEXT NOT NULL,
     day INTEGER NOT NULL,
@@ -58,7 +59,8 @@ CREATE TABLE ledger (
     PRIMARY KEY (key_id, day, kind, name)
 ) WITHOUT ROWID;
 CREATE INDEX ledger_by_day ON ledger (day);
-"];
+",
+];
 
 /// The version a database has once [`apply`] ran.
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;
