@@ -99,7 +99,7 @@ pub async fn clients(
     Ok(build(&retained, keys, days, now))
 }
 
-fn top<'a>(day: &'a KeyDay, kind: Kind) -> Vec<(&'a str, &'a super::Seen)> {
+fn top(day: &KeyDay, kind: Kind) -> Vec<(&str, &super::Seen)> {
     let mut all: Vec<_> = day.of_kind(kind).collect();
     // Most used first; `(other)` last whatever its count, so the named ones lead.
     all.sort_by_key(|(n, s)| (*n == OTHER, std::cmp::Reverse(s.count), *n));
