@@ -161,4 +161,36 @@ mod tests {
         assert!(two_days.ready, "{:?}", two_days.reasons);
         assert!(two_days.keys[0].last_seen.is_some());
     }
+
+    #[test]
+    fn a_key_still_in_use_is_named_with_its_last_agent_and_the_suggested_action() {
+        use crate::ledger::report::build;
+        use crate::ledger::{Batch, KeyDay, Kind, Seen, day_of};
+        let now = 1_800_000_000;
+        let k = KeyId::parse("legacy").unwrap();
+        let mut day = KeyDay::default();
+        day.add(Kind::Total, "", &Seen::at(now - 60));
+        day.add(Kind::Accepted, "", &Seen::at(now - 60));
+        day.add(Kind::Agent, "old-app/1", &Seen::at(now - 600));
+        day.add(Kind::Agent, "new-app/2", &Seen::at(now - 60));
+        let list = build(&Batch::from([((k.clone(), day_of(now)), day)]), &[], 7, now);
+        let report = Readiness {
+            window_days: 7,
+            keys: vec![],
+            traffic: Traffic::default(),
+            ready: false,
+            reasons: vec![
+                "key legacy made 1 requests in the last 7 days (last seen x)".into(),
+                "the service reported no traffic at all".into(),
+            ],
+        };
+        let named = with_clients(report, &list);
+        assert!(
+            named.reasons[0]
+                .ends_with("; last user agent new-app/2; suggested: contact: last UA new-app/2"),
+            "{}",
+            named.reasons[0]
+        );
+        assert_eq!(named.reasons[1], "the service reported no traffic at all");
+    }
 }
