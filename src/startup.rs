@@ -211,7 +211,7 @@ impl Application {
     }
 
     /// Serves until both listeners stop, then reports what the last interval counted (usage
-    /// store, CloudWatch), so a graceful shutdown loses no metrics.
+    /// store, CloudWatch, the migration ledger), so a graceful shutdown loses no metrics.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (a, b) = tokio::join!(self.server, self.admin);
         self.background.stop().await;
