@@ -1,5 +1,5 @@
 //! The one place that chooses each backend from settings: objects, metadata, the control store,
-//! the usage store and the key source. `serve` and every CLI command that touches a store build
+//! the usage store, the migration ledger and the key source. `serve` and every CLI command that touches a store build
 //! their stores here, so an embedded/aws choice is made exactly once.
 
 use std::sync::Arc;
@@ -12,6 +12,9 @@ use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
 use crate::aws::Aws;
 use crate::config::{KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings};
 use crate::control::ControlStore;
+use crate::ledger::LedgerStore;
+use crate::ledger::dynamodb::DynamoLedger;
+use crate::ledger::sqlite::SqliteLedger;
 use crate::metrics::Metrics;
 use crate::metrics::usage::UsageStore;
 use crate::metrics::usage::dynamodb::DynamoUsage;
@@ -29,6 +32,8 @@ pub struct Backends {
     pub metadata: Arc<dyn MetadataStore>,
     pub control: Arc<dyn ControlStore>,
     pub usage: Arc<dyn UsageStore>,
+    /// The migration ledger (`src/ledger/`).
+    pub ledger: Arc<dyn LedgerStore>,
     pub keys: Arc<dyn KeySource>,
     /// The process's one AWS configuration, when any backend or sink is on AWS.
     pub aws: Option<Aws>,
@@ -56,11 +61,13 @@ impl Backends {
                 // One handle on the one file: photos, flag, secrets and usage share its writer
                 // and its readers.
                 let usage = SqliteUsage::new(db.clone());
+                let ledger = SqliteLedger::new(db.clone());
                 Ok(Backends {
                     objects: Arc::new(objects),
                     metadata: Arc::new(db.clone()),
                     control: Arc::new(db),
                     usage: Arc::new(usage),
+                    ledger: Arc::new(ledger),
                     keys,
                     aws,
                 })
@@ -79,7 +86,12 @@ impl Backends {
                     objects: Arc::new(S3Objects::new(sdk.s3(), bucket.clone())),
                     metadata: Arc::new(metadata.clone()),
                     control: Arc::new(metadata),
-                    usage: Arc::new(DynamoUsage::new(dynamodb, table.clone())),
+                    usage: Arc::new(DynamoUsage::new(dynamodb.clone(), table.clone())),
+                    ledger: Arc::new(DynamoLedger::new(
+                        dynamodb,
+                        table.clone(),
+                        settings.ledger.days,
+                    )),
                     keys,
                     aws,
                 })

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `token`, `keys`, `fallback`, `readiness`, `dashboard`,
+//! The command line: `serve`, `token`, `keys`, `fallback`, `readiness`, `clients`, `dashboard`,
 //! `completions`. Every argument has help text and every mode is an enum, so `--help` (and the
 //! shell completions) list the choices.
 
@@ -68,6 +68,16 @@ pub enum Command {
         /// Output: a table for people, or the report as one JSON document for scripts.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// The migration ledger's contact list: per key id, who still uses it (user agents,
+    /// networks, Cognito subs, refusals) and the suggested next step.
+    Clients {
+        /// The window, in days (the ledger keeps CUTOVER_LEDGER_DAYS).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+        days: u64,
+        /// Output: a table for people, CSV for a spreadsheet, or JSON for scripts.
+        #[arg(long, value_enum, default_value_t = clients::ClientsFormat::Table)]
+        format: clients::ClientsFormat,
     },
     /// The CloudWatch migration dashboard and alarms.
     #[command(subcommand)]
@@ -241,6 +251,7 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,
         Command::Brownouts(cmd) => brownouts::run(settings, cmd).await,
+        Command::Clients { days, format } => clients::run(settings, days, format).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
             let aws = crate::aws::Aws::load().await;
             let client = crate::metrics::cloudwatch::client(&aws, &settings.metrics);
@@ -410,6 +421,7 @@ async fn readiness(days: u64, format: Format) -> anyhow::Result<ExitCode> {
         days,
     )
     .await?;
+    let report = clients::with_ledger(&settings, &backends, report).await;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text => print_readiness(&report, days),
@@ -451,8 +463,10 @@ fn print_readiness(report: &crate::metrics::readiness::Readiness, days: u64) {
 
 mod brownouts;
 mod canary;
+pub mod clients;
 mod keys_set;
 mod link;
+
 #[cfg(test)]
 mod tests;
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod crypto;
 pub mod domain;
+pub mod ledger;
 pub mod metrics;
 pub mod periodic;
 pub mod ratelimit;

@@ -35,6 +35,7 @@ pub struct Application {
     server: Server,
     admin: Server,
     reporters: Vec<Arc<Reporter>>,
+    ledger_flush: Arc<crate::ledger::flush::Flusher>,
     background: Background,
 }
 
@@ -116,6 +117,12 @@ impl Application {
         let dev_oauth = dev_issuer
             .clone()
             .map(|issuer| web::Data::new(DevOAuth::new(issuer, &settings.web)));
+        let ledger = crate::ledger::Ledger {
+            recorder: Default::default(),
+            store: backends.ledger.clone(),
+            days: settings.ledger.days,
+        };
+        let ledger_flush = crate::ledger::flush::Flusher::new(ledger.clone());
 
         let state = web::Data::new(AppState {
             auth: Authenticator {
@@ -135,6 +142,7 @@ impl Application {
             usage: usage.clone(),
             dev_issuer,
             limits,
+            ledger,
         });
 
         let listener = TcpListener::bind(settings.listen)
@@ -194,6 +202,7 @@ impl Application {
             .spawn_poller(&background, control, settings.fallback.poll);
         app_state.limits.spawn_sweeper(&background);
         let reporters = start_reporters(&background, &settings, aws.as_ref(), &metrics, usage);
+        ledger_flush.spawn(&background, settings.metrics.usage_flush);
         announce(&settings, port, admin_port);
         Ok(Application {
             port,
@@ -201,6 +210,7 @@ impl Application {
             server,
             admin,
             reporters,
+            ledger_flush,
             background,
         })
     }
@@ -219,13 +229,14 @@ impl Application {
     }
 
     /// Serves until both listeners stop, then reports what the last interval counted (usage
-    /// store, CloudWatch), so a graceful shutdown loses no metrics.
+    /// store, CloudWatch, the migration ledger), so a graceful shutdown loses no metrics.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (a, b) = tokio::join!(self.server, self.admin);
         self.background.stop().await;
         for reporter in &self.reporters {
             reporter.flush().await;
         }
+        self.ledger_flush.flush(crate::metrics::unix_now()).await;
         a.and(b)
     }
 }

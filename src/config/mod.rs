@@ -9,6 +9,7 @@
 mod fallback;
 mod jwt;
 mod keys;
+mod ledger;
 mod listen;
 mod metrics;
 mod process;
@@ -27,6 +28,7 @@ use std::path::PathBuf;
 pub use fallback::FallbackSettings;
 pub use jwt::{IssuerSettings, JwtSettings};
 pub use keys::{ApiKeySettings, CredentialMismatch, KeySourceSettings};
+pub use ledger::LedgerSettings;
 pub use metrics::{MetricsSettings, MetricsSink};
 pub use rate::{RateSettings, RateStore, RedisUrl};
 pub use raw::RawSettings;
@@ -58,6 +60,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("uploads and CORS", uploads::SETTINGS),
     ("rate limits", rate::SETTINGS),
     ("web app and sign-in", web::SETTINGS),
+    ("migration ledger", ledger::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -95,6 +98,7 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub rate: RateSettings,
     pub web: WebSettings,
+    pub ledger: LedgerSettings,
 }
 
 impl Settings {
@@ -172,6 +176,7 @@ impl RawSettings {
             cors_origins: uploads::cors_origins(self),
             rate: rate::parse(self)?,
             web,
+            ledger: ledger::parse(self)?,
         })
     }
 }

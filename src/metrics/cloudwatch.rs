@@ -246,6 +246,7 @@ mod tests {
                 KeyCount {
                     count: 1,
                     last_seen: 1,
+                    refused: 0,
                 },
             );
         }

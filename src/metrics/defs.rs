@@ -55,6 +55,8 @@ pub enum Series {
     KeyRequests,
     /// Unix seconds of a key id's latest request.
     KeyLastSeen,
+    /// Refused requests per key id that presented it (the flag, a later rule, a quota).
+    KeyRefused,
     /// The latency histogram, per route.
     Latency,
 }
@@ -103,7 +105,7 @@ pub const AUTH_FAILURES: &[&str] = &[
 /// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).
 pub const LIMITS: &[&str] = &["principal", "auth_failures"];
 
-pub const DEFS: [Def; 8] = [
+pub const DEFS: [Def; 9] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -128,6 +130,19 @@ pub const DEFS: [Def; 8] = [
             dimension: "KeyId",
             unit: Unit::Count,
             zeros: true,
+        }),
+    },
+    Def {
+        prometheus: "cutover_api_key_refused_total",
+        help: "Refused requests per legacy client whose key matched (who keeps trying after deny).",
+        kind: Kind::Counter,
+        label: "key_id",
+        series: Series::KeyRefused,
+        cloudwatch: Some(CloudWatch {
+            name: "ApiKeyRefused",
+            dimension: "KeyId",
+            unit: Unit::Count,
+            zeros: false,
         }),
     },
     Def {
@@ -286,6 +301,7 @@ mod tests {
         m.authenticated(&AuthMethod::Jwt { jti: None });
         m.auth_failed(AuthFailure::Missing);
         m.rate_limited(true);
+        m.key_refused(&KeyId::parse("legacy-b").unwrap());
         m.upload_bytes(10);
         m.add(Counter::RateLimitStoreFallbacks, 0, 1);
         m.latency(Route::Upload, 12);
@@ -319,6 +335,7 @@ mod tests {
             [
                 "Requests",
                 "ApiKeyRequests",
+                "ApiKeyRefused",
                 "AuthFailures",
                 "RateLimited",
                 "UploadBytes",

@@ -115,6 +115,9 @@ pub struct KeyUse {
     pub count: AtomicU64,
     /// Unix seconds of the latest request (0: never).
     pub last_seen: AtomicU64,
+    /// Requests presenting this key that were refused (the flag, a later rule, a quota). Not
+    /// usage: they move neither `count` nor `last_seen`.
+    pub refused: AtomicU64,
 }
 
 impl KeyUse {
@@ -161,6 +164,20 @@ impl Metrics {
         }
         // The id is cloned once per key id for the life of the process, not per request.
         per_key.entry(key_id.clone()).or_default().hit();
+    }
+
+    /// A refused request whose presented key matched `key_id` (`ApiKeyRefused`).
+    pub fn key_refused(&self, key_id: &KeyId) {
+        let per_key = &self.counters.per_key;
+        if let Some(k) = per_key.get(key_id) {
+            k.refused.fetch_add(1, Relaxed);
+            return;
+        }
+        per_key
+            .entry(key_id.clone())
+            .or_default()
+            .refused
+            .fetch_add(1, Relaxed);
     }
 
     pub fn auth_failed(&self, reason: AuthFailure) {

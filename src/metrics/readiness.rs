@@ -90,6 +90,31 @@ pub async fn assess(
     })
 }
 
+/// The reasons naming each key still used in the window, completed from the migration ledger
+/// with the key's last user agent and the suggested next step, so the verdict says whom to call.
+pub fn with_clients(mut report: Readiness, clients: &crate::ledger::report::Clients) -> Readiness {
+    for reason in report.reasons.iter_mut() {
+        let Some(row) = clients
+            .clients
+            .iter()
+            .find(|c| c.requests > 0 && reason.starts_with(&format!("key {} made", c.key_id)))
+        else {
+            continue;
+        };
+        let agent = row
+            .user_agents
+            .iter()
+            .filter(|a| a.agent != crate::ledger::OTHER)
+            .max_by(|a, b| a.last_seen.cmp(&b.last_seen))
+            .map_or("(unknown)", |a| a.agent.as_str());
+        reason.push_str(&format!(
+            "; last user agent {agent}; suggested: {}",
+            row.suggested_action
+        ));
+    }
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +160,37 @@ mod tests {
             .unwrap();
         assert!(two_days.ready, "{:?}", two_days.reasons);
         assert!(two_days.keys[0].last_seen.is_some());
+    }
+
+    #[test]
+    fn a_key_still_in_use_is_named_with_its_last_agent_and_the_suggested_action() {
+        use crate::ledger::report::build;
+        use crate::ledger::{Batch, KeyDay, Kind, Seen, day_of};
+        let now = 1_800_000_000;
+        let k = KeyId::parse("legacy").unwrap();
+        let mut day = KeyDay::default();
+        day.add(Kind::Total, "", &Seen::at(now - 60));
+        day.add(Kind::Accepted, "", &Seen::at(now - 60));
+        day.add(Kind::Agent, "old-app/1", &Seen::at(now - 600));
+        day.add(Kind::Agent, "new-app/2", &Seen::at(now - 60));
+        let list = build(&Batch::from([((k.clone(), day_of(now)), day)]), &[], 7, now);
+        let report = Readiness {
+            window_days: 7,
+            keys: vec![],
+            traffic: Traffic::default(),
+            ready: false,
+            reasons: vec![
+                "key legacy made 1 requests in the last 7 days (last seen x)".into(),
+                "the service reported no traffic at all".into(),
+            ],
+        };
+        let named = with_clients(report, &list);
+        assert!(
+            named.reasons[0]
+                .ends_with("; last user agent new-app/2; suggested: contact: last UA new-app/2"),
+            "{}",
+            named.reasons[0]
+        );
+        assert_eq!(named.reasons[1], "the service reported no traffic at all");
     }
 }

@@ -17,6 +17,8 @@ pub struct KeyCount {
     pub count: u64,
     /// Unix seconds of the latest request; 0 when never used.
     pub last_seen: u64,
+    /// Refused requests that presented the key.
+    pub refused: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,10 +83,17 @@ pub fn samples<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(&'a str, Sample<'a>)> 
             .iter()
             .map(|(id, k)| (id.as_str(), Sample::Value(k.count)))
             .collect(),
+        // A key only ever refused has no last use to show.
         Series::KeyLastSeen => snap
             .per_key
             .iter()
+            .filter(|(_, k)| k.last_seen > 0)
             .map(|(id, k)| (id.as_str(), Sample::Value(k.last_seen)))
+            .collect(),
+        Series::KeyRefused => snap
+            .per_key
+            .iter()
+            .map(|(id, k)| (id.as_str(), Sample::Value(k.refused)))
             .collect(),
         Series::Latency => Route::ALL
             .iter()
@@ -104,6 +113,7 @@ impl Metrics {
                 let count = KeyCount {
                     count: e.count.load(Relaxed),
                     last_seen: e.last_seen.load(Relaxed),
+                    refused: e.refused.load(Relaxed),
                 };
                 (e.key().clone(), count)
             })
@@ -134,10 +144,11 @@ impl Snapshot {
             .per_key
             .iter()
             .map(|(id, now)| {
-                let then = earlier.per_key.get(id).map_or(0, |k| k.count);
+                let then = earlier.per_key.get(id);
                 let delta = KeyCount {
-                    count: d(now.count, then),
+                    count: d(now.count, then.map_or(0, |k| k.count)),
                     last_seen: now.last_seen,
+                    refused: d(now.refused, then.map_or(0, |k| k.refused)),
                 };
                 (id.clone(), delta)
             })

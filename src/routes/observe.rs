@@ -67,11 +67,12 @@ pub async fn observe(
         span.record("route", route.label());
     }
     let principal = caller.as_ref().map(|c| &c.principal);
-    let failure: Option<AuthFailure> = res
+    let api_error = res
         .response()
         .error()
-        .and_then(|e| e.as_error::<ApiError>())
-        .and_then(ApiError::auth_failure);
+        .and_then(|e| e.as_error::<ApiError>());
+    let failure: Option<AuthFailure> = api_error.and_then(ApiError::auth_failure);
+    crate::ledger::observe::record(&state, res.request(), status, caller.as_ref(), api_error);
 
     let metrics = &state.metrics;
     metrics.latency(route, ms);

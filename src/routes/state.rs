@@ -24,4 +24,6 @@ pub struct AppState {
     pub usage: Arc<dyn UsageStore>,
     pub dev_issuer: Option<Arc<DevIssuer>>,
     pub limits: Arc<RateLimits>,
+    /// The migration ledger: the request path records into it, `/admin/clients` reads it.
+    pub ledger: crate::ledger::Ledger,
 }

@@ -41,6 +41,7 @@ mod health;
 mod http_contract;
 mod key_dates;
 mod key_writes;
+mod ledger;
 mod linking;
 mod me;
 mod metrics;

@@ -138,6 +138,11 @@ impl ApiKeys {
             .unwrap_or_default()
     }
 
+    /// The key set in force, if one was ever loaded (the migration ledger reads owners from it).
+    pub fn current(&self) -> Option<Arc<KeyRing>> {
+        self.ring.current()
+    }
+
     pub fn is_loaded(&self) -> bool {
         self.ring.current().is_some()
     }

@@ -8,7 +8,8 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// Version 1 is the schema every release before versioning created (`user_version` 0), written
 /// with `IF NOT EXISTS` so such a database takes it unchanged and keeps its rows.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS photos (
     owner TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -43,7 +44,23 @@ CREATE TABLE IF NOT EXISTS traffic (
     jwt INTEGER NOT NULL,
     api_key INTEGER NOT NULL
 );
-"];
+",
+    // 2: the migration ledger (`src/ledger/sqlite.rs`): per key id, UTC day, kind and name, a count
+    // and first/last seen. Pruned by day, hence the index.
+    "
+CREATE TABLE ledger (
+    key_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (key_id, day, kind, name)
+) WITHOUT ROWID;
+CREATE INDEX ledger_by_day ON ledger (day);
+",
+];
 
 /// The version a database has once [`apply`] ran.
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

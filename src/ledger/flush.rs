@@ -1,0 +1,107 @@
+//! The ledger's background report, shaped like `metrics::report::Reporter`: every interval the
+//! recorder is drained and the delta added to the store. A failed flush keeps its delta and
+//! sends it with the next one (the ledger is what tells an operator a key is still in use, so
+//! losing it would be the unsafe side). Once per UTC day the days past retention are pruned.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use super::{Batch, Ledger, day_of, merge_batch};
+use crate::periodic::Background;
+
+pub struct Flusher {
+    ledger: Ledger,
+    /// Deltas a failed flush could not write; the lock also keeps two flushes from overlapping.
+    carried: tokio::sync::Mutex<Batch>,
+    /// The day of the last prune (0: not yet).
+    pruned: AtomicU64,
+}
+
+impl Flusher {
+    pub fn new(ledger: Ledger) -> Arc<Self> {
+        Arc::new(Flusher {
+            ledger,
+            carried: Default::default(),
+            pruned: AtomicU64::new(0),
+        })
+    }
+
+    /// Writes what was recorded since the last successful flush; prunes once a day.
+    pub async fn flush(&self, now: u64) {
+        let mut carried = self.carried.lock().await;
+        merge_batch(&mut carried, self.ledger.recorder.drain());
+        if !carried.is_empty() {
+            match self.ledger.store.record(&carried).await {
+                Ok(()) => carried.clear(),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"),
+                    "ledger flush failed; its delta is sent again with the next one"),
+            }
+        }
+        let today = day_of(now);
+        if self.pruned.swap(today, Relaxed) != today {
+            let before = today.saturating_sub(self.ledger.days.saturating_sub(1));
+            if let Err(e) = self.ledger.store.prune(before).await {
+                tracing::warn!(error = %format!("{e:#}"), "ledger prune failed; retried tomorrow");
+            }
+        }
+    }
+
+    pub fn spawn(self: &Arc<Self>, bg: &Background, every: Duration) {
+        let me = self.clone();
+        bg.spawn_every(every, move || {
+            let me = me.clone();
+            async move {
+                me.flush(crate::metrics::unix_now()).await;
+                true
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::KeyId;
+    use crate::ledger::recorder::{Observation, Outcome, Recorder};
+    use crate::ledger::sqlite::SqliteLedger;
+    use crate::ledger::{Kind, LedgerStore};
+    use crate::metrics::Route;
+    use crate::storage::sqlite::Database;
+
+    fn hit(r: &Recorder, key: &KeyId, at: u64) {
+        r.record(&Observation {
+            key,
+            outcome: Outcome::Accepted,
+            agent: "cron/1.0",
+            ip: "192.0.2.9".parse().unwrap(),
+            route: Route::List,
+            sub: None,
+            at,
+        });
+    }
+
+    #[tokio::test]
+    async fn days_past_retention_are_pruned_and_recent_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteLedger::new(Database::open(dir.path()).unwrap()));
+        let recorder = Arc::new(Recorder::default());
+        let ledger = Ledger {
+            recorder: recorder.clone(),
+            store: store.clone(),
+            days: 90,
+        };
+        let k = KeyId::parse("legacy").unwrap();
+        let now = 1_800_000_000;
+        let today = day_of(now);
+        hit(&recorder, &k, now - 90 * 86_400); // day today-90: one day too old
+        hit(&recorder, &k, now - 89 * 86_400); // the oldest day kept
+        hit(&recorder, &k, now);
+        Flusher::new(ledger).flush(now).await;
+
+        let kept = store.read(0, today).await.unwrap();
+        let days: Vec<u64> = kept.keys().map(|(_, d)| *d).collect();
+        assert_eq!(days, vec![today - 89, today]);
+        assert_eq!(kept[&(k, today)].get(Kind::Accepted, "").count, 1);
+    }
+}

@@ -1,0 +1,270 @@
+//! The migration ledger: for every key id, who still uses it. Per UTC day: requests accepted and
+//! refused (by cause), the user agents and source networks they came from, the routes they used
+//! and the Cognito `sub`s seen with the key. `cutover clients` and `/admin/clients` turn it into a
+//! contact list with a suggested action per key; readiness names the keys still in use.
+//!
+//! The request path only touches the in-memory [`recorder::Recorder`]; a background flush adds its
+//! deltas to the durable [`LedgerStore`] (SQLite on the embedded default, DynamoDB on aws), so
+//! the ledger survives restarts and sums over instances. Days older than `CUTOVER_LEDGER_DAYS`
+//! are pruned.
+//!
+//! Privacy: a source is kept as its network (/24 IPv4, /48 IPv6), never as an address; a user
+//! agent is cut to [`MAX_AGENT_BYTES`]; every list is bounded per key and day.
+
+pub mod dynamodb;
+pub mod flush;
+pub mod observe;
+pub mod recorder;
+pub mod render;
+pub mod report;
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::KeyId;
+use crate::storage::StoreError;
+
+/// Distinct user agents, and distinct networks, kept per key and day; the rest count as [`OTHER`].
+pub const MAX_NAMES: usize = 20;
+/// Distinct `sub`s kept per key and day (a shared app key can be seen with thousands).
+pub const MAX_SUBS: usize = 200;
+/// A user agent is cut to this many bytes (on a character boundary).
+pub const MAX_AGENT_BYTES: usize = 256;
+/// The name under which what exceeds a bound is counted. Parenthesised: no user agent, network
+/// or `sub` the ledger records can be spelled so.
+pub const OTHER: &str = "(other)";
+/// The refusal cause of a 429 on a key request (the others are `AuthFailure` labels).
+pub const RATE_LIMITED: &str = "rate_limited";
+
+const DAY_SECS: u64 = 86_400;
+
+/// Days since the epoch (UTC).
+pub type Day = u64;
+
+pub fn day_of(unix_secs: u64) -> Day {
+    unix_secs / DAY_SECS
+}
+
+/// `YYYY-MM-DD` of a day.
+pub fn day_label(day: Day) -> String {
+    crate::metrics::usage::rfc3339(day * DAY_SECS)
+        .get(..10)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// How often something was seen, and when first and last (unix seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Seen {
+    pub count: u64,
+    pub first: u64,
+    pub last: u64,
+}
+
+impl Seen {
+    pub fn at(at: u64) -> Self {
+        Seen {
+            count: 1,
+            first: at,
+            last: at,
+        }
+    }
+
+    pub fn hit(&mut self, at: u64) {
+        self.first = if self.count == 0 {
+            at
+        } else {
+            self.first.min(at)
+        };
+        self.count += 1;
+        self.last = self.last.max(at);
+    }
+
+    pub fn merge(&mut self, other: &Seen) {
+        if other.count == 0 {
+            return;
+        }
+        self.first = if self.count == 0 {
+            other.first
+        } else {
+            self.first.min(other.first)
+        };
+        self.count += other.count;
+        self.last = self.last.max(other.last);
+    }
+}
+
+/// What kind of name a ledger row counts; the stores keep one row (or attribute set) per
+/// kind and name. The set of causes and agents is open: a name is any string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// Every request of the day (name `""`): first and last seen.
+    Total,
+    /// Accepted on the key path (name `""`).
+    Accepted,
+    /// Decided by a JWT that came with the key (name `""`).
+    WithJwt,
+    /// Refused, by cause.
+    Refused,
+    Agent,
+    Network,
+    Route,
+    Sub,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Total,
+        Kind::Accepted,
+        Kind::WithJwt,
+        Kind::Refused,
+        Kind::Agent,
+        Kind::Network,
+        Kind::Route,
+        Kind::Sub,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Total => "total",
+            Kind::Accepted => "accepted",
+            Kind::WithJwt => "with_jwt",
+            Kind::Refused => "refused",
+            Kind::Agent => "agent",
+            Kind::Network => "network",
+            Kind::Route => "route",
+            Kind::Sub => "sub",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.label() == s)
+    }
+
+    /// How many distinct names of this kind a key keeps per day (`None`: few by nature).
+    pub fn cap(self) -> Option<usize> {
+        match self {
+            Kind::Agent | Kind::Network => Some(MAX_NAMES),
+            Kind::Sub => Some(MAX_SUBS),
+            _ => None,
+        }
+    }
+}
+
+/// One key's day: every row, by kind and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyDay {
+    pub rows: BTreeMap<(Kind, String), Seen>,
+}
+
+impl KeyDay {
+    pub fn add(&mut self, kind: Kind, name: &str, seen: &Seen) {
+        match self.rows.get_mut(&(kind, name.to_string())) {
+            Some(s) => s.merge(seen),
+            None => {
+                self.rows.insert((kind, name.to_string()), *seen);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &KeyDay) {
+        for ((kind, name), seen) in &other.rows {
+            self.add(*kind, name, seen);
+        }
+    }
+
+    pub fn get(&self, kind: Kind, name: &str) -> Seen {
+        self.rows
+            .get(&(kind, name.to_string()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = (&str, &Seen)> {
+        self.rows
+            .iter()
+            .filter(move |((k, _), _)| *k == kind)
+            .map(|((_, n), s)| (n.as_str(), s))
+    }
+
+    /// Keeps this delta within the per-day bounds given what the store already holds for the
+    /// day: a name the store has is added to; a new one only while the kind has room, otherwise
+    /// it is counted under [`OTHER`].
+    pub fn cap_against(&mut self, stored: &KeyDay) {
+        for kind in Kind::ALL {
+            let Some(cap) = kind.cap() else { continue };
+            let mut held = stored.of_kind(kind).filter(|(n, _)| *n != OTHER).count();
+            let names: Vec<String> = self.of_kind(kind).map(|(n, _)| n.to_string()).collect();
+            for name in names {
+                if name == OTHER || stored.rows.contains_key(&(kind, name.clone())) {
+                    continue;
+                }
+                if held < cap {
+                    held += 1;
+                    continue;
+                }
+                let seen = self.rows.remove(&(kind, name)).unwrap_or_default();
+                self.add(kind, OTHER, &seen);
+            }
+        }
+    }
+}
+
+/// One flush: per key and day, what happened since the last one.
+pub type Batch = BTreeMap<(KeyId, Day), KeyDay>;
+
+pub fn merge_batch(into: &mut Batch, from: Batch) {
+    for (k, day) in from {
+        into.entry(k).or_default().merge(&day);
+    }
+}
+
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
+    /// Adds a batch (counts add up across instances; first/last seen keep the extremes), keeping
+    /// each kind within its per-day bound.
+    async fn record(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// Every key's days in `from..=to`.
+    async fn read(&self, from: Day, to: Day) -> Result<Batch, StoreError>;
+    /// Forgets every day before `before`.
+    async fn prune(&self, before: Day) -> Result<(), StoreError>;
+}
+
+/// What the service holds of the ledger: the request path's aggregate, the durable store and
+/// how long days are kept.
+#[derive(Clone)]
+pub struct Ledger {
+    pub recorder: Arc<recorder::Recorder>,
+    pub store: Arc<dyn LedgerStore>,
+    pub days: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delta_over_a_full_day_counts_new_names_as_other() {
+        let mut stored = KeyDay::default();
+        for i in 0..MAX_NAMES {
+            stored.add(Kind::Agent, &format!("ua-{i}"), &Seen::at(1));
+        }
+        let mut delta = KeyDay::default();
+        delta.add(Kind::Agent, "ua-3", &Seen::at(2));
+        delta.add(Kind::Agent, "new-a", &Seen::at(2));
+        delta.add(Kind::Agent, "new-b", &Seen::at(3));
+        delta.cap_against(&stored);
+        assert_eq!(delta.get(Kind::Agent, "ua-3").count, 1);
+        assert_eq!(delta.get(Kind::Agent, "new-a").count, 0);
+        assert_eq!(delta.get(Kind::Agent, OTHER).count, 2);
+    }
+
+    #[test]
+    fn days_are_utc_calendar_days() {
+        // 2027-01-15T08:00:00Z
+        assert_eq!(day_label(day_of(1_800_000_000)), "2027-01-15");
+    }
+}

@@ -1,0 +1,151 @@
+//! Which requests the ledger records, and as what: called once per request by the observe
+//! middleware with the gate's [`Caller`] and the error answered, if any.
+//!
+//! - a refusal attributed to a key (`ApiError::KeyRefused`, built wherever the presented key
+//!   matched a key id) is refused under its cause: the `AuthFailure` label, or `rate_limited`;
+//! - a key-path caller is accepted, or refused `rate_limited` on a 429;
+//! - a JWT caller that also presented a matching key (`Caller.linked_key`) is recorded against
+//!   the key with the token's `sub`.
+//!
+//! Everything else (no key involved) costs a branch.
+
+use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use actix_web::http::header::USER_AGENT;
+
+use super::RATE_LIMITED;
+use super::recorder::{Observation, Outcome};
+use crate::auth::Caller;
+use crate::domain::{AuthMethod, KeyId};
+use crate::metrics::Route;
+use crate::routes::problem::ApiError;
+use crate::routes::state::AppState;
+
+/// The refusal cause of an error: its auth failure's label, `rate_limited` for a 429, or the
+/// generic `refused` for a rule that has neither.
+pub fn cause(err: &ApiError) -> &'static str {
+    match (err.auth_failure(), err.answered()) {
+        (Some(f), _) => f.label(),
+        (None, ApiError::RateLimited(_)) => RATE_LIMITED,
+        (None, _) => "refused",
+    }
+}
+
+/// What the ledger records of a request: the key, how it ended, and the `sub` it came with;
+/// `None` when no key was involved.
+pub fn attribute<'a>(
+    status: StatusCode,
+    caller: Option<&'a Caller>,
+    err: Option<&'a ApiError>,
+) -> Option<(&'a KeyId, Outcome, Option<&'a str>)> {
+    if let Some(e) = err
+        && let Some(key) = e.refused_key()
+    {
+        return Some((key, Outcome::Refused(cause(e)), None));
+    }
+    let c = caller?;
+    match (&c.principal.method, &c.linked_key) {
+        (AuthMethod::ApiKey { key_id }, _) if status == StatusCode::TOO_MANY_REQUESTS => {
+            Some((key_id, Outcome::Refused(RATE_LIMITED), None))
+        }
+        (AuthMethod::ApiKey { key_id }, _) => Some((key_id, Outcome::Accepted, None)),
+        (AuthMethod::Jwt { .. }, Some(key)) => {
+            Some((key, Outcome::WithJwt, Some(c.principal.id.as_str())))
+        }
+        (AuthMethod::Jwt { .. }, None) => None,
+    }
+}
+
+pub fn record(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    caller: Option<&Caller>,
+    err: Option<&ApiError>,
+) {
+    let Some((key, outcome, sub)) = attribute(status, caller, err) else {
+        return;
+    };
+    if let Outcome::Refused(_) = outcome {
+        state.metrics.key_refused(key);
+    }
+    let agent = match req.headers().get(USER_AGENT).map(|v| v.to_str()) {
+        None => "(none)",
+        Some(Ok(agent)) => agent,
+        Some(Err(_)) => "(not text)",
+    };
+    state.ledger.recorder.record(&Observation {
+        key,
+        outcome,
+        agent,
+        ip: state.limits.proxies.client_ip(req),
+        route: Route::of(req),
+        sub,
+        at: crate::metrics::unix_now(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AuthFailure, Principal, PrincipalId};
+
+    fn caller(method: AuthMethod, id: PrincipalId, linked_key: Option<KeyId>) -> Caller {
+        Caller {
+            principal: Principal { id, method },
+            key_quota: None,
+            deprecated: false,
+            rate: None,
+            linked_key,
+            key_dates: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_jwt_request_with_a_matching_key_is_recorded_against_the_key_with_its_sub() {
+        let key = KeyId::parse("legacy").unwrap();
+        let alice = PrincipalId::from_sub("alice").unwrap();
+        let jwt = AuthMethod::Jwt { jti: None };
+        let with_key = caller(jwt.clone(), alice.clone(), Some(key.clone()));
+        assert_eq!(
+            attribute(StatusCode::OK, Some(&with_key), None),
+            Some((&key, Outcome::WithJwt, Some("alice")))
+        );
+        let without = caller(jwt, alice, None);
+        assert_eq!(attribute(StatusCode::OK, Some(&without), None), None);
+    }
+
+    #[test]
+    fn key_refusals_and_429s_are_refused_by_cause_and_the_rest_accepted() {
+        let key = KeyId::parse("legacy").unwrap();
+        let denied = ApiError::KeyPathDisabled {
+            migration_url: None,
+        }
+        .for_key(key.clone());
+        assert_eq!(
+            attribute(StatusCode::UNAUTHORIZED, None, Some(&denied)),
+            Some((&key, Outcome::Refused("key_path_disabled"), None))
+        );
+        let expired = ApiError::Unauthenticated(AuthFailure::KeyExpired).for_key(key.clone());
+        assert_eq!(
+            attribute(StatusCode::UNAUTHORIZED, None, Some(&expired)).map(|a| a.1),
+            Some(Outcome::Refused("key_expired"))
+        );
+        let by_key = caller(
+            AuthMethod::ApiKey {
+                key_id: key.clone(),
+            },
+            PrincipalId::for_key(&key),
+            None,
+        );
+        assert_eq!(
+            attribute(StatusCode::TOO_MANY_REQUESTS, Some(&by_key), None).map(|a| a.1),
+            Some(Outcome::Refused(RATE_LIMITED))
+        );
+        assert_eq!(
+            attribute(StatusCode::NOT_FOUND, Some(&by_key), None).map(|a| a.1),
+            Some(Outcome::Accepted)
+        );
+        assert_eq!(attribute(StatusCode::UNAUTHORIZED, None, None), None);
+    }
+}

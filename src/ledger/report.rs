@@ -1,0 +1,334 @@
+//! The contact list: one row per key id (configured, or seen in the retained ledger), with what
+//! an operator needs to find the client behind it and a suggested next step. Built once, rendered
+//! as a table, CSV or JSON (`render.rs`) by `cutover clients` and `/admin/clients`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Batch, Day, KeyDay, Kind, LedgerStore, MAX_NAMES, OTHER, day_of};
+use crate::auth::api_key::KeyRing;
+use crate::domain::KeyId;
+use crate::metrics::usage::rfc3339;
+use crate::storage::StoreError;
+
+const DAY_SECS: u64 = 86_400;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AgentRow {
+    pub agent: String,
+    pub count: u64,
+    pub last_seen: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NetworkRow {
+    pub network: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SubRow {
+    pub sub: String,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientRow {
+    pub key_id: KeyId,
+    /// The key's owner (`sub`) in the key set; null when it acts as itself.
+    pub owner: Option<String>,
+    /// Whether the key is in the key set in force (a revoked key can still be trying).
+    pub configured: bool,
+    /// First and last request within retention (RFC 3339), null when never seen.
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// Requests in the window: accepted + with_jwt + refused.
+    pub requests: u64,
+    pub accepted: u64,
+    /// Requests decided by a JWT that also carried this key.
+    pub with_jwt: u64,
+    pub refused: u64,
+    pub refused_by_cause: BTreeMap<String, u64>,
+    /// The most frequent user agents in the window, at most 20 (`(other)` counts the rest).
+    pub user_agents: Vec<AgentRow>,
+    pub networks: Vec<NetworkRow>,
+    pub routes: BTreeMap<String, u64>,
+    /// Distinct `sub`s seen with the key in the window (`subs` lists at most 20 of them).
+    pub distinct_subs: u64,
+    pub subs: Vec<SubRow>,
+    pub suggested_action: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Clients {
+    pub window_days: u64,
+    pub generated_at: String,
+    pub clients: Vec<ClientRow>,
+}
+
+/// Every configured key id with its owner's `sub` (None: the key acts as itself).
+pub fn owners(ring: &KeyRing) -> Vec<(KeyId, Option<String>)> {
+    let mut out: Vec<(KeyId, Option<String>)> = ring
+        .entries_for_listing()
+        .map(|m| {
+            let owner = m.principal.as_str();
+            let owner = (!owner.starts_with("apikey:")).then(|| owner.to_string());
+            (m.id.clone(), owner)
+        })
+        .collect();
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+/// Reads the retained ledger and builds the list for the last `days` days as of `now`.
+pub async fn clients(
+    store: &dyn LedgerStore,
+    keys: &[(KeyId, Option<String>)],
+    retain_days: u64,
+    days: u64,
+    now: u64,
+) -> Result<Clients, StoreError> {
+    let today = day_of(now);
+    let retained = store
+        .read(today.saturating_sub(retain_days.max(1) - 1), today)
+        .await?;
+    Ok(build(&retained, keys, days, now))
+}
+
+fn top(day: &KeyDay, kind: Kind) -> Vec<(&str, &super::Seen)> {
+    let mut all: Vec<_> = day.of_kind(kind).collect();
+    // Most used first; `(other)` last whatever its count, so the named ones lead.
+    all.sort_by_key(|(n, s)| (*n == OTHER, std::cmp::Reverse(s.count), *n));
+    all
+}
+
+/// The list from retained days: window counts from the last `days` days, first/last seen from
+/// everything retained.
+pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], days: u64, now: u64) -> Clients {
+    let from: Day = day_of(now).saturating_sub(days.max(1) - 1);
+    let mut ever: BTreeMap<&KeyId, KeyDay> = BTreeMap::new();
+    let mut window: BTreeMap<&KeyId, KeyDay> = BTreeMap::new();
+    for ((key, day), d) in retained {
+        ever.entry(key).or_default().merge(d);
+        if *day >= from {
+            window.entry(key).or_default().merge(d);
+        }
+    }
+    let configured: BTreeMap<&KeyId, &Option<String>> = keys.iter().map(|(k, o)| (k, o)).collect();
+    let mut ids: Vec<&KeyId> = configured
+        .keys()
+        .copied()
+        .chain(ever.keys().copied())
+        .collect();
+    ids.sort();
+    ids.dedup();
+
+    let empty = KeyDay::default();
+    let mut rows: Vec<ClientRow> = ids
+        .into_iter()
+        .map(|id| {
+            let all = ever.get(id).unwrap_or(&empty);
+            let w = window.get(id).unwrap_or(&empty);
+            let total = all.get(Kind::Total, "");
+            let refused_by_cause: BTreeMap<String, u64> = w
+                .of_kind(Kind::Refused)
+                .map(|(c, s)| (c.to_string(), s.count))
+                .collect();
+            let subs = top(w, Kind::Sub);
+            let named_subs = subs.iter().filter(|(n, _)| *n != OTHER).count() as u64;
+            let mut row = ClientRow {
+                key_id: id.clone(),
+                owner: configured.get(id).and_then(|o| (*o).clone()),
+                configured: configured.contains_key(id),
+                first_seen: (total.count > 0).then(|| rfc3339(total.first)),
+                last_seen: (total.count > 0).then(|| rfc3339(total.last)),
+                requests: w.get(Kind::Total, "").count,
+                accepted: w.get(Kind::Accepted, "").count,
+                with_jwt: w.get(Kind::WithJwt, "").count,
+                refused: refused_by_cause.values().sum(),
+                refused_by_cause,
+                user_agents: top(w, Kind::Agent)
+                    .into_iter()
+                    .take(MAX_NAMES)
+                    .map(|(a, s)| AgentRow {
+                        agent: a.to_string(),
+                        count: s.count,
+                        last_seen: rfc3339(s.last),
+                    })
+                    .collect(),
+                networks: top(w, Kind::Network)
+                    .into_iter()
+                    .take(MAX_NAMES)
+                    .map(|(n, s)| NetworkRow {
+                        network: n.to_string(),
+                        count: s.count,
+                    })
+                    .collect(),
+                routes: w
+                    .of_kind(Kind::Route)
+                    .map(|(r, s)| (r.to_string(), s.count))
+                    .collect(),
+                distinct_subs: named_subs,
+                subs: subs
+                    .iter()
+                    .take(MAX_NAMES)
+                    .map(|(n, s)| SubRow {
+                        sub: n.to_string(),
+                        count: s.count,
+                        first_seen: rfc3339(s.first),
+                        last_seen: rfc3339(s.last),
+                    })
+                    .collect(),
+                suggested_action: String::new(),
+            };
+            let last_agent = w
+                .of_kind(Kind::Agent)
+                .filter(|(n, _)| *n != OTHER)
+                .max_by_key(|(_, s)| s.last)
+                .map(|(n, _)| n.to_string());
+            let more_subs = subs.iter().any(|(n, _)| *n == OTHER);
+            row.suggested_action = suggest(
+                &row,
+                (total.count > 0).then_some(total.last),
+                last_agent.as_deref(),
+                more_subs,
+                days,
+                now,
+            );
+            row
+        })
+        .collect();
+    rows.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.key_id.cmp(&b.key_id)));
+    Clients {
+        window_days: days,
+        generated_at: rfc3339(now),
+        clients: rows,
+    }
+}
+
+/// The next step for one key, in the words an operator acts on.
+fn suggest(
+    row: &ClientRow,
+    last_seen: Option<u64>,
+    last_agent: Option<&str>,
+    more_subs: bool,
+    days: u64,
+    now: u64,
+) -> String {
+    if row.requests == 0 {
+        return match last_seen {
+            None => "never seen: revoke".to_string(),
+            Some(t) => format!(
+                "unused for {} days: revoke",
+                (now.saturating_sub(t) / DAY_SECS).max(days)
+            ),
+        };
+    }
+    let id = &row.key_id;
+    if row.distinct_subs > 1 || more_subs {
+        let plus = if more_subs { "+" } else { "" };
+        return format!(
+            "shared by {}{plus} users: an app key; move the app to its own Cognito client",
+            row.distinct_subs
+        );
+    }
+    if let Some(only) = row.subs.first().filter(|_| row.distinct_subs == 1) {
+        return match &row.owner {
+            Some(owner) if *owner == only.sub => {
+                format!("linked to {owner}: switch the client to its token")
+            }
+            _ => format!(
+                "link to {} (cutover keys link --id {id} --owner {})",
+                only.sub, only.sub
+            ),
+        };
+    }
+    let agent = last_agent.unwrap_or("(unknown)");
+    let who = row
+        .owner
+        .as_deref()
+        .map(|o| format!("contact {o}"))
+        .unwrap_or_else(|| "contact".to_string());
+    if row.accepted == 0 && row.refused > 0 {
+        return format!(
+            "still trying after {} refusals: {who}: last UA {agent}",
+            row.refused
+        );
+    }
+    format!("{who}: last UA {agent}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Seen;
+
+    fn key(s: &str) -> KeyId {
+        KeyId::parse(s).unwrap()
+    }
+
+    fn day_with(at: u64, subs: &[&str], agent: &str) -> KeyDay {
+        let mut d = KeyDay::default();
+        d.add(Kind::Total, "", &Seen::at(at));
+        d.add(Kind::Accepted, "", &Seen::at(at));
+        d.add(Kind::Agent, agent, &Seen::at(at));
+        for s in subs {
+            d.add(Kind::Sub, s, &Seen::at(at));
+        }
+        d
+    }
+
+    #[test]
+    fn the_suggestion_follows_the_subs_seen_and_the_silence() {
+        let now = 1_800_000_000;
+        let today = day_of(now);
+        let retained = Batch::from([
+            ((key("one"), today), day_with(now, &["alice"], "app/1")),
+            (
+                (key("many"), today),
+                day_with(now, &["a", "b", "c"], "app/2"),
+            ),
+            ((key("none"), today), day_with(now, &[], "cron/3")),
+            (
+                (key("old"), today - 40),
+                day_with(now - 40 * DAY_SECS, &[], "x"),
+            ),
+        ]);
+        let keys = vec![(key("idle"), Some("bob".to_string()))];
+        let list = build(&retained, &keys, 30, now);
+        let action = |id: &str| {
+            let row = list
+                .clients
+                .iter()
+                .find(|r| r.key_id.as_str() == id)
+                .unwrap();
+            row.suggested_action.clone()
+        };
+        assert!(
+            action("one").starts_with("link to alice"),
+            "{}",
+            action("one")
+        );
+        assert!(
+            action("many").starts_with("shared by 3 users"),
+            "{}",
+            action("many")
+        );
+        assert_eq!(action("none"), "contact: last UA cron/3");
+        assert_eq!(action("old"), "unused for 40 days: revoke");
+        assert_eq!(action("idle"), "never seen: revoke");
+        let idle = list
+            .clients
+            .iter()
+            .find(|r| r.key_id.as_str() == "idle")
+            .unwrap();
+        assert_eq!(
+            (idle.owner.as_deref(), idle.configured),
+            (Some("bob"), true)
+        );
+    }
+}
