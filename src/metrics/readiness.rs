@@ -32,6 +32,18 @@ pub struct Readiness {
     pub ready: bool,
     /// Why not ready; empty when ready.
     pub reasons: Vec<String>,
+    /// Keys refused during brownout windows in the window, from the migration ledger: clients
+    /// that are still out there and will break at `deny`.
+    pub brownout_callers: Vec<BrownoutCaller>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BrownoutCaller {
+    pub key_id: KeyId,
+    /// Requests refused by brownout windows in the readiness window.
+    pub refused: u64,
+    pub last_user_agent: Option<String>,
+    pub suggested_action: String,
 }
 
 /// Assesses `keys` (every configured key id, used or not) as of `now` (unix seconds).
@@ -87,12 +99,22 @@ pub async fn assess(
         traffic,
         ready: reasons.is_empty(),
         reasons,
+        brownout_callers: Vec::new(),
     })
 }
 
 /// The reasons naming each key still used in the window, completed from the migration ledger
-/// with the key's last user agent and the suggested next step, so the verdict says whom to call.
+/// with the key's last user agent and the suggested next step, so the verdict says whom to call;
+/// and the keys that kept calling during brownout windows, each a reason too: a client refused
+/// by a brownout has not moved, and would break at `deny`.
 pub fn with_clients(mut report: Readiness, clients: &crate::ledger::report::Clients) -> Readiness {
+    let last_agent = |row: &crate::ledger::report::ClientRow| {
+        row.user_agents
+            .iter()
+            .filter(|a| a.agent != crate::ledger::OTHER)
+            .max_by(|a, b| a.last_seen.cmp(&b.last_seen))
+            .map(|a| a.agent.clone())
+    };
     for reason in report.reasons.iter_mut() {
         let Some(row) = clients
             .clients
@@ -101,17 +123,36 @@ pub fn with_clients(mut report: Readiness, clients: &crate::ledger::report::Clie
         else {
             continue;
         };
-        let agent = row
-            .user_agents
-            .iter()
-            .filter(|a| a.agent != crate::ledger::OTHER)
-            .max_by(|a, b| a.last_seen.cmp(&b.last_seen))
-            .map_or("(unknown)", |a| a.agent.as_str());
+        let agent = last_agent(row);
         reason.push_str(&format!(
-            "; last user agent {agent}; suggested: {}",
+            "; last user agent {}; suggested: {}",
+            agent.as_deref().unwrap_or("(unknown)"),
             row.suggested_action
         ));
     }
+    let brownout = crate::domain::AuthFailure::Brownout.label();
+    for row in &clients.clients {
+        let refused = row.refused_by_cause.get(brownout).copied().unwrap_or(0);
+        if refused == 0 {
+            continue;
+        }
+        let caller = BrownoutCaller {
+            key_id: row.key_id.clone(),
+            refused,
+            last_user_agent: last_agent(row),
+            suggested_action: row.suggested_action.clone(),
+        };
+        report.reasons.push(format!(
+            "key {} kept calling during brownouts: {refused} requests refused in the last {} days \
+             (last user agent {}; suggested: {})",
+            caller.key_id,
+            report.window_days,
+            caller.last_user_agent.as_deref().unwrap_or("(unknown)"),
+            caller.suggested_action
+        ));
+        report.brownout_callers.push(caller);
+    }
+    report.ready = report.reasons.is_empty();
     report
 }
 
@@ -183,6 +224,7 @@ mod tests {
                 "key legacy made 1 requests in the last 7 days (last seen x)".into(),
                 "the service reported no traffic at all".into(),
             ],
+            brownout_callers: vec![],
         };
         let named = with_clients(report, &list);
         assert!(
@@ -192,5 +234,39 @@ mod tests {
             named.reasons[0]
         );
         assert_eq!(named.reasons[1], "the service reported no traffic at all");
+        assert!(named.brownout_callers.is_empty());
+    }
+
+    #[test]
+    fn a_key_refused_by_a_brownout_is_listed_and_keeps_the_verdict_at_not_ready() {
+        use crate::ledger::report::build;
+        use crate::ledger::{Batch, KeyDay, Kind, Seen, day_of};
+        let now = 1_800_000_000;
+        let k = KeyId::parse("cron").unwrap();
+        let mut day = KeyDay::default();
+        day.add(Kind::Total, "", &Seen::at(now - 60));
+        day.add(Kind::Refused, "brownout", &Seen::at(now - 60));
+        day.add(Kind::Refused, "brownout", &Seen::at(now - 30));
+        day.add(Kind::Agent, "partner-cron/0.9", &Seen::at(now - 30));
+        let list = build(&Batch::from([((k.clone(), day_of(now)), day)]), &[], 7, now);
+        let report = Readiness {
+            window_days: 7,
+            keys: vec![],
+            traffic: Traffic::default(),
+            ready: true,
+            reasons: vec![],
+            brownout_callers: vec![],
+        };
+        let named = with_clients(report, &list);
+        assert!(!named.ready);
+        assert_eq!(named.brownout_callers.len(), 1, "{named:?}");
+        let caller = &named.brownout_callers[0];
+        assert_eq!((caller.key_id.as_str(), caller.refused), ("cron", 2));
+        assert_eq!(caller.last_user_agent.as_deref(), Some("partner-cron/0.9"));
+        assert!(
+            named.reasons[0].starts_with("key cron kept calling during brownouts: 2 requests"),
+            "{}",
+            named.reasons[0]
+        );
     }
 }

@@ -50,6 +50,7 @@ mod photos;
 mod rate_limits;
 mod readiness;
 mod redis_limits;
+mod refusal_causes;
 mod request_id;
 mod secrets_manager;
 mod shutdown;
