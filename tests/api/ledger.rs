@@ -275,3 +275,50 @@ async fn the_contact_list_is_on_the_admin_listener_only_and_needs_no_credentials
     let public = app.get("/admin/clients", &app.user("alice")).await;
     assert_eq!(public.status(), 404);
 }
+
+/// `GET /api/photos` with `sub`'s token and, beside it, `key`.
+async fn call_with_token(app: &TestApp, sub: &str, key: &str) -> u16 {
+    let token = app.token(sub, crate::helpers::READ_WRITE);
+    let auth = Auth::Headers(vec![
+        ("authorization", format!("Bearer {token}")),
+        ("x-api-key", key.to_string()),
+    ]);
+    app.request(Method::GET, "/api/photos", &auth)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_key_sent_beside_one_users_token_is_suggested_for_linking_and_beside_three_is_shared() {
+    let app = spawn().await;
+    let keys = add_keys(&app, &["desk", "app"]).await;
+    let (desk, shared) = (&keys[0], &keys[1]);
+    assert_eq!(call_with_token(&app, "alice", desk).await, 200);
+    assert_eq!(call_with_token(&app, "alice", desk).await, 200);
+    for sub in ["alice", "bob", "carol"] {
+        assert_eq!(call_with_token(&app, sub, shared).await, 200);
+    }
+
+    let desk_row = eventually(15, "desk seen with alice", || async {
+        let list = clients(&app).await;
+        row(&list, "desk").filter(|r| r["with_jwt"] == 2).cloned()
+    })
+    .await;
+    assert_eq!(desk_row["distinct_subs"], 1, "{desk_row}");
+    assert_eq!(desk_row["subs"][0]["sub"], "alice", "{desk_row}");
+    assert_eq!(desk_row["subs"][0]["count"], 2, "{desk_row}");
+    let action = desk_row["suggested_action"].as_str().unwrap();
+    assert!(action.starts_with("link to alice"), "{action}");
+
+    let app_row = eventually(15, "app seen with three users", || async {
+        let list = clients(&app).await;
+        row(&list, "app").filter(|r| r["with_jwt"] == 3).cloned()
+    })
+    .await;
+    assert_eq!(app_row["distinct_subs"], 3, "{app_row}");
+    let action = app_row["suggested_action"].as_str().unwrap();
+    assert!(action.starts_with("shared by 3 users"), "{action}");
+}
