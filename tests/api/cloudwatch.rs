@@ -5,7 +5,7 @@ use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 
-use crate::helpers::app;
+use crate::helpers::{Auth, app};
 use crate::support::moto::{cloudwatch, unique_name};
 use crate::support::{add_keys, cloudwatch_adapter, eventually, send_mix};
 
@@ -86,6 +86,49 @@ async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when
             "{metric} {dim:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn cloudwatch_gets_refused_key_requests_per_key_id_after_deny() {
+    crate::aws_only!();
+    let adapter = cloudwatch_adapter::start();
+    let cw = cloudwatch(&adapter).await;
+    let ns = unique_name("CutoverTest");
+    let start = cutover::metrics::unix_now() as i64 - 120;
+    let app = app()
+        .local_storage()
+        .with("api_keys_refresh_secs", "1")
+        .with("control_poll_secs", "1")
+        .with("metrics_sink", "cloudwatch")
+        .with("metrics_namespace", &ns)
+        .with("metrics_interval_secs", "1")
+        .with("cloudwatch_endpoint_url", &adapter.url)
+        .spawn()
+        .await;
+    let keys = add_keys(&app, &["legacy-a"]).await;
+    let key = Auth::Key(keys[0].clone());
+    assert!(app.cli(&["fallback", "set", "deny"]).0);
+    // The first 401 is the first refusal; two more follow.
+    assert_eq!(app.eventual_status(&key, 401).await, 401);
+    for _ in 0..2 {
+        assert_eq!(app.list_status(&key).await, 401);
+    }
+    let refused = ("KeyId", "legacy-a");
+    let sum = eventually(20, "three refusals of legacy-a published", || async {
+        let (sum, _) = stats(&cw, &ns, "ApiKeyRefused", refused, start).await;
+        (sum >= 3.0).then_some(sum)
+    })
+    .await;
+    assert_eq!(sum, 3.0);
+    let (disabled, _) = stats(
+        &cw,
+        &ns,
+        "AuthFailures",
+        ("Reason", "key_path_disabled"),
+        start,
+    )
+    .await;
+    assert_eq!(disabled, 3.0);
 }
 
 #[tokio::test]
