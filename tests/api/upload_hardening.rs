@@ -86,6 +86,13 @@ impl RawUpload {
         }
     }
 
+    /// Whether the server has answered already, without taking the answer from the stream.
+    async fn answered(&self) -> bool {
+        let mut byte = [0u8; 1];
+        let peek = tokio::time::timeout(Duration::from_millis(20), self.stream.peek(&mut byte));
+        matches!(peek.await, Ok(Ok(n)) if n > 0)
+    }
+
     /// Reads the response (the server may answer before the body is complete) and returns its
     /// status and text. The timeout only keeps a broken server from hanging the suite.
     async fn response(mut self) -> (u16, String) {
@@ -224,32 +231,35 @@ async fn a_body_of_more_than_eight_parts_is_refused_and_leaves_nothing() {
     assert_nothing_left(&app).await;
 }
 
-/// Holds an upload for `holder` (stalled after its first bytes) and sends a whole one for
-/// `other` until the latter is refused with `status`. The two race for the place: when the whole
-/// upload wins (it took the place before the held one's handler ran), the held one is the one
-/// refused, and the attempt is made again with a new held upload — so the test does not depend
-/// on which request the server reaches first.
+/// Holds an upload for `holder` (stalled after its first bytes) and sends whole ones for `other`
+/// until one is refused with `status`. The two race for the place: a whole upload may take it
+/// before the held one's handler runs, and finish (201). Then the held one either holds the place
+/// now (the next whole upload is refused) or was refused meanwhile, and a new one is held; so the
+/// test does not depend on which request the server reaches first.
 async fn hold_then_refuse(
     app: &TestApp,
     holder: &Auth,
     other: &Auth,
     status: u16,
 ) -> (RawUpload, reqwest::Response) {
-    for _ in 0..5 {
-        let held = stalled(app, holder).await;
+    let mut held = stalled(app, holder).await;
+    for _ in 0..20 {
         let res = app.upload(other, "b.png", png(&[7u8; 10])).await;
         if res.status().as_u16() == status {
             return (held, res);
         }
         assert_eq!(res.status(), 201, "the whole upload, when not refused");
-        // The held upload lost the race; it is answered (refused) or cut, never left hanging.
-        let (held_status, text) = held.response().await;
-        assert!(
-            matches!(held_status, 429 | 503 | 408),
-            "{held_status}: {text}"
-        );
+        if held.answered().await {
+            // The held upload lost the race and was refused (or cut), never left hanging.
+            let (held_status, text) = held.response().await;
+            assert!(
+                matches!(held_status, 429 | 503 | 408),
+                "{held_status}: {text}"
+            );
+            held = stalled(app, holder).await;
+        }
     }
-    panic!("no upload was refused with {status} in five tries");
+    panic!("no upload was refused with {status} in twenty tries");
 }
 
 /// Starts an upload for `auth` that sends its first bytes and then nothing.
