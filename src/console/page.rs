@@ -50,7 +50,7 @@ pub fn render(v: &View<'_>) -> String {
     let mut h = String::with_capacity(16 * 1024);
     let _ = write!(
         h,
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>cutover · migration console</title><link rel="stylesheet" href="{}"></head><body><header><h1>Migration console</h1><p class="note">Read-only: every change is a <code>cutover</code> command.</p></header><main>"#,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>cutover · migration console</title><link rel="icon" href="data:,"><link rel="stylesheet" href="{}"></head><body><header><h1>Migration console</h1><p class="note">Read-only: every change is a <code>cutover</code> command.</p></header><main>"#,
         escape(v.stylesheet)
     );
     next_step(&mut h, v);
