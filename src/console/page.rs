@@ -260,6 +260,79 @@ fn brownouts(h: &mut String, v: &View<'_>) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::domain::KeyId;
+    use crate::ledger::report::{AgentRow, SubRow};
+    use crate::metrics::usage::Traffic;
+
+    fn row(agent: &str, sub: &str) -> ClientRow {
+        ClientRow {
+            key_id: KeyId::parse("legacy").unwrap(),
+            owner: Some(sub.into()),
+            configured: true,
+            first_seen: None,
+            last_seen: None,
+            requests: 1,
+            accepted: 1,
+            with_jwt: 0,
+            refused: 0,
+            refused_by_cause: [("<b>".to_string(), 2)].into(),
+            user_agents: vec![AgentRow {
+                agent: agent.into(),
+                count: 1,
+                last_seen: String::new(),
+            }],
+            networks: vec![],
+            routes: Default::default(),
+            distinct_subs: 1,
+            subs: vec![SubRow {
+                sub: sub.into(),
+                count: 1,
+                first_seen: String::new(),
+                last_seen: String::new(),
+            }],
+            suggested_action: format!("contact: last UA {agent}"),
+        }
+    }
+
+    #[test]
+    fn caller_controlled_text_in_every_column_is_escaped() {
+        let evil = "<script>alert(1)</script>";
+        let clients = Clients {
+            window_days: 30,
+            generated_at: String::new(),
+            clients: vec![row(evil, "<img src=x onerror=alert(2)>")],
+        };
+        let readiness = Readiness {
+            window_days: 7,
+            keys: vec![],
+            traffic: Traffic::default(),
+            ready: false,
+            reasons: vec![format!(
+                "key legacy made 1 requests; last user agent {evil}"
+            )],
+        };
+        let html = render(&View {
+            days: 30,
+            chart: &[],
+            mode: FallbackMode::Warn,
+            canary: &Canary::default(),
+            brownouts: &[],
+            now: OffsetDateTime::UNIX_EPOCH,
+            readiness: &readiness,
+            clients: Some(&clients),
+            next: &NextStep {
+                why: "why".into(),
+                commands: vec![],
+            },
+            stylesheet: "/console/console.css",
+        });
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+
     #[test]
     fn markup_in_text_is_shown_not_run() {
         assert_eq!(
