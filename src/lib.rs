@@ -7,6 +7,7 @@ pub mod aws;
 pub mod backends;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod crypto;
 pub mod domain;

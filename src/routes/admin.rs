@@ -1,5 +1,6 @@
-//! The admin listener: metrics, the dev issuer's JWKS, the migration view and the migration
-//! ledger's contact list. Not for the public internet.
+//! The admin listener: metrics, the dev issuer's JWKS, the migration view, the migration
+//! ledger's contact list and the migration console. Not for the public internet: it has no
+//! authentication by design.
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
@@ -9,19 +10,26 @@ use crate::metrics::{prometheus, readiness};
 use crate::routes::problem::ApiError;
 use crate::routes::state::AppState;
 
-const MIGRATION_WINDOW_DAYS: u64 = 7;
+pub(crate) const MIGRATION_WINDOW_DAYS: u64 = 7;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics))
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))
         .route("/admin/clients", web::get().to(clients))
+        .route("/console", web::get().to(crate::console::console))
+        .route(
+            crate::console::STYLESHEET_PATH,
+            web::get().to(crate::console::stylesheet),
+        )
         .route("/healthz", web::get().to(super::health::healthz));
     for path in [
         "/metrics",
         "/.well-known/jwks.json",
         "/admin/migration",
         "/admin/clients",
+        "/console",
+        crate::console::STYLESHEET_PATH,
         "/healthz",
     ] {
         super::refuse_other_methods(cfg, path, &[Method::GET]);
@@ -100,7 +108,7 @@ fn parse_days(q: &ClientsQuery) -> Result<u64, ApiError> {
         .ok_or_else(|| ApiError::BadRequest("days must be a whole number from 1 to 3650".into()))
 }
 
-async fn contact_list(
+pub(crate) async fn contact_list(
     state: &AppState,
     days: u64,
 ) -> Result<crate::ledger::report::Clients, crate::storage::StoreError> {

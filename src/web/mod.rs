@@ -20,6 +20,8 @@ use serde_json::json;
 
 use crate::config::WebSettings;
 use crate::crypto::sha256;
+/// Also the migration console's stylesheet check.
+pub use assets::none_match;
 use assets::{ASSETS, INDEX};
 
 /// Revalidated on every use; an unchanged file costs a `304` and no body.

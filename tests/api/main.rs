@@ -32,6 +32,7 @@ mod canary;
 mod cli;
 mod cloudwatch;
 mod cognito;
+mod console;
 mod cors;
 mod dashboards;
 mod dev_oauth;

@@ -11,5 +11,6 @@
 //! a [`support::Browser`] on a [`support::Served`] instance, drives it, and ends with
 //! [`support::Browser::assert_clean_console`].
 
+mod console;
 mod photo_app;
 mod support;

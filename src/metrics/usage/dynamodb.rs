@@ -47,6 +47,23 @@ pub fn hour_sk(hour: u64) -> String {
     )
 }
 
+/// The hour number of a `HOUR#YYYY-MM-DDTHH` sort key (the inverse of [`hour_sk`]).
+pub fn hour_of_sk(sk: &str) -> Option<u64> {
+    let text = sk.strip_prefix("HOUR#")?;
+    let date = time::Date::parse(
+        text.get(..10)?,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    let hour: u8 = text.get(10..)?.strip_prefix('T')?.parse().ok()?;
+    let at = date
+        .with_hms(hour, 0, 0)
+        .ok()?
+        .assume_utc()
+        .unix_timestamp();
+    u64::try_from(at).ok().map(|t| t / 3600)
+}
+
 fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
@@ -125,6 +142,24 @@ impl DynamoUsage {
         names: &[&str],
     ) -> Result<Vec<u64>, StoreError> {
         let mut sums = vec![0; names.len()];
+        for (_, values) in self.hours(pk, from_hour, to_hour, names).await? {
+            for (sum, v) in sums.iter_mut().zip(values) {
+                *sum += v;
+            }
+        }
+        Ok(sums)
+    }
+
+    /// Every item of `pk` whose sort key lies between the two hours, as (hour, the attributes
+    /// `names`), in hour order: one paginated Query.
+    async fn hours(
+        &self,
+        pk: String,
+        from_hour: u64,
+        to_hour: u64,
+        names: &[&str],
+    ) -> Result<Vec<(u64, Vec<u64>)>, StoreError> {
+        let mut out = Vec::new();
         let mut pages = self
             .client
             .query()
@@ -137,12 +172,17 @@ impl DynamoUsage {
             .send();
         while let Some(page) = pages.next().await {
             for item in page.map_err(|e| classify("Query", e))?.items() {
-                for (sum, name) in sums.iter_mut().zip(names) {
-                    *sum += number(item, name);
-                }
+                let Some(hour) = item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|sk| hour_of_sk(sk))
+                else {
+                    continue;
+                };
+                out.push((hour, names.iter().map(|n| number(item, n)).collect()));
             }
         }
-        Ok(sums)
+        Ok(out)
     }
 }
 
@@ -207,6 +247,26 @@ impl UsageStore for DynamoUsage {
             api_key: sums[1],
         })
     }
+
+    async fn traffic_by_hour(
+        &self,
+        from_hour: u64,
+        to_hour: u64,
+    ) -> Result<Vec<(u64, Traffic)>, StoreError> {
+        let items = self
+            .hours(TRAFFIC_PK.into(), from_hour, to_hour, &["jwt", "api_key"])
+            .await?;
+        Ok(items
+            .into_iter()
+            .map(|(hour, v)| {
+                let traffic = Traffic {
+                    jwt: v[0],
+                    api_key: v[1],
+                };
+                (hour, traffic)
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +275,13 @@ mod tests {
     fn hour_sort_keys_name_the_utc_hour() {
         // 2027-01-15T10:20:00Z
         assert_eq!(super::hour_sk(1_800_000_000 / 3600), "HOUR#2027-01-15T08");
+    }
+
+    #[test]
+    fn an_hour_sort_key_reads_back_as_its_hour() {
+        let hour = 1_800_000_000 / 3600;
+        assert_eq!(super::hour_of_sk(&super::hour_sk(hour)), Some(hour));
+        assert_eq!(super::hour_of_sk("LAST_SEEN"), None);
+        assert_eq!(super::hour_of_sk("HOUR#2027-01-15"), None);
     }
 }

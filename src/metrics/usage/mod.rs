@@ -72,6 +72,14 @@ pub trait UsageStore: Send + Sync {
     async fn last_seen(&self, key: &KeyId) -> Result<Option<u64>, StoreError>;
     /// The service's traffic in the hours `from_hour..=to_hour`.
     async fn traffic(&self, from_hour: u64, to_hour: u64) -> Result<Traffic, StoreError>;
+    /// The service's traffic per hour in `from_hour..=to_hour`, in one read (the console's
+    /// chart would otherwise ask once per day): `(hour, traffic)` in hour order, hours without
+    /// traffic left out.
+    async fn traffic_by_hour(
+        &self,
+        from_hour: u64,
+        to_hour: u64,
+    ) -> Result<Vec<(u64, Traffic)>, StoreError>;
 }
 
 /// `at` as RFC 3339, for JSON and the CLI.

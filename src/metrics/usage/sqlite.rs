@@ -106,6 +106,29 @@ impl UsageStore for SqliteUsage {
                 api_key: api_key.max(0) as u64,
             })
     }
+
+    async fn traffic_by_hour(
+        &self,
+        from_hour: u64,
+        to_hour: u64,
+    ) -> Result<Vec<(u64, Traffic)>, StoreError> {
+        // One row per hour already (the primary key), so a range read in key order is the series.
+        self.db.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT hour, jwt, api_key FROM traffic WHERE hour BETWEEN ?1 AND ?2 ORDER BY hour",
+            )?;
+            let rows = stmt.query_map(params![from_hour as i64, to_hour as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?.max(0) as u64,
+                    Traffic {
+                        jwt: r.get::<_, i64>(1)?.max(0) as u64,
+                        api_key: r.get::<_, i64>(2)?.max(0) as u64,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +156,16 @@ mod tests {
         assert_eq!(store.last_seen(&k).await.unwrap(), Some(t + 7200));
         let traffic = store.traffic(h, h + 2).await.unwrap();
         assert_eq!((traffic.jwt, traffic.api_key), (3, 9));
+        let series = store.traffic_by_hour(h, h + 2).await.unwrap();
+        let jwt = |jwt, api_key| Traffic { jwt, api_key };
+        assert_eq!(series, vec![(h, jwt(2, 5)), (h + 2, jwt(1, 4))]);
+        assert!(
+            store
+                .traffic_by_hour(h + 3, h + 9)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let other = KeyId::parse("never").unwrap();
         assert_eq!(store.last_seen(&other).await.unwrap(), None);
     }

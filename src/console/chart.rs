@@ -1,0 +1,157 @@
+//! The key path's share of requests per UTC day, drawn server-side as an inline SVG bar chart:
+//! no script, no inline `style` (the page's CSP forbids both), only presentation attributes
+//! and classes the stylesheet colours.
+
+use std::fmt::Write;
+
+use crate::metrics::usage::Traffic;
+
+const DAY_HOURS: u64 = 24;
+const WIDTH: f64 = 760.0;
+const HEIGHT: f64 = 240.0;
+/// Room for the axis labels.
+const LEFT: f64 = 44.0;
+const BOTTOM: f64 = 28.0;
+const TOP: f64 = 12.0;
+
+/// One UTC day's traffic; `day` counts days since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day {
+    pub day: u64,
+    pub traffic: Traffic,
+}
+
+impl Day {
+    /// The key path's share in percent, or None on a day without traffic (no bar, not 0 %).
+    pub fn key_share(&self) -> Option<f64> {
+        let total = self.traffic.total();
+        (total > 0).then(|| self.traffic.api_key as f64 * 100.0 / total as f64)
+    }
+}
+
+/// Sums an hourly series into every day of `from_day..=to_day`, days without traffic included.
+pub fn per_day(hours: &[(u64, Traffic)], from_day: u64, to_day: u64) -> Vec<Day> {
+    let mut days: Vec<Day> = (from_day..=to_day)
+        .map(|day| Day {
+            day,
+            traffic: Traffic::default(),
+        })
+        .collect();
+    for (hour, t) in hours {
+        let day = hour / DAY_HOURS;
+        if let Some(d) = day
+            .checked_sub(from_day)
+            .and_then(|i| days.get_mut(i as usize))
+        {
+            d.traffic.jwt += t.jwt;
+            d.traffic.api_key += t.api_key;
+        }
+    }
+    days
+}
+
+/// `YYYY-MM-DD` of a day number.
+pub fn date(day: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp((day * 86_400) as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}-{:02}", t.year(), t.month() as u8, t.day())
+}
+
+/// The chart. Every bar has a `<title>` (the browser's tooltip) with the day's numbers.
+pub fn svg(days: &[Day]) -> String {
+    let plot_w = WIDTH - LEFT - 8.0;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let slot = plot_w / days.len().max(1) as f64;
+    let bar_w = (slot * 0.8).max(1.0);
+    let y = |pct: f64| TOP + plot_h * (1.0 - pct / 100.0);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg class="chart" role="img" aria-labelledby="chart-title" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">Share of requests through the key path, per day</title>"#
+    );
+    for pct in [0.0, 25.0, 50.0, 75.0, 100.0] {
+        let _ = write!(
+            out,
+            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{pct}%</text>"#,
+            WIDTH - 8.0,
+            LEFT - 6.0,
+            y(pct) + 4.0,
+            y = y(pct),
+        );
+    }
+    let label_every = (days.len() / 6).max(1);
+    for (i, d) in days.iter().enumerate() {
+        let x = LEFT + slot * i as f64 + (slot - bar_w) / 2.0;
+        let date = date(d.day);
+        match d.key_share() {
+            Some(share) => {
+                let top = y(share);
+                // A sliver even at 0 %, so a day with traffic but no key use is visible.
+                let h = (TOP + plot_h - top).max(1.0);
+                let _ = write!(
+                    out,
+                    r#"<rect class="bar" data-day="{date}" x="{x:.1}" y="{:.1}" width="{bar_w:.1}" height="{h:.1}"><title>{date}: {share:.1}% through the key path ({} of {} requests)</title></rect>"#,
+                    TOP + plot_h - h,
+                    d.traffic.api_key,
+                    d.traffic.total(),
+                );
+            }
+            None => {
+                let _ = write!(
+                    out,
+                    r#"<rect class="no-traffic" x="{x:.1}" y="{:.1}" width="{bar_w:.1}" height="2"><title>{date}: no traffic</title></rect>"#,
+                    TOP + plot_h - 2.0,
+                );
+            }
+        }
+        if i % label_every == 0 || i + 1 == days.len() {
+            let _ = write!(
+                out,
+                r#"<text class="axis" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+                x + bar_w / 2.0,
+                HEIGHT - 8.0,
+                &date[5..],
+            );
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(jwt: u64, api_key: u64) -> Traffic {
+        Traffic { jwt, api_key }
+    }
+
+    #[test]
+    fn hours_add_up_into_their_day_and_empty_days_stay_in_the_series() {
+        let day = 20_000;
+        let hours = [
+            (day * 24 + 1, t(1, 1)),
+            (day * 24 + 23, t(2, 0)),
+            (day * 24 + 48, t(0, 4)),
+            // Outside the window: ignored.
+            (day * 24 + 24 * 5, t(9, 9)),
+        ];
+        let days = per_day(&hours, day, day + 2);
+        assert_eq!(days.len(), 3);
+        assert_eq!(days[0].traffic, t(3, 1));
+        assert_eq!(days[0].key_share(), Some(25.0));
+        assert_eq!(days[1].key_share(), None);
+        assert_eq!(days[2].key_share(), Some(100.0));
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_per_day_with_traffic_and_no_inline_style() {
+        let days = per_day(&[(20_000 * 24, t(3, 1))], 20_000, 20_006);
+        let svg = svg(&days);
+        assert_eq!(svg.matches(r#"class="bar""#).count(), 1);
+        assert_eq!(svg.matches(r#"class="no-traffic""#).count(), 6);
+        assert!(svg.contains("25.0% through the key path (1 of 4 requests)"));
+        assert!(!svg.contains("style="));
+        assert_eq!(date(20_000), "2024-10-04");
+    }
+}

@@ -1,0 +1,190 @@
+//! The migration console, `GET /console` on the admin listener: a server-rendered page with a
+//! strict CSP, showing what the usage store, the ledger and the control state say.
+
+use reqwest::Method;
+
+use crate::helpers::{Auth, TestApp, app, assert_problem, header};
+use crate::support::{add_keys, poll};
+
+async fn spawn() -> TestApp {
+    app()
+        .with("api_keys_refresh_secs", "1")
+        .with("usage_flush_secs", "1")
+        .with("control_poll_secs", "1")
+        .spawn()
+        .await
+}
+
+async fn page(app: &TestApp, query: &str) -> String {
+    let res = app.admin_get(&format!("/console{query}")).await;
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+/// Polls the page until `check` holds; returns the page, or panics with the last one.
+async fn page_until(app: &TestApp, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let found = poll(15, || async {
+        let html = page(app, "").await;
+        check(&html).then_some(html)
+    })
+    .await;
+    found.unwrap_or_else(|| {
+        panic!("the console never showed {what}");
+    })
+}
+
+async fn call_as(app: &TestApp, key: &str, agent: &str) -> u16 {
+    app.request(Method::GET, "/api/photos", &Auth::Key(key.to_string()))
+        .header("User-Agent", agent)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn the_console_is_html_under_a_strict_content_security_policy() {
+    let app = spawn().await;
+    let res = app.admin_get("/console").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        header(&res, "content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = header(&res, "content-security-policy").expect("a CSP");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(
+        header(&res, "x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(
+        header(&res, "referrer-policy").as_deref(),
+        Some("no-referrer")
+    );
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<svg"), "the chart is inline SVG");
+    assert!(
+        !html.contains("<script") && !html.contains("style="),
+        "no script, no inline style"
+    );
+    // A fresh service: keys are accepted silently, so the next step is to warn.
+    assert!(html.contains("cutover fallback set warn"), "{html}");
+}
+
+#[tokio::test]
+async fn the_console_is_only_on_the_admin_listener_and_answers_only_get() {
+    let app = spawn().await;
+    let public = app.get("/console", &Auth::None).await;
+    assert_ne!(public.status(), 200, "not on the public listener");
+    let res = app
+        .client
+        .post(format!("{}/console", app.admin_address))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 405).await;
+}
+
+#[tokio::test]
+async fn after_key_traffic_the_console_names_the_key_its_requests_and_its_share() {
+    let app = spawn().await;
+    let keys = add_keys(&app, &["legacy-mobile"]).await;
+    for _ in 0..3 {
+        assert_eq!(call_as(&app, &keys[0], "MobileApp/1.2").await, 200);
+    }
+    assert_eq!(app.list_status(&app.user("alice")).await, 200);
+
+    let html = page_until(&app, "3 requests of legacy-mobile", |h| {
+        h.contains(r#"<td class="num requests">3</td>"#) && h.contains("3 of 4 requests")
+    })
+    .await;
+    assert!(html.contains(r#"data-key="legacy-mobile""#), "{html}");
+    assert!(html.contains("MobileApp/1.2 (3)"), "{html}");
+    assert!(html.contains("75.0% through the key path"), "{html}");
+    assert!(html.contains(r#"class="bar""#), "a bar for today: {html}");
+}
+
+#[tokio::test]
+async fn a_user_agent_with_markup_is_shown_escaped() {
+    let app = spawn().await;
+    let keys = add_keys(&app, &["legacy-mobile"]).await;
+    let evil = r#"<script>alert("ua")</script>"#;
+    assert_eq!(call_as(&app, &keys[0], evil).await, 200);
+
+    let html = page_until(&app, "the key's request", |h| {
+        h.contains(r#"<td class="num requests">1</td>"#)
+    })
+    .await;
+    assert!(
+        html.contains("&lt;script&gt;alert(&quot;ua&quot;)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "{html}");
+}
+
+#[tokio::test]
+async fn a_brownout_window_added_with_the_cli_appears() {
+    let app = spawn().await;
+    let (ok, id, err) = app.cli(&[
+        "brownouts",
+        "add",
+        "--start",
+        "2099-01-01T10:00:00Z",
+        "--duration",
+        "1h",
+    ]);
+    assert!(ok, "{err}");
+    let id = id.trim().to_string();
+    let html = page_until(&app, "the brownout window", |h| h.contains(&id)).await;
+    assert!(
+        html.contains(&format!(r#"<tr data-window="{id}" class="scheduled">"#)),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_period_is_a_400_problem() {
+    let app = spawn().await;
+    for query in ["?days=abc", "?days=0", "?days=91"] {
+        let res = app.admin_get(&format!("/console{query}")).await;
+        let body = assert_problem(res, 400).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("days"),
+            "{query}: {body}"
+        );
+    }
+    let week = page(&app, "?days=7").await;
+    assert!(
+        week.contains(r#"<a href="?days=7" aria-current="page">"#),
+        "{week}"
+    );
+}
+
+#[tokio::test]
+async fn the_stylesheet_has_an_etag_and_is_not_sent_again_when_it_matches() {
+    let app = spawn().await;
+    let res = app.admin_get("/console/console.css").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        header(&res, "content-type")
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(header(&res, "cache-control").unwrap().contains("max-age"));
+    let etag = header(&res, "etag").expect("an ETag");
+    let again = app
+        .client
+        .get(format!("{}/console/console.css", app.admin_address))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(header(&again, "etag").as_deref(), Some(etag.as_str()));
+    let html = page(&app, "").await;
+    assert!(html.contains(r#"<link rel="stylesheet" href="/console/console.css?v="#));
+}

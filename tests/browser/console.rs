@@ -1,0 +1,189 @@
+//! The migration console on the admin listener, in headless Chromium: after key traffic it
+//! shows the key's requests and the key path's share, a brownout window added with the CLI,
+//! and it loads with no console errors and no CSP violations.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::needs_browser;
+use crate::support::{Browser, Chromedriver, Served, eventually, save_screenshot};
+
+/// Runs `cutover` on the served instance's data directory; returns its stdout.
+fn cli(served: &Served, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .env("CUTOVER_DATA_DIR", served.data_dir.path())
+        .env("CUTOVER_LOG", "warn")
+        .args(args)
+        .output()
+        .expect("cutover runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+async fn get(served: &Served, auth: (&str, &str), agent: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/api/photos", served.address))
+        .header(auth.0, auth.1)
+        .header("User-Agent", agent)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A month of earlier traffic in which the key path's share shrinks, written to the usage
+/// store as other instances would have: the chart then shows a migration, not one bar.
+async fn seed_history(served: &Served) {
+    use cutover::domain::KeyId;
+    use cutover::metrics::usage::{UsageBatch, UsageStore, sqlite::SqliteUsage};
+    let db = cutover::storage::sqlite::Database::open(served.data_dir.path()).unwrap();
+    let store = SqliteUsage::new(db);
+    let now = cutover::metrics::unix_now();
+    let (mobile, batch) = (
+        KeyId::parse("legacy-mobile").unwrap(),
+        KeyId::parse("old-batch").unwrap(),
+    );
+    for back in 1..30u64 {
+        let at = now - back * 86_400;
+        // From about 70 % of the requests a month ago to about 20 % yesterday.
+        let api_key = 10 + back * 4;
+        // old-batch went quiet ten days ago.
+        let old = if back > 10 { api_key / 3 } else { 0 };
+        store
+            .record(&UsageBatch {
+                at,
+                keys: vec![
+                    (mobile.clone(), api_key - old, at),
+                    (batch.clone(), old, at),
+                ],
+                jwt: 50,
+                api_key,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// The text of the first element matching `css`, or None.
+async fn text(b: &Browser, css: &str) -> Option<String> {
+    let v = b
+        .eval(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            vec![json!(css)],
+        )
+        .await;
+    v.as_str().map(str::to_string)
+}
+
+#[tokio::test]
+async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_brownout_window() {
+    needs_browser!();
+    let served = Served::start(&[
+        ("api_keys_refresh_secs", "1"),
+        ("usage_flush_secs", "1"),
+        ("control_poll_secs", "1"),
+    ])
+    .await;
+    let mobile = cli(&served, &["keys", "add", "--id", "legacy-mobile"]);
+    let cron = cli(
+        &served,
+        &[
+            "keys",
+            "add",
+            "--id",
+            "partner-cron",
+            "--owner",
+            "partner-x",
+        ],
+    );
+    cli(&served, &["keys", "add", "--id", "old-batch"]);
+    cli(&served, &["fallback", "set", "warn"]);
+    let window = cli(
+        &served,
+        &[
+            "brownouts",
+            "add",
+            "--start",
+            "2099-01-05T10:00:00Z",
+            "--duration",
+            "3h",
+        ],
+    );
+    // The running instance loads the keys within a second.
+    eventually(15, "the keys to be accepted", || async {
+        (get(&served, ("X-API-KEY", &mobile), "MobileApp/1.2 (iPhone)").await == 200).then_some(())
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            get(&served, ("X-API-KEY", &mobile), "MobileApp/1.2 (iPhone)").await,
+            200
+        );
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            get(&served, ("X-API-KEY", &cron), "partner-cron/0.9").await,
+            200
+        );
+    }
+    let bearer = format!("Bearer {}", served.token("alice"));
+    for _ in 0..15 {
+        assert_eq!(
+            get(&served, ("Authorization", &bearer), "PhotoApp/2.0").await,
+            200
+        );
+    }
+    seed_history(&served).await;
+
+    let driver = Chromedriver::start().await;
+    let b = Browser::open(&driver).await;
+    let console = format!("{}/console", served.admin_address);
+    // Usage and the ledger are flushed every second: reload until both are in.
+    let today = eventually(20, "the console to show today's requests", || async {
+        b.goto(&console).await;
+        let requests = text(&b, r#"tr[data-key="legacy-mobile"] .requests"#).await;
+        let today = text(&b, "#share svg rect.bar:last-of-type title").await?;
+        (requests.as_deref() == Some("3") && today.contains("of 20 requests")).then_some(today)
+    })
+    .await;
+    assert!(
+        today.contains("25.0% through the key path (5 of 20 requests)"),
+        "{today}"
+    );
+    assert_eq!(
+        text(&b, r#"tr[data-key="partner-cron"] .requests"#)
+            .await
+            .as_deref(),
+        Some("2")
+    );
+    let summary = text(&b, "#share-summary").await.unwrap();
+    assert!(summary.contains("through the key path"), "{summary}");
+    let brownout = text(&b, &format!(r#"tr[data-window="{window}"]"#)).await;
+    assert!(
+        brownout.as_deref().is_some_and(|t| t.contains("scheduled")),
+        "{brownout:?}"
+    );
+    assert_eq!(text(&b, "#mode").await.as_deref(), Some("warn"));
+    let next = text(&b, "#next-step code").await.unwrap();
+    assert!(next.contains("cutover clients --days 30"), "{next}");
+    // The stylesheet applied (CSP allows it): the chart's bars are coloured by a class.
+    let fill = b
+        .eval(
+            "return getComputedStyle(document.querySelector('#share rect.bar')).fill;",
+            vec![],
+        )
+        .await;
+    assert_ne!(fill, json!("rgb(0, 0, 0)"), "the stylesheet is not applied");
+    // The whole page in the picture.
+    b.client.set_window_size(1280, 1320).await.unwrap();
+    save_screenshot("console", &b.screenshot().await);
+
+    b.assert_clean_console(&[]).await;
+    b.close().await;
+}
