@@ -311,6 +311,7 @@ mod tests {
             reasons: vec![format!(
                 "key legacy made 1 requests; last user agent {evil}"
             )],
+            brownout_callers: vec![],
         };
         let html = render(&View {
             days: 30,
