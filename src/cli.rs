@@ -389,8 +389,38 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
     let backends = Backends::build(&settings).await?;
     match cmd {
         FallbackCommand::Get => {
-            let stored = backends.control.fallback_mode().await?;
+            let store = backends.control.as_ref();
+            let stored = store.fallback_mode().await?;
+            // stdout stays the mode alone, for scripts; what else refuses keys goes to stderr.
             println!("{}", stored.unwrap_or(settings.fallback.initial));
+            let canary: crate::control::Canary =
+                crate::control::read(store, crate::control::Document::Canary).await?;
+            if canary.is_on() {
+                let except: Vec<&str> = canary.except.iter().map(|k| k.as_str()).collect();
+                eprintln!(
+                    "canary: {} % of key ids refused{}",
+                    canary.percent(),
+                    if except.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", except {}", except.join(", "))
+                    }
+                );
+            }
+            let brownouts: crate::control::Brownouts =
+                crate::control::read(store, crate::control::Document::Brownouts).await?;
+            let now = time::OffsetDateTime::now_utc();
+            let count = |state: &str| {
+                brownouts
+                    .windows
+                    .iter()
+                    .filter(|w| w.state(now) == state)
+                    .count()
+            };
+            let (open, scheduled) = (count("open"), count("scheduled"));
+            if open + scheduled > 0 {
+                eprintln!("brownouts: {open} open, {scheduled} scheduled (cutover brownouts list)");
+            }
         }
         FallbackCommand::Set { mode } => {
             let mode = FallbackMode::from(mode);

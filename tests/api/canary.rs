@@ -84,3 +84,48 @@ async fn a_bad_canary_is_refused_clearly_and_writes_nothing() {
     }
     assert_eq!(app.eventual_status(&mobile, 200).await, 200);
 }
+
+#[test]
+fn fallback_get_prints_the_mode_alone_and_says_on_stderr_what_else_refuses_keys() {
+    // The embedded control store on both passes: this is about what the command prints.
+    let dir = tempfile::tempdir().unwrap();
+    let pairs = vec![("data_dir".to_string(), dir.path().display().to_string())];
+    let cli = |args: &[&str]| crate::helpers::run_cli(&pairs, args);
+    let (ok, stdout, stderr) = cli(&["fallback", "get"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "allow");
+    assert!(
+        !stderr.contains("canary") && !stderr.contains("brownouts"),
+        "{stderr}"
+    );
+
+    assert!(cli(&["keys", "add", "--id", "mobile"]).0);
+    assert!(
+        cli(&[
+            "fallback",
+            "canary",
+            "--percent",
+            "10",
+            "--except",
+            "mobile"
+        ])
+        .0
+    );
+    let args = ["brownouts", "add", "--start", "now", "--duration", "1h"];
+    assert!(cli(&args).0);
+    let (ok, stdout, stderr) = cli(&["fallback", "get"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        "allow",
+        "stdout is the mode alone, for scripts"
+    );
+    assert!(
+        stderr.contains("canary: 10 % of key ids refused, except mobile"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("brownouts: 1 open, 0 scheduled"),
+        "{stderr}"
+    );
+}
