@@ -15,21 +15,7 @@ use crate::metrics::readiness::Readiness;
 /// The chart's periods, as links.
 pub const PERIODS: [u64; 3] = [7, 30, 90];
 
-/// Text as HTML (element content and quoted attribute values alike).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::web::html::escape;
 
 /// Everything the page shows, gathered by the handler.
 pub struct View<'a> {

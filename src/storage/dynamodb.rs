@@ -52,6 +52,20 @@ impl DynamoStore {
         }
     }
 
+    /// A strongly consistent Query of `owner`'s photo items (oldest first unless reversed).
+    fn photos_of(
+        &self,
+        owner: &PrincipalId,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :photo)")
+            .expression_attribute_values(":pk", s(owner_pk(owner)))
+            .expression_attribute_values(":photo", s(PHOTO_PREFIX))
+            .consistent_read(true)
+    }
+
     async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -218,14 +232,8 @@ impl MetadataStore for DynamoStore {
         let mut start = before.map(|id| key(owner_pk(owner), photo_sk(id)));
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :photo)")
-                .expression_attribute_values(":pk", s(owner_pk(owner)))
-                .expression_attribute_values(":photo", s(PHOTO_PREFIX))
+                .photos_of(owner)
                 .scan_index_forward(false)
-                .consistent_read(true)
                 .limit((want - items.len()) as i32)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -269,13 +277,7 @@ impl MetadataStore for DynamoStore {
         // the partition, so an empty answer means only that `from` has no items.
         loop {
             let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :photo)")
-                .expression_attribute_values(":pk", s(owner_pk(from)))
-                .expression_attribute_values(":photo", s(PHOTO_PREFIX))
-                .consistent_read(true)
+                .photos_of(from)
                 .limit(batch.max(1) as i32)
                 .send()
                 .await

@@ -10,6 +10,7 @@
 
 mod assets;
 mod csp;
+pub mod html;
 
 use std::collections::HashMap;
 use std::sync::Arc;

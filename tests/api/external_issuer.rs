@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
@@ -52,27 +52,16 @@ fn serve_jwks(jwks: Value) -> JwksServer {
     let hits = Arc::new(AtomicUsize::new(0));
     let jwks = Arc::new(RwLock::new(jwks));
     let (counter, document) = (hits.clone(), jwks.clone());
-    let server = HttpServer::new(move || {
+    let (url, handle) = crate::support::jwks_server::serve(move || {
         let (document, counter) = (document.clone(), counter.clone());
-        App::new().route(
-            "/jwks.json",
-            web::get().to(move || {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let jwks = document.read().unwrap().clone();
-                async move { HttpResponse::Ok().json(jwks) }
-            }),
-        )
-    })
-    .workers(1)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let port = server.addrs()[0].port();
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
+        web::get().to(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let jwks = document.read().unwrap().clone();
+            async move { HttpResponse::Ok().json(jwks) }
+        })
+    });
     JwksServer {
-        url: format!("http://127.0.0.1:{port}/jwks.json"),
+        url,
         hits,
         jwks,
         handle,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use cutover::auth::dev_issuer::DevIssuer;
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
@@ -38,39 +38,28 @@ impl FaultyJwks {
         let mode = Arc::new(AtomicU8::new(GOOD));
         let doc = Arc::new(RwLock::new(jwks));
         let (h, m) = (hits.clone(), mode.clone());
-        let server = HttpServer::new(move || {
+        let (url, handle) = crate::support::jwks_server::serve(move || {
             let (h, m, doc) = (h.clone(), m.clone(), doc.clone());
-            App::new().route(
-                "/jwks.json",
-                web::get().to(move || {
-                    h.fetch_add(1, Ordering::SeqCst);
-                    let mode = m.load(Ordering::SeqCst);
-                    let body = doc.read().unwrap().clone();
-                    async move {
-                        match mode {
-                            GOOD => HttpResponse::Ok().json(body),
-                            GARBAGE => HttpResponse::Ok()
-                                .content_type("application/json")
-                                .body("{\"keys\": [ this is not json"),
-                            _ => {
-                                tokio::time::sleep(SLOW).await;
-                                HttpResponse::Ok().json(body)
-                            }
+            web::get().to(move || {
+                h.fetch_add(1, Ordering::SeqCst);
+                let mode = m.load(Ordering::SeqCst);
+                let body = doc.read().unwrap().clone();
+                async move {
+                    match mode {
+                        GOOD => HttpResponse::Ok().json(body),
+                        GARBAGE => HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body("{\"keys\": [ this is not json"),
+                        _ => {
+                            tokio::time::sleep(SLOW).await;
+                            HttpResponse::Ok().json(body)
                         }
                     }
-                }),
-            )
-        })
-        .workers(1)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
+                }
+            })
+        });
         FaultyJwks {
-            url: format!("http://127.0.0.1:{port}/jwks.json"),
+            url,
             hits,
             mode,
             handle,

@@ -9,21 +9,7 @@ use crate::routes::observe::OwnErrorBody;
 pub const STYLESHEET_PATH: &str = "/oauth2/signin.css";
 pub const STYLESHEET: &str = include_str!("signin.css");
 
-/// Escapes text for an HTML text node or a double-quoted attribute.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::web::html::escape;
 
 /// The origin (`scheme://host[:port]`) of an absolute URL.
 pub fn origin_of(url: &str) -> &str {

@@ -3,6 +3,7 @@
 //! share.
 
 pub mod cloudwatch_adapter;
+pub mod jwks_server;
 pub mod moto;
 pub mod proxy;
 pub mod serve;
