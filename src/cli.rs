@@ -268,7 +268,7 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            let doc = crate::routes::openapi::document(&settings.scopes);
+            let doc = crate::http::openapi::document(&settings.scopes);
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }

@@ -14,20 +14,20 @@ use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::deprecation::DeprecationNotice;
 use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
-use crate::auth::dev_oauth::DevOAuth;
 use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::JwtVerifier;
 use crate::backends::Backends;
 use crate::config::{IssuerSettings, MetricsSink, Settings, StorageSettings};
 use crate::control::FallbackFlag;
+use crate::http;
+use crate::http::dev_oauth::DevOAuth;
+use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::metrics::cloudwatch::CloudWatchSink;
 use crate::metrics::report::Reporter;
 use crate::metrics::usage::UsageStore;
 use crate::metrics::usage::recorder::UsageRecorder;
 use crate::periodic::Background;
-use crate::routes;
-use crate::routes::state::AppState;
 
 pub struct Application {
     port: u16,
@@ -113,7 +113,7 @@ impl Application {
         let site = settings
             .web
             .app
-            .then(|| Arc::new(crate::web::WebApp::new(&settings.web)));
+            .then(|| Arc::new(crate::http::app::WebApp::new(&settings.web)));
         let dev_oauth = dev_issuer
             .clone()
             .map(|issuer| web::Data::new(DevOAuth::new(issuer, &settings.web)));
@@ -136,7 +136,7 @@ impl Application {
             objects: backends.objects,
             metadata: backends.metadata,
             uploads: settings.uploads.clone(),
-            upload_gate: crate::routes::upload_guard::UploadGate::new(&settings.uploads),
+            upload_gate: crate::http::upload_guard::UploadGate::new(&settings.uploads),
             cursor_key,
             metrics: metrics.clone(),
             usage: usage.clone(),
@@ -158,31 +158,31 @@ impl Application {
         let public_state = state.clone();
         let app_state = state.clone();
         // Built by hand for its `Expect: 100-continue` check (see `routes::expect`).
-        let public = routes::expect::Listener {
+        let public = http::expect::Listener {
             listener,
             max_upload: settings.uploads.max_bytes,
             shutdown_timeout: drain,
             state: state.clone(),
         };
-        let server = routes::expect::serve(public, move || {
+        let server = http::expect::serve(public, move || {
             App::new()
                 .app_data(public_state.clone())
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-                .wrap(from_fn(routes::observe::observe))
+                .wrap(from_fn(http::observe::observe))
                 .configure(|cfg| {
                     if let Some(site) = &site {
-                        crate::web::routes(cfg, site.clone());
+                        crate::http::app::routes(cfg, site.clone());
                     }
                     if let Some(oauth) = &dev_oauth {
-                        crate::auth::dev_oauth::routes(cfg, oauth.clone());
+                        crate::http::dev_oauth::routes(cfg, oauth.clone());
                     }
                 })
-                .configure(routes::public)
+                .configure(http::public)
         })?;
         let admin = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .configure(routes::admin::routes)
+                .configure(http::admin::routes)
         })
         .workers(1)
         .tcp_nodelay(true)

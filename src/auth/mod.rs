@@ -5,8 +5,6 @@
 pub mod api_key;
 pub mod deprecation;
 pub mod dev_issuer;
-pub mod dev_oauth;
-pub mod extract;
 pub mod jwks;
 pub mod jwt;
 pub mod key_dates;
@@ -25,8 +23,8 @@ use crate::config::{CredentialMismatch, ScopeSettings};
 use crate::control::FallbackFlag;
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, PrincipalId, Scope};
+use crate::http::problem::ApiError;
 use crate::ratelimit::{KeyQuota, RateLimitHeaders};
-use crate::routes::problem::ApiError;
 
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 

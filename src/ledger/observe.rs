@@ -17,9 +17,9 @@ use super::RATE_LIMITED;
 use super::recorder::{Observation, Outcome};
 use crate::auth::Caller;
 use crate::domain::{AuthMethod, KeyId};
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
 use crate::metrics::Route;
-use crate::routes::problem::ApiError;
-use crate::routes::state::AppState;
 
 /// The refusal cause of an error: its auth failure's label, `rate_limited` for a 429, or the
 /// generic `refused` for a rule that has neither.

@@ -21,8 +21,8 @@ use governor::{Quota, RateLimiter};
 use super::client_ip::bucket;
 use super::headers::{limit_field, policy_field, retry_after_secs};
 use super::{AUTH_FAILURES_POLICY, Policy};
+use crate::http::problem::ApiError;
 use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
-use crate::routes::problem::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Probe {

@@ -29,9 +29,9 @@ use self::principal::PrincipalLimits;
 use self::shared::SharedLimits;
 use crate::config::RateSettings;
 use crate::domain::{AuthFailure, PrincipalId};
+use crate::http::problem::ApiError;
 use crate::metrics::Route;
 use crate::periodic::Background;
-use crate::routes::problem::ApiError;
 
 /// The policy names the headers and problem bodies use.
 pub const DEFAULT_POLICY: &str = "default";

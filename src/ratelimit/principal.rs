@@ -21,8 +21,8 @@ use super::headers::{
 use super::{DEFAULT_POLICY, KEY_POLICY, Policy, RateLimitHeaders};
 use crate::config::RateSettings;
 use crate::domain::PrincipalId;
+use crate::http::problem::ApiError;
 use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
-use crate::routes::problem::ApiError;
 
 /// A key entry's own quota, as read from the key store (service-wide figures, like the settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

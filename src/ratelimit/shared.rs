@@ -27,9 +27,9 @@ use super::store_health::StoreHealth;
 use super::{DEFAULT_POLICY, Policy, RateLimitHeaders};
 use crate::config::{RateSettings, RedisUrl};
 use crate::domain::PrincipalId;
+use crate::http::problem::ApiError;
 use crate::metrics::Metrics;
 use crate::metrics::defs::Counter;
-use crate::routes::problem::ApiError;
 
 /// Label values of `RateLimitStoreFallbacks` (`defs::LIMITS`).
 const PRINCIPAL: usize = 0;

@@ -43,7 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, oauth: web::Data<DevOAuth>) {
                 .body(page::STYLESHEET)
         }),
     );
-    let refuse = crate::routes::refuse_other_methods;
+    let refuse = crate::http::refuse_other_methods;
     refuse(cfg, "/oauth2/authorize", &[Method::GET, Method::POST]);
     refuse(cfg, "/oauth2/token", &[Method::POST]);
     refuse(cfg, "/logout", &[Method::GET]);

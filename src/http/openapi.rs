@@ -12,7 +12,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::config::ScopeSettings;
-use crate::routes::state::AppState;
+use crate::http::state::AppState;
 
 /// The security scheme of a Cognito (or dev issuer) access token.
 pub const BEARER: &str = "bearer";
@@ -236,7 +236,7 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::API_ROUTES;
+    use crate::http::API_ROUTES;
 
     fn doc() -> Value {
         serde_json::to_value(ApiDoc::openapi()).unwrap()

@@ -13,10 +13,10 @@ use std::sync::LazyLock;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
 use crate::metrics::readiness;
 use crate::metrics::usage::hour_of;
-use crate::routes::problem::ApiError;
-use crate::routes::state::AppState;
 
 /// Nothing but the stylesheet and the inline SVG: no script, no frames, no forms elsewhere.
 pub const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
@@ -74,11 +74,11 @@ pub async fn console(
     let series = chart::per_day(&hours, from_day, today);
 
     let keys = state.auth.keys.key_ids();
-    let window = crate::routes::admin::MIGRATION_WINDOW_DAYS;
+    let window = crate::http::admin::MIGRATION_WINDOW_DAYS;
     let report = readiness::assess(state.usage.as_ref(), &keys, now, window)
         .await
         .map_err(unavailable)?;
-    let clients = match crate::routes::admin::contact_list(&state, days).await {
+    let clients = match crate::http::admin::contact_list(&state, days).await {
         Ok(list) => Some(list),
         // The rest of the page stands on the usage store and the control state.
         Err(e) => {
@@ -155,7 +155,7 @@ fn secure(headers: &mut header::HeaderMap) {
 /// version in the query, so a browser may keep it for a day and still sees a new one at once.
 pub async fn stylesheet(req: HttpRequest) -> HttpResponse {
     let etag: &str = &CSS_ETAG;
-    let mut res = if crate::web::none_match(req.headers(), etag) {
+    let mut res = if crate::http::app::none_match(req.headers(), etag) {
         HttpResponse::Ok()
             .content_type("text/css; charset=utf-8")
             .body(CSS)

@@ -21,9 +21,9 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpMessage as _, ResponseError, web};
 
 use crate::domain::AuthFailure;
-use crate::routes::problem::ApiError;
-use crate::routes::request_id::{RequestId, X_REQUEST_ID};
-use crate::routes::state::AppState;
+use crate::http::problem::ApiError;
+use crate::http::request_id::{RequestId, X_REQUEST_ID};
+use crate::http::state::AppState;
 
 /// Room for multipart boundaries and part headers on top of the file itself; the same allowance
 /// `uploads.rs` grants before it refuses an announced `Content-Length`.

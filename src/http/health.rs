@@ -2,8 +2,8 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::domain::FallbackMode;
+use crate::http::state::AppState;
 use crate::ratelimit::StoreStatus;
-use crate::routes::state::AppState;
 
 /// 200 while the process runs.
 #[utoipa::path(

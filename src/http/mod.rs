@@ -1,9 +1,16 @@
-//! HTTP routes: the public API, health, and the admin listener.
+//! The HTTP layer: the routes of the public API and the admin listener, the gate's extractors,
+//! the observe middleware, the one mapping of errors to problem+json, the photo app, the
+//! migration console and the dev issuer's sign-in endpoints. Nothing below it imports it.
 
 pub mod admin;
+pub mod app;
+pub mod console;
 mod cursor;
+pub mod dev_oauth;
 pub mod expect;
+pub mod gate;
 pub mod health;
+pub mod html;
 pub mod me;
 pub mod observe;
 pub mod openapi;
@@ -18,8 +25,8 @@ use actix_web::http::{Method, header};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, guard, web};
 use serde_json::json;
 
+use crate::http::problem::ApiError;
 use crate::metrics::Route;
-use crate::routes::problem::ApiError;
 
 /// Declares the public routes once: [`API_ROUTES`] lists them (the OpenAPI test holds the
 /// document equal to it), and `register` registers each with its label, then a 405 for the

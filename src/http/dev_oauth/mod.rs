@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::auth::dev_issuer::DevIssuer;
 use crate::config::WebSettings;
-use crate::routes::observe::OwnErrorBody;
+use crate::http::observe::OwnErrorBody;
 
 pub use routes::routes;
 use store::Grants;

@@ -15,10 +15,10 @@ use tracing::field::Empty;
 
 use crate::auth::Caller;
 use crate::domain::{AuthFailure, AuthMethod};
+use crate::http::problem::ApiError;
+use crate::http::request_id::{RequestId, X_REQUEST_ID};
+use crate::http::state::AppState;
 use crate::metrics::Route;
-use crate::routes::problem::ApiError;
-use crate::routes::request_id::{RequestId, X_REQUEST_ID};
-use crate::routes::state::AppState;
 
 /// Successful requests are logged at `info` one in this many times, every one at `debug`; errors
 /// (4xx, 5xx) always at `info`. Why: measured with `wrk` on `/healthz` (release build, log to a
@@ -151,7 +151,7 @@ pub async fn observe(
 }
 
 /// Records what the gate decided on the current request's span, once, when it is known: the
-/// route, the principal and the auth method (`auth/extract.rs` calls it).
+/// route, the principal and the auth method (`gate.rs` calls it).
 pub fn record_caller(req: &HttpRequest, caller: &Caller) {
     let span = tracing::Span::current();
     span.record("route", Route::of(req).label());

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use crate::auth::Authenticator;
 use crate::auth::dev_issuer::DevIssuer;
 use crate::config::UploadSettings;
+use crate::http::upload_guard::UploadGate;
 use crate::metrics::Metrics;
 use crate::metrics::usage::UsageStore;
 use crate::ratelimit::RateLimits;
-use crate::routes::upload_guard::UploadGate;
 use crate::storage::{MetadataStore, ObjectStore};
 
 pub struct AppState {

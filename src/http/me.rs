@@ -7,11 +7,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::Caller;
-use crate::auth::extract::Identified;
 use crate::domain::{AuthMethod, FallbackMode, PrincipalId};
+use crate::http::gate::Identified;
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
 use crate::ratelimit::RateLimitHeaders;
-use crate::routes::problem::ApiError;
-use crate::routes::state::AppState;
 
 /// What the gate made of this request.
 #[derive(Serialize, utoipa::ToSchema)]

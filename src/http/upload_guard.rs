@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::UploadSettings;
 use crate::domain::{Photo, PrincipalId};
-use crate::routes::problem::ApiError;
+use crate::http::problem::ApiError;
 use crate::storage::ObjectStore;
 
 /// Seconds a refused client should wait: an upload that is stalled is cut within the idle

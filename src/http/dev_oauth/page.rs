@@ -4,12 +4,12 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 
-use crate::routes::observe::OwnErrorBody;
+use crate::http::observe::OwnErrorBody;
 
 pub const STYLESHEET_PATH: &str = "/oauth2/signin.css";
 pub const STYLESHEET: &str = include_str!("signin.css");
 
-pub use crate::web::html::escape;
+pub use crate::http::html::escape;
 
 /// The origin (`scheme://host[:port]`) of an absolute URL.
 pub fn origin_of(url: &str) -> &str {

@@ -15,7 +15,7 @@ use crate::metrics::readiness::Readiness;
 /// The chart's periods, as links.
 pub const PERIODS: [u64; 3] = [7, 30, 90];
 
-pub use crate::web::html::escape;
+pub use crate::http::html::escape;
 
 /// Everything the page shows, gathered by the handler.
 pub struct View<'a> {

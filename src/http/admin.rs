@@ -6,9 +6,9 @@ use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
 use crate::metrics::{prometheus, readiness};
-use crate::routes::problem::ApiError;
-use crate::routes::state::AppState;
 
 pub(crate) const MIGRATION_WINDOW_DAYS: u64 = 7;
 
@@ -17,10 +17,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))
         .route("/admin/clients", web::get().to(clients))
-        .route("/console", web::get().to(crate::console::console))
+        .route("/console", web::get().to(crate::http::console::console))
         .route(
-            crate::console::STYLESHEET_PATH,
-            web::get().to(crate::console::stylesheet),
+            crate::http::console::STYLESHEET_PATH,
+            web::get().to(crate::http::console::stylesheet),
         )
         .route("/healthz", web::get().to(super::health::healthz));
     for path in [
@@ -29,13 +29,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/migration",
         "/admin/clients",
         "/console",
-        crate::console::STYLESHEET_PATH,
+        crate::http::console::STYLESHEET_PATH,
         "/healthz",
     ] {
         super::refuse_other_methods(cfg, path, &[Method::GET]);
     }
     cfg.default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, _>(crate::routes::problem::ApiError::NotFound)
+        Err::<actix_web::HttpResponse, _>(crate::http::problem::ApiError::NotFound)
     }));
 }
 
@@ -50,9 +50,7 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
         Some(issuer) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "public, max-age=300"))
             .json(issuer.jwks()),
-        None => {
-            actix_web::ResponseError::error_response(&crate::routes::problem::ApiError::NotFound)
-        }
+        None => actix_web::ResponseError::error_response(&crate::http::problem::ApiError::NotFound),
     }
 }
 

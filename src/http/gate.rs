@@ -7,11 +7,11 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
-use super::{Access, Caller};
+use crate::auth::{Access, Caller};
 use crate::domain::Principal;
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
 use crate::ratelimit::is_failed_guess;
-use crate::routes::problem::ApiError;
-use crate::routes::state::AppState;
 
 pub struct Authenticated<const WRITE: bool>(pub Principal);
 
@@ -86,7 +86,7 @@ async fn gate<T>(
         caller.rate = Some(granted.clone());
     }
     let taken = take(&caller);
-    crate::routes::observe::record_caller(req, &caller);
+    crate::http::observe::record_caller(req, &caller);
     // The one value the gate hands on: the observe middleware reads it for metrics, the
     // access log and the answer's headers, also on a 429.
     req.extensions_mut().insert(caller);

@@ -22,12 +22,12 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use time::OffsetDateTime;
 
-use crate::auth::extract::{Authenticated, Writer};
 use crate::crypto::Sha256Stream;
 use crate::domain::{Filename, Photo, PhotoId, Principal};
-use crate::routes::problem::ApiError;
-use crate::routes::state::AppState;
-use crate::routes::upload_guard::StoredObject;
+use crate::http::gate::{Authenticated, Writer};
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
+use crate::http::upload_guard::StoredObject;
 use crate::storage::{ObjectWriter, sniff};
 
 /// All parts other than `file`, together: form fields a client may send alongside the file.

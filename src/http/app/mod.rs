@@ -1,6 +1,6 @@
 //! The photo app: one page of plain HTML, JavaScript modules and CSS, embedded in the binary and
 //! served on the public listener at `/`. No framework and no build step: the files in
-//! `src/web/assets/` are what the browser runs.
+//! `src/http/app/assets/` are what the browser runs.
 //!
 //! Caching: the page (`/`) and `/config.json` are `no-cache` with a strong `ETag`, so a browser
 //! revalidates them on every load and gets a `304` while they are unchanged. Everything else is
@@ -10,7 +10,6 @@
 
 mod assets;
 mod csp;
-pub mod html;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -138,8 +137,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, app: Arc<WebApp>) {
             .app_data(data)
             .route(web::get().to(asset)),
     );
-    crate::routes::refuse_other_methods(cfg, "/", &[Method::GET]);
-    crate::routes::refuse_other_methods(cfg, "/config.json", &[Method::GET]);
+    crate::http::refuse_other_methods(cfg, "/", &[Method::GET]);
+    crate::http::refuse_other_methods(cfg, "/config.json", &[Method::GET]);
 }
 
 async fn asset(
@@ -155,9 +154,7 @@ async fn asset(
         .filter(|_| version == app.version)
     {
         Some(served) => answer(&req, served),
-        None => {
-            actix_web::ResponseError::error_response(&crate::routes::problem::ApiError::NotFound)
-        }
+        None => actix_web::ResponseError::error_response(&crate::http::problem::ApiError::NotFound),
     }
 }
 

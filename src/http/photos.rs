@@ -8,10 +8,10 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::cursor;
-use crate::auth::extract::{Authenticated, Reader, Writer};
 use crate::domain::{Photo, PhotoId, PhotoView, Principal};
-use crate::routes::problem::ApiError;
-use crate::routes::state::AppState;
+use crate::http::gate::{Authenticated, Reader, Writer};
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
 use crate::storage::{ObjectContent, StoreError};
 
 const DEFAULT_LIMIT: u32 = 20;
