@@ -4,9 +4,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use cutover::common::Route;
 use cutover::domain::KeyId;
 use cutover::ledger::recorder::{Observation, Outcome, Recorder, network};
-use cutover::metrics::Route;
 
 const UA: &str = "MobileApp/4.12.1 (iPhone; iOS 17.4; Scale/3.00) CFNetwork/1494.0.7 Darwin/23.4.0";
 

@@ -11,7 +11,7 @@ use crate::auth::api_key::file::FileKeys;
 use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
 use crate::aws::Aws;
 use crate::config::{KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings};
-use crate::control::ControlStore;
+use crate::fallback::ControlStore;
 use crate::ledger::LedgerStore;
 use crate::ledger::dynamodb::DynamoLedger;
 use crate::ledger::sqlite::SqliteLedger;

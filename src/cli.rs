@@ -172,7 +172,7 @@ pub enum FallbackCommand {
     /// Refuse a stable share of key ids as `deny` would; `--percent 0` ends it.
     Canary {
         /// The share of key ids to refuse (0 to 100, two decimals at most).
-        #[arg(long, value_parser = crate::control::canary::parse_percent)]
+        #[arg(long, value_parser = crate::fallback::canary::parse_percent)]
         percent: u16,
         /// Never refuse this key id (repeat for several).
         #[arg(long)]
@@ -393,8 +393,8 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
             let stored = store.fallback_mode().await?;
             // stdout stays the mode alone, for scripts; what else refuses keys goes to stderr.
             println!("{}", stored.unwrap_or(settings.fallback.initial));
-            let canary: crate::control::Canary =
-                crate::control::read(store, crate::control::Document::Canary).await?;
+            let canary: crate::fallback::Canary =
+                crate::fallback::read(store, crate::fallback::Document::Canary).await?;
             if canary.is_on() {
                 let except: Vec<&str> = canary.except.iter().map(|k| k.as_str()).collect();
                 eprintln!(
@@ -407,8 +407,8 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
                     }
                 );
             }
-            let brownouts: crate::control::Brownouts =
-                crate::control::read(store, crate::control::Document::Brownouts).await?;
+            let brownouts: crate::fallback::Brownouts =
+                crate::fallback::read(store, crate::fallback::Document::Brownouts).await?;
             let now = time::OffsetDateTime::now_utc();
             let count = |state: &str| {
                 brownouts
@@ -447,7 +447,7 @@ async fn readiness(days: u64, format: Format) -> anyhow::Result<ExitCode> {
     let report = crate::metrics::readiness::assess(
         backends.usage.as_ref(),
         &keys,
-        crate::metrics::unix_now(),
+        crate::common::unix_now(),
         days,
     )
     .await?;

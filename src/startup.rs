@@ -18,7 +18,7 @@ use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::JwtVerifier;
 use crate::backends::Backends;
 use crate::config::{IssuerSettings, MetricsSink, Settings, StorageSettings};
-use crate::control::FallbackFlag;
+use crate::fallback::FallbackFlag;
 use crate::http;
 use crate::http::dev_oauth::DevOAuth;
 use crate::http::state::AppState;
@@ -236,7 +236,7 @@ impl Application {
         for reporter in &self.reporters {
             reporter.flush().await;
         }
-        self.ledger_flush.flush(crate::metrics::unix_now()).await;
+        self.ledger_flush.flush(crate::common::unix_now()).await;
         a.and(b)
     }
 }

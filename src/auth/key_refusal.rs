@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::api_key::KeyMatch;
-use crate::control::Rules;
 use crate::domain::{AuthFailure, FallbackMode};
+use crate::fallback::Rules;
 
 /// A refusal of one key by a rule other than the flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,12 +128,12 @@ mod tests {
     use super::*;
     use crate::auth::api_key::ring::Stage;
     use crate::auth::key_dates::KeyDates;
-    use crate::control::{Brownouts, Canary, Window};
     use crate::domain::{KeyId, PrincipalId};
+    use crate::fallback::{Brownouts, Canary, Window};
 
     fn found(sunset: Option<OffsetDateTime>) -> KeyMatch {
         let id = KeyId::parse("mobile").unwrap();
-        let canary_bucket = crate::control::canary::bucket(&id);
+        let canary_bucket = crate::fallback::canary::bucket(&id);
         KeyMatch {
             principal: PrincipalId::for_key(&id),
             id,
@@ -157,7 +157,7 @@ mod tests {
         Rules {
             brownouts,
             canary: Canary {
-                basis_points: crate::control::canary::ALL,
+                basis_points: crate::fallback::canary::ALL,
                 except: vec![],
             },
         }

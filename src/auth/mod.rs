@@ -20,9 +20,9 @@ use self::jwt::{JwtError, JwtVerifier, VerifiedToken};
 use self::key_dates::KeyDates;
 use self::key_refusal::KeyRefusal;
 use crate::config::{CredentialMismatch, ScopeSettings};
-use crate::control::FallbackFlag;
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, PrincipalId, Scope};
+use crate::fallback::FallbackFlag;
 use crate::http::problem::ApiError;
 use crate::ratelimit::{KeyQuota, RateLimitHeaders};
 

@@ -9,7 +9,7 @@ use std::fmt;
 // Every SDK crate re-exports the same smithy `SdkError`; naming it through one of them is enough.
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::storage::StoreError;
+use crate::common::StoreError;
 
 /// What an SDK error means, as far as a caller's next move is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,7 @@ async fn contact_list(
         &owners,
         settings.ledger.days,
         days,
-        crate::metrics::unix_now(),
+        crate::common::unix_now(),
     )
     .await?)
 }

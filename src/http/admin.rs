@@ -61,7 +61,7 @@ async fn migration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     let report = readiness::assess(
         state.usage.as_ref(),
         &keys,
-        crate::metrics::unix_now(),
+        crate::common::unix_now(),
         MIGRATION_WINDOW_DAYS,
     )
     .await
@@ -109,7 +109,7 @@ fn parse_days(q: &ClientsQuery) -> Result<u64, ApiError> {
 pub(crate) async fn contact_list(
     state: &AppState,
     days: u64,
-) -> Result<crate::ledger::report::Clients, crate::storage::StoreError> {
+) -> Result<crate::ledger::report::Clients, crate::common::StoreError> {
     let owners = state
         .auth
         .keys
@@ -122,7 +122,7 @@ pub(crate) async fn contact_list(
         &owners,
         ledger.days,
         days,
-        crate::metrics::unix_now(),
+        crate::common::unix_now(),
     )
     .await
 }

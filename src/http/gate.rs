@@ -80,7 +80,11 @@ async fn gate<T>(
         },
     };
     let checked = limits
-        .check(&caller.principal.id, caller.key_quota, limits.cost(req))
+        .check(
+            &caller.principal.id,
+            caller.key_quota,
+            limits.cost(super::route_of(req)),
+        )
         .await;
     if let Ok(granted) = &checked {
         caller.rate = Some(granted.clone());

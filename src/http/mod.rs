@@ -25,8 +25,8 @@ use actix_web::http::{Method, header};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, guard, web};
 use serde_json::json;
 
+use crate::common::Route;
 use crate::http::problem::ApiError;
-use crate::metrics::Route;
 
 /// Declares the public routes once: [`API_ROUTES`] lists them (the OpenAPI test holds the
 /// document equal to it), and `register` registers each with its label, then a 405 for the
@@ -111,8 +111,14 @@ fn method_not_allowed(allow: &str) -> HttpResponse {
         )
 }
 
+/// The route a request was registered under ([`api`]); `Other` for health checks and unmatched
+/// paths.
+pub fn route_of(req: &actix_web::HttpRequest) -> Route {
+    req.app_data::<Route>().copied().unwrap_or(Route::Other)
+}
+
 /// Registers one API route with its [`Route`] label as resource data: the observe middleware,
-/// the rate limiter's cost and the request span read it with [`Route::of`], so the label is
+/// the rate limiter's cost and the request span read it with [`route_of`], so the label is
 /// decided here, where the route is, and no path pattern is matched a second time. The method
 /// is a guard on the resource (as `ServiceConfig::route` does), so two methods on one path are
 /// two resources and a third method falls through to [`refuse_other_methods`].

@@ -18,7 +18,6 @@ use crate::domain::{AuthFailure, AuthMethod};
 use crate::http::problem::ApiError;
 use crate::http::request_id::{RequestId, X_REQUEST_ID};
 use crate::http::state::AppState;
-use crate::metrics::Route;
 
 /// Successful requests are logged at `info` one in this many times, every one at `debug`; errors
 /// (4xx, 5xx) always at `info`. Why: measured with `wrk` on `/healthz` (release build, log to a
@@ -58,7 +57,7 @@ pub async fn observe(
         return Ok(res);
     };
 
-    let route = Route::of(res.request());
+    let route = super::route_of(res.request());
     let ms = start.elapsed().as_millis() as u64;
     let status = res.status();
     // Taken, not cloned: nothing after this middleware reads the gate's value.
@@ -154,7 +153,7 @@ pub async fn observe(
 /// route, the principal and the auth method (`gate.rs` calls it).
 pub fn record_caller(req: &HttpRequest, caller: &Caller) {
     let span = tracing::Span::current();
-    span.record("route", Route::of(req).label());
+    span.record("route", super::route_of(req).label());
     span.record("principal", caller.principal.id.as_str());
     span.record("auth_method", caller.principal.method.label());
 }

@@ -8,11 +8,12 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::cursor;
+use crate::common::StoreError;
 use crate::domain::{Photo, PhotoId, PhotoView, Principal};
 use crate::http::gate::{Authenticated, Reader, Writer};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
-use crate::storage::{ObjectContent, StoreError};
+use crate::storage::ObjectContent;
 
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;

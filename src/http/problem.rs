@@ -7,9 +7,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::auth::key_refusal::KeyClosure;
+use crate::common::StoreError;
 use crate::domain::{AuthFailure, KeyId, Scope};
 use crate::ratelimit::RateLimitInfo;
-use crate::storage::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -22,8 +22,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Batch, Day, KeyDay, Kind, LedgerStore, Seen, day_label};
 use crate::aws::error::classify;
+use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::storage::StoreError;
 
 /// Rows per UpdateItem: an update expression may be at most 4 KB.
 const ROWS_PER_UPDATE: usize = 25;

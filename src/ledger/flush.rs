@@ -52,7 +52,7 @@ impl Flusher {
         bg.spawn_every(every, move || {
             let me = me.clone();
             async move {
-                me.flush(crate::metrics::unix_now()).await;
+                me.flush(crate::common::unix_now()).await;
                 true
             }
         });
@@ -62,11 +62,11 @@ impl Flusher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::Route;
     use crate::domain::KeyId;
     use crate::ledger::recorder::{Observation, Outcome, Recorder};
     use crate::ledger::sqlite::SqliteLedger;
     use crate::ledger::{Kind, LedgerStore};
-    use crate::metrics::Route;
     use crate::storage::sqlite::Database;
 
     fn hit(r: &Recorder, key: &KeyId, at: u64) {

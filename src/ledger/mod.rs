@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::storage::StoreError;
 
 /// Distinct user agents, and distinct networks, kept per key and day; the rest count as [`OTHER`].
 pub const MAX_NAMES: usize = 20;

@@ -19,7 +19,6 @@ use crate::auth::Caller;
 use crate::domain::{AuthMethod, KeyId};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
-use crate::metrics::Route;
 
 /// The refusal cause of an error: its auth failure's label, `rate_limited` for a 429, or the
 /// generic `refused` for a rule that has neither.
@@ -79,9 +78,9 @@ pub fn record(
         outcome,
         agent,
         ip: state.limits.proxies.client_ip(req),
-        route: Route::of(req),
+        route: crate::http::route_of(req),
         sub,
-        at: crate::metrics::unix_now(),
+        at: crate::common::unix_now(),
     });
 }
 

@@ -11,8 +11,8 @@ use dashmap::DashMap;
 use ipnet::IpNet;
 
 use super::{Batch, Day, KeyDay, Kind, MAX_AGENT_BYTES, MAX_NAMES, MAX_SUBS, OTHER, Seen, day_of};
+use crate::common::Route;
 use crate::domain::KeyId;
-use crate::metrics::Route;
 
 /// How a request presented with a key ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{Batch, Day, KeyDay, Kind, LedgerStore, Seen};
+use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::storage::StoreError;
 use crate::storage::sqlite::Database;
 
 #[derive(Clone)]

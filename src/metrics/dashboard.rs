@@ -116,7 +116,7 @@ pub async fn deploy(
     client: &Client,
     dashboard_name: &str,
     namespace: &str,
-    brownouts: &[crate::control::Window],
+    brownouts: &[crate::fallback::Window],
 ) -> anyhow::Result<Deployed> {
     let region = client
         .config()
@@ -124,7 +124,7 @@ pub async fn deploy(
         .map(|r| r.to_string())
         .context("no AWS region configured (AWS_REGION)")?;
     let body = render(DASHBOARD_TEMPLATE, namespace, &region);
-    let body = crate::control::annotations::annotate(body, brownouts);
+    let body = crate::fallback::annotations::annotate(body, brownouts);
     let out = client
         .put_dashboard()
         .dashboard_name(dashboard_name)

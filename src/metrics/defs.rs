@@ -292,8 +292,9 @@ mod tests {
 
     #[test]
     fn every_definition_is_rendered_by_prometheus_and_cloudwatch_from_one_snapshot() {
+        use crate::common::Route;
         use crate::domain::{AuthMethod, KeyId};
-        use crate::metrics::{Metrics, Route, cloudwatch, prometheus};
+        use crate::metrics::{Metrics, cloudwatch, prometheus};
         let m = Metrics::default();
         m.authenticated(&AuthMethod::ApiKey {
             key_id: KeyId::parse("legacy-a").unwrap(),

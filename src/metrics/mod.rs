@@ -17,50 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use dashmap::DashMap;
 
 use self::defs::{API_KEY, Counter, JWT, counter_len};
+use crate::common::Route;
+use crate::common::unix_now;
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, KeyId};
-
-/// The routes, as the `Route` metric dimension names them. Each API route is registered with its
-/// label as resource data (`routes::public`), so nothing matches path patterns a second time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Route {
-    Upload,
-    List,
-    Get,
-    Content,
-    Delete,
-    Me,
-    Other,
-}
-
-impl Route {
-    pub const ALL: [Route; 7] = [
-        Route::Upload,
-        Route::List,
-        Route::Get,
-        Route::Content,
-        Route::Delete,
-        Route::Me,
-        Route::Other,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Route::Upload => "upload",
-            Route::List => "list",
-            Route::Get => "get",
-            Route::Content => "content",
-            Route::Delete => "delete",
-            Route::Me => "me",
-            Route::Other => "other",
-        }
-    }
-
-    /// The route a request was registered under; `Other` for health checks and unmatched paths.
-    pub fn of(req: &actix_web::HttpRequest) -> Route {
-        req.app_data::<Route>().copied().unwrap_or(Route::Other)
-    }
-}
 
 /// Latency histogram bucket bounds, in milliseconds.
 pub const LATENCY_BUCKETS_MS: [u64; 12] =
@@ -125,13 +85,6 @@ impl KeyUse {
         self.count.fetch_add(1, Relaxed);
         self.last_seen.fetch_max(unix_now(), Relaxed);
     }
-}
-
-/// Seconds since the epoch; a clock before 1970 counts as 0 rather than failing a request.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// A cheap handle to the process's counters.

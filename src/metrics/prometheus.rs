@@ -53,8 +53,9 @@ fn family(w: &mut String, def: &Def, snap: &Snapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::Route;
     use crate::domain::{AuthFailure, AuthMethod, KeyId};
-    use crate::metrics::{Metrics, Route};
+    use crate::metrics::Metrics;
 
     #[test]
     fn the_series_keep_their_names_and_labels() {

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::usage::{Traffic, UsageStore, hour_of, rfc3339, window_start_hour};
+use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::storage::StoreError;
 
 const HOUR: u64 = 3600;
 const DAY: u64 = 24 * HOUR;

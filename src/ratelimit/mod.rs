@@ -18,7 +18,6 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use actix_web::HttpRequest;
 use actix_web::http::header::HeaderValue;
 
 use self::client_ip::TrustedProxies;
@@ -27,10 +26,10 @@ pub use self::info::{RateLimitInfo, RateLimitProblem};
 pub use self::principal::KeyQuota;
 use self::principal::PrincipalLimits;
 use self::shared::SharedLimits;
+use crate::common::Route;
 use crate::config::RateSettings;
 use crate::domain::{AuthFailure, PrincipalId};
 use crate::http::problem::ApiError;
-use crate::metrics::Route;
 use crate::periodic::Background;
 
 /// The policy names the headers and problem bodies use.
@@ -150,8 +149,8 @@ impl RateLimits {
     }
 
     /// Cells a request costs: an upload `CUTOVER_UPLOAD_COST`, anything else 1.
-    pub fn cost(&self, req: &HttpRequest) -> NonZeroU32 {
-        match Route::of(req) {
+    pub fn cost(&self, route: Route) -> NonZeroU32 {
+        match route {
             Route::Upload => self.principals.upload_cost(),
             _ => NonZeroU32::MIN,
         }

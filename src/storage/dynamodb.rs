@@ -16,9 +16,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{MetadataStore, Page};
 use crate::aws::error::{ErrorClass, classify};
-use crate::control::{ControlStore, Document};
+use crate::common::StoreError;
 use crate::domain::{FallbackMode, Filename, Photo, PhotoId, PrincipalId};
-use crate::storage::StoreError;
+use crate::fallback::{ControlStore, Document};
 use crate::storage::write_health::WriteHealth;
 
 type Item = HashMap<String, AttributeValue>;

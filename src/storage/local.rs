@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::{ObjectContent, ObjectStore, ObjectWriter};
+use crate::common::StoreError;
 use crate::domain::{Photo, PhotoId};
-use crate::storage::StoreError;
 use crate::storage::write_health::{Recorded, WriteHealth};
 
 pub struct LocalObjects {

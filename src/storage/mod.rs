@@ -2,7 +2,6 @@
 //! embedded implementation (disk, SQLite) and an AWS one (S3, DynamoDB), picked at startup.
 
 pub mod dynamodb;
-mod error;
 pub mod local;
 pub mod s3;
 pub mod sniff;
@@ -15,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
-pub use self::error::StoreError;
+use crate::common::StoreError;
 use crate::domain::{Photo, PhotoId, PhotoView, PrincipalId};
 
 /// The bytes of uploads, addressed by photo id.

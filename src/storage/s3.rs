@@ -16,8 +16,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::{ObjectContent, ObjectStore, ObjectWriter};
 use crate::aws::error::classify;
+use crate::common::StoreError;
 use crate::domain::{Photo, PhotoId};
-use crate::storage::StoreError;
 use crate::storage::write_health::{Recorded, WriteHealth};
 
 /// The smallest part S3 accepts (except the last), and so the most an upload buffers.

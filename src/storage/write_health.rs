@@ -15,7 +15,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ObjectWriter, StoreError};
+use super::ObjectWriter;
+use crate::common::StoreError;
 
 #[derive(Default)]
 pub struct WriteHealth {

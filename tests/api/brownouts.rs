@@ -337,7 +337,7 @@ async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
 
 #[tokio::test]
 async fn a_control_document_is_written_only_over_the_text_it_was_read_from() {
-    use cutover::control::Document::Brownouts;
+    use cutover::fallback::Document::Brownouts;
     let app = spawn().await;
     let settings = cutover::config::Settings::from_pairs(
         app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),

@@ -11,7 +11,7 @@ use crate::support::{add_keys, cloudwatch_adapter, eventually, send_mix};
 
 /// (Sum, SampleCount) of one metric series from `since` on.
 async fn stats(cw: &Client, ns: &str, metric: &str, dim: (&str, &str), since: i64) -> (f64, f64) {
-    let now = cutover::metrics::unix_now() as i64;
+    let now = cutover::common::unix_now() as i64;
     let out = cw
         .get_metric_statistics()
         .namespace(ns)
@@ -39,7 +39,7 @@ async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when
     let adapter = cloudwatch_adapter::start();
     let cw = cloudwatch(&adapter).await;
     let ns = unique_name("CutoverTest");
-    let start = cutover::metrics::unix_now() as i64 - 120;
+    let start = cutover::common::unix_now() as i64 - 120;
     let app = app()
         .local_storage()
         .with("api_keys_refresh_secs", "1")
@@ -71,7 +71,7 @@ async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when
     .await;
 
     // Nothing happens from here on: the key path keeps publishing, as an explicit 0.
-    let idle_from = cutover::metrics::unix_now() as i64 + 1;
+    let idle_from = cutover::common::unix_now() as i64 + 1;
     let (sum, samples) = eventually(15, "idle intervals to publish api_key = 0", || async {
         let (sum, samples) =
             stats(&cw, &ns, "Requests", ("AuthMethod", "api_key"), idle_from).await;
@@ -94,7 +94,7 @@ async fn cloudwatch_gets_refused_key_requests_per_key_id_after_deny() {
     let adapter = cloudwatch_adapter::start();
     let cw = cloudwatch(&adapter).await;
     let ns = unique_name("CutoverTest");
-    let start = cutover::metrics::unix_now() as i64 - 120;
+    let start = cutover::common::unix_now() as i64 - 120;
     let app = app()
         .local_storage()
         .with("api_keys_refresh_secs", "1")

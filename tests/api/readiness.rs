@@ -1,8 +1,8 @@
 //! `/admin/migration` and `cutover readiness`: per key counts and last seen from the durable
 //! usage store, and a verdict that needs zero key traffic AND some service traffic.
 
+use cutover::common::unix_now;
 use cutover::domain::KeyId;
-use cutover::metrics::unix_now;
 use cutover::metrics::usage::UsageBatch;
 
 use crate::helpers::{Auth, TestApp, app};

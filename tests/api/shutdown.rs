@@ -1,8 +1,8 @@
 //! A graceful stop reports what the last interval counted: nothing counted is lost.
 
+use cutover::common::unix_now;
 use cutover::config::Settings;
 use cutover::domain::KeyId;
-use cutover::metrics::unix_now;
 use cutover::metrics::usage::hour_of;
 use cutover::startup::Application;
 

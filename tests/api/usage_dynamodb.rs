@@ -1,7 +1,7 @@
 //! Key usage in DynamoDB (aws mode) against moto, and `cutover readiness` reading it.
 
+use cutover::common::unix_now;
 use cutover::domain::KeyId;
-use cutover::metrics::unix_now;
 use cutover::metrics::usage::dynamodb::DynamoUsage;
 use cutover::metrics::usage::{UsageBatch, UsageStore, hour_of};
 

@@ -44,7 +44,7 @@ async fn seed_history(served: &Served) {
     use cutover::metrics::usage::{UsageBatch, UsageStore, sqlite::SqliteUsage};
     let db = cutover::storage::sqlite::Database::open(served.data_dir.path()).unwrap();
     let store = SqliteUsage::new(db);
-    let now = cutover::metrics::unix_now();
+    let now = cutover::common::unix_now();
     let (mobile, batch) = (
         KeyId::parse("legacy-mobile").unwrap(),
         KeyId::parse("old-batch").unwrap(),

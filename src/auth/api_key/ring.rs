@@ -83,7 +83,7 @@ impl KeyRing {
                         rate_per_minute: current.rate_per_minute,
                         burst: current.burst,
                         dates: current.dates,
-                        canary_bucket: crate::control::canary::bucket(&key.id),
+                        canary_bucket: crate::fallback::canary::bucket(&key.id),
                     },
                 });
             }
@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(new.principal.as_str(), "alice");
         assert_eq!(
             new.canary_bucket,
-            crate::control::canary::bucket(&new.id),
+            crate::fallback::canary::bucket(&new.id),
             "the canary place is the id's, hashed once"
         );
         let old = ring.find("old").unwrap();

@@ -58,8 +58,8 @@ pub async fn console(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let days = parse_days(req.query_string())?;
-    let now = crate::metrics::unix_now();
-    let unavailable = |e: crate::storage::StoreError| {
+    let now = crate::common::unix_now();
+    let unavailable = |e: crate::common::StoreError| {
         tracing::warn!(error = %e, "usage store unavailable for /console");
         ApiError::Unavailable("usage store")
     };

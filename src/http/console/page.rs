@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use super::chart::{self, Day};
 use super::next_step::NextStep;
-use crate::control::{Canary, Window};
 use crate::domain::FallbackMode;
+use crate::fallback::{Canary, Window};
 use crate::ledger::report::{ClientRow, Clients};
 use crate::metrics::readiness::Readiness;
 

@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Traffic, UsageBatch, UsageStore};
 use crate::aws::error::{ErrorClass, classify};
+use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::storage::StoreError;
 
 #[derive(Clone)]
 pub struct DynamoUsage {

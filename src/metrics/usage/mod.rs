@@ -14,8 +14,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::storage::StoreError;
 
 /// What one flush adds: counts for the hour that contains `at`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

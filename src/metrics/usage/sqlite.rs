@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Traffic, UsageBatch, UsageStore};
+use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::storage::StoreError;
 use crate::storage::sqlite::Database;
 
 #[derive(Clone)]

@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Database;
-use crate::control::{ControlStore, Document};
+use crate::common::StoreError;
 use crate::domain::FallbackMode;
-use crate::storage::StoreError;
+use crate::fallback::{ControlStore, Document};
 
 #[async_trait]
 impl ControlStore for Database {

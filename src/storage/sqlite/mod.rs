@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::storage::StoreError;
+use crate::common::StoreError;
 use crate::storage::write_health::WriteHealth;
 
 /// How long a connection waits for another process's lock before the store reports busy.

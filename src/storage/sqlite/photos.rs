@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Database;
+use crate::common::StoreError;
 use crate::domain::{Filename, Photo, PhotoId, PhotoView, PrincipalId, Stamp};
-use crate::storage::{MetadataStore, Page, StoreError};
+use crate::storage::{MetadataStore, Page};
 
 const INSERT: &str = "INSERT INTO photos \
     (owner, id, filename, content_type, size, sha256, uploaded_at) \

@@ -76,7 +76,7 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("readonly"), "{err}");
         assert!(
-            matches!(err, crate::storage::StoreError::Other(_)),
+            matches!(err, crate::common::StoreError::Other(_)),
             "a bug, not an outage"
         );
     }

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{ControlStore, Document};
-use crate::storage::StoreError;
+use crate::common::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {

@@ -1,4 +1,5 @@
-//! Storage-layer errors, independent of HTTP: the routes map them to problem bodies.
+//! The stores' errors, independent of HTTP (the HTTP layer maps them to problem bodies) and of
+//! any backend: every store trait returns them, and the AWS module classifies SDK errors into them.
 
 /// Storage-layer errors, classified once: a missing item, a transient outage (503) or a bug.
 #[derive(Debug, thiserror::Error)]

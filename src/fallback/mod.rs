@@ -18,8 +18,8 @@ pub use canary::Canary;
 pub use document::{ControlError, read, update};
 pub use flag::{FallbackFlag, Rules};
 
+use crate::common::StoreError;
 use crate::domain::FallbackMode;
-use crate::storage::StoreError;
 
 /// A JSON document of the control state, stored beside the flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
