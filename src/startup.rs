@@ -12,7 +12,6 @@ use anyhow::Context;
 
 use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
-use crate::auth::deprecation::DeprecationNotice;
 use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::JwtVerifier;
@@ -20,6 +19,7 @@ use crate::backends::Backends;
 use crate::config::{IssuerSettings, MetricsSink, Settings, StorageSettings};
 use crate::fallback::FallbackFlag;
 use crate::http;
+use crate::http::deprecation::DeprecationNotice;
 use crate::http::dev_oauth::DevOAuth;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
@@ -129,10 +129,11 @@ impl Application {
                 jwt: JwtVerifier::new(&settings.jwt, issuer, client_ids, jwks),
                 keys,
                 flag,
-                notice: DeprecationNotice::new(&settings.fallback),
+                migration_url: settings.fallback.migration_url.clone(),
                 scopes: settings.scopes.clone(),
                 mismatch: settings.api_keys.credential_mismatch,
             },
+            deprecation: DeprecationNotice::new(&settings.fallback),
             objects: backends.objects,
             metadata: backends.metadata,
             uploads: settings.uploads.clone(),

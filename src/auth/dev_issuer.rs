@@ -13,10 +13,7 @@ use serde_json::{Value, json};
 
 use crate::crypto::{b64url, random_bytes, sha256};
 
-/// The `iss` of dev tokens. Not a URL anyone could serve, so it cannot be confused with Cognito.
-pub const DEV_ISSUER: &str = "urn:cutover:dev-issuer";
-/// The `client_id` of dev tokens.
-pub const DEV_CLIENT_ID: &str = "cutover-dev";
+pub use crate::config::{DEV_CLIENT_ID, DEV_ISSUER};
 
 const KEY_FILE: &str = "dev-issuer.pem";
 

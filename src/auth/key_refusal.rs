@@ -11,7 +11,6 @@
 //! will still refuse the key once the others are lifted.
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::api_key::KeyMatch;
 use crate::domain::{AuthFailure, FallbackMode};
@@ -63,48 +62,12 @@ pub fn decide(
     (mode == FallbackMode::Deny).then_some(KeyRefusal::Disabled)
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
-}
-
 impl KeyClosure {
     pub fn auth_failure(&self) -> AuthFailure {
         match self {
             KeyClosure::Expired { .. } => AuthFailure::KeyExpired,
             KeyClosure::Brownout { .. } => AuthFailure::Brownout,
             KeyClosure::Canary => AuthFailure::Canary,
-        }
-    }
-
-    /// The problem type's slug and title. The canary answers exactly as `deny` does: the
-    /// chosen clients see what everyone will see, so their fix is the final one.
-    pub fn slug_and_title(&self) -> (&'static str, &'static str) {
-        match self {
-            KeyClosure::Expired { .. } => ("key-expired", "This API key has expired"),
-            KeyClosure::Brownout { .. } => (
-                "key-path-brownout",
-                "API keys are switched off for a scheduled brownout",
-            ),
-            KeyClosure::Canary => ("api-key-disabled", "API keys are no longer accepted"),
-        }
-    }
-
-    pub fn detail(&self, migration_url: Option<&str>) -> String {
-        let instead = match migration_url {
-            Some(url) => format!("sign in with Cognito instead: {url}"),
-            None => "sign in with Cognito instead".to_string(),
-        };
-        match self {
-            KeyClosure::Expired { sunset } => format!(
-                "this API key's sunset date ({}) has passed; {instead}",
-                rfc3339(*sunset)
-            ),
-            KeyClosure::Brownout { ends, .. } => format!(
-                "X-API-KEY is switched off in a scheduled brownout until {}, and will be switched \
-                 off for good; {instead}",
-                rfc3339(*ends)
-            ),
-            KeyClosure::Canary => format!("X-API-KEY is switched off; {instead}"),
         }
     }
 

@@ -3,19 +3,17 @@
 //! stage (rate limits, handlers, the observe middleware) reads that value and nothing else.
 
 pub mod api_key;
-pub mod deprecation;
 pub mod dev_issuer;
+mod error;
+pub mod gate;
 pub mod jwks;
 pub mod jwt;
 pub mod key_dates;
 pub mod key_refusal;
 pub mod token_cache;
 
-use actix_web::HttpRequest;
-use actix_web::http::header::{AUTHORIZATION, HeaderName};
-
 use self::api_key::{ApiKeys, KeyLookupError, KeyMatch};
-use self::deprecation::DeprecationNotice;
+pub use self::error::AuthError;
 use self::jwt::{JwtError, JwtVerifier, VerifiedToken};
 use self::key_dates::KeyDates;
 use self::key_refusal::KeyRefusal;
@@ -23,10 +21,18 @@ use crate::config::{CredentialMismatch, ScopeSettings};
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, PrincipalId, Scope};
 use crate::fallback::FallbackFlag;
-use crate::http::problem::ApiError;
 use crate::ratelimit::{KeyQuota, RateLimitHeaders};
 
-pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+/// What a request presented, as the HTTP layer read it: the raw value of its one
+/// `Authorization` header and of its one `X-API-KEY` header. No `Debug`: it holds secrets.
+#[derive(Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    pub authorization: Option<&'a [u8]>,
+    pub api_key: Option<&'a [u8]>,
+    /// One of the two headers was sent more than once: refused, whatever the values
+    /// (`ambiguous_credentials`), so no proxy and no server can disagree on which one counts.
+    pub repeated: bool,
+}
 
 /// What a route needs: read or write access, or only an authenticated caller (`GET /api/me`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,20 +79,11 @@ pub struct Authenticator {
     pub jwt: JwtVerifier,
     pub keys: ApiKeys,
     pub flag: FallbackFlag,
-    pub notice: DeprecationNotice,
+    /// `CUTOVER_MIGRATION_URL`, which refusals of keys point to.
+    pub migration_url: Option<String>,
     pub scopes: ScopeSettings,
     /// `CUTOVER_CREDENTIAL_MISMATCH`: a JWT with a key owned by someone else.
     pub mismatch: CredentialMismatch,
-}
-
-/// The one value of a header that must not repeat; `Err` when it does.
-fn single<'a>(req: &'a HttpRequest, name: &HeaderName) -> Result<Option<&'a [u8]>, ApiError> {
-    let mut values = req.headers().get_all(name);
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(ApiError::Unauthenticated(AuthFailure::AmbiguousCredentials));
-    }
-    Ok(first.map(|v| v.as_bytes()))
 }
 
 fn bearer_token(value: &[u8]) -> Option<&str> {
@@ -108,15 +105,18 @@ impl Authenticator {
 
     pub async fn authenticate(
         &self,
-        req: &HttpRequest,
+        presented: &Credentials<'_>,
         access: Access,
-    ) -> Result<Caller, ApiError> {
-        let authorization = single(req, &AUTHORIZATION)?;
-        let api_key = single(req, &X_API_KEY)?;
-        match (authorization, api_key) {
+    ) -> Result<Caller, AuthError> {
+        if presented.repeated {
+            return Err(AuthError::Unauthenticated(
+                AuthFailure::AmbiguousCredentials,
+            ));
+        }
+        match (presented.authorization, presented.api_key) {
             (Some(value), key) => self.by_token(value, key, access).await,
             (None, Some(value)) => self.by_key(value).await,
-            (None, None) => Err(ApiError::Unauthenticated(AuthFailure::Missing)),
+            (None, None) => Err(AuthError::Unauthenticated(AuthFailure::Missing)),
         }
     }
 
@@ -124,10 +124,15 @@ impl Authenticator {
     /// already known good passes — a token in the verified-token cache, or a key of the set in
     /// force — so one bad client behind a shared NAT does not lock out its neighbours, while a
     /// guess costs no signature check and no key-store call. `None`: the brake's refusal stands.
-    pub fn authenticate_known(&self, req: &HttpRequest, access: Access) -> Option<Caller> {
-        let authorization = single(req, &AUTHORIZATION).ok()?;
-        let api_key = single(req, &X_API_KEY).ok()?;
-        match (authorization, api_key) {
+    pub fn authenticate_known(
+        &self,
+        presented: &Credentials<'_>,
+        access: Access,
+    ) -> Option<Caller> {
+        if presented.repeated {
+            return None;
+        }
+        match (presented.authorization, presented.api_key) {
             (Some(value), key) => {
                 let verified = self.jwt.cached(bearer_token(value)?)?.ok()?;
                 let scope_ok = self
@@ -189,7 +194,7 @@ impl Authenticator {
     /// searched, never the key store: an unknown key must not let any token holder make this
     /// instance reload its keys, and a key too new to be loaded is linked from the next refresh.
     /// A key that matches nothing is ignored, as it always was on this path.
-    fn link(&self, mut caller: Caller, presented: Option<&[u8]>) -> Result<Caller, ApiError> {
+    fn link(&self, mut caller: Caller, presented: Option<&[u8]>) -> Result<Caller, AuthError> {
         let Some(found) = presented
             .and_then(|v| std::str::from_utf8(v).ok())
             .map(str::trim)
@@ -202,7 +207,7 @@ impl Authenticator {
             match self.mismatch {
                 CredentialMismatch::Refuse => {
                     tracing::info!(sub = %caller.principal.id, key_id = %found.id, owner = %found.principal, "JWT sent with another user's API key: refused");
-                    return Err(ApiError::Unauthenticated(AuthFailure::CredentialMismatch)
+                    return Err(AuthError::Unauthenticated(AuthFailure::CredentialMismatch)
                         .for_key(found.id));
                 }
                 CredentialMismatch::Log => {
@@ -219,29 +224,29 @@ impl Authenticator {
         value: &[u8],
         key: Option<&[u8]>,
         access: Access,
-    ) -> Result<Caller, ApiError> {
+    ) -> Result<Caller, AuthError> {
         let Some(token) = bearer_token(value) else {
             tracing::info!(reason = "not one Bearer credential", "JWT rejected");
-            return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken));
+            return Err(AuthError::Unauthenticated(AuthFailure::InvalidToken));
         };
         let verified = match self.jwt.verify(token).await {
             Ok(v) => v,
             Err(JwtError::Invalid(reason)) => {
                 tracing::info!(reason, "JWT rejected");
-                return Err(ApiError::Unauthenticated(AuthFailure::InvalidToken));
+                return Err(AuthError::Unauthenticated(AuthFailure::InvalidToken));
             }
-            Err(JwtError::Unavailable) => return Err(ApiError::Unavailable("token signing keys")),
+            Err(JwtError::Unavailable) => return Err(AuthError::Unavailable("token signing keys")),
         };
         if let Some(scope) = self.scope(access)
             && !scope.granted_by(&verified.scope)
         {
             tracing::info!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
-            return Err(ApiError::InsufficientScope(scope.clone()));
+            return Err(AuthError::InsufficientScope(scope.clone()));
         }
         self.link(Self::token_caller(verified), key)
     }
 
-    async fn by_key(&self, value: &[u8]) -> Result<Caller, ApiError> {
+    async fn by_key(&self, value: &[u8]) -> Result<Caller, AuthError> {
         let mode = self.flag.get();
         let presented = std::str::from_utf8(value).unwrap_or_default().trim();
         let found = if mode == FallbackMode::Deny {
@@ -253,15 +258,15 @@ impl Authenticator {
             }
         } else {
             if presented.is_empty() {
-                return Err(ApiError::Unauthenticated(AuthFailure::InvalidKey));
+                return Err(AuthError::Unauthenticated(AuthFailure::InvalidKey));
             }
             match self.keys.lookup(presented).await {
                 Ok(found) => found,
                 Err(KeyLookupError::Unknown) => {
                     tracing::info!(fingerprint = %crate::crypto::fingerprint(&crate::crypto::sha256(presented.as_bytes())), "unknown API key");
-                    return Err(ApiError::Unauthenticated(AuthFailure::InvalidKey));
+                    return Err(AuthError::Unauthenticated(AuthFailure::InvalidKey));
                 }
-                Err(KeyLookupError::Unavailable) => return Err(ApiError::Unavailable("API keys")),
+                Err(KeyLookupError::Unavailable) => return Err(AuthError::Unavailable("API keys")),
             }
         };
         // Expired, brownout, canary, deny: in that order (key_refusal.rs says why).
@@ -276,11 +281,11 @@ impl Authenticator {
     }
 
     /// The answer to a refused key, pointing at the migration guide.
-    fn key_refusal(&self, refusal: KeyRefusal) -> ApiError {
-        let migration_url = self.notice.migration_url().map(str::to_string);
+    fn key_refusal(&self, refusal: KeyRefusal) -> AuthError {
+        let migration_url = self.migration_url.clone();
         match refusal {
-            KeyRefusal::Disabled => ApiError::KeyPathDisabled { migration_url },
-            KeyRefusal::Closed(closure) => ApiError::KeyClosed {
+            KeyRefusal::Disabled => AuthError::KeyPathDisabled { migration_url },
+            KeyRefusal::Closed(closure) => AuthError::KeyClosed {
                 closure,
                 migration_url,
             },

@@ -7,6 +7,11 @@ use super::ConfigError;
 use super::raw::{RawSettings, check_url};
 use super::setting::Setting;
 
+/// The `iss` of dev tokens. Not a URL anyone could serve, so it cannot be confused with Cognito.
+pub const DEV_ISSUER: &str = "urn:cutover:dev-issuer";
+/// The `client_id` of dev tokens (`cutover token`); the photo app's own client id defaults to it.
+pub const DEV_CLIENT_ID: &str = "cutover-dev";
+
 const ISSUER: Setting = Setting::new(
     "jwt_issuer",
     "",

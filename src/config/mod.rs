@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use fallback::FallbackSettings;
-pub use jwt::{IssuerSettings, JwtSettings};
+pub use jwt::{DEV_CLIENT_ID, DEV_ISSUER, IssuerSettings, JwtSettings};
 pub use keys::{ApiKeySettings, CredentialMismatch, KeySourceSettings};
 pub use ledger::LedgerSettings;
 pub use metrics::{MetricsSettings, MetricsSink};

@@ -70,7 +70,7 @@ pub(super) fn parse(
     };
     let oauth_client_id = match raw.get(&OAUTH_CLIENT_ID) {
         Some(id) => id.to_string(),
-        None if dev => crate::auth::dev_issuer::DEV_CLIENT_ID.to_string(),
+        None if dev => super::DEV_CLIENT_ID.to_string(),
         None => client_ids.first().cloned().unwrap_or_default(),
     };
     let redirect_uris = raw.list(&OAUTH_REDIRECT_URIS);

@@ -20,6 +20,7 @@ use actix_web::dev::AppConfig;
 use actix_web::http::{Method, header};
 use actix_web::{HttpMessage as _, ResponseError, web};
 
+use crate::auth::AuthError;
 use crate::domain::AuthFailure;
 use crate::http::problem::ApiError;
 use crate::http::request_id::{RequestId, X_REQUEST_ID};
@@ -40,7 +41,9 @@ fn refusal(req: &Request, max_upload: u64) -> Option<ApiError> {
     }
     let headers = req.headers();
     if !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-api-key") {
-        return Some(ApiError::Unauthenticated(AuthFailure::Missing));
+        return Some(ApiError::Auth(AuthError::Unauthenticated(
+            AuthFailure::Missing,
+        )));
     }
     let announced = headers
         .get(header::CONTENT_LENGTH)

@@ -3,15 +3,24 @@
 //! scope at all (`GET /api/me`) but passes the same gate and the same rate limit. Handlers never
 //! look at credential headers.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use actix_web::dev::Payload;
+use actix_web::http::header::{AUTHORIZATION, HeaderName};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
-use crate::auth::{Access, Caller};
+use crate::auth::gate::{Decision, Request, decide};
+use crate::auth::{Access, Caller, Credentials};
 use crate::domain::Principal;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
-use crate::ratelimit::is_failed_guess;
+use crate::ratelimit::client_ip::TrustedProxies;
+
+/// The header of the legacy key path.
+pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+/// The header a trusted proxy names the client in.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub struct Authenticated<const WRITE: bool>(pub Principal);
 
@@ -49,8 +58,8 @@ impl FromRequest for Identified {
     }
 }
 
-/// Authenticates `req` for `access`, spends its rate-limit cost, and hands the extractor what it
-/// `take`s of the gate's decision (the hot routes take only the principal).
+/// Authenticates `req` for `access`, spends its rate-limit cost (`auth::gate`), and hands the
+/// extractor what it `take`s of the gate's decision (the hot routes take only the principal).
 async fn gate<T>(
     req: &HttpRequest,
     access: Access,
@@ -60,42 +69,56 @@ async fn gate<T>(
         .app_data::<web::Data<AppState>>()
         .expect("AppState is registered by startup")
         .clone();
-    let limits = &state.limits;
-    // The brake comes first, so a guesser over its quota costs no signature check and no
-    // key-store call; a credential already known good still passes it.
-    let client = limits.proxies.client_ip(req);
-    // With a shared store, a credential known good skips the store's brake check (one round
-    // trip fewer); it would pass the brake anyway.
-    let known = || state.auth.authenticate_known(req, access).is_some();
-    let mut caller = match limits.admit(client, known).await {
-        Err(braked) => state.auth.authenticate_known(req, access).ok_or(braked)?,
-        Ok(()) => match state.auth.authenticate(req, access).await {
-            Ok(caller) => caller,
-            Err(e) => {
-                if is_failed_guess(&e) {
-                    limits.record(client).await;
-                }
-                return Err(e);
-            }
-        },
+    let request = Request {
+        credentials: credentials(req),
+        client: client_ip(&state.limits.proxies, req),
+        route: super::route_of(req),
+        access,
     };
-    let checked = limits
-        .check(
-            &caller.principal.id,
-            caller.key_quota,
-            limits.cost(super::route_of(req)),
-        )
-        .await;
-    if let Ok(granted) = &checked {
-        caller.rate = Some(granted.clone());
+    let Decision { caller, verdict } = decide(&state.auth, &state.limits, &request).await;
+    let taken = caller.as_ref().map(take);
+    if let Some(caller) = caller {
+        crate::http::observe::record_caller(req, &caller);
+        // The one value the gate hands on: the observe middleware reads it for metrics, the
+        // access log and the answer's headers, also on a 429.
+        req.extensions_mut().insert(caller);
     }
-    let taken = take(&caller);
-    crate::http::observe::record_caller(req, &caller);
-    // The one value the gate hands on: the observe middleware reads it for metrics, the
-    // access log and the answer's headers, also on a 429.
-    req.extensions_mut().insert(caller);
-    checked?;
-    Ok(taken)
+    verdict?;
+    Ok(taken.expect("an admitted request has a caller"))
+}
+
+/// The credential headers as the gate reads them: each may appear once.
+pub fn credentials(req: &HttpRequest) -> Credentials<'_> {
+    let (authorization, repeated_authorization) = single(req, &AUTHORIZATION);
+    let (api_key, repeated_key) = single(req, &X_API_KEY);
+    Credentials {
+        authorization,
+        api_key,
+        repeated: repeated_authorization || repeated_key,
+    }
+}
+
+/// The first value of a header, and whether there was more than one.
+fn single<'a>(req: &'a HttpRequest, name: &HeaderName) -> (Option<&'a [u8]>, bool) {
+    let mut values = req.headers().get_all(name);
+    let first = values.next().map(|v| v.as_bytes());
+    (first, values.next().is_some())
+}
+
+/// The client's address: the peer, or behind a trusted proxy the right-most untrusted hop of
+/// `X-Forwarded-For` (`ratelimit::client_ip`).
+pub fn client_ip(proxies: &TrustedProxies, req: &HttpRequest) -> IpAddr {
+    // Without a socket (never the case over TCP) every such request shares one bucket.
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    // A line that is not text is an unreadable hop, which ends the chain there.
+    let lines: Vec<&str> = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .collect();
+    proxies.resolve(peer, &lines)
 }
 
 /// The gate's decision for a request that passed it (or was refused only by its quota).

@@ -80,7 +80,7 @@ pub async fn me(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mode = state.auth.flag.get();
-    let notice = &state.auth.notice;
+    let notice = &state.deprecation;
     // A key's own dates (`cutover keys set`) override the service's, as in its headers; a key
     // with dates of its own carries them in any mode.
     let own = &caller.key_dates;
@@ -133,7 +133,9 @@ fn rfc3339(t: OffsetDateTime) -> Option<String> {
 fn rate(headers: &RateLimitHeaders) -> Rate {
     let mut rate = Rate::default();
     for value in [&headers.policy, &headers.limit] {
-        let Ok(text) = value.to_str() else { continue };
+        let Ok(text) = std::str::from_utf8(value) else {
+            continue;
+        };
         let mut parts = text.split(';');
         if let Some(name) = parts.next() {
             rate.policy = name.trim_matches('"').to_string();
@@ -155,15 +157,15 @@ fn rate(headers: &RateLimitHeaders) -> Rate {
 
 #[cfg(test)]
 mod tests {
-    use actix_web::http::header::HeaderValue;
+    use bytes::Bytes;
 
     use super::*;
 
     #[test]
     fn the_rate_limit_is_read_back_from_the_headers_the_limiter_built() {
         let headers = RateLimitHeaders {
-            policy: HeaderValue::from_static("\"apikey\";q=30;w=60;cutover-burst=5"),
-            limit: HeaderValue::from_static("\"apikey\";r=4;t=2"),
+            policy: Bytes::from_static(b"\"apikey\";q=30;w=60;cutover-burst=5"),
+            limit: Bytes::from_static(b"\"apikey\";r=4;t=2"),
         };
         let want = Rate {
             policy: "apikey".into(),

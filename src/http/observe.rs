@@ -71,7 +71,7 @@ pub async fn observe(
         .error()
         .and_then(|e| e.as_error::<ApiError>());
     let failure: Option<AuthFailure> = api_error.and_then(ApiError::auth_failure);
-    crate::ledger::observe::record(&state, res.request(), status, caller.as_ref(), api_error);
+    super::ledger::record(&state, res.request(), status, caller.as_ref(), api_error);
 
     let metrics = &state.metrics;
     metrics.latency(route, ms);
@@ -94,7 +94,7 @@ pub async fn observe(
     }
 
     if let Some(c) = caller.as_ref().filter(|c| c.deprecated) {
-        state.auth.notice.apply_for(&c.key_dates, res.headers_mut());
+        state.deprecation.apply_for(&c.key_dates, res.headers_mut());
     }
 
     // The access log: id, route, principal and auth method are on the span; the event adds only
@@ -137,11 +137,17 @@ pub async fn observe(
     // A request that passed its quota check says where it stands; a 429 already does.
     if let Some(granted) = caller.and_then(|c| c.rate) {
         let headers = res.headers_mut();
-        if !headers.contains_key(&RATELIMIT_POLICY) {
-            headers.insert(RATELIMIT_POLICY, granted.policy);
+        // The limiter writes only token characters, so the values always convert (and the
+        // policy's shared bytes are not copied).
+        if !headers.contains_key(&RATELIMIT_POLICY)
+            && let Ok(value) = HeaderValue::from_maybe_shared(granted.policy)
+        {
+            headers.insert(RATELIMIT_POLICY, value);
         }
-        if !headers.contains_key(&RATELIMIT) {
-            headers.insert(RATELIMIT, granted.limit);
+        if !headers.contains_key(&RATELIMIT)
+            && let Ok(value) = HeaderValue::from_maybe_shared(granted.limit)
+        {
+            headers.insert(RATELIMIT, value);
         }
     }
     // Last, so that a problem body built above carries it too.

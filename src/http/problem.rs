@@ -5,26 +5,21 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
+use crate::auth::AuthError;
+use crate::auth::gate::Refusal;
 use crate::auth::key_refusal::KeyClosure;
 use crate::common::StoreError;
-use crate::domain::{AuthFailure, KeyId, Scope};
+use crate::domain::{AuthFailure, KeyId};
 use crate::ratelimit::RateLimitInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("authentication failed: {}", .0.label())]
-    Unauthenticated(AuthFailure),
-    #[error("the API-key path is switched off")]
-    KeyPathDisabled { migration_url: Option<String> },
-    /// A key refused by a brownout window, the canary or its own sunset.
-    #[error("the key is refused: {}", .closure.auth_failure().label())]
-    KeyClosed {
-        closure: KeyClosure,
-        migration_url: Option<String>,
-    },
-    #[error("missing scope {0}")]
-    InsufficientScope(Scope),
+    /// The gate's refusal (authentication's own type, attributed to a key where one matched).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error("not found")]
     NotFound,
     #[error("bad request: {0}")]
@@ -44,50 +39,38 @@ pub enum ApiError {
     Unavailable(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
-    /// A refusal of a request whose presented key matched `key_id` (the flag, a later rule, a
-    /// quota): answered exactly as `inner`, and attributed to the key by the migration ledger.
-    #[error("{inner} (key {key_id})")]
-    KeyRefused { key_id: KeyId, inner: Box<ApiError> },
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Auth(e) => ApiError::Auth(e),
+            Refusal::RateLimited(info) => ApiError::RateLimited(info),
+        }
+    }
+}
+
+impl From<RateLimitInfo> for ApiError {
+    fn from(info: RateLimitInfo) -> Self {
+        ApiError::RateLimited(info)
+    }
 }
 
 /// Seconds a client should wait after a 503 before trying again.
 const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
 impl ApiError {
-    /// This refusal, attributed to the key the request presented.
-    pub fn for_key(self, key_id: KeyId) -> Self {
-        match self {
-            already @ ApiError::KeyRefused { .. } => already,
-            inner => ApiError::KeyRefused {
-                key_id,
-                inner: Box::new(inner),
-            },
-        }
-    }
-
     /// The key a refusal is attributed to, if any.
     pub fn refused_key(&self) -> Option<&KeyId> {
         match self {
-            ApiError::KeyRefused { key_id, .. } => Some(key_id),
+            ApiError::Auth(e) => e.refused_key(),
             _ => None,
-        }
-    }
-
-    /// The error as answered, without its attribution.
-    pub fn answered(&self) -> &ApiError {
-        match self {
-            ApiError::KeyRefused { inner, .. } => inner.answered(),
-            other => other,
         }
     }
 
     pub fn auth_failure(&self) -> Option<AuthFailure> {
         match self {
-            ApiError::KeyRefused { inner, .. } => inner.auth_failure(),
-            ApiError::Unauthenticated(reason) => Some(*reason),
-            ApiError::KeyPathDisabled { .. } => Some(AuthFailure::KeyPathDisabled),
-            ApiError::KeyClosed { closure, .. } => Some(closure.auth_failure()),
-            ApiError::InsufficientScope(_) => Some(AuthFailure::InsufficientScope),
+            ApiError::Auth(e) => e.auth_failure(),
             _ => None,
         }
     }
@@ -95,26 +78,29 @@ impl ApiError {
     /// Where a refused key client should go instead.
     fn migration_url(&self) -> Option<&str> {
         match self {
-            ApiError::KeyPathDisabled { migration_url }
-            | ApiError::KeyClosed { migration_url, .. } => migration_url.as_deref(),
+            ApiError::Auth(e) => e.migration_url(),
             _ => None,
         }
     }
 
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
-            ApiError::KeyRefused { inner, .. } => inner.slug_and_title(),
-            // Its own type: the token is good, so the client's fix is not "sign in again".
-            ApiError::Unauthenticated(AuthFailure::CredentialMismatch) => (
-                "credential-mismatch",
-                "The token and the API key belong to different users",
-            ),
-            ApiError::Unauthenticated(_) => ("unauthorized", "Authentication required"),
-            ApiError::KeyPathDisabled { .. } => {
-                ("api-key-disabled", "API keys are no longer accepted")
-            }
-            ApiError::KeyClosed { closure, .. } => closure.slug_and_title(),
-            ApiError::InsufficientScope(_) => ("insufficient-scope", "Insufficient scope"),
+            ApiError::Auth(e) => match e.answered() {
+                // Its own type: the token is good, so the client's fix is not "sign in again".
+                AuthError::Unauthenticated(AuthFailure::CredentialMismatch) => (
+                    "credential-mismatch",
+                    "The token and the API key belong to different users",
+                ),
+                AuthError::Unauthenticated(_) => ("unauthorized", "Authentication required"),
+                AuthError::KeyPathDisabled { .. } => {
+                    ("api-key-disabled", "API keys are no longer accepted")
+                }
+                AuthError::KeyClosed { closure, .. } => closure_slug_and_title(closure),
+                AuthError::InsufficientScope(_) => ("insufficient-scope", "Insufficient scope"),
+                AuthError::Unavailable(_) | AuthError::KeyRefused { .. } => {
+                    ("unavailable", "Service unavailable")
+                }
+            },
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::BadRequest(_) => ("bad-request", "Bad request"),
             ApiError::RequestTimeout => ("request-timeout", "Request timeout"),
@@ -131,26 +117,30 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
-            ApiError::KeyRefused { inner, .. } => inner.detail(),
-            // Never say which check failed: that is for the log.
-            ApiError::Unauthenticated(AuthFailure::Missing) => {
-                "send a bearer token in Authorization".into()
-            }
-            ApiError::Unauthenticated(AuthFailure::CredentialMismatch) => {
-                "the X-API-KEY sent with this token is another user's; send the token alone".into()
-            }
-            ApiError::Unauthenticated(_) => "the credentials were not accepted".into(),
-            ApiError::KeyPathDisabled { migration_url } => match migration_url {
-                Some(url) => {
-                    format!("X-API-KEY is switched off; sign in with Cognito instead: {url}")
+            ApiError::Auth(e) => match e.answered() {
+                // Never say which check failed: that is for the log.
+                AuthError::Unauthenticated(AuthFailure::Missing) => {
+                    "send a bearer token in Authorization".into()
                 }
-                None => "X-API-KEY is switched off; sign in with Cognito instead".into(),
+                AuthError::Unauthenticated(AuthFailure::CredentialMismatch) => {
+                    "the X-API-KEY sent with this token is another user's; send the token alone"
+                        .into()
+                }
+                AuthError::Unauthenticated(_) => "the credentials were not accepted".into(),
+                AuthError::KeyPathDisabled { migration_url } => match migration_url {
+                    Some(url) => {
+                        format!("X-API-KEY is switched off; sign in with Cognito instead: {url}")
+                    }
+                    None => "X-API-KEY is switched off; sign in with Cognito instead".into(),
+                },
+                AuthError::KeyClosed {
+                    closure,
+                    migration_url,
+                } => closure_detail(closure, migration_url.as_deref()),
+                AuthError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
+                AuthError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
+                AuthError::KeyRefused { .. } => unreachable!("answered() unwraps attributions"),
             },
-            ApiError::KeyClosed {
-                closure,
-                migration_url,
-            } => closure.detail(migration_url.as_deref()),
-            ApiError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
             ApiError::NotFound => "no such resource".into(),
             ApiError::BadRequest(why) => why.clone(),
             ApiError::RequestTimeout => "the request body sent nothing for too long".into(),
@@ -168,6 +158,42 @@ impl ApiError {
     }
 }
 
+/// A closed key's problem type and title. The canary answers exactly as `deny` does: the chosen
+/// clients see what everyone will see, so their fix is the final one.
+fn closure_slug_and_title(closure: &KeyClosure) -> (&'static str, &'static str) {
+    match closure {
+        KeyClosure::Expired { .. } => ("key-expired", "This API key has expired"),
+        KeyClosure::Brownout { .. } => (
+            "key-path-brownout",
+            "API keys are switched off for a scheduled brownout",
+        ),
+        KeyClosure::Canary => ("api-key-disabled", "API keys are no longer accepted"),
+    }
+}
+
+fn closure_detail(closure: &KeyClosure, migration_url: Option<&str>) -> String {
+    let instead = match migration_url {
+        Some(url) => format!("sign in with Cognito instead: {url}"),
+        None => "sign in with Cognito instead".to_string(),
+    };
+    match closure {
+        KeyClosure::Expired { sunset } => format!(
+            "this API key's sunset date ({}) has passed; {instead}",
+            rfc3339(*sunset)
+        ),
+        KeyClosure::Brownout { ends, .. } => format!(
+            "X-API-KEY is switched off in a scheduled brownout until {}, and will be switched \
+             off for good; {instead}",
+            rfc3339(*ends)
+        ),
+        KeyClosure::Canary => format!("X-API-KEY is switched off; {instead}"),
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
 fn insert(res: &mut HttpResponse, name: HeaderName, value: String) {
     if let Ok(value) = HeaderValue::try_from(value) {
         res.headers_mut().insert(name, value);
@@ -177,11 +203,15 @@ fn insert(res: &mut HttpResponse, name: HeaderName, value: String) {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::KeyRefused { inner, .. } => inner.status_code(),
-            ApiError::Unauthenticated(_)
-            | ApiError::KeyPathDisabled { .. }
-            | ApiError::KeyClosed { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::Auth(e) => match e.answered() {
+                AuthError::Unauthenticated(_)
+                | AuthError::KeyPathDisabled { .. }
+                | AuthError::KeyClosed { .. } => StatusCode::UNAUTHORIZED,
+                AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+                AuthError::Unavailable(_) | AuthError::KeyRefused { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            },
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -195,9 +225,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::KeyRefused { inner, .. } = self {
-            return inner.error_response();
-        }
         let status = self.status_code();
         if let ApiError::Internal(e) = self {
             tracing::error!(error = format!("{e:#}"), "internal error");
@@ -220,23 +247,7 @@ impl ResponseError for ApiError {
             .content_type("application/problem+json")
             .body(body.to_string());
         match self {
-            ApiError::Unauthenticated(AuthFailure::Missing) => insert(
-                &mut res,
-                header::WWW_AUTHENTICATE,
-                r#"Bearer realm="cutover""#.into(),
-            ),
-            ApiError::Unauthenticated(_)
-            | ApiError::KeyPathDisabled { .. }
-            | ApiError::KeyClosed { .. } => insert(
-                &mut res,
-                header::WWW_AUTHENTICATE,
-                r#"Bearer realm="cutover", error="invalid_token""#.into(),
-            ),
-            ApiError::InsufficientScope(scope) => insert(
-                &mut res,
-                header::WWW_AUTHENTICATE,
-                format!(r#"Bearer realm="cutover", error="insufficient_scope", scope="{scope}""#),
-            ),
+            ApiError::Auth(e) => auth_headers(e.answered(), &mut res),
             ApiError::RateLimited(info) => {
                 insert(
                     &mut res,
@@ -264,12 +275,6 @@ impl ResponseError for ApiError {
             ),
             _ => {}
         }
-        if let Some(secs) = match self {
-            ApiError::KeyClosed { closure, .. } => closure.retry_after_secs(),
-            _ => None,
-        } {
-            insert(&mut res, header::RETRY_AFTER, secs.to_string());
-        }
         if let Some(url) = self.migration_url() {
             insert(
                 &mut res,
@@ -278,6 +283,37 @@ impl ResponseError for ApiError {
             );
         }
         res
+    }
+}
+
+/// `WWW-Authenticate` (RFC 6750 §3) and `Retry-After` of a refusal by the gate.
+fn auth_headers(e: &AuthError, res: &mut HttpResponse) {
+    match e {
+        AuthError::Unauthenticated(AuthFailure::Missing) => insert(
+            res,
+            header::WWW_AUTHENTICATE,
+            r#"Bearer realm="cutover""#.into(),
+        ),
+        AuthError::Unauthenticated(_)
+        | AuthError::KeyPathDisabled { .. }
+        | AuthError::KeyClosed { .. } => insert(
+            res,
+            header::WWW_AUTHENTICATE,
+            r#"Bearer realm="cutover", error="invalid_token""#.into(),
+        ),
+        AuthError::InsufficientScope(scope) => insert(
+            res,
+            header::WWW_AUTHENTICATE,
+            format!(r#"Bearer realm="cutover", error="insufficient_scope", scope="{scope}""#),
+        ),
+        AuthError::Unavailable(_) | AuthError::KeyRefused { .. } => {
+            insert(res, header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS.to_string())
+        }
+    }
+    if let AuthError::KeyClosed { closure, .. } = e
+        && let Some(secs) = closure.retry_after_secs()
+    {
+        insert(res, header::RETRY_AFTER, secs.to_string());
     }
 }
 
@@ -301,18 +337,17 @@ mod attribution_tests {
     use actix_web::body::MessageBody;
 
     use super::ApiError;
+    use crate::auth::AuthError;
     use crate::domain::{AuthFailure, KeyId};
 
     #[test]
     fn a_refusal_attributed_to_a_key_is_answered_exactly_as_the_refusal() {
         let key = KeyId::parse("legacy-mobile").unwrap();
-        let plain = ApiError::KeyPathDisabled {
+        let refusal = || AuthError::KeyPathDisabled {
             migration_url: Some("https://example.com/m".into()),
         };
-        let attributed = ApiError::KeyPathDisabled {
-            migration_url: Some("https://example.com/m".into()),
-        }
-        .for_key(key.clone());
+        let plain = ApiError::from(refusal());
+        let attributed = ApiError::from(refusal().for_key(key.clone()));
         assert_eq!(attributed.refused_key(), Some(&key));
         assert_eq!(
             attributed.auth_failure(),
@@ -326,8 +361,5 @@ mod attribution_tests {
         }
         let body = |r: actix_web::HttpResponse| r.into_body().try_into_bytes().unwrap();
         assert_eq!(body(a), body(b));
-        // Attributing twice keeps the first attribution.
-        let twice = attributed.for_key(KeyId::parse("other").unwrap());
-        assert_eq!(twice.refused_key(), Some(&key));
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::Authenticator;
 use crate::auth::dev_issuer::DevIssuer;
 use crate::config::UploadSettings;
+use crate::http::deprecation::DeprecationNotice;
 use crate::http::upload_guard::UploadGate;
 use crate::metrics::Metrics;
 use crate::metrics::usage::UsageStore;
@@ -13,6 +14,8 @@ use crate::storage::{MetadataStore, ObjectStore};
 
 pub struct AppState {
     pub auth: Authenticator,
+    /// The `Deprecation`, `Sunset` and `Link` headers of key-path answers in `warn`.
+    pub deprecation: DeprecationNotice,
     pub objects: Arc<dyn ObjectStore>,
     pub metadata: Arc<dyn MetadataStore>,
     pub uploads: UploadSettings,

@@ -13,7 +13,6 @@
 
 pub mod dynamodb;
 pub mod flush;
-pub mod observe;
 pub mod recorder;
 pub mod render;
 pub mod report;

@@ -3,13 +3,9 @@
 //! a trusted proxy. Everything left of that address was written by the client and could be
 //! anything, so it is never read.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use actix_web::HttpRequest;
-use actix_web::http::header::HeaderName;
 use ipnet::IpNet;
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<IpNet>);
@@ -21,17 +17,6 @@ impl TrustedProxies {
 
     pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&ip))
-    }
-
-    pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
-        // Without a socket (never the case over TCP) every such request shares one bucket.
-        let peer = req
-            .peer_addr()
-            .map(|a| a.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let headers = req.headers().get_all(X_FORWARDED_FOR);
-        let values: Vec<&str> = headers.map(|v| v.to_str().unwrap_or("\u{0}")).collect();
-        self.resolve(peer, &values)
     }
 
     /// `forwarded_for`: the `X-Forwarded-For` field lines, in the order received.

@@ -21,7 +21,6 @@ use governor::{Quota, RateLimiter};
 use super::client_ip::bucket;
 use super::headers::{limit_field, policy_field, retry_after_secs};
 use super::{AUTH_FAILURES_POLICY, Policy};
-use crate::http::problem::ApiError;
 use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,7 +94,7 @@ impl FailureBrake {
     }
 
     /// `Err(429)` when this client has no failure left to spend. Changes nothing.
-    pub fn admit(&self, client: IpAddr) -> Result<(), ApiError> {
+    pub fn admit(&self, client: IpAddr) -> Result<(), RateLimitInfo> {
         let probe = Probe {
             client: bucket(client),
             record: false,
@@ -143,16 +142,16 @@ pub(super) fn brake_policy(per_minute: u32) -> Policy {
 }
 
 /// The 429 for a client with no failure left, whose next one would pass after `wait`.
-pub(super) fn braked(policy: &Policy, client: IpAddr, wait: Duration) -> ApiError {
+pub(super) fn braked(policy: &Policy, client: IpAddr, wait: Duration) -> RateLimitInfo {
     let retry_after_secs = retry_after_secs(wait);
     tracing::info!(%client, retry_after_secs, "authentication failures over quota");
-    ApiError::RateLimited(RateLimitInfo {
+    RateLimitInfo {
         retry_after_secs,
         policy: policy_field(policy),
         state: limit_field(policy, 0, retry_after_secs),
         violated_policy: policy.name,
         problem: RateLimitProblem::AbnormalUsage,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -174,7 +173,7 @@ mod tests {
             brake.admit(ip("1.2.3.4")).unwrap();
             brake.record(ip("1.2.3.4"));
         }
-        let Err(ApiError::RateLimited(info)) = brake.admit(ip("1.2.3.4")) else {
+        let Err(info) = brake.admit(ip("1.2.3.4")) else {
             panic!("the fourth attempt should be refused");
         };
         assert!(info.retry_after_secs >= 1);

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderValue;
+use bytes::Bytes;
 
 use super::Policy;
 
@@ -20,9 +20,10 @@ pub fn policy_field(policy: &Policy) -> String {
     )
 }
 
-/// [`policy_field`] as a header value; built once per policy, then cloned (a reference count).
-pub fn policy_value(policy: &Policy) -> HeaderValue {
-    HeaderValue::try_from(policy_field(policy)).expect("a policy name is a plain token")
+/// [`policy_field`] as a header value's bytes; built once per policy, then cloned (a reference
+/// count).
+pub fn policy_value(policy: &Policy) -> Bytes {
+    Bytes::from(policy_field(policy))
 }
 
 /// `RateLimit`: `r` cells available now, and `t` the seconds within which no more than those
@@ -33,12 +34,12 @@ pub fn limit_field(policy: &Policy, remaining: u32, reset_secs: u64) -> String {
     String::from_utf8_lossy(&buf.0[..len]).into_owned()
 }
 
-/// [`limit_field`] as a header value, formatted on the stack: this is on every admitted request,
-/// so the only allocation is the header value's own.
-pub fn limit_value(policy: &Policy, remaining: u32, reset_secs: u64) -> HeaderValue {
+/// [`limit_field`] as a header value's bytes, formatted on the stack: this is on every admitted
+/// request, so the only allocation is the value's own.
+pub fn limit_value(policy: &Policy, remaining: u32, reset_secs: u64) -> Bytes {
     let mut buf = LimitBuf::default();
     let len = buf.write(policy, remaining, reset_secs);
-    HeaderValue::from_bytes(&buf.0[..len]).expect("a policy name is a plain token")
+    Bytes::copy_from_slice(&buf.0[..len])
 }
 
 /// Room for the longest policy name, a u32 and a u64.
@@ -104,7 +105,11 @@ mod tests {
         assert_eq!(limit_value(&policy(), 59, 1), r#""default";r=59;t=1"#);
         let max = limit_value(&policy(), u32::MAX, u64::MAX);
         assert_eq!(max, limit_field(&policy(), u32::MAX, u64::MAX).as_str());
-        assert!(max.to_str().unwrap().ends_with(&format!("t={}", u64::MAX)));
+        assert!(
+            std::str::from_utf8(&max)
+                .unwrap()
+                .ends_with(&format!("t={}", u64::MAX))
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use actix_web::http::header::HeaderValue;
+use bytes::Bytes;
 
 use self::client_ip::TrustedProxies;
 use self::failures::FailureBrake;
@@ -28,8 +28,7 @@ use self::principal::PrincipalLimits;
 use self::shared::SharedLimits;
 use crate::common::Route;
 use crate::config::RateSettings;
-use crate::domain::{AuthFailure, PrincipalId};
-use crate::http::problem::ApiError;
+use crate::domain::PrincipalId;
 use crate::periodic::Background;
 
 /// The policy names the headers and problem bodies use.
@@ -57,8 +56,8 @@ pub struct Policy {
 /// ready header values, the policy one shared by every request under that policy.
 #[derive(Debug, Clone)]
 pub struct RateLimitHeaders {
-    pub policy: HeaderValue,
-    pub limit: HeaderValue,
+    pub policy: Bytes,
+    pub limit: Bytes,
 }
 
 /// Where the quotas are decided, as `/readyz` reports it.
@@ -98,7 +97,7 @@ impl RateLimits {
         principal: &PrincipalId,
         quota: Option<KeyQuota>,
         cost: NonZeroU32,
-    ) -> Result<RateLimitHeaders, ApiError> {
+    ) -> Result<RateLimitHeaders, RateLimitInfo> {
         if let Some(shared) = &self.shared
             && let Some(decided) = shared.check(principal, quota, cost).await
         {
@@ -116,7 +115,7 @@ impl RateLimits {
         &self,
         client: IpAddr,
         known: impl FnOnce() -> bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), RateLimitInfo> {
         if let Some(shared) = &self.shared {
             if known() {
                 return Ok(());
@@ -192,13 +191,4 @@ impl RateLimits {
             }
         });
     }
-}
-
-/// Whether an authentication error is a wrong guess at a credential: a token or key that did not
-/// verify. Missing or repeated headers, a switched-off key path and a missing scope guess nothing.
-pub fn is_failed_guess(error: &ApiError) -> bool {
-    matches!(
-        error.answered(),
-        ApiError::Unauthenticated(AuthFailure::InvalidToken | AuthFailure::InvalidKey)
-    )
 }

@@ -13,7 +13,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use actix_web::http::header::HeaderValue;
+use bytes::Bytes;
 
 use super::headers::{
     ceil_secs, limit_field, limit_value, policy_field, policy_value, retry_after_secs,
@@ -21,7 +21,6 @@ use super::headers::{
 use super::{DEFAULT_POLICY, KEY_POLICY, Policy, RateLimitHeaders};
 use crate::config::RateSettings;
 use crate::domain::PrincipalId;
-use crate::http::problem::ApiError;
 use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
 
 /// A key entry's own quota, as read from the key store (service-wide figures, like the settings).
@@ -47,7 +46,7 @@ fn limiter(policy: &Policy) -> Limiter {
 /// A policy, its limiter, and its `RateLimit-Policy` value (the same for every request under it).
 struct Limited {
     policy: Policy,
-    header: HeaderValue,
+    header: Bytes,
     limiter: Limiter,
 }
 
@@ -94,7 +93,7 @@ impl PrincipalLimits {
         principal: &PrincipalId,
         quota: Option<KeyQuota>,
         cost: NonZeroU32,
-    ) -> Result<RateLimitHeaders, ApiError> {
+    ) -> Result<RateLimitHeaders, RateLimitInfo> {
         let policy = self.policy_for(quota);
         if policy == self.default.policy {
             return decide(&self.default, principal, cost);
@@ -187,11 +186,11 @@ pub(super) fn interval(policy: &Policy) -> Duration {
 /// ready `RateLimit-Policy` value.
 pub(super) fn answer(
     policy: &Policy,
-    header: &HeaderValue,
+    header: &Bytes,
     principal: &PrincipalId,
     cost: NonZeroU32,
     verdict: Verdict,
-) -> Result<RateLimitHeaders, ApiError> {
+) -> Result<RateLimitHeaders, RateLimitInfo> {
     let interval = interval(policy);
     match verdict {
         Verdict::Allowed { remaining } => {
@@ -209,13 +208,13 @@ pub(super) fn answer(
             let remaining = u128::from(cost.get()).saturating_sub(short) as u32;
             let retry_after_secs = retry_after_secs(wait);
             tracing::info!(%principal, retry_after_secs, cost = cost.get(), "rate limited");
-            Err(ApiError::RateLimited(RateLimitInfo {
+            Err(RateLimitInfo {
                 retry_after_secs,
                 policy: policy_field(policy),
                 state: limit_field(policy, remaining, retry_after_secs),
                 violated_policy: policy.name,
                 problem: RateLimitProblem::QuotaExceeded,
-            }))
+            })
         }
     }
 }
@@ -224,7 +223,7 @@ fn decide(
     limited: &Limited,
     principal: &PrincipalId,
     cost: NonZeroU32,
-) -> Result<RateLimitHeaders, ApiError> {
+) -> Result<RateLimitHeaders, RateLimitInfo> {
     let (policy, limiter) = (&limited.policy, &limited.limiter);
     let verdict = match limiter.check_key_n(principal, cost) {
         Ok(Ok(snapshot)) => Verdict::Allowed {
@@ -261,10 +260,10 @@ mod tests {
         let l = limits(&[("rate_burst", "3"), ("upload_cost", "2")]);
         for left in [2, 1, 0] {
             let ok = l.check(&who("alice"), None, ONE).unwrap();
-            let limit = ok.limit.to_str().unwrap();
+            let limit = std::str::from_utf8(&ok.limit).unwrap();
             assert!(limit.contains(&format!(";r={left};")), "{limit}");
         }
-        let Err(ApiError::RateLimited(info)) = l.check(&who("alice"), None, ONE) else {
+        let Err(info) = l.check(&who("alice"), None, ONE) else {
             panic!("expected 429");
         };
         assert!(info.retry_after_secs >= 1);
@@ -285,7 +284,7 @@ mod tests {
         let key = PrincipalId::for_key(&crate::domain::KeyId::parse("heavy").unwrap());
         for _ in 0..5 {
             let ok = l.check(&key, heavy, ONE).unwrap();
-            let policy = ok.policy.to_str().unwrap();
+            let policy = std::str::from_utf8(&ok.policy).unwrap();
             assert!(policy.starts_with(r#""apikey";q=1200;w=60"#), "{policy}");
         }
         assert!(l.check(&key, heavy, ONE).is_err());

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderValue;
+use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 
@@ -24,10 +24,9 @@ use super::failures::{brake_policy, braked};
 use super::headers::policy_value;
 use super::principal::{KeyQuota, Verdict, answer, interval, policy};
 use super::store_health::StoreHealth;
-use super::{DEFAULT_POLICY, Policy, RateLimitHeaders};
+use super::{DEFAULT_POLICY, Policy, RateLimitHeaders, RateLimitInfo};
 use crate::config::{RateSettings, RedisUrl};
 use crate::domain::PrincipalId;
-use crate::http::problem::ApiError;
 use crate::metrics::Metrics;
 use crate::metrics::defs::Counter;
 
@@ -60,7 +59,7 @@ pub struct SharedLimits {
     timeout: Duration,
     settings: RateSettings,
     default: Policy,
-    default_header: HeaderValue,
+    default_header: Bytes,
     brake: Policy,
     health: StoreHealth,
     metrics: Metrics,
@@ -114,7 +113,7 @@ impl SharedLimits {
         principal: &PrincipalId,
         quota: Option<KeyQuota>,
         cost: NonZeroU32,
-    ) -> Option<Result<RateLimitHeaders, ApiError>> {
+    ) -> Option<Result<RateLimitHeaders, RateLimitInfo>> {
         let policy = policy(&self.settings, self.default, quota, |n| n);
         let key = format!(
             "{PREFIX}:{}:{}:{}:{principal}",
@@ -131,7 +130,7 @@ impl SharedLimits {
     }
 
     /// Whether this client has a failure left to spend, changing nothing; `None`: decide locally.
-    pub async fn admit(&self, client: IpAddr) -> Option<Result<(), ApiError>> {
+    pub async fn admit(&self, client: IpAddr) -> Option<Result<(), RateLimitInfo>> {
         let key = self.brake_key(client);
         match self
             .decide(AUTH_FAILURES, &key, &self.brake, 1, false)

@@ -1,7 +1,7 @@
 //! Which requests the ledger records, and as what: called once per request by the observe
 //! middleware with the gate's [`Caller`] and the error answered, if any.
 //!
-//! - a refusal attributed to a key (`ApiError::KeyRefused`, built wherever the presented key
+//! - a refusal attributed to a key (`AuthError::KeyRefused`, built wherever the presented key
 //!   matched a key id) is refused under its cause: the `AuthFailure` label, or `rate_limited`;
 //! - a key-path caller is accepted, or refused `rate_limited` on a 429;
 //! - a JWT caller that also presented a matching key (`Caller.linked_key`) is recorded against
@@ -13,17 +13,17 @@ use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use actix_web::http::header::USER_AGENT;
 
-use super::RATE_LIMITED;
-use super::recorder::{Observation, Outcome};
 use crate::auth::Caller;
 use crate::domain::{AuthMethod, KeyId};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
+use crate::ledger::RATE_LIMITED;
+use crate::ledger::recorder::{Observation, Outcome};
 
 /// The refusal cause of an error: its auth failure's label, `rate_limited` for a 429, or the
 /// generic `refused` for a rule that has neither.
 pub fn cause(err: &ApiError) -> &'static str {
-    match (err.auth_failure(), err.answered()) {
+    match (err.auth_failure(), err) {
         (Some(f), _) => f.label(),
         (None, ApiError::RateLimited(_)) => RATE_LIMITED,
         (None, _) => "refused",
@@ -77,7 +77,7 @@ pub fn record(
         key,
         outcome,
         agent,
-        ip: state.limits.proxies.client_ip(req),
+        ip: super::gate::client_ip(&state.limits.proxies, req),
         route: crate::http::route_of(req),
         sub,
         at: crate::common::unix_now(),
@@ -87,6 +87,7 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::AuthError;
     use crate::domain::{AuthFailure, Principal, PrincipalId};
 
     fn caller(method: AuthMethod, id: PrincipalId, linked_key: Option<KeyId>) -> Caller {
@@ -117,15 +118,19 @@ mod tests {
     #[test]
     fn key_refusals_and_429s_are_refused_by_cause_and_the_rest_accepted() {
         let key = KeyId::parse("legacy").unwrap();
-        let denied = ApiError::KeyPathDisabled {
-            migration_url: None,
-        }
-        .for_key(key.clone());
+        let denied = ApiError::from(
+            AuthError::KeyPathDisabled {
+                migration_url: None,
+            }
+            .for_key(key.clone()),
+        );
         assert_eq!(
             attribute(StatusCode::UNAUTHORIZED, None, Some(&denied)),
             Some((&key, Outcome::Refused("key_path_disabled"), None))
         );
-        let expired = ApiError::Unauthenticated(AuthFailure::KeyExpired).for_key(key.clone());
+        let expired = ApiError::from(
+            AuthError::Unauthenticated(AuthFailure::KeyExpired).for_key(key.clone()),
+        );
         assert_eq!(
             attribute(StatusCode::UNAUTHORIZED, None, Some(&expired)).map(|a| a.1),
             Some(Outcome::Refused("key_expired"))

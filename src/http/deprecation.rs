@@ -5,7 +5,7 @@
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
 
-use super::key_dates::KeyDates;
+use crate::auth::key_dates::KeyDates;
 use crate::config::FallbackSettings;
 
 const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
