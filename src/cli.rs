@@ -258,7 +258,7 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             let namespace = &settings.metrics.namespace;
             let brownouts = brownouts::stored_windows(&settings).await;
             let done =
-                crate::metrics::dashboard::deploy(&client, &name, namespace, &brownouts).await?;
+                crate::dashboard::deploy(&client, &name, namespace, &brownouts).await?;
             eprintln!(
                 "deployed dashboard {} and alarms {} for namespace {namespace}",
                 done.dashboard,

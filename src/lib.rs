@@ -9,6 +9,7 @@ pub mod cli;
 pub mod common;
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod domain;
 pub mod fallback;
 pub mod http;

@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod dev_issuer;
+pub mod dev_oauth;
 mod error;
 pub mod gate;
 pub mod jwks;

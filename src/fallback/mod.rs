@@ -4,7 +4,6 @@
 //! `serve` polls all of it in one pass ([`FallbackFlag::refresh`]) and the request path reads a
 //! snapshot, never the store.
 
-pub mod annotations;
 pub mod brownout;
 pub mod canary;
 mod document;

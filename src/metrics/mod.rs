@@ -3,7 +3,6 @@
 //! counted, and under which names, is the one table in [`defs`].
 
 pub mod cloudwatch;
-pub mod dashboard;
 pub mod defs;
 pub mod prometheus;
 pub mod readiness;

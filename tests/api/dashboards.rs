@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use cutover::metrics::cloudwatch::PUBLISHED_METRICS;
-use cutover::metrics::dashboard::{ALARMS_TEMPLATE, DASHBOARD_TEMPLATE, render};
+use cutover::dashboard::{ALARMS_TEMPLATE, DASHBOARD_TEMPLATE, render};
 use serde_json::Value;
 
 use crate::helpers::{run_cli, settings_pairs};

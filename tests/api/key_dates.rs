@@ -165,7 +165,7 @@ async fn a_key_whose_sunset_has_passed_is_refused_as_expired_and_others_are_not(
 
 #[test]
 fn an_alarm_fires_when_a_key_past_its_sunset_still_calls() {
-    let alarms = cutover::metrics::dashboard::alarms("Cutover").unwrap();
+    let alarms = cutover::dashboard::alarms("Cutover").unwrap();
     let alarm = alarms
         .iter()
         .find(|a| a.alarm_name == "cutover-expired-key-calling")

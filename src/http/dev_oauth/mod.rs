@@ -7,9 +7,7 @@
 //! accepts `cutover token`'s.
 
 mod page;
-pub mod pkce;
 mod routes;
-pub mod store;
 
 use std::sync::Arc;
 
@@ -22,7 +20,7 @@ use crate::config::WebSettings;
 use crate::http::observe::OwnErrorBody;
 
 pub use routes::routes;
-use store::Grants;
+use crate::auth::dev_oauth::store::Grants;
 
 /// Lifetime of access and ID tokens (Cognito's default is one hour too).
 pub const TOKEN_TTL_SECS: u64 = 3600;

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::page::{self, origin_of};
-use super::pkce::Challenge;
-use super::store::{CodeGrant, RefreshGrant};
+use crate::auth::dev_oauth::pkce::Challenge;
+use crate::auth::dev_oauth::store::{CodeGrant, RefreshGrant};
 use super::{DevOAuth, OAuthError, TOKEN_TTL_SECS};
 use crate::auth::dev_issuer::TokenRequest;
 use crate::domain::PrincipalId;

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-use super::Window;
+use crate::fallback::Window;
 
 /// Time-series widgets whose metrics name one of these get the bands.
 const ANNOTATED: [&str; 2] = ["ApiKeyRequests", "AuthFailures"];
@@ -55,7 +55,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::metrics::dashboard::{DASHBOARD_TEMPLATE, render};
+    use crate::dashboard::{DASHBOARD_TEMPLATE, render};
 
     #[test]
     fn each_window_is_a_band_on_the_key_traffic_and_auth_failure_graphs_only() {

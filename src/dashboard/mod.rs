@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use crate::aws::error::AwsError;
 
+mod annotations;
+
 pub const DASHBOARD_TEMPLATE: &str = include_str!("../../dashboards/cutover.json");
 pub const ALARMS_TEMPLATE: &str = include_str!("../../dashboards/alarms.json");
 
@@ -124,7 +126,7 @@ pub async fn deploy(
         .map(|r| r.to_string())
         .context("no AWS region configured (AWS_REGION)")?;
     let body = render(DASHBOARD_TEMPLATE, namespace, &region);
-    let body = crate::fallback::annotations::annotate(body, brownouts);
+    let body = annotations::annotate(body, brownouts);
     let out = client
         .put_dashboard()
         .dashboard_name(dashboard_name)
