@@ -257,8 +257,7 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             let client = crate::metrics::cloudwatch::client(&aws, &settings.metrics);
             let namespace = &settings.metrics.namespace;
             let brownouts = brownouts::stored_windows(&settings).await;
-            let done =
-                crate::dashboard::deploy(&client, &name, namespace, &brownouts).await?;
+            let done = crate::dashboard::deploy(&client, &name, namespace, &brownouts).await?;
             eprintln!(
                 "deployed dashboard {} and alarms {} for namespace {namespace}",
                 done.dashboard,

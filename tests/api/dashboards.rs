@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use cutover::metrics::cloudwatch::PUBLISHED_METRICS;
 use cutover::dashboard::{ALARMS_TEMPLATE, DASHBOARD_TEMPLATE, render};
+use cutover::metrics::cloudwatch::PUBLISHED_METRICS;
 use serde_json::Value;
 
 use crate::helpers::{run_cli, settings_pairs};

@@ -19,8 +19,8 @@ use crate::auth::dev_issuer::DevIssuer;
 use crate::config::WebSettings;
 use crate::http::observe::OwnErrorBody;
 
-pub use routes::routes;
 use crate::auth::dev_oauth::store::Grants;
+pub use routes::routes;
 
 /// Lifetime of access and ID tokens (Cognito's default is one hour too).
 pub const TOKEN_TTL_SECS: u64 = 3600;

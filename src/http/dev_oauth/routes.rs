@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::page::{self, origin_of};
-use crate::auth::dev_oauth::pkce::Challenge;
-use crate::auth::dev_oauth::store::{CodeGrant, RefreshGrant};
 use super::{DevOAuth, OAuthError, TOKEN_TTL_SECS};
 use crate::auth::dev_issuer::TokenRequest;
+use crate::auth::dev_oauth::pkce::Challenge;
+use crate::auth::dev_oauth::store::{CodeGrant, RefreshGrant};
 use crate::domain::PrincipalId;
 
 pub fn routes(cfg: &mut web::ServiceConfig, oauth: web::Data<DevOAuth>) {
