@@ -49,7 +49,9 @@ struct Claims<'a> {
     iat: u64,
     auth_time: u64,
     jti: String,
-    username: &'a str,
+    /// A user's name; absent from a client's (client-credentials) token, as in Cognito's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
 }
 
 impl DevIssuer {
@@ -130,7 +132,35 @@ impl DevIssuer {
             iat: now,
             auth_time: now,
             jti: b64url(&random_bytes::<16>()),
-            username: &req.sub,
+            username: Some(&req.sub),
+        };
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
+    }
+
+    /// A client-credentials access token for the app client `client_id`, shaped as Cognito's
+    /// M2M tokens: `sub` = `client_id`, `token_use: access`, the granted resource-server
+    /// `scope`, and no `username`.
+    pub fn mint_client(
+        &self,
+        client_id: &str,
+        scope: &str,
+        ttl_secs: u64,
+    ) -> anyhow::Result<String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            iss: DEV_ISSUER,
+            sub: client_id,
+            client_id,
+            token_use: "access",
+            scope: Some(scope),
+            groups: &[],
+            exp: now + ttl_secs,
+            iat: now,
+            auth_time: now,
+            jti: b64url(&random_bytes::<16>()),
+            username: None,
         };
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());

@@ -76,6 +76,8 @@ struct Claims {
     #[serde(default)]
     scope: String,
     jti: Option<String>,
+    /// Present in a user's access token; absent in a client-credentials (M2M) one.
+    username: Option<String>,
     exp: Option<NumericDate>,
     nbf: Option<NumericDate>,
     /// Not used for a decision, but like every registered time claim it must be a number.
@@ -232,8 +234,18 @@ impl JwtVerifier {
         let sub = claims
             .sub
             .as_deref()
-            .and_then(PrincipalId::from_sub)
             .ok_or(Invalid("missing or reserved sub"))?;
+        // A client-credentials access token (Cognito's M2M): `sub` is its `client_id` and no
+        // user is named. Anything else is a user's, so a user whose `sub` happens to read like
+        // a client id stays that user, and a token naming a user is never the client.
+        let machine = claims.token_use.as_deref() == Some("access")
+            && claims.username.is_none()
+            && claims.client_id.as_deref() == Some(sub);
+        let sub = if machine {
+            PrincipalId::for_client(sub).ok_or(Invalid("malformed client_id"))?
+        } else {
+            PrincipalId::from_sub(sub).ok_or(Invalid("missing or reserved sub"))?
+        };
         Ok(VerifiedToken {
             sub,
             jti: claims.jti,
@@ -298,5 +310,51 @@ mod tests {
         assert!(verifier.verify(&token).await.is_ok());
         assert!(verifier.verify(&token).await.is_ok());
         assert!(verifier.cached(&token).is_none());
+    }
+
+    fn claims(sub: &str, username: Option<&str>) -> serde_json::Value {
+        let now = now();
+        let mut c = serde_json::json!({
+            "iss": DEV_ISSUER, "sub": sub, "client_id": DEV_CLIENT_ID, "token_use": "access",
+            "scope": "photos/read", "exp": now + 600, "iat": now,
+        });
+        if let Some(name) = username {
+            c["username"] = name.into();
+        }
+        c
+    }
+
+    fn signed(dev: &DevIssuer, claims: &serde_json::Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(dev.kid().to_string());
+        dev.sign(&header, claims).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_client_credentials_token_names_its_client_and_a_user_token_never_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = DevIssuer::load_or_create(dir.path()).unwrap();
+        let verifier = verifier(&dev, "10");
+        let kind = |token: String| {
+            let verifier = &verifier;
+            async move { verifier.verify(&token).await.map(|v| v.sub) }
+        };
+        // M2M: `sub` is the client id and no user is named.
+        let client = kind(dev.mint_client(DEV_CLIENT_ID, "photos/read", 600).unwrap()).await;
+        let client = client.unwrap();
+        assert_eq!(client.kind(), crate::domain::PrincipalKind::Client);
+        assert_eq!(client.client_id(), Some(DEV_CLIENT_ID));
+        // The same `sub` text with a user name is that user, not the client.
+        let user = kind(signed(&dev, &claims(DEV_CLIENT_ID, Some("someone")))).await;
+        assert_eq!(user.unwrap().as_str(), DEV_CLIENT_ID);
+        // No user name, but `sub` is not the client id: a user, as Cognito would never mint it.
+        let other = kind(signed(&dev, &claims("alice", None))).await.unwrap();
+        assert_eq!(other.kind(), crate::domain::PrincipalKind::User);
+        // A user token cannot claim a client's principal by its `sub`.
+        let forged = kind(signed(&dev, &claims("client:cutover-dev", Some("x")))).await;
+        assert_eq!(
+            forged.unwrap_err(),
+            JwtError::Invalid("missing or reserved sub")
+        );
     }
 }

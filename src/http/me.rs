@@ -17,6 +17,9 @@ use crate::ratelimit::RateLimitHeaders;
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Me<'a> {
     principal: &'a str,
+    /// `user` (a person's token, or a key acting as its owner), `client` (a machine client's
+    /// client-credentials token) or `api_key` (a key without an owner).
+    principal_kind: &'static str,
     auth_method: &'static str,
     /// The token's `jti`, on the JWT path.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,6 +117,7 @@ fn describe(caller: &Caller, key_path: KeyPath) -> Me<'_> {
     };
     Me {
         principal: principal.id.as_str(),
+        principal_kind: principal.id.kind().label(),
         auth_method: principal.method.label(),
         jti,
         key,

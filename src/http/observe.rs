@@ -45,6 +45,7 @@ pub async fn observe(
         id = %id,
         route = Empty,
         principal = Empty,
+        principal_kind = Empty,
         auth_method = Empty,
     );
     let mut res = next
@@ -156,11 +157,12 @@ pub async fn observe(
 }
 
 /// Records what the gate decided on the current request's span, once, when it is known: the
-/// route, the principal and the auth method (`gate.rs` calls it).
+/// route, the principal, its kind (user, client, api_key) and the auth method (`gate.rs` calls it).
 pub fn record_caller(req: &HttpRequest, caller: &Caller) {
     let span = tracing::Span::current();
     span.record("route", super::route_of(req).label());
     span.record("principal", caller.principal.id.as_str());
+    span.record("principal_kind", caller.principal.id.kind().label());
     span.record("auth_method", caller.principal.method.label());
 }
 
