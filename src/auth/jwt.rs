@@ -80,8 +80,7 @@ struct Claims {
     username: Option<String>,
     exp: Option<NumericDate>,
     nbf: Option<NumericDate>,
-    /// Not used for a decision, but like every registered time claim it must be a number.
-    #[allow(dead_code)]
+    /// Bounds the token's lifetime (`exp - iat`) and may not lie in the future.
     iat: Option<NumericDate>,
 }
 
@@ -91,6 +90,7 @@ pub struct JwtVerifier {
     accept_access: bool,
     accept_id: bool,
     leeway: u64,
+    max_lifetime: u64,
     jwks: Jwks,
     cache: Option<TokenCache>,
 }
@@ -122,6 +122,7 @@ impl JwtVerifier {
             accept_access: settings.accept_access,
             accept_id: settings.accept_id,
             leeway: settings.leeway_secs,
+            max_lifetime: settings.max_lifetime_secs,
             jwks,
             cache: TokenCache::new(settings.cache_entries),
         }
@@ -204,6 +205,8 @@ impl JwtVerifier {
             return Err(Invalid("wrong issuer"));
         }
         let nbf = claims.nbf.map(NumericDate::from);
+        self.lifetime_check(exp, claims.iat, now())
+            .map_err(Invalid)?;
         let entry = CachedToken {
             token: self.check_claims(claims)?,
             kid: key.kid().clone(),
@@ -212,6 +215,33 @@ impl JwtVerifier {
         };
         entry.time_check(now(), self.leeway).map_err(Invalid)?;
         Ok(entry)
+    }
+
+    /// No token lives longer than `CUTOVER_JWT_MAX_LIFETIME_SECS`: neither by an `exp` far
+    /// ahead (a token signed with `exp = 2^64 - 1` would otherwise be good forever), nor by
+    /// `exp - iat`, nor by an `iat` in the future, each with the leeway for clock skew.
+    fn lifetime_check(
+        &self,
+        exp: u64,
+        iat: Option<NumericDate>,
+        now: u64,
+    ) -> Result<(), &'static str> {
+        if exp
+            > now
+                .saturating_add(self.max_lifetime)
+                .saturating_add(self.leeway)
+        {
+            return Err("exp beyond the maximum token lifetime");
+        }
+        if let Some(iat) = iat.map(NumericDate::until) {
+            if iat > now.saturating_add(self.leeway) {
+                return Err("iat in the future");
+            }
+            if exp.saturating_sub(iat) > self.max_lifetime {
+                return Err("lifetime (exp - iat) over the maximum");
+            }
+        }
+        Ok(())
     }
 
     /// `token_use`, `client_id`/`aud` and `sub`: what the token is for and whom it names.
@@ -355,6 +385,62 @@ mod tests {
         assert_eq!(
             forged.unwrap_err(),
             JwtError::Invalid("missing or reserved sub")
+        );
+    }
+
+    #[tokio::test]
+    async fn no_token_lives_longer_than_the_maximum_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = DevIssuer::load_or_create(dir.path()).unwrap();
+        let verifier = verifier(&dev, "10");
+        let now = now();
+        let with = |exp: serde_json::Value, iat: Option<u64>| {
+            let mut c = claims("alice", Some("alice"));
+            c["exp"] = exp;
+            match iat {
+                Some(iat) => c["iat"] = iat.into(),
+                None => {
+                    c.as_object_mut().unwrap().remove("iat");
+                }
+            }
+            signed(&dev, &c)
+        };
+        let refused = [
+            (
+                with(u64::MAX.into(), Some(now)),
+                "exp beyond the maximum token lifetime",
+            ),
+            (
+                with((now + 86_401).into(), None),
+                "exp beyond the maximum token lifetime",
+            ),
+            (
+                with((now + 600).into(), Some(now + 300)),
+                "iat in the future",
+            ),
+            (
+                with((now + 600).into(), Some(now - 86_000)),
+                "lifetime (exp - iat) over the maximum",
+            ),
+        ];
+        for (token, reason) in refused {
+            assert_eq!(
+                verifier.verify(&token).await.unwrap_err(),
+                JwtError::Invalid(reason)
+            );
+        }
+        // A day exactly, and a token without `iat`, are fine.
+        assert!(
+            verifier
+                .verify(&with((now + 86_400).into(), Some(now)))
+                .await
+                .is_ok()
+        );
+        assert!(
+            verifier
+                .verify(&with((now + 600).into(), None))
+                .await
+                .is_ok()
         );
     }
 }

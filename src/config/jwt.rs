@@ -33,6 +33,11 @@ const LEEWAY_SECS: Setting = Setting::new(
     "0",
     "clock skew allowed on `exp` and `nbf`, in seconds",
 );
+const MAX_LIFETIME_SECS: Setting = Setting::new(
+    "jwt_max_lifetime_secs",
+    "86400",
+    "the longest a token may live, in seconds (Cognito's maximum for access and id tokens): a token whose `exp` is further ahead than that, whose `exp - iat` exceeds it, or whose `iat` is in the future (beyond the leeway) is refused",
+);
 const JWKS_REFRESH_SECS: Setting = Setting::new(
     "jwks_refresh_secs",
     "3600",
@@ -50,6 +55,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     CLIENT_IDS,
     TOKEN_USE,
     LEEWAY_SECS,
+    MAX_LIFETIME_SECS,
     JWKS_REFRESH_SECS,
     CACHE_ENTRIES,
 ];
@@ -71,6 +77,8 @@ pub struct JwtSettings {
     pub accept_access: bool,
     pub accept_id: bool,
     pub leeway_secs: u64,
+    /// `CUTOVER_JWT_MAX_LIFETIME_SECS`: no token lives longer, whatever its `exp` says.
+    pub max_lifetime_secs: u64,
     pub jwks_refresh: Duration,
     /// How many verified tokens to remember; 0 = no cache.
     pub cache_entries: u64,
@@ -126,6 +134,7 @@ pub(super) fn parse(raw: &RawSettings) -> Result<JwtSettings, ConfigError> {
         accept_access,
         accept_id,
         leeway_secs: raw.parse(&LEEWAY_SECS)?,
+        max_lifetime_secs: raw.parse(&MAX_LIFETIME_SECS)?,
         jwks_refresh: raw.secs(&JWKS_REFRESH_SECS)?,
         cache_entries: raw.parse(&CACHE_ENTRIES)?,
     })
