@@ -1,5 +1,5 @@
 //! The one place that chooses each backend from settings: objects, metadata, the control store,
-//! the usage store, the migration ledger and the key source. `serve` and every CLI command that touches a store build
+//! the migration ledger and the key source. `serve` and every CLI command that touches a store build
 //! their stores here, so an embedded/aws choice is made exactly once.
 
 use std::sync::Arc;
@@ -13,26 +13,22 @@ use crate::aws::Aws;
 use crate::config::{KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings};
 use crate::fallback::ControlStore;
 use crate::ledger::LedgerStore;
-use crate::ledger::dynamodb::DynamoLedger;
-use crate::ledger::sqlite::SqliteLedger;
 use crate::metrics::Metrics;
-use crate::metrics::usage::UsageStore;
-use crate::metrics::usage::dynamodb::DynamoUsage;
-use crate::metrics::usage::sqlite::SqliteUsage;
 use crate::ratelimit::RateLimits;
 use crate::ratelimit::shared::SharedLimits;
 use crate::storage::dynamodb::DynamoStore;
+use crate::storage::dynamodb::ledger::DynamoLedger;
 use crate::storage::local::LocalObjects;
 use crate::storage::s3::S3Objects;
 use crate::storage::sqlite::Database;
+use crate::storage::sqlite::ledger::SqliteLedger;
 use crate::storage::{MetadataStore, ObjectStore};
 
 pub struct Backends {
     pub objects: Arc<dyn ObjectStore>,
     pub metadata: Arc<dyn MetadataStore>,
     pub control: Arc<dyn ControlStore>,
-    pub usage: Arc<dyn UsageStore>,
-    /// The migration ledger (`src/ledger/`).
+    /// The migration ledger (`src/ledger/`): key use per key and hour, and the heartbeat.
     pub ledger: Arc<dyn LedgerStore>,
     pub keys: Arc<dyn KeySource>,
     /// The process's one AWS configuration, when any backend or sink is on AWS.
@@ -58,15 +54,13 @@ impl Backends {
                     Database::open(&settings.data_dir).context("opening the embedded database")?;
                 let objects = LocalObjects::open(&settings.data_dir)
                     .context("opening the object directory")?;
-                // One handle on the one file: photos, flag, secrets and usage share its writer
-                // and its readers.
-                let usage = SqliteUsage::new(db.clone());
+                // One handle on the one file: photos, flag, secrets and the ledger share its
+                // writer and its readers.
                 let ledger = SqliteLedger::new(db.clone());
                 Ok(Backends {
                     objects: Arc::new(objects),
                     metadata: Arc::new(db.clone()),
                     control: Arc::new(db),
-                    usage: Arc::new(usage),
                     ledger: Arc::new(ledger),
                     keys,
                     aws,
@@ -79,14 +73,13 @@ impl Backends {
                     sdk.region().is_some(),
                     "CUTOVER_STORAGE=aws: no AWS region; set AWS_REGION (or a profile's region)"
                 );
-                // One DynamoDB client for items, control and usage: one table, one set of limits.
+                // One DynamoDB client for items, control and the ledger: one table, one set of limits.
                 let dynamodb = sdk.dynamodb();
                 let metadata = DynamoStore::new(dynamodb.clone(), table.clone());
                 Ok(Backends {
                     objects: Arc::new(S3Objects::new(sdk.s3(), bucket.clone())),
                     metadata: Arc::new(metadata.clone()),
                     control: Arc::new(metadata),
-                    usage: Arc::new(DynamoUsage::new(dynamodb.clone(), table.clone())),
                     ledger: Arc::new(DynamoLedger::new(
                         dynamodb,
                         table.clone(),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::auth::api_key::{KeyRing, manage};
+use crate::auth::api_key::manage;
 use crate::auth::dev_issuer::{DevIssuer, TokenRequest};
 use crate::backends::{self, Backends};
 use crate::config::Settings;
@@ -441,16 +441,7 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
 async fn readiness(days: u64, format: Format) -> anyhow::Result<ExitCode> {
     let settings = Settings::load()?;
     let backends = Backends::build(&settings).await?;
-    let versions = backends.keys.load().await?;
-    let keys = KeyRing::from_versions(&versions).key_ids();
-    let report = crate::metrics::readiness::assess(
-        backends.usage.as_ref(),
-        &keys,
-        crate::common::unix_now(),
-        days,
-    )
-    .await?;
-    let report = clients::with_ledger(&settings, &backends, report).await;
+    let report = clients::report(&settings, &backends, days).await?.readiness;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text => print_readiness(&report, days),
@@ -462,7 +453,7 @@ async fn readiness(days: u64, format: Format) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_readiness(report: &crate::metrics::readiness::Readiness, days: u64) {
+fn print_readiness(report: &crate::migration::Readiness, days: u64) {
     println!(
         "{:<24} {:>10} {:>10} {:>14} LAST SEEN",
         "KEY ID",

@@ -15,6 +15,7 @@ pub mod fallback;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
+pub mod migration;
 pub mod periodic;
 pub mod ratelimit;
 pub mod refresh;

@@ -25,8 +25,9 @@ use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::metrics::cloudwatch::CloudWatchSink;
 use crate::metrics::report::Reporter;
-use crate::metrics::usage::UsageStore;
-use crate::metrics::usage::recorder::UsageRecorder;
+use crate::ledger::LedgerStore;
+use crate::ledger::heartbeat::Heartbeat;
+use crate::metrics::keys::KeyDeltas;
 use crate::periodic::Background;
 
 pub struct Application {
@@ -39,27 +40,29 @@ pub struct Application {
     background: Background,
 }
 
-/// The background reporters: usage into the store always; CloudWatch when it is the sink
-/// (Prometheus is pulled from `/metrics`, so it needs no reporter).
+/// The background reporters: the traffic heartbeat into the ledger's store always; CloudWatch
+/// when it is the sink (Prometheus is pulled from `/metrics`, so it needs no reporter), with the
+/// per-key figures the ledger's flush hands it (`keys`).
 fn start_reporters(
     bg: &Background,
     settings: &Settings,
     aws: Option<&crate::aws::Aws>,
     metrics: &Metrics,
-    usage: Arc<dyn UsageStore>,
+    store: Arc<dyn LedgerStore>,
+    keys: Option<Arc<KeyDeltas>>,
 ) -> Vec<Arc<Reporter>> {
-    let recorder = Reporter::new(metrics.clone(), Arc::new(UsageRecorder { store: usage }));
-    recorder.spawn(bg, settings.metrics.usage_flush);
-    let mut reporters = vec![recorder];
-    match settings.metrics.sink {
-        MetricsSink::Prometheus => {}
-        MetricsSink::CloudWatch => {
+    let heartbeat = Reporter::new(metrics.clone(), Arc::new(Heartbeat { store }));
+    heartbeat.spawn(bg, settings.metrics.usage_flush);
+    let mut reporters = vec![heartbeat];
+    match (settings.metrics.sink, keys) {
+        (MetricsSink::CloudWatch, Some(keys)) => {
             let aws = aws.expect("Backends loads the AWS config for the CloudWatch sink");
-            let sink = CloudWatchSink::new(aws, &settings.metrics);
+            let sink = CloudWatchSink::new(aws, &settings.metrics, keys);
             let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
             publisher.spawn(bg, settings.metrics.interval);
             reporters.push(publisher);
         }
+        _ => {}
     }
     reporters
 }
@@ -106,7 +109,6 @@ impl Application {
             .context("reading the cursor signing key")?;
 
         let metrics = Metrics::default();
-        let usage = backends.usage.clone();
         let control = backends.control.clone();
 
         let limits = Arc::new(crate::backends::rate_limits(&settings, &metrics).await?);
@@ -121,6 +123,8 @@ impl Application {
             recorder: Default::default(),
             store: backends.ledger.clone(),
             days: settings.ledger.days,
+            published: (settings.metrics.sink == MetricsSink::CloudWatch)
+                .then(|| Arc::new(KeyDeltas::default())),
         };
         let ledger_flush = crate::ledger::flush::Flusher::new(ledger.clone());
 
@@ -140,7 +144,6 @@ impl Application {
             upload_gate: crate::http::upload_guard::UploadGate::new(&settings.uploads),
             cursor_key,
             metrics: metrics.clone(),
-            usage: usage.clone(),
             dev_issuer,
             limits,
             ledger,
@@ -202,7 +205,14 @@ impl Application {
         auth.flag
             .spawn_poller(&background, control, settings.fallback.poll);
         app_state.limits.spawn_sweeper(&background);
-        let reporters = start_reporters(&background, &settings, aws.as_ref(), &metrics, usage);
+        let reporters = start_reporters(
+            &background,
+            &settings,
+            aws.as_ref(),
+            &metrics,
+            backends.ledger.clone(),
+            ledger_flush.published(),
+        );
         ledger_flush.spawn(&background, settings.metrics.usage_flush);
         announce(&settings, port, admin_port);
         Ok(Application {
@@ -229,15 +239,16 @@ impl Application {
         (self.server.handle(), self.admin.handle())
     }
 
-    /// Serves until both listeners stop, then reports what the last interval counted (usage
-    /// store, CloudWatch, the migration ledger), so a graceful shutdown loses no metrics.
+    /// Serves until both listeners stop, then reports what the last interval counted (the
+    /// migration ledger, the heartbeat, CloudWatch), so a graceful shutdown loses no metrics.
+    /// The ledger first: its flush hands CloudWatch the last per-key figures.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (a, b) = tokio::join!(self.server, self.admin);
         self.background.stop().await;
+        self.ledger_flush.flush(crate::common::unix_now()).await;
         for reporter in &self.reporters {
             reporter.flush().await;
         }
-        self.ledger_flush.flush(crate::common::unix_now()).await;
         a.and(b)
     }
 }

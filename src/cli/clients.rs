@@ -6,8 +6,7 @@ use clap::ValueEnum;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::config::Settings;
-use crate::ledger::{render, report};
-use crate::metrics::readiness::{self, Readiness};
+use crate::migration::{MigrationReport, render};
 
 /// How `cutover clients` prints the list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -20,14 +19,16 @@ pub enum ClientsFormat {
     Json,
 }
 
-async fn contact_list(
+/// The migration report over `days` days, as `serve` builds it: the configured keys and their
+/// owners from the key source, the ledger's counts as of now.
+pub async fn report(
     settings: &Settings,
     backends: &Backends,
     days: u64,
-) -> anyhow::Result<report::Clients> {
+) -> anyhow::Result<MigrationReport> {
     let versions = backends.keys.load().await?;
-    let owners = report::owners(&KeyRing::from_versions(&versions));
-    Ok(report::clients(
+    let owners = crate::migration::owners(&KeyRing::from_versions(&versions));
+    Ok(crate::migration::build(
         backends.ledger.as_ref(),
         &owners,
         settings.ledger.days,
@@ -39,23 +40,11 @@ async fn contact_list(
 
 pub async fn run(settings: Settings, days: u64, format: ClientsFormat) -> anyhow::Result<()> {
     let backends = Backends::build(&settings).await?;
-    let list = contact_list(&settings, &backends, days).await?;
+    let list = report(&settings, &backends, days).await?.clients;
     match format {
         ClientsFormat::Table => print!("{}", render::table(&list)),
         ClientsFormat::Csv => print!("{}", render::csv(&list)?),
         ClientsFormat::Json => println!("{}", render::json(&list)?),
     }
     Ok(())
-}
-
-/// `readiness` with each key still in use named with its last user agent and suggested action;
-/// the verdict does not depend on the ledger, so a ledger that cannot be read leaves it as is.
-pub async fn with_ledger(settings: &Settings, backends: &Backends, report: Readiness) -> Readiness {
-    match contact_list(settings, backends, report.window_days).await {
-        Ok(list) => readiness::with_clients(report, &list),
-        Err(e) => {
-            eprintln!("note: the migration ledger could not be read ({e:#}); keys are not named");
-            report
-        }
-    }
 }

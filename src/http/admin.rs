@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
-use crate::metrics::{prometheus, readiness};
+use crate::metrics::prometheus;
 
 pub(crate) const MIGRATION_WINDOW_DAYS: u64 = 7;
 
@@ -54,29 +54,53 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// The migration view: flag mode, per key id 1h/24h/7d counts and last seen (every configured
-/// key, used or not), the service's traffic, and the 7-day readiness verdict.
-async fn migration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let keys = state.auth.keys.key_ids();
-    let report = readiness::assess(
-        state.usage.as_ref(),
-        &keys,
+/// The migration report over `days` days, as every admin surface shows it: the configured keys
+/// and their owners from the key set in force, the ledger's counts as of now. `what` names the
+/// surface in the log line of a store that does not answer (503).
+pub(crate) async fn report(
+    state: &AppState,
+    days: u64,
+    what: &'static str,
+) -> Result<crate::migration::MigrationReport, ApiError> {
+    let owners = state
+        .auth
+        .keys
+        .current()
+        .map(|ring| crate::migration::owners(&ring))
+        .unwrap_or_default();
+    let ledger = &state.ledger;
+    crate::migration::build(
+        ledger.store.as_ref(),
+        &owners,
+        ledger.days,
+        days,
         crate::common::unix_now(),
-        MIGRATION_WINDOW_DAYS,
     )
     .await
     .map_err(|e| {
-        tracing::warn!(error = %e, "usage store unavailable for /admin/migration");
-        ApiError::Unavailable("usage store")
-    })?;
-    let report = match contact_list(&state, report.window_days).await {
-        Ok(list) => readiness::with_clients(report, &list),
-        // The verdict stands on the usage store alone; the ledger only adds names to it.
-        Err(e) => {
-            tracing::warn!(error = %e, "ledger unavailable for /admin/migration");
-            report
-        }
-    };
+        tracing::warn!(error = %e, surface = what, "ledger unavailable");
+        ApiError::Unavailable("ledger")
+    })
+}
+
+/// `days` of a query string: `None` when absent; a query that is not readable is a 400.
+pub(crate) fn days_param(query: &str) -> Result<Option<String>, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Days {
+        days: Option<String>,
+    }
+    // Parsed here rather than by the `Query` extractor, whose refusal would be actix's text.
+    web::Query::<Days>::from_query(query)
+        .map(|q| q.into_inner().days)
+        .map_err(|_| ApiError::BadRequest("the query string is not readable".into()))
+}
+
+/// The migration view: flag mode, per key id 1h/24h/7d counts and last seen (every configured
+/// key, used or not), the service's traffic, and the 7-day readiness verdict.
+async fn migration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let report = report(&state, MIGRATION_WINDOW_DAYS, "/admin/migration")
+        .await?
+        .readiness;
     Ok(HttpResponse::Ok().json(json!({
         "mode": state.auth.flag.get(),
         "window_days": report.window_days,
@@ -88,57 +112,21 @@ async fn migration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     })))
 }
 
-/// `days` of `/admin/clients`: a whole number of days, 1 to 3650, default 30.
-#[derive(serde::Deserialize)]
-struct ClientsQuery {
-    days: Option<String>,
-}
-
 const DEFAULT_CLIENT_DAYS: u64 = 30;
-
-fn parse_days(q: &ClientsQuery) -> Result<u64, ApiError> {
-    let Some(days) = q.days.as_deref() else {
-        return Ok(DEFAULT_CLIENT_DAYS);
-    };
-    days.parse::<u64>()
-        .ok()
-        .filter(|d| (1..=3650).contains(d))
-        .ok_or_else(|| ApiError::BadRequest("days must be a whole number from 1 to 3650".into()))
-}
-
-pub(crate) async fn contact_list(
-    state: &AppState,
-    days: u64,
-) -> Result<crate::ledger::report::Clients, crate::common::StoreError> {
-    let owners = state
-        .auth
-        .keys
-        .current()
-        .map(|ring| crate::ledger::report::owners(&ring))
-        .unwrap_or_default();
-    let ledger = &state.ledger;
-    crate::ledger::report::clients(
-        ledger.store.as_ref(),
-        &owners,
-        ledger.days,
-        days,
-        crate::common::unix_now(),
-    )
-    .await
-}
+const MAX_CLIENT_DAYS: u64 = 3650;
 
 /// The migration ledger's contact list (the JSON of `cutover clients --format json`).
 async fn clients(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    // Parsed here rather than by the `Query` extractor, whose refusal would be actix's text.
-    let query = web::Query::<ClientsQuery>::from_query(req.query_string())
-        .map_err(|_| ApiError::BadRequest("the query string is not readable".into()))?;
-    let days = parse_days(&query)?;
-    let list = contact_list(&state, days).await.map_err(|e| {
-        tracing::warn!(error = %e, "ledger unavailable for /admin/clients");
-        ApiError::Unavailable("ledger")
-    })?;
+    let days = days_param(req.query_string())?;
+    let days = crate::migration::days::parse_days(
+        days.as_deref(),
+        DEFAULT_CLIENT_DAYS,
+        MAX_CLIENT_DAYS,
+    )
+    .map_err(ApiError::BadRequest)?;
+    let list = report(&state, days, "/admin/clients").await?.clients;
     Ok(HttpResponse::Ok().json(list))
 }

@@ -8,7 +8,6 @@ use crate::config::UploadSettings;
 use crate::http::deprecation::DeprecationNotice;
 use crate::http::upload_guard::UploadGate;
 use crate::metrics::Metrics;
-use crate::metrics::usage::UsageStore;
 use crate::ratelimit::RateLimits;
 use crate::storage::{MetadataStore, ObjectStore};
 
@@ -23,10 +22,9 @@ pub struct AppState {
     pub upload_gate: UploadGate,
     pub cursor_key: Vec<u8>,
     pub metrics: Metrics,
-    /// Durable per-key usage, for `/admin/migration`.
-    pub usage: Arc<dyn UsageStore>,
     pub dev_issuer: Option<Arc<DevIssuer>>,
     pub limits: Arc<RateLimits>,
-    /// The migration ledger: the request path records into it, `/admin/clients` reads it.
+    /// The migration ledger, the one count of key use: the request path records into it, the
+    /// admin listener's reports read it.
     pub ledger: crate::ledger::Ledger,
 }

@@ -7,8 +7,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use super::{Batch, Ledger, day_of, merge_batch};
+use super::{Batch, Kind, Ledger, day_of, merge_batch};
+use crate::metrics::keys::KeyDeltas;
 use crate::periodic::Background;
+
+/// Hands a drained delta's per-key figures to CloudWatch: accepted on the key path, refused,
+/// and the latest accepted request. Once per drain, whether or not the store write succeeds
+/// (a failed write is carried and sent again; publishing it again would count it twice).
+fn publish(to: &KeyDeltas, drained: &Batch) {
+    for ((key, _), day) in drained {
+        let accepted = day.get(Kind::Accepted, "");
+        let refused: u64 = day.of_kind(Kind::Refused).iter().map(|(_, s)| s.count).sum();
+        to.add(key, accepted.count, refused, accepted.last);
+    }
+}
 
 pub struct Flusher {
     ledger: Ledger,
@@ -27,10 +39,19 @@ impl Flusher {
         })
     }
 
+    /// Where each drain's per-key figures also go (CloudWatch), if anywhere.
+    pub fn published(&self) -> Option<Arc<KeyDeltas>> {
+        self.ledger.published.clone()
+    }
+
     /// Writes what was recorded since the last successful flush; prunes once a day.
     pub async fn flush(&self, now: u64) {
         let mut carried = self.carried.lock().await;
-        merge_batch(&mut carried, self.ledger.recorder.drain());
+        let drained = self.ledger.recorder.drain();
+        if let Some(published) = &self.ledger.published {
+            publish(published, &drained);
+        }
+        merge_batch(&mut carried, drained);
         if !carried.is_empty() {
             match self.ledger.store.record(&carried).await {
                 Ok(()) => carried.clear(),
@@ -65,9 +86,9 @@ mod tests {
     use crate::common::Route;
     use crate::domain::KeyId;
     use crate::ledger::recorder::{Observation, Outcome, Recorder};
-    use crate::ledger::sqlite::SqliteLedger;
-    use crate::ledger::{Kind, LedgerStore};
+    use crate::ledger::LedgerStore;
     use crate::storage::sqlite::Database;
+    use crate::storage::sqlite::ledger::SqliteLedger;
 
     fn hit(r: &Recorder, key: &KeyId, at: u64) {
         r.record(&Observation {
@@ -90,6 +111,7 @@ mod tests {
             recorder: recorder.clone(),
             store: store.clone(),
             days: 90,
+            published: Some(Arc::new(KeyDeltas::default())),
         };
         let k = KeyId::parse("legacy").unwrap();
         let now = 1_800_000_000;
@@ -97,7 +119,9 @@ mod tests {
         hit(&recorder, &k, now - 90 * 86_400); // day today-90: one day too old
         hit(&recorder, &k, now - 89 * 86_400); // the oldest day kept
         hit(&recorder, &k, now);
-        Flusher::new(ledger).flush(now).await;
+        Flusher::new(ledger.clone()).flush(now).await;
+        let published = ledger.published.unwrap().take();
+        assert_eq!(published[&k].count, 3, "CloudWatch gets what the store got");
 
         let kept = store.read(0, today).await.unwrap();
         let days: Vec<u64> = kept.keys().map(|(_, d)| *d).collect();

@@ -1,22 +1,25 @@
-//! The migration ledger: for every key id, who still uses it. Per UTC day: requests accepted and
-//! refused (by cause), the user agents and source networks they came from, the routes they used
-//! and the Cognito `sub`s seen with the key. `cutover clients` and `/admin/clients` turn it into a
-//! contact list with a suggested action per key; readiness names the keys still in use.
+//! The migration ledger: the one count of key use. Per key id and UTC **hour**: requests
+//! accepted, decided by a JWT that came with the key, and refused (by cause); per key id and UTC
+//! **day**: the user agents and source networks they came from, the routes they used and the
+//! Cognito `sub`s seen with the key. Readiness, the contact list, the console
+//! (`crate::migration`) and CloudWatch's per-key series all read these counts, so they agree.
+//! Beside it, per hour, the service's traffic by auth method (the heartbeat, [`traffic`]).
 //!
 //! The request path only touches the in-memory [`recorder::Recorder`]; a background flush adds its
-//! deltas to the durable [`LedgerStore`] (SQLite on the embedded default, DynamoDB on aws), so
-//! the ledger survives restarts and sums over instances. Days older than `CUTOVER_LEDGER_DAYS`
-//! are pruned.
+//! deltas to the durable [`LedgerStore`] (SQLite on the embedded default, DynamoDB on aws; the
+//! implementations are in `crate::storage`), so the ledger survives restarts and sums over
+//! instances. Days older than `CUTOVER_LEDGER_DAYS` are pruned.
+//!
+//! Hourly counts so that "the last hour" is answerable and a window is rounded out to whole
+//! hours (counting up to an hour more than asked, never less); names stay daily, bounded per day.
 //!
 //! Privacy: a source is kept as its network (/24 IPv4, /48 IPv6), never as an address; a user
 //! agent is cut to [`MAX_AGENT_BYTES`]; every list is bounded per key and day.
 
-pub mod dynamodb;
 pub mod flush;
+pub mod heartbeat;
 pub mod recorder;
-pub mod render;
-pub mod report;
-pub mod sqlite;
+pub mod traffic;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,18 +41,32 @@ pub const OTHER: &str = "(other)";
 /// The refusal cause of a 429 on a key request (the others are `AuthFailure` labels).
 pub const RATE_LIMITED: &str = "rate_limited";
 
+pub use traffic::Traffic;
+
 const DAY_SECS: u64 = 86_400;
+const HOUR_SECS: u64 = 3_600;
 
 /// Days since the epoch (UTC).
 pub type Day = u64;
+/// Hours since the epoch (UTC).
+pub type Hour = u64;
 
 pub fn day_of(unix_secs: u64) -> Day {
     unix_secs / DAY_SECS
 }
 
+pub fn hour_of(unix_secs: u64) -> Hour {
+    unix_secs / HOUR_SECS
+}
+
+/// The hours of `day`.
+pub fn hours_of_day(day: Day) -> std::ops::RangeInclusive<Hour> {
+    day * 24..=day * 24 + 23
+}
+
 /// `YYYY-MM-DD` of a day.
 pub fn day_label(day: Day) -> String {
-    crate::metrics::usage::rfc3339(day * DAY_SECS)
+    crate::common::rfc3339(day * DAY_SECS)
         .get(..10)
         .unwrap_or_default()
         .to_string()
@@ -143,6 +160,15 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.label() == s)
     }
 
+    /// Whether the kind counts requests (kept per hour) rather than naming where they came from
+    /// (kept per day).
+    pub fn is_count(self) -> bool {
+        matches!(
+            self,
+            Kind::Total | Kind::Accepted | Kind::WithJwt | Kind::Refused
+        )
+    }
+
     /// How many distinct names of this kind a key keeps per day (`None`: few by nature).
     pub fn cap(self) -> Option<usize> {
         match self {
@@ -153,14 +179,23 @@ impl Kind {
     }
 }
 
-/// One key's day: every row, by kind and name.
+/// One key's day: the names of the day, and the counts of each of its hours.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyDay {
+    /// Agents, networks, routes and subs, by kind and name.
     pub rows: BTreeMap<(Kind, String), Seen>,
+    /// Total, accepted, with a JWT and refused (by cause), per hour, kind and name.
+    pub uses: BTreeMap<(Hour, Kind, String), Seen>,
 }
 
 impl KeyDay {
+    /// Adds to a row. A count row goes to the hour of its last request: the recorder's rows
+    /// hold one hour each, and a row written by a release that counted per day (SQLite rows
+    /// migrated, DynamoDB items still read) lands where no window ending now can miss it.
     pub fn add(&mut self, kind: Kind, name: &str, seen: &Seen) {
+        if kind.is_count() {
+            return self.add_use(hour_of(seen.last), kind, name, seen);
+        }
         match self.rows.get_mut(&(kind, name.to_string())) {
             Some(s) => s.merge(seen),
             None => {
@@ -169,24 +204,71 @@ impl KeyDay {
         }
     }
 
+    pub fn add_use(&mut self, hour: Hour, kind: Kind, name: &str, seen: &Seen) {
+        match self.uses.get_mut(&(hour, kind, name.to_string())) {
+            Some(s) => s.merge(seen),
+            None => {
+                self.uses.insert((hour, kind, name.to_string()), *seen);
+            }
+        }
+    }
+
     pub fn merge(&mut self, other: &KeyDay) {
         for ((kind, name), seen) in &other.rows {
             self.add(*kind, name, seen);
         }
+        for ((hour, kind, name), seen) in &other.uses {
+            self.add_use(*hour, *kind, name, seen);
+        }
     }
 
+    /// The day's row (a count: summed over its hours).
     pub fn get(&self, kind: Kind, name: &str) -> Seen {
+        if kind.is_count() {
+            let mut sum = Seen::default();
+            for ((_, k, n), seen) in &self.uses {
+                if *k == kind && n == name {
+                    sum.merge(seen);
+                }
+            }
+            return sum;
+        }
         self.rows
             .get(&(kind, name.to_string()))
             .copied()
             .unwrap_or_default()
     }
 
-    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = (&str, &Seen)> {
+    /// Every name of `kind` with its row (counts summed over the hours), by name.
+    pub fn of_kind(&self, kind: Kind) -> Vec<(&str, Seen)> {
+        if kind.is_count() {
+            let mut sums: BTreeMap<&str, Seen> = BTreeMap::new();
+            for ((_, k, n), seen) in &self.uses {
+                if *k == kind {
+                    sums.entry(n.as_str()).or_default().merge(seen);
+                }
+            }
+            return sums.into_iter().collect();
+        }
         self.rows
             .iter()
-            .filter(move |((k, _), _)| *k == kind)
-            .map(|((_, n), s)| (n.as_str(), s))
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, n), s)| (n.as_str(), *s))
+            .collect()
+    }
+
+    /// The day with only the counts of the hours `from..=to` (the names stay: they are kept
+    /// per day, so a window touching the day sees all of them).
+    pub fn within(&self, from: Hour, to: Hour) -> KeyDay {
+        KeyDay {
+            rows: self.rows.clone(),
+            uses: self
+                .uses
+                .iter()
+                .filter(|((h, _, _), _)| (from..=to).contains(h))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+        }
     }
 
     /// Keeps this delta within the per-day bounds given what the store already holds for the
@@ -195,8 +277,16 @@ impl KeyDay {
     pub fn cap_against(&mut self, stored: &KeyDay) {
         for kind in Kind::ALL {
             let Some(cap) = kind.cap() else { continue };
-            let mut held = stored.of_kind(kind).filter(|(n, _)| *n != OTHER).count();
-            let names: Vec<String> = self.of_kind(kind).map(|(n, _)| n.to_string()).collect();
+            let mut held = stored
+                .of_kind(kind)
+                .into_iter()
+                .filter(|(n, _)| *n != OTHER)
+                .count();
+            let names: Vec<String> = self
+                .of_kind(kind)
+                .into_iter()
+                .map(|(n, _)| n.to_string())
+                .collect();
             for name in names {
                 if name == OTHER || stored.rows.contains_key(&(kind, name.clone())) {
                     continue;
@@ -212,7 +302,7 @@ impl KeyDay {
     }
 }
 
-/// One flush: per key and day, what happened since the last one.
+/// One flush, or a read: per key and day, what happened.
 pub type Batch = BTreeMap<(KeyId, Day), KeyDay>;
 
 pub fn merge_batch(into: &mut Batch, from: Batch) {
@@ -230,15 +320,22 @@ pub trait LedgerStore: Send + Sync {
     async fn read(&self, from: Day, to: Day) -> Result<Batch, StoreError>;
     /// Forgets every day before `before`.
     async fn prune(&self, before: Day) -> Result<(), StoreError>;
+    /// Adds the service's traffic of `hour` (the heartbeat).
+    async fn add_traffic(&self, hour: Hour, traffic: &Traffic) -> Result<(), StoreError>;
+    /// The service's traffic per hour in `from..=to`, in one read: `(hour, traffic)` in hour
+    /// order, hours without traffic left out.
+    async fn traffic_by_hour(&self, from: Hour, to: Hour)
+    -> Result<Vec<(Hour, Traffic)>, StoreError>;
 }
 
-/// What the service holds of the ledger: the request path's aggregate, the durable store and
-/// how long days are kept.
+/// What the service holds of the ledger: the request path's aggregate, the durable store,
+/// how long days are kept, and where each flush's per-key figures also go (CloudWatch).
 #[derive(Clone)]
 pub struct Ledger {
     pub recorder: Arc<recorder::Recorder>,
     pub store: Arc<dyn LedgerStore>,
     pub days: u64,
+    pub published: Option<Arc<crate::metrics::keys::KeyDeltas>>,
 }
 
 #[cfg(test)]
@@ -265,5 +362,20 @@ mod tests {
     fn days_are_utc_calendar_days() {
         // 2027-01-15T08:00:00Z
         assert_eq!(day_label(day_of(1_800_000_000)), "2027-01-15");
+    }
+
+    #[test]
+    fn counts_are_kept_per_hour_and_summed_over_the_day() {
+        let t = 1_800_000_000;
+        let mut day = KeyDay::default();
+        day.add(Kind::Accepted, "", &Seen::at(t));
+        day.add(Kind::Accepted, "", &Seen::at(t + 10));
+        day.add(Kind::Accepted, "", &Seen::at(t + 3 * 3600));
+        day.add(Kind::Agent, "app/1", &Seen::at(t));
+        assert_eq!(day.uses.len(), 2);
+        assert_eq!(day.get(Kind::Accepted, "").count, 3);
+        let h = hour_of(t);
+        assert_eq!(day.within(h, h).get(Kind::Accepted, "").count, 2);
+        assert_eq!(day.within(h + 1, h + 9).get(Kind::Agent, "app/1").count, 1);
     }
 }

@@ -10,7 +10,10 @@ use std::sync::Mutex;
 use dashmap::DashMap;
 use ipnet::IpNet;
 
-use super::{Batch, Day, KeyDay, Kind, MAX_AGENT_BYTES, MAX_NAMES, MAX_SUBS, OTHER, Seen, day_of};
+use super::{
+    Batch, Day, Hour, KeyDay, Kind, MAX_AGENT_BYTES, MAX_NAMES, MAX_SUBS, OTHER, Seen, day_of,
+    hour_of,
+};
 use crate::common::Route;
 use crate::domain::KeyId;
 
@@ -91,12 +94,42 @@ impl<K: std::hash::Hash + Eq> Named<K> {
     }
 }
 
+/// One hour's counts of one key.
 #[derive(Default)]
-struct PendingDay {
+struct PendingHour {
     total: Seen,
     accepted: Seen,
     with_jwt: Seen,
     refused: Vec<(&'static str, Seen)>,
+}
+
+impl PendingHour {
+    fn hit(&mut self, outcome: Outcome, at: u64) {
+        self.total.hit(at);
+        match outcome {
+            Outcome::Accepted => self.accepted.hit(at),
+            Outcome::WithJwt => self.with_jwt.hit(at),
+            Outcome::Refused(cause) => match self.refused.iter_mut().find(|(c, _)| *c == cause) {
+                Some((_, s)) => s.hit(at),
+                None => self.refused.push((cause, Seen::at(at))),
+            },
+        }
+    }
+
+    fn drain_into(&self, day: &mut KeyDay, hour: Hour) {
+        day.add_use(hour, Kind::Total, "", &self.total);
+        day.add_use(hour, Kind::Accepted, "", &self.accepted);
+        day.add_use(hour, Kind::WithJwt, "", &self.with_jwt);
+        for (cause, seen) in &self.refused {
+            day.add_use(hour, Kind::Refused, cause, seen);
+        }
+    }
+}
+
+#[derive(Default)]
+struct PendingDay {
+    /// The hours seen since the last drain, in order (one, except around the hour).
+    hours: Vec<(Hour, PendingHour)>,
     routes: [Seen; Route::ALL.len()],
     agents: Named<String>,
     networks: Named<IpNet>,
@@ -106,14 +139,14 @@ struct PendingDay {
 impl PendingDay {
     fn hit(&mut self, o: &Observation) {
         let at = o.at;
-        self.total.hit(at);
-        match o.outcome {
-            Outcome::Accepted => self.accepted.hit(at),
-            Outcome::WithJwt => self.with_jwt.hit(at),
-            Outcome::Refused(cause) => match self.refused.iter_mut().find(|(c, _)| *c == cause) {
-                Some((_, s)) => s.hit(at),
-                None => self.refused.push((cause, Seen::at(at))),
-            },
+        let hour = hour_of(at);
+        match self.hours.iter_mut().rev().find(|(h, _)| *h == hour) {
+            Some((_, p)) => p.hit(o.outcome, at),
+            None => {
+                let mut p = PendingHour::default();
+                p.hit(o.outcome, at);
+                self.hours.push((hour, p));
+            }
         }
         self.routes[o.route as usize].hit(at);
         self.agents.hit(cut_agent(o.agent), MAX_NAMES, at);
@@ -125,11 +158,8 @@ impl PendingDay {
 
     fn into_key_day(self) -> KeyDay {
         let mut day = KeyDay::default();
-        day.add(Kind::Total, "", &self.total);
-        day.add(Kind::Accepted, "", &self.accepted);
-        day.add(Kind::WithJwt, "", &self.with_jwt);
-        for (cause, seen) in &self.refused {
-            day.add(Kind::Refused, cause, seen);
+        for (hour, pending) in &self.hours {
+            pending.drain_into(&mut day, *hour);
         }
         for (route, seen) in Route::ALL.iter().zip(&self.routes) {
             day.add(Kind::Route, route.label(), seen);
@@ -140,6 +170,7 @@ impl PendingDay {
         self.subs.drain_into(&mut day, Kind::Sub, String::clone);
         // Rows that saw nothing are not written.
         day.rows.retain(|_, s| s.count > 0);
+        day.uses.retain(|_, s| s.count > 0);
         day
     }
 }
@@ -244,7 +275,7 @@ mod tests {
         let batch = r.drain();
         let today = &batch[&(k.clone(), day_of(t))];
         assert_eq!(today.get(Kind::Accepted, "").count, MAX_NAMES as u64 + 3);
-        assert_eq!(today.of_kind(Kind::Agent).count(), MAX_NAMES + 1);
+        assert_eq!(today.of_kind(Kind::Agent).len(), MAX_NAMES + 1);
         assert_eq!(today.get(Kind::Agent, OTHER).count, 3);
         assert_eq!(
             today.get(Kind::Network, "10.0.0.0/24").count,
@@ -254,5 +285,21 @@ mod tests {
         assert_eq!(tomorrow.get(Kind::Refused, "key_path_disabled").count, 1);
         assert_eq!(tomorrow.get(Kind::Accepted, "").count, 0);
         assert!(r.drain().is_empty(), "a drain takes what it returns");
+    }
+
+    #[test]
+    fn counts_are_drained_per_hour_of_the_day() {
+        let r = Recorder::default();
+        let k = KeyId::parse("legacy").unwrap();
+        let t = 1_800_000_000 - 1_800_000_000 % 86_400 + 10 * 3600;
+        r.record(&obs(&k, "a", "10.0.0.1", t));
+        r.record(&obs(&k, "a", "10.0.0.1", t + 60));
+        r.record(&obs(&k, "a", "10.0.0.1", t + 3600));
+        let batch = r.drain();
+        let day = &batch[&(k, day_of(t))];
+        let h = hour_of(t);
+        assert_eq!(day.within(h, h).get(Kind::Accepted, "").count, 2);
+        assert_eq!(day.within(h + 1, h + 1).get(Kind::Total, "").count, 1);
+        assert_eq!(day.get(Kind::Agent, "a").count, 3);
     }
 }

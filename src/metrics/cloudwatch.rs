@@ -3,6 +3,11 @@
 //! limits. The SDK retries a failed call within the CloudWatch limits of `docs/aws.md`; a call
 //! that still fails throttled or transient is sent again with the next interval, any other
 //! failure is logged and its data dropped — a CloudWatch outage never reaches a request.
+//!
+//! The per-key series come from the migration ledger's flushes ([`KeyDeltas`]), not from this
+//! process's counters: CloudWatch's per-key sums are then the very requests the ledger stored.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::Client;
@@ -11,6 +16,7 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 
 use super::LATENCY_BUCKETS_MS;
 use super::defs::{DEFS, Unit};
+use super::keys::KeyDeltas;
 use super::report::DeltaSink;
 use super::snapshot::{LatencyCounts, Sample, Snapshot, samples};
 use crate::aws::Aws;
@@ -148,14 +154,17 @@ pub struct CloudWatchSink {
     namespace: String,
     /// Calls that failed throttled or transient, with their own timestamps, for the next send.
     retry: std::sync::Mutex<Vec<Vec<MetricDatum>>>,
+    /// The per-key figures the ledger flushed since the last send.
+    keys: Arc<KeyDeltas>,
 }
 
 impl CloudWatchSink {
-    pub fn new(aws: &Aws, settings: &MetricsSettings) -> Self {
+    pub fn new(aws: &Aws, settings: &MetricsSettings, keys: Arc<KeyDeltas>) -> Self {
         CloudWatchSink {
             client: client(aws, settings),
             namespace: settings.namespace.clone(),
             retry: Default::default(),
+            keys,
         }
     }
 }
@@ -179,9 +188,13 @@ impl DeltaSink for CloudWatchSink {
     /// Errs only for data dropped: what an outage failed is kept here and sent next time.
     async fn send(&self, delta: &Snapshot, at: u64) -> anyhow::Result<()> {
         let at = DateTime::from_secs(at as i64);
+        let delta = Snapshot {
+            per_key: self.keys.take(),
+            ..delta.clone()
+        };
         let mut calls = std::mem::take(&mut *self.retry.lock().expect("not poisoned"));
         calls.extend(
-            batches(datums(delta))
+            batches(datums(&delta))
                 .into_iter()
                 .map(|b| b.iter().map(|d| d.to_sdk(at)).collect::<Vec<_>>()),
         );

@@ -4,11 +4,10 @@
 
 pub mod cloudwatch;
 pub mod defs;
+pub mod keys;
 pub mod prometheus;
-pub mod readiness;
 pub mod report;
 pub mod snapshot;
-pub mod usage;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

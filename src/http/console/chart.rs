@@ -4,51 +4,14 @@
 
 use std::fmt::Write;
 
-use crate::metrics::usage::Traffic;
+use crate::migration::DayShare;
 
-const DAY_HOURS: u64 = 24;
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 240.0;
 /// Room for the axis labels.
 const LEFT: f64 = 44.0;
 const BOTTOM: f64 = 28.0;
 const TOP: f64 = 12.0;
-
-/// One UTC day's traffic; `day` counts days since the epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Day {
-    pub day: u64,
-    pub traffic: Traffic,
-}
-
-impl Day {
-    /// The key path's share in percent, or None on a day without traffic (no bar, not 0 %).
-    pub fn key_share(&self) -> Option<f64> {
-        let total = self.traffic.total();
-        (total > 0).then(|| self.traffic.api_key as f64 * 100.0 / total as f64)
-    }
-}
-
-/// Sums an hourly series into every day of `from_day..=to_day`, days without traffic included.
-pub fn per_day(hours: &[(u64, Traffic)], from_day: u64, to_day: u64) -> Vec<Day> {
-    let mut days: Vec<Day> = (from_day..=to_day)
-        .map(|day| Day {
-            day,
-            traffic: Traffic::default(),
-        })
-        .collect();
-    for (hour, t) in hours {
-        let day = hour / DAY_HOURS;
-        if let Some(d) = day
-            .checked_sub(from_day)
-            .and_then(|i| days.get_mut(i as usize))
-        {
-            d.traffic.jwt += t.jwt;
-            d.traffic.api_key += t.api_key;
-        }
-    }
-    days
-}
 
 /// `YYYY-MM-DD` of a day number.
 pub fn date(day: u64) -> String {
@@ -58,7 +21,7 @@ pub fn date(day: u64) -> String {
 }
 
 /// The chart. Every bar has a `<title>` (the browser's tooltip) with the day's numbers.
-pub fn svg(days: &[Day]) -> String {
+pub fn svg(days: &[DayShare]) -> String {
     let plot_w = WIDTH - LEFT - 8.0;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let slot = plot_w / days.len().max(1) as f64;
@@ -122,31 +85,15 @@ pub fn svg(days: &[Day]) -> String {
 mod tests {
     use super::*;
 
-    fn t(jwt: u64, api_key: u64) -> Traffic {
-        Traffic { jwt, api_key }
-    }
-
-    #[test]
-    fn hours_add_up_into_their_day_and_empty_days_stay_in_the_series() {
-        let day = 20_000;
-        let hours = [
-            (day * 24 + 1, t(1, 1)),
-            (day * 24 + 23, t(2, 0)),
-            (day * 24 + 48, t(0, 4)),
-            // Outside the window: ignored.
-            (day * 24 + 24 * 5, t(9, 9)),
-        ];
-        let days = per_day(&hours, day, day + 2);
-        assert_eq!(days.len(), 3);
-        assert_eq!(days[0].traffic, t(3, 1));
-        assert_eq!(days[0].key_share(), Some(25.0));
-        assert_eq!(days[1].key_share(), None);
-        assert_eq!(days[2].key_share(), Some(100.0));
-    }
-
     #[test]
     fn the_chart_has_a_bar_per_day_with_traffic_and_no_inline_style() {
-        let days = per_day(&[(20_000 * 24, t(3, 1))], 20_000, 20_006);
+        let mut days: Vec<DayShare> = (20_000..=20_006)
+            .map(|day| DayShare {
+                day,
+                traffic: Default::default(),
+            })
+            .collect();
+        days[0].traffic = crate::ledger::Traffic { jwt: 3, api_key: 1 };
         let svg = svg(&days);
         assert_eq!(svg.matches(r#"class="bar""#).count(), 1);
         assert_eq!(svg.matches(r#"class="no-traffic""#).count(), 6);

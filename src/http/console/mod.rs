@@ -15,8 +15,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
-use crate::metrics::readiness;
-use crate::metrics::usage::hour_of;
 
 /// Nothing but the stylesheet and the inline SVG: no script, no frames, no forms elsewhere.
 pub const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
@@ -35,74 +33,32 @@ static CSS_ETAG: LazyLock<String> = LazyLock::new(|| {
 const DEFAULT_DAYS: u64 = 30;
 const MAX_DAYS: u64 = 90;
 
-#[derive(serde::Deserialize)]
-struct Query {
-    days: Option<String>,
-}
-
-/// `days`: a whole number of days, 1 to 90, default 30 (the page links 7, 30 and 90).
-fn parse_days(query: &str) -> Result<u64, ApiError> {
-    let q = web::Query::<Query>::from_query(query)
-        .map_err(|_| ApiError::BadRequest("the query string is not readable".into()))?;
-    let Some(days) = q.days.as_deref() else {
-        return Ok(DEFAULT_DAYS);
-    };
-    days.parse::<u64>()
-        .ok()
-        .filter(|d| (1..=MAX_DAYS).contains(d))
-        .ok_or_else(|| ApiError::BadRequest("days must be a whole number from 1 to 90".into()))
-}
-
 pub async fn console(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let days = parse_days(req.query_string())?;
+    // `days`: 1 to 90, default 30 (the page links 7, 30 and 90).
+    let days = crate::http::admin::days_param(req.query_string())?;
+    let days = crate::migration::days::parse_days(days.as_deref(), DEFAULT_DAYS, MAX_DAYS)
+        .map_err(ApiError::BadRequest)?;
     let now = crate::common::unix_now();
-    let unavailable = |e: crate::common::StoreError| {
-        tracing::warn!(error = %e, "usage store unavailable for /console");
-        ApiError::Unavailable("usage store")
-    };
-
-    let today = hour_of(now) / 24;
-    let from_day = today + 1 - days;
-    let hours = state
-        .usage
-        .traffic_by_hour(from_day * 24, hour_of(now))
-        .await
-        .map_err(unavailable)?;
-    let series = chart::per_day(&hours, from_day, today);
-
+    let today = now / 86_400;
+    // One report over the page's window: the chart, the verdict and the keys table agree.
+    let crate::migration::MigrationReport {
+        readiness: report,
+        clients,
+        share: series,
+    } = crate::http::admin::report(&state, days, "/console").await?;
     let keys = state.auth.keys.key_ids();
-    let window = crate::http::admin::MIGRATION_WINDOW_DAYS;
-    let report = readiness::assess(state.usage.as_ref(), &keys, now, window)
-        .await
-        .map_err(unavailable)?;
-    let clients = match crate::http::admin::contact_list(&state, days).await {
-        Ok(list) => Some(list),
-        // The rest of the page stands on the usage store and the control state.
-        Err(e) => {
-            tracing::warn!(error = %e, "ledger unavailable for /console");
-            None
-        }
-    };
-    let report = match &clients {
-        Some(list) => readiness::with_clients(report, list),
-        None => report,
-    };
 
     let rules = state.auth.flag.rules();
     let mode = state.auth.flag.get();
     let at = time::OffsetDateTime::from_unix_timestamp(now as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let brownouts_ahead = rules.brownouts.windows.iter().any(|w| at < w.end);
-    // Refused key requests are not key-path traffic in the usage store, but they are clients
+    // Refused key requests are not key-path traffic in the heartbeat, but they are clients
     // still trying: the ledger counts them.
-    let refused: u64 = clients
-        .iter()
-        .flat_map(|c| &c.clients)
-        .map(|r| r.refused)
-        .sum();
+    let refused: u64 = clients.clients.iter().map(|r| r.refused).sum();
     let next = next_step::next_step(&next_step::Situation {
         mode,
         ready: report.ready,
@@ -122,7 +78,7 @@ pub async fn console(
         brownouts: &rules.brownouts.windows,
         now: at,
         readiness: &report,
-        clients: clients.as_ref(),
+        clients: Some(&clients),
         next: &next,
         stylesheet: &stylesheet,
     });
@@ -173,16 +129,4 @@ pub async fn stylesheet(req: HttpRequest) -> HttpResponse {
     );
     secure(headers);
     res
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn days_default_to_30_and_must_be_1_to_90() {
-        assert_eq!(super::parse_days("").unwrap(), 30);
-        assert_eq!(super::parse_days("days=7").unwrap(), 7);
-        for bad in ["days=abc", "days=0", "days=91", "days=-7"] {
-            assert!(super::parse_days(bad).is_err(), "{bad}");
-        }
-    }
 }

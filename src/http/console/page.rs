@@ -5,12 +5,13 @@ use std::fmt::Write;
 
 use time::OffsetDateTime;
 
-use super::chart::{self, Day};
+use super::chart;
+use crate::migration::DayShare as Day;
 use super::next_step::NextStep;
 use crate::domain::FallbackMode;
 use crate::fallback::{Canary, Window};
-use crate::ledger::report::{ClientRow, Clients};
-use crate::metrics::readiness::Readiness;
+use crate::migration::clients::{ClientRow, Clients};
+use crate::migration::Readiness;
 
 /// The chart's periods, as links.
 pub const PERIODS: [u64; 3] = [7, 30, 90];
@@ -220,7 +221,7 @@ fn brownouts(h: &mut String, v: &View<'_>) {
     h.push_str(
         "<table><thead><tr><th>Id</th><th>State</th><th>Start (UTC)</th><th>End (UTC)</th><th>Keys</th></tr></thead><tbody>",
     );
-    let fmt = |t: OffsetDateTime| crate::metrics::usage::rfc3339(t.unix_timestamp().max(0) as u64);
+    let fmt = |t: OffsetDateTime| crate::common::rfc3339(t.unix_timestamp().max(0) as u64);
     for w in v.brownouts {
         let state = w.state(v.now);
         let keys = if w.keys.is_empty() {
@@ -248,8 +249,8 @@ fn brownouts(h: &mut String, v: &View<'_>) {
 mod tests {
     use super::*;
     use crate::domain::KeyId;
-    use crate::ledger::report::{AgentRow, SubRow};
-    use crate::metrics::usage::Traffic;
+    use crate::migration::clients::{AgentRow, SubRow};
+    use crate::ledger::Traffic;
 
     fn row(agent: &str, sub: &str) -> ClientRow {
         ClientRow {

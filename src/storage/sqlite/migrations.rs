@@ -60,6 +60,41 @@ CREATE TABLE ledger (
 ) WITHOUT ROWID;
 CREATE INDEX ledger_by_day ON ledger (day);
 ",
+    // 3: one count of key use (`storage/sqlite/ledger.rs`). The ledger's counts (total,
+    // accepted, with_jwt, refused by cause) move from per day to per hour, in `key_use`; the
+    // usage store's `key_usage`/`key_last_seen`, a second count of the same requests, go.
+    // What they held is kept: a day's counts land in the hour of its last request (no window
+    // ending now can miss them); the usage store's hours fill in the days the ledger had no
+    // counts for (before it existed), as accepted key-path requests, last seen within the hour
+    // (`key_last_seen` when it falls there). `traffic`, the heartbeat, stays as it is.
+    "
+CREATE TABLE key_use (
+    key_id TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (key_id, hour, kind, name)
+) WITHOUT ROWID;
+CREATE INDEX key_use_by_hour ON key_use (hour);
+INSERT INTO key_use (key_id, hour, kind, name, count, first_seen, last_seen)
+    SELECT key_id, last_seen / 3600, kind, name, count, first_seen, last_seen FROM ledger
+    WHERE kind IN ('total', 'accepted', 'with_jwt', 'refused') AND count > 0;
+INSERT INTO key_use (key_id, hour, kind, name, count, first_seen, last_seen)
+    SELECT u.key_id, u.hour, k.kind, '', u.count, u.hour * 3600,
+        MAX(u.hour * 3600, MIN(u.hour * 3600 + 3599, COALESCE(s.last_seen, u.hour * 3600 + 3599)))
+    FROM key_usage u
+    CROSS JOIN (SELECT 'total' AS kind UNION ALL SELECT 'accepted') k
+    LEFT JOIN key_last_seen s ON s.key_id = u.key_id
+    WHERE u.count > 0 AND NOT EXISTS (
+        SELECT 1 FROM ledger l WHERE l.key_id = u.key_id AND l.day = u.hour / 24
+        AND l.kind IN ('total', 'accepted', 'with_jwt', 'refused'));
+DELETE FROM ledger WHERE kind IN ('total', 'accepted', 'with_jwt', 'refused');
+DROP TABLE key_usage;
+DROP TABLE key_last_seen;
+",
 ];
 
 /// The version a database has once [`apply`] ran.
@@ -135,6 +170,8 @@ mod tests {
                 [id.to_string()],
             )
             .unwrap();
+            old.execute("INSERT INTO key_usage VALUES ('legacy', 0, 5)", [])
+                .unwrap();
             old.execute("INSERT INTO key_last_seen VALUES ('legacy', 42)", [])
                 .unwrap();
         }
@@ -146,11 +183,99 @@ mod tests {
         assert_eq!(page.items.len(), 1);
         assert_eq!(page.items[0].id, id);
         assert_eq!(page.items[0].filename.as_str(), "a.png");
-        let seen: i64 = db
-            .read(|c| c.query_row("SELECT last_seen FROM key_last_seen", [], |r| r.get(0)))
+        let used: (i64, i64) = db
+            .read(|c| {
+                c.query_row(
+                    "SELECT count, last_seen FROM key_use WHERE kind = 'accepted'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
             .unwrap();
-        assert_eq!(seen, 42);
+        assert_eq!(used, (5, 42), "the key's use is kept, last seen as it was");
         assert_eq!(user_version(dir.path()), LATEST);
+    }
+
+    /// The schema of the release before one count of key use (version 2), verbatim: the usage
+    /// store's tables beside the per-day ledger.
+    const VERSION_2: &str = "
+        CREATE TABLE photos (
+            owner TEXT NOT NULL, id TEXT NOT NULL, filename TEXT NOT NULL,
+            content_type TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+            uploaded_at TEXT NOT NULL, PRIMARY KEY (owner, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE control (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
+        CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE key_usage (
+            key_id TEXT NOT NULL, hour INTEGER NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (key_id, hour)
+        ) WITHOUT ROWID;
+        CREATE TABLE key_last_seen (key_id TEXT PRIMARY KEY, last_seen INTEGER NOT NULL);
+        CREATE TABLE traffic (hour INTEGER PRIMARY KEY, jwt INTEGER NOT NULL, api_key INTEGER NOT NULL);
+        CREATE TABLE ledger (
+            key_id TEXT NOT NULL, day INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+            count INTEGER NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+            PRIMARY KEY (key_id, day, kind, name)
+        ) WITHOUT ROWID;
+        CREATE INDEX ledger_by_day ON ledger (day);
+        PRAGMA user_version = 2;
+    ";
+
+    #[tokio::test]
+    async fn a_database_of_the_previous_release_opens_and_its_key_use_still_shows() {
+        use crate::ledger::{Kind, LedgerStore};
+        use crate::storage::sqlite::ledger::SqliteLedger;
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::common::unix_now() as i64;
+        // Two hours ago, in the ledger's day rows (and the usage store's hour); ten days ago,
+        // from before the ledger existed, in the usage store alone.
+        let (recent, old) = (now - 7200, now - 10 * 86_400);
+        let (hour, day) = (now / 3600, recent / 86_400);
+        {
+            let c = Connection::open(dir.path().join("cutover.db")).unwrap();
+            c.execute_batch(VERSION_2).unwrap();
+            let ledger = "INSERT INTO ledger VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+            for (kind, name, count) in [
+                ("total", "", 4),
+                ("accepted", "", 3),
+                ("refused", "brownout", 1),
+                ("agent", "MobileApp/1.2", 4),
+            ] {
+                c.execute(
+                    ledger,
+                    rusqlite::params!["legacy", day, kind, name, count, recent - 60, recent],
+                )
+                .unwrap();
+            }
+            let usage = "INSERT INTO key_usage VALUES (?1, ?2, ?3)";
+            c.execute(usage, rusqlite::params!["legacy", recent / 3600, 3])
+                .unwrap();
+            c.execute(usage, rusqlite::params!["legacy", old / 3600, 7])
+                .unwrap();
+            c.execute("INSERT INTO key_last_seen VALUES ('legacy', ?1)", [recent])
+                .unwrap();
+            c.execute("INSERT INTO traffic VALUES (?1, 9, 10)", [hour - 2])
+                .unwrap();
+        }
+
+        let db = Database::open(dir.path()).unwrap();
+        assert_eq!(user_version(dir.path()), LATEST);
+        let store = SqliteLedger::new(db);
+        let owners = [(crate::domain::KeyId::parse("legacy").unwrap(), None)];
+        let report = crate::migration::build(&store, &owners, 90, 30, now as u64)
+            .await
+            .unwrap();
+        let key = &report.readiness.keys[0];
+        assert_eq!(key.requests_24h, 3, "the ledger's day, counted once");
+        assert_eq!(key.requests_window, 10, "and the usage store's older hours");
+        assert_eq!(report.readiness.traffic.total(), 19);
+        let row = &report.clients.clients[0];
+        assert_eq!((row.accepted, row.refused, row.requests), (10, 1, 11));
+        assert_eq!(row.user_agents[0].agent, "MobileApp/1.2");
+        let read = store.read(day as u64, day as u64).await.unwrap();
+        let d = read.values().next().unwrap();
+        let h = (recent / 3600) as u64;
+        assert_eq!(d.within(h, h).get(Kind::Total, "").count, 4);
     }
 
     #[test]

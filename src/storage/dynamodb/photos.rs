@@ -1,57 +1,19 @@
-//! Photo items, the cursor key and the deprecation flag in one DynamoDB table (`pk`, `sk`; the
-//! key design is in `docs/aws.md`). A caller's photos share the partition `OWNER#<principal>`
-//! and sort by `PHOTO#<ulid>`, so a page is one Query read backwards, and get and delete are
-//! single-item operations that cannot reach another owner's items.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! Photo items and the cursor key (see the module above for the table).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{MetadataStore, Page};
+use super::*;
 use crate::aws::error::{ErrorClass, classify};
 use crate::common::StoreError;
-use crate::domain::{FallbackMode, Filename, Photo, PhotoId, PrincipalId};
-use crate::fallback::{ControlStore, Document};
-use crate::storage::write_health::WriteHealth;
-
-type Item = HashMap<String, AttributeValue>;
-
-const CONTROL_PK: &str = "CONTROL";
-const FALLBACK_SK: &str = "FALLBACK";
-const CURSOR_KEY_SK: &str = "CURSOR_KEY";
-/// The item `/readyz` writes while item writes fail, to see whether they work again.
-const PROBE_SK: &str = "READINESS_PROBE";
-const PHOTO_PREFIX: &str = "PHOTO#";
-/// Puts that must never overwrite: a retry of the same write fails instead of duplicating.
-const IF_ABSENT: &str = "attribute_not_exists(pk)";
-const IF_PRESENT: &str = "attribute_exists(pk)";
-
-#[derive(Clone)]
-pub struct DynamoStore {
-    client: Client,
-    table: String,
-    /// Whether photo item writes are failing for an outage (`/readyz`; see [`WriteHealth`]).
-    writes: Arc<WriteHealth>,
-}
+use crate::domain::{Filename, Photo, PhotoId, PrincipalId};
+use crate::storage::{MetadataStore, Page};
 
 impl DynamoStore {
-    /// `client` comes from [`crate::aws::Aws::dynamodb`], with the DynamoDB time limits of
-    /// `docs/aws.md`.
-    pub fn new(client: Client, table: String) -> Self {
-        DynamoStore {
-            client,
-            table,
-            writes: Arc::default(),
-        }
-    }
-
     /// A strongly consistent Query of `owner`'s photo items (oldest first unless reversed).
     fn photos_of(
         &self,
@@ -64,20 +26,6 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(owner_pk(owner)))
             .expression_attribute_values(":photo", s(PHOTO_PREFIX))
             .consistent_read(true)
-    }
-
-    async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            // Read-your-writes, as with the embedded store: a photo is listed once uploaded.
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(out.item)
     }
 }
 
@@ -139,18 +87,6 @@ fn photo_sk(id: PhotoId) -> String {
     format!("{PHOTO_PREFIX}{id}")
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
-}
-
-fn malformed(what: &str) -> StoreError {
-    StoreError::Other(anyhow::anyhow!("malformed DynamoDB item: {what}"))
-}
-
 fn to_item(p: &Photo) -> Result<Item, StoreError> {
     let uploaded_at = p
         .uploaded_at
@@ -167,13 +103,6 @@ fn to_item(p: &Photo) -> Result<Item, StoreError> {
         ("owner".to_string(), s(p.owner.as_str())),
     ]);
     Ok(item)
-}
-
-fn text<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(malformed(name)),
-    }
 }
 
 fn from_item(item: &Item) -> Result<Photo, StoreError> {
@@ -345,76 +274,5 @@ impl MetadataStore for DynamoStore {
             self.writes.record(&probe);
         }
         self.writes.status()
-    }
-}
-
-#[async_trait]
-impl ControlStore for DynamoStore {
-    async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError> {
-        let Some(item) = self.get_item(CONTROL_PK.into(), FALLBACK_SK.into()).await? else {
-            return Ok(None);
-        };
-        text(&item, "mode")?
-            .parse()
-            .map(Some)
-            .map_err(|e: crate::domain::ParseError| StoreError::Other(e.into()))
-    }
-
-    async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
-        let mut item = key(CONTROL_PK.into(), FALLBACK_SK.into());
-        item.insert("mode".into(), s(mode.as_str()));
-        item.insert("updated_at".into(), s(now));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| classify("PutItem", e))?;
-        Ok(())
-    }
-
-    async fn document(&self, doc: Document) -> Result<Option<String>, StoreError> {
-        let Some(item) = self
-            .get_item(CONTROL_PK.into(), doc.sort_key().into())
-            .await?
-        else {
-            return Ok(None);
-        };
-        text(&item, "doc").map(|t| Some(t.to_string()))
-    }
-
-    async fn swap_document(
-        &self,
-        doc: Document,
-        previous: Option<&str>,
-        value: &str,
-    ) -> Result<bool, StoreError> {
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
-        let mut item = key(CONTROL_PK.into(), doc.sort_key().into());
-        item.insert("doc".into(), s(value));
-        item.insert("updated_at".into(), s(now));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        // The stored text is the version: the put lands only on the text the change was made from.
-        let put = match previous {
-            None => put.condition_expression(IF_ABSENT),
-            Some(previous) => put
-                .condition_expression("doc = :previous")
-                .expression_attribute_values(":previous", s(previous)),
-        };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if ErrorClass::of(&e) == ErrorClass::Conflict => Ok(false),
-            Err(e) => Err(classify("PutItem", e)),
-        }
     }
 }

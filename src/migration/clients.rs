@@ -1,16 +1,17 @@
 //! The contact list: one row per key id (configured, or seen in the retained ledger), with what
-//! an operator needs to find the client behind it and a suggested next step. Built once, rendered
-//! as a table, CSV or JSON (`render.rs`) by `cutover clients` and `/admin/clients`.
+//! an operator needs to find the client behind it and a suggested next step. Part of the
+//! migration report; rendered as a table, CSV or JSON (`render.rs`) by `cutover clients` and
+//! `/admin/clients`, and as the console's keys table.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Batch, Day, KeyDay, Kind, LedgerStore, MAX_NAMES, OTHER, day_of};
+use super::Window;
 use crate::auth::api_key::KeyRing;
-use crate::common::StoreError;
+use crate::common::rfc3339;
 use crate::domain::KeyId;
-use crate::metrics::usage::rfc3339;
+use crate::ledger::{Batch, KeyDay, Kind, MAX_NAMES, OTHER, Seen};
 
 const DAY_SECS: u64 = 86_400;
 
@@ -84,38 +85,25 @@ pub fn owners(ring: &KeyRing) -> Vec<(KeyId, Option<String>)> {
     out
 }
 
-/// Reads the retained ledger and builds the list for the last `days` days as of `now`.
-pub async fn clients(
-    store: &dyn LedgerStore,
-    keys: &[(KeyId, Option<String>)],
-    retain_days: u64,
-    days: u64,
-    now: u64,
-) -> Result<Clients, StoreError> {
-    let today = day_of(now);
-    let retained = store
-        .read(today.saturating_sub(retain_days.max(1) - 1), today)
-        .await?;
-    Ok(build(&retained, keys, days, now))
-}
-
-fn top(day: &KeyDay, kind: Kind) -> Vec<(&str, &super::Seen)> {
-    let mut all: Vec<_> = day.of_kind(kind).collect();
+fn top(day: &KeyDay, kind: Kind) -> Vec<(&str, Seen)> {
+    let mut all = day.of_kind(kind);
     // Most used first; `(other)` last whatever its count, so the named ones lead.
     all.sort_by_key(|(n, s)| (*n == OTHER, std::cmp::Reverse(s.count), *n));
     all
 }
 
-/// The list from retained days: window counts from the last `days` days, first/last seen from
-/// everything retained.
-pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], days: u64, now: u64) -> Clients {
-    let from: Day = day_of(now).saturating_sub(days.max(1) - 1);
+/// The list from retained days: counts from the window's hours, names from the days it
+/// touches, first/last seen from everything retained.
+pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], w: Window) -> Clients {
+    let (days, now) = (w.days, w.now);
+    let (from, to) = w.hours();
+    let from_day = from / 24;
     let mut ever: BTreeMap<&KeyId, KeyDay> = BTreeMap::new();
     let mut window: BTreeMap<&KeyId, KeyDay> = BTreeMap::new();
     for ((key, day), d) in retained {
         ever.entry(key).or_default().merge(d);
-        if *day >= from {
-            window.entry(key).or_default().merge(d);
+        if *day >= from_day {
+            window.entry(key).or_default().merge(&d.within(from, to));
         }
     }
     let configured: BTreeMap<&KeyId, &Option<String>> = keys.iter().map(|(k, o)| (k, o)).collect();
@@ -136,6 +124,7 @@ pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], days: u64, now:
             let total = all.get(Kind::Total, "");
             let refused_by_cause: BTreeMap<String, u64> = w
                 .of_kind(Kind::Refused)
+                .into_iter()
                 .map(|(c, s)| (c.to_string(), s.count))
                 .collect();
             let subs = top(w, Kind::Sub);
@@ -170,6 +159,7 @@ pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], days: u64, now:
                     .collect(),
                 routes: w
                     .of_kind(Kind::Route)
+                    .into_iter()
                     .map(|(r, s)| (r.to_string(), s.count))
                     .collect(),
                 distinct_subs: named_subs,
@@ -187,6 +177,7 @@ pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], days: u64, now:
             };
             let last_agent = w
                 .of_kind(Kind::Agent)
+                .into_iter()
                 .filter(|(n, _)| *n != OTHER)
                 .max_by_key(|(_, s)| s.last)
                 .map(|(n, _)| n.to_string());
@@ -265,7 +256,7 @@ fn suggest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::Seen;
+    use crate::ledger::day_of;
 
     fn key(s: &str) -> KeyId {
         KeyId::parse(s).unwrap()
@@ -299,7 +290,7 @@ mod tests {
             ),
         ]);
         let keys = vec![(key("idle"), Some("bob".to_string()))];
-        let list = build(&retained, &keys, 30, now);
+        let list = build(&retained, &keys, Window::new(30, now));
         let action = |id: &str| {
             let row = list
                 .clients

@@ -1,12 +1,17 @@
-//! "Can the key path be switched off?" — from the durable usage store, for `/admin/migration`
-//! and `cutover readiness`. Ready only when no key was used in the window AND the service itself
-//! reported traffic in it: silence from a dead gateway is not zero fallback.
+//! "Can the key path be switched off?" — from the migration ledger's counts, for
+//! `/admin/migration`, the console and `cutover readiness`. Ready only when no key was used in
+//! the window AND the service itself reported traffic in it: silence from a dead gateway is not
+//! zero fallback.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::usage::{Traffic, UsageStore, hour_of, rfc3339, window_start_hour};
-use crate::common::StoreError;
+use super::Window;
+use super::clients::{ClientRow, Clients};
+use crate::common::rfc3339;
 use crate::domain::KeyId;
+use crate::ledger::{Batch, Hour, KeyDay, Kind, OTHER, Traffic};
 
 const HOUR: u64 = 3600;
 const DAY: u64 = 24 * HOUR;
@@ -46,31 +51,53 @@ pub struct BrownoutCaller {
     pub suggested_action: String,
 }
 
-/// Assesses `keys` (every configured key id, used or not) as of `now` (unix seconds).
-pub async fn assess(
-    store: &dyn UsageStore,
+/// Assesses `keys` (every configured key id, used or not) in `window` from the retained ledger
+/// and the heartbeat `hours`: a key's requests are those accepted on the key path.
+pub fn assess(
+    retained: &Batch,
+    hours: &[(Hour, Traffic)],
     keys: &[KeyId],
-    now: u64,
-    window_days: u64,
-) -> Result<Readiness, StoreError> {
-    let to = hour_of(now);
-    let window = window_days.max(1) * DAY;
-    let mut reports = Vec::with_capacity(keys.len());
-    for key in keys {
-        let count = |secs| store.key_requests(key, window_start_hour(now, secs), to);
-        reports.push(KeyReport {
-            key_id: key.clone(),
-            requests_1h: count(HOUR).await?,
-            requests_24h: count(DAY).await?,
-            requests_7d: count(7 * DAY).await?,
-            requests_window: count(window).await?,
-            last_seen: store.last_seen(key).await?.map(rfc3339),
-        });
+    window: Window,
+    retain_days: u64,
+) -> Readiness {
+    let mut per_key: BTreeMap<&KeyId, KeyDay> = BTreeMap::new();
+    for ((key, _), day) in retained {
+        per_key.entry(key).or_default().merge(day);
     }
-    let traffic = store.traffic(window_start_hour(now, window), to).await?;
+    let accepted = |day: &KeyDay, secs: u64| {
+        let (from, to) = window.hours_of(secs);
+        day.within(from, to).get(Kind::Accepted, "").count
+    };
+    let days = window.days;
+    let empty = KeyDay::default();
+    let reports: Vec<KeyReport> = keys
+        .iter()
+        .map(|key| {
+            let d = per_key.get(key).unwrap_or(&empty);
+            let last = d.get(Kind::Accepted, "");
+            KeyReport {
+                key_id: key.clone(),
+                requests_1h: accepted(d, HOUR),
+                requests_24h: accepted(d, DAY),
+                requests_7d: accepted(d, 7 * DAY),
+                requests_window: accepted(d, days * DAY),
+                last_seen: (last.count > 0).then(|| rfc3339(last.last)),
+            }
+        })
+        .collect();
+    let (from, to) = window.hours();
+    let mut traffic = Traffic::default();
+    for (_, t) in hours.iter().filter(|(h, _)| (from..=to).contains(h)) {
+        traffic.add(t);
+    }
 
-    let days = window_days.max(1);
     let mut reasons = Vec::new();
+    if days > retain_days {
+        reasons.push(format!(
+            "the window of {days} days is longer than the ledger keeps \
+             (CUTOVER_LEDGER_DAYS={retain_days}): older use cannot be ruled out"
+        ));
+    }
     for k in reports.iter().filter(|k| k.requests_window > 0) {
         reasons.push(format!(
             "key {} made {} requests in the last {days} days (last seen {})",
@@ -79,12 +106,15 @@ pub async fn assess(
             k.last_seen.as_deref().unwrap_or("unknown"),
         ));
     }
-    let per_key: u64 = reports.iter().map(|k| k.requests_window).sum();
-    if traffic.api_key > per_key {
-        // Keys revoked since, or not in the key store this instance reads.
+    // Keys revoked since, or not in the key set this instance reads.
+    let unconfigured: u64 = per_key
+        .iter()
+        .filter(|(k, _)| !keys.contains(k))
+        .map(|(_, d)| accepted(d, days * DAY))
+        .sum();
+    if unconfigured > 0 {
         reasons.push(format!(
-            "{} key-path requests in the last {days} days came from keys no longer configured",
-            traffic.api_key - per_key
+            "{unconfigured} key-path requests in the last {days} days came from keys no longer configured"
         ));
     }
     if traffic.total() == 0 {
@@ -93,25 +123,25 @@ pub async fn assess(
              a silent gateway is not zero fallback"
         ));
     }
-    Ok(Readiness {
+    Readiness {
         window_days: days,
         keys: reports,
         traffic,
         ready: reasons.is_empty(),
         reasons,
         brownout_callers: Vec::new(),
-    })
+    }
 }
 
 /// The reasons naming each key still used in the window, completed from the migration ledger
 /// with the key's last user agent and the suggested next step, so the verdict says whom to call;
 /// and the keys that kept calling during brownout windows, each a reason too: a client refused
 /// by a brownout has not moved, and would break at `deny`.
-pub fn with_clients(mut report: Readiness, clients: &crate::ledger::report::Clients) -> Readiness {
-    let last_agent = |row: &crate::ledger::report::ClientRow| {
+pub fn with_clients(mut report: Readiness, clients: &Clients) -> Readiness {
+    let last_agent = |row: &ClientRow| {
         row.user_agents
             .iter()
-            .filter(|a| a.agent != crate::ledger::OTHER)
+            .filter(|a| a.agent != OTHER)
             .max_by(|a, b| a.last_seen.cmp(&b.last_seen))
             .map(|a| a.agent.clone())
     };
@@ -159,54 +189,65 @@ pub fn with_clients(mut report: Readiness, clients: &crate::ledger::report::Clie
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::usage::UsageBatch;
-    use crate::metrics::usage::sqlite::SqliteUsage;
+    use crate::ledger::{Seen, day_of, hour_of};
 
-    #[tokio::test]
-    async fn the_verdict_needs_zero_key_traffic_and_some_service_traffic() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteUsage::new(crate::storage::sqlite::Database::open(dir.path()).unwrap());
+    #[test]
+    fn the_verdict_needs_zero_key_traffic_and_some_service_traffic() {
         let k = KeyId::parse("legacy").unwrap();
+        let keys = std::slice::from_ref(&k);
         let now = 1_800_000_000;
 
-        let none = assess(&store, std::slice::from_ref(&k), now, 7)
-            .await
-            .unwrap();
+        let none = assess(&Batch::new(), &[], keys, Window::new(7, now), 90);
         assert!(!none.ready);
         assert!(none.reasons[0].contains("no traffic"));
 
         let three_days_ago = now - 3 * DAY;
-        let key_use = UsageBatch {
-            at: three_days_ago,
-            keys: vec![(k.clone(), 5, three_days_ago)],
-            jwt: 0,
-            api_key: 5,
-        };
-        store.record(&key_use).await.unwrap();
-        let jwt_only = UsageBatch {
-            at: now - 60,
-            jwt: 9,
-            ..Default::default()
-        };
-        store.record(&jwt_only).await.unwrap();
+        let mut day = KeyDay::default();
+        for i in 0..5 {
+            day.add(Kind::Accepted, "", &Seen::at(three_days_ago + i));
+        }
+        let retained = Batch::from([((k.clone(), day_of(three_days_ago)), day)]);
+        let hours = [
+            (hour_of(three_days_ago), Traffic { jwt: 0, api_key: 5 }),
+            (hour_of(now - 60), Traffic { jwt: 9, api_key: 0 }),
+        ];
 
-        let week = assess(&store, std::slice::from_ref(&k), now, 7)
-            .await
-            .unwrap();
+        let week = assess(&retained, &hours, keys, Window::new(7, now), 90);
         assert!(!week.ready);
         assert_eq!(week.keys[0].requests_window, 5);
+        assert_eq!(week.keys[0].requests_7d, 5);
         assert_eq!(week.keys[0].requests_24h, 0);
-        let two_days = assess(&store, std::slice::from_ref(&k), now, 2)
-            .await
-            .unwrap();
+        let two_days = assess(&retained, &hours, keys, Window::new(2, now), 90);
         assert!(two_days.ready, "{:?}", two_days.reasons);
         assert!(two_days.keys[0].last_seen.is_some());
+        assert_eq!(two_days.traffic, Traffic { jwt: 9, api_key: 0 });
+    }
+
+    #[test]
+    fn a_window_rounds_out_to_whole_hours_and_never_past_what_the_ledger_keeps() {
+        let k = KeyId::parse("legacy").unwrap();
+        let now = 1_800_000_000 + 1800; // half past the hour
+        // 61 minutes ago: outside "the last hour" to the second, inside its rounded-out hours.
+        let at = now - 3660;
+        let mut day = KeyDay::default();
+        day.add(Kind::Accepted, "", &Seen::at(at));
+        let retained = Batch::from([((k.clone(), day_of(at)), day)]);
+        let hours = [(hour_of(at), Traffic { jwt: 1, api_key: 1 })];
+        let r = assess(&retained, &hours, std::slice::from_ref(&k), Window::new(7, now), 90);
+        assert_eq!(r.keys[0].requests_1h, 1, "counted more, never less");
+        let long = assess(&retained, &hours, &[], Window::new(400, now), 90);
+        assert!(!long.ready);
+        assert!(long.reasons[0].contains("CUTOVER_LEDGER_DAYS=90"), "{:?}", long.reasons);
+        assert!(
+            long.reasons.iter().any(|r| r.starts_with("1 key-path requests")),
+            "a key no longer configured is still counted: {:?}",
+            long.reasons
+        );
     }
 
     #[test]
     fn a_key_still_in_use_is_named_with_its_last_agent_and_the_suggested_action() {
-        use crate::ledger::report::build;
-        use crate::ledger::{Batch, KeyDay, Kind, Seen, day_of};
+        use crate::migration::clients::build;
         let now = 1_800_000_000;
         let k = KeyId::parse("legacy").unwrap();
         let mut day = KeyDay::default();
@@ -214,7 +255,11 @@ mod tests {
         day.add(Kind::Accepted, "", &Seen::at(now - 60));
         day.add(Kind::Agent, "old-app/1", &Seen::at(now - 600));
         day.add(Kind::Agent, "new-app/2", &Seen::at(now - 60));
-        let list = build(&Batch::from([((k.clone(), day_of(now)), day)]), &[], 7, now);
+        let list = build(
+            &Batch::from([((k.clone(), day_of(now)), day)]),
+            &[],
+            Window::new(7, now),
+        );
         let report = Readiness {
             window_days: 7,
             keys: vec![],
@@ -239,8 +284,7 @@ mod tests {
 
     #[test]
     fn a_key_refused_by_a_brownout_is_listed_and_keeps_the_verdict_at_not_ready() {
-        use crate::ledger::report::build;
-        use crate::ledger::{Batch, KeyDay, Kind, Seen, day_of};
+        use crate::migration::clients::build;
         let now = 1_800_000_000;
         let k = KeyId::parse("cron").unwrap();
         let mut day = KeyDay::default();
@@ -248,7 +292,11 @@ mod tests {
         day.add(Kind::Refused, "brownout", &Seen::at(now - 60));
         day.add(Kind::Refused, "brownout", &Seen::at(now - 30));
         day.add(Kind::Agent, "partner-cron/0.9", &Seen::at(now - 30));
-        let list = build(&Batch::from([((k.clone(), day_of(now)), day)]), &[], 7, now);
+        let list = build(
+            &Batch::from([((k.clone(), day_of(now)), day)]),
+            &[],
+            Window::new(7, now),
+        );
         let report = Readiness {
             window_days: 7,
             keys: vec![],

@@ -3,7 +3,7 @@
 //! `-`, `@`, tab, CR): user agents and subs are written by clients, so a cell such as
 //! `=HYPERLINK(…)` must arrive as text.
 
-use super::report::{ClientRow, Clients};
+use super::clients::{ClientRow, Clients};
 
 /// A cell a spreadsheet shows as text, never evaluates (OWASP's CSV-injection advice: a leading
 /// apostrophe).

@@ -1,0 +1,277 @@
+//! The ledger in the embedded database: table `key_use` (migration 3), one row per key id, UTC
+//! hour, count kind and name (the cause of a refusal); table `ledger` (migration 2), one row per
+//! key id, UTC day, naming kind and name; table `traffic`, the heartbeat per hour. A flush is one
+//! transaction on the one writer, so the per-day bounds are exact: the names a day already holds
+//! are read inside the transaction that adds new ones.
+
+use async_trait::async_trait;
+use rusqlite::params;
+
+use super::Database;
+use crate::common::StoreError;
+use crate::domain::KeyId;
+use crate::ledger::{Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, hours_of_day};
+
+#[derive(Clone)]
+pub struct SqliteLedger {
+    db: Database,
+}
+
+impl SqliteLedger {
+    pub fn new(db: Database) -> Self {
+        SqliteLedger { db }
+    }
+}
+
+fn stored_names(tx: &rusqlite::Transaction, key: &KeyId, day: Day) -> rusqlite::Result<KeyDay> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT kind, name FROM ledger WHERE key_id = ?1 AND day = ?2 \
+         AND kind IN ('agent', 'network', 'sub')",
+    )?;
+    let mut stored = KeyDay::default();
+    let rows = stmt.query_map(params![key.as_str(), day as i64], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (kind, name) = row?;
+        if let Some(kind) = Kind::parse(&kind) {
+            stored.rows.insert((kind, name), Seen::default());
+        }
+    }
+    Ok(stored)
+}
+
+#[async_trait]
+impl LedgerStore for SqliteLedger {
+    async fn record(&self, batch: &Batch) -> Result<(), StoreError> {
+        let batch = batch.clone();
+        self.db
+            .write(move |c| {
+                let tx = c.unchecked_transaction()?;
+                for ((key, day), delta) in &batch {
+                    let mut delta = delta.clone();
+                    delta.cap_against(&stored_names(&tx, key, *day)?);
+                    let mut upsert = tx.prepare_cached(
+                        "INSERT INTO ledger \
+                         (key_id, day, kind, name, count, first_seen, last_seen) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                         ON CONFLICT(key_id, day, kind, name) DO UPDATE SET \
+                         count = count + excluded.count, \
+                         first_seen = MIN(first_seen, excluded.first_seen), \
+                         last_seen = MAX(last_seen, excluded.last_seen)",
+                    )?;
+                    for ((kind, name), seen) in &delta.rows {
+                        upsert.execute(params![
+                            key.as_str(),
+                            *day as i64,
+                            kind.label(),
+                            name,
+                            seen.count as i64,
+                            seen.first as i64,
+                            seen.last as i64
+                        ])?;
+                    }
+                    let mut add_use = tx.prepare_cached(
+                        "INSERT INTO key_use \
+                         (key_id, hour, kind, name, count, first_seen, last_seen) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                         ON CONFLICT(key_id, hour, kind, name) DO UPDATE SET \
+                         count = count + excluded.count, \
+                         first_seen = MIN(first_seen, excluded.first_seen), \
+                         last_seen = MAX(last_seen, excluded.last_seen)",
+                    )?;
+                    for ((hour, kind, name), seen) in &delta.uses {
+                        add_use.execute(params![
+                            key.as_str(),
+                            *hour as i64,
+                            kind.label(),
+                            name,
+                            seen.count as i64,
+                            seen.first as i64,
+                            seen.last as i64
+                        ])?;
+                    }
+                }
+                tx.commit()
+            })
+            .await
+    }
+
+    async fn read(&self, from: Day, to: Day) -> Result<Batch, StoreError> {
+        // A window is up to keys × days × a few dozen rows: off the executor, unlike the
+        // key-range reads `Database::read` is for.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            db.read(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT key_id, day, kind, name, count, first_seen, last_seen FROM ledger \
+                     WHERE day BETWEEN ?1 AND ?2",
+                )?;
+                let mut batch = Batch::new();
+                let rows = stmt.query_map(params![from as i64, to as i64], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        Seen {
+                            count: r.get::<_, i64>(4)?.max(0) as u64,
+                            first: r.get::<_, i64>(5)?.max(0) as u64,
+                            last: r.get::<_, i64>(6)?.max(0) as u64,
+                        },
+                    ))
+                })?;
+                for row in rows {
+                    let (key, day, kind, name, seen) = row?;
+                    // A row this release cannot name (a newer writer's kind) is skipped.
+                    let (Ok(key), Some(kind)) = (KeyId::parse(&key), Kind::parse(&kind)) else {
+                        continue;
+                    };
+                    batch
+                        .entry((key, day.max(0) as u64))
+                        .or_default()
+                        .add(kind, &name, &seen);
+                }
+                let mut stmt = c.prepare(
+                    "SELECT key_id, hour, kind, name, count, first_seen, last_seen FROM key_use \
+                     WHERE hour BETWEEN ?1 AND ?2",
+                )?;
+                let (first, last) = (*hours_of_day(from).start(), *hours_of_day(to).end());
+                let rows = stmt.query_map(params![first as i64, last as i64], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?.max(0) as u64,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        Seen {
+                            count: r.get::<_, i64>(4)?.max(0) as u64,
+                            first: r.get::<_, i64>(5)?.max(0) as u64,
+                            last: r.get::<_, i64>(6)?.max(0) as u64,
+                        },
+                    ))
+                })?;
+                for row in rows {
+                    let (key, hour, kind, name, seen) = row?;
+                    let (Ok(key), Some(kind)) = (KeyId::parse(&key), Kind::parse(&kind)) else {
+                        continue;
+                    };
+                    batch
+                        .entry((key, hour / 24))
+                        .or_default()
+                        .add_use(hour, kind, &name, &seen);
+                }
+                Ok(batch)
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Other(e.into()))?
+    }
+
+    async fn prune(&self, before: Day) -> Result<(), StoreError> {
+        self.db
+            .write(move |c| {
+                let tx = c.unchecked_transaction()?;
+                tx.execute("DELETE FROM ledger WHERE day < ?1", params![before as i64])?;
+                let hour = *hours_of_day(before).start() as i64;
+                tx.execute("DELETE FROM key_use WHERE hour < ?1", params![hour])?;
+                tx.execute("DELETE FROM traffic WHERE hour < ?1", params![hour])?;
+                tx.commit()
+            })
+            .await
+    }
+
+    async fn add_traffic(&self, hour: Hour, traffic: &Traffic) -> Result<(), StoreError> {
+        let t = *traffic;
+        self.db
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO traffic (hour, jwt, api_key) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(hour) DO UPDATE \
+                     SET jwt = jwt + excluded.jwt, api_key = api_key + excluded.api_key",
+                    params![hour as i64, t.jwt as i64, t.api_key as i64],
+                )
+                .map(|_| ())
+            })
+            .await
+    }
+
+    async fn traffic_by_hour(
+        &self,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<(Hour, Traffic)>, StoreError> {
+        // One row per hour already (the primary key), so a range read in key order is the series.
+        self.db.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT hour, jwt, api_key FROM traffic WHERE hour BETWEEN ?1 AND ?2 ORDER BY hour",
+            )?;
+            let rows = stmt.query_map(params![from as i64, to as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?.max(0) as u64,
+                    Traffic {
+                        jwt: r.get::<_, i64>(1)?.max(0) as u64,
+                        api_key: r.get::<_, i64>(2)?.max(0) as u64,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{MAX_NAMES, OTHER, hour_of};
+
+    #[tokio::test]
+    async fn two_writers_sum_and_the_day_stays_within_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteLedger::new(Database::open(dir.path()).unwrap());
+        let k = KeyId::parse("legacy").unwrap();
+        let day = 20_000;
+        let batch = |prefix: &str, at: u64| {
+            let mut d = KeyDay::default();
+            d.add(Kind::Accepted, "", &Seen::at(at));
+            for i in 0..MAX_NAMES {
+                d.add(Kind::Agent, &format!("{prefix}-{i}"), &Seen::at(at));
+            }
+            Batch::from([((k.clone(), day), d)])
+        };
+        let t = day * 86_400;
+        store.record(&batch("a", t + 100)).await.unwrap();
+        store.record(&batch("b", t + 50)).await.unwrap();
+        let read = store.read(day, day).await.unwrap();
+        let d = &read[&(k, day)];
+        assert_eq!(d.get(Kind::Accepted, "").count, 2);
+        assert_eq!(d.get(Kind::Accepted, "").first, t + 50);
+        assert_eq!(d.get(Kind::Accepted, "").last, t + 100);
+        assert_eq!(d.of_kind(Kind::Agent).len(), MAX_NAMES + 1);
+        assert_eq!(d.get(Kind::Agent, OTHER).count, MAX_NAMES as u64);
+    }
+
+    #[tokio::test]
+    async fn counts_read_back_per_hour_and_the_heartbeat_per_hour() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteLedger::new(Database::open(dir.path()).unwrap());
+        let k = KeyId::parse("legacy").unwrap();
+        let t = 1_800_000_000;
+        let (h, day) = (hour_of(t), t / 86_400);
+        let mut d = KeyDay::default();
+        d.add(Kind::Accepted, "", &Seen::at(t));
+        d.add(Kind::Refused, "brownout", &Seen::at(t + 3600));
+        store.record(&Batch::from([((k.clone(), day), d)])).await.unwrap();
+        let read = store.read(day, day).await.unwrap();
+        let d = &read[&(k, day)];
+        assert_eq!(d.within(h, h).get(Kind::Accepted, "").count, 1);
+        assert_eq!(d.within(h, h).get(Kind::Refused, "brownout").count, 0);
+        assert_eq!(d.get(Kind::Refused, "brownout").count, 1);
+
+        let t1 = Traffic { jwt: 2, api_key: 1 };
+        store.add_traffic(h, &t1).await.unwrap();
+        store.add_traffic(h, &t1).await.unwrap();
+        store.add_traffic(h + 2, &t1).await.unwrap();
+        let series = store.traffic_by_hour(h, h + 2).await.unwrap();
+        assert_eq!(series, vec![(h, Traffic { jwt: 4, api_key: 2 }), (h + 2, t1)]);
+    }
+}
