@@ -43,6 +43,8 @@ async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when
     let app = app()
         .local_storage()
         .with("api_keys_refresh_secs", "1")
+        // The per-key series follow the ledger's flushes.
+        .with("usage_flush_secs", "1")
         .with("metrics_sink", "cloudwatch")
         .with("metrics_namespace", &ns)
         .with("metrics_interval_secs", "1")

@@ -1,12 +1,10 @@
-//! `/admin/migration` and `cutover readiness`: per key counts and last seen from the durable
-//! usage store, and a verdict that needs zero key traffic AND some service traffic.
+//! `/admin/migration` and `cutover readiness`: per key counts and last seen from the migration
+//! ledger, and a verdict that needs zero key traffic AND some service traffic.
 
 use cutover::common::unix_now;
-use cutover::domain::KeyId;
-use cutover::metrics::usage::UsageBatch;
 
 use crate::helpers::{Auth, TestApp, app};
-use crate::support::{add_keys, eventually, key_entry, migration, usage_store};
+use crate::support::{add_keys, eventually, key_entry, ledger_store, migration, record_key_use};
 
 const DAY: u64 = 86_400;
 
@@ -30,7 +28,7 @@ async fn readiness_is_not_ready_while_a_key_was_used_in_the_window() {
     let res = app.get("/api/photos", &Auth::Key(keys[0].clone())).await;
     assert_eq!(res.status(), 200);
 
-    let entry = eventually(15, "the key use to reach the usage store", || async {
+    let entry = eventually(15, "the key use to reach the ledger", || async {
         let view = migration(&app).await;
         key_entry(&view, "legacy-mobile").filter(|k| k["requests_1h"] == 1)
     })
@@ -63,18 +61,12 @@ async fn readiness_is_ready_once_no_key_was_used_in_the_window() {
     let app = spawn().await;
     add_keys(&app, &["legacy-mobile"]).await;
     // The key was last used three days ago (written with an explicit time: the injected clock).
-    let store = usage_store(&app).await;
+    let store = ledger_store(&app).await;
     let three_days_ago = unix_now() - 3 * DAY;
-    let old_use = UsageBatch {
-        at: three_days_ago,
-        keys: vec![(KeyId::parse("legacy-mobile").unwrap(), 4, three_days_ago)],
-        jwt: 0,
-        api_key: 4,
-    };
-    store.record(&old_use).await.unwrap();
+    record_key_use(store.as_ref(), "legacy-mobile", 4, three_days_ago).await;
     // Today's traffic is real JWT traffic through the service.
     assert_eq!(app.list_status(&app.user("alice")).await, 200);
-    eventually(15, "JWT traffic to reach the usage store", || async {
+    eventually(15, "JWT traffic to reach the heartbeat", || async {
         let (ok, _, _) = app.cli(&["readiness", "--days", "2"]);
         ok.then_some(())
     })

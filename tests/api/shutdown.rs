@@ -2,8 +2,9 @@
 
 use cutover::common::unix_now;
 use cutover::config::Settings;
-use cutover::domain::KeyId;
-use cutover::metrics::usage::hour_of;
+use cutover::ledger::hour_of;
+
+use crate::support::accepted_in;
 use cutover::startup::Application;
 
 use crate::helpers::{Auth, run_cli, settings_pairs};
@@ -39,19 +40,21 @@ async fn a_graceful_shutdown_flushes_the_last_intervals_key_usage() {
     let store = cutover::backends::Backends::build(&settings())
         .await
         .unwrap()
-        .usage;
-    let k = KeyId::parse("legacy-mobile").unwrap();
+        .ledger;
     let hour = hour_of(unix_now());
     assert_eq!(
-        store.key_requests(&k, hour - 1, hour).await.unwrap(),
+        accepted_in(store.as_ref(), "legacy-mobile", hour - 1, hour).await,
         0,
         "not flushed yet"
     );
 
     tokio::join!(public.stop(true), admin.stop(true));
     running.await.unwrap().unwrap();
-    assert_eq!(store.key_requests(&k, hour - 1, hour + 1).await.unwrap(), 1);
-    assert!(store.last_seen(&k).await.unwrap().is_some());
+    assert_eq!(
+        accepted_in(store.as_ref(), "legacy-mobile", hour - 1, hour + 1).await,
+        1
+    );
+    assert!(!store.traffic_by_hour(hour - 1, hour + 1).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -160,11 +163,10 @@ async fn sigterm_under_load_lets_in_flight_requests_and_an_upload_finish_then_re
     let store = cutover::backends::Backends::build(&settings)
         .await
         .unwrap()
-        .usage;
+        .ledger;
     let hour = hour_of(unix_now());
-    let k = KeyId::parse("under-load").unwrap();
     assert_eq!(
-        store.key_requests(&k, hour - 1, hour + 1).await.unwrap(),
+        accepted_in(store.as_ref(), "under-load", hour - 1, hour + 1).await,
         21,
         "the twenty lists and the upload, written by the shutdown flush"
     );

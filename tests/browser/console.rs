@@ -37,37 +37,50 @@ async fn get(served: &Served, auth: (&str, &str), agent: &str) -> u16 {
         .as_u16()
 }
 
-/// A month of earlier traffic in which the key path's share shrinks, written to the usage
-/// store as other instances would have: the chart then shows a migration, not one bar.
-async fn seed_history(served: &Served) {
+/// A month of earlier traffic in which the key path's share shrinks, written to the ledger as
+/// other instances would have: the chart then shows a migration, not one bar. Returns the
+/// requests it wrote for `legacy-mobile`.
+async fn seed_history(served: &Served) -> u64 {
     use cutover::domain::KeyId;
-    use cutover::metrics::usage::{UsageBatch, UsageStore, sqlite::SqliteUsage};
+    use cutover::ledger::{Batch, KeyDay, Kind, LedgerStore, Seen, Traffic, day_of, hour_of};
+    use cutover::storage::sqlite::ledger::SqliteLedger;
     let db = cutover::storage::sqlite::Database::open(served.data_dir.path()).unwrap();
-    let store = SqliteUsage::new(db);
+    let store = SqliteLedger::new(db);
     let now = cutover::common::unix_now();
     let (mobile, batch) = (
         KeyId::parse("legacy-mobile").unwrap(),
         KeyId::parse("old-batch").unwrap(),
     );
+    let mut mobile_total = 0;
     for back in 1..30u64 {
         let at = now - back * 86_400;
         // From about 70 % of the requests a month ago to about 20 % yesterday.
         let api_key = 10 + back * 4;
         // old-batch went quiet ten days ago.
         let old = if back > 10 { api_key / 3 } else { 0 };
+        let day = |n: u64| {
+            let mut d = KeyDay::default();
+            let seen = Seen {
+                count: n,
+                first: at,
+                last: at,
+            };
+            d.add(Kind::Total, "", &seen);
+            d.add(Kind::Accepted, "", &seen);
+            d
+        };
+        let mut writes = Batch::from([((mobile.clone(), day_of(at)), day(api_key - old))]);
+        if old > 0 {
+            writes.insert((batch.clone(), day_of(at)), day(old));
+        }
+        mobile_total += api_key - old;
+        store.record(&writes).await.unwrap();
         store
-            .record(&UsageBatch {
-                at,
-                keys: vec![
-                    (mobile.clone(), api_key - old, at),
-                    (batch.clone(), old, at),
-                ],
-                jwt: 50,
-                api_key,
-            })
+            .add_traffic(hour_of(at), &Traffic { jwt: 50, api_key })
             .await
             .unwrap();
     }
+    mobile_total
 }
 
 /// The text of the first element matching `css`, or None.
@@ -139,19 +152,28 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
             200
         );
     }
-    seed_history(&served).await;
+    let earlier = seed_history(&served).await;
+    // The two requests above and the one that found the keys loaded, beside the month before.
+    let mobile_30d = (earlier + 3).to_string();
 
     let driver = Chromedriver::start().await;
     let b = Browser::open(&driver).await;
     let console = format!("{}/console", served.admin_address);
-    // Usage and the ledger are flushed every second: reload until both are in.
+    // The ledger and the heartbeat are flushed every second: reload until both are in.
     let today = eventually(20, "the console to show today's requests", || async {
         b.goto(&console).await;
         let requests = text(&b, r#"tr[data-key="legacy-mobile"] .requests"#).await;
         let today = text(&b, "#share svg rect.bar:last-of-type title").await?;
-        (requests.as_deref() == Some("3") && today.contains("of 20 requests")).then_some(today)
+        (requests.as_deref() == Some(mobile_30d.as_str()) && today.contains("of 20 requests"))
+            .then_some(today)
     })
     .await;
+    // One count, one window: the verdict's reason names the same figure as the keys table.
+    let verdict = text(&b, "#reasons").await.unwrap_or_default();
+    assert!(
+        verdict.contains(&format!("key legacy-mobile made {mobile_30d} requests in the last 30 days")),
+        "{verdict}"
+    );
     assert!(
         today.contains("25.0% through the key path (5 of 20 requests)"),
         "{today}"

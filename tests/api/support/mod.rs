@@ -84,12 +84,50 @@ pub async fn send_mix(app: &TestApp, keys: &[String]) {
     assert_eq!(app.list_status(&Auth::None).await, 401);
 }
 
-/// The usage store the app writes to, whichever backend the suite runs on.
-pub async fn usage_store(app: &TestApp) -> std::sync::Arc<dyn cutover::metrics::usage::UsageStore> {
+/// The ledger's store the app writes to (key use and the heartbeat), whichever backend the
+/// suite runs on.
+pub async fn ledger_store(app: &TestApp) -> std::sync::Arc<dyn cutover::ledger::LedgerStore> {
     let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
     cutover::backends::Backends::build(&settings)
         .await
         .unwrap()
-        .usage
+        .ledger
+}
+
+/// Writes `n` accepted requests of `key` at `at` (unix seconds), and the matching key-path
+/// traffic, as an instance's flushes would have: history the test cannot make by waiting.
+pub async fn record_key_use(store: &dyn cutover::ledger::LedgerStore, key: &str, n: u64, at: u64) {
+    use cutover::ledger::{Batch, KeyDay, Kind, Seen, Traffic, day_of, hour_of};
+    let seen = Seen {
+        count: n,
+        first: at,
+        last: at,
+    };
+    let mut day = KeyDay::default();
+    day.add(Kind::Total, "", &seen);
+    day.add(Kind::Accepted, "", &seen);
+    let key = cutover::domain::KeyId::parse(key).unwrap();
+    store
+        .record(&Batch::from([((key, day_of(at)), day)]))
+        .await
+        .unwrap();
+    let traffic = Traffic { jwt: 0, api_key: n };
+    store.add_traffic(hour_of(at), &traffic).await.unwrap();
+}
+
+/// Requests of `key` accepted in the hours `from..=to`, as the store holds them.
+pub async fn accepted_in(
+    store: &dyn cutover::ledger::LedgerStore,
+    key: &str,
+    from: u64,
+    to: u64,
+) -> u64 {
+    use cutover::ledger::Kind;
+    let key = cutover::domain::KeyId::parse(key).unwrap();
+    let read = store.read(from / 24, to / 24).await.unwrap();
+    read.iter()
+        .filter(|((k, _), _)| *k == key)
+        .map(|(_, d)| d.within(from, to).get(Kind::Accepted, "").count)
+        .sum()
 }
