@@ -22,12 +22,12 @@ use crate::http;
 use crate::http::deprecation::DeprecationNotice;
 use crate::http::dev_oauth::DevOAuth;
 use crate::http::state::AppState;
-use crate::metrics::Metrics;
-use crate::metrics::cloudwatch::CloudWatchSink;
-use crate::metrics::report::Reporter;
 use crate::ledger::LedgerStore;
 use crate::ledger::heartbeat::Heartbeat;
+use crate::metrics::Metrics;
+use crate::metrics::cloudwatch::CloudWatchSink;
 use crate::metrics::keys::KeyDeltas;
+use crate::metrics::report::Reporter;
 use crate::periodic::Background;
 
 pub struct Application {
@@ -54,15 +54,14 @@ fn start_reporters(
     let heartbeat = Reporter::new(metrics.clone(), Arc::new(Heartbeat { store }));
     heartbeat.spawn(bg, settings.metrics.usage_flush);
     let mut reporters = vec![heartbeat];
-    match (settings.metrics.sink, keys) {
-        (MetricsSink::CloudWatch, Some(keys)) => {
+    if let (MetricsSink::CloudWatch, Some(keys)) = (settings.metrics.sink, keys) {
+        {
             let aws = aws.expect("Backends loads the AWS config for the CloudWatch sink");
             let sink = CloudWatchSink::new(aws, &settings.metrics, keys);
             let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
             publisher.spawn(bg, settings.metrics.interval);
             reporters.push(publisher);
         }
-        _ => {}
     }
     reporters
 }

@@ -27,7 +27,7 @@ pub async fn report(
     days: u64,
 ) -> anyhow::Result<MigrationReport> {
     let versions = backends.keys.load().await?;
-    let owners = crate::migration::owners(&KeyRing::from_versions(&versions));
+    let owners = KeyRing::from_versions(&versions).owners();
     Ok(crate::migration::build(
         backends.ledger.as_ref(),
         &owners,

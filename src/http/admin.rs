@@ -66,7 +66,7 @@ pub(crate) async fn report(
         .auth
         .keys
         .current()
-        .map(|ring| crate::migration::owners(&ring))
+        .map(|ring| ring.owners())
         .unwrap_or_default();
     let ledger = &state.ledger;
     crate::migration::build(
@@ -121,12 +121,9 @@ async fn clients(
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let days = days_param(req.query_string())?;
-    let days = crate::migration::days::parse_days(
-        days.as_deref(),
-        DEFAULT_CLIENT_DAYS,
-        MAX_CLIENT_DAYS,
-    )
-    .map_err(ApiError::BadRequest)?;
+    let days =
+        crate::migration::days::parse_days(days.as_deref(), DEFAULT_CLIENT_DAYS, MAX_CLIENT_DAYS)
+            .map_err(ApiError::BadRequest)?;
     let list = report(&state, days, "/admin/clients").await?.clients;
     Ok(HttpResponse::Ok().json(list))
 }

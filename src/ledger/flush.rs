@@ -17,7 +17,11 @@ use crate::periodic::Background;
 fn publish(to: &KeyDeltas, drained: &Batch) {
     for ((key, _), day) in drained {
         let accepted = day.get(Kind::Accepted, "");
-        let refused: u64 = day.of_kind(Kind::Refused).iter().map(|(_, s)| s.count).sum();
+        let refused: u64 = day
+            .of_kind(Kind::Refused)
+            .iter()
+            .map(|(_, s)| s.count)
+            .sum();
         to.add(key, accepted.count, refused, accepted.last);
     }
 }
@@ -85,8 +89,8 @@ mod tests {
     use super::*;
     use crate::common::Route;
     use crate::domain::KeyId;
-    use crate::ledger::recorder::{Observation, Outcome, Recorder};
     use crate::ledger::LedgerStore;
+    use crate::ledger::recorder::{Observation, Outcome, Recorder};
     use crate::storage::sqlite::Database;
     use crate::storage::sqlite::ledger::SqliteLedger;
 

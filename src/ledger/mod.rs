@@ -2,12 +2,12 @@
 //! accepted, decided by a JWT that came with the key, and refused (by cause); per key id and UTC
 //! **day**: the user agents and source networks they came from, the routes they used and the
 //! Cognito `sub`s seen with the key. Readiness, the contact list, the console
-//! (`crate::migration`) and CloudWatch's per-key series all read these counts, so they agree.
+//! (`src/migration/`) and CloudWatch's per-key series all read these counts, so they agree.
 //! Beside it, per hour, the service's traffic by auth method (the heartbeat, [`traffic`]).
 //!
 //! The request path only touches the in-memory [`recorder::Recorder`]; a background flush adds its
 //! deltas to the durable [`LedgerStore`] (SQLite on the embedded default, DynamoDB on aws; the
-//! implementations are in `crate::storage`), so the ledger survives restarts and sums over
+//! implementations are in `src/storage/`), so the ledger survives restarts and sums over
 //! instances. Days older than `CUTOVER_LEDGER_DAYS` are pruned.
 //!
 //! Hourly counts so that "the last hour" is answerable and a window is rounded out to whole
@@ -324,8 +324,11 @@ pub trait LedgerStore: Send + Sync {
     async fn add_traffic(&self, hour: Hour, traffic: &Traffic) -> Result<(), StoreError>;
     /// The service's traffic per hour in `from..=to`, in one read: `(hour, traffic)` in hour
     /// order, hours without traffic left out.
-    async fn traffic_by_hour(&self, from: Hour, to: Hour)
-    -> Result<Vec<(Hour, Traffic)>, StoreError>;
+    async fn traffic_by_hour(
+        &self,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<(Hour, Traffic)>, StoreError>;
 }
 
 /// What the service holds of the ledger: the request path's aggregate, the durable store,

@@ -52,7 +52,10 @@ mod tests {
         d.add(&k, 2, 1, 100);
         d.add(&k, 3, 0, 90);
         let first = d.take();
-        assert_eq!((first[&k].count, first[&k].refused, first[&k].last_seen), (5, 1, 100));
+        assert_eq!(
+            (first[&k].count, first[&k].refused, first[&k].last_seen),
+            (5, 1, 100)
+        );
         let idle = d.take();
         assert_eq!((idle[&k].count, idle[&k].last_seen), (0, 100));
     }

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Window;
-use crate::auth::api_key::KeyRing;
 use crate::common::rfc3339;
 use crate::domain::KeyId;
 use crate::ledger::{Batch, KeyDay, Kind, MAX_NAMES, OTHER, Seen};
@@ -68,21 +67,6 @@ pub struct Clients {
     pub window_days: u64,
     pub generated_at: String,
     pub clients: Vec<ClientRow>,
-}
-
-/// Every configured key id with its owner's `sub` (None: the key acts as itself).
-pub fn owners(ring: &KeyRing) -> Vec<(KeyId, Option<String>)> {
-    let mut out: Vec<(KeyId, Option<String>)> = ring
-        .entries_for_listing()
-        .map(|m| {
-            let owner = m.principal.as_str();
-            let owner = (!owner.starts_with("apikey:")).then(|| owner.to_string());
-            (m.id.clone(), owner)
-        })
-        .collect();
-    out.sort();
-    out.dedup_by(|a, b| a.0 == b.0);
-    out
 }
 
 fn top(day: &KeyDay, kind: Kind) -> Vec<(&str, Seen)> {

@@ -20,7 +20,7 @@ use crate::common::StoreError;
 use crate::domain::KeyId;
 use crate::ledger::{Day, Hour, LedgerStore, day_of, hour_of};
 
-pub use clients::{Clients, owners};
+pub use clients::Clients;
 pub use readiness::Readiness;
 pub use share::DayShare;
 

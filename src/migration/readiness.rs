@@ -233,13 +233,25 @@ mod tests {
         day.add(Kind::Accepted, "", &Seen::at(at));
         let retained = Batch::from([((k.clone(), day_of(at)), day)]);
         let hours = [(hour_of(at), Traffic { jwt: 1, api_key: 1 })];
-        let r = assess(&retained, &hours, std::slice::from_ref(&k), Window::new(7, now), 90);
+        let r = assess(
+            &retained,
+            &hours,
+            std::slice::from_ref(&k),
+            Window::new(7, now),
+            90,
+        );
         assert_eq!(r.keys[0].requests_1h, 1, "counted more, never less");
         let long = assess(&retained, &hours, &[], Window::new(400, now), 90);
         assert!(!long.ready);
-        assert!(long.reasons[0].contains("CUTOVER_LEDGER_DAYS=90"), "{:?}", long.reasons);
         assert!(
-            long.reasons.iter().any(|r| r.starts_with("1 key-path requests")),
+            long.reasons[0].contains("CUTOVER_LEDGER_DAYS=90"),
+            "{:?}",
+            long.reasons
+        );
+        assert!(
+            long.reasons
+                .iter()
+                .any(|r| r.starts_with("1 key-path requests")),
             "a key no longer configured is still counted: {:?}",
             long.reasons
         );

@@ -59,7 +59,10 @@ async fn an_item_of_the_per_day_release_is_read_and_new_counts_go_beside_it() {
     aws.dynamodb()
         .put_item()
         .table_name(&table)
-        .item("pk", AttributeValue::S(format!("LEDGER#{}", day_label(day_of(at)))))
+        .item(
+            "pk",
+            AttributeValue::S(format!("LEDGER#{}", day_label(day_of(at)))),
+        )
         .item("sk", AttributeValue::S("KEY#legacy-mobile".into()))
         .item("c#accepted#", n(6))
         .item("f#accepted#", n(at - 10))
@@ -100,7 +103,10 @@ async fn readiness_in_aws_mode_reads_the_dynamodb_ledger_items() {
     let store = DynamoLedger::new(moto::aws().await.dynamodb(), table, 90);
     let now = unix_now();
     record_key_use(&store, "legacy-mobile", 6, now - 3 * DAY).await;
-    let jwt = cutover::ledger::Traffic { jwt: 10, api_key: 0 };
+    let jwt = cutover::ledger::Traffic {
+        jwt: 10,
+        api_key: 0,
+    };
     store.add_traffic(hour_of(now), &jwt).await.unwrap();
 
     let (ok, out, err) = run_cli(&pairs, &["readiness", "--days", "2"]);

@@ -64,20 +64,34 @@ async fn key_requests_through_two_instances_count_the_same_in_every_surface() {
 
     let readiness = eventually(15, "readiness to count every request", || async {
         let view = migration(&first).await;
-        key_entry(&view, "legacy-mobile")
-            .filter(|k| k["requests_7d"] == N)
+        key_entry(&view, "legacy-mobile").filter(|k| k["requests_7d"] == N)
     })
     .await;
     assert_eq!(
-        (readiness["requests_1h"].clone(), readiness["requests_window"].clone()),
+        (
+            readiness["requests_1h"].clone(),
+            readiness["requests_window"].clone()
+        ),
         (N.into(), N.into())
     );
-    let list: Value = second.admin_get("/admin/clients?days=7").await.json().await.unwrap();
+    let list: Value = second
+        .admin_get("/admin/clients?days=7")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(clients_requests(&list, "legacy-mobile"), Some(N), "{list}");
-    let html = first.admin_get("/console?days=7").await.text().await.unwrap();
+    let html = first
+        .admin_get("/console?days=7")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(console_requests(&html, "legacy-mobile"), Some(N));
     assert!(
-        html.contains(&format!("key legacy-mobile made {n} requests in the last 7 days")),
+        html.contains(&format!(
+            "key legacy-mobile made {n} requests in the last 7 days"
+        )),
         "the console's verdict reads the same count"
     );
     let (ok, out, err) = first.cli(&["clients", "--days", "7", "--format", "json"]);
@@ -100,7 +114,9 @@ async fn key_requests_through_two_instances_count_the_same_in_every_surface() {
                     .build(),
             )
             .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(since))
-            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(since + 1200))
+            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                since + 1200,
+            ))
             .period(60)
             .statistics(aws_sdk_cloudwatch::types::Statistic::Sum)
             .send()

@@ -54,7 +54,13 @@ async fn a_graceful_shutdown_flushes_the_last_intervals_key_usage() {
         accepted_in(store.as_ref(), "legacy-mobile", hour - 1, hour + 1).await,
         1
     );
-    assert!(!store.traffic_by_hour(hour - 1, hour + 1).await.unwrap().is_empty());
+    assert!(
+        !store
+            .traffic_by_hour(hour - 1, hour + 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -171,7 +171,9 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
     // One count, one window: the verdict's reason names the same figure as the keys table.
     let verdict = text(&b, "#reasons").await.unwrap_or_default();
     assert!(
-        verdict.contains(&format!("key legacy-mobile made {mobile_30d} requests in the last 30 days")),
+        verdict.contains(&format!(
+            "key legacy-mobile made {mobile_30d} requests in the last 30 days"
+        )),
         "{verdict}"
     );
     assert!(

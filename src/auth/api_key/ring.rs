@@ -97,6 +97,22 @@ impl KeyRing {
     }
 
     /// The distinct key ids, sorted.
+    /// Every key id with its owner's `sub` (None: the key acts as itself), sorted: the
+    /// configured keys of the migration report.
+    pub fn owners(&self) -> Vec<(KeyId, Option<String>)> {
+        let mut out: Vec<(KeyId, Option<String>)> = self
+            .entries_for_listing()
+            .map(|m| {
+                let owner = m.principal.as_str();
+                let owner = (!owner.starts_with("apikey:")).then(|| owner.to_string());
+                (m.id.clone(), owner)
+            })
+            .collect();
+        out.sort();
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
+    }
+
     pub fn key_ids(&self) -> Vec<KeyId> {
         let mut ids: Vec<KeyId> = self.entries.iter().map(|e| e.found.id.clone()).collect();
         ids.sort();

@@ -6,12 +6,12 @@ use std::fmt::Write;
 use time::OffsetDateTime;
 
 use super::chart;
-use crate::migration::DayShare as Day;
 use super::next_step::NextStep;
 use crate::domain::FallbackMode;
 use crate::fallback::{Canary, Window};
-use crate::migration::clients::{ClientRow, Clients};
+use crate::migration::DayShare as Day;
 use crate::migration::Readiness;
+use crate::migration::clients::{ClientRow, Clients};
 
 /// The chart's periods, as links.
 pub const PERIODS: [u64; 3] = [7, 30, 90];
@@ -249,8 +249,8 @@ fn brownouts(h: &mut String, v: &View<'_>) {
 mod tests {
     use super::*;
     use crate::domain::KeyId;
-    use crate::migration::clients::{AgentRow, SubRow};
     use crate::ledger::Traffic;
+    use crate::migration::clients::{AgentRow, SubRow};
 
     fn row(agent: &str, sub: &str) -> ClientRow {
         ClientRow {

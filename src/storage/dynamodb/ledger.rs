@@ -360,14 +360,23 @@ mod tests {
             (use_attr('c', hour_of(t), Kind::Accepted, ""), n(1)),
             (use_attr('f', hour_of(t), Kind::Accepted, ""), n(t + 5)),
             (use_attr('l', hour_of(t), Kind::Accepted, ""), n(t + 5)),
-            (use_attr('c', hour_of(t) + 2, Kind::Refused, "brownout"), n(2)),
-            (use_attr('l', hour_of(t) + 2, Kind::Refused, "brownout"), n(t + 7200)),
+            (
+                use_attr('c', hour_of(t) + 2, Kind::Refused, "brownout"),
+                n(2),
+            ),
+            (
+                use_attr('l', hour_of(t) + 2, Kind::Refused, "brownout"),
+                n(t + 7200),
+            ),
         ]);
         let d = parse_item(&item, day);
         let h = hour_of(t);
         assert_eq!(d.within(h, h).get(Kind::Accepted, "").count, 5);
         assert_eq!(d.within(h, h).get(Kind::Accepted, "").first, t - 3600);
-        assert_eq!(d.within(h + 2, h + 2).get(Kind::Refused, "brownout").count, 2);
+        assert_eq!(
+            d.within(h + 2, h + 2).get(Kind::Refused, "brownout").count,
+            2
+        );
     }
 
     #[test]
@@ -378,8 +387,14 @@ mod tests {
             (attr('c', Kind::Agent, "curl/8 #1"), n(3)),
             (attr('f', Kind::Agent, "curl/8 #1"), n(10)),
             (attr('l', Kind::Agent, "curl/8 #1"), n(20)),
-            (use_attr('c', hour_of(t), Kind::Refused, "key_path_disabled"), n(2)),
-            (use_attr('l', hour_of(t), Kind::Refused, "key_path_disabled"), n(t)),
+            (
+                use_attr('c', hour_of(t), Kind::Refused, "key_path_disabled"),
+                n(2),
+            ),
+            (
+                use_attr('l', hour_of(t), Kind::Refused, "key_path_disabled"),
+                n(t),
+            ),
         ]);
         let day = parse_item(&item, t / DAY_SECS);
         assert_eq!(

@@ -260,7 +260,10 @@ mod tests {
         let mut d = KeyDay::default();
         d.add(Kind::Accepted, "", &Seen::at(t));
         d.add(Kind::Refused, "brownout", &Seen::at(t + 3600));
-        store.record(&Batch::from([((k.clone(), day), d)])).await.unwrap();
+        store
+            .record(&Batch::from([((k.clone(), day), d)]))
+            .await
+            .unwrap();
         let read = store.read(day, day).await.unwrap();
         let d = &read[&(k, day)];
         assert_eq!(d.within(h, h).get(Kind::Accepted, "").count, 1);
@@ -272,6 +275,9 @@ mod tests {
         store.add_traffic(h, &t1).await.unwrap();
         store.add_traffic(h + 2, &t1).await.unwrap();
         let series = store.traffic_by_hour(h, h + 2).await.unwrap();
-        assert_eq!(series, vec![(h, Traffic { jwt: 4, api_key: 2 }), (h + 2, t1)]);
+        assert_eq!(
+            series,
+            vec![(h, Traffic { jwt: 4, api_key: 2 }), (h + 2, t1)]
+        );
     }
 }
