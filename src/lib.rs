@@ -22,3 +22,6 @@ pub mod refresh;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+
+#[cfg(test)]
+mod layering_tests;
