@@ -1,5 +1,5 @@
-//! Building the service from settings: one `match` per backend, the two listeners, and the
-//! background tasks. Tests build exactly this, on port 0.
+//! Building the service from settings: the backends (chosen in `backends.rs`), the two
+//! listeners, and the background tasks. Tests build exactly this, on port 0.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,19 +12,16 @@ use anyhow::Context;
 
 use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
-use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
-use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::JwtVerifier;
-use crate::backends::Backends;
-use crate::config::{IssuerSettings, MetricsSink, Settings, StorageSettings};
+use crate::backends::{Issuer, ServeBackends};
+use crate::config::{IssuerSettings, Settings, StorageSettings};
 use crate::fallback::FallbackFlag;
 use crate::http;
 use crate::http::deprecation::DeprecationNotice;
 use crate::http::dev_oauth::DevOAuth;
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
-use crate::metrics::cloudwatch::CloudWatchSink;
-use crate::metrics::report::Reporter;
+use crate::metrics::report::{DeltaSink, Reporter};
 use crate::metrics::usage::UsageStore;
 use crate::metrics::usage::recorder::UsageRecorder;
 use crate::periodic::Background;
@@ -39,57 +36,41 @@ pub struct Application {
     background: Background,
 }
 
-/// The background reporters: usage into the store always; CloudWatch when it is the sink
-/// (Prometheus is pulled from `/metrics`, so it needs no reporter).
+/// The background reporters: usage into the store always; the metrics sink when it is one that
+/// is pushed to (Prometheus is pulled from `/metrics`, so it needs no reporter).
 fn start_reporters(
     bg: &Background,
     settings: &Settings,
-    aws: Option<&crate::aws::Aws>,
+    sink: Option<Arc<dyn DeltaSink>>,
     metrics: &Metrics,
     usage: Arc<dyn UsageStore>,
 ) -> Vec<Arc<Reporter>> {
     let recorder = Reporter::new(metrics.clone(), Arc::new(UsageRecorder { store: usage }));
     recorder.spawn(bg, settings.metrics.usage_flush);
     let mut reporters = vec![recorder];
-    match settings.metrics.sink {
-        MetricsSink::Prometheus => {}
-        MetricsSink::CloudWatch => {
-            let aws = aws.expect("Backends loads the AWS config for the CloudWatch sink");
-            let sink = CloudWatchSink::new(aws, &settings.metrics);
-            let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
-            publisher.spawn(bg, settings.metrics.interval);
-            reporters.push(publisher);
-        }
+    if let Some(sink) = sink {
+        let publisher = Reporter::new(metrics.clone(), sink);
+        publisher.spawn(bg, settings.metrics.interval);
+        reporters.push(publisher);
     }
     reporters
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let backends = Backends::build(&settings).await?;
-
-        let (dev_issuer, jwks, issuer, client_ids) = match &settings.jwt.issuer {
-            IssuerSettings::Dev => {
-                let dev = Arc::new(DevIssuer::load_or_create(&settings.data_dir)?);
-                let set = KeySet::parse(dev.jwks().to_string().as_bytes())?;
-                let mut client_ids = settings.jwt.client_ids.clone();
-                client_ids.push(DEV_CLIENT_ID.to_string());
-                // The app client the dev sign-in endpoints issue tokens to.
-                client_ids.push(settings.web.oauth_client_id.clone());
-                (
-                    Some(dev),
-                    Jwks::Static(Arc::new(set)),
-                    DEV_ISSUER.to_string(),
+        let metrics = Metrics::default();
+        let ServeBackends {
+            stores: backends,
+            issuer:
+                Issuer {
+                    dev: dev_issuer,
+                    jwks,
+                    issuer,
                     client_ids,
-                )
-            }
-            IssuerSettings::External { issuer, jwks_url } => (
-                None,
-                Jwks::remote(jwks_url.clone())?,
-                issuer.clone(),
-                settings.jwt.client_ids.clone(),
-            ),
-        };
+                },
+            metrics_sink,
+            limits,
+        } = ServeBackends::build(&settings, &metrics).await?;
         jwks.load().await;
 
         let keys = ApiKeys::new(backends.keys.clone());
@@ -98,18 +79,16 @@ impl Application {
         let flag = FallbackFlag::new(settings.fallback.initial);
         flag.refresh(backends.control.as_ref()).await;
 
-        let aws = backends.aws.clone();
         let cursor_key = backends
             .metadata
             .cursor_key()
             .await
             .context("reading the cursor signing key")?;
 
-        let metrics = Metrics::default();
         let usage = backends.usage.clone();
         let control = backends.control.clone();
 
-        let limits = Arc::new(crate::backends::rate_limits(&settings, &metrics).await?);
+        let limits = Arc::new(limits);
         let site = settings
             .web
             .app
@@ -202,7 +181,7 @@ impl Application {
         auth.flag
             .spawn_poller(&background, control, settings.fallback.poll);
         app_state.limits.spawn_sweeper(&background);
-        let reporters = start_reporters(&background, &settings, aws.as_ref(), &metrics, usage);
+        let reporters = start_reporters(&background, &settings, metrics_sink, &metrics, usage);
         ledger_flush.spawn(&background, settings.metrics.usage_flush);
         announce(&settings, port, admin_port);
         Ok(Application {
