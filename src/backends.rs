@@ -1,19 +1,34 @@
-//! The one place that chooses each backend from settings: objects, metadata, the control store,
-//! the migration ledger and the key source. `serve` and every CLI command that touches a store build
-//! their stores here, so an embedded/aws choice is made exactly once.
+//! The one place that chooses each backend from settings, with one `match` each: objects and
+//! metadata, the control store, the migration ledger and the key source
+//! ([`Backends`], which `serve` and every CLI command that touches a store build), and, for
+//! `serve` alone ([`ServeBackends`]), the token issuer, the metrics sink and the rate store.
+//! An embedded/aws choice is made exactly once.
+//!
+//! "AWS is configured" is a value, [`AwsConfig`]: an AWS branch of a `match` asks it for the
+//! `&Aws` it builds from, which loads the SDK configuration on the first ask. So the
+//! configuration is loaded exactly when some setting names an AWS backend, once per process,
+//! and no constructor receives an `Option` it must trust to be `Some`.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::sync::OnceCell;
 
 use crate::auth::api_key::KeySource;
 use crate::auth::api_key::file::FileKeys;
 use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
+use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
+use crate::auth::jwks::{Jwks, KeySet};
 use crate::aws::Aws;
-use crate::config::{KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings};
+use crate::config::{
+    IssuerSettings, KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings,
+};
 use crate::fallback::ControlStore;
 use crate::ledger::LedgerStore;
 use crate::metrics::Metrics;
+use crate::metrics::cloudwatch::CloudWatchSink;
+use crate::metrics::keys::KeyDeltas;
+use crate::metrics::report::DeltaSink;
 use crate::ratelimit::RateLimits;
 use crate::ratelimit::shared::SharedLimits;
 use crate::storage::dynamodb::DynamoStore;
@@ -24,6 +39,17 @@ use crate::storage::sqlite::Database;
 use crate::storage::sqlite::ledger::SqliteLedger;
 use crate::storage::{MetadataStore, ObjectStore};
 
+/// The process's AWS configuration, loaded by the first AWS branch that asks for it.
+#[derive(Default)]
+pub struct AwsConfig(OnceCell<Aws>);
+
+impl AwsConfig {
+    /// The configuration, loaded on the first call (the standard provider chains).
+    pub async fn get(&self) -> &Aws {
+        self.0.get_or_init(Aws::load).await
+    }
+}
+
 pub struct Backends {
     pub objects: Arc<dyn ObjectStore>,
     pub metadata: Arc<dyn MetadataStore>,
@@ -31,23 +57,15 @@ pub struct Backends {
     /// The migration ledger (`src/ledger/`): key use per key and hour, and the heartbeat.
     pub ledger: Arc<dyn LedgerStore>,
     pub keys: Arc<dyn KeySource>,
-    /// The process's one AWS configuration, when any backend or sink is on AWS.
-    pub aws: Option<Aws>,
 }
 
 impl Backends {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let needs_aws = matches!(settings.storage, StorageSettings::Aws { .. })
-            || matches!(
-                settings.api_keys.source,
-                KeySourceSettings::SecretsManager { .. }
-            )
-            || settings.metrics.sink == MetricsSink::CloudWatch;
-        let aws = match needs_aws {
-            true => Some(Aws::load().await),
-            false => None,
-        };
-        let keys = key_source(settings, aws.as_ref());
+        Backends::build_with(settings, &AwsConfig::default()).await
+    }
+
+    async fn build_with(settings: &Settings, aws: &AwsConfig) -> anyhow::Result<Self> {
+        let keys = key_source(settings, aws).await;
         match &settings.storage {
             StorageSettings::Local => {
                 let db =
@@ -63,11 +81,10 @@ impl Backends {
                     control: Arc::new(db),
                     ledger: Arc::new(ledger),
                     keys,
-                    aws,
                 })
             }
             StorageSettings::Aws { bucket, table } => {
-                let sdk = aws.as_ref().expect("loaded above");
+                let sdk = aws.get().await;
                 // Without a region every call fails later with a less helpful message.
                 anyhow::ensure!(
                     sdk.region().is_some(),
@@ -86,16 +103,98 @@ impl Backends {
                         settings.ledger.days,
                     )),
                     keys,
-                    aws,
                 })
             }
         }
     }
 }
 
+/// What `serve` runs on besides the stores: who issues the tokens it accepts, where its metrics
+/// go, and where the rate limits are shared.
+pub struct ServeBackends {
+    pub stores: Backends,
+    pub issuer: Issuer,
+    /// The sink the metrics are pushed to; `None` for Prometheus, which is pulled from
+    /// `/metrics`.
+    pub metrics_sink: Option<PushedSink>,
+    pub limits: RateLimits,
+}
+
+impl ServeBackends {
+    pub async fn build(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Self> {
+        let aws = AwsConfig::default();
+        let stores = Backends::build_with(settings, &aws).await?;
+        let issuer = issuer(settings)?;
+        let metrics_sink = metrics_sink(settings, &aws).await;
+        let limits = rate_limits(settings, metrics).await?;
+        Ok(ServeBackends {
+            stores,
+            issuer,
+            metrics_sink,
+            limits,
+        })
+    }
+}
+
+/// The token issuer: where its signing keys come from, the `iss` its tokens carry and the
+/// client ids they may name.
+pub struct Issuer {
+    /// The dev issuer, when it is the one (it also serves the sign-in endpoints).
+    pub dev: Option<Arc<DevIssuer>>,
+    pub jwks: Jwks,
+    pub issuer: String,
+    pub client_ids: Vec<String>,
+}
+
+fn issuer(settings: &Settings) -> anyhow::Result<Issuer> {
+    match &settings.jwt.issuer {
+        IssuerSettings::Dev => {
+            let dev = Arc::new(DevIssuer::load_or_create(&settings.data_dir)?);
+            let set = KeySet::parse(dev.jwks().to_string().as_bytes())?;
+            let mut client_ids = settings.jwt.client_ids.clone();
+            client_ids.push(DEV_CLIENT_ID.to_string());
+            // The app client the dev sign-in endpoints issue tokens to.
+            client_ids.push(settings.web.oauth_client_id.clone());
+            Ok(Issuer {
+                dev: Some(dev),
+                jwks: Jwks::Static(Arc::new(set)),
+                issuer: DEV_ISSUER.to_string(),
+                client_ids,
+            })
+        }
+        IssuerSettings::External { issuer, jwks_url } => Ok(Issuer {
+            dev: None,
+            jwks: Jwks::remote(jwks_url.clone())?,
+            issuer: issuer.clone(),
+            client_ids: settings.jwt.client_ids.clone(),
+        }),
+    }
+}
+
+async fn metrics_sink(settings: &Settings, aws: &AwsConfig) -> Option<PushedSink> {
+    match settings.metrics.sink {
+        MetricsSink::Prometheus => None,
+        MetricsSink::CloudWatch => {
+            let keys = Arc::new(KeyDeltas::default());
+            let sink = CloudWatchSink::new(aws.get().await, &settings.metrics, keys.clone());
+            Some(PushedSink {
+                sink: Arc::new(sink),
+                keys,
+            })
+        }
+    }
+}
+
+/// A metrics sink that is pushed to (CloudWatch), and where the ledger's flush hands it the
+/// per-key figures it publishes, so they are the stored counts.
+pub struct PushedSink {
+    pub sink: Arc<dyn DeltaSink>,
+    pub keys: Arc<KeyDeltas>,
+}
+
 /// The rate limits, with the configured shared store. A store that does not answer at start
 /// does not stop it (the limits begin on the local share); a malformed URL does.
-pub async fn rate_limits(settings: &Settings, metrics: &Metrics) -> anyhow::Result<RateLimits> {
+async fn rate_limits(settings: &Settings, metrics: &Metrics) -> anyhow::Result<RateLimits> {
     let rate = &settings.rate;
     let shared = match &rate.store {
         RateStore::Local => None,
@@ -110,19 +209,14 @@ pub async fn rate_limits(settings: &Settings, metrics: &Metrics) -> anyhow::Resu
 
 /// The configured key source alone, for `cutover keys` (which needs no other store).
 pub async fn keys(settings: &Settings) -> Arc<dyn KeySource> {
-    let aws = match settings.api_keys.source {
-        KeySourceSettings::SecretsManager { .. } => Some(Aws::load().await),
-        KeySourceSettings::File => None,
-    };
-    key_source(settings, aws.as_ref())
+    key_source(settings, &AwsConfig::default()).await
 }
 
-fn key_source(settings: &Settings, aws: Option<&Aws>) -> Arc<dyn KeySource> {
+async fn key_source(settings: &Settings, aws: &AwsConfig) -> Arc<dyn KeySource> {
     match &settings.api_keys.source {
         KeySourceSettings::File => Arc::new(FileKeys::new(settings.data_dir.join("api-keys.json"))),
         KeySourceSettings::SecretsManager { secret_id } => Arc::new(SecretsManagerKeys::new(
-            aws.expect("the AWS config is loaded for a Secrets Manager key source")
-                .secrets_manager(),
+            aws.get().await.secrets_manager(),
             secret_id.clone(),
         )),
     }

@@ -1,5 +1,5 @@
-//! Building the service from settings: one `match` per backend, the two listeners, and the
-//! background tasks. Tests build exactly this, on port 0.
+//! Building the service from settings: the backends (chosen in `backends.rs`), the two
+//! listeners, and the background tasks. Tests build exactly this, on port 0.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,11 +12,9 @@ use anyhow::Context;
 
 use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
-use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
-use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::JwtVerifier;
-use crate::backends::Backends;
-use crate::config::{IssuerSettings, MetricsSink, Settings, StorageSettings};
+use crate::backends::{Issuer, ServeBackends};
+use crate::config::{IssuerSettings, Settings, StorageSettings};
 use crate::fallback::FallbackFlag;
 use crate::http;
 use crate::http::deprecation::DeprecationNotice;
@@ -25,9 +23,7 @@ use crate::http::state::AppState;
 use crate::ledger::LedgerStore;
 use crate::ledger::heartbeat::Heartbeat;
 use crate::metrics::Metrics;
-use crate::metrics::cloudwatch::CloudWatchSink;
-use crate::metrics::keys::KeyDeltas;
-use crate::metrics::report::Reporter;
+use crate::metrics::report::{DeltaSink, Reporter};
 use crate::periodic::Background;
 
 pub struct Application {
@@ -40,58 +36,42 @@ pub struct Application {
     background: Background,
 }
 
-/// The background reporters: the traffic heartbeat into the ledger's store always; CloudWatch
-/// when it is the sink (Prometheus is pulled from `/metrics`, so it needs no reporter), with the
-/// per-key figures the ledger's flush hands it (`keys`).
+/// The background reporters: the traffic heartbeat into the ledger's store always; the metrics
+/// sink when it is one that is pushed to (CloudWatch; Prometheus is pulled from `/metrics`, so
+/// it needs no reporter), which the ledger's flush hands its per-key figures.
 fn start_reporters(
     bg: &Background,
     settings: &Settings,
-    aws: Option<&crate::aws::Aws>,
+    sink: Option<Arc<dyn DeltaSink>>,
     metrics: &Metrics,
     store: Arc<dyn LedgerStore>,
-    keys: Option<Arc<KeyDeltas>>,
 ) -> Vec<Arc<Reporter>> {
     let heartbeat = Reporter::new(metrics.clone(), Arc::new(Heartbeat { store }));
     heartbeat.spawn(bg, settings.metrics.usage_flush);
     let mut reporters = vec![heartbeat];
-    if let (MetricsSink::CloudWatch, Some(keys)) = (settings.metrics.sink, keys) {
-        {
-            let aws = aws.expect("Backends loads the AWS config for the CloudWatch sink");
-            let sink = CloudWatchSink::new(aws, &settings.metrics, keys);
-            let publisher = Reporter::new(metrics.clone(), Arc::new(sink));
-            publisher.spawn(bg, settings.metrics.interval);
-            reporters.push(publisher);
-        }
+    if let Some(sink) = sink {
+        let publisher = Reporter::new(metrics.clone(), sink);
+        publisher.spawn(bg, settings.metrics.interval);
+        reporters.push(publisher);
     }
     reporters
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let backends = Backends::build(&settings).await?;
-
-        let (dev_issuer, jwks, issuer, client_ids) = match &settings.jwt.issuer {
-            IssuerSettings::Dev => {
-                let dev = Arc::new(DevIssuer::load_or_create(&settings.data_dir)?);
-                let set = KeySet::parse(dev.jwks().to_string().as_bytes())?;
-                let mut client_ids = settings.jwt.client_ids.clone();
-                client_ids.push(DEV_CLIENT_ID.to_string());
-                // The app client the dev sign-in endpoints issue tokens to.
-                client_ids.push(settings.web.oauth_client_id.clone());
-                (
-                    Some(dev),
-                    Jwks::Static(Arc::new(set)),
-                    DEV_ISSUER.to_string(),
+        let metrics = Metrics::default();
+        let ServeBackends {
+            stores: backends,
+            issuer:
+                Issuer {
+                    dev: dev_issuer,
+                    jwks,
+                    issuer,
                     client_ids,
-                )
-            }
-            IssuerSettings::External { issuer, jwks_url } => (
-                None,
-                Jwks::remote(jwks_url.clone())?,
-                issuer.clone(),
-                settings.jwt.client_ids.clone(),
-            ),
-        };
+                },
+            metrics_sink,
+            limits,
+        } = ServeBackends::build(&settings, &metrics).await?;
         jwks.load().await;
 
         let keys = ApiKeys::new(backends.keys.clone());
@@ -100,17 +80,15 @@ impl Application {
         let flag = FallbackFlag::new(settings.fallback.initial);
         flag.refresh(backends.control.as_ref()).await;
 
-        let aws = backends.aws.clone();
         let cursor_key = backends
             .metadata
             .cursor_key()
             .await
             .context("reading the cursor signing key")?;
 
-        let metrics = Metrics::default();
         let control = backends.control.clone();
 
-        let limits = Arc::new(crate::backends::rate_limits(&settings, &metrics).await?);
+        let limits = Arc::new(limits);
         let site = settings
             .web
             .app
@@ -122,8 +100,7 @@ impl Application {
             recorder: Default::default(),
             store: backends.ledger.clone(),
             days: settings.ledger.days,
-            published: (settings.metrics.sink == MetricsSink::CloudWatch)
-                .then(|| Arc::new(KeyDeltas::default())),
+            published: metrics_sink.as_ref().map(|pushed| pushed.keys.clone()),
         };
         let ledger_flush = crate::ledger::flush::Flusher::new(ledger.clone());
 
@@ -207,10 +184,9 @@ impl Application {
         let reporters = start_reporters(
             &background,
             &settings,
-            aws.as_ref(),
+            metrics_sink.map(|pushed| pushed.sink),
             &metrics,
             backends.ledger.clone(),
-            ledger_flush.published(),
         );
         ledger_flush.spawn(&background, settings.metrics.usage_flush);
         announce(&settings, port, admin_port);

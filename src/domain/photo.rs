@@ -120,18 +120,29 @@ impl Photo {
     }
 }
 
-/// A photo as the list and get answers show it, borrowed from wherever it lives (a `Photo`, or
-/// a database row, so a page is written without copying any row). The fields are in the
-/// alphabetical order those answers have always had (they were once built as a
-/// `serde_json::Value`, whose maps sort their keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// A photo as the upload, list and get answers show it, borrowed from wherever it lives (a
+/// `Photo`, or a database row, so a page is written without copying any row). The fields are in
+/// the alphabetical order those answers have always had (they were once built as a
+/// `serde_json::Value`, whose maps sort their keys). Its schema is the document's `Photo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Photo, description = "One upload as stored and listed.")]
 pub struct PhotoView<'a> {
+    /// Sniffed from the first bytes, one of `CUTOVER_ALLOWED_TYPES`.
+    #[schema(example = "image/png")]
     pub content_type: &'a str,
+    /// The client's file name, cleaned: no path, no control or format characters.
     pub filename: &'a str,
+    /// A ULID: ids sort by upload time.
+    #[schema(value_type = String, example = "01JD3Q7Z8X9Y0ABCDEFGHJKMNP")]
     pub id: PhotoId,
+    /// The Cognito `sub`, or `apikey:<id>` for a key without an owner.
     pub owner: &'a str,
+    /// Hex SHA-256 of the bytes; also the content's `ETag`.
     pub sha256: &'a str,
+    /// Bytes.
     pub size: u64,
+    /// RFC 3339.
+    #[schema(value_type = String, format = DateTime)]
     pub uploaded_at: Stamp<'a>,
 }
 

@@ -1,19 +1,28 @@
 use actix_web::{HttpResponse, web};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::FallbackMode;
+use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::ratelimit::StoreStatus;
+
+/// The liveness answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
 
 /// 200 while the process runs.
 #[utoipa::path(
     get,
     path = "/healthz",
     tag = "health",
-    responses((status = 200, description = "the process runs", body = super::openapi::Health))
+    responses((status = 200, description = "the process runs", body = Health))
 )]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// 200 when signing keys, API keys (if the key path is on) and storage are usable, else 503.
@@ -36,7 +45,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "health",
     responses(
         (status = 200, description = "ready: signing keys, API keys and both stores usable"),
-        (status = 503, description = "not ready; `detail` names the failing checks", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "not ready; `detail` names the failing checks", body = ApiError, content_type = "application/problem+json"),
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {

@@ -1,17 +1,23 @@
 //! The public API as an OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
 //! attributes and served at `/openapi.json` (and printed by `cutover openapi`). What every
 //! authenticated route shares — the two security schemes, the problem answers of the gate
-//! (401, 403, 429) and of an outage (503) — is added once, by [`Shared`]. A unit test holds the
-//! document and the registered routes ([`super::API_ROUTES`]) equal; an API test holds the
-//! schemas and the real answers equal.
+//! (401, 403, 429) and of an outage (503) — is added once, by [`Shared`]. The schemas are the
+//! answer types' own (`ToSchema` on the types the handlers serialize); the three bodies written
+//! by hand (a page of photos, the multipart form, a problem) describe themselves beside the code
+//! that writes or reads them. A unit test holds the document and the registered routes
+//! ([`super::API_ROUTES`]) equal; an API test holds the schemas and the real answers equal.
+
+use std::borrow::Cow;
 
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::config::ScopeSettings;
+use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
 /// The security scheme of a Cognito (or dev issuer) access token.
@@ -44,77 +50,51 @@ const PROBLEM_JSON: &str = "application/problem+json";
         super::me::me,
         openapi_json,
     ),
-    components(schemas(Photo, PhotoWithUrl, PhotoPage, Problem, UploadForm, Health)),
+    components(schemas(ApiError)),
     modifiers(&Shared)
 )]
 pub struct ApiDoc;
 
-/// One upload as stored and listed.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Photo {
-    /// A ULID: ids sort by upload time.
-    #[schema(example = "01JD3Q7Z8X9Y0ABCDEFGHJKMNP")]
-    id: String,
-    /// The client's file name, cleaned: no path, no control or format characters.
-    filename: String,
-    /// Sniffed from the first bytes, one of `CUTOVER_ALLOWED_TYPES`.
-    #[schema(example = "image/png")]
-    content_type: String,
-    size: u64,
-    /// Hex SHA-256 of the bytes; also the content's `ETag`.
-    sha256: String,
-    /// RFC 3339.
-    uploaded_at: String,
-    /// The Cognito `sub`, or `apikey:<id>` for a key without an owner.
-    owner: String,
+/// A problem answer: the body [`ApiError`]'s `error_response` writes (a `serde_json::Value`,
+/// so there is no struct to derive from; its members are described here, and an API test holds
+/// them to a real refusal's).
+impl utoipa::PartialSchema for ApiError {
+    fn schema() -> RefOr<Schema> {
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        ObjectBuilder::new()
+            .description(Some(
+                "An RFC 9457 problem; some types add members (`migration_url`, \
+                 `violated-policies`, `checks`).",
+            ))
+            .property(
+                "type",
+                text()
+                    .description(Some(
+                        "`urn:cutover:problem:<slug>` (the slugs are in `docs/reference.md`).",
+                    ))
+                    .examples(["urn:cutover:problem:unauthorized"]),
+            )
+            .property("title", text())
+            .property(
+                "status",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                    .minimum(Some(0)),
+            )
+            .property("detail", text())
+            .required("type")
+            .required("title")
+            .required("status")
+            .required("detail")
+            .into()
+    }
 }
 
-/// One upload, with where its bytes are.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PhotoWithUrl {
-    #[schema(inline)]
-    #[serde(flatten)]
-    photo: Photo,
-    /// `/api/photos/{id}/content`.
-    url: String,
-}
-
-/// A page of uploads, newest first.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PhotoPage {
-    items: Vec<Photo>,
-    /// Pass as `cursor` for the next page; `null` on the last one.
-    next_cursor: Option<String>,
-}
-
-/// An RFC 9457 problem; some types add members (`migration_url`, `violated-policies`, `checks`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Problem {
-    /// `urn:cutover:problem:<slug>` (the slugs are in `docs/reference.md`).
-    #[schema(example = "urn:cutover:problem:unauthorized")]
-    r#type: String,
-    title: String,
-    status: u16,
-    detail: String,
-}
-
-/// `multipart/form-data` with one part named `file`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct UploadForm {
-    #[schema(format = Binary, content_media_type = "application/octet-stream")]
-    file: Vec<u8>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Health {
-    #[schema(example = "ok")]
-    status: String,
+impl ToSchema for ApiError {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Problem")
+    }
 }
 
 /// Adds the security schemes, and the answers every route shares, to every operation.
@@ -126,7 +106,7 @@ fn problem(description: &str) -> utoipa::openapi::Response {
         .content(
             PROBLEM_JSON,
             ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
+                .schema(Some(Ref::from_schema_name(ApiError::name())))
                 .build(),
         )
         .build()

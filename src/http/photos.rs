@@ -6,6 +6,9 @@ use std::fmt;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::cursor;
 use crate::common::StoreError;
@@ -33,8 +36,8 @@ pub struct ListQuery {
         ("cursor" = Option<String>, Query, description = "the previous page's `next_cursor`"),
     ),
     responses(
-        (status = 200, description = "the caller's uploads, newest first", body = super::openapi::PhotoPage),
-        (status = 400, description = "`limit` out of range, or a cursor that is not this caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "the caller's uploads, newest first", body = PhotoPage),
+        (status = 400, description = "`limit` out of range, or a cursor that is not this caller's", body = ApiError, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["photos/read"]), ("api_key" = []))
 )]
@@ -56,37 +59,90 @@ pub async fn list(
                 .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
         ),
     };
-    // The answer is written while the store steps through its rows: one buffer, sized for a
-    // typical page, no page of owned items and no `serde_json::Value` tree.
-    let mut body = Vec::with_capacity(128 + 320 * limit as usize);
-    body.extend_from_slice(ITEMS_OPEN);
-    let mut failed = None;
-    let mut first = true;
+    let mut page = PhotoPage::with_room_for(limit);
     let last = state
         .metadata
-        .list_each(&caller.id, limit, before, &mut |item| {
-            if !std::mem::take(&mut first) {
-                body.push(b',');
-            }
-            if let Err(e) = serde_json::to_writer(&mut body, &item) {
-                failed.get_or_insert(e);
-            }
-        })
+        .list_each(&caller.id, limit, before, &mut |item| page.push(&item))
         .await?;
-    if let Some(e) = failed {
-        return Err(anyhow::Error::from(e).into());
-    }
     let next_cursor = last.map(|id| cursor::encode(&state.cursor_key, &caller.id, id));
-    body.extend_from_slice(ITEMS_CLOSE);
-    serde_json::to_writer(&mut body, &next_cursor).map_err(anyhow::Error::from)?;
-    body.push(b'}');
+    let body = page
+        .finish(next_cursor.as_deref())
+        .map_err(anyhow::Error::from)?;
     Ok(json_response(body))
 }
 
-/// `{"items":[…],"next_cursor":…}` around the items, in the key order the answer has always
-/// had (it was a `serde_json::Value`, whose maps sort their keys); a test pins it to that.
+/// A page of uploads, newest first: `{"items":[…],"next_cursor":…}`, written while the store
+/// steps through its rows (one buffer sized for a typical page, no page of owned items and no
+/// `serde_json::Value` tree). The framing keeps the key order the answer has always had (it was
+/// a `serde_json::Value`, whose maps sort their keys); a test pins it to that. Because the
+/// answer is framed by hand, its schema is written by hand beside the framing, from the items'
+/// derived one; a test holds the two to the same members.
+pub struct PhotoPage {
+    body: Vec<u8>,
+    first: bool,
+    failed: Option<serde_json::Error>,
+}
+
 const ITEMS_OPEN: &[u8] = br#"{"items":["#;
 const ITEMS_CLOSE: &[u8] = br#"],"next_cursor":"#;
+
+impl PhotoPage {
+    fn with_room_for(limit: u32) -> Self {
+        let mut body = Vec::with_capacity(128 + 320 * limit as usize);
+        body.extend_from_slice(ITEMS_OPEN);
+        PhotoPage {
+            body,
+            first: true,
+            failed: None,
+        }
+    }
+
+    fn push(&mut self, item: &PhotoView<'_>) {
+        if !std::mem::take(&mut self.first) {
+            self.body.push(b',');
+        }
+        if let Err(e) = serde_json::to_writer(&mut self.body, item) {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    fn finish(mut self, next_cursor: Option<&str>) -> serde_json::Result<Vec<u8>> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        self.body.extend_from_slice(ITEMS_CLOSE);
+        serde_json::to_writer(&mut self.body, &next_cursor)?;
+        self.body.push(b'}');
+        Ok(self.body)
+    }
+}
+
+impl utoipa::PartialSchema for PhotoPage {
+    fn schema() -> RefOr<Schema> {
+        let cursor = ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some(
+                "Pass as `cursor` for the next page; `null` on the last one.",
+            ));
+        ObjectBuilder::new()
+            .description(Some("A page of uploads, newest first."))
+            .property(
+                "items",
+                ArrayBuilder::new().items(Ref::from_schema_name(PhotoView::name())),
+            )
+            .property("next_cursor", cursor)
+            .required("items")
+            .required("next_cursor")
+            .into()
+    }
+}
+
+impl ToSchema for PhotoPage {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((PhotoView::name().into(), PhotoView::schema()));
+        PhotoView::schemas(schemas);
+    }
+}
 
 fn json_response(body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
@@ -95,10 +151,14 @@ fn json_response(body: Vec<u8>) -> HttpResponse {
 }
 
 /// One photo as `GET /api/photos/{id}` shows it: the list item plus where its bytes are.
-#[derive(Serialize)]
-struct OneAnswer<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(as = PhotoWithUrl, description = "One upload, with where its bytes are.")]
+pub struct OneAnswer<'a> {
     #[serde(flatten)]
+    #[schema(inline)]
     photo: PhotoView<'a>,
+    /// `/api/photos/{id}/content`.
+    #[schema(value_type = String)]
     url: ContentUrl,
 }
 
@@ -133,8 +193,8 @@ async fn own(state: &AppState, caller: &Principal, id: &str) -> Result<Photo, Ap
     tag = "photos",
     params(("id" = String, Path, description = "the upload's id (a ULID)")),
     responses(
-        (status = 200, description = "one upload", body = super::openapi::PhotoWithUrl),
-        (status = 404, description = "no such upload of this caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "one upload", body = OneAnswer),
+        (status = 404, description = "no such upload of this caller's", body = ApiError, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["photos/read"]), ("api_key" = []))
 )]
@@ -160,7 +220,7 @@ pub async fn get(
     responses(
         (status = 200, description = "the bytes (embedded storage), as an attachment", content_type = "application/octet-stream"),
         (status = 302, description = "a short-lived presigned S3 URL (aws storage)"),
-        (status = 404, description = "no such upload of this caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such upload of this caller's", body = ApiError, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["photos/read"]), ("api_key" = []))
 )]
@@ -205,7 +265,7 @@ pub async fn content(
     params(("id" = String, Path, description = "the upload's id (a ULID)")),
     responses(
         (status = 204, description = "deleted, with its bytes"),
-        (status = 404, description = "no such upload of this caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such upload of this caller's", body = ApiError, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["photos/write"]), ("api_key" = []))
 )]
@@ -262,17 +322,11 @@ mod tests {
     }
 
     fn framed(items: &[Photo], next_cursor: Option<&str>) -> Vec<u8> {
-        let mut body = ITEMS_OPEN.to_vec();
-        for (i, p) in items.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            serde_json::to_writer(&mut body, &p.view()).unwrap();
+        let mut page = PhotoPage::with_room_for(items.len() as u32);
+        for p in items {
+            page.push(&p.view());
         }
-        body.extend_from_slice(ITEMS_CLOSE);
-        serde_json::to_writer(&mut body, &next_cursor).unwrap();
-        body.push(b'}');
-        body
+        page.finish(next_cursor).unwrap()
     }
 
     #[test]
@@ -302,6 +356,21 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&now).unwrap(),
             serde_json::to_string(&before).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_page_schema_names_exactly_the_members_of_a_written_page() {
+        let schema = serde_json::to_value(PhotoPage::schema()).unwrap();
+        let mut described: Vec<&String> =
+            schema["properties"].as_object().unwrap().keys().collect();
+        described.sort();
+        let page: serde_json::Value = serde_json::from_slice(&framed(&[photo()], None)).unwrap();
+        let written: Vec<&String> = page.as_object().unwrap().keys().collect();
+        assert_eq!(described, written);
+        assert_eq!(
+            schema["properties"]["items"]["items"]["$ref"],
+            "#/components/schemas/Photo"
         );
     }
 }

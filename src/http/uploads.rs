@@ -22,8 +22,11 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use time::OffsetDateTime;
 
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+
 use crate::crypto::Sha256Stream;
-use crate::domain::{Filename, Photo, PhotoId, Principal};
+use crate::domain::{Filename, Photo, PhotoId, PhotoView, Principal};
 use crate::http::gate::{Authenticated, Writer};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
@@ -37,17 +40,38 @@ const MAX_PARTS: usize = 8;
 /// Room for boundaries, part headers and preamble on top of the parts' contents.
 const FRAMING_BYTES: u64 = 64 * 1024;
 
+/// The request body: `multipart/form-data` with one part named `file`. The handler reads the
+/// parts by hand as they stream (`receive`), so there is no struct to derive the form's
+/// schema from; it is written here, beside the reader.
+pub struct UploadForm;
+
+impl utoipa::PartialSchema for UploadForm {
+    fn schema() -> RefOr<Schema> {
+        let file = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .content_media_type("application/octet-stream");
+        ObjectBuilder::new()
+            .description(Some("`multipart/form-data` with one part named `file`."))
+            .property("file", file)
+            .required("file")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UploadForm {}
+
 #[utoipa::path(
     post,
     path = "/api/uploads",
     tag = "photos",
-    request_body(content = super::openapi::UploadForm, content_type = "multipart/form-data"),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "stored; `Location` names the new item", body = super::openapi::Photo),
-        (status = 400, description = "no `file` part, more than one, an empty file, a malformed body, or more than 8 parts", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 408, description = "the body sent nothing for `CUTOVER_BODY_IDLE_TIMEOUT_SECS`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "the file is over `CUTOVER_MAX_UPLOAD_BYTES`, or the other parts over 64 KiB", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "the sniffed type is not in `CUTOVER_ALLOWED_TYPES`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "stored; `Location` names the new item", body = PhotoView),
+        (status = 400, description = "no `file` part, more than one, an empty file, a malformed body, or more than 8 parts", body = ApiError, content_type = "application/problem+json"),
+        (status = 408, description = "the body sent nothing for `CUTOVER_BODY_IDLE_TIMEOUT_SECS`", body = ApiError, content_type = "application/problem+json"),
+        (status = 413, description = "the file is over `CUTOVER_MAX_UPLOAD_BYTES`, or the other parts over 64 KiB", body = ApiError, content_type = "application/problem+json"),
+        (status = 415, description = "the sniffed type is not in `CUTOVER_ALLOWED_TYPES`", body = ApiError, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["photos/write"]), ("api_key" = []))
 )]
@@ -102,7 +126,7 @@ pub async fn create(
     tracing::info!(photo = %photo.id, owner = %photo.owner, size = photo.size, "stored upload");
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/photos/{}", photo.id)))
-        .json(&photo))
+        .json(photo.view()))
 }
 
 /// Reads the whole multipart body. The object, once committed, is put in `stored` at once, so
