@@ -49,7 +49,7 @@ pub fn day_of(unix_secs: u64) -> Day {
 
 /// `YYYY-MM-DD` of a day.
 pub fn day_label(day: Day) -> String {
-    crate::metrics::usage::rfc3339(day * DAY_SECS)
+    crate::common::rfc3339(day * DAY_SECS)
         .get(..10)
         .unwrap_or_default()
         .to_string()

@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::{Batch, Day, KeyDay, Kind, LedgerStore, MAX_NAMES, OTHER, day_of};
 use crate::auth::api_key::KeyRing;
 use crate::common::StoreError;
+use crate::common::rfc3339;
 use crate::domain::KeyId;
-use crate::metrics::usage::rfc3339;
 
 const DAY_SECS: u64 = 86_400;
 

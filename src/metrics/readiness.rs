@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use super::usage::{Traffic, UsageStore, hour_of, rfc3339, window_start_hour};
+use super::usage::{Traffic, UsageStore, hour_of, window_start_hour};
 use crate::common::StoreError;
+use crate::common::rfc3339;
 use crate::domain::KeyId;
 
 const HOUR: u64 = 3600;

@@ -11,8 +11,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use jiff::Timestamp;
 
 use super::{MetadataStore, Page};
 use crate::aws::error::{ErrorClass, classify};
@@ -152,10 +151,7 @@ fn malformed(what: &str) -> StoreError {
 }
 
 fn to_item(p: &Photo) -> Result<Item, StoreError> {
-    let uploaded_at = p
-        .uploaded_at
-        .format(&Rfc3339)
-        .map_err(|e| StoreError::Other(e.into()))?;
+    let uploaded_at = crate::common::rfc3339(p.uploaded_at);
     let mut item = key(owner_pk(&p.owner), photo_sk(p.id));
     item.extend([
         ("id".to_string(), s(p.id.to_string())),
@@ -187,7 +183,7 @@ fn from_item(item: &Item) -> Result<Photo, StoreError> {
         content_type: text(item, "content_type")?.to_string(),
         size,
         sha256: text(item, "sha256")?.to_string(),
-        uploaded_at: OffsetDateTime::parse(text(item, "uploaded_at")?, &Rfc3339)
+        uploaded_at: crate::common::parse_rfc3339(text(item, "uploaded_at")?)
             .map_err(|_| malformed("uploaded_at"))?,
         owner: PrincipalId::from_stored(text(item, "owner")?.to_string()),
     })
@@ -361,9 +357,7 @@ impl ControlStore for DynamoStore {
     }
 
     async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
+        let now = crate::common::rfc3339(Timestamp::now());
         let mut item = key(CONTROL_PK.into(), FALLBACK_SK.into());
         item.insert("mode".into(), s(mode.as_str()));
         item.insert("updated_at".into(), s(now));
@@ -393,9 +387,7 @@ impl ControlStore for DynamoStore {
         previous: Option<&str>,
         value: &str,
     ) -> Result<bool, StoreError> {
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
+        let now = crate::common::rfc3339(Timestamp::now());
         let mut item = key(CONTROL_PK.into(), doc.sort_key().into());
         item.insert("doc".into(), s(value));
         item.insert("updated_at".into(), s(now));

@@ -36,12 +36,13 @@ const RETAIN_SECS: u64 = 400 * 24 * 3600;
 
 /// `HOUR#YYYY-MM-DDTHH` for an hour number; sorts as text in time order.
 pub fn hour_sk(hour: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp((hour * 3600) as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = jiff::tz::Offset::UTC.to_datetime(
+        jiff::Timestamp::from_second(hour as i64 * 3600).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+    );
     format!(
         "HOUR#{:04}-{:02}-{:02}T{:02}",
         t.year(),
-        t.month() as u8,
+        t.month(),
         t.day(),
         t.hour()
     )
@@ -50,17 +51,13 @@ pub fn hour_sk(hour: u64) -> String {
 /// The hour number of a `HOUR#YYYY-MM-DDTHH` sort key (the inverse of [`hour_sk`]).
 pub fn hour_of_sk(sk: &str) -> Option<u64> {
     let text = sk.strip_prefix("HOUR#")?;
-    let date = time::Date::parse(
-        text.get(..10)?,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()?;
+    let date = jiff::civil::Date::strptime("%Y-%m-%d", text.get(..10)?).ok()?;
     let hour: u8 = text.get(10..)?.strip_prefix('T')?.parse().ok()?;
-    let at = date
-        .with_hms(hour, 0, 0)
+    let hour = jiff::civil::Time::new(i8::try_from(hour).ok()?, 0, 0, 0).ok()?;
+    let at = jiff::tz::Offset::UTC
+        .to_timestamp(date.to_datetime(hour))
         .ok()?
-        .assume_utc()
-        .unix_timestamp();
+        .as_second();
     u64::try_from(at).ok().map(|t| t / 3600)
 }
 

@@ -12,7 +12,6 @@ pub mod recorder;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 
 use crate::common::StoreError;
 use crate::domain::KeyId;
@@ -80,15 +79,4 @@ pub trait UsageStore: Send + Sync {
         from_hour: u64,
         to_hour: u64,
     ) -> Result<Vec<(u64, Traffic)>, StoreError>;
-}
-
-/// `at` as RFC 3339, for JSON and the CLI.
-pub fn rfc3339(unix_secs: u64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix_secs as i64)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
