@@ -408,7 +408,7 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
             }
             let brownouts: crate::fallback::Brownouts =
                 crate::fallback::read(store, crate::fallback::Document::Brownouts).await?;
-            let now = time::OffsetDateTime::now_utc();
+            let now = jiff::Timestamp::now();
             let count = |state: &str| {
                 brownouts
                     .windows

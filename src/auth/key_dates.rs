@@ -3,23 +3,25 @@
 //! passed the key is refused (`key-expired`) on every instance, checked against the clock at
 //! request time, so nobody has to act on the day.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+
+use crate::common::rfc3339;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyDates {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
+        with = "crate::common::rfc3339_serde::option"
     )]
-    pub deprecation: Option<OffsetDateTime>,
+    pub deprecation: Option<Timestamp>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
+        with = "crate::common::rfc3339_serde::option"
     )]
-    pub sunset: Option<OffsetDateTime>,
+    pub sunset: Option<Timestamp>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -30,13 +32,8 @@ pub struct KeyDates {
     rfc3339(*.deprecation)
 )]
 pub struct SunsetBeforeDeprecation {
-    pub deprecation: OffsetDateTime,
-    pub sunset: OffsetDateTime,
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
+    pub deprecation: Timestamp,
+    pub sunset: Timestamp,
 }
 
 impl KeyDates {
@@ -46,7 +43,7 @@ impl KeyDates {
     }
 
     /// Whether the key's own sunset has passed at `now`.
-    pub fn expired(&self, now: OffsetDateTime) -> bool {
+    pub fn expired(&self, now: Timestamp) -> bool {
         self.sunset.is_some_and(|sunset| sunset <= now)
     }
 
@@ -54,7 +51,7 @@ impl KeyDates {
     /// must not put the sunset first.
     pub fn check(
         &self,
-        global_deprecation: Option<OffsetDateTime>,
+        global_deprecation: Option<Timestamp>,
     ) -> Result<(), SunsetBeforeDeprecation> {
         match (self.deprecation.or(global_deprecation), self.sunset) {
             (Some(deprecation), Some(sunset)) if sunset < deprecation => {
@@ -70,7 +67,7 @@ impl KeyDates {
 
 #[cfg(test)]
 mod tests {
-    use time::macros::datetime;
+    use crate::common::datetime;
 
     use super::*;
 
@@ -81,8 +78,8 @@ mod tests {
             sunset: s,
         };
         let (early, late) = (
-            datetime!(2026-12-01 0:00 UTC),
-            datetime!(2027-03-01 0:00 UTC),
+            datetime("2026-12-01T00:00:00Z"),
+            datetime("2027-03-01T00:00:00Z"),
         );
         assert!(dates(Some(late), Some(early)).check(None).is_err());
         assert!(
@@ -99,12 +96,12 @@ mod tests {
 
     #[test]
     fn a_key_expires_at_its_sunset_not_before() {
-        let sunset = datetime!(2027-03-01 12:00 UTC);
+        let sunset = datetime("2027-03-01T12:00:00Z");
         let dates = KeyDates {
             deprecation: None,
             sunset: Some(sunset),
         };
-        assert!(!dates.expired(sunset - time::Duration::SECOND));
+        assert!(!dates.expired(sunset - jiff::SignedDuration::from_secs(1)));
         assert!(dates.expired(sunset));
         assert!(!KeyDates::default().expired(sunset));
     }

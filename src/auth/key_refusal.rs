@@ -10,7 +10,7 @@
 //! Most specific and most lasting first: an operator reading the reason learns the rule that
 //! will still refuse the key once the others are lifted.
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use super::api_key::KeyMatch;
 use crate::domain::{AuthFailure, FallbackMode};
@@ -20,10 +20,10 @@ use crate::fallback::Rules;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyClosure {
     /// The key's own sunset has passed.
-    Expired { sunset: OffsetDateTime },
+    Expired { sunset: Timestamp },
     /// A brownout window is open for the key until `ends`.
     Brownout {
-        ends: OffsetDateTime,
+        ends: Timestamp,
         retry_after_secs: u64,
     },
     /// The canary deny chose the key.
@@ -43,14 +43,14 @@ pub fn decide(
     found: &KeyMatch,
     mode: FallbackMode,
     rules: &Rules,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Option<KeyRefusal> {
     if found.dates.expired(now) {
         let sunset = found.dates.sunset.expect("expired implies a sunset");
         return Some(KeyRefusal::Closed(KeyClosure::Expired { sunset }));
     }
     if let Some(window) = rules.brownouts.refusing(&found.id, now) {
-        let left = (window.end - now).as_seconds_f64().ceil().max(1.0) as u64;
+        let left = window.end.duration_since(now).as_secs_f64().ceil().max(1.0) as u64;
         return Some(KeyRefusal::Closed(KeyClosure::Brownout {
             ends: window.end,
             retry_after_secs: left,
@@ -86,7 +86,7 @@ impl KeyClosure {
 mod tests {
     use std::time::Duration;
 
-    use time::macros::datetime;
+    use crate::common::datetime;
 
     use super::*;
     use crate::auth::api_key::ring::Stage;
@@ -94,7 +94,7 @@ mod tests {
     use crate::domain::{KeyId, PrincipalId};
     use crate::fallback::{Brownouts, Canary, Window};
 
-    fn found(sunset: Option<OffsetDateTime>) -> KeyMatch {
+    fn found(sunset: Option<Timestamp>) -> KeyMatch {
         let id = KeyId::parse("mobile").unwrap();
         let canary_bucket = crate::fallback::canary::bucket(&id);
         KeyMatch {
@@ -112,11 +112,13 @@ mod tests {
         }
     }
 
-    const NOW: OffsetDateTime = datetime!(2027-01-01 10:00 UTC);
+    fn now() -> Timestamp {
+        datetime("2027-01-01T10:00:00Z")
+    }
 
     fn all_rules() -> Rules {
         let mut brownouts = Brownouts::default();
-        brownouts.add(Window::new(NOW, Duration::from_secs(90), vec![]), NOW);
+        brownouts.add(Window::new(now(), Duration::from_secs(90), vec![]), now());
         Rules {
             brownouts,
             canary: Canary {
@@ -128,7 +130,7 @@ mod tests {
 
     #[test]
     fn an_expired_key_is_expired_before_brownout_canary_and_deny() {
-        let refusal = decide(&found(Some(NOW)), FallbackMode::Deny, &all_rules(), NOW);
+        let refusal = decide(&found(Some(now())), FallbackMode::Deny, &all_rules(), now());
         assert!(matches!(
             refusal,
             Some(KeyRefusal::Closed(KeyClosure::Expired { .. }))
@@ -137,11 +139,11 @@ mod tests {
 
     #[test]
     fn a_brownout_comes_before_the_canary_and_says_when_it_ends() {
-        let refusal = decide(&found(None), FallbackMode::Deny, &all_rules(), NOW);
+        let refusal = decide(&found(None), FallbackMode::Deny, &all_rules(), now());
         assert_eq!(
             refusal,
             Some(KeyRefusal::Closed(KeyClosure::Brownout {
-                ends: NOW + time::Duration::seconds(90),
+                ends: now() + jiff::SignedDuration::from_secs(90),
                 retry_after_secs: 90
             }))
         );
@@ -151,13 +153,13 @@ mod tests {
     fn the_canary_comes_before_deny_and_deny_before_acceptance() {
         let mut rules = all_rules();
         rules.brownouts = Brownouts::default();
-        let canary = decide(&found(None), FallbackMode::Deny, &rules, NOW);
+        let canary = decide(&found(None), FallbackMode::Deny, &rules, now());
         assert_eq!(canary, Some(KeyRefusal::Closed(KeyClosure::Canary)));
-        let deny = decide(&found(None), FallbackMode::Deny, &Rules::default(), NOW);
+        let deny = decide(&found(None), FallbackMode::Deny, &Rules::default(), now());
         assert_eq!(deny, Some(KeyRefusal::Disabled));
-        let future = Some(NOW + time::Duration::DAY);
+        let future = Some(now() + jiff::SignedDuration::from_hours(24));
         assert_eq!(
-            decide(&found(future), FallbackMode::Warn, &Rules::default(), NOW),
+            decide(&found(future), FallbackMode::Warn, &Rules::default(), now()),
             None
         );
     }

@@ -151,7 +151,7 @@ impl Authenticator {
                 }
                 let presented = std::str::from_utf8(value).ok()?.trim();
                 let found = self.keys.find_loaded(presented)?;
-                let now = time::OffsetDateTime::now_utc();
+                let now = jiff::Timestamp::now();
                 if key_refusal::decide(&found, mode, &self.flag.rules(), now).is_some() {
                     return None;
                 }
@@ -271,7 +271,7 @@ impl Authenticator {
             }
         };
         // Expired, brownout, canary, deny: in that order (key_refusal.rs says why).
-        let now = time::OffsetDateTime::now_utc();
+        let now = jiff::Timestamp::now();
         if let Some(refusal) = key_refusal::decide(&found, mode, &self.flag.rules(), now) {
             let refused = self.key_refusal(refusal);
             tracing::debug!(key_id = %found.id, reason = refused.auth_failure().map(|r| r.label()), "API key refused");

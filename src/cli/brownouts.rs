@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Subcommand;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use jiff::Timestamp;
 
 use super::Format;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
+use crate::common::rfc3339;
 use crate::config::Settings;
 use crate::domain::KeyId;
 use crate::fallback::brownout::{parse_date, parse_duration};
@@ -47,10 +47,10 @@ pub enum BrownoutsCommand {
     Plan {
         /// The period's start: YYYY-MM-DD (UTC midnight) or an RFC 3339 date-time.
         #[arg(long, value_parser = parse_date)]
-        from: OffsetDateTime,
+        from: Timestamp,
         /// The period's end, same forms; every window ends by then.
         #[arg(long, value_parser = parse_date)]
-        until: OffsetDateTime,
+        until: Timestamp,
         /// The operators' IANA time zone: windows open on its working hours.
         #[arg(long, default_value = "UTC")]
         tz: String,
@@ -61,10 +61,6 @@ pub enum BrownoutsCommand {
         #[arg(long)]
         apply: bool,
     },
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 /// Refuses key ids that are not in the key store: a typo would brown out nobody.
@@ -88,7 +84,7 @@ async fn check_keys(backends: &Backends, keys: &[KeyId]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_windows(windows: &[Window], now: OffsetDateTime) {
+fn print_windows(windows: &[Window], now: Timestamp) {
     println!(
         "{:<18} {:<10} {:<21} {:<21} KEYS",
         "ID", "STATE", "START", "END"
@@ -117,7 +113,7 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
     let backends = Backends::build(&settings).await?;
     let store = backends.control.as_ref();
     let poll = settings.fallback.poll.as_secs();
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     match cmd {
         BrownoutsCommand::Add {
             start,

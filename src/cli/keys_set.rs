@@ -1,8 +1,7 @@
 //! `cutover keys set --id ID [--deprecation DATE] [--sunset DATE] [--rate-per-minute N]
 //! [--burst N]`: a key's own dates and quota.
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use jiff::Timestamp;
 
 use crate::auth::api_key::KeySource;
 use crate::auth::api_key::manage::{self, KeyUpdate, Quota};
@@ -17,10 +16,10 @@ pub struct SetArgs {
     id: KeyId,
     /// This key's own `Deprecation` date (YYYY-MM-DD or RFC 3339), instead of the global one.
     #[arg(long, value_parser = parse_date)]
-    deprecation: Option<OffsetDateTime>,
+    deprecation: Option<Timestamp>,
     /// This key's own `Sunset` date: from then on the key is refused (`key-expired`).
     #[arg(long, value_parser = parse_date)]
-    sunset: Option<OffsetDateTime>,
+    sunset: Option<Timestamp>,
     /// This client's own quota (requests per minute).
     #[arg(long)]
     rate_per_minute: Option<u32>,
@@ -29,8 +28,8 @@ pub struct SetArgs {
     burst: Option<u32>,
 }
 
-fn show(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| t.format(&Rfc3339).ok())
+fn show(t: Option<Timestamp>) -> String {
+    t.map(crate::common::rfc3339)
         .unwrap_or_else(|| "global".into())
 }
 

@@ -91,7 +91,7 @@ async fn count(store: &dyn MetadataStore, owner: &PrincipalId) -> anyhow::Result
 
 #[cfg(test)]
 mod tests {
-    use time::OffsetDateTime;
+    use jiff::Timestamp;
 
     use super::*;
     use crate::domain::{Filename, Photo};
@@ -111,7 +111,7 @@ mod tests {
                 content_type: "image/png".into(),
                 size: 1,
                 sha256: "00".into(),
-                uploaded_at: OffsetDateTime::now_utc(),
+                uploaded_at: Timestamp::now(),
             })
             .await
             .unwrap();

@@ -1,11 +1,12 @@
-//! Foundations every layer uses: the route labels, the clock and the stores' error.
+//! Foundations every layer uses: the route labels, the clock (with the one RFC 3339 text) and the
+//! stores' error.
 
 mod clock;
-mod rfc3339;
 mod route;
 mod store_error;
 
-pub use clock::unix_now;
-pub use rfc3339::rfc3339;
+#[cfg(test)]
+pub use clock::datetime;
+pub use clock::{Moment, Rfc3339Error, parse_rfc3339, rfc3339, rfc3339_serde, unix_now};
 pub use route::Route;
 pub use store_error::StoreError;

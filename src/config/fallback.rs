@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use super::ConfigError;
 use super::raw::RawSettings;
@@ -47,8 +47,8 @@ pub(super) const SETTINGS: &[Setting] = &[
 #[derive(Debug, Clone)]
 pub struct FallbackSettings {
     pub initial: FallbackMode,
-    pub deprecation: Option<OffsetDateTime>,
-    pub sunset: Option<OffsetDateTime>,
+    pub deprecation: Option<Timestamp>,
+    pub sunset: Option<Timestamp>,
     pub migration_url: Option<String>,
     pub poll: Duration,
 }
@@ -87,11 +87,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.fallback.initial, FallbackMode::Warn);
-        assert_eq!(
-            s.fallback.deprecation.unwrap().unix_timestamp(),
-            1_798_761_600
-        );
-        assert_eq!(s.fallback.sunset.unwrap().unix_timestamp(), 1_814_349_600);
+        assert_eq!(s.fallback.deprecation.unwrap().as_second(), 1_798_761_600);
+        assert_eq!(s.fallback.sunset.unwrap().as_second(), 1_814_349_600);
         assert_eq!(s.fallback.poll.as_secs(), 10);
     }
 }

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use jiff::Timestamp;
 
 use super::setting::Setting;
 use super::{ConfigError, is_known};
@@ -160,7 +159,7 @@ impl RawSettings {
         }
     }
 
-    pub(super) fn date(&self, s: &Setting) -> Result<Option<OffsetDateTime>, ConfigError> {
+    pub(super) fn date(&self, s: &Setting) -> Result<Option<Timestamp>, ConfigError> {
         let Some(v) = self.get(s) else {
             return Ok(None);
         };
@@ -170,7 +169,7 @@ impl RawSettings {
         } else {
             v.to_string()
         };
-        OffsetDateTime::parse(&full, &Rfc3339)
+        crate::common::parse_rfc3339(&full)
             .map(Some)
             .map_err(|e| ConfigError::invalid(s, format!("{v:?} is not an RFC 3339 date: {e}")))
     }

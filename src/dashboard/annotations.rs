@@ -3,8 +3,8 @@
 //! the dips in key traffic line up with the windows that caused them.
 
 use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
 
+use crate::common::rfc3339;
 use crate::fallback::Window;
 
 /// Time-series widgets whose metrics name one of these get the bands.
@@ -12,7 +12,6 @@ const ANNOTATED: [&str; 2] = ["ApiKeyRequests", "AuthFailures"];
 
 /// One band: CloudWatch draws a pair of vertical annotations as the shaded span between them.
 fn band(w: &Window) -> Value {
-    let at = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
     let scope = if w.keys.is_empty() {
         "all keys".to_string()
     } else {
@@ -23,8 +22,8 @@ fn band(w: &Window) -> Value {
             .join(", ")
     };
     json!([
-        { "label": format!("brownout {} ({scope})", w.id), "value": at(w.start), "color": "#d62728" },
-        { "value": at(w.end) }
+        { "label": format!("brownout {} ({scope})", w.id), "value": rfc3339(w.start), "color": "#d62728" },
+        { "value": rfc3339(w.end) }
     ])
 }
 
@@ -52,7 +51,7 @@ pub fn annotate(body: String, windows: &[Window]) -> String {
 mod tests {
     use std::time::Duration;
 
-    use time::macros::datetime;
+    use crate::common::datetime;
 
     use super::*;
     use crate::dashboard::{DASHBOARD_TEMPLATE, render};
@@ -60,7 +59,7 @@ mod tests {
     #[test]
     fn each_window_is_a_band_on_the_key_traffic_and_auth_failure_graphs_only() {
         let body = render(DASHBOARD_TEMPLATE, "Cutover", "eu-west-1");
-        let at = datetime!(2026-12-01 09:00 UTC);
+        let at = datetime("2026-12-01T09:00:00Z");
         let windows = [Window::new(at, Duration::from_secs(3600), vec![])];
         let out: Value = serde_json::from_str(&annotate(body.clone(), &windows)).unwrap();
         let mut annotated = Vec::new();

@@ -2,7 +2,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 use ulid::{Generator, ULID_LEN, Ulid};
 
 use super::{Filename, ParseError, PrincipalId};
@@ -85,8 +85,8 @@ pub struct Photo {
     pub content_type: String,
     pub size: u64,
     pub sha256: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub uploaded_at: OffsetDateTime,
+    #[serde(with = "crate::common::rfc3339_serde")]
+    pub uploaded_at: Timestamp,
     pub owner: PrincipalId,
 }
 
@@ -150,14 +150,14 @@ pub struct PhotoView<'a> {
 /// which is shown as it is rather than parsed and formatted again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stamp<'a> {
-    Time(OffsetDateTime),
+    Time(Timestamp),
     Rfc3339(&'a str),
 }
 
 impl serde::Serialize for Stamp<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Stamp::Time(t) => time::serde::rfc3339::serialize(t, s),
+            Stamp::Time(t) => crate::common::rfc3339_serde::serialize(t, s),
             Stamp::Rfc3339(text) => s.serialize_str(text),
         }
     }
@@ -166,6 +166,7 @@ impl serde::Serialize for Stamp<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::datetime;
 
     #[test]
     fn ten_thousand_ids_made_back_to_back_are_strictly_increasing() {
@@ -194,7 +195,7 @@ mod tests {
             content_type: "image/png".into(),
             size: 3,
             sha256: "ab".into(),
-            uploaded_at: time::macros::datetime!(2026-05-01 12:00:00.25 UTC),
+            uploaded_at: datetime("2026-05-01T12:00:00.25Z"),
             owner: PrincipalId::from_sub("alice").unwrap(),
         };
         let as_value = serde_json::to_string(&serde_json::to_value(&photo).unwrap()).unwrap();

@@ -4,31 +4,30 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::domain::KeyId;
 
 /// Windows that ended longer ago than this are dropped at the next write (the dashboard and
 /// `brownouts list` still show the recent ones).
-const KEEP_ENDED: time::Duration = time::Duration::days(30);
+const KEEP_ENDED: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 30);
 
 /// One window. `keys` empty: every key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     pub id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub start: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub end: OffsetDateTime,
+    #[serde(with = "crate::common::rfc3339_serde")]
+    pub start: Timestamp,
+    #[serde(with = "crate::common::rfc3339_serde")]
+    pub end: Timestamp,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KeyId>,
 }
 
 impl Window {
     /// A new window with a fresh id (`bw_` and 48 random bits: short enough to type).
-    pub fn new(start: OffsetDateTime, length: Duration, keys: Vec<KeyId>) -> Self {
+    pub fn new(start: Timestamp, length: Duration, keys: Vec<KeyId>) -> Self {
         Window {
             id: format!("bw_{}", hex::encode(crate::crypto::random_bytes::<6>())),
             start,
@@ -37,7 +36,7 @@ impl Window {
         }
     }
 
-    pub fn is_open(&self, now: OffsetDateTime) -> bool {
+    pub fn is_open(&self, now: Timestamp) -> bool {
         self.start <= now && now < self.end
     }
 
@@ -45,7 +44,7 @@ impl Window {
         self.keys.is_empty() || self.keys.contains(key)
     }
 
-    pub fn state(&self, now: OffsetDateTime) -> &'static str {
+    pub fn state(&self, now: Timestamp) -> &'static str {
         if now < self.start {
             "scheduled"
         } else if now < self.end {
@@ -66,7 +65,7 @@ pub struct Brownouts {
 impl Brownouts {
     /// The window that refuses `key` at `now`; of overlapping ones, the one that ends last (so
     /// `Retry-After` is never too early).
-    pub fn refusing(&self, key: &KeyId, now: OffsetDateTime) -> Option<&Window> {
+    pub fn refusing(&self, key: &KeyId, now: Timestamp) -> Option<&Window> {
         self.windows
             .iter()
             .filter(|w| w.is_open(now) && w.covers(key))
@@ -74,7 +73,7 @@ impl Brownouts {
     }
 
     /// Adds a window, dropping those that ended long ago.
-    pub fn add(&mut self, window: Window, now: OffsetDateTime) {
+    pub fn add(&mut self, window: Window, now: Timestamp) {
         self.windows.retain(|w| w.end + KEEP_ENDED > now);
         self.windows.push(window);
         self.windows.sort_by_key(|w| w.start);
@@ -131,28 +130,28 @@ pub fn parse_duration(text: &str) -> Result<Duration, WhenError> {
 }
 
 /// `now` or an RFC 3339 date-time.
-pub fn parse_start(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, WhenError> {
+pub fn parse_start(text: &str, now: Timestamp) -> Result<Timestamp, WhenError> {
     if text.trim().eq_ignore_ascii_case("now") {
         // Whole seconds: the end is quoted to clients and shown in tables.
-        return Ok(now.replace_nanosecond(0).unwrap_or(now));
+        return Ok(Timestamp::from_second(now.as_second()).unwrap_or(now));
     }
-    OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| WhenError::Start(text.to_string()))
+    crate::common::parse_rfc3339(text.trim()).map_err(|_| WhenError::Start(text.to_string()))
 }
 
 /// A bare `YYYY-MM-DD` (the start of that day, UTC) or an RFC 3339 date-time.
-pub fn parse_date(text: &str) -> Result<OffsetDateTime, WhenError> {
+pub fn parse_date(text: &str) -> Result<Timestamp, WhenError> {
     let text = text.trim();
     let full = if text.len() == 10 {
         format!("{text}T00:00:00Z")
     } else {
         text.to_string()
     };
-    OffsetDateTime::parse(&full, &Rfc3339).map_err(|_| WhenError::Date(text.to_string()))
+    crate::common::parse_rfc3339(&full).map_err(|_| WhenError::Date(text.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
-    use time::macros::datetime;
+    use crate::common::datetime;
 
     use super::*;
 
@@ -173,7 +172,7 @@ mod tests {
 
     #[test]
     fn a_window_refuses_only_its_keys_and_only_while_open() {
-        let at = datetime!(2026-12-01 10:00 UTC);
+        let at = datetime("2026-12-01T10:00:00Z");
         let mut b = Brownouts::default();
         b.add(
             Window::new(at, Duration::from_secs(3600), vec![key("mobile")]),
@@ -182,11 +181,11 @@ mod tests {
         assert!(b.refusing(&key("mobile"), at).is_some());
         assert!(b.refusing(&key("web"), at).is_none());
         assert!(
-            b.refusing(&key("mobile"), at - time::Duration::SECOND)
+            b.refusing(&key("mobile"), at - jiff::SignedDuration::from_secs(1))
                 .is_none()
         );
         assert!(
-            b.refusing(&key("mobile"), at + time::Duration::HOUR)
+            b.refusing(&key("mobile"), at + jiff::SignedDuration::from_hours(1))
                 .is_none(),
             "end is exclusive"
         );
@@ -194,7 +193,7 @@ mod tests {
 
     #[test]
     fn of_overlapping_windows_the_one_ending_last_answers() {
-        let at = datetime!(2026-12-01 10:00 UTC);
+        let at = datetime("2026-12-01T10:00:00Z");
         let mut b = Brownouts::default();
         b.add(Window::new(at, Duration::from_secs(3600), vec![]), at);
         b.add(
@@ -202,17 +201,17 @@ mod tests {
             at,
         );
         let w = b.refusing(&key("mobile"), at).unwrap();
-        assert_eq!(w.end, at + time::Duration::hours(2));
+        assert_eq!(w.end, at + jiff::SignedDuration::from_hours(2));
         assert_eq!(
             b.refusing(&key("web"), at).unwrap().end,
-            at + time::Duration::HOUR
+            at + jiff::SignedDuration::from_hours(1)
         );
     }
 
     #[test]
     fn windows_that_ended_long_ago_are_dropped_at_the_next_write() {
-        let old = datetime!(2026-01-01 10:00 UTC);
-        let now = datetime!(2026-06-01 10:00 UTC);
+        let old = datetime("2026-01-01T10:00:00Z");
+        let now = datetime("2026-06-01T10:00:00Z");
         let mut b = Brownouts::default();
         b.add(Window::new(old, Duration::from_secs(60), vec![]), old);
         b.add(Window::new(now, Duration::from_secs(60), vec![]), now);

@@ -7,7 +7,6 @@ use std::time::Duration;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
-use time::OffsetDateTime;
 
 use super::Window;
 use crate::domain::KeyId;
@@ -44,12 +43,9 @@ pub fn time_zone(name: &str) -> Result<TimeZone, PlanError> {
     TimeZone::get(name).map_err(|_| PlanError::TimeZone(name.to_string()))
 }
 
-fn to_jiff(t: OffsetDateTime) -> Result<Timestamp, PlanError> {
-    Ok(Timestamp::from_second(t.unix_timestamp())?)
-}
-
-fn from_jiff(t: Timestamp) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t.as_second()).expect("a jiff timestamp is in range")
+/// The plan works in whole seconds: window bounds are quoted to clients and shown in tables.
+fn whole_seconds(t: Timestamp) -> Result<Timestamp, PlanError> {
+    Ok(Timestamp::from_second(t.as_second())?)
 }
 
 /// The first start of a working day (WORKDAY_START_HOUR local, Monday to Friday) at or after `t`.
@@ -69,15 +65,15 @@ fn working_start(t: Timestamp, tz: &TimeZone) -> Result<Timestamp, PlanError> {
 /// `n` starts at the first working-day start after `from + i/n` of the period (or after the
 /// previous window's end). Takes as many rungs as fit; an error when not even one does.
 pub fn plan(
-    from: OffsetDateTime,
-    until: OffsetDateTime,
+    from: Timestamp,
+    until: Timestamp,
     tz: &TimeZone,
     keys: &[KeyId],
 ) -> Result<Vec<Window>, PlanError> {
     if until <= from {
         return Err(PlanError::EmptyPeriod);
     }
-    let (from, until) = (to_jiff(from)?, to_jiff(until)?);
+    let (from, until) = (whole_seconds(from)?, whole_seconds(until)?);
     let period = until.as_second() - from.as_second();
     'rungs: for n in (1..=LADDER.len()).rev() {
         let mut windows = Vec::with_capacity(n);
@@ -89,7 +85,7 @@ pub fn plan(
             if end > until {
                 continue 'rungs;
             }
-            windows.push(Window::new(from_jiff(start), *length, keys.to_vec()));
+            windows.push(Window::new(start, *length, keys.to_vec()));
             free_from = end;
         }
         return Ok(windows);
@@ -99,7 +95,7 @@ pub fn plan(
 
 #[cfg(test)]
 mod tests {
-    use time::macros::datetime;
+    use crate::common::datetime;
 
     use super::*;
 
@@ -107,7 +103,7 @@ mod tests {
         time_zone("Europe/Paris").unwrap()
     }
 
-    fn check(windows: &[Window], from: OffsetDateTime, until: OffsetDateTime) {
+    fn check(windows: &[Window], from: Timestamp, until: Timestamp) {
         for w in windows {
             assert!(
                 w.start >= from && w.end <= until,
@@ -117,15 +113,18 @@ mod tests {
         for pair in windows.windows(2) {
             let (a, b) = (&pair[0], &pair[1]);
             assert!(a.end <= b.start, "{a:?} overlaps {b:?}");
-            assert!(b.end - b.start > a.end - a.start, "{b:?} does not grow");
+            assert!(
+                b.end.duration_since(b.start) > a.end.duration_since(a.start),
+                "{b:?} does not grow"
+            );
         }
     }
 
     #[test]
     fn four_weeks_take_the_whole_ladder_growing_apart_and_inside_the_period() {
         let (from, until) = (
-            datetime!(2026-12-01 00:00 UTC),
-            datetime!(2026-12-29 00:00 UTC),
+            datetime("2026-12-01T00:00:00Z"),
+            datetime("2026-12-29T00:00:00Z"),
         );
         let windows = plan(from, until, &paris(), &[]).unwrap();
         assert_eq!(windows.len(), LADDER.len());
@@ -135,11 +134,11 @@ mod tests {
     #[test]
     fn every_window_starts_at_ten_on_a_weekday_in_the_time_zone() {
         let (from, until) = (
-            datetime!(2026-12-01 00:00 UTC),
-            datetime!(2026-12-29 00:00 UTC),
+            datetime("2026-12-01T00:00:00Z"),
+            datetime("2026-12-29T00:00:00Z"),
         );
         for w in plan(from, until, &paris(), &[]).unwrap() {
-            let local = to_jiff(w.start).unwrap().to_zoned(paris());
+            let local = w.start.to_zoned(paris());
             assert_eq!((local.hour(), local.minute()), (10, 0), "{local}");
             assert!(
                 !matches!(local.weekday(), Weekday::Saturday | Weekday::Sunday),
@@ -152,8 +151,8 @@ mod tests {
     fn a_short_period_takes_the_first_rungs_only() {
         // Tuesday to Friday: no room for a 48 h window after the others.
         let (from, until) = (
-            datetime!(2026-12-01 00:00 UTC),
-            datetime!(2026-12-04 00:00 UTC),
+            datetime("2026-12-01T00:00:00Z"),
+            datetime("2026-12-04T00:00:00Z"),
         );
         let windows = plan(from, until, &paris(), &[]).unwrap();
         assert!(!windows.is_empty() && windows.len() < LADDER.len());
@@ -164,8 +163,8 @@ mod tests {
     fn a_period_without_a_working_morning_is_refused() {
         // Saturday to Sunday night.
         let (from, until) = (
-            datetime!(2026-12-05 00:00 UTC),
-            datetime!(2026-12-06 23:00 UTC),
+            datetime("2026-12-05T00:00:00Z"),
+            datetime("2026-12-06T23:00:00Z"),
         );
         assert!(matches!(
             plan(from, until, &paris(), &[]),
@@ -187,11 +186,11 @@ mod tests {
 
     #[test]
     fn many_periods_give_valid_plans() {
-        let base = datetime!(2026-01-01 00:00 UTC);
+        let base = datetime("2026-01-01T00:00:00Z");
         for start_h in (0..24 * 14).step_by(7) {
             for days in [2i64, 5, 9, 20, 60] {
-                let from = base + time::Duration::hours(start_h);
-                let until = from + time::Duration::days(days);
+                let from = base + jiff::SignedDuration::from_hours(start_h);
+                let until = from + jiff::SignedDuration::from_hours(24 * days);
                 if let Ok(w) = plan(from, until, &paris(), &[]) {
                     check(&w, from, until);
                 }

@@ -3,7 +3,7 @@
 //! `Link rel="deprecation"`. A key's own dates override the global ones.
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use crate::auth::key_dates::KeyDates;
 use crate::config::FallbackSettings;
@@ -15,20 +15,19 @@ const SUNSET: HeaderName = HeaderName::from_static("sunset");
 pub struct DeprecationNotice {
     /// The global dates' headers, built once: the common case costs no formatting.
     headers: Vec<(HeaderName, HeaderValue)>,
-    deprecated_at: OffsetDateTime,
-    sunset: Option<OffsetDateTime>,
+    deprecated_at: Timestamp,
+    sunset: Option<Timestamp>,
     link: Option<HeaderValue>,
     migration_url: Option<String>,
 }
 
 /// RFC 9745: an sf-date, `@` and Unix seconds.
-fn deprecation_value(at: OffsetDateTime) -> HeaderValue {
-    HeaderValue::from_str(&format!("@{}", at.unix_timestamp()))
-        .expect("digits are a valid header value")
+fn deprecation_value(at: Timestamp) -> HeaderValue {
+    HeaderValue::from_str(&format!("@{}", at.as_second())).expect("digits are a valid header value")
 }
 
 /// RFC 8594: an IMF-fixdate.
-fn sunset_value(at: OffsetDateTime) -> HeaderValue {
+fn sunset_value(at: Timestamp) -> HeaderValue {
     HeaderValue::from_str(&httpdate::fmt_http_date(at.into()))
         .expect("an HTTP-date is a valid header value")
 }
@@ -36,7 +35,7 @@ fn sunset_value(at: OffsetDateTime) -> HeaderValue {
 impl DeprecationNotice {
     pub fn new(settings: &FallbackSettings) -> Self {
         // Without a configured date the key path counts as deprecated from this start on.
-        let deprecated_at = settings.deprecation.unwrap_or_else(OffsetDateTime::now_utc);
+        let deprecated_at = settings.deprecation.unwrap_or_else(Timestamp::now);
         let link = settings
             .migration_url
             .as_ref()
@@ -67,12 +66,12 @@ impl DeprecationNotice {
     }
 
     /// The date the `Deprecation` header carries.
-    pub fn deprecated_at(&self) -> OffsetDateTime {
+    pub fn deprecated_at(&self) -> Timestamp {
         self.deprecated_at
     }
 
     /// The date the `Sunset` header carries, when one is configured.
-    pub fn sunset(&self) -> Option<OffsetDateTime> {
+    pub fn sunset(&self) -> Option<Timestamp> {
         self.sunset
     }
 

@@ -3,10 +3,9 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::auth::Caller;
+use crate::common::rfc3339;
 use crate::domain::{AuthMethod, FallbackMode, PrincipalId};
 use crate::http::gate::Identified;
 use crate::http::problem::ApiError;
@@ -93,8 +92,8 @@ pub async fn me(
     };
     let key_path = KeyPath {
         mode,
-        deprecation: deprecation.and_then(rfc3339),
-        sunset: own.sunset.or(notice.sunset()).and_then(rfc3339),
+        deprecation: deprecation.map(rfc3339),
+        sunset: own.sunset.or(notice.sunset()).map(rfc3339),
         migration_url: notice.migration_url().map(str::to_string),
         dates_from: if own.is_set() { "key" } else { "service" },
     };
@@ -125,10 +124,6 @@ fn describe(caller: &Caller, key_path: KeyPath) -> Me<'_> {
         key_path,
         rate_limit: caller.rate.as_ref().map(rate),
     }
-}
-
-fn rfc3339(t: OffsetDateTime) -> Option<String> {
-    t.format(&Rfc3339).ok()
 }
 
 /// Reads the quota back from the header values the limiter built, so this answer and the

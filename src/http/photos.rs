@@ -298,8 +298,8 @@ pub async fn delete(
 
 #[cfg(test)]
 mod tests {
+    use crate::common::datetime;
     use serde_json::json;
-    use time::macros::datetime;
 
     use super::*;
     use crate::domain::{Filename, PrincipalId};
@@ -311,7 +311,7 @@ mod tests {
             content_type: "image/png".into(),
             size: 3,
             sha256: "ab".into(),
-            uploaded_at: datetime!(2026-05-01 12:00:00.123 UTC),
+            uploaded_at: datetime("2026-05-01T12:00:00.123Z"),
             owner: PrincipalId::from_sub("alice").unwrap(),
         }
     }

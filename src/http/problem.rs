@@ -5,13 +5,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::auth::AuthError;
 use crate::auth::gate::Refusal;
 use crate::auth::key_refusal::KeyClosure;
-use crate::common::StoreError;
+use crate::common::{StoreError, rfc3339};
 use crate::domain::{AuthFailure, KeyId};
 use crate::ratelimit::RateLimitInfo;
 
@@ -188,10 +186,6 @@ fn closure_detail(closure: &KeyClosure, migration_url: Option<&str>) -> String {
         ),
         KeyClosure::Canary => format!("X-API-KEY is switched off; {instead}"),
     }
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 fn insert(res: &mut HttpResponse, name: HeaderName, value: String) {

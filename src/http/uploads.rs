@@ -20,7 +20,7 @@ use actix_web::error::PayloadError;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
@@ -224,7 +224,7 @@ async fn store(state: &AppState, caller: &Principal, mut field: Field) -> Result
         content_type: content_type.to_string(),
         size: got.size,
         sha256: hex::encode(got.hasher.finish()),
-        uploaded_at: OffsetDateTime::now_utc(),
+        uploaded_at: Timestamp::now(),
         owner: caller.id.clone(),
     })
 }

@@ -65,8 +65,8 @@ impl WriteHealth {
         match failing {
             None => Ok(()),
             Some(f) => {
-                let since = time::OffsetDateTime::from(f.since)
-                    .format(&time::format_description::well_known::Rfc3339)
+                let since = jiff::Timestamp::try_from(f.since)
+                    .map(crate::common::rfc3339)
                     .unwrap_or_default();
                 Err(StoreError::Unavailable(format!(
                     "writes failing since {since}: {}",

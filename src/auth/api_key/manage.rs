@@ -180,8 +180,8 @@ pub async fn set_owner(
 /// What `cutover keys set` changes; `None` leaves a field as it is.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KeyUpdate {
-    pub deprecation: Option<time::OffsetDateTime>,
-    pub sunset: Option<time::OffsetDateTime>,
+    pub deprecation: Option<jiff::Timestamp>,
+    pub sunset: Option<jiff::Timestamp>,
     pub quota: Quota,
 }
 
@@ -192,7 +192,7 @@ pub async fn set(
     source: &dyn KeySource,
     id: &KeyId,
     update: KeyUpdate,
-    global_deprecation: Option<time::OffsetDateTime>,
+    global_deprecation: Option<jiff::Timestamp>,
 ) -> anyhow::Result<StoredKey> {
     let KeyUpdate {
         deprecation,

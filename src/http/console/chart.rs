@@ -15,9 +15,9 @@ const TOP: f64 = 12.0;
 
 /// `YYYY-MM-DD` of a day number.
 pub fn date(day: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp((day * 86_400) as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{:04}-{:02}-{:02}", t.year(), t.month() as u8, t.day())
+    let t =
+        jiff::Timestamp::from_second(day as i64 * 86_400).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!("{}", jiff::tz::Offset::UTC.to_datetime(t).date())
 }
 
 /// The chart. Every bar has a `<title>` (the browser's tooltip) with the day's numbers.

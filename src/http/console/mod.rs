@@ -53,8 +53,7 @@ pub async fn console(
 
     let rules = state.auth.flag.rules();
     let mode = state.auth.flag.get();
-    let at = time::OffsetDateTime::from_unix_timestamp(now as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let at = jiff::Timestamp::from_second(now as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let brownouts_ahead = rules.brownouts.windows.iter().any(|w| at < w.end);
     // Refused key requests are not key-path traffic in the heartbeat, but they are clients
     // still trying: the ledger counts them.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use time::OffsetDateTime;
+use jiff::Timestamp;
 
 use super::chart;
 use super::next_step::NextStep;
@@ -25,7 +25,7 @@ pub struct View<'a> {
     pub mode: FallbackMode,
     pub canary: &'a Canary,
     pub brownouts: &'a [Window],
-    pub now: OffsetDateTime,
+    pub now: Timestamp,
     pub readiness: &'a Readiness,
     /// None when the ledger could not be read (the rest of the page still stands).
     pub clients: Option<&'a Clients>,
@@ -221,7 +221,8 @@ fn brownouts(h: &mut String, v: &View<'_>) {
     h.push_str(
         "<table><thead><tr><th>Id</th><th>State</th><th>Start (UTC)</th><th>End (UTC)</th><th>Keys</th></tr></thead><tbody>",
     );
-    let fmt = |t: OffsetDateTime| crate::common::rfc3339(t.unix_timestamp().max(0) as u64);
+    // Whole seconds, as the rest of the page.
+    let fmt = |t: Timestamp| crate::common::rfc3339(t.as_second().max(0) as u64);
     for w in v.brownouts {
         let state = w.state(v.now);
         let keys = if w.keys.is_empty() {
@@ -306,7 +307,7 @@ mod tests {
             mode: FallbackMode::Warn,
             canary: &Canary::default(),
             brownouts: &[],
-            now: OffsetDateTime::UNIX_EPOCH,
+            now: Timestamp::UNIX_EPOCH,
             readiness: &readiness,
             clients: Some(&clients),
             next: &NextStep {

@@ -1,8 +1,7 @@
 //! The flag and the control documents (brownouts, canary) under `pk = CONTROL`.
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use jiff::Timestamp;
 
 use super::*;
 use crate::aws::error::{ErrorClass, classify};
@@ -23,9 +22,7 @@ impl ControlStore for DynamoStore {
     }
 
     async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
+        let now = crate::common::rfc3339(Timestamp::now());
         let mut item = key(CONTROL_PK.into(), FALLBACK_SK.into());
         item.insert("mode".into(), s(mode.as_str()));
         item.insert("updated_at".into(), s(now));
@@ -55,9 +52,7 @@ impl ControlStore for DynamoStore {
         previous: Option<&str>,
         value: &str,
     ) -> Result<bool, StoreError> {
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
+        let now = crate::common::rfc3339(Timestamp::now());
         let mut item = key(CONTROL_PK.into(), doc.sort_key().into());
         item.insert("doc".into(), s(value));
         item.insert("updated_at".into(), s(now));

@@ -307,12 +307,13 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
 
 /// `HOUR#YYYY-MM-DDTHH` for an hour number; sorts as text in time order.
 pub fn hour_sk(hour: Hour) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp((hour * 3600) as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = jiff::Timestamp::from_second((hour * 3600) as i64)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC);
     format!(
         "HOUR#{:04}-{:02}-{:02}T{:02}",
         t.year(),
-        t.month() as u8,
+        t.month(),
         t.day(),
         t.hour()
     )
@@ -321,17 +322,17 @@ pub fn hour_sk(hour: Hour) -> String {
 /// The hour number of a `HOUR#YYYY-MM-DDTHH` sort key (the inverse of [`hour_sk`]).
 pub fn hour_of_sk(sk: &str) -> Option<Hour> {
     let text = sk.strip_prefix("HOUR#")?;
-    let date = time::Date::parse(
-        text.get(..10)?,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()?;
-    let hour: u8 = text.get(10..)?.strip_prefix('T')?.parse().ok()?;
+    let date: jiff::civil::Date = text.get(..10)?.parse().ok()?;
+    let hour: i8 = text.get(10..)?.strip_prefix('T')?.parse().ok()?;
+    if text.get(10..)?.len() != 3 {
+        return None;
+    }
     let at = date
-        .with_hms(hour, 0, 0)
+        .to_datetime(jiff::civil::Time::new(hour, 0, 0, 0).ok()?)
+        .to_zoned(jiff::tz::TimeZone::UTC)
         .ok()?
-        .assume_utc()
-        .unix_timestamp();
+        .timestamp()
+        .as_second();
     u64::try_from(at).ok().map(|t| t / 3600)
 }
 

@@ -4,8 +4,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::*;
 use crate::aws::error::{ErrorClass, classify};
@@ -88,10 +86,7 @@ fn photo_sk(id: PhotoId) -> String {
 }
 
 fn to_item(p: &Photo) -> Result<Item, StoreError> {
-    let uploaded_at = p
-        .uploaded_at
-        .format(&Rfc3339)
-        .map_err(|e| StoreError::Other(e.into()))?;
+    let uploaded_at = crate::common::rfc3339(p.uploaded_at);
     let mut item = key(owner_pk(&p.owner), photo_sk(p.id));
     item.extend([
         ("id".to_string(), s(p.id.to_string())),
@@ -116,7 +111,7 @@ fn from_item(item: &Item) -> Result<Photo, StoreError> {
         content_type: text(item, "content_type")?.to_string(),
         size,
         sha256: text(item, "sha256")?.to_string(),
-        uploaded_at: OffsetDateTime::parse(text(item, "uploaded_at")?, &Rfc3339)
+        uploaded_at: crate::common::parse_rfc3339(text(item, "uploaded_at")?)
             .map_err(|_| malformed("uploaded_at"))?,
         owner: PrincipalId::from_stored(text(item, "owner")?.to_string()),
     })

@@ -2,9 +2,8 @@
 //! JSON), shared by every process that opens the file.
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::Database;
 use crate::common::StoreError;
@@ -31,9 +30,7 @@ impl ControlStore for Database {
     }
 
     async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
+        let now = crate::common::rfc3339(Timestamp::now());
         self.write(move |c| {
             c.execute(
                 "INSERT INTO control (name, value, updated_at) VALUES ('fallback', ?1, ?2) \
@@ -62,9 +59,7 @@ impl ControlStore for Database {
         previous: Option<&str>,
         value: &str,
     ) -> Result<bool, StoreError> {
-        let now = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
+        let now = crate::common::rfc3339(Timestamp::now());
         let (previous, value) = (previous.map(str::to_string), value.to_string());
         // The stored text is the version: the write lands only on the text the change was made
         // from (an identical text written in between changes nothing that could be lost).

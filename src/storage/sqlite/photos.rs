@@ -7,8 +7,6 @@
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::Database;
 use crate::common::StoreError;
@@ -60,7 +58,7 @@ fn owned(row: &Row<'_>) -> rusqlite::Result<Photo> {
         content_type: v.content_type.to_string(),
         size: v.size,
         sha256: v.sha256.to_string(),
-        uploaded_at: OffsetDateTime::parse(uploaded_at, &Rfc3339).map_err(|e| bad(6, e))?,
+        uploaded_at: crate::common::parse_rfc3339(uploaded_at).map_err(|e| bad(6, e))?,
     })
 }
 
@@ -96,10 +94,7 @@ impl Database {
 impl MetadataStore for Database {
     async fn insert(&self, photo: &Photo) -> Result<(), StoreError> {
         let p = photo.clone();
-        let uploaded_at = p
-            .uploaded_at
-            .format(&Rfc3339)
-            .map_err(|e| StoreError::Other(e.into()))?;
+        let uploaded_at = crate::common::rfc3339(p.uploaded_at);
         self.write(move |c| {
             c.prepare_cached(INSERT)?
                 .execute(params![

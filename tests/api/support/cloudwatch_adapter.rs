@@ -158,11 +158,10 @@ fn cbor_to_json(v: Cbor) -> Json {
 fn epoch_seconds(v: &Json) -> Option<f64> {
     match v {
         Json::Number(n) => n.as_f64(),
-        Json::String(s) => {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .ok()
-                .map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
-        }
+        Json::String(s) => s
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| t.as_nanosecond() as f64 / 1e9),
         _ => None,
     }
 }
