@@ -377,7 +377,10 @@ fn client_token(
         None => client.scopes.join(" "),
         Some(asked) => {
             let asked: Vec<&str> = asked.split_whitespace().collect();
-            if let Some(extra) = asked.iter().find(|s| !client.scopes.iter().any(|c| c == *s)) {
+            if let Some(extra) = asked
+                .iter()
+                .find(|s| !client.scopes.iter().any(|c| c == *s))
+            {
                 anyhow::bail!(
                     "scope {extra:?} is not allowed to client {id} (allowed: {})",
                     client.scopes.join(" ")
@@ -551,8 +554,8 @@ fn print_readiness(report: &crate::metrics::readiness::Readiness, days: u64) {
 
 mod brownouts;
 mod canary;
-mod dev_clients;
 pub mod clients;
+mod dev_clients;
 mod keys_set;
 mod link;
 

@@ -44,6 +44,7 @@ mod key_dates;
 mod key_writes;
 mod ledger;
 mod linking;
+mod m2m;
 mod me;
 mod metrics;
 mod openapi;

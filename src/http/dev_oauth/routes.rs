@@ -273,6 +273,10 @@ async fn token(
     if grant_type == "client_credentials" {
         return client_credentials::grant(&oauth, &state, &req, &p).await;
     }
+    // Named before the client is checked: a grant this endpoint does not know is that, whoever asks.
+    if !matches!(grant_type, "authorization_code" | "refresh_token") {
+        return Err(OAuthError::UnsupportedGrantType);
+    }
     let client_id = required(&p.client_id, "client_id is required")?;
     if client_id != oauth.client_id {
         return Err(OAuthError::InvalidClient);
