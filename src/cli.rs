@@ -1,4 +1,4 @@
-//! The command line: `serve`, `token`, `keys`, `fallback`, `readiness`, `clients`, `dashboard`,
+//! The command line: `serve`, `token`, `keys`, `dev-clients`, `fallback`, `readiness`, `clients`, `dashboard`,
 //! `completions`. Every argument has help text and every mode is an enum, so `--help` (and the
 //! shell completions) list the choices.
 
@@ -33,13 +33,18 @@ pub enum Command {
     /// Print an access token signed by the dev issuer, alone on stdout (embedded mode only).
     Token {
         /// The token's subject (`sub`): the principal that owns the uploads.
+        #[arg(long, required_unless_present = "client", conflicts_with = "client")]
+        sub: Option<String>,
+        /// A client-credentials (M2M) token for this registered dev client instead of a user's
+        /// (`cutover dev-clients add`); its principal is `client:<id>`.
         #[arg(long)]
-        sub: String,
-        /// Space-separated scopes; default: the read and write scopes.
+        client: Option<String>,
+        /// Space-separated scopes; default: the read and write scopes (with `--client`: the
+        /// client's allowed scopes; a narrower set is allowed, a wider one refused).
         #[arg(long)]
         scope: Option<String>,
         /// Comma-separated Cognito groups (`cognito:groups`).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', conflicts_with = "client")]
         groups: Vec<String>,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
@@ -48,6 +53,9 @@ pub enum Command {
     /// Manage legacy API keys in the configured key store.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The dev issuer's machine clients (client-credentials grant; embedded mode only).
+    #[command(subcommand)]
+    DevClients(dev_clients::DevClientsCommand),
     /// Read or flip the API-key deprecation flag for every instance.
     #[command(subcommand)]
     Fallback(FallbackCommand),
@@ -241,10 +249,28 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
         Command::Healthcheck => healthcheck::run(&settings).await,
         Command::Token {
             sub,
+            client: Some(client),
+            scope,
+            ttl,
+            ..
+        } => {
+            debug_assert!(sub.is_none(), "clap refuses --sub with --client");
+            client_token(&settings, &client, scope, ttl)
+        }
+        Command::Token {
+            sub,
+            client: None,
             scope,
             groups,
             ttl,
-        } => token(settings, sub, scope, groups, ttl),
+        } => token(
+            settings,
+            sub.expect("clap requires --sub without --client"),
+            scope,
+            groups,
+            ttl,
+        ),
+        Command::DevClients(cmd) => dev_clients::run(&settings, cmd),
         Command::Keys(KeysCommand::Link { id, owner, dry_run }) => {
             link::run(settings, &id, &owner, dry_run).await
         }
@@ -333,6 +359,42 @@ fn token(
         ttl_secs: ttl,
     })?;
     println!("{token}");
+    Ok(())
+}
+
+/// A client-credentials token for a registered dev client, as `/oauth2/token` would grant it.
+fn client_token(
+    settings: &Settings,
+    id: &str,
+    scope: Option<String>,
+    ttl: u64,
+) -> anyhow::Result<()> {
+    let store = dev_clients::store(settings, "token --client")?;
+    let Some(client) = store.find(id) else {
+        anyhow::bail!("no dev client {id}; add it with `cutover dev-clients add --id {id}`");
+    };
+    let scope = match scope {
+        None => client.scopes.join(" "),
+        Some(asked) => {
+            let asked: Vec<&str> = asked.split_whitespace().collect();
+            if let Some(extra) = asked
+                .iter()
+                .find(|s| !client.scopes.iter().any(|c| c == *s))
+            {
+                anyhow::bail!(
+                    "scope {extra:?} is not allowed to client {id} (allowed: {})",
+                    client.scopes.join(" ")
+                );
+            }
+            if asked.is_empty() {
+                client.scopes.join(" ")
+            } else {
+                asked.join(" ")
+            }
+        }
+    };
+    let issuer = DevIssuer::load_or_create(&settings.data_dir)?;
+    println!("{}", issuer.mint_client(&client.id, &scope, ttl)?);
     Ok(())
 }
 
@@ -484,6 +546,7 @@ fn print_readiness(report: &crate::migration::Readiness, days: u64) {
 mod brownouts;
 mod canary;
 pub mod clients;
+mod dev_clients;
 mod keys_set;
 mod link;
 

@@ -12,6 +12,8 @@ use anyhow::Context;
 
 use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
+use crate::auth::client_quota::ClientQuotas;
+use crate::auth::dev_oauth::clients::DevClients;
 use crate::auth::jwt::JwtVerifier;
 use crate::backends::{Issuer, ServeBackends};
 use crate::config::{IssuerSettings, Settings, StorageSettings};
@@ -73,6 +75,14 @@ impl Application {
             limits,
         } = ServeBackends::build(&settings, &metrics).await?;
         jwks.load().await;
+        // The dev issuer's machine clients (`cutover dev-clients`); a real issuer has none.
+        let dev_clients = dev_issuer
+            .as_ref()
+            .map(|_| Arc::new(DevClients::new(&settings.data_dir)));
+        let mut jwt = JwtVerifier::new(&settings.jwt, issuer, client_ids, jwks);
+        if let Some(clients) = &dev_clients {
+            jwt = jwt.with_registered_clients(clients.clone());
+        }
 
         let keys = ApiKeys::new(backends.keys.clone());
         keys.load().await;
@@ -95,7 +105,8 @@ impl Application {
             .then(|| Arc::new(crate::http::app::WebApp::new(&settings.web)));
         let dev_oauth = dev_issuer
             .clone()
-            .map(|issuer| web::Data::new(DevOAuth::new(issuer, &settings.web)));
+            .zip(dev_clients.clone())
+            .map(|(issuer, clients)| web::Data::new(DevOAuth::new(issuer, clients, &settings.web)));
         let ledger = crate::ledger::Ledger {
             recorder: Default::default(),
             store: backends.ledger.clone(),
@@ -106,12 +117,13 @@ impl Application {
 
         let state = web::Data::new(AppState {
             auth: Authenticator {
-                jwt: JwtVerifier::new(&settings.jwt, issuer, client_ids, jwks),
+                jwt,
                 keys,
                 flag,
                 migration_url: settings.fallback.migration_url.clone(),
                 scopes: settings.scopes.clone(),
                 mismatch: settings.api_keys.credential_mismatch,
+                clients: ClientQuotas::new(&settings.rate, dev_clients.clone()),
             },
             deprecation: DeprecationNotice::new(&settings.fallback),
             objects: backends.objects,

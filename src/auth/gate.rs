@@ -148,6 +148,7 @@ mod tests {
             migration_url: None,
             scopes: settings.scopes.clone(),
             mismatch: settings.api_keys.credential_mismatch,
+            clients: Default::default(),
         };
         let limits = RateLimits::new(&settings.rate, None);
         Fixture {

@@ -7,8 +7,11 @@
 //! process-wide `fn(&Algorithm, &DecodingKey)` with no room for a key parsed ahead of time.
 //! A verified token is then kept in the [`TokenCache`] until `exp`.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
+use super::dev_oauth::clients::DevClients;
 use super::jwks::{Jwks, KeyLookup};
 use super::token_cache::{CachedToken, TokenCache, TokenHash};
 use crate::config::JwtSettings;
@@ -93,6 +96,10 @@ pub struct JwtVerifier {
     max_lifetime: u64,
     jwks: Jwks,
     cache: Option<TokenCache>,
+    /// The dev issuer's registered machine clients (`cutover dev-clients`), whose ids are
+    /// allowed beside `client_ids` for their client-credentials tokens. Never set for a real
+    /// issuer: its app clients are configured, not registered here.
+    registered: Option<Arc<DevClients>>,
 }
 
 fn now() -> u64 {
@@ -125,7 +132,15 @@ impl JwtVerifier {
             max_lifetime: settings.max_lifetime_secs,
             jwks,
             cache: TokenCache::new(settings.cache_entries),
+            registered: None,
         }
+    }
+
+    /// Also allows the client-credentials tokens of the clients registered in `clients` (the
+    /// dev issuer's), looked up when a token names a client id not in the static list.
+    pub fn with_registered_clients(mut self, clients: Arc<DevClients>) -> Self {
+        self.registered = Some(clients);
+        self
     }
 
     pub fn jwks(&self) -> &Jwks {
@@ -248,9 +263,29 @@ impl JwtVerifier {
     fn check_claims(&self, claims: Claims) -> Result<VerifiedToken, JwtError> {
         use JwtError::Invalid;
         let allowed = |id: &str| self.client_ids.iter().any(|c| c == id);
+        // A client-credentials access token (Cognito's M2M): `sub` is its `client_id` and no
+        // user is named. Anything else is a user's, so a user whose `sub` happens to read like
+        // a client id stays that user, and a token naming a user is never the client.
+        let machine = claims.token_use.as_deref() == Some("access")
+            && claims.username.is_none()
+            && claims.sub.is_some()
+            && claims.client_id == claims.sub;
+        // Asked only for an id not in the static list, and only for a client's own token: a
+        // removed client's new tokens are refused from the next look at the file.
+        let registered = |id: &str| {
+            machine
+                && self
+                    .registered
+                    .as_ref()
+                    .is_some_and(|r| r.find(id).is_some())
+        };
         match claims.token_use.as_deref() {
             Some("access") if self.accept_access => {
-                if !claims.client_id.as_deref().is_some_and(allowed) {
+                let ok = claims
+                    .client_id
+                    .as_deref()
+                    .is_some_and(|id| allowed(id) || registered(id));
+                if !ok {
                     return Err(Invalid("client_id not allowed"));
                 }
             }
@@ -265,12 +300,6 @@ impl JwtVerifier {
             .sub
             .as_deref()
             .ok_or(Invalid("missing or reserved sub"))?;
-        // A client-credentials access token (Cognito's M2M): `sub` is its `client_id` and no
-        // user is named. Anything else is a user's, so a user whose `sub` happens to read like
-        // a client id stays that user, and a token naming a user is never the client.
-        let machine = claims.token_use.as_deref() == Some("access")
-            && claims.username.is_none()
-            && claims.client_id.as_deref() == Some(sub);
         let sub = if machine {
             PrincipalId::for_client(sub).ok_or(Invalid("malformed client_id"))?
         } else {

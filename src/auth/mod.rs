@@ -3,6 +3,7 @@
 //! stage (rate limits, handlers, the observe middleware) reads that value and nothing else.
 
 pub mod api_key;
+pub mod client_quota;
 pub mod dev_issuer;
 pub mod dev_oauth;
 mod error;
@@ -49,7 +50,7 @@ pub enum Access {
 pub struct Caller {
     /// Who, and by which method.
     pub principal: Principal,
-    /// The key entry's own quota, when the key path was used and the entry has one.
+    /// The principal's own quota: a key entry's (key path), or a machine client's (JWT path).
     pub key_quota: Option<KeyQuota>,
     /// A key-path request while the flag says `warn`: the answer carries the deprecation headers.
     pub deprecated: bool,
@@ -85,6 +86,8 @@ pub struct Authenticator {
     pub scopes: ScopeSettings,
     /// `CUTOVER_CREDENTIAL_MISMATCH`: a JWT with a key owned by someone else.
     pub mismatch: CredentialMismatch,
+    /// Machine clients' own quotas.
+    pub clients: client_quota::ClientQuotas,
 }
 
 fn bearer_token(value: &[u8]) -> Option<&str> {
@@ -141,7 +144,7 @@ impl Authenticator {
                     .is_none_or(|scope| scope.granted_by(&verified.scope));
                 // A mismatch refused on the open path is refused here too.
                 scope_ok
-                    .then(|| self.link(Self::token_caller(verified), key).ok())
+                    .then(|| self.link(self.token_caller(verified), key).ok())
                     .flatten()
             }
             (None, Some(value)) => {
@@ -161,19 +164,23 @@ impl Authenticator {
         }
     }
 
-    fn token_caller(verified: VerifiedToken) -> Caller {
-        Caller::new(Principal {
+    /// A token's caller; a machine client carries its own quota, as a key entry may.
+    fn token_caller(&self, verified: VerifiedToken) -> Caller {
+        let key_quota = verified
+            .sub
+            .client_id()
+            .and_then(|id| self.clients.quota(id));
+        let mut caller = Caller::new(Principal {
             id: verified.sub,
             method: AuthMethod::Jwt { jti: verified.jti },
-        })
+        });
+        caller.key_quota = key_quota;
+        caller
     }
 
     fn key_caller(found: KeyMatch, mode: FallbackMode) -> Caller {
-        let key_quota =
-            (found.rate_per_minute.is_some() || found.burst.is_some()).then_some(KeyQuota {
-                per_minute: found.rate_per_minute,
-                burst: found.burst,
-            });
+        let key_quota = (found.rate_per_minute.is_some() || found.burst.is_some())
+            .then(|| KeyQuota::for_key(found.rate_per_minute, found.burst));
         Caller {
             principal: Principal {
                 id: found.principal,
@@ -244,7 +251,7 @@ impl Authenticator {
             tracing::info!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
             return Err(AuthError::InsufficientScope(scope.clone()));
         }
-        self.link(Self::token_caller(verified), key)
+        self.link(self.token_caller(verified), key)
     }
 
     async fn by_key(&self, value: &[u8]) -> Result<Caller, AuthError> {

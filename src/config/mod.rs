@@ -30,7 +30,7 @@ pub use jwt::{DEV_CLIENT_ID, DEV_ISSUER, IssuerSettings, JwtSettings};
 pub use keys::{ApiKeySettings, CredentialMismatch, KeySourceSettings};
 pub use ledger::LedgerSettings;
 pub use metrics::{MetricsSettings, MetricsSink};
-pub use rate::{RateSettings, RateStore, RedisUrl};
+pub use rate::{ClientQuota, RateSettings, RateStore, RedisUrl};
 pub use raw::RawSettings;
 pub use scopes::ScopeSettings;
 pub use setting::Setting;

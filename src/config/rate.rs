@@ -2,6 +2,7 @@
 //! client address, how many instances share the quotas, and where they are decided (each
 //! instance on its own, or together in Redis/Valkey).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -54,6 +55,12 @@ const REDIS_TIMEOUT_MS: Setting = Setting::new(
     "time limit of one shared decision; past it, the instance decides locally on its share until Redis answers again",
 );
 
+const CLIENT_QUOTAS: Setting = Setting::new(
+    "client_quotas",
+    "",
+    "machine clients' own quotas, comma-separated `client_id=rate_per_minute/burst` (e.g. `partner-cron=120/20`), for the whole service",
+);
+
 pub(super) const SETTINGS: &[Setting] = &[
     PER_MINUTE,
     BURST,
@@ -64,6 +71,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     STORE,
     REDIS_URL,
     REDIS_TIMEOUT_MS,
+    CLIENT_QUOTAS,
 ];
 
 /// Where the quotas are decided.
@@ -124,6 +132,15 @@ pub struct RateSettings {
     /// its own, so each enforces 1/N of every quota.
     pub instances: u32,
     pub store: RateStore,
+    /// `CUTOVER_CLIENT_QUOTAS`: a machine client's own quota, by client id.
+    pub client_quotas: BTreeMap<String, ClientQuota>,
+}
+
+/// A machine client's own quota, as `CUTOVER_CLIENT_QUOTAS` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientQuota {
+    pub per_minute: u32,
+    pub burst: u32,
 }
 
 impl RateSettings {
@@ -152,6 +169,7 @@ pub(super) fn parse(raw: &RawSettings) -> Result<RateSettings, ConfigError> {
         trusted_proxies,
         instances: raw.count(&INSTANCES)?,
         store: store(raw)?,
+        client_quotas: client_quotas(raw)?,
     };
     // Every instance enforces its share of each quota; a share of 0 would refuse everything.
     for (s, total) in [
@@ -177,6 +195,37 @@ pub(super) fn parse(raw: &RawSettings) -> Result<RateSettings, ConfigError> {
         ));
     }
     Ok(rate)
+}
+
+/// `id=rate/burst` entries; an id is named once, and each figure is positive.
+fn client_quotas(raw: &RawSettings) -> Result<BTreeMap<String, ClientQuota>, ConfigError> {
+    let mut quotas = BTreeMap::new();
+    for entry in raw.list(&CLIENT_QUOTAS) {
+        let bad = |why: &str| ConfigError::invalid(&CLIENT_QUOTAS, format!("{entry:?}: {why}"));
+        let (id, figures) = entry
+            .split_once('=')
+            .ok_or_else(|| bad("expected client_id=rate_per_minute/burst"))?;
+        let id = id.trim();
+        if crate::domain::PrincipalId::for_client(id).is_none() {
+            return Err(bad(
+                "not a client id (1 to 128 letters, digits, or _ + . -)",
+            ));
+        }
+        let (rate, burst) = figures
+            .split_once('/')
+            .ok_or_else(|| bad("expected rate_per_minute/burst"))?;
+        let figure = |n: &str| n.trim().parse::<u32>().ok().filter(|n| *n > 0);
+        let (Some(per_minute), Some(burst)) = (figure(rate), figure(burst)) else {
+            return Err(bad("the rate and the burst are positive whole numbers"));
+        };
+        if quotas
+            .insert(id.to_string(), ClientQuota { per_minute, burst })
+            .is_some()
+        {
+            return Err(bad("this client id is named twice"));
+        }
+    }
+    Ok(quotas)
 }
 
 fn store(raw: &RawSettings) -> Result<RateStore, ConfigError> {
@@ -226,6 +275,30 @@ mod tests {
             "{shown}"
         );
         assert_eq!(settings(&[]).unwrap().rate.store, RateStore::Local);
+    }
+
+    #[test]
+    fn client_quotas_map_client_ids_to_a_rate_and_a_burst() {
+        let s = settings(&[("client_quotas", "partner-cron=120/20, other=60/10")]).unwrap();
+        let q = &s.rate.client_quotas;
+        assert_eq!(
+            (q["partner-cron"].per_minute, q["partner-cron"].burst),
+            (120, 20)
+        );
+        assert_eq!(q["other"].per_minute, 60);
+        assert!(settings(&[]).unwrap().rate.client_quotas.is_empty());
+        for bad in [
+            "partner-cron",
+            "partner-cron=120",
+            "a b=1/1",
+            "x=0/1",
+            "x=1/1,x=2/2",
+        ] {
+            assert!(
+                error(&[("client_quotas", bad)]).contains("CUTOVER_CLIENT_QUOTAS"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

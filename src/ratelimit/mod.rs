@@ -34,6 +34,8 @@ use crate::periodic::Background;
 /// The policy names the headers and problem bodies use.
 pub const DEFAULT_POLICY: &str = "default";
 pub const KEY_POLICY: &str = "apikey";
+/// A machine client's own quota (`cutover dev-clients`, `CUTOVER_CLIENT_QUOTAS`).
+pub const CLIENT_POLICY: &str = "client";
 pub const AUTH_FAILURES_POLICY: &str = "auth-failures";
 
 /// How often idle buckets are reclaimed. A bucket is idle once it is full again, which takes

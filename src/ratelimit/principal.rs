@@ -23,11 +23,25 @@ use crate::config::RateSettings;
 use crate::domain::PrincipalId;
 use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
 
-/// A key entry's own quota, as read from the key store (service-wide figures, like the settings).
+/// A principal's own quota (service-wide figures, like the settings): a key entry's, as read
+/// from the key store, or a machine client's. `policy` names it in `RateLimit-Policy`
+/// ([`KEY_POLICY`], [`CLIENT_POLICY`](super::CLIENT_POLICY)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyQuota {
+    pub policy: &'static str,
     pub per_minute: Option<u32>,
     pub burst: Option<u32>,
+}
+
+impl KeyQuota {
+    /// A key entry's own quota.
+    pub fn for_key(per_minute: Option<u32>, burst: Option<u32>) -> Self {
+        KeyQuota {
+            policy: KEY_POLICY,
+            per_minute,
+            burst,
+        }
+    }
 }
 
 type Limiter = RateLimiter<
@@ -156,7 +170,7 @@ pub(super) fn policy(
 ) -> Policy {
     let Some(quota) = quota else { return default };
     let policy = Policy {
-        name: KEY_POLICY,
+        name: quota.policy,
         per_minute: share(quota.per_minute.unwrap_or(s.per_minute)),
         // Below the upload cost, no upload from this key could ever pass.
         burst: share(quota.burst.unwrap_or(s.burst)).max(s.upload_cost),
@@ -278,6 +292,7 @@ mod tests {
     fn a_key_quota_gets_its_own_policy_and_the_default_one_shares_the_bucket() {
         let l = limits(&[("rate_burst", "3"), ("upload_cost", "1")]);
         let heavy = Some(KeyQuota {
+            policy: KEY_POLICY,
             per_minute: Some(1200),
             burst: Some(5),
         });
@@ -289,6 +304,7 @@ mod tests {
         }
         assert!(l.check(&key, heavy, ONE).is_err());
         let same = Some(KeyQuota {
+            policy: KEY_POLICY,
             per_minute: None,
             burst: Some(3),
         });
@@ -301,6 +317,7 @@ mod tests {
         assert_eq!(l.policy_for(None).per_minute, 200);
         assert_eq!(l.policy_for(None).burst, 20);
         let tiny = Some(KeyQuota {
+            policy: KEY_POLICY,
             per_minute: Some(60),
             burst: Some(3),
         });
@@ -317,6 +334,7 @@ mod tests {
             ("upload_cost", "1"),
         ]);
         let fast = Some(KeyQuota {
+            policy: KEY_POLICY,
             per_minute: Some(60_000),
             burst: Some(1),
         });

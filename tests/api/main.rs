@@ -45,6 +45,7 @@ mod key_writes;
 mod ledger;
 mod ledger_dynamodb;
 mod linking;
+mod m2m;
 mod me;
 mod metrics;
 mod one_count;

@@ -1,5 +1,7 @@
-//! The dev issuer's OAuth grants, without HTTP: PKCE (S256) and the store of single-use
-//! authorization codes and refresh tokens. The endpoints that use them are in `http/dev_oauth/`.
+//! The dev issuer's OAuth grants, without HTTP: PKCE (S256), the store of single-use
+//! authorization codes and refresh tokens, and the registered machine clients of the
+//! client-credentials grant. The endpoints that use them are in `http/dev_oauth/`.
 
+pub mod clients;
 pub mod pkce;
 pub mod store;

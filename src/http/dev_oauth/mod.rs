@@ -1,11 +1,13 @@
 //! The dev issuer's sign-in endpoints, shaped as the Cognito Hosted UI's: `/oauth2/authorize`
 //! (a form that asks only a user name), `/oauth2/token` (authorization code with PKCE S256,
-//! refresh token) and `/logout`. With them the photo app signs in on the embedded default with
+//! refresh token, and client credentials for the machine clients of `cutover dev-clients`) and
+//! `/logout`. With them the photo app signs in on the embedded default with
 //! no cloud; against Cognito the same app talks to the Hosted UI instead and these are off.
 //!
 //! The tokens are the dev issuer's, so the service's own verifier accepts them exactly as it
 //! accepts `cutover token`'s.
 
+mod client_credentials;
 mod page;
 mod routes;
 
@@ -18,7 +20,10 @@ use serde_json::json;
 use crate::auth::dev_issuer::DevIssuer;
 use crate::config::WebSettings;
 use crate::http::observe::OwnErrorBody;
+use crate::http::problem::ApiError;
+use crate::ratelimit::RateLimitInfo;
 
+use crate::auth::dev_oauth::clients::DevClients;
 use crate::auth::dev_oauth::store::Grants;
 pub use routes::routes;
 
@@ -32,12 +37,15 @@ pub struct DevOAuth {
     /// Exact `redirect_uri` / `logout_uri` values; empty: the request's own origin + `/`.
     redirect_uris: Vec<String>,
     grants: Grants,
+    /// The machine clients of the client-credentials grant.
+    clients: Arc<DevClients>,
 }
 
 impl DevOAuth {
-    pub fn new(issuer: Arc<DevIssuer>, web: &WebSettings) -> Self {
+    pub fn new(issuer: Arc<DevIssuer>, clients: Arc<DevClients>, web: &WebSettings) -> Self {
         DevOAuth {
             issuer,
+            clients,
             client_id: web.oauth_client_id.clone(),
             default_scope: web.oauth_scopes.clone(),
             redirect_uris: web.redirect_uris.clone(),
@@ -56,19 +64,38 @@ impl DevOAuth {
     }
 }
 
-/// A token endpoint refusal, answered as RFC 6749 §5.2 says: 400 and `{"error": …}`.
+/// The largest token request body read; a larger one is refused with 413 (`invalid_request`).
+pub const MAX_TOKEN_REQUEST: usize = 16 * 1024;
+
+/// A token endpoint refusal, answered as RFC 6749 §5.2 says: 400 and `{"error": …}`, 401 for a
+/// client that failed to authenticate.
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
     #[error("invalid_request: {0}")]
     InvalidRequest(&'static str),
+    /// Another `client_id` than the public app client's (authorization code, refresh token).
     #[error("invalid_client")]
     InvalidClient,
+    /// A machine client that failed to authenticate: unknown, wrong secret, no credentials.
+    /// 401 with `WWW-Authenticate: Basic` (RFC 6749 §5.2), whichever way it tried.
+    #[error("invalid_client (authentication failed)")]
+    ClientAuthentication,
     /// A code or refresh token that is unknown, used, expired, or presented with the wrong
     /// verifier, client or redirect URI: one answer for all, so a probe learns nothing.
     #[error("invalid_grant")]
     InvalidGrant,
+    /// A scope the client may not be granted.
+    #[error("invalid_scope")]
+    InvalidScope,
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
+    /// A body over [`MAX_TOKEN_REQUEST`].
+    #[error("invalid_request: body too large")]
+    TooLarge,
+    /// Too many failed client authentications from this address: the gate's brake, answered
+    /// as every 429 of the service is.
+    #[error("rate limited")]
+    Braked(RateLimitInfo),
     #[error("server_error")]
     Server(#[from] anyhow::Error),
 }
@@ -76,10 +103,12 @@ pub enum OAuthError {
 impl OAuthError {
     fn code(&self) -> &'static str {
         match self {
-            OAuthError::InvalidRequest(_) => "invalid_request",
-            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidRequest(_) | OAuthError::TooLarge => "invalid_request",
+            OAuthError::InvalidClient | OAuthError::ClientAuthentication => "invalid_client",
             OAuthError::InvalidGrant => "invalid_grant",
+            OAuthError::InvalidScope => "invalid_scope",
             OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthError::Braked(_) => "slow_down",
             OAuthError::Server(_) => "server_error",
         }
     }
@@ -88,21 +117,36 @@ impl OAuthError {
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
+            OAuthError::ClientAuthentication => StatusCode::UNAUTHORIZED,
+            OAuthError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            OAuthError::Braked(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let OAuthError::Braked(info) = self {
+            return ApiError::RateLimited(info.clone()).error_response();
+        }
         let mut body = json!({ "error": self.code() });
         match self {
             OAuthError::InvalidRequest(why) => body["error_description"] = json!(why),
+            OAuthError::TooLarge => {
+                body["error_description"] = json!("the token request body is over 16 KiB")
+            }
+            OAuthError::InvalidScope => {
+                body["error_description"] = json!("a scope asked for is not allowed to this client")
+            }
             OAuthError::Server(e) => tracing::error!(error = ?e, "dev token endpoint failed"),
             _ => {}
         }
-        let mut res = HttpResponse::build(self.status_code())
-            .insert_header(("Cache-Control", "no-store"))
-            .json(body);
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header(("Cache-Control", "no-store"));
+        if let OAuthError::ClientAuthentication = self {
+            res.insert_header(("WWW-Authenticate", r#"Basic realm="cutover""#));
+        }
+        let mut res = res.json(body);
         res.extensions_mut().insert(OwnErrorBody);
         res
     }

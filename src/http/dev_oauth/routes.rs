@@ -7,15 +7,33 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::page::{self, origin_of};
-use super::{DevOAuth, OAuthError, TOKEN_TTL_SECS};
+use super::{DevOAuth, MAX_TOKEN_REQUEST, OAuthError, TOKEN_TTL_SECS, client_credentials};
 use crate::auth::dev_issuer::TokenRequest;
 use crate::auth::dev_oauth::pkce::Challenge;
 use crate::auth::dev_oauth::store::{CodeGrant, RefreshGrant};
 use crate::domain::PrincipalId;
+use crate::http::state::AppState;
+
+/// Why a form body was refused, without echoing any of it (it may hold a secret).
+fn form_error(e: &actix_web::error::UrlencodedError) -> OAuthError {
+    use actix_web::error::UrlencodedError;
+    match e {
+        UrlencodedError::Overflow { .. } => OAuthError::TooLarge,
+        // serde's words for a parameter sent twice (RFC 6749 §3.2: at most once each).
+        UrlencodedError::Parse(p) if p.to_string().contains("duplicate field") => {
+            OAuthError::InvalidRequest("a parameter is repeated")
+        }
+        UrlencodedError::ContentType => {
+            OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded")
+        }
+        _ => OAuthError::InvalidRequest("malformed form body"),
+    }
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig, oauth: web::Data<DevOAuth>) {
     let form_errors = web::FormConfig::default()
-        .error_handler(|_, _| OAuthError::InvalidRequest("malformed form body").into());
+        .limit(MAX_TOKEN_REQUEST)
+        .error_handler(|e, _| form_error(&e).into());
     cfg.service(
         web::resource("/oauth2/authorize")
             .app_data(oauth.clone())
@@ -212,14 +230,27 @@ async fn sign_in(
     redirect(with_query(checked.redirect_uri, &params))
 }
 
+/// The token request's form. No `Debug`: it may hold a client secret.
 #[derive(Deserialize)]
-struct TokenParams {
-    grant_type: Option<String>,
-    client_id: Option<String>,
+pub(super) struct TokenParams {
+    pub(super) grant_type: Option<String>,
+    pub(super) client_id: Option<String>,
+    /// Client credentials in the body (RFC 6749 §2.3.1), instead of HTTP Basic.
+    pub(super) client_secret: Option<String>,
+    pub(super) scope: Option<String>,
     code: Option<String>,
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     refresh_token: Option<String>,
+}
+
+/// Whether the query string carries a client secret, which it never may (RFC 6749 §2.3.1:
+/// "MUST NOT be included in the request URI"): URIs end up in logs and histories.
+fn secret_in_query(req: &HttpRequest) -> bool {
+    req.query_string().split('&').any(|pair| {
+        let name = pair.split('=').next().unwrap_or_default();
+        client_credentials::form_decode(name).as_deref() == Some("client_secret")
+    })
 }
 
 fn required<'a>(value: &'a Option<String>, why: &'static str) -> Result<&'a str, OAuthError> {
@@ -228,10 +259,24 @@ fn required<'a>(value: &'a Option<String>, why: &'static str) -> Result<&'a str,
 
 async fn token(
     oauth: web::Data<DevOAuth>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
     form: web::Form<TokenParams>,
 ) -> Result<HttpResponse, OAuthError> {
+    if secret_in_query(&req) {
+        return Err(OAuthError::InvalidRequest(
+            "client_secret must not be sent in the query string",
+        ));
+    }
     let p = form.into_inner();
     let grant_type = required(&p.grant_type, "grant_type is required")?;
+    if grant_type == "client_credentials" {
+        return client_credentials::grant(&oauth, &state, &req, &p).await;
+    }
+    // Named before the client is checked: a grant this endpoint does not know is that, whoever asks.
+    if !matches!(grant_type, "authorization_code" | "refresh_token") {
+        return Err(OAuthError::UnsupportedGrantType);
+    }
     let client_id = required(&p.client_id, "client_id is required")?;
     if client_id != oauth.client_id {
         return Err(OAuthError::InvalidClient);
