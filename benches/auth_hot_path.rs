@@ -36,12 +36,7 @@ fn main() {
     let jwks = Jwks::Static(std::sync::Arc::new(
         KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap(),
     ));
-    let verifier = JwtVerifier::new(
-        &settings.jwt,
-        DEV_ISSUER.into(),
-        vec![DEV_CLIENT_ID.into()],
-        jwks,
-    );
+    let verifier = JwtVerifier::single(&settings.jwt, DEV_ISSUER, vec![DEV_CLIENT_ID.into()], jwks);
     let token = dev
         .mint(&TokenRequest {
             sub: "alice".into(),
@@ -78,7 +73,10 @@ fn main() {
     });
 
     let metrics = Metrics::default();
-    let jwt = AuthMethod::Jwt { jti: None };
+    let jwt = AuthMethod::Jwt {
+        jti: None,
+        issuer: "https://issuer.example".into(),
+    };
     let key = AuthMethod::ApiKey {
         key_id: KeyId::parse("client-1").unwrap(),
     };

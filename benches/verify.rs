@@ -25,9 +25,9 @@ use cutover::domain::{KeyId, PrincipalId};
 fn verifier(dev: &DevIssuer, cache_entries: &str) -> JwtVerifier {
     let settings = Settings::from_pairs([("jwt_cache_entries", cache_entries)]).unwrap();
     let set = KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap();
-    JwtVerifier::new(
+    JwtVerifier::single(
         &settings.jwt,
-        DEV_ISSUER.into(),
+        DEV_ISSUER,
         vec![DEV_CLIENT_ID.into()],
         Jwks::Static(Arc::new(set)),
     )
@@ -129,6 +129,7 @@ fn resident_bytes() -> usize {
 fn memory_per_entry() {
     const ENTRIES: usize = 200_000;
     let kid: Arc<str> = "abcdEFGHijklMNOPqrstUVWXyz0123456789+/ABCD=".into();
+    let issuer: Arc<str> = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abcdefghi".into();
     let before = resident_bytes();
     let cache = TokenCache::new(ENTRIES as u64).unwrap();
     for i in 0..ENTRIES {
@@ -140,8 +141,10 @@ fn memory_per_entry() {
                     sub: PrincipalId::from_sub(&sub).unwrap(),
                     jti: Some(format!("9c8b7a6f-5e4d-4c3b-a291-{i:012}")),
                     scope: "photos/read photos/write".into(),
+                    issuer: issuer.clone(),
                 },
                 kid: kid.clone(),
+                issuer: 0,
                 exp: 1_900_000_000,
                 nbf: None,
             },

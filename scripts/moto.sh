@@ -3,7 +3,7 @@
 # exports the AWS variables the SDK reads. `moto_stop` stops it by pid.
 
 MOTO_VERSION=5.2.5
-VENV="${CUTOVER_VENV:-$PWD/.venv-aws}"
+VENV="${AWS_TEST_VENV:-$PWD/.venv-aws}"  # not CUTOVER_*: the service refuses unknown CUTOVER_ settings it inherits
 
 moto_install() {
     if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] \

@@ -18,7 +18,9 @@ use crate::auth::api_key::KeySource;
 use crate::auth::api_key::file::FileKeys;
 use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
 use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
+use crate::auth::dev_oauth::clients::DevClients;
 use crate::auth::jwks::{Jwks, KeySet};
+use crate::auth::jwt::Issuer;
 use crate::aws::Aws;
 use crate::config::{
     IssuerSettings, KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings,
@@ -113,7 +115,7 @@ impl Backends {
 /// go, and where the rate limits are shared.
 pub struct ServeBackends {
     pub stores: Backends,
-    pub issuer: Issuer,
+    pub issuers: Issuers,
     /// The sink the metrics are pushed to; `None` for Prometheus, which is pulled from
     /// `/metrics`.
     pub metrics_sink: Option<PushedSink>,
@@ -124,51 +126,59 @@ impl ServeBackends {
     pub async fn build(settings: &Settings, metrics: &Metrics) -> anyhow::Result<Self> {
         let aws = AwsConfig::default();
         let stores = Backends::build_with(settings, &aws).await?;
-        let issuer = issuer(settings)?;
+        let issuers = issuers(settings)?;
         let metrics_sink = metrics_sink(settings, &aws).await;
         let limits = rate_limits(settings, metrics).await?;
         Ok(ServeBackends {
             stores,
-            issuer,
+            issuers,
             metrics_sink,
             limits,
         })
     }
 }
 
-/// The token issuer: where its signing keys come from, the `iss` its tokens carry and the
-/// client ids they may name.
-pub struct Issuer {
-    /// The dev issuer, when it is the one (it also serves the sign-in endpoints).
-    pub dev: Option<Arc<DevIssuer>>,
-    pub jwks: Jwks,
-    pub issuer: String,
-    pub client_ids: Vec<String>,
+/// The issuers whose tokens `serve` accepts, each with its own keys; and the dev issuer when
+/// it is the one, since it also serves the sign-in endpoints and its registered clients.
+pub struct Issuers {
+    pub dev: Option<DevParts>,
+    pub trusted: Vec<Issuer>,
 }
 
-fn issuer(settings: &Settings) -> anyhow::Result<Issuer> {
-    match &settings.jwt.issuer {
-        IssuerSettings::Dev => {
-            let dev = Arc::new(DevIssuer::load_or_create(&settings.data_dir)?);
-            let set = KeySet::parse(dev.jwks().to_string().as_bytes())?;
-            let mut client_ids = settings.jwt.client_ids.clone();
-            client_ids.push(DEV_CLIENT_ID.to_string());
-            // The app client the dev sign-in endpoints issue tokens to.
-            client_ids.push(settings.web.oauth_client_id.clone());
-            Ok(Issuer {
-                dev: Some(dev),
-                jwks: Jwks::Static(Arc::new(set)),
-                issuer: DEV_ISSUER.to_string(),
-                client_ids,
-            })
+/// The embedded dev issuer: its signing key and its machine clients (`cutover dev-clients`).
+pub struct DevParts {
+    pub issuer: Arc<DevIssuer>,
+    pub clients: Arc<DevClients>,
+}
+
+fn issuers(settings: &Settings) -> anyhow::Result<Issuers> {
+    let mut dev = None;
+    let mut trusted = Vec::with_capacity(settings.jwt.issuers.len());
+    for configured in &settings.jwt.issuers {
+        match &configured.source {
+            IssuerSettings::Dev => {
+                let issuer = Arc::new(DevIssuer::load_or_create(&settings.data_dir)?);
+                let clients = Arc::new(DevClients::new(&settings.data_dir));
+                let set = KeySet::parse(issuer.jwks().to_string().as_bytes())?;
+                let mut client_ids = configured.client_ids.clone();
+                client_ids.push(DEV_CLIENT_ID.to_string());
+                // The app client the dev sign-in endpoints issue tokens to.
+                client_ids.push(settings.web.oauth_client_id.clone());
+                let jwks = Jwks::Static(Arc::new(set));
+                trusted.push(
+                    Issuer::new(configured, DEV_ISSUER, client_ids, jwks)
+                        .with_registered_clients(clients.clone()),
+                );
+                dev = Some(DevParts { issuer, clients });
+            }
+            IssuerSettings::External { issuer, jwks_url } => {
+                let jwks = Jwks::remote(jwks_url.clone())?;
+                let client_ids = configured.client_ids.clone();
+                trusted.push(Issuer::new(configured, issuer.as_str(), client_ids, jwks));
+            }
         }
-        IssuerSettings::External { issuer, jwks_url } => Ok(Issuer {
-            dev: None,
-            jwks: Jwks::remote(jwks_url.clone())?,
-            issuer: issuer.clone(),
-            client_ids: settings.jwt.client_ids.clone(),
-        }),
     }
+    Ok(Issuers { dev, trusted })
 }
 
 async fn metrics_sink(settings: &Settings, aws: &AwsConfig) -> Option<PushedSink> {

@@ -28,6 +28,18 @@ struct Attempts {
     /// that names it, not ten seconds later.
     last: Option<Instant>,
     in_flight: Option<Flight>,
+    /// When a load last succeeded.
+    loaded: Option<Instant>,
+    /// The outermost message of the last load's error; cleared by a success.
+    error: Option<String>,
+}
+
+/// How the value stands: its age and, when the latest load failed, why (the loader's
+/// outermost context, which loaders keep short and free of internals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub age: Option<Duration>,
+    pub last_error: Option<String>,
 }
 
 pub struct Refreshing<T> {
@@ -54,6 +66,14 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
 
     pub fn current(&self) -> Option<Arc<T>> {
         self.value.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn status(&self) -> Status {
+        let attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        Status {
+            age: attempts.loaded.map(|at| at.elapsed()),
+            last_error: attempts.error.clone(),
+        }
     }
 
     /// Loads now; with `min_interval` (an on-demand load), only if no other on-demand load started
@@ -86,10 +106,11 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
         let task = tokio::spawn(
             async move {
                 let loaded = (this.loader)().await;
-                let ok = match loaded {
+                let ok = loaded.is_ok();
+                let error = loaded.as_ref().err().map(|e| e.to_string());
+                match loaded {
                     Ok(v) => {
                         *this.value.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(v));
-                        true
                     }
                     Err(e) => {
                         // The last good value keeps serving.
@@ -98,13 +119,14 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
                             error = format!("{e:#}"),
                             "refresh failed"
                         );
-                        false
                     }
-                };
-                this.attempts
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .in_flight = None;
+                }
+                let mut attempts = this.attempts.lock().unwrap_or_else(|p| p.into_inner());
+                attempts.in_flight = None;
+                if ok {
+                    attempts.loaded = Some(Instant::now());
+                }
+                attempts.error = error;
                 ok
             }
             .instrument(tracing::info_span!("refresh", what = self.what)),
@@ -187,6 +209,9 @@ mod tests {
         assert!(!r.refresh(None).await);
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert_eq!(r.current().as_deref(), Some(&1));
+        let status = r.status();
+        assert_eq!(status.last_error.as_deref(), Some("the second load fails"));
+        assert!(status.age.is_some(), "the first load's value keeps its age");
 
         // Scheduled loads do not throttle on-demand ones; on-demand ones throttle each other.
         gate.add_permits(1);
@@ -195,5 +220,6 @@ mod tests {
         assert!(!r.refresh(ten_secs).await, "throttled");
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         assert_eq!(r.current().as_deref(), Some(&3));
+        assert_eq!(r.status().last_error, None, "a success clears the error");
     }
 }

@@ -13,9 +13,8 @@ use anyhow::Context;
 use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::client_quota::ClientQuotas;
-use crate::auth::dev_oauth::clients::DevClients;
 use crate::auth::jwt::JwtVerifier;
-use crate::backends::{Issuer, ServeBackends};
+use crate::backends::{DevParts, Issuers, ServeBackends};
 use crate::config::{IssuerSettings, Settings, StorageSettings};
 use crate::fallback::FallbackFlag;
 use crate::http;
@@ -64,25 +63,18 @@ impl Application {
         let metrics = Metrics::default();
         let ServeBackends {
             stores: backends,
-            issuer:
-                Issuer {
-                    dev: dev_issuer,
-                    jwks,
-                    issuer,
-                    client_ids,
-                },
+            issuers: Issuers { dev, trusted },
             metrics_sink,
             limits,
         } = ServeBackends::build(&settings, &metrics).await?;
-        jwks.load().await;
+        // Every issuer's keys at once: one slow pool does not hold up the others'.
+        futures_util::future::join_all(trusted.iter().map(|i| i.jwks().load())).await;
+        let jwt = JwtVerifier::new(&settings.jwt, trusted);
         // The dev issuer's machine clients (`cutover dev-clients`); a real issuer has none.
-        let dev_clients = dev_issuer
-            .as_ref()
-            .map(|_| Arc::new(DevClients::new(&settings.data_dir)));
-        let mut jwt = JwtVerifier::new(&settings.jwt, issuer, client_ids, jwks);
-        if let Some(clients) = &dev_clients {
-            jwt = jwt.with_registered_clients(clients.clone());
-        }
+        let (dev_issuer, dev_clients) = match dev {
+            Some(DevParts { issuer, clients }) => (Some(issuer), Some(clients)),
+            None => (None, None),
+        };
 
         let keys = ApiKeys::new(backends.keys.clone());
         keys.load().await;
@@ -185,9 +177,11 @@ impl Application {
         // Started once both listeners are bound, so a failed start leaves no task behind.
         let background = Background::default();
         let auth = &app_state.auth;
-        auth.jwt
-            .jwks()
-            .spawn_refresh(&background, settings.jwt.jwks_refresh);
+        for issuer in auth.jwt.issuers() {
+            issuer
+                .jwks()
+                .spawn_refresh(&background, settings.jwt.jwks_refresh);
+        }
         auth.keys
             .spawn_refresh(&background, settings.api_keys.refresh);
         auth.flag
@@ -273,10 +267,16 @@ fn announce(settings: &Settings, port: u16, admin_port: u16) {
         StorageSettings::Local => "local",
         StorageSettings::Aws { .. } => "aws",
     };
-    let issuer = match &settings.jwt.issuer {
-        IssuerSettings::Dev => "dev issuer",
-        IssuerSettings::External { issuer, .. } => issuer.as_str(),
-    };
+    let issuers: Vec<&str> = settings
+        .jwt
+        .issuers
+        .iter()
+        .map(|i| match &i.source {
+            IssuerSettings::Dev => "dev issuer",
+            IssuerSettings::External { issuer, .. } => issuer.as_str(),
+        })
+        .collect();
+    let issuer = issuers.join(", ");
     tracing::info!(
         api = %format!("http://{ip}:{port}"),
         admin = %format!("http://{admin_ip}:{admin_port}"),

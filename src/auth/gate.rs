@@ -120,9 +120,9 @@ mod tests {
         let settings = Settings::from_pairs(pairs.iter().copied()).unwrap();
         let dev = DevIssuer::load_or_create(dir.path()).unwrap();
         let set = KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap();
-        let jwt = JwtVerifier::new(
+        let jwt = JwtVerifier::single(
             &settings.jwt,
-            DEV_ISSUER.into(),
+            DEV_ISSUER,
             vec![DEV_CLIENT_ID.into()],
             Jwks::Static(Arc::new(set)),
         );

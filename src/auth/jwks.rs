@@ -10,7 +10,9 @@ use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPubli
 use serde::Deserialize;
 
 use crate::crypto::b64url_decode;
-use crate::refresh::Refreshing;
+use anyhow::Context;
+
+use crate::refresh::{Refreshing, Status};
 
 /// How often an unknown `kid` may trigger a refetch.
 const REFETCH_MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -135,11 +137,43 @@ impl Jwks {
             .build()?;
         Ok(Jwks::Remote(Arc::new(Refreshing::new("jwks", move || {
             let (client, url) = (client.clone(), url.clone());
+            // The outermost context is a short class (shown on `/readyz` and the console); the
+            // detail under it goes to the log only.
             async move {
-                let res = client.get(&url).send().await?.error_for_status()?;
-                KeySet::parse(&res.bytes().await?)
+                let class = |e: &reqwest::Error| {
+                    if e.is_timeout() {
+                        "timed out".to_string()
+                    } else if let Some(status) = e.status() {
+                        format!("HTTP {}", status.as_u16())
+                    } else {
+                        "unreachable".to_string()
+                    }
+                };
+                let res = client.get(&url).send().await;
+                let res = res
+                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|e| {
+                        let c = class(&e);
+                        anyhow::Error::new(e).context(c)
+                    })?;
+                let body = res.bytes().await.map_err(|e| {
+                    let c = class(&e);
+                    anyhow::Error::new(e).context(c)
+                })?;
+                KeySet::parse(&body).context("not a usable JWKS")
             }
         }))))
+    }
+
+    /// The age of the set in force and the last refresh error; a static set is never stale.
+    pub fn status(&self) -> Status {
+        match self {
+            Jwks::Static(_) => Status {
+                age: None,
+                last_error: None,
+            },
+            Jwks::Remote(r) => r.status(),
+        }
     }
 
     pub fn is_loaded(&self) -> bool {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::dev_oauth::clients::DevClients;
 use super::jwks::{Jwks, KeyLookup};
 use super::token_cache::{CachedToken, TokenCache, TokenHash};
-use crate::config::JwtSettings;
+use crate::config::{JwtSettings, TrustedIssuer};
 use crate::crypto::b64url_decode;
 use crate::domain::PrincipalId;
 
@@ -31,6 +31,8 @@ pub struct VerifiedToken {
     pub sub: PrincipalId,
     pub jti: Option<String>,
     pub scope: String,
+    /// The `iss` of the issuer that signed it, as configured.
+    pub issuer: Arc<str>,
 }
 
 #[derive(Deserialize)]
@@ -87,19 +89,61 @@ struct Claims {
     iat: Option<NumericDate>,
 }
 
-pub struct JwtVerifier {
-    issuer: String,
+/// One issuer the verifier trusts: its exact `iss`, its keys, and which of its tokens it takes.
+pub struct Issuer {
+    iss: Arc<str>,
     client_ids: Vec<String>,
     accept_access: bool,
     accept_id: bool,
-    leeway: u64,
-    max_lifetime: u64,
     jwks: Jwks,
-    cache: Option<TokenCache>,
     /// The dev issuer's registered machine clients (`cutover dev-clients`), whose ids are
     /// allowed beside `client_ids` for their client-credentials tokens. Never set for a real
     /// issuer: its app clients are configured, not registered here.
     registered: Option<Arc<DevClients>>,
+}
+
+impl Issuer {
+    /// The issuer `iss` with `trusted`'s token uses, these app client ids and keys.
+    pub fn new(
+        trusted: &TrustedIssuer,
+        iss: impl Into<Arc<str>>,
+        client_ids: Vec<String>,
+        jwks: Jwks,
+    ) -> Self {
+        Issuer {
+            iss: iss.into(),
+            client_ids,
+            accept_access: trusted.accept_access,
+            accept_id: trusted.accept_id,
+            jwks,
+            registered: None,
+        }
+    }
+
+    /// Also allows the client-credentials tokens of the clients registered in `clients` (the
+    /// dev issuer's), looked up when a token names a client id not in the static list.
+    pub fn with_registered_clients(mut self, clients: Arc<DevClients>) -> Self {
+        self.registered = Some(clients);
+        self
+    }
+
+    pub fn iss(&self) -> &Arc<str> {
+        &self.iss
+    }
+
+    pub fn jwks(&self) -> &Jwks {
+        &self.jwks
+    }
+}
+
+/// Verifies tokens of the trusted issuers. A token's `iss` picks its issuer by exact match
+/// before any key is looked up, so an unknown `iss` costs no fetch, and each issuer's JWKS is
+/// fetched, refreshed and fails on its own.
+pub struct JwtVerifier {
+    issuers: Vec<Issuer>,
+    leeway: u64,
+    max_lifetime: u64,
+    cache: Option<TokenCache>,
 }
 
 fn now() -> u64 {
@@ -117,34 +161,31 @@ fn split(token: &str) -> Option<(&str, &str, &str, &str)> {
 }
 
 impl JwtVerifier {
-    pub fn new(
-        settings: &JwtSettings,
-        issuer: String,
-        client_ids: Vec<String>,
-        jwks: Jwks,
-    ) -> Self {
+    pub fn new(settings: &JwtSettings, issuers: Vec<Issuer>) -> Self {
         JwtVerifier {
-            issuer,
-            client_ids,
-            accept_access: settings.accept_access,
-            accept_id: settings.accept_id,
+            issuers,
             leeway: settings.leeway_secs,
             max_lifetime: settings.max_lifetime_secs,
-            jwks,
             cache: TokenCache::new(settings.cache_entries),
-            registered: None,
         }
     }
 
-    /// Also allows the client-credentials tokens of the clients registered in `clients` (the
-    /// dev issuer's), looked up when a token names a client id not in the static list.
-    pub fn with_registered_clients(mut self, clients: Arc<DevClients>) -> Self {
-        self.registered = Some(clients);
-        self
+    /// A verifier of one issuer, with the token uses of the first configured one.
+    pub fn single(settings: &JwtSettings, iss: &str, client_ids: Vec<String>, jwks: Jwks) -> Self {
+        let trusted = &settings.issuers[0];
+        Self::new(settings, vec![Issuer::new(trusted, iss, client_ids, jwks)])
     }
 
-    pub fn jwks(&self) -> &Jwks {
-        &self.jwks
+    pub fn issuers(&self) -> &[Issuer] {
+        &self.issuers
+    }
+
+    /// The issuer whose `iss` is exactly `iss` (a handful: a scan beats hashing).
+    fn issuer(&self, iss: &str) -> Option<(usize, &Issuer)> {
+        self.issuers
+            .iter()
+            .enumerate()
+            .find(|(_, i)| *i.iss == *iss)
     }
 
     /// A verified token from the cache alone, with no signature check: `None` when the token is
@@ -162,7 +203,9 @@ impl JwtVerifier {
         let entry = cache.get(key)?;
         let refused = match entry.time_check(now(), self.leeway) {
             Err(reason) => Some(reason),
-            Ok(()) if !self.jwks.has(&entry.kid) => Some("kid no longer in the JWKS"),
+            Ok(()) if !self.issuers[entry.issuer].jwks.has(&entry.kid) => {
+                Some("kid no longer in the JWKS")
+            }
             Ok(()) => None,
         };
         Some(match refused {
@@ -188,7 +231,9 @@ impl JwtVerifier {
         Ok(verified)
     }
 
-    /// The full check: header, signature with the issuer's key, then every claim.
+    /// The full check: header, the issuer named by `iss`, signature with that issuer's key,
+    /// then every claim. The claims are read before the signature is checked only to pick the
+    /// issuer (as aws-jwt-verify does); nothing else in them counts until it verifies.
     async fn verify_signed(&self, token: &str) -> Result<CachedToken, JwtError> {
         use JwtError::Invalid;
         let (header, payload, message, signature) =
@@ -201,7 +246,15 @@ impl JwtVerifier {
             return Err(Invalid("algorithm is not RS256"));
         }
         let kid = header.kid.ok_or(Invalid("no kid"))?;
-        let key = self.jwks.key(&kid).await.map_err(|e| match e {
+        let claims: Claims = b64url_decode(payload)
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or(Invalid("malformed claims"))?;
+        let iss = claims
+            .iss
+            .as_deref()
+            .ok_or(Invalid("missing a required claim"))?;
+        let (index, issuer) = self.issuer(iss).ok_or(Invalid("unknown issuer"))?;
+        let key = issuer.jwks.key(&kid).await.map_err(|e| match e {
             KeyLookup::Unknown => Invalid("unknown kid"),
             KeyLookup::Unavailable => JwtError::Unavailable,
         })?;
@@ -209,22 +262,17 @@ impl JwtVerifier {
         if !key.verifies(message.as_bytes(), &signature) {
             return Err(Invalid("bad signature"));
         }
-        let claims: Claims = b64url_decode(payload)
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or(Invalid("malformed claims"))?;
-        let (Some(exp), Some(iss)) = (claims.exp.map(NumericDate::until), claims.iss.as_deref())
-        else {
-            return Err(Invalid("missing a required claim"));
-        };
-        if iss != self.issuer {
-            return Err(Invalid("wrong issuer"));
-        }
+        let exp = claims
+            .exp
+            .map(NumericDate::until)
+            .ok_or(Invalid("missing a required claim"))?;
         let nbf = claims.nbf.map(NumericDate::from);
         self.lifetime_check(exp, claims.iat, now())
             .map_err(Invalid)?;
         let entry = CachedToken {
-            token: self.check_claims(claims)?,
+            token: check_claims(issuer, claims)?,
             kid: key.kid().clone(),
+            issuer: index,
             exp,
             nbf,
         };
@@ -258,59 +306,60 @@ impl JwtVerifier {
         }
         Ok(())
     }
+}
 
-    /// `token_use`, `client_id`/`aud` and `sub`: what the token is for and whom it names.
-    fn check_claims(&self, claims: Claims) -> Result<VerifiedToken, JwtError> {
-        use JwtError::Invalid;
-        let allowed = |id: &str| self.client_ids.iter().any(|c| c == id);
-        // A client-credentials access token (Cognito's M2M): `sub` is its `client_id` and no
-        // user is named. Anything else is a user's, so a user whose `sub` happens to read like
-        // a client id stays that user, and a token naming a user is never the client.
-        let machine = claims.token_use.as_deref() == Some("access")
-            && claims.username.is_none()
-            && claims.sub.is_some()
-            && claims.client_id == claims.sub;
-        // Asked only for an id not in the static list, and only for a client's own token: a
-        // removed client's new tokens are refused from the next look at the file.
-        let registered = |id: &str| {
-            machine
-                && self
-                    .registered
-                    .as_ref()
-                    .is_some_and(|r| r.find(id).is_some())
-        };
-        match claims.token_use.as_deref() {
-            Some("access") if self.accept_access => {
-                let ok = claims
-                    .client_id
-                    .as_deref()
-                    .is_some_and(|id| allowed(id) || registered(id));
-                if !ok {
-                    return Err(Invalid("client_id not allowed"));
-                }
+/// `token_use`, `client_id`/`aud` and `sub`: what the token is for and whom it names.
+fn check_claims(issuer: &Issuer, claims: Claims) -> Result<VerifiedToken, JwtError> {
+    use JwtError::Invalid;
+    let allowed = |id: &str| issuer.client_ids.iter().any(|c| c == id);
+    // A client-credentials access token (Cognito's M2M): `sub` is its `client_id` and no
+    // user is named. Anything else is a user's, so a user whose `sub` happens to read like
+    // a client id stays that user, and a token naming a user is never the client.
+    let machine = claims.token_use.as_deref() == Some("access")
+        && claims.username.is_none()
+        && claims.sub.is_some()
+        && claims.client_id == claims.sub;
+    // Asked only for an id not in the static list, and only for a client's own token: a
+    // removed client's new tokens are refused from the next look at the file.
+    let registered = |id: &str| {
+        machine
+            && issuer
+                .registered
+                .as_ref()
+                .is_some_and(|r| r.find(id).is_some())
+    };
+    match claims.token_use.as_deref() {
+        Some("access") if issuer.accept_access => {
+            let ok = claims
+                .client_id
+                .as_deref()
+                .is_some_and(|id| allowed(id) || registered(id));
+            if !ok {
+                return Err(Invalid("client_id not allowed"));
             }
-            Some("id") if self.accept_id => {
-                if !claims.aud.as_deref().is_some_and(allowed) {
-                    return Err(Invalid("aud not allowed"));
-                }
-            }
-            _ => return Err(Invalid("token_use not accepted")),
         }
-        let sub = claims
-            .sub
-            .as_deref()
-            .ok_or(Invalid("missing or reserved sub"))?;
-        let sub = if machine {
-            PrincipalId::for_client(sub).ok_or(Invalid("malformed client_id"))?
-        } else {
-            PrincipalId::from_sub(sub).ok_or(Invalid("missing or reserved sub"))?
-        };
-        Ok(VerifiedToken {
-            sub,
-            jti: claims.jti,
-            scope: claims.scope,
-        })
+        Some("id") if issuer.accept_id => {
+            if !claims.aud.as_deref().is_some_and(allowed) {
+                return Err(Invalid("aud not allowed"));
+            }
+        }
+        _ => return Err(Invalid("token_use not accepted")),
     }
+    let sub = claims
+        .sub
+        .as_deref()
+        .ok_or(Invalid("missing or reserved sub"))?;
+    let sub = if machine {
+        PrincipalId::for_client(sub).ok_or(Invalid("malformed client_id"))?
+    } else {
+        PrincipalId::from_sub(sub).ok_or(Invalid("missing or reserved sub"))?
+    };
+    Ok(VerifiedToken {
+        sub,
+        jti: claims.jti,
+        scope: claims.scope,
+        issuer: issuer.iss.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -326,12 +375,7 @@ mod tests {
         let settings = Settings::from_pairs([("jwt_cache_entries", cache_entries)]).unwrap();
         let set = KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap();
         let jwks = Jwks::Static(Arc::new(set));
-        JwtVerifier::new(
-            &settings.jwt,
-            DEV_ISSUER.into(),
-            vec![DEV_CLIENT_ID.into()],
-            jwks,
-        )
+        JwtVerifier::single(&settings.jwt, DEV_ISSUER, vec![DEV_CLIENT_ID.into()], jwks)
     }
 
     fn token(dev: &DevIssuer) -> String {
@@ -471,5 +515,74 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn the_iss_picks_the_issuer_and_each_issuer_has_its_own_keys_clients_and_outage() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            DevIssuer::load_or_create(&dir.path().join("a")).unwrap(),
+            DevIssuer::load_or_create(&dir.path().join("b")).unwrap(),
+        );
+        let (iss_a, iss_b, iss_c) = (
+            "https://a.example",
+            "https://b.example",
+            "https://c.example",
+        );
+        let settings = Settings::from_pairs([("jwt_token_use", "access,id")]).unwrap();
+        let trusted = &settings.jwt.issuers[0];
+        let keys = |dev: &DevIssuer| {
+            Jwks::Static(Arc::new(
+                KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap(),
+            ))
+        };
+        // C's keys are behind a port nothing listens on: it is down, and never fetched unless
+        // one of its own tokens asks.
+        let down = Jwks::remote("http://127.0.0.1:9/jwks.json".into()).unwrap();
+        let verifier = JwtVerifier::new(
+            &settings.jwt,
+            vec![
+                Issuer::new(trusted, iss_a, vec!["app-a".into()], keys(&a)),
+                Issuer::new(trusted, iss_b, vec!["app-b".into()], keys(&b)),
+                Issuer::new(trusted, iss_c, vec!["app-c".into()], down.clone()),
+            ],
+        );
+        let token = |dev: &DevIssuer, iss: &str, client: &str| {
+            let mut c = claims("alice", Some("alice"));
+            c["iss"] = iss.into();
+            c["client_id"] = client.into();
+            signed(dev, &c)
+        };
+        let verify = |t: String| {
+            let verifier = &verifier;
+            async move { verifier.verify(&t).await.map(|v| v.issuer.to_string()) }
+        };
+        assert_eq!(verify(token(&a, iss_a, "app-a")).await.unwrap(), iss_a);
+        assert_eq!(verify(token(&b, iss_b, "app-b")).await.unwrap(), iss_b);
+        let refused = [
+            (token(&a, iss_a, "app-b"), "client_id not allowed"),
+            // A's key under B's `iss`: B's JWKS has no such kid.
+            (token(&a, iss_b, "app-b"), "unknown kid"),
+            (token(&a, "https://a.example/", "app-a"), "unknown issuer"),
+            (token(&a, "https://evil.example", "app-a"), "unknown issuer"),
+        ];
+        for (t, reason) in refused {
+            assert_eq!(verify(t).await.unwrap_err(), JwtError::Invalid(reason));
+        }
+        assert_eq!(
+            down.status().last_error,
+            None,
+            "no fetch for another issuer's tokens"
+        );
+        assert_eq!(
+            verify(token(&a, iss_c, "app-c")).await.unwrap_err(),
+            JwtError::Unavailable,
+            "C's outage is C's tokens' only"
+        );
+        assert!(
+            down.status().last_error.is_some(),
+            "C's own token made it try"
+        );
+        assert_eq!(verify(token(&a, iss_a, "app-a")).await.unwrap(), iss_a);
     }
 }

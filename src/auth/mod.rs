@@ -172,7 +172,10 @@ impl Authenticator {
             .and_then(|id| self.clients.quota(id));
         let mut caller = Caller::new(Principal {
             id: verified.sub,
-            method: AuthMethod::Jwt { jti: verified.jti },
+            method: AuthMethod::Jwt {
+                jti: verified.jti,
+                issuer: verified.issuer,
+            },
         });
         caller.key_quota = key_quota;
         caller

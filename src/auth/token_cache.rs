@@ -16,6 +16,8 @@ pub struct CachedToken {
     pub token: VerifiedToken,
     /// The signing key's id: the entry is refused once the JWKS in force no longer has it.
     pub kid: Arc<str>,
+    /// Which of the verifier's issuers signed it (its index), whose JWKS must still hold `kid`.
+    pub issuer: usize,
     pub exp: u64,
     pub nbf: Option<u64>,
 }
@@ -92,8 +94,10 @@ mod tests {
                 sub: PrincipalId::from_sub("alice").unwrap(),
                 jti: None,
                 scope: String::new(),
+                issuer: "https://i.example".into(),
             },
             kid: "k".into(),
+            issuer: 0,
             exp,
             nbf,
         }

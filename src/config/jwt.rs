@@ -49,18 +49,25 @@ const CACHE_ENTRIES: Setting = Setting::new(
     "how many verified tokens are remembered (until they expire or their `kid` leaves the JWKS); 0 turns the cache off",
 );
 
+const ISSUERS: Setting = Setting::new(
+    "jwt_issuers",
+    "",
+    "several trusted issuers, only in the `CUTOVER_CONFIG` file: `[[jwt_issuers]]` tables of `issuer`, `jwks_url` (optional, as above), `client_ids` and `token_use` (lists, `token_use` defaults to `[\"access\"]`); replaces `CUTOVER_JWT_ISSUER`, `_JWKS_URL`, `_CLIENT_IDS` and `_TOKEN_USE`, which cannot be set beside it",
+);
+
 pub(super) const SETTINGS: &[Setting] = &[
     ISSUER,
     JWKS_URL,
     CLIENT_IDS,
     TOKEN_USE,
+    ISSUERS,
     LEEWAY_SECS,
     MAX_LIFETIME_SECS,
     JWKS_REFRESH_SECS,
     CACHE_ENTRIES,
 ];
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssuerSettings {
     /// The embedded development issuer: a key in the data dir, JWKS on the admin listener.
     Dev,
@@ -70,12 +77,20 @@ pub enum IssuerSettings {
     },
 }
 
+/// One issuer the service trusts: where its keys are, and which of its tokens it accepts.
 #[derive(Debug, Clone)]
-pub struct JwtSettings {
-    pub issuer: IssuerSettings,
+pub struct TrustedIssuer {
+    pub source: IssuerSettings,
+    /// App client ids: `client_id` of access tokens, `aud` of id tokens.
     pub client_ids: Vec<String>,
     pub accept_access: bool,
     pub accept_id: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// At least one; either the dev issuer alone or external issuers with distinct `iss`.
+    pub issuers: Vec<TrustedIssuer>,
     pub leeway_secs: u64,
     /// `CUTOVER_JWT_MAX_LIFETIME_SECS`: no token lives longer, whatever its `exp` says.
     pub max_lifetime_secs: u64,
@@ -84,9 +99,67 @@ pub struct JwtSettings {
     pub cache_entries: u64,
 }
 
+impl JwtSettings {
+    /// Whether the embedded dev issuer is the one trusted.
+    pub fn dev(&self) -> bool {
+        matches!(
+            self.issuers.as_slice(),
+            [TrustedIssuer {
+                source: IssuerSettings::Dev,
+                ..
+            }]
+        )
+    }
+
+    /// The first issuer's app client ids (the photo app signs in with the first of them).
+    pub fn first_client_ids(&self) -> &[String] {
+        self.issuers
+            .first()
+            .map_or(&[], |i| i.client_ids.as_slice())
+    }
+}
+
+/// One `[[jwt_issuers]]` table as written.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerTable {
+    issuer: String,
+    jwks_url: Option<String>,
+    client_ids: Vec<String>,
+    #[serde(default = "access_only")]
+    token_use: Vec<String>,
+}
+
+fn access_only() -> Vec<String> {
+    vec!["access".to_string()]
+}
+
 pub(super) fn parse(raw: &RawSettings) -> Result<JwtSettings, ConfigError> {
+    let issuers = match raw.tables(&ISSUERS) {
+        Some(tables) => issuers_from_tables(raw, tables)?,
+        None => {
+            if raw.given(&ISSUERS).is_some() {
+                return Err(ConfigError::invalid(
+                    &ISSUERS,
+                    "only the CUTOVER_CONFIG file can list issuers, as [[jwt_issuers]] tables",
+                ));
+            }
+            vec![single_issuer(raw)?]
+        }
+    };
+    Ok(JwtSettings {
+        issuers,
+        leeway_secs: raw.parse(&LEEWAY_SECS)?,
+        max_lifetime_secs: raw.parse(&MAX_LIFETIME_SECS)?,
+        jwks_refresh: raw.secs(&JWKS_REFRESH_SECS)?,
+        cache_entries: raw.parse(&CACHE_ENTRIES)?,
+    })
+}
+
+/// The single-issuer settings: the dev issuer, or `CUTOVER_JWT_ISSUER` and its companions.
+fn single_issuer(raw: &RawSettings) -> Result<TrustedIssuer, ConfigError> {
     let client_ids = raw.list(&CLIENT_IDS);
-    let issuer = match raw.get(&ISSUER) {
+    let source = match raw.get(&ISSUER) {
         None => {
             if raw.get(&JWKS_URL).is_some() {
                 return Err(ConfigError::invalid(
@@ -103,11 +176,8 @@ pub(super) fn parse(raw: &RawSettings) -> Result<JwtSettings, ConfigError> {
                     "required when CUTOVER_JWT_ISSUER is set",
                 ));
             }
-            let jwks_url = match raw.get(&JWKS_URL) {
-                Some(url) => url.to_string(),
-                None => format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
-            };
             check_url(&ISSUER, issuer)?;
+            let jwks_url = jwks_url(issuer, raw.get(&JWKS_URL));
             check_url(&JWKS_URL, &jwks_url)?;
             IssuerSettings::External {
                 issuer: issuer.to_string(),
@@ -115,34 +185,211 @@ pub(super) fn parse(raw: &RawSettings) -> Result<JwtSettings, ConfigError> {
             }
         }
     };
-    let (mut accept_access, mut accept_id) = (false, false);
-    for use_ in raw.list(&TOKEN_USE) {
-        match use_.as_str() {
-            "access" => accept_access = true,
-            "id" => accept_id = true,
-            other => {
-                return Err(ConfigError::invalid(
-                    &TOKEN_USE,
-                    format!("{other:?}: expected access, id or access,id"),
-                ));
-            }
-        }
-    }
-    Ok(JwtSettings {
-        issuer,
+    let (accept_access, accept_id) =
+        token_uses(&raw.list(&TOKEN_USE)).map_err(|m| ConfigError::invalid(&TOKEN_USE, m))?;
+    Ok(TrustedIssuer {
+        source,
         client_ids,
         accept_access,
         accept_id,
-        leeway_secs: raw.parse(&LEEWAY_SECS)?,
-        max_lifetime_secs: raw.parse(&MAX_LIFETIME_SECS)?,
-        jwks_refresh: raw.secs(&JWKS_REFRESH_SECS)?,
-        cache_entries: raw.parse(&CACHE_ENTRIES)?,
     })
+}
+
+/// `[[jwt_issuers]]`: each table whole, no `iss` twice, and none of the single-issuer settings
+/// beside it (which of the two would hold is not for the service to guess).
+fn issuers_from_tables(
+    raw: &RawSettings,
+    tables: &[toml::Table],
+) -> Result<Vec<TrustedIssuer>, ConfigError> {
+    if let Some(s) = [ISSUER, JWKS_URL, CLIENT_IDS, TOKEN_USE]
+        .iter()
+        .find(|s| raw.given(s).is_some())
+    {
+        return Err(ConfigError::invalid(
+            &ISSUERS,
+            format!("{} cannot be set beside [[jwt_issuers]]", s.env_name()),
+        ));
+    }
+    let mut issuers: Vec<TrustedIssuer> = Vec::with_capacity(tables.len());
+    for (n, table) in tables.iter().enumerate() {
+        let invalid =
+            |m: String| ConfigError::invalid(&ISSUERS, format!("[[jwt_issuers]] #{}: {m}", n + 1));
+        let t: IssuerTable = toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.message().to_string()))?;
+        let url_ok = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+        if !url_ok(&t.issuer) {
+            return Err(invalid(format!("issuer {:?} is not a URL", t.issuer)));
+        }
+        let jwks = jwks_url(&t.issuer, t.jwks_url.as_deref());
+        if !url_ok(&jwks) {
+            return Err(invalid(format!("jwks_url {jwks:?} is not a URL")));
+        }
+        let client_ids: Vec<String> = t
+            .client_ids
+            .iter()
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if client_ids.is_empty() {
+            return Err(invalid("client_ids: at least one app client id".into()));
+        }
+        let (accept_access, accept_id) = token_uses(&t.token_use).map_err(invalid)?;
+        let source = IssuerSettings::External {
+            issuer: t.issuer.clone(),
+            jwks_url: jwks,
+        };
+        if issuers
+            .iter()
+            .any(|i| i.source == source || issuer_of(&i.source) == t.issuer)
+        {
+            return Err(invalid(format!("issuer {:?} is listed twice", t.issuer)));
+        }
+        issuers.push(TrustedIssuer {
+            source,
+            client_ids,
+            accept_access,
+            accept_id,
+        });
+    }
+    Ok(issuers)
+}
+
+fn issuer_of(source: &IssuerSettings) -> &str {
+    match source {
+        IssuerSettings::Dev => DEV_ISSUER,
+        IssuerSettings::External { issuer, .. } => issuer,
+    }
+}
+
+/// The JWKS URL: as given, else the issuer's well-known one.
+fn jwks_url(issuer: &str, given: Option<&str>) -> String {
+    match given {
+        Some(url) => url.to_string(),
+        None => format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')),
+    }
+}
+
+/// Which token uses are accepted: `(access, id)`.
+fn token_uses(uses: &[String]) -> Result<(bool, bool), String> {
+    let (mut access, mut id) = (false, false);
+    for use_ in uses {
+        match use_.trim() {
+            "access" => access = true,
+            "id" => id = true,
+            other => return Err(format!("{other:?}: expected access, id or access,id")),
+        }
+    }
+    if !access && !id {
+        return Err("no token use: expected access, id or access,id".to_string());
+    }
+    Ok((access, id))
 }
 
 #[cfg(test)]
 mod tests {
     use crate::config::tests::{error, settings};
+    use crate::config::{IssuerSettings, Settings};
+
+    /// Settings from a `CUTOVER_CONFIG` file with `toml`, and `env` beside it.
+    fn from_file(toml: &str, env: &[(&str, &str)]) -> Result<Settings, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cutover.toml");
+        std::fs::write(&path, toml).unwrap();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([("CUTOVER_CONFIG".to_string(), path.display().to_string())]);
+        Settings::from_env(env).map_err(|e| e.to_string())
+    }
+
+    const TWO: &str = r#"
+[[jwt_issuers]]
+issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_old"
+client_ids = ["web", "cli"]
+
+[[jwt_issuers]]
+issuer = "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_new"
+jwks_url = "http://127.0.0.1:9000/jwks.json"
+client_ids = ["web2"]
+token_use = ["access", "id"]
+"#;
+
+    #[test]
+    fn several_issuers_come_from_the_config_file_each_with_its_own_clients_and_uses() {
+        let s = from_file(TWO, &[]).unwrap();
+        assert!(!s.dev_issuer());
+        let [old, new] = s.jwt.issuers.as_slice() else {
+            panic!("two issuers: {:?}", s.jwt.issuers)
+        };
+        assert_eq!(
+            old.source,
+            IssuerSettings::External {
+                issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_old".into(),
+                jwks_url:
+                    "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_old/.well-known/jwks.json"
+                        .into(),
+            }
+        );
+        assert_eq!(old.client_ids, ["web", "cli"]);
+        assert!(
+            old.accept_access && !old.accept_id,
+            "access only by default"
+        );
+        assert!(
+            matches!(&new.source, IssuerSettings::External { jwks_url, .. }
+            if jwks_url == "http://127.0.0.1:9000/jwks.json")
+        );
+        assert_eq!(new.client_ids, ["web2"]);
+        assert!(new.accept_access && new.accept_id);
+        assert_eq!(
+            s.web.oauth_client_id, "web",
+            "the first issuer's first client"
+        );
+    }
+
+    #[test]
+    fn a_list_of_issuers_that_is_ambiguous_or_incomplete_stops_the_start() {
+        let one = |body: &str| format!("[[jwt_issuers]]\n{body}\n");
+        let url = "issuer = \"https://i.example\"\n";
+        let cases = [
+            (one(url), "client_ids"),
+            (one(&format!("{url}client_ids = []")), "at least one"),
+            (
+                one("issuer = \"cognito\"\nclient_ids = [\"c\"]"),
+                "not a URL",
+            ),
+            (
+                one(&format!(
+                    "{url}client_ids = [\"c\"]\ntoken_use = [\"refresh\"]"
+                )),
+                "\"refresh\"",
+            ),
+            (
+                one(&format!("{url}client_ids = [\"c\"]\ncolour = \"blue\"")),
+                "colour",
+            ),
+            (
+                format!("{0}{0}", one(&format!("{url}client_ids = [\"c\"]"))),
+                "listed twice",
+            ),
+        ];
+        for (toml, want) in cases {
+            let message = from_file(&toml, &[]).unwrap_err();
+            assert!(message.contains("CUTOVER_JWT_ISSUERS"), "{toml}: {message}");
+            assert!(message.contains(want), "{toml}: {message}");
+        }
+        let beside = from_file(TWO, &[("CUTOVER_JWT_CLIENT_IDS", "x")]).unwrap_err();
+        assert!(
+            beside.contains("CUTOVER_JWT_CLIENT_IDS cannot be set beside"),
+            "{beside}"
+        );
+        let from_env = error(&[("jwt_issuers", "https://i.example")]);
+        assert!(
+            from_env.contains("only the CUTOVER_CONFIG file"),
+            "{from_env}"
+        );
+    }
 
     #[test]
     fn the_token_cache_holds_ten_thousand_entries_unless_told_otherwise() {
@@ -156,9 +403,9 @@ mod tests {
     #[test]
     fn only_access_tokens_are_accepted_by_default() {
         let s = settings(&[]).unwrap();
-        assert!(s.jwt.accept_access && !s.jwt.accept_id);
+        assert!(s.jwt.issuers[0].accept_access && !s.jwt.issuers[0].accept_id);
         let s = settings(&[("jwt_token_use", "id")]).unwrap();
-        assert!(!s.jwt.accept_access && s.jwt.accept_id);
+        assert!(!s.jwt.issuers[0].accept_access && s.jwt.issuers[0].accept_id);
     }
 
     #[test]

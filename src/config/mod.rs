@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use fallback::FallbackSettings;
-pub use jwt::{DEV_CLIENT_ID, DEV_ISSUER, IssuerSettings, JwtSettings};
+pub use jwt::{DEV_CLIENT_ID, DEV_ISSUER, IssuerSettings, JwtSettings, TrustedIssuer};
 pub use keys::{ApiKeySettings, CredentialMismatch, KeySourceSettings};
 pub use ledger::LedgerSettings;
 pub use metrics::{MetricsSettings, MetricsSink};
@@ -150,7 +150,7 @@ impl Settings {
     }
 
     pub fn dev_issuer(&self) -> bool {
-        matches!(self.jwt.issuer, IssuerSettings::Dev)
+        self.jwt.dev()
     }
 }
 
@@ -159,8 +159,7 @@ impl RawSettings {
     pub fn validate(&self) -> Result<Settings, ConfigError> {
         let listen = listen::parse(self)?;
         let jwt = jwt::parse(self)?;
-        let dev = matches!(jwt.issuer, IssuerSettings::Dev);
-        let web = web::parse(self, dev, &jwt.client_ids)?;
+        let web = web::parse(self, jwt.dev(), jwt.first_client_ids())?;
         Ok(Settings {
             listen: listen.listen,
             admin_listen: listen.admin_listen,

@@ -14,6 +14,8 @@ use super::{ConfigError, is_known};
 #[derive(Debug, Default, Clone)]
 pub struct RawSettings {
     values: BTreeMap<String, String>,
+    /// Settings that are arrays of tables (`[[jwt_issuers]]`): only a TOML file can give them.
+    tables: BTreeMap<String, Vec<toml::Table>>,
 }
 
 impl ConfigError {
@@ -51,6 +53,16 @@ impl RawSettings {
             .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
         let mut layer = BTreeMap::new();
         for (key, value) in table {
+            if let Some(tables) = array_of_tables(&value) {
+                if !is_known(&key) {
+                    return Err(ConfigError::Unknown(format!(
+                        "CUTOVER_{}",
+                        key.to_ascii_uppercase()
+                    )));
+                }
+                self.tables.insert(key, tables);
+                continue;
+            }
             let text = match value {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
@@ -78,6 +90,11 @@ impl RawSettings {
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
             .or(Some(s.default).filter(|d| !d.is_empty()))
+    }
+
+    /// The tables of an array-of-tables setting, when the file gave it.
+    pub(super) fn tables(&self, s: &Setting) -> Option<&[toml::Table]> {
+        self.tables.get(s.name).map(Vec::as_slice)
     }
 
     /// Whether the setting was given at all (in the file or the environment), even empty.
@@ -173,6 +190,12 @@ impl RawSettings {
             .map(Some)
             .map_err(|e| ConfigError::invalid(s, format!("{v:?} is not an RFC 3339 date: {e}")))
     }
+}
+
+/// `[[name]]` in TOML: a non-empty array whose items are all tables.
+fn array_of_tables(value: &toml::Value) -> Option<Vec<toml::Table>> {
+    let items = value.as_array().filter(|items| !items.is_empty())?;
+    items.iter().map(|i| i.as_table().cloned()).collect()
 }
 
 pub(super) fn check_url(s: &Setting, url: &str) -> Result<(), ConfigError> {

@@ -93,15 +93,18 @@ fn a_real_issuer_defaults_its_jwks_url_and_turns_the_dev_issuer_off() {
     ])
     .unwrap();
     assert!(!s.dev_issuer());
-    match s.jwt.issuer {
+    let [one] = s.jwt.issuers.as_slice() else {
+        panic!("one issuer: {:?}", s.jwt.issuers)
+    };
+    match &one.source {
         IssuerSettings::External { jwks_url, .. } => assert_eq!(
             jwks_url,
             "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json"
         ),
         IssuerSettings::Dev => unreachable!(),
     }
-    assert_eq!(s.jwt.client_ids, ["a", "b"]);
-    assert!(s.jwt.accept_access && s.jwt.accept_id);
+    assert_eq!(one.client_ids, ["a", "b"]);
+    assert!(one.accept_access && one.accept_id);
 }
 
 #[test]

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 
 use super::KeyId;
 
@@ -93,8 +94,14 @@ impl fmt::Display for PrincipalId {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
-    Jwt { jti: Option<String> },
-    ApiKey { key_id: KeyId },
+    /// A token, with the `iss` of the trusted issuer that verified it.
+    Jwt {
+        jti: Option<String>,
+        issuer: Arc<str>,
+    },
+    ApiKey {
+        key_id: KeyId,
+    },
 }
 
 impl AuthMethod {

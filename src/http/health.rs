@@ -61,7 +61,22 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             ),
         }),
     };
-    let signing_keys = state.auth.jwt.jwks().is_loaded();
+    // Ready while any issuer's keys are loaded: one pool's outage answers 503 for its own
+    // tokens only, and must not take every instance out of the load balancer.
+    let issuers = state.auth.jwt.issuers();
+    let signing_keys = issuers.iter().any(|i| i.jwks().is_loaded());
+    let issuers: Vec<_> = issuers
+        .iter()
+        .map(|i| {
+            let status = i.jwks().status();
+            json!({
+                "issuer": &**i.iss(),
+                "keys_loaded": i.jwks().is_loaded(),
+                "jwks_age_secs": status.age.map(|a| a.as_secs()),
+                "last_error": status.last_error,
+            })
+        })
+        .collect();
     let api_keys = state.auth.flag.get() == FallbackMode::Deny || state.auth.keys.is_loaded();
     let (objects, metadata) = tokio::join!(state.objects.check(), state.metadata.check());
     let checks = json!({
@@ -74,6 +89,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         return HttpResponse::Ok().json(json!({
             "status": "ready",
             "checks": checks,
+            "issuers": issuers,
             "rate_limits": rate_limits,
         }));
     }
@@ -104,6 +120,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 "status": 503,
                 "detail": failing.join("; "),
                 "checks": checks,
+                "issuers": issuers,
                 "rate_limits": rate_limits,
             })
             .to_string(),

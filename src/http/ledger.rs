@@ -105,7 +105,10 @@ mod tests {
     fn a_jwt_request_with_a_matching_key_is_recorded_against_the_key_with_its_sub() {
         let key = KeyId::parse("legacy").unwrap();
         let alice = PrincipalId::from_sub("alice").unwrap();
-        let jwt = AuthMethod::Jwt { jti: None };
+        let jwt = AuthMethod::Jwt {
+            jti: None,
+            issuer: "https://issuer.example".into(),
+        };
         let with_key = caller(jwt.clone(), alice.clone(), Some(key.clone()));
         assert_eq!(
             attribute(StatusCode::OK, Some(&with_key), None),

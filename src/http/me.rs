@@ -23,6 +23,9 @@ pub struct Me<'a> {
     /// The token's `jti`, on the JWT path.
     #[serde(skip_serializing_if = "Option::is_none")]
     jti: Option<&'a str>,
+    /// The trusted issuer (`iss`) that verified the token, on the JWT path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'a str>,
     /// The key, on the key path.
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<Key<'a>>,
@@ -102,8 +105,8 @@ pub async fn me(
 
 fn describe(caller: &Caller, key_path: KeyPath) -> Me<'_> {
     let principal = &caller.principal;
-    let (jti, key) = match &principal.method {
-        AuthMethod::Jwt { jti } => (jti.as_deref(), None),
+    let (jti, issuer, key) = match &principal.method {
+        AuthMethod::Jwt { jti, issuer } => (jti.as_deref(), Some(&**issuer), None),
         AuthMethod::ApiKey { key_id } => {
             let unowned = principal.id == PrincipalId::for_key(key_id);
             let owner = (!unowned).then_some(principal.id.as_str());
@@ -111,7 +114,7 @@ fn describe(caller: &Caller, key_path: KeyPath) -> Me<'_> {
                 id: key_id.as_str(),
                 owner,
             };
-            (None, Some(key))
+            (None, None, Some(key))
         }
     };
     Me {
@@ -119,6 +122,7 @@ fn describe(caller: &Caller, key_path: KeyPath) -> Me<'_> {
         principal_kind: principal.id.kind().label(),
         auth_method: principal.method.label(),
         jti,
+        issuer,
         key,
         linked_key: caller.linked_key.as_ref().map(|k| k.as_str()),
         key_path,

@@ -92,6 +92,7 @@ pub async fn observe(
         metrics.rate_limited(via_key);
     } else if let Some(p) = principal {
         metrics.authenticated(&p.method);
+        metrics.principal_kind(p.id.kind());
     }
 
     if let Some(c) = caller.as_ref().filter(|c| c.deprecated) {
@@ -100,10 +101,10 @@ pub async fn observe(
 
     // The access log: id, route, principal and auth method are on the span; the event adds only
     // what the span does not say, and leaves out empty fields.
-    let (key_id, jti) = match principal.map(|p| &p.method) {
-        Some(AuthMethod::ApiKey { key_id }) => (Some(key_id.as_str()), None),
-        Some(AuthMethod::Jwt { jti: Some(jti) }) => (None, Some(jti.as_str())),
-        _ => (None, None),
+    let (key_id, jti, issuer) = match principal.map(|p| &p.method) {
+        Some(AuthMethod::ApiKey { key_id }) => (Some(key_id.as_str()), None, None),
+        Some(AuthMethod::Jwt { jti, issuer }) => (None, jti.as_deref(), Some(&**issuer)),
+        None => (None, None, None),
     };
     let sampled = status.is_client_error()
         || status.is_server_error()
@@ -118,6 +119,7 @@ pub async fn observe(
                 ms,
                 key_id,
                 jti,
+                issuer,
                 failure = failure.map(|f| f.label()),
                 "request"
             )

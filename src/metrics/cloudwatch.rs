@@ -264,7 +264,11 @@ mod tests {
             );
         }
         let all = datums(&delta);
-        assert_eq!(all.len(), 2_502, "two Requests series and one per key");
+        assert_eq!(
+            all.len(),
+            2_505,
+            "two Requests series, three by principal kind and one per key"
+        );
         let calls = batches(all.clone());
         assert_eq!(calls.len(), 3);
         assert!(calls.iter().all(|c| c.len() <= MAX_DATUMS_PER_CALL));

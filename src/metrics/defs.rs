@@ -40,10 +40,11 @@ pub enum Counter {
     RateLimited,
     UploadBytes,
     RateLimitStoreFallbacks,
+    RequestsByPrincipalKind,
 }
 
 impl Counter {
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
 }
 
 /// Where a metric's series come from.
@@ -57,6 +58,8 @@ pub enum Series {
     KeyLastSeen,
     /// Refused requests per key id that presented it (the flag, a later rule, a quota).
     KeyRefused,
+    /// JWT-path requests per trusted issuer (configured, so bounded).
+    IssuerRequests,
     /// The latency histogram, per route.
     Latency,
 }
@@ -102,10 +105,13 @@ pub const AUTH_FAILURES: &[&str] = &[
     "key_expired",
 ];
 
+/// `PrincipalKind::ALL`'s labels, in that order (a unit test holds them equal).
+pub const PRINCIPAL_KINDS: &[&str] = &["user", "client", "api_key"];
+
 /// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).
 pub const LIMITS: &[&str] = &["principal", "auth_failures"];
 
-pub const DEFS: [Def; 9] = [
+pub const DEFS: [Def; 11] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -117,6 +123,32 @@ pub const DEFS: [Def; 9] = [
             dimension: "AuthMethod",
             unit: Unit::Count,
             zeros: true,
+        }),
+    },
+    Def {
+        prometheus: "cutover_requests_by_principal_kind_total",
+        help: "Authenticated requests by principal kind: a user, a machine client, or a key without an owner.",
+        kind: Kind::Counter,
+        label: "principal_kind",
+        series: Series::Counter(Counter::RequestsByPrincipalKind, PRINCIPAL_KINDS),
+        cloudwatch: Some(CloudWatch {
+            name: "RequestsByPrincipalKind",
+            dimension: "PrincipalKind",
+            unit: Unit::Count,
+            zeros: true,
+        }),
+    },
+    Def {
+        prometheus: "cutover_jwt_requests_total",
+        help: "Authenticated JWT-path requests by the trusted issuer that verified the token.",
+        kind: Kind::Counter,
+        label: "issuer",
+        series: Series::IssuerRequests,
+        cloudwatch: Some(CloudWatch {
+            name: "JwtRequests",
+            dimension: "Issuer",
+            unit: Unit::Count,
+            zeros: false,
         }),
     },
     Def {
@@ -291,6 +323,19 @@ mod tests {
     }
 
     #[test]
+    fn the_principal_kind_labels_are_the_kinds_in_order() {
+        use crate::domain::PrincipalKind;
+        let labels: Vec<_> = PrincipalKind::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(labels, PRINCIPAL_KINDS);
+        for (i, k) in PrincipalKind::ALL.iter().enumerate() {
+            assert_eq!(
+                *k as usize, i,
+                "Metrics::principal_kind indexes by the discriminant"
+            );
+        }
+    }
+
+    #[test]
     fn every_definition_is_rendered_by_prometheus_and_cloudwatch_from_one_snapshot() {
         use crate::common::Route;
         use crate::domain::{AuthMethod, KeyId};
@@ -299,7 +344,11 @@ mod tests {
         m.authenticated(&AuthMethod::ApiKey {
             key_id: KeyId::parse("legacy-a").unwrap(),
         });
-        m.authenticated(&AuthMethod::Jwt { jti: None });
+        m.authenticated(&AuthMethod::Jwt {
+            jti: None,
+            issuer: "https://issuer.example".into(),
+        });
+        m.principal_kind(crate::domain::PrincipalKind::Client);
         m.auth_failed(AuthFailure::Missing);
         m.rate_limited(true);
         m.key_refused(&KeyId::parse("legacy-b").unwrap());
@@ -335,6 +384,8 @@ mod tests {
             PUBLISHED_METRICS,
             [
                 "Requests",
+                "RequestsByPrincipalKind",
+                "JwtRequests",
                 "ApiKeyRequests",
                 "ApiKeyRefused",
                 "AuthFailures",

@@ -18,7 +18,7 @@ use self::defs::{API_KEY, Counter, JWT, counter_len};
 use crate::common::Route;
 use crate::common::unix_now;
 use crate::domain::AuthFailure;
-use crate::domain::{AuthMethod, KeyId};
+use crate::domain::{AuthMethod, KeyId, PrincipalKind};
 
 /// Latency histogram bucket bounds, in milliseconds.
 pub const LATENCY_BUCKETS_MS: [u64; 12] =
@@ -48,6 +48,8 @@ pub struct Counters {
     /// Per legacy client. A sharded concurrent map: a hit takes one shard's read lock, and only
     /// a key id's first request (an insert) takes one shard's write lock, never the whole map.
     pub per_key: DashMap<KeyId, KeyUse>,
+    /// JWT-path requests per trusted issuer's `iss`.
+    pub per_issuer: DashMap<Arc<str>, AtomicU64>,
 }
 
 impl Default for Counters {
@@ -58,11 +60,13 @@ impl Default for Counters {
             Counter::RateLimited,
             Counter::UploadBytes,
             Counter::RateLimitStoreFallbacks,
+            Counter::RequestsByPrincipalKind,
         ];
         Counters {
             counters: ALL.map(|c| (0..counter_len(c)).map(|_| AtomicU64::new(0)).collect()),
             latency: Default::default(),
             per_key: DashMap::new(),
+            per_issuer: DashMap::new(),
         }
     }
 }
@@ -99,7 +103,17 @@ impl Metrics {
 
     pub fn authenticated(&self, method: &AuthMethod) {
         match method {
-            AuthMethod::Jwt { .. } => self.add(Counter::Requests, JWT, 1),
+            AuthMethod::Jwt { issuer, .. } => {
+                self.add(Counter::Requests, JWT, 1);
+                let per_issuer = &self.counters.per_issuer;
+                match per_issuer.get(issuer) {
+                    Some(n) => n.fetch_add(1, Relaxed),
+                    None => per_issuer
+                        .entry(issuer.clone())
+                        .or_default()
+                        .fetch_add(1, Relaxed),
+                };
+            }
             AuthMethod::ApiKey { key_id } => {
                 self.add(Counter::Requests, API_KEY, 1);
                 self.key_used(key_id);
@@ -129,6 +143,11 @@ impl Metrics {
             .or_default()
             .refused
             .fetch_add(1, Relaxed);
+    }
+
+    /// An authenticated request, by who made it (`RequestsByPrincipalKind`).
+    pub fn principal_kind(&self, kind: PrincipalKind) {
+        self.add(Counter::RequestsByPrincipalKind, kind as usize, 1);
     }
 
     pub fn auth_failed(&self, reason: AuthFailure) {

@@ -34,6 +34,8 @@ pub struct Snapshot {
     pub counters: [Vec<u64>; Counter::COUNT],
     pub latency: [LatencyCounts; Route::ALL.len()],
     pub per_key: BTreeMap<KeyId, KeyCount>,
+    /// JWT-path requests per trusted issuer.
+    pub per_issuer: BTreeMap<String, u64>,
 }
 
 impl Default for Snapshot {
@@ -46,9 +48,11 @@ impl Default for Snapshot {
                 zeros(Counter::RateLimited),
                 zeros(Counter::UploadBytes),
                 zeros(Counter::RateLimitStoreFallbacks),
+                zeros(Counter::RequestsByPrincipalKind),
             ],
             latency: Default::default(),
             per_key: BTreeMap::new(),
+            per_issuer: BTreeMap::new(),
         }
     }
 }
@@ -95,6 +99,11 @@ pub fn samples<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(&'a str, Sample<'a>)> 
             .iter()
             .map(|(id, k)| (id.as_str(), Sample::Value(k.refused)))
             .collect(),
+        Series::IssuerRequests => snap
+            .per_issuer
+            .iter()
+            .map(|(iss, n)| (iss.as_str(), Sample::Value(*n)))
+            .collect(),
         Series::Latency => Route::ALL
             .iter()
             .zip(&snap.latency)
@@ -131,6 +140,11 @@ impl Metrics {
                 }
             }),
             per_key,
+            per_issuer: c
+                .per_issuer
+                .iter()
+                .map(|e| (e.key().to_string(), e.value().load(Relaxed)))
+                .collect(),
         }
     }
 }
@@ -172,6 +186,14 @@ impl Snapshot {
                 }
             }),
             per_key,
+            per_issuer: self
+                .per_issuer
+                .iter()
+                .map(|(iss, now)| {
+                    let then = earlier.per_issuer.get(iss).copied().unwrap_or(0);
+                    (iss.clone(), d(*now, then))
+                })
+                .collect(),
         }
     }
 
@@ -202,7 +224,10 @@ mod tests {
     fn a_delta_counts_only_what_happened_since_the_earlier_snapshot() {
         let m = Metrics::default();
         let k = KeyId::parse("legacy-mobile").unwrap();
-        m.authenticated(&AuthMethod::Jwt { jti: None });
+        m.authenticated(&AuthMethod::Jwt {
+            jti: None,
+            issuer: "https://issuer.example".into(),
+        });
         m.authenticated(&AuthMethod::ApiKey { key_id: k.clone() });
         let first = m.snapshot();
         m.authenticated(&AuthMethod::ApiKey { key_id: k.clone() });

@@ -188,3 +188,145 @@ async fn the_token_command_refuses_when_a_real_issuer_is_configured() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("dev issuer"), "{stderr}");
 }
+
+/// Two pools at once (an old and a new one), from `[[jwt_issuers]]` in the config file.
+fn two_pools(old_jwks: &str, new_jwks: &str) -> String {
+    format!(
+        r#"
+[[jwt_issuers]]
+issuer = "{ISSUER}"
+jwks_url = "{old_jwks}"
+client_ids = ["{CLIENT}"]
+
+[[jwt_issuers]]
+issuer = "{NEW_POOL}"
+jwks_url = "{new_jwks}"
+client_ids = ["web-new"]
+"#
+    )
+}
+
+const NEW_POOL: &str = "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_new";
+
+#[tokio::test]
+async fn two_issuers_at_once_each_with_its_own_keys_and_client_ids() {
+    let keys = tempfile::tempdir().unwrap();
+    let (old, new) = (
+        DevIssuer::load_or_create(&keys.path().join("old")).unwrap(),
+        DevIssuer::load_or_create(&keys.path().join("new")).unwrap(),
+    );
+    let (old_jwks, new_jwks) = (serve_jwks(old.jwks()), serve_jwks(new.jwks()));
+    let app = app()
+        .with_config_file(&two_pools(&old_jwks.url, &new_jwks.url))
+        .spawn()
+        .await;
+    assert_eq!(
+        (old_jwks.hits(), new_jwks.hits()),
+        (1, 1),
+        "each fetched at start"
+    );
+    let cases = [
+        ("old pool", &old, old.kid(), ISSUER, CLIENT, 200),
+        ("new pool", &new, new.kid(), NEW_POOL, "web-new", 200),
+        // Each pool's own clients only, and each pool's own keys only.
+        (
+            "old pool, new client",
+            &old,
+            old.kid(),
+            ISSUER,
+            "web-new",
+            401,
+        ),
+        (
+            "new pool, old client",
+            &new,
+            new.kid(),
+            NEW_POOL,
+            CLIENT,
+            401,
+        ),
+        (
+            "old key, new iss",
+            &old,
+            old.kid(),
+            NEW_POOL,
+            "web-new",
+            401,
+        ),
+    ];
+    for (name, key, kid, iss, client_id, want) in cases {
+        let auth = Auth::Bearer(token(key, kid, iss, client_id));
+        assert_eq!(app.list_status(&auth).await, want, "{name}");
+    }
+    let me: Value = app
+        .get(
+            "/api/me",
+            &Auth::Bearer(token(&new, new.kid(), NEW_POOL, "web-new")),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["issuer"], NEW_POOL, "{me}");
+    let metrics = app.metrics_text().await;
+    for iss in [ISSUER, NEW_POOL] {
+        let series = format!("cutover_jwt_requests_total{{issuer=\"{iss}\"}}");
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
+    }
+    // The old key under the new iss made the new pool refetch (an unknown kid there): one
+    // fetch of the new pool's JWKS, none of the old one's.
+    assert_eq!((old_jwks.hits(), new_jwks.hits()), (1, 2));
+}
+
+#[tokio::test]
+async fn an_unknown_iss_fetches_nothing_and_one_pools_outage_leaves_the_other_served() {
+    let keys = tempfile::tempdir().unwrap();
+    let old = DevIssuer::load_or_create(keys.path()).unwrap();
+    let old_jwks = serve_jwks(old.jwks());
+    // The new pool's JWKS is on a port nothing listens on.
+    let app = app()
+        .with_config_file(&two_pools(&old_jwks.url, "http://127.0.0.1:9/jwks.json"))
+        .spawn()
+        .await;
+    assert_eq!(old_jwks.hits(), 1);
+
+    for iss in [
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_other",
+        "x",
+    ] {
+        let t = token(&old, "never-seen", iss, CLIENT);
+        assert_eq!(app.list_status(&Auth::Bearer(t)).await, 401, "{iss}");
+    }
+    assert_eq!(old_jwks.hits(), 1, "an unknown iss causes no fetch");
+
+    let down = app
+        .get(
+            "/api/photos",
+            &Auth::Bearer(token(&old, old.kid(), NEW_POOL, "web-new")),
+        )
+        .await;
+    assert!(down.headers().contains_key("retry-after"));
+    assert_problem(down, 503).await;
+    let up = Auth::Bearer(token(&old, old.kid(), ISSUER, CLIENT));
+    assert_eq!(
+        app.list_status(&up).await,
+        200,
+        "the old pool's tokens are served"
+    );
+
+    let ready = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "one pool's keys are enough to be ready"
+    );
+    let body: Value = ready.json().await.unwrap();
+    let issuers = body["issuers"].as_array().unwrap();
+    assert_eq!(issuers.len(), 2, "{body}");
+    assert_eq!(issuers[0]["keys_loaded"], true, "{body}");
+    assert_eq!(issuers[1]["keys_loaded"], false, "{body}");
+    assert_eq!(issuers[1]["last_error"], "unreachable", "{body}");
+    assert!(issuers[0]["jwks_age_secs"].is_u64(), "{body}");
+}

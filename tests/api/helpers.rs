@@ -93,6 +93,7 @@ impl Drop for TestApp {
 pub struct AppBuilder {
     pairs: Vec<(String, String)>,
     keys: Option<Value>,
+    config: Option<String>,
     backend_defaults: bool,
 }
 
@@ -100,6 +101,7 @@ pub fn app() -> AppBuilder {
     AppBuilder {
         pairs: Vec::new(),
         keys: None,
+        config: None,
         backend_defaults: true,
     }
 }
@@ -156,6 +158,13 @@ impl AppBuilder {
             .with("jwt_client_ids", client_ids)
     }
 
+    /// Also reads this text as the `CUTOVER_CONFIG` file (for what only a file can say, such as
+    /// `[[jwt_issuers]]`); the settings given with `with` are its environment.
+    pub fn with_config_file(mut self, toml: &str) -> Self {
+        self.config = Some(toml.to_string());
+        self
+    }
+
     /// Starts with these entries in the key file (a key added later is only seen on the next
     /// refresh).
     pub fn with_keys(mut self, keys: Value) -> Self {
@@ -193,8 +202,19 @@ impl AppBuilder {
             pairs.extend(moto::storage_pairs().await);
         }
         pairs.extend(self.pairs);
-        let settings = Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .expect("test settings are valid");
+        let settings = match &self.config {
+            None => Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            Some(toml) => {
+                let path = data_dir.path().join("cutover.toml");
+                std::fs::write(&path, toml).unwrap();
+                let env = pairs
+                    .iter()
+                    .map(|(k, v)| (format!("CUTOVER_{}", k.to_ascii_uppercase()), v.clone()))
+                    .chain([("CUTOVER_CONFIG".to_string(), path.display().to_string())]);
+                Settings::from_env(env)
+            }
+        }
+        .expect("test settings are valid");
         let app = Application::build(settings).await.expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let admin_address = format!("http://127.0.0.1:{}", app.admin_port());
