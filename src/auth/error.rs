@@ -18,9 +18,14 @@ pub enum AuthError {
     },
     #[error("missing scope {0}")]
     InsufficientScope(Scope),
-    /// A store the decision needs (the JWKS, the key store) does not answer.
+    /// A store the decision needs (the key store) does not answer.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
+    /// The identity provider's signing keys cannot be had (the JWKS was never loaded, or a
+    /// token names a `kid` the set lacks and the refetch failed): nothing can be said of the
+    /// token, so it is neither accepted nor called forged.
+    #[error("the identity provider's signing keys are unavailable")]
+    IdpUnavailable,
     /// A refusal of a request whose presented key matched `key_id`: answered exactly as
     /// `inner`, and attributed to the key by the migration ledger.
     #[error("{inner} (key {key_id})")]
@@ -66,7 +71,9 @@ impl AuthError {
             AuthError::KeyPathDisabled { .. } => Some(AuthFailure::KeyPathDisabled),
             AuthError::KeyClosed { closure, .. } => Some(closure.auth_failure()),
             AuthError::InsufficientScope(_) => Some(AuthFailure::InsufficientScope),
-            AuthError::Unavailable(_) | AuthError::KeyRefused { .. } => None,
+            AuthError::Unavailable(_)
+            | AuthError::IdpUnavailable
+            | AuthError::KeyRefused { .. } => None,
         }
     }
 

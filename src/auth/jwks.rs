@@ -118,7 +118,7 @@ impl KeySet {
 pub enum KeyLookup {
     /// No key with that id, even after a refetch (or a refetch was not allowed yet).
     Unknown,
-    /// No key set has ever been loaded.
+    /// No key set has ever been loaded, or the `kid` is unknown and the latest fetch failed.
     Unavailable,
 }
 
@@ -205,7 +205,15 @@ impl Jwks {
         remote.refresh(Some(REFETCH_MIN_INTERVAL)).await;
         match remote.current() {
             None => Err(KeyLookup::Unavailable),
-            Some(set) => set.get(kid).ok_or(KeyLookup::Unknown),
+            Some(set) => set.get(kid).ok_or_else(|| {
+                // A `kid` the set lacks while the latest fetch failed (this one, or the one
+                // that throttles it) may be a key the issuer rotated in: not a forgery.
+                if remote.status().last_error.is_some() {
+                    KeyLookup::Unavailable
+                } else {
+                    KeyLookup::Unknown
+                }
+            }),
         }
     }
 

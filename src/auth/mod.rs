@@ -246,7 +246,7 @@ impl Authenticator {
                 tracing::info!(reason, "JWT rejected");
                 return Err(AuthError::Unauthenticated(AuthFailure::InvalidToken));
             }
-            Err(JwtError::Unavailable) => return Err(AuthError::Unavailable("token signing keys")),
+            Err(JwtError::Unavailable) => return Err(AuthError::IdpUnavailable),
         };
         if let Some(scope) = self.scope(access)
             && !scope.granted_by(&verified.scope)

@@ -76,6 +76,9 @@ pub async fn observe(
 
     let metrics = &state.metrics;
     metrics.latency(route, ms);
+    if api_error.is_some_and(ApiError::is_idp_unavailable) {
+        metrics.idp_unavailable();
+    }
     if let Some(reason) = failure {
         metrics.auth_failed(reason);
     }

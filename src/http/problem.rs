@@ -73,6 +73,11 @@ impl ApiError {
         }
     }
 
+    /// A 503 for the identity provider's keys (`IdpUnavailable`), not a failed authentication.
+    pub fn is_idp_unavailable(&self) -> bool {
+        matches!(self, ApiError::Auth(e) if matches!(e.answered(), AuthError::IdpUnavailable))
+    }
+
     /// Where a refused key client should go instead.
     fn migration_url(&self) -> Option<&str> {
         match self {
@@ -95,6 +100,10 @@ impl ApiError {
                 }
                 AuthError::KeyClosed { closure, .. } => closure_slug_and_title(closure),
                 AuthError::InsufficientScope(_) => ("insufficient-scope", "Insufficient scope"),
+                AuthError::IdpUnavailable => (
+                    "identity-provider-unavailable",
+                    "Identity provider unavailable",
+                ),
                 AuthError::Unavailable(_) | AuthError::KeyRefused { .. } => {
                     ("unavailable", "Service unavailable")
                 }
@@ -137,6 +146,9 @@ impl ApiError {
                 } => closure_detail(closure, migration_url.as_deref()),
                 AuthError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
                 AuthError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
+                AuthError::IdpUnavailable => "the identity provider's signing keys cannot be \
+                                              fetched now; retry shortly"
+                    .into(),
                 AuthError::KeyRefused { .. } => unreachable!("answered() unwraps attributions"),
             },
             ApiError::NotFound => "no such resource".into(),
@@ -202,9 +214,9 @@ impl ResponseError for ApiError {
                 | AuthError::KeyPathDisabled { .. }
                 | AuthError::KeyClosed { .. } => StatusCode::UNAUTHORIZED,
                 AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-                AuthError::Unavailable(_) | AuthError::KeyRefused { .. } => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                AuthError::Unavailable(_)
+                | AuthError::IdpUnavailable
+                | AuthError::KeyRefused { .. } => StatusCode::SERVICE_UNAVAILABLE,
             },
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -300,7 +312,7 @@ fn auth_headers(e: &AuthError, res: &mut HttpResponse) {
             header::WWW_AUTHENTICATE,
             format!(r#"Bearer realm="cutover", error="insufficient_scope", scope="{scope}""#),
         ),
-        AuthError::Unavailable(_) | AuthError::KeyRefused { .. } => {
+        AuthError::Unavailable(_) | AuthError::IdpUnavailable | AuthError::KeyRefused { .. } => {
             insert(res, header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS.to_string())
         }
     }

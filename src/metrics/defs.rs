@@ -41,10 +41,11 @@ pub enum Counter {
     UploadBytes,
     RateLimitStoreFallbacks,
     RequestsByPrincipalKind,
+    IdpUnavailable,
 }
 
 impl Counter {
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
 }
 
 /// Where a metric's series come from.
@@ -111,7 +112,7 @@ pub const PRINCIPAL_KINDS: &[&str] = &["user", "client", "api_key"];
 /// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).
 pub const LIMITS: &[&str] = &["principal", "auth_failures"];
 
-pub const DEFS: [Def; 11] = [
+pub const DEFS: [Def; 12] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -194,6 +195,19 @@ pub const DEFS: [Def; 11] = [
         cloudwatch: Some(CloudWatch {
             name: "AuthFailures",
             dimension: "Reason",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
+        prometheus: "cutover_idp_unavailable_total",
+        help: "JWT-path requests answered 503 because the identity provider's signing keys could not be fetched: counted apart from failed authentications, so an IdP outage never looks like forged tokens.",
+        kind: Kind::Counter,
+        label: "source",
+        series: Series::Counter(Counter::IdpUnavailable, &["jwks"]),
+        cloudwatch: Some(CloudWatch {
+            name: "IdpUnavailable",
+            dimension: "Source",
             unit: Unit::Count,
             zeros: false,
         }),
@@ -349,6 +363,7 @@ mod tests {
             issuer: "https://issuer.example".into(),
         });
         m.principal_kind(crate::domain::PrincipalKind::Client);
+        m.idp_unavailable();
         m.auth_failed(AuthFailure::Missing);
         m.rate_limited(true);
         m.key_refused(&KeyId::parse("legacy-b").unwrap());
@@ -389,6 +404,7 @@ mod tests {
                 "ApiKeyRequests",
                 "ApiKeyRefused",
                 "AuthFailures",
+                "IdpUnavailable",
                 "RateLimited",
                 "UploadBytes",
                 "RateLimitStoreFallbacks",

@@ -61,6 +61,7 @@ impl Default for Counters {
             Counter::UploadBytes,
             Counter::RateLimitStoreFallbacks,
             Counter::RequestsByPrincipalKind,
+            Counter::IdpUnavailable,
         ];
         Counters {
             counters: ALL.map(|c| (0..counter_len(c)).map(|_| AtomicU64::new(0)).collect()),
@@ -148,6 +149,11 @@ impl Metrics {
     /// An authenticated request, by who made it (`RequestsByPrincipalKind`).
     pub fn principal_kind(&self, kind: PrincipalKind) {
         self.add(Counter::RequestsByPrincipalKind, kind as usize, 1);
+    }
+
+    /// A JWT-path request answered 503 because the issuer's keys could not be fetched.
+    pub fn idp_unavailable(&self) {
+        self.add(Counter::IdpUnavailable, 0, 1);
     }
 
     pub fn auth_failed(&self, reason: AuthFailure) {

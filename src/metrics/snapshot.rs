@@ -49,6 +49,7 @@ impl Default for Snapshot {
                 zeros(Counter::UploadBytes),
                 zeros(Counter::RateLimitStoreFallbacks),
                 zeros(Counter::RequestsByPrincipalKind),
+                zeros(Counter::IdpUnavailable),
             ],
             latency: Default::default(),
             per_key: BTreeMap::new(),

@@ -18,14 +18,20 @@ const CLIENT: &str = "client-123";
 struct JwksServer {
     url: String,
     hits: Arc<AtomicUsize>,
-    jwks: Arc<RwLock<Value>>,
+    /// `None`: the server answers 503 (the issuer's JWKS endpoint is down).
+    jwks: Arc<RwLock<Option<Value>>>,
     handle: actix_web::dev::ServerHandle,
 }
 
 impl JwksServer {
     /// Serves `jwks` from now on (the issuer rotated its keys).
     fn publish(&self, jwks: Value) {
-        *self.jwks.write().unwrap() = jwks;
+        *self.jwks.write().unwrap() = Some(jwks);
+    }
+
+    /// Answers 503 from now on.
+    fn go_down(&self) {
+        *self.jwks.write().unwrap() = None;
     }
 
     fn hits(&self) -> usize {
@@ -50,14 +56,19 @@ impl Drop for JwksServer {
 
 fn serve_jwks(jwks: Value) -> JwksServer {
     let hits = Arc::new(AtomicUsize::new(0));
-    let jwks = Arc::new(RwLock::new(jwks));
+    let jwks = Arc::new(RwLock::new(Some(jwks)));
     let (counter, document) = (hits.clone(), jwks.clone());
     let (url, handle) = crate::support::jwks_server::serve(move || {
         let (document, counter) = (document.clone(), counter.clone());
         web::get().to(move || {
             counter.fetch_add(1, Ordering::SeqCst);
             let jwks = document.read().unwrap().clone();
-            async move { HttpResponse::Ok().json(jwks) }
+            async move {
+                match jwks {
+                    Some(jwks) => HttpResponse::Ok().json(jwks),
+                    None => HttpResponse::ServiceUnavailable().finish(),
+                }
+            }
         })
     });
     JwksServer {
@@ -174,7 +185,62 @@ async fn with_no_key_set_ever_loaded_the_jwt_path_answers_503_with_retry_after()
     let auth = Auth::Bearer(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT));
     let res = app.get("/api/photos", &auth).await;
     assert!(res.headers().contains_key("retry-after"));
-    assert_problem(res, 503).await;
+    let body = assert_problem(res, 503).await;
+    assert_eq!(
+        body["type"],
+        "urn:cutover:problem:identity-provider-unavailable"
+    );
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains("cutover_idp_unavailable_total{source=\"jwks\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("cutover_auth_failures_total{reason=\"invalid_token\"} 1"),
+        "an outage is not a wave of bad tokens: {metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_kid_while_the_jwks_cannot_be_fetched_is_503_not_401() {
+    let keys = tempfile::tempdir().unwrap();
+    let (issuer_key, rotated_in) = (
+        DevIssuer::load_or_create(&keys.path().join("a")).unwrap(),
+        DevIssuer::load_or_create(&keys.path().join("b")).unwrap(),
+    );
+    let jwks = serve_jwks(issuer_key.jwks());
+    let app = app().with_issuer(ISSUER, &jwks.url, CLIENT).spawn().await;
+    jwks.go_down();
+    // A key the issuer may have rotated in: its JWKS cannot say, so the answer is "retry".
+    let t = token(&rotated_in, rotated_in.kid(), ISSUER, CLIENT);
+    let res = app.get("/api/photos", &Auth::Bearer(t.clone())).await;
+    assert!(res.headers().contains_key("retry-after"));
+    let body = assert_problem(res, 503).await;
+    assert_eq!(
+        body["type"],
+        "urn:cutover:problem:identity-provider-unavailable"
+    );
+    // Throttled (within 10 s of the failed refetch): still 503, since the last fetch failed.
+    let again = app.get("/api/photos", &Auth::Bearer(t)).await;
+    assert_eq!(again.status(), 503);
+    let known = Auth::Bearer(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT));
+    assert_eq!(
+        app.list_status(&known).await,
+        200,
+        "known keys keep serving"
+    );
+    let ready: Value = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["issuers"][0]["last_error"], "HTTP 503", "{ready}");
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains("cutover_idp_unavailable_total{source=\"jwks\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
