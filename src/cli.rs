@@ -127,7 +127,8 @@ pub enum KeysCommand {
         /// The key id (letters, digits, `-`, `_`, `.`), the client's name in metrics and logs.
         #[arg(long)]
         id: KeyId,
-        /// The Cognito sub this legacy client acts as (it then sees that user's uploads).
+        /// The Cognito sub this legacy client acts as (it then sees that user's uploads), or
+        /// `client:<client id>` for a machine client.
         #[arg(long)]
         owner: Option<String>,
         /// This client's own quota (requests per minute), instead of CUTOVER_RATE_PER_MINUTE.
@@ -151,14 +152,20 @@ pub enum KeysCommand {
     },
     /// Show ids, fingerprints, owners and stages; never keys.
     List,
-    /// Give a key without an owner to a Cognito user and move its uploads to that user.
+    /// Give a key without an owner to a Cognito user (`--owner`) or a machine client
+    /// (`--client`) and move its uploads there.
+    #[command(group(clap::ArgGroup::new("to").required(true).args(["owner", "client"])))]
     Link {
         /// The key id to link.
         #[arg(long)]
         id: KeyId,
         /// The Cognito sub that becomes the key's owner and receives its uploads.
         #[arg(long)]
-        owner: String,
+        owner: Option<String>,
+        /// The app client id (client-credentials grant) that becomes the key's owner, as
+        /// `client:<id>`, and receives its uploads.
+        #[arg(long)]
+        client: Option<String>,
         /// Print what would change (owner, number of uploads) and change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -271,8 +278,18 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             ttl,
         ),
         Command::DevClients(cmd) => dev_clients::run(&settings, cmd),
-        Command::Keys(KeysCommand::Link { id, owner, dry_run }) => {
-            link::run(settings, &id, &owner, dry_run).await
+        Command::Keys(KeysCommand::Link {
+            id,
+            owner,
+            client,
+            dry_run,
+        }) => {
+            let to = match (owner.as_deref(), client.as_deref()) {
+                (_, Some(client)) => link::NewOwner::Client(client),
+                (Some(sub), None) => link::NewOwner::User(sub),
+                (None, None) => unreachable!("clap requires --owner or --client"),
+            };
+            link::run(settings, &id, to, dry_run).await
         }
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,

@@ -50,7 +50,8 @@ pub enum Access {
 pub struct Caller {
     /// Who, and by which method.
     pub principal: Principal,
-    /// The principal's own quota: a key entry's (key path), or a machine client's (JWT path).
+    /// The principal's own quota: a key entry's (key path), or a machine client's (JWT path: its
+    /// own, or carried over from a key it owns).
     pub key_quota: Option<KeyQuota>,
     /// A key-path request while the flag says `warn`: the answer carries the deprecation headers.
     pub deprecated: bool,
@@ -166,10 +167,7 @@ impl Authenticator {
 
     /// A token's caller; a machine client carries its own quota, as a key entry may.
     fn token_caller(&self, verified: VerifiedToken) -> Caller {
-        let key_quota = verified
-            .sub
-            .client_id()
-            .and_then(|id| self.clients.quota(id));
+        let key_quota = self.client_quota(&verified.sub);
         let mut caller = Caller::new(Principal {
             id: verified.sub,
             method: AuthMethod::Jwt {
@@ -179,6 +177,19 @@ impl Authenticator {
         });
         caller.key_quota = key_quota;
         caller
+    }
+
+    /// A machine client's own quota: its own (the dev client's, else `CUTOVER_CLIENT_QUOTAS`),
+    /// else the one of a key it owns (`cutover keys link --client`), carried over as the key had
+    /// it: the same figures under the same `apikey` policy, so the key's requests and the
+    /// token's draw from one bucket and the client's limits do not change at the switch. `None`
+    /// for a user, and for a client with neither.
+    fn client_quota(&self, principal: &PrincipalId) -> Option<KeyQuota> {
+        let id = principal.client_id()?;
+        self.clients.quota(id).or_else(|| {
+            let carried = self.keys.current()?.carried_quota(principal)?;
+            Some(KeyQuota::for_key(carried.rate_per_minute, carried.burst))
+        })
     }
 
     fn key_caller(found: KeyMatch, mode: FallbackMode) -> Caller {

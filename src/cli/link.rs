@@ -1,6 +1,8 @@
-//! `cutover keys link --id ID --owner SUB [--dry-run]`: gives a legacy key an owner and moves
-//! the uploads it made as `apikey:<id>` to that owner, so the client's history shows up in the
-//! user's Cognito sign-in.
+//! `cutover keys link --id ID (--owner SUB | --client CLIENT_ID) [--dry-run]`: gives a legacy key
+//! an owner, a Cognito user or a machine client (`client:<id>`, the principal of the app
+//! client's client-credentials tokens), and moves the uploads it made as `apikey:<id>` to that
+//! owner, so the client's history shows up in the user's Cognito sign-in or under the machine
+//! client's token.
 //!
 //! The owner is set first, then the items move. Once instances have the new key set (within
 //! `CUTOVER_API_KEYS_REFRESH_SECS`), the key acts as the owner, so new uploads land there and
@@ -13,16 +15,51 @@
 use crate::auth::api_key::manage::{self, OwnerChange};
 use crate::backends::Backends;
 use crate::config::Settings;
-use crate::domain::{KeyId, PhotoId, PrincipalId};
+use crate::domain::{CLIENT_PREFIX, KeyId, PhotoId, PrincipalId};
 use crate::storage::MetadataStore;
 
 /// Items moved per store call: a SQLite transaction or a DynamoDB page.
 const BATCH: u32 = 100;
 
-pub async fn run(settings: Settings, id: &KeyId, owner: &str, dry_run: bool) -> anyhow::Result<()> {
-    let Some(owner) = PrincipalId::from_sub(owner) else {
-        anyhow::bail!("{owner:?} is not a usable owner (a Cognito sub)");
-    };
+/// Whom the key goes to, as the command line named it.
+#[derive(Debug, Clone, Copy)]
+pub enum NewOwner<'a> {
+    /// `--owner SUB`: a Cognito user.
+    User(&'a str),
+    /// `--client ID`: a machine client, `client:<ID>`.
+    Client(&'a str),
+}
+
+impl NewOwner<'_> {
+    /// The principal, or why the text names none; checked before any store is opened.
+    fn principal(self) -> anyhow::Result<PrincipalId> {
+        match self {
+            NewOwner::User(sub) => {
+                PrincipalId::from_sub(sub).ok_or_else(|| match sub.strip_prefix(CLIENT_PREFIX) {
+                    Some(client) => anyhow::anyhow!(
+                        "{sub:?} is not a usable owner (a Cognito sub); for a machine client give \
+                     --client {client}"
+                    ),
+                    None => anyhow::anyhow!("{sub:?} is not a usable owner (a Cognito sub)"),
+                })
+            }
+            NewOwner::Client(id) => PrincipalId::for_client(id).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{id:?} is not a usable client id (the app client's id: 1 to 128 of \
+                     A-Za-z0-9_+.-)"
+                )
+            }),
+        }
+    }
+}
+
+pub async fn run(
+    settings: Settings,
+    id: &KeyId,
+    to: NewOwner<'_>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let owner = to.principal()?;
     let backends = Backends::build(&settings).await?;
     let keys = backends.keys.as_ref();
     let from = PrincipalId::for_key(id);
@@ -96,6 +133,23 @@ mod tests {
     use super::*;
     use crate::domain::{Filename, Photo};
     use crate::storage::sqlite::Database;
+
+    #[test]
+    fn the_new_owner_is_a_user_or_a_client_and_never_one_for_the_other() {
+        let user = NewOwner::User("alice").principal().unwrap();
+        assert_eq!(user, PrincipalId::from_sub("alice").unwrap());
+        let client = NewOwner::Client("partner-cron").principal().unwrap();
+        assert_eq!(client.as_str(), "client:partner-cron");
+        let err = NewOwner::User("client:partner-cron")
+            .principal()
+            .unwrap_err();
+        assert!(err.to_string().contains("--client partner-cron"), "{err}");
+        for bad in ["", "a b", "client:partner-cron", "x/y"] {
+            let err = NewOwner::Client(bad).principal().unwrap_err();
+            assert!(err.to_string().contains("not a usable client id"), "{err}");
+        }
+        assert!(NewOwner::User("apikey:legacy").principal().is_err());
+    }
 
     #[tokio::test]
     async fn every_batch_is_moved_until_none_is_left() {

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use super::KeyId;
 
 const KEY_PREFIX: &str = "apikey:";
-const CLIENT_PREFIX: &str = "client:";
+/// How a machine client's principal begins: `client:<client_id>`.
+pub const CLIENT_PREFIX: &str = "client:";
 
 /// A user (a person, through a user token), a machine client (a client-credentials token) or a
 /// legacy key without an owner: the `PrincipalKind` dimension of logs and metrics.
@@ -54,6 +55,17 @@ impl PrincipalId {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b));
         plain.then(|| PrincipalId(format!("{CLIENT_PREFIX}{client_id}")))
+    }
+
+    /// The principal a key's stored `owner` names: `client:<id>` a machine client (`cutover keys
+    /// link --client`), anything else a Cognito user's `sub`. `None`: neither (empty,
+    /// `apikey:…`, a client id out of shape). User `sub`s can never start with `client:`, so
+    /// the text alone tells the two apart.
+    pub fn from_owner(owner: &str) -> Option<Self> {
+        match owner.strip_prefix(CLIENT_PREFIX) {
+            Some(client_id) => Self::for_client(client_id),
+            None => Self::from_sub(owner),
+        }
     }
 
     /// What kind of caller this is.

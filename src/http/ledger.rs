@@ -5,7 +5,9 @@
 //!   matched a key id) is refused under its cause: the `AuthFailure` label, or `rate_limited`;
 //! - a key-path caller is accepted, or refused `rate_limited` on a 429;
 //! - a JWT caller that also presented a matching key (`Caller.linked_key`) is recorded against
-//!   the key with the token's `sub`.
+//!   the key with the token's principal: a user's `sub`, or `client:<id>` for a machine client's
+//!   client-credentials token (no user `sub` can start so, so the contact list tells them apart
+//!   and suggests `keys link --owner` or `--client`).
 //!
 //! Everything else (no key involved) costs a branch.
 
@@ -116,6 +118,18 @@ mod tests {
         );
         let without = caller(jwt, alice, None);
         assert_eq!(attribute(StatusCode::OK, Some(&without), None), None);
+    }
+
+    #[test]
+    fn a_key_beside_a_machine_clients_token_is_recorded_with_the_client_principal() {
+        let key = KeyId::parse("partner-cron").unwrap();
+        let client = PrincipalId::for_client("partner-cron").unwrap();
+        let m2m = caller(AuthMethod::Jwt { jti: None }, client, Some(key.clone()));
+        // `client:` cannot begin a user's sub, so the ledger's name tells the client apart.
+        assert_eq!(
+            attribute(StatusCode::OK, Some(&m2m), None),
+            Some((&key, Outcome::WithJwt, Some("client:partner-cron")))
+        );
     }
 
     #[test]

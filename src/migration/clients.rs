@@ -1,18 +1,17 @@
 //! The contact list: one row per key id (configured, or seen in the retained ledger), with what
-//! an operator needs to find the client behind it and a suggested next step. Part of the
-//! migration report; rendered as a table, CSV or JSON (`render.rs`) by `cutover clients` and
-//! `/admin/clients`, and as the console's keys table.
+//! an operator needs to find the client behind it and a suggested next step (`suggest.rs`).
+//! Part of the migration report; rendered as a table, CSV or JSON (`render.rs`) by `cutover
+//! clients` and `/admin/clients`, and as the console's keys table.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::Window;
+use super::suggest::suggest;
 use crate::common::rfc3339;
 use crate::domain::KeyId;
 use crate::ledger::{Batch, KeyDay, Kind, MAX_NAMES, OTHER, Seen};
-
-const DAY_SECS: u64 = 86_400;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AgentRow {
@@ -185,58 +184,6 @@ pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], w: Window) -> C
     }
 }
 
-/// The next step for one key, in the words an operator acts on.
-fn suggest(
-    row: &ClientRow,
-    last_seen: Option<u64>,
-    last_agent: Option<&str>,
-    more_subs: bool,
-    days: u64,
-    now: u64,
-) -> String {
-    if row.requests == 0 {
-        return match last_seen {
-            None => "never seen: revoke".to_string(),
-            Some(t) => format!(
-                "unused for {} days: revoke",
-                (now.saturating_sub(t) / DAY_SECS).max(days)
-            ),
-        };
-    }
-    let id = &row.key_id;
-    if row.distinct_subs > 1 || more_subs {
-        let plus = if more_subs { "+" } else { "" };
-        return format!(
-            "shared by {}{plus} users: an app key; move the app to its own Cognito client",
-            row.distinct_subs
-        );
-    }
-    if let Some(only) = row.subs.first().filter(|_| row.distinct_subs == 1) {
-        return match &row.owner {
-            Some(owner) if *owner == only.sub => {
-                format!("linked to {owner}: switch the client to its token")
-            }
-            _ => format!(
-                "link to {} (cutover keys link --id {id} --owner {})",
-                only.sub, only.sub
-            ),
-        };
-    }
-    let agent = last_agent.unwrap_or("(unknown)");
-    let who = row
-        .owner
-        .as_deref()
-        .map(|o| format!("contact {o}"))
-        .unwrap_or_else(|| "contact".to_string());
-    if row.accepted == 0 && row.refused > 0 {
-        return format!(
-            "still trying after {} refusals: {who}: last UA {agent}",
-            row.refused
-        );
-    }
-    format!("{who}: last UA {agent}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,7 +217,7 @@ mod tests {
             ((key("none"), today), day_with(now, &[], "cron/3")),
             (
                 (key("old"), today - 40),
-                day_with(now - 40 * DAY_SECS, &[], "x"),
+                day_with(now - 40 * 86_400, &[], "x"),
             ),
         ]);
         let keys = vec![(key("idle"), Some("bob".to_string()))];

@@ -15,6 +15,7 @@ pub mod days;
 pub mod readiness;
 pub mod render;
 pub mod share;
+pub mod suggest;
 
 use crate::common::StoreError;
 use crate::domain::KeyId;

@@ -11,7 +11,7 @@ const CLIENT: &str = "partner-cron";
 
 /// Registers a client with the CLI, as an operator would; returns its secret, after checking
 /// it is alone on stdout and nowhere on stderr.
-fn add_client(app: &TestApp, id: &str, extra: &[&str]) -> String {
+pub fn add_client(app: &TestApp, id: &str, extra: &[&str]) -> String {
     let mut args = vec![
         "dev-clients",
         "add",
@@ -66,7 +66,7 @@ async fn token_request(
 }
 
 /// A granted access token for `id`.
-async fn grant(app: &TestApp, id: &str, secret: &str, body: &str) -> (String, Value) {
+pub async fn grant(app: &TestApp, id: &str, secret: &str, body: &str) -> (String, Value) {
     let (status, headers, json) = token_request(app, Some(&basic(id, secret)), body, "").await;
     assert_eq!(status, 200, "{json}");
     assert_eq!(headers["cache-control"], "no-store");

@@ -46,6 +46,7 @@ mod ledger;
 mod ledger_dynamodb;
 mod linking;
 mod m2m;
+mod machine_link;
 mod me;
 mod metrics;
 mod one_count;

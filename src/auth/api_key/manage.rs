@@ -41,9 +41,9 @@ pub async fn add(
         bail!("--rate-per-minute and --burst must be greater than 0");
     }
     if let Some(owner) = owner
-        && PrincipalId::from_sub(owner).is_none()
+        && PrincipalId::from_owner(owner).is_none()
     {
-        bail!("{owner:?} is not a usable owner (a Cognito sub)");
+        bail!("{owner:?} is not a usable owner (a Cognito sub, or client:<client id>)");
     }
     // Generated once: if a concurrent write makes the change run again, the key printed is
     // still the one stored.
@@ -143,12 +143,13 @@ pub async fn owner_of(source: &dyn KeySource, id: &KeyId) -> anyhow::Result<Opti
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("already owned by the same user")]
+#[error("already owned by the same owner")]
 struct AlreadyOwned;
 
-/// Makes `owner` the owner of key `id` (`cutover keys link`), by compare-and-swap. A key owned
-/// by someone else is refused: its uploads are that user's, and giving the key to another user
-/// is not a link but a hand-over that this command does not do.
+/// Makes `owner` (a user, or a machine client stored as `client:<id>`) the owner of key `id`
+/// (`cutover keys link`), by compare-and-swap. A key owned by someone else is refused: its
+/// uploads are that owner's, and giving the key to another is not a link but a hand-over that
+/// this command does not do.
 pub async fn set_owner(
     source: &dyn KeySource,
     id: &KeyId,

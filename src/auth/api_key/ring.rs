@@ -1,11 +1,13 @@
 //! The keys accepted right now, held as SHA-256 hashes and matched in constant time.
 
+use std::collections::HashMap;
+
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::Versions;
 use crate::auth::key_dates::KeyDates;
 use crate::crypto::{fingerprint, sha256};
-use crate::domain::{KeyId, PrincipalId};
+use crate::domain::{KeyId, PrincipalId, PrincipalKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -47,6 +49,17 @@ pub struct KeyMatch {
 #[derive(Debug, Default)]
 pub struct KeyRing {
     entries: Vec<Entry>,
+    /// Per machine client that owns keys: the own quota of the first such key (by id) that has
+    /// one, which the client's tokens carry over ([`KeyRing::carried_quota`]). Built with the
+    /// ring, so a token request costs one map lookup.
+    carried: HashMap<PrincipalId, CarriedQuota>,
+}
+
+/// A key's own `rate_per_minute`/`burst`, carried over to the machine client that owns the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CarriedQuota {
+    pub rate_per_minute: Option<u32>,
+    pub burst: Option<u32>,
 }
 
 impl KeyRing {
@@ -68,10 +81,12 @@ impl KeyRing {
                     continue;
                 }
                 // Owner, rate and other settings always come from the current version.
+                // `client:<id>` is a machine client's (`keys link --client`), anything else a
+                // user's `sub`; an owner of neither shape leaves the key acting as itself.
                 let principal = current
                     .owner
                     .as_deref()
-                    .and_then(PrincipalId::from_sub)
+                    .and_then(PrincipalId::from_owner)
                     .unwrap_or_else(|| PrincipalId::for_key(&key.id));
                 entries.push(Entry {
                     hash,
@@ -88,7 +103,15 @@ impl KeyRing {
                 });
             }
         }
-        KeyRing { entries }
+        let carried = carried_quotas(&entries);
+        KeyRing { entries, carried }
+    }
+
+    /// The own quota of a key that machine client `client` owns, for the client's tokens: so
+    /// the limits a partner had on its key stay the same when it switches to its token. With
+    /// several such keys, the first id's that has a quota of its own.
+    pub fn carried_quota(&self, client: &PrincipalId) -> Option<CarriedQuota> {
+        self.carried.get(client).copied()
     }
 
     /// The matches this ring can produce, for `keys list`.
@@ -96,9 +119,8 @@ impl KeyRing {
         self.entries.iter().map(|e| &e.found)
     }
 
-    /// The distinct key ids, sorted.
-    /// Every key id with its owner's `sub` (None: the key acts as itself), sorted: the
-    /// configured keys of the migration report.
+    /// Every key id with its owner (a user's `sub`, or `client:<id>` for a machine client;
+    /// None: the key acts as itself), sorted: the configured keys of the migration report.
     pub fn owners(&self) -> Vec<(KeyId, Option<String>)> {
         let mut out: Vec<(KeyId, Option<String>)> = self
             .entries_for_listing()
@@ -141,6 +163,24 @@ impl KeyRing {
         }
         bool::from(found).then(|| self.entries[found_index as usize].found.clone())
     }
+}
+
+fn carried_quotas(entries: &[Entry]) -> HashMap<PrincipalId, CarriedQuota> {
+    let mut owned: Vec<&KeyMatch> = entries
+        .iter()
+        .map(|e| &e.found)
+        .filter(|m| m.principal.kind() == PrincipalKind::Client)
+        .filter(|m| m.rate_per_minute.is_some() || m.burst.is_some())
+        .collect();
+    owned.sort_by(|a, b| (&a.principal, &a.id).cmp(&(&b.principal, &b.id)));
+    let mut carried = HashMap::new();
+    for m in owned {
+        carried.entry(m.principal.clone()).or_insert(CarriedQuota {
+            rate_per_minute: m.rate_per_minute,
+            burst: m.burst,
+        });
+    }
+    carried
 }
 
 #[cfg(test)]
@@ -191,5 +231,76 @@ mod tests {
         );
         assert!(ring.find("nope").is_none());
         assert!(ring.find("").is_none());
+    }
+
+    #[test]
+    fn an_owner_beginning_with_client_is_a_machine_client_and_any_other_a_user() {
+        let v = Versions {
+            current: KeyDoc {
+                keys: vec![
+                    key("user", "u", Some("alice")),
+                    key("machine", "m", Some("client:partner-cron")),
+                    key("bad-client", "b", Some("client:not a client id")),
+                    key("reserved", "r", Some("apikey:other")),
+                ],
+            },
+            previous: None,
+        };
+        let ring = KeyRing::from_versions(&v);
+        let principal = |secret: &str| ring.find(secret).unwrap().principal;
+        assert_eq!(principal("u"), PrincipalId::from_sub("alice").unwrap());
+        assert_eq!(principal("u").kind(), PrincipalKind::User);
+        let machine = principal("m");
+        assert_eq!(machine.kind(), PrincipalKind::Client);
+        assert_eq!(machine.client_id(), Some("partner-cron"));
+        assert_ne!(
+            machine,
+            PrincipalId::from_sub("partner-cron").unwrap(),
+            "the client, not a user of that name"
+        );
+        assert_eq!(principal("b").as_str(), "apikey:bad-client");
+        assert_eq!(principal("r").as_str(), "apikey:reserved");
+        let owners = ring.owners();
+        let owner = |id: &str| {
+            owners
+                .iter()
+                .find(|(k, _)| k.as_str() == id)
+                .and_then(|(_, o)| o.clone())
+        };
+        assert_eq!(owner("machine").as_deref(), Some("client:partner-cron"));
+        assert_eq!(owner("user").as_deref(), Some("alice"));
+        assert_eq!(owner("bad-client"), None);
+    }
+
+    #[test]
+    fn a_machine_client_carries_the_quota_of_the_first_key_it_owns_that_has_one() {
+        let quota = |mut k: StoredKey, rate: Option<u32>, burst: Option<u32>| {
+            (k.rate_per_minute, k.burst) = (rate, burst);
+            k
+        };
+        let v = Versions {
+            current: KeyDoc {
+                keys: vec![
+                    quota(key("b-key", "b", Some("client:cron")), Some(60), None),
+                    quota(key("a-key", "a", Some("client:cron")), Some(120), Some(20)),
+                    key("c-key", "c", Some("client:plain")),
+                    quota(key("d-key", "d", Some("alice")), Some(30), Some(5)),
+                ],
+            },
+            previous: None,
+        };
+        let ring = KeyRing::from_versions(&v);
+        let cron = PrincipalId::for_client("cron").unwrap();
+        assert_eq!(
+            ring.carried_quota(&cron),
+            Some(CarriedQuota {
+                rate_per_minute: Some(120),
+                burst: Some(20)
+            })
+        );
+        let plain = PrincipalId::for_client("plain").unwrap();
+        assert_eq!(ring.carried_quota(&plain), None, "its key has no quota");
+        let alice = PrincipalId::from_sub("alice").unwrap();
+        assert_eq!(ring.carried_quota(&alice), None, "only machine clients");
     }
 }
