@@ -124,7 +124,11 @@ mod tests {
     fn a_key_beside_a_machine_clients_token_is_recorded_with_the_client_principal() {
         let key = KeyId::parse("partner-cron").unwrap();
         let client = PrincipalId::for_client("partner-cron").unwrap();
-        let m2m = caller(AuthMethod::Jwt { jti: None }, client, Some(key.clone()));
+        let jwt = AuthMethod::Jwt {
+            jti: None,
+            issuer: "https://issuer.example".into(),
+        };
+        let m2m = caller(jwt, client, Some(key.clone()));
         // `client:` cannot begin a user's sub, so the ledger's name tells the client apart.
         assert_eq!(
             attribute(StatusCode::OK, Some(&m2m), None),

@@ -4,13 +4,12 @@ use std::collections::BTreeSet;
 
 use cutover::dashboard::{ALARMS_TEMPLATE, DASHBOARD_TEMPLATE, render};
 use cutover::metrics::cloudwatch::PUBLISHED_METRICS;
+use cutover::metrics::defs::DEFS;
 use serde_json::Value;
 
 use crate::helpers::{run_cli, settings_pairs};
 use crate::support::cloudwatch_adapter;
 use crate::support::moto::{cloudwatch, unique_name};
-
-const DIMENSIONS: [&str; 5] = ["AuthMethod", "KeyId", "Limit", "Reason", "Route"];
 
 /// Metric and dimension names a dashboard expression names: `MetricName="X"` and the
 /// `{Namespace,Dim,...}` schema of SEARCH.
@@ -73,7 +72,10 @@ fn every_metric_the_dashboard_and_alarms_name_is_one_the_service_publishes() {
         metrics, published,
         "the dashboard shows every published metric"
     );
-    let known: BTreeSet<String> = DIMENSIONS.iter().map(|d| d.to_string()).collect();
+    let known: BTreeSet<String> = DEFS
+        .iter()
+        .filter_map(|d| d.cloudwatch.map(|cw| cw.dimension.to_string()))
+        .collect();
     assert!(dims.is_subset(&known), "{dims:?} ⊄ {known:?}");
     assert!(DASHBOARD_TEMPLATE.contains("FILL(") && ALARMS_TEMPLATE.contains("FILL(m, 0)"));
 }
