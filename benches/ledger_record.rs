@@ -24,6 +24,7 @@ fn record(c: &mut Criterion) {
         ip: ip.parse().unwrap(),
         route: Route::List,
         sub: None,
+        issuer: None,
         at,
     };
     // Warm: every key has its day, agents and network already (the steady state).
@@ -39,6 +40,7 @@ fn record(c: &mut Criterion) {
     let with_sub = Observation {
         outcome: Outcome::WithJwt,
         sub: Some("0f8e3c1a-5d2b-4c8e-9a77-1b2c3d4e5f60"),
+        issuer: Some("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abcdefghi"),
         ..one
     };
     c.bench_function("ledger record, JWT with key and sub", |b| {

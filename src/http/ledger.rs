@@ -75,6 +75,10 @@ pub fn record(
         Some(Ok(agent)) => agent,
         Some(Err(_)) => "(not text)",
     };
+    let issuer = match caller.map(|c| &c.principal.method) {
+        Some(AuthMethod::Jwt { issuer, .. }) if sub.is_some() => Some(&**issuer),
+        _ => None,
+    };
     state.ledger.recorder.record(&Observation {
         key,
         outcome,
@@ -82,6 +86,7 @@ pub fn record(
         ip: super::gate::client_ip(&state.limits.proxies, req),
         route: crate::http::route_of(req),
         sub,
+        issuer,
         at: crate::common::unix_now(),
     });
 }

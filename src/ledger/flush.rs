@@ -102,6 +102,7 @@ mod tests {
             ip: "192.0.2.9".parse().unwrap(),
             route: Route::List,
             sub: None,
+            issuer: None,
             at,
         });
     }

@@ -129,10 +129,12 @@ pub enum Kind {
     Network,
     Route,
     Sub,
+    /// The trusted issuer (`iss`) of a JWT that came with the key.
+    Issuer,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Total,
         Kind::Accepted,
         Kind::WithJwt,
@@ -141,6 +143,7 @@ impl Kind {
         Kind::Network,
         Kind::Route,
         Kind::Sub,
+        Kind::Issuer,
     ];
 
     pub fn label(self) -> &'static str {
@@ -153,6 +156,7 @@ impl Kind {
             Kind::Network => "network",
             Kind::Route => "route",
             Kind::Sub => "sub",
+            Kind::Issuer => "issuer",
         }
     }
 

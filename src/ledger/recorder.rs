@@ -40,6 +40,8 @@ pub struct Observation<'a> {
     pub route: Route,
     /// The token's `sub` on a JWT request that also presented the key.
     pub sub: Option<&'a str>,
+    /// That token's issuer (`iss`, one of the configured few).
+    pub issuer: Option<&'a str>,
     /// Unix seconds.
     pub at: u64,
 }
@@ -134,6 +136,7 @@ struct PendingDay {
     agents: Named<String>,
     networks: Named<IpNet>,
     subs: Named<String>,
+    issuers: Named<String>,
 }
 
 impl PendingDay {
@@ -154,6 +157,10 @@ impl PendingDay {
         if let Some(sub) = o.sub {
             self.subs.hit(sub, MAX_SUBS, at);
         }
+        if let Some(issuer) = o.issuer {
+            // Configured issuers only: few by nature, the bound is a safety net.
+            self.issuers.hit(issuer, MAX_NAMES, at);
+        }
     }
 
     fn into_key_day(self) -> KeyDay {
@@ -168,6 +175,8 @@ impl PendingDay {
         self.networks
             .drain_into(&mut day, Kind::Network, IpNet::to_string);
         self.subs.drain_into(&mut day, Kind::Sub, String::clone);
+        self.issuers
+            .drain_into(&mut day, Kind::Issuer, String::clone);
         // Rows that saw nothing are not written.
         day.rows.retain(|_, s| s.count > 0);
         day.uses.retain(|_, s| s.count > 0);
@@ -231,6 +240,7 @@ mod tests {
             ip: ip.parse().unwrap(),
             route: Route::List,
             sub: None,
+            issuer: None,
             at,
         }
     }

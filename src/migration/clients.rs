@@ -58,6 +58,9 @@ pub struct ClientRow {
     /// Distinct `sub`s seen with the key in the window (`subs` lists at most 20 of them).
     pub distinct_subs: u64,
     pub subs: Vec<SubRow>,
+    /// The trusted issuers (`iss`) of the tokens seen with the key in the window, with counts:
+    /// which user pool a linked client signs in with.
+    pub issuers: BTreeMap<String, u64>,
     pub suggested_action: String,
 }
 
@@ -144,6 +147,11 @@ pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], w: Window) -> C
                     .of_kind(Kind::Route)
                     .into_iter()
                     .map(|(r, s)| (r.to_string(), s.count))
+                    .collect(),
+                issuers: w
+                    .of_kind(Kind::Issuer)
+                    .into_iter()
+                    .map(|(i, s)| (i.to_string(), s.count))
                     .collect(),
                 distinct_subs: named_subs,
                 subs: subs

@@ -276,6 +276,8 @@ async fn a_key_sent_beside_a_machine_clients_token_is_linked_to_that_client() {
     })
     .await;
     assert_eq!(row["subs"][0]["sub"], "client:partner-sync", "{row}");
+    // The ledger names the issuer of the token that came with the key.
+    assert_eq!(row["issuers"][cutover::config::DEV_ISSUER], 1, "{row}");
     assert_eq!(
         row["suggested_action"],
         "link to client partner-sync (cutover keys link --id partner-sync --client partner-sync)"
