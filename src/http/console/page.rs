@@ -272,6 +272,7 @@ mod tests {
             }],
             networks: vec![],
             routes: Default::default(),
+            issuers: Default::default(),
             distinct_subs: 1,
             subs: vec![SubRow {
                 sub: sub.into(),
