@@ -1,6 +1,7 @@
 //! The control state shared by every instance: the deprecation flag (`cutover fallback set`),
 //! the scheduled brownout windows (`cutover brownouts`) and the canary deny (`cutover fallback
-//! canary`). Embedded: rows of the SQLite `control` table; aws: items of the DynamoDB table.
+//! canary`), and the revocation list (`cutover revoke`). Embedded: rows of the SQLite `control`
+//! and `revocations` tables; aws: items of the DynamoDB table.
 //! `serve` polls all of it in one pass ([`FallbackFlag::refresh`]) and the request path reads a
 //! snapshot, never the store.
 
@@ -9,6 +10,7 @@ pub mod canary;
 mod document;
 mod flag;
 pub mod plan;
+pub mod revocations;
 
 use async_trait::async_trait;
 
@@ -61,4 +63,17 @@ pub trait ControlStore: Send + Sync {
         previous: Option<&str>,
         value: &str,
     ) -> Result<bool, StoreError>;
+
+    /// A number that changes whenever a revocation entry is put or removed (0 before any), so
+    /// a poll reads the list only when it changed.
+    async fn revocations_version(&self) -> Result<u64, StoreError>;
+    /// The stored revocation entries, as `(id, JSON text)`; expired ones may be among them
+    /// (readers drop them).
+    async fn revocations(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Stores entry `id` (replacing one with that id) with its JSON text, to be deleted after
+    /// `expires` (unix seconds), and bumps the version in the same write. May delete expired
+    /// entries on the way.
+    async fn put_revocation(&self, id: &str, text: &str, expires: u64) -> Result<(), StoreError>;
+    /// Deletes entry `id` and bumps the version; `Ok(false)` when there was none.
+    async fn remove_revocation(&self, id: &str) -> Result<bool, StoreError>;
 }

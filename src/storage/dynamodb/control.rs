@@ -1,6 +1,10 @@
-//! The flag and the control documents (brownouts, canary) under `pk = CONTROL`.
+//! The flag and the control documents (brownouts, canary) under `pk = CONTROL`; the revocation
+//! list as one item per entry under `pk = REVOCATION` (`sk` = the entry's id, deleted by TTL on
+//! `expires_at`), its version in `CONTROL`/`REVOCATIONS`, changed in the same transaction.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
 
 use super::*;
@@ -8,6 +12,9 @@ use crate::aws::error::{ErrorClass, classify};
 use crate::common::StoreError;
 use crate::domain::FallbackMode;
 use crate::fallback::{ControlStore, Document};
+
+const REVOCATION_PK: &str = "REVOCATION";
+const REVOCATIONS_SK: &str = "REVOCATIONS";
 
 #[async_trait]
 impl ControlStore for DynamoStore {
@@ -72,6 +79,91 @@ impl ControlStore for DynamoStore {
             Ok(_) => Ok(true),
             Err(e) if ErrorClass::of(&e) == ErrorClass::Conflict => Ok(false),
             Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    async fn revocations_version(&self) -> Result<u64, StoreError> {
+        let item = self
+            .get_item(CONTROL_PK.into(), REVOCATIONS_SK.into())
+            .await?;
+        Ok(item
+            .as_ref()
+            .and_then(|i| i.get("version"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
+    async fn revocations(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(REVOCATION_PK))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(|e| classify("Query", e))?.items() {
+                let (Ok(id), Ok(entry)) = (text(item, "sk"), text(item, "entry")) else {
+                    continue;
+                };
+                out.push((id.to_string(), entry.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_revocation(&self, id: &str, text: &str, expires: u64) -> Result<(), StoreError> {
+        let mut item = key(REVOCATION_PK.into(), id.into());
+        item.insert("entry".into(), s(text));
+        item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        self.revocation_change(TransactWriteItem::builder().put(put).build())
+            .await
+            .map(|_| ())
+    }
+
+    async fn remove_revocation(&self, id: &str) -> Result<bool, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(REVOCATION_PK.into(), id.into())))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        self.revocation_change(TransactWriteItem::builder().delete(delete).build())
+            .await
+    }
+}
+
+impl DynamoStore {
+    /// One change to the list and the bump of its version, in one transaction, so a poll that
+    /// sees the new version reads the change. `Ok(false)`: the change's condition failed.
+    async fn revocation_change(&self, change: TransactWriteItem) -> Result<bool, StoreError> {
+        let bump = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(CONTROL_PK.into(), REVOCATIONS_SK.into())))
+            .update_expression("ADD version :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(change)
+            .transact_items(TransactWriteItem::builder().update(bump).build())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("TransactionCanceledException") => Ok(false),
+            Err(e) => Err(classify("TransactWriteItems", e)),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The control state: rows of `control` (the flag, and the brownout and canary documents as
-//! JSON), shared by every process that opens the file.
+//! The control state: rows of `control` (the flag, the brownout and canary documents as JSON,
+//! the revocation list's version) and of `revocations`, shared by every process that opens the
+//! file.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -79,4 +80,67 @@ impl ControlStore for Database {
         })
         .await
     }
+
+    async fn revocations_version(&self) -> Result<u64, StoreError> {
+        let v: Option<String> = self.read(|c| {
+            c.query_row(
+                "SELECT value FROM control WHERE name = 'revocations'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    async fn revocations(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id, entry FROM revocations ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    async fn put_revocation(&self, id: &str, text: &str, expires: u64) -> Result<(), StoreError> {
+        let (id, text) = (id.to_string(), text.to_string());
+        let now = Timestamp::now();
+        let (stamp, unix) = (crate::common::rfc3339(now), now.as_second());
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM revocations WHERE expires <= ?1", [unix])?;
+            tx.execute(
+                "INSERT INTO revocations (id, entry, expires) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(id) DO UPDATE SET entry = excluded.entry, expires = excluded.expires",
+                params![id, text, expires as i64],
+            )?;
+            bump(&tx, &stamp)?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn remove_revocation(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        let stamp = crate::common::rfc3339(Timestamp::now());
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let removed = tx.execute("DELETE FROM revocations WHERE id = ?1", [&id])? == 1;
+            if removed {
+                bump(&tx, &stamp)?;
+            }
+            tx.commit()?;
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+/// Bumps the revocation list's version, in the transaction that changed it.
+fn bump(tx: &rusqlite::Transaction<'_>, stamp: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO control (name, value, updated_at) VALUES ('revocations', '1', ?1) \
+         ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1, updated_at = ?1",
+        [stamp],
+    )
+    .map(|_| ())
 }

@@ -95,6 +95,16 @@ DELETE FROM ledger WHERE kind IN ('total', 'accepted', 'with_jwt', 'refused');
 DROP TABLE key_usage;
 DROP TABLE key_last_seen;
 ",
+    // 4: the revocation list (`storage/sqlite/control.rs`): one row per entry, its version in
+    // `control` (row `revocations`, bumped with every change).
+    "
+CREATE TABLE revocations (
+    id TEXT PRIMARY KEY,
+    entry TEXT NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX revocations_by_expiry ON revocations (expires);
+",
 ];
 
 /// The version a database has once [`apply`] ran.
