@@ -256,7 +256,7 @@ pub async fn list(store: &dyn ControlStore, now: u64) -> Result<Vec<Entry>, Cont
         })
         .filter(|e| e.is_live(now))
         .collect();
-    entries.sort_by(|a, b| (a.created, a.revoked.id()).cmp(&(b.created, b.revoked.id())));
+    entries.sort_by_key(|e| (e.created, e.revoked.id()));
     Ok(entries)
 }
 
