@@ -33,6 +33,7 @@ use crate::metrics::keys::KeyDeltas;
 use crate::metrics::report::DeltaSink;
 use crate::ratelimit::RateLimits;
 use crate::ratelimit::shared::SharedLimits;
+use crate::revocation_queue::RevocationQueue;
 use crate::storage::dynamodb::DynamoStore;
 use crate::storage::dynamodb::ledger::DynamoLedger;
 use crate::storage::local::LocalObjects;
@@ -120,6 +121,8 @@ pub struct ServeBackends {
     /// `/metrics`.
     pub metrics_sink: Option<PushedSink>,
     pub limits: RateLimits,
+    /// The consumer of Cognito's revocation events, when `CUTOVER_REVOCATION_QUEUE_URL` is set.
+    pub revocation_queue: Option<RevocationQueue>,
 }
 
 impl ServeBackends {
@@ -129,11 +132,22 @@ impl ServeBackends {
         let issuers = issuers(settings)?;
         let metrics_sink = metrics_sink(settings, &aws).await;
         let limits = rate_limits(settings, metrics).await?;
+        let revocation_queue = match &settings.revocation_queue {
+            None => None,
+            Some(queue) => Some(RevocationQueue::new(
+                aws.get().await,
+                settings,
+                queue,
+                stores.control.clone(),
+                metrics.clone(),
+            )),
+        };
         Ok(ServeBackends {
             stores,
             issuers,
             metrics_sink,
             limits,
+            revocation_queue,
         })
     }
 }

@@ -19,6 +19,7 @@ pub mod migration;
 pub mod periodic;
 pub mod ratelimit;
 pub mod refresh;
+pub mod revocation_queue;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

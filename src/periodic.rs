@@ -41,6 +41,13 @@ impl Background {
         });
     }
 
+    /// Resolves when the background is stopped. A run that waits on the network for work to
+    /// arrive (the revocation queue's long poll) races its wait against this, so a stop waits
+    /// for work in progress, never for a wait.
+    pub fn stopped(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.stop.clone().cancelled_owned()
+    }
+
     /// Stops every loop and waits for the runs in progress to end.
     pub async fn stop(&self) {
         self.stop.cancel();

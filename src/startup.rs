@@ -66,6 +66,7 @@ impl Application {
             issuers: Issuers { dev, trusted },
             metrics_sink,
             limits,
+            revocation_queue,
         } = ServeBackends::build(&settings, &metrics).await?;
         // Every issuer's keys at once: one slow pool does not hold up the others'.
         futures_util::future::join_all(trusted.iter().map(|i| i.jwks().load())).await;
@@ -195,6 +196,9 @@ impl Application {
             backends.ledger.clone(),
         );
         ledger_flush.spawn(&background, settings.metrics.usage_flush);
+        if let Some(queue) = revocation_queue {
+            queue.spawn(&background);
+        }
         announce(&settings, port, admin_port);
         Ok(Application {
             port,

@@ -96,6 +96,30 @@ pub const CLOUDWATCH: Limits = Limits {
     attempts: 3,
 };
 
+/// SQS: ReceiveMessage long-polls, holding the answer up to 20 s until a message arrives, so
+/// one attempt must outlast the wait; DeleteMessage and SendMessage share the client and answer
+/// in milliseconds. The queue consumer runs in the background and retries on the next poll.
+pub const SQS: Limits = Limits {
+    connect: millis(3100),
+    attempt: secs(25),
+    operation: secs(60),
+    attempts: 3,
+};
+
+/// The longest ReceiveMessage waits for a message (SQS's maximum): fewer empty answers, and a
+/// message is handed over the moment it arrives.
+pub const SQS_WAIT_SECS: i32 = 20;
+
+/// Cognito's AdminGetUser (a user name to its `sub`, for the revocation queue): answers in
+/// milliseconds, throttles early (its quotas are per account and category), and a message whose
+/// lookup fails is simply received again later.
+pub const COGNITO: Limits = Limits {
+    connect: millis(1500),
+    attempt: secs(3),
+    operation: secs(8),
+    attempts: 3,
+};
+
 impl Aws {
     /// The shared configuration with `limits` applied; every service builder starts from it.
     pub fn with_limits(&self, limits: &Limits) -> aws_config::SdkConfig {
@@ -133,6 +157,16 @@ impl Aws {
         }
         aws_sdk_cloudwatch::Client::from_conf(conf.build())
     }
+
+    /// The revocation queue and its dead-letter queue.
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.with_limits(&SQS))
+    }
+
+    /// User pools, for AdminGetUser.
+    pub fn cognito(&self) -> aws_sdk_cognitoidentityprovider::Client {
+        aws_sdk_cognitoidentityprovider::Client::new(&self.with_limits(&COGNITO))
+    }
 }
 
 #[cfg(test)]
@@ -141,11 +175,13 @@ mod tests {
 
     use super::*;
 
-    const SERVICES: [(&str, Limits); 4] = [
+    const SERVICES: [(&str, Limits); 6] = [
         ("S3", S3),
         ("DynamoDB", DYNAMODB),
         ("Secrets Manager", SECRETS_MANAGER),
         ("CloudWatch", CLOUDWATCH),
+        ("SQS", SQS),
+        ("Cognito", COGNITO),
     ];
 
     #[test]
@@ -155,6 +191,10 @@ mod tests {
             assert!(l.attempt <= l.operation, "{name}");
             assert!((1..=5).contains(&l.attempts), "{name}");
         }
+        assert!(
+            SQS.attempt > secs(SQS_WAIT_SECS as u64),
+            "a long poll fits one attempt"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod metrics;
 mod process;
 mod rate;
 mod raw;
+mod revocation;
 mod scopes;
 mod setting;
 mod storage;
@@ -32,6 +33,7 @@ pub use ledger::LedgerSettings;
 pub use metrics::{MetricsSettings, MetricsSink};
 pub use rate::{ClientQuota, RateSettings, RateStore, RedisUrl};
 pub use raw::RawSettings;
+pub use revocation::RevocationQueueSettings;
 pub use scopes::ScopeSettings;
 pub use setting::Setting;
 pub use storage::StorageSettings;
@@ -61,6 +63,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("rate limits", rate::SETTINGS),
     ("web app and sign-in", web::SETTINGS),
     ("migration ledger", ledger::SETTINGS),
+    ("revocation queue", revocation::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -99,6 +102,8 @@ pub struct Settings {
     pub rate: RateSettings,
     pub web: WebSettings,
     pub ledger: LedgerSettings,
+    /// The queue of Cognito's sign-out events, when one is configured.
+    pub revocation_queue: Option<RevocationQueueSettings>,
 }
 
 impl Settings {
@@ -176,6 +181,7 @@ impl RawSettings {
             rate: rate::parse(self)?,
             web,
             ledger: ledger::parse(self)?,
+            revocation_queue: revocation::parse(self)?,
         })
     }
 }

@@ -42,10 +42,11 @@ pub enum Counter {
     RateLimitStoreFallbacks,
     RequestsByPrincipalKind,
     IdpUnavailable,
+    RevocationEvents,
 }
 
 impl Counter {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
 }
 
 /// Where a metric's series come from.
@@ -109,10 +110,15 @@ pub const AUTH_FAILURES: &[&str] = &[
 /// `PrincipalKind::ALL`'s labels, in that order (a unit test holds them equal).
 pub const PRINCIPAL_KINDS: &[&str] = &["user", "client", "api_key"];
 
+/// Label values of `outcome` / `Outcome`: what became of a message of the revocation queue
+/// (`revocation_queue::Outcome`, in this order).
+pub const REVOCATION_OUTCOMES: &[&str] =
+    &["revoked", "duplicate", "skipped", "deferred", "poisoned"];
+
 /// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).
 pub const LIMITS: &[&str] = &["principal", "auth_failures"];
 
-pub const DEFS: [Def; 12] = [
+pub const DEFS: [Def; 13] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -252,6 +258,19 @@ pub const DEFS: [Def; 12] = [
         }),
     },
     Def {
+        prometheus: "cutover_revocation_events_total",
+        help: "Messages of the revocation queue (Cognito's CloudTrail events) by outcome: revoked, already revoked (duplicate), skipped (revokes nothing), deferred (left for redelivery: store or Cognito failing), poisoned (moved to the dead-letter queue, or deleted).",
+        kind: Kind::Counter,
+        label: "outcome",
+        series: Series::Counter(Counter::RevocationEvents, REVOCATION_OUTCOMES),
+        cloudwatch: Some(CloudWatch {
+            name: "RevocationEvents",
+            dimension: "Outcome",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
         prometheus: "cutover_latency_ms",
         help: "Request latency by route, in milliseconds.",
         kind: Kind::Histogram,
@@ -320,6 +339,7 @@ mod tests {
             Counter::RateLimited,
             Counter::UploadBytes,
             Counter::RateLimitStoreFallbacks,
+            Counter::RevocationEvents,
         ] {
             let n = DEFS
                 .iter()
@@ -369,6 +389,7 @@ mod tests {
         m.key_refused(&KeyId::parse("legacy-b").unwrap());
         m.upload_bytes(10);
         m.add(Counter::RateLimitStoreFallbacks, 0, 1);
+        m.add(Counter::RevocationEvents, 0, 1);
         m.latency(Route::Upload, 12);
         let snap = m.snapshot();
         let text = prometheus::render(&snap);
@@ -408,6 +429,7 @@ mod tests {
                 "RateLimited",
                 "UploadBytes",
                 "RateLimitStoreFallbacks",
+                "RevocationEvents",
                 "Latency"
             ]
         );

@@ -62,6 +62,7 @@ impl Default for Counters {
             Counter::RateLimitStoreFallbacks,
             Counter::RequestsByPrincipalKind,
             Counter::IdpUnavailable,
+            Counter::RevocationEvents,
         ];
         Counters {
             counters: ALL.map(|c| (0..counter_len(c)).map(|_| AtomicU64::new(0)).collect()),

@@ -50,6 +50,7 @@ impl Default for Snapshot {
                 zeros(Counter::RateLimitStoreFallbacks),
                 zeros(Counter::RequestsByPrincipalKind),
                 zeros(Counter::IdpUnavailable),
+                zeros(Counter::RevocationEvents),
             ],
             latency: Default::default(),
             per_key: BTreeMap::new(),

@@ -1,0 +1,131 @@
+//! One parsed event, applied: the user name resolved to its `sub` (AdminGetUser) where the event
+//! names only that, the entry built with the service's token lifetime, and written to the
+//! revocation list. The answer says what the queue should do with the message.
+
+use crate::common::unix_now;
+use crate::fallback::revocations::{self, Entry, RevokeError, RevokeFailure, Revoked};
+
+use super::events::{Parsed, Subject, Unapplied};
+use super::{Outcome, RevocationQueue};
+
+/// What applying a message decided, before the queue is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Finished (stored, already covered, or nothing to store): delete the message.
+    Done(Outcome),
+    /// Can never be applied (malformed, or an identifier the list refuses): move it aside now.
+    Poison(String),
+    /// Failed for now (the store or Cognito): leave it for redelivery.
+    Retry(String),
+}
+
+/// A user name looked up in its pool.
+enum Lookup {
+    Sub(String),
+    /// The user (or its pool) no longer exists, as after AdminDeleteUser.
+    Gone,
+}
+
+impl RevocationQueue {
+    pub(super) async fn apply(&self, parsed: Parsed) -> Verdict {
+        let event = match parsed.result {
+            Ok(event) => event,
+            Err(Unapplied::Skip(why)) => {
+                tracing::info!(reason = %why, "revocation event skipped");
+                return Verdict::Done(Outcome::Skipped);
+            }
+            Err(Unapplied::Malformed(why)) => return Verdict::Poison(why.to_string()),
+        };
+        let now = unix_now();
+        let before = event.before(now);
+        let revoked = match &event.subject {
+            Subject::Sub(sub) => Revoked::Sub {
+                sub: sub.clone(),
+                before,
+            },
+            Subject::Client { client_id } => Revoked::Client {
+                client_id: client_id.clone(),
+                before,
+            },
+            Subject::User { pool_id, username } => match self.look_up(pool_id, username).await {
+                Ok(Lookup::Sub(sub)) => Revoked::Sub { sub, before },
+                Ok(Lookup::Gone) => {
+                    tracing::warn!(
+                        event = %event.name,
+                        username = %username,
+                        pool = %pool_id,
+                        "revocation event skipped: the user no longer exists, so its sub cannot \
+                         be looked up; revoke it with `cutover revoke --sub` if its tokens matter"
+                    );
+                    return Verdict::Done(Outcome::Skipped);
+                }
+                Err(why) => return Verdict::Retry(why),
+            },
+        };
+        let entry = match Entry::new(revoked, now, self.max_lifetime, self.leeway) {
+            Ok(entry) => entry,
+            Err(why) => return Verdict::Poison(why.to_string()),
+        };
+        if !entry.is_live(now) {
+            tracing::info!(
+                event = %event.name,
+                revoked = %entry.revoked.id(),
+                "revocation event skipped: every token it covers has expired"
+            );
+            return Verdict::Done(Outcome::Skipped);
+        }
+        let username = match &event.subject {
+            Subject::User { username, .. } => username.as_str(),
+            _ => "",
+        };
+        match revocations::revoke(self.control.as_ref(), &entry, now).await {
+            Ok(()) => {
+                tracing::info!(
+                    event = %event.name,
+                    revoked = %entry.revoked.id(),
+                    username,
+                    before = %crate::common::rfc3339(before),
+                    "revoked from a Cognito event"
+                );
+                Verdict::Done(Outcome::Revoked)
+            }
+            Err(RevokeFailure::Refused(RevokeError::Duplicate(id, until))) => {
+                tracing::info!(event = %event.name, revoked = %id, until, "already revoked");
+                Verdict::Done(Outcome::Duplicate)
+            }
+            Err(RevokeFailure::Refused(RevokeError::Invalid(why))) => Verdict::Poison(why),
+            // An operator can make room (`cutover revocations remove`), entries expire.
+            Err(RevokeFailure::Refused(full @ RevokeError::Full)) => {
+                Verdict::Retry(full.to_string())
+            }
+            Err(RevokeFailure::Store(e)) => Verdict::Retry(format!("the control store: {e}")),
+        }
+    }
+
+    async fn look_up(&self, pool: &str, username: &str) -> Result<Lookup, String> {
+        let answer = self
+            .cognito
+            .admin_get_user()
+            .user_pool_id(pool)
+            .username(username)
+            .send()
+            .await;
+        match answer {
+            Ok(user) => user
+                .user_attributes()
+                .iter()
+                .find(|a| a.name() == "sub")
+                .and_then(|a| a.value())
+                .map(|sub| Lookup::Sub(sub.to_string()))
+                .ok_or_else(|| "AdminGetUser: the user has no sub attribute".to_string()),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_user_not_found_exception() || s.is_resource_not_found_exception()
+                }) =>
+            {
+                Ok(Lookup::Gone)
+            }
+            Err(e) => Err(crate::aws::error::AwsError::new("AdminGetUser", e).to_string()),
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The revocation queue: Cognito's own sign-out, disable and delete events, read from SQS and
+//! turned into entries of the revocation list (`fallback::revocations`), so a user signed out
+//! in Cognito loses access here within the control poll, without anyone running a command.
+//!
+//! An EventBridge rule on CloudTrail's Cognito events feeds the queue
+//! (`rollout/revocation-queue.yaml`). Each instance long-polls it; SQS hands a message to one
+//! of them, and the entry it writes reaches every instance through the control store. A message
+//! is deleted only once its entry is stored (or it is known to revoke nothing), so a crash or an
+//! outage loses none: the message comes back. One that still fails after
+//! `CUTOVER_REVOCATION_QUEUE_MAX_RECEIVES` receives, or can never parse, is moved to the
+//! dead-letter queue (or deleted when none is configured) and counted, so no message blocks the
+//! queue. The queue's own redrive policy, with a higher `maxReceiveCount`, is the backstop for
+//! an instance that cannot even reach the dead-letter queue.
+
+mod apply;
+pub mod events;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
+use tracing::Instrument;
+
+use crate::aws::Aws;
+use crate::aws::clients::SQS_WAIT_SECS;
+use crate::aws::error::AwsError;
+use crate::config::{IssuerSettings, RevocationQueueSettings, Settings};
+use crate::fallback::ControlStore;
+use crate::metrics::Metrics;
+use crate::metrics::defs::Counter;
+use crate::periodic::Background;
+
+pub use apply::Verdict;
+
+/// What became of one message: the `outcome` label of `cutover_revocation_events_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its entry was stored.
+    Revoked,
+    /// A live entry already covered it.
+    Duplicate,
+    /// It revokes nothing (another event, a failed call, nobody named, a user gone).
+    Skipped,
+    /// It failed for now and was left for redelivery.
+    Deferred,
+    /// It could not be applied and was moved to the dead-letter queue, or deleted.
+    Poisoned,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Revoked,
+        Outcome::Duplicate,
+        Outcome::Skipped,
+        Outcome::Deferred,
+        Outcome::Poisoned,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Revoked => "revoked",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Skipped => "skipped",
+            Outcome::Deferred => "deferred",
+            Outcome::Poisoned => "poisoned",
+        }
+    }
+}
+
+/// What to do with a message on the queue, given what applying it decided and how often SQS
+/// has handed it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Delete(Outcome),
+    MoveAside,
+    /// Leave it: it becomes visible again after the queue's visibility timeout.
+    Leave,
+}
+
+pub fn settle(verdict: &Verdict, receives: u32, max_receives: u32) -> Action {
+    match verdict {
+        Verdict::Done(outcome) => Action::Delete(*outcome),
+        Verdict::Poison(_) => Action::MoveAside,
+        Verdict::Retry(_) if receives >= max_receives => Action::MoveAside,
+        Verdict::Retry(_) => Action::Leave,
+    }
+}
+
+/// A pause after a failed receive, so an unreachable queue is asked every few seconds, not in a
+/// tight loop.
+const ERROR_PAUSE: Duration = Duration::from_secs(5);
+
+/// The reason attached to a message moved to the dead-letter queue, at most this long.
+const MAX_REASON: usize = 256;
+
+pub struct RevocationQueue {
+    sqs: aws_sdk_sqs::Client,
+    cognito: aws_sdk_cognitoidentityprovider::Client,
+    queue: RevocationQueueSettings,
+    control: Arc<dyn ControlStore>,
+    metrics: Metrics,
+    /// The user pools of the trusted Cognito issuers: another pool's events revoke nothing.
+    pools: Vec<String>,
+    max_lifetime: u64,
+    leeway: u64,
+}
+
+impl RevocationQueue {
+    pub fn new(
+        aws: &Aws,
+        settings: &Settings,
+        queue: &RevocationQueueSettings,
+        control: Arc<dyn ControlStore>,
+        metrics: Metrics,
+    ) -> Self {
+        let pools = settings
+            .jwt
+            .issuers
+            .iter()
+            .filter_map(|i| match &i.source {
+                IssuerSettings::External { issuer, .. } => events::cognito_pool(issuer),
+                IssuerSettings::Dev => None,
+            })
+            .map(str::to_string)
+            .collect();
+        RevocationQueue {
+            sqs: aws.sqs(),
+            cognito: aws.cognito(),
+            queue: queue.clone(),
+            control,
+            metrics,
+            pools,
+            max_lifetime: settings.jwt.max_lifetime_secs,
+            leeway: settings.jwt.leeway_secs,
+        }
+    }
+
+    /// Polls the queue until `bg` stops: one long poll after another, a second apart.
+    pub fn spawn(self, bg: &Background) {
+        if self.pools.is_empty() {
+            tracing::warn!(
+                "CUTOVER_REVOCATION_QUEUE_URL is set but no trusted issuer is a Cognito user \
+                 pool: only events that carry a sub and name no pool can revoke"
+            );
+        }
+        let queue = Arc::new(self);
+        let background = bg.clone();
+        bg.spawn_every(Duration::from_secs(1), move || {
+            let queue = queue.clone();
+            let stopped = background.stopped();
+            async move {
+                queue.poll(stopped).await;
+                true
+            }
+        });
+    }
+
+    async fn poll(&self, stopped: tokio_util::sync::WaitForCancellationFutureOwned) {
+        tokio::pin!(stopped);
+        let receive = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue.url)
+            .max_number_of_messages(self.queue.batch)
+            .wait_time_seconds(SQS_WAIT_SECS)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send();
+        // A stop abandons the wait, never a message: one this poll would have had comes back
+        // after its visibility timeout.
+        let answer = tokio::select! {
+            _ = &mut stopped => return,
+            answer = receive => answer,
+        };
+        match answer {
+            Ok(out) => {
+                for message in out.messages() {
+                    self.handle(message).await;
+                }
+            }
+            Err(e) => {
+                let e = AwsError::new("ReceiveMessage", e);
+                tracing::warn!(error = %e, "the revocation queue cannot be read");
+                tokio::select! {
+                    _ = &mut stopped => {}
+                    _ = tokio::time::sleep(ERROR_PAUSE) => {}
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, message: &Message) {
+        let receives = message
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1u32);
+        let parsed = events::parse(message.body().unwrap_or_default(), &self.pools);
+        let span = tracing::info_span!(
+            "revocation_event",
+            message_id = message.message_id().unwrap_or_default(),
+            event_id = parsed.event_id.as_deref().unwrap_or_default(),
+            receives,
+        );
+        async {
+            let verdict = self.apply(parsed).await;
+            let outcome = match settle(&verdict, receives, self.queue.max_receives) {
+                Action::Delete(outcome) => {
+                    self.delete(message).await;
+                    outcome
+                }
+                Action::MoveAside => {
+                    let why = match &verdict {
+                        Verdict::Poison(why) | Verdict::Retry(why) => why.as_str(),
+                        Verdict::Done(_) => "",
+                    };
+                    if self.move_aside(message, why).await {
+                        Outcome::Poisoned
+                    } else {
+                        Outcome::Deferred
+                    }
+                }
+                Action::Leave => {
+                    if let Verdict::Retry(why) = &verdict {
+                        tracing::warn!(
+                            reason = %why,
+                            max_receives = self.queue.max_receives,
+                            "revocation event left for redelivery"
+                        );
+                    }
+                    Outcome::Deferred
+                }
+            };
+            self.metrics
+                .add(Counter::RevocationEvents, outcome as usize, 1);
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Deletes the message; a failed delete only means it comes back, and is then a duplicate.
+    async fn delete(&self, message: &Message) {
+        let Some(receipt) = message.receipt_handle() else {
+            return;
+        };
+        let deleted = self
+            .sqs
+            .delete_message()
+            .queue_url(&self.queue.url)
+            .receipt_handle(receipt)
+            .send()
+            .await;
+        if let Err(e) = deleted {
+            let e = AwsError::new("DeleteMessage", e);
+            tracing::warn!(error = %e, "a handled revocation message could not be deleted; it will come back");
+        }
+    }
+
+    /// Sends the message to the dead-letter queue (with the reason as the attribute
+    /// `cutover-reason`), or with none configured logs it, then deletes it. `false`: the
+    /// dead-letter queue refused it, and the message stays where it is.
+    async fn move_aside(&self, message: &Message, why: &str) -> bool {
+        let reason: String = why.chars().take(MAX_REASON).collect();
+        match &self.queue.dlq_url {
+            Some(dlq) => {
+                let attribute = MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(if reason.is_empty() {
+                        "unknown"
+                    } else {
+                        &reason
+                    })
+                    .build()
+                    .ok();
+                let sent = self
+                    .sqs
+                    .send_message()
+                    .queue_url(dlq)
+                    .message_body(message.body().unwrap_or_default())
+                    .set_message_attributes(
+                        attribute.map(|a| [("cutover-reason".to_string(), a)].into()),
+                    )
+                    .send()
+                    .await;
+                if let Err(e) = sent {
+                    let e = AwsError::new("SendMessage", e);
+                    tracing::error!(error = %e, %reason, "a revocation message could not be moved to the dead-letter queue; it stays on the queue");
+                    return false;
+                }
+                tracing::warn!(%reason, "revocation message moved to the dead-letter queue");
+            }
+            None => tracing::error!(
+                %reason,
+                "revocation message deleted without being applied (no CUTOVER_REVOCATION_DLQ_URL)"
+            ),
+        }
+        self.delete(message).await;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_deleted_when_done_moved_aside_when_hopeless_and_left_while_it_may_succeed() {
+        let retry = Verdict::Retry("store down".into());
+        assert_eq!(settle(&retry, 1, 5), Action::Leave);
+        assert_eq!(settle(&retry, 4, 5), Action::Leave);
+        assert_eq!(settle(&retry, 5, 5), Action::MoveAside);
+        assert_eq!(settle(&retry, 9, 5), Action::MoveAside);
+        let poison = Verdict::Poison("not JSON".into());
+        assert_eq!(settle(&poison, 1, 5), Action::MoveAside);
+        for outcome in [Outcome::Revoked, Outcome::Duplicate, Outcome::Skipped] {
+            assert_eq!(
+                settle(&Verdict::Done(outcome), 7, 5),
+                Action::Delete(outcome)
+            );
+        }
+    }
+
+    #[test]
+    fn the_outcome_labels_are_the_metrics_in_order() {
+        let labels: Vec<_> = Outcome::ALL.iter().map(|o| o.label()).collect();
+        assert_eq!(labels, crate::metrics::defs::REVOCATION_OUTCOMES);
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(*o as usize, i);
+        }
+    }
+}
