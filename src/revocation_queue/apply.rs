@@ -34,7 +34,9 @@ impl RevocationQueue {
                 tracing::info!(reason = %why, "revocation event skipped");
                 return Verdict::Done(Outcome::Skipped);
             }
-            Err(Unapplied::Malformed(why)) => return Verdict::Poison(why.to_string()),
+            Err(malformed @ Unapplied::Malformed(_)) => {
+                return Verdict::Poison(malformed.to_string());
+            }
         };
         let now = unix_now();
         let before = event.before(now);
@@ -64,7 +66,7 @@ impl RevocationQueue {
         };
         let entry = match Entry::new(revoked, now, self.max_lifetime, self.leeway) {
             Ok(entry) => entry,
-            Err(why) => return Verdict::Poison(why.to_string()),
+            Err(why) => return Verdict::Poison(format!("refused by the revocation list: {why}")),
         };
         if !entry.is_live(now) {
             tracing::info!(
@@ -93,7 +95,9 @@ impl RevocationQueue {
                 tracing::info!(event = %event.name, revoked = %id, until, "already revoked");
                 Verdict::Done(Outcome::Duplicate)
             }
-            Err(RevokeFailure::Refused(RevokeError::Invalid(why))) => Verdict::Poison(why),
+            Err(RevokeFailure::Refused(RevokeError::Invalid(why))) => {
+                Verdict::Poison(format!("refused by the revocation list: {why}"))
+            }
             // An operator can make room (`cutover revocations remove`), entries expire.
             Err(RevokeFailure::Refused(full @ RevokeError::Full)) => {
                 Verdict::Retry(full.to_string())

@@ -210,10 +210,13 @@ impl RevocationQueue {
                 }
                 Action::MoveAside => {
                     let why = match &verdict {
-                        Verdict::Poison(why) | Verdict::Retry(why) => why.as_str(),
-                        Verdict::Done(_) => "",
+                        Verdict::Poison(why) => why.clone(),
+                        Verdict::Retry(why) => {
+                            format!("still failing at receive {receives}: {why}")
+                        }
+                        Verdict::Done(_) => String::new(),
                     };
-                    if self.move_aside(message, why).await {
+                    if self.move_aside(message, &why).await {
                         Outcome::Poisoned
                     } else {
                         Outcome::Deferred

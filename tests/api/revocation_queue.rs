@@ -1,0 +1,318 @@
+//! The revocation queue end to end on moto: a Cognito user pool and user, an SQS queue with its
+//! dead-letter queue as `rollout/revocation-queue.yaml` makes them, event bodies shaped like
+//! CloudTrail's records in EventBridge's envelope (moto emits none itself, so the test puts them
+//! on the queue as the rule would), and the service reading the queue with real SDK clients.
+
+use aws_sdk_cognitoidentityprovider::Client as Cognito;
+use aws_sdk_cognitoidentityprovider::types::MessageActionType;
+use aws_sdk_sqs::Client as Sqs;
+use aws_sdk_sqs::types::QueueAttributeName;
+use cutover::fallback::revocations::{self, Revoked};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, app};
+use crate::support::{eventually, moto};
+
+/// The one scope moto puts in its access tokens.
+const MOTO_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+struct Pool {
+    idp: Cognito,
+    id: String,
+    client_id: String,
+}
+
+async fn pool_with_user(username: &str) -> (Pool, String) {
+    let idp = Cognito::new(&moto::sdk().await);
+    let created = idp
+        .create_user_pool()
+        .pool_name(moto::unique_name("cutover"))
+        .send()
+        .await
+        .unwrap();
+    let id = created.user_pool().unwrap().id().unwrap().to_string();
+    let client = idp
+        .create_user_pool_client()
+        .user_pool_id(&id)
+        .client_name("cutover-test")
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().unwrap().client_id().unwrap();
+    idp.admin_create_user()
+        .user_pool_id(&id)
+        .username(username)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    let user = idp
+        .admin_get_user()
+        .user_pool_id(&id)
+        .username(username)
+        .send()
+        .await
+        .unwrap();
+    let sub = user
+        .user_attributes()
+        .iter()
+        .find(|a| a.name() == "sub")
+        .and_then(|a| a.value())
+        .unwrap()
+        .to_string();
+    let pool = Pool {
+        client_id: client_id.to_string(),
+        idp,
+        id,
+    };
+    (pool, sub)
+}
+
+struct Queues {
+    sqs: Sqs,
+    url: String,
+    dlq_url: String,
+}
+
+/// A queue and its dead-letter queue, with the template's redrive policy.
+async fn queues() -> Queues {
+    let sqs = Sqs::new(&moto::sdk().await);
+    let name = moto::unique_name("cutover-revocations");
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}).to_string();
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(QueueAttributeName::VisibilityTimeout, "120")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    Queues { sqs, url, dlq_url }
+}
+
+impl Queues {
+    async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Messages on the queue, visible or being handled.
+    async fn pending(&self) -> u64 {
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let attrs = out.attributes().unwrap();
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .map(|a| attrs[a].parse::<u64>().unwrap())
+        .sum()
+    }
+
+    /// (body, `cutover-reason`) of every message in the dead-letter queue.
+    async fn dead_letters(&self) -> Vec<(String, String)> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.dlq_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        out.messages()
+            .iter()
+            .map(|m| {
+                let reason = m
+                    .message_attributes()
+                    .and_then(|a| a.get("cutover-reason"))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or_default();
+                (m.body().unwrap_or_default().to_string(), reason.to_string())
+            })
+            .collect()
+    }
+}
+
+/// An EventBridge event of a CloudTrail record of a Cognito call, with the fields the AWS
+/// documentation's examples show (the caller in `userIdentity` is the operator's role).
+fn cloudtrail_event(name: &str, request: Value, at: u64) -> String {
+    let time = cutover::common::rfc3339(at);
+    json!({
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.cognito-idp",
+        "account": "123456789012",
+        "time": time,
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.08",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "principalId": "AROAEXAMPLE:operator",
+                "arn": "arn:aws:sts::123456789012:assumed-role/Admin/operator",
+                "accountId": "123456789012"
+            },
+            "eventTime": time,
+            "eventSource": "cognito-idp.amazonaws.com",
+            "eventName": name,
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "192.0.2.1",
+            "userAgent": "aws-cli/2.15.0",
+            "requestParameters": request,
+            "responseElements": null,
+            "requestID": "e6a3f6e1-4d5b-4a48-9bd4-f3d6d6a1b2c3",
+            "eventID": "1d0b5a7e-0f7a-4f0e-8b5e-6a3b3a9f0c21",
+            "readOnly": false,
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "recipientAccountId": "123456789012",
+            "eventCategory": "Management"
+        }
+    })
+    .to_string()
+}
+
+/// The service for `pool`'s tokens (its issuer trusted, so its events count), reading `queues`.
+async fn app_for(pool: &Pool, queues: &Queues) -> TestApp {
+    let region = moto::sdk().await.region().unwrap().to_string();
+    let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{}", pool.id);
+    let jwks_url = format!("{}/{}/.well-known/jwks.json", moto::endpoint(), pool.id);
+    app()
+        .with_issuer(&issuer, &jwks_url, &pool.client_id)
+        .with("scope_read", MOTO_SCOPE)
+        .with("scope_write", MOTO_SCOPE)
+        .with("control_poll_secs", "1")
+        .with("revocation_queue_url", &queues.url)
+        .with("revocation_dlq_url", &queues.dlq_url)
+        .spawn()
+        .await
+}
+
+/// The live revocation entries, read through the app's own control store.
+async fn entries(app: &TestApp) -> Vec<revocations::Entry> {
+    let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
+    let control = cutover::backends::Backends::build(&settings)
+        .await
+        .unwrap()
+        .control;
+    revocations::list(control.as_ref(), cutover::common::unix_now())
+        .await
+        .unwrap()
+}
+
+async fn outcome(app: &TestApp, outcome: &str) -> f64 {
+    app.metric(&format!(
+        "cutover_revocation_events_total{{outcome=\"{outcome}\"}}"
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn an_admin_sign_out_on_the_queue_revokes_the_user_and_bad_messages_are_counted_aside() {
+    crate::aws_only!();
+    let (pool, sub) = pool_with_user("alice").await;
+    let queues = queues().await;
+    let app = app_for(&pool, &queues).await;
+
+    // The operator signs alice out in Cognito; CloudTrail's record reaches the queue twice
+    // (EventBridge delivers at least once), beside an unrelated event and a body that is no
+    // event at all.
+    pool.idp
+        .admin_user_global_sign_out()
+        .user_pool_id(&pool.id)
+        .username("alice")
+        .send()
+        .await
+        .unwrap();
+    let at = cutover::common::unix_now();
+    let request = json!({"userPoolId": pool.id, "username": "alice"});
+    let sign_out = cloudtrail_event("AdminUserGlobalSignOut", request.clone(), at);
+    queues.send(&sign_out).await;
+    queues.send(&sign_out).await;
+    queues
+        .send(&cloudtrail_event("AdminCreateUser", request, at))
+        .await;
+    queues.send("{not json").await;
+
+    let entry = eventually(30, "the revocation entry of alice's sub", || async {
+        entries(&app).await.into_iter().find(
+            |e| matches!(&e.revoked, Revoked::Sub { sub: s, before } if *s == sub && *before == at),
+        )
+    })
+    .await;
+    assert!(
+        entry.expires > at,
+        "in force until no token of alice can be valid"
+    );
+    eventually(30, "every message to be handled", || async {
+        let handled = ["revoked", "duplicate", "skipped", "poisoned"];
+        let mut n = 0.0;
+        for o in handled {
+            n += outcome(&app, o).await;
+        }
+        (n == 4.0).then_some(())
+    })
+    .await;
+    assert_eq!(outcome(&app, "revoked").await, 1.0);
+    assert_eq!(outcome(&app, "duplicate").await, 1.0, "the redelivery");
+    assert_eq!(outcome(&app, "skipped").await, 1.0, "AdminCreateUser");
+    assert_eq!(
+        outcome(&app, "poisoned").await,
+        1.0,
+        "the body that is no JSON"
+    );
+    assert_eq!(outcome(&app, "deferred").await, 0.0);
+    assert_eq!(queues.pending().await, 0, "every message was deleted");
+    let dead = queues.dead_letters().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].0, "{not json");
+    assert!(
+        dead[0].1.starts_with("malformed: not JSON"),
+        "{}",
+        dead[0].1
+    );
+    assert_eq!(
+        entries(&app).await.len(),
+        1,
+        "one entry, nothing half-applied"
+    );
+}
