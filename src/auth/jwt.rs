@@ -33,6 +33,11 @@ pub struct VerifiedToken {
     pub scope: String,
     /// The `iss` of the issuer that signed it, as configured.
     pub issuer: Arc<str>,
+    /// The `jti` of the refresh token this token came from (Cognito's, with token revocation
+    /// on; the dev issuer's): its session, which `cutover revoke --origin-jti` ends.
+    pub origin_jti: Option<String>,
+    /// `iat`, for revocations by cut-off.
+    pub issued_at: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +86,7 @@ struct Claims {
     #[serde(default)]
     scope: String,
     jti: Option<String>,
+    origin_jti: Option<String>,
     /// Present in a user's access token; absent in a client-credentials (M2M) one.
     username: Option<String>,
     exp: Option<NumericDate>,
@@ -359,6 +365,8 @@ fn check_claims(issuer: &Issuer, claims: Claims) -> Result<VerifiedToken, JwtErr
         jti: claims.jti,
         scope: claims.scope,
         issuer: issuer.iss.clone(),
+        origin_jti: claims.origin_jti,
+        issued_at: claims.iat.map(NumericDate::until),
     })
 }
 

@@ -95,6 +95,8 @@ mod tests {
                 jti: None,
                 scope: String::new(),
                 issuer: "https://i.example".into(),
+                origin_jti: None,
+                issued_at: None,
             },
             kid: "k".into(),
             issuer: 0,

@@ -57,6 +57,7 @@ mod readiness;
 mod redis_limits;
 mod refusal_causes;
 mod request_id;
+mod revocation;
 mod revocation_queue;
 mod secrets_manager;
 mod shutdown;
