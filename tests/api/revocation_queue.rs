@@ -4,17 +4,21 @@
 //! on the queue as the rule would), and the service reading the queue with real SDK clients.
 
 use aws_sdk_cognitoidentityprovider::Client as Cognito;
-use aws_sdk_cognitoidentityprovider::types::MessageActionType;
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
+};
 use aws_sdk_sqs::Client as Sqs;
 use aws_sdk_sqs::types::QueueAttributeName;
 use cutover::fallback::revocations::{self, Revoked};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, app};
+use crate::helpers::{Auth, TestApp, app, assert_problem};
 use crate::support::{eventually, moto};
 
 /// The one scope moto puts in its access tokens.
 const MOTO_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+const PASSWORD: &str = "Correct-Horse-Battery-9";
 
 struct Pool {
     idp: Cognito,
@@ -35,6 +39,7 @@ async fn pool_with_user(username: &str) -> (Pool, String) {
         .create_user_pool_client()
         .user_pool_id(&id)
         .client_name("cutover-test")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
         .send()
         .await
         .unwrap();
@@ -43,6 +48,14 @@ async fn pool_with_user(username: &str) -> (Pool, String) {
         .user_pool_id(&id)
         .username(username)
         .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    idp.admin_set_user_password()
+        .user_pool_id(&id)
+        .username(username)
+        .password(PASSWORD)
+        .permanent(true)
         .send()
         .await
         .unwrap();
@@ -66,6 +79,34 @@ async fn pool_with_user(username: &str) -> (Pool, String) {
         id,
     };
     (pool, sub)
+}
+
+impl Pool {
+    /// A real sign-in (`InitiateAuth USER_PASSWORD_AUTH`): the access token.
+    async fn sign_in(&self, username: &str) -> Auth {
+        let auth = self
+            .idp
+            .initiate_auth()
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .client_id(&self.client_id)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", PASSWORD)
+            .send()
+            .await
+            .unwrap();
+        let tokens = auth.authentication_result().expect("no challenge");
+        Auth::Bearer(tokens.access_token().unwrap().to_string())
+    }
+
+    async fn sign_out(&self, username: &str) {
+        self.idp
+            .admin_user_global_sign_out()
+            .user_pool_id(&self.id)
+            .username(username)
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 struct Queues {
@@ -256,13 +297,7 @@ async fn an_admin_sign_out_on_the_queue_revokes_the_user_and_bad_messages_are_co
     // The operator signs alice out in Cognito; CloudTrail's record reaches the queue twice
     // (EventBridge delivers at least once), beside an unrelated event and a body that is no
     // event at all.
-    pool.idp
-        .admin_user_global_sign_out()
-        .user_pool_id(&pool.id)
-        .username("alice")
-        .send()
-        .await
-        .unwrap();
+    pool.sign_out("alice").await;
     let at = cutover::common::unix_now();
     let request = json!({"userPoolId": pool.id, "username": "alice"});
     let sign_out = cloudtrail_event("AdminUserGlobalSignOut", request.clone(), at);
@@ -315,4 +350,48 @@ async fn an_admin_sign_out_on_the_queue_revokes_the_user_and_bad_messages_are_co
         1,
         "one entry, nothing half-applied"
     );
+}
+
+#[tokio::test]
+async fn a_user_signed_out_in_cognito_is_refused_on_every_instance_within_the_poll_and_signs_in_again()
+ {
+    crate::aws_only!();
+    let (pool, _) = pool_with_user("bob").await;
+    let queues = queues().await;
+    let reader = app_for(&pool, &queues).await;
+    // A second instance on the same table that does not read the queue: the entry reaches it
+    // through the control store alone.
+    let other = app()
+        .with_pairs(&reader.pairs)
+        .with("revocation_queue_url", "")
+        .with("revocation_dlq_url", "")
+        .spawn()
+        .await;
+    let before_sign_out = pool.sign_in("bob").await;
+    for instance in [&reader, &other] {
+        assert_eq!(instance.list_status(&before_sign_out).await, 200);
+    }
+
+    pool.sign_out("bob").await;
+    let at = cutover::common::unix_now();
+    let request = json!({"userPoolId": pool.id, "username": "bob"});
+    queues
+        .send(&cloudtrail_event("AdminUserGlobalSignOut", request, at))
+        .await;
+
+    // The token has not expired (moto's live an hour), yet within the poll both refuse it.
+    for instance in [&reader, &other] {
+        let res = instance.eventually(&before_sign_out, 401).await;
+        let body = assert_problem(res, 401).await;
+        assert_eq!(body["type"], "urn:cutover:problem:token-revoked", "{body}");
+    }
+    // A token issued after the sign-out (iat past the cut-off) works everywhere.
+    while cutover::common::unix_now() <= at {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let signed_in_again = pool.sign_in("bob").await;
+    for instance in [&reader, &other] {
+        assert_eq!(instance.list_status(&signed_in_again).await, 200);
+    }
+    assert_eq!(outcome(&reader, "revoked").await, 1.0);
 }
