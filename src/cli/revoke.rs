@@ -36,11 +36,15 @@ pub struct RevokeArgs {
 pub enum RevocationsCommand {
     /// The live entries: id, what they revoke, when written and when they expire.
     List {
+        /// Output: a table for people, or one JSON document for scripts.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
     /// Deletes an entry by its id (as `list` shows it); every instance follows within the poll.
-    Remove { id: String },
+    Remove {
+        /// The entry's id: `sub:…`, `client:…`, `jti:…`, `origin_jti:…` or `key:…`.
+        id: String,
+    },
 }
 
 fn revoked(args: RevokeArgs, now: u64) -> anyhow::Result<Revoked> {
