@@ -86,4 +86,28 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 3, "no run after stop");
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_that_waits_for_work_is_not_waited_for_at_stop() {
+        let bg = Background::default();
+        let waiter = bg.clone();
+        bg.spawn_every(Duration::from_secs(1), move || {
+            let stopped = waiter.stopped();
+            async move {
+                // A long poll that would hold the answer for an hour.
+                tokio::select! {
+                    _ = stopped => {}
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                }
+                true
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let start = Instant::now();
+        bg.stop().await;
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the wait is abandoned"
+        );
+    }
 }
