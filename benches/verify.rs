@@ -140,6 +140,8 @@ fn memory_per_entry() {
                 token: VerifiedToken {
                     sub: PrincipalId::from_sub(&sub).unwrap(),
                     jti: Some(format!("9c8b7a6f-5e4d-4c3b-a291-{i:012}")),
+                    origin_jti: None,
+                    issued_at: None,
                     scope: "photos/read photos/write".into(),
                     issuer: issuer.clone(),
                 },
