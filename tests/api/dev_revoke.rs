@@ -328,6 +328,7 @@ async fn a_revocation_body_over_16_kib_is_refused_and_revokes_nothing() {
         ("padding", &padding),
     ];
     let (status, _, body) = revoke_with(&app, &pairs, None).await;
+    assert_eq!(status, 413, "{body}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         (status, body["error"].as_str()),
@@ -351,6 +352,7 @@ async fn a_confidential_client_authenticates_by_http_basic_and_cannot_revoke_ano
         "an unknown token of an authenticated client"
     );
     let (status, _, body) = revoke_with(&app, &[("token", &session.refresh)], Some(&good)).await;
+    assert_eq!(status, 400, "not the client's token: {body:?}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         (status, body["error"].as_str()),
