@@ -140,10 +140,10 @@ fn memory_per_entry() {
                 token: VerifiedToken {
                     sub: PrincipalId::from_sub(&sub).unwrap(),
                     jti: Some(format!("9c8b7a6f-5e4d-4c3b-a291-{i:012}")),
-                    origin_jti: None,
-                    issued_at: None,
                     scope: "photos/read photos/write".into(),
                     issuer: issuer.clone(),
+                    origin_jti: Some(format!("5d4c3b2a-1f0e-4d9c-8b7a-{i:012}")),
+                    issued_at: Some(1_899_996_400),
                 },
                 kid: kid.clone(),
                 issuer: 0,

@@ -62,6 +62,13 @@ pub enum Command {
     /// Scheduled windows in which API keys are refused, before the final switch-off.
     #[command(subcommand)]
     Brownouts(brownouts::BrownoutsCommand),
+    /// Refuse tokens before they expire, on every instance within the control poll: a user's or
+    /// a machine client's (issued at or before a cut-off), one token, or one session; prints
+    /// the entry's id alone on stdout.
+    Revoke(revoke::RevokeArgs),
+    /// The revocation list: its live entries, or remove one.
+    #[command(subcommand)]
+    Revocations(revoke::RevocationsCommand),
     /// Per key id: requests in the window and last seen, and whether the key path can be
     /// switched off.
     #[command(
@@ -294,6 +301,8 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,
         Command::Brownouts(cmd) => brownouts::run(settings, cmd).await,
+        Command::Revoke(args) => revoke::revoke(settings, args).await,
+        Command::Revocations(cmd) => revoke::run(settings, cmd).await,
         Command::Clients { days, format } => clients::run(settings, days, format).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
             let aws = crate::aws::Aws::load().await;
@@ -416,6 +425,7 @@ fn client_token(
 }
 
 async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
+    use crate::fallback::revocations::{self, RevokeError};
     let source = backends::keys(&settings).await;
     let source = source.as_ref();
     match cmd {
@@ -431,6 +441,12 @@ async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                 burst,
             };
             let key = manage::add(source, &id, owner.as_deref(), quota).await?;
+            // A key id revoked earlier and added again: the new key must not be refused.
+            let backends = Backends::build(&settings).await?;
+            let id_entry = revocations::Revoked::Key { key_id: id.clone() }.id();
+            if backends.control.remove_revocation(&id_entry).await? {
+                eprintln!("key id {id} was on the revocation list; removed from it");
+            }
             eprintln!("added key {id} to {}; it is shown once:", source.describe());
             println!("{key}");
         }
@@ -444,9 +460,26 @@ async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Revoke { id } => {
             manage::revoke(source, &id).await?;
+            // Also on the revocation list, so every instance refuses it from the next control
+            // poll rather than at its next key refresh.
+            let now = crate::common::unix_now();
+            let jwt = &settings.jwt;
+            let entry = revocations::Entry::new(
+                revocations::Revoked::Key { key_id: id.clone() },
+                now,
+                jwt.max_lifetime_secs
+                    .max(settings.api_keys.refresh.as_secs()),
+                jwt.leeway_secs,
+            )?;
+            let backends = Backends::build(&settings).await?;
+            match revocations::revoke(backends.control.as_ref(), &entry, now).await {
+                Ok(()) | Err(revocations::RevokeFailure::Refused(RevokeError::Duplicate(..))) => {}
+                Err(e) => return Err(e.into()),
+            }
             eprintln!(
-                "revoked key {id} in {}; instances drop it at their next refresh",
-                source.describe()
+                "revoked key {id} in {}; every instance refuses it within {} s",
+                source.describe(),
+                settings.fallback.poll.as_secs()
             );
         }
         KeysCommand::List => {
@@ -566,6 +599,7 @@ pub mod clients;
 mod dev_clients;
 mod keys_set;
 mod link;
+mod revoke;
 
 #[cfg(test)]
 mod tests;

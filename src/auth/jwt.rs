@@ -30,14 +30,14 @@ pub enum JwtError {
 pub struct VerifiedToken {
     pub sub: PrincipalId,
     pub jti: Option<String>,
-    /// The refresh-token family (session) the token came from: Cognito's tokens carry it when
-    /// token revocation is on, and so do the dev issuer's from a sign-in.
-    pub origin_jti: Option<String>,
-    /// `iat`, in whole seconds (rounded down).
-    pub issued_at: Option<u64>,
     pub scope: String,
     /// The `iss` of the issuer that signed it, as configured.
     pub issuer: Arc<str>,
+    /// The `jti` of the refresh token this token came from (Cognito's, with token revocation
+    /// on; the dev issuer's): its session, which `cutover revoke --origin-jti` ends.
+    pub origin_jti: Option<String>,
+    /// `iat`, for revocations by cut-off.
+    pub issued_at: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -371,10 +371,10 @@ fn check_claims(issuer: &Issuer, claims: Claims) -> Result<VerifiedToken, JwtErr
     Ok(VerifiedToken {
         sub,
         jti: claims.jti,
-        origin_jti: claims.origin_jti,
-        issued_at: claims.iat.map(NumericDate::until),
         scope: claims.scope,
         issuer: issuer.iss.clone(),
+        origin_jti: claims.origin_jti,
+        issued_at: claims.iat.map(NumericDate::until),
     })
 }
 

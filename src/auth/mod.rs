@@ -23,6 +23,7 @@ use crate::config::{CredentialMismatch, ScopeSettings};
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, PrincipalId, Scope};
 use crate::fallback::FallbackFlag;
+use crate::fallback::revocations::TokenFacts;
 use crate::ratelimit::{KeyQuota, RateLimitHeaders};
 
 /// What a request presented, as the HTTP layer read it: the raw value of its one
@@ -140,6 +141,9 @@ impl Authenticator {
         match (presented.authorization, presented.api_key) {
             (Some(value), key) => {
                 let verified = self.jwt.cached(bearer_token(value)?)?.ok()?;
+                if self.token_revoked(&verified) {
+                    return None;
+                }
                 let scope_ok = self
                     .scope(access)
                     .is_none_or(|scope| scope.granted_by(&verified.scope));
@@ -155,6 +159,9 @@ impl Authenticator {
                 }
                 let presented = std::str::from_utf8(value).ok()?.trim();
                 let found = self.keys.find_loaded(presented)?;
+                if self.flag.revocations().key_revoked(&found.id) {
+                    return None;
+                }
                 let now = jiff::Timestamp::now();
                 if key_refusal::decide(&found, mode, &self.flag.rules(), now).is_some() {
                     return None;
@@ -163,6 +170,16 @@ impl Authenticator {
             }
             (None, None) => None,
         }
+    }
+
+    /// Whether the revocation list in force covers this token.
+    fn token_revoked(&self, v: &VerifiedToken) -> bool {
+        self.flag.revocations().token_revoked(&TokenFacts {
+            principal: &v.sub,
+            jti: v.jti.as_deref(),
+            origin_jti: v.origin_jti.as_deref(),
+            issued_at: v.issued_at,
+        })
     }
 
     /// A token's caller; a machine client carries its own quota, as a key entry may.
@@ -259,6 +276,11 @@ impl Authenticator {
             }
             Err(JwtError::Unavailable) => return Err(AuthError::IdpUnavailable),
         };
+        // On every request, cached token or not: a revocation is in force from the next poll.
+        if self.token_revoked(&verified) {
+            tracing::info!(sub = %verified.sub, jti = ?verified.jti, origin_jti = ?verified.origin_jti, "revoked token refused");
+            return Err(AuthError::Unauthenticated(AuthFailure::Revoked));
+        }
         if let Some(scope) = self.scope(access)
             && !scope.granted_by(&verified.scope)
         {
@@ -291,6 +313,12 @@ impl Authenticator {
                 Err(KeyLookupError::Unavailable) => return Err(AuthError::Unavailable("API keys")),
             }
         };
+        // A revoked key is refused from the next control poll, before the key set's refresh
+        // drops it.
+        if self.flag.revocations().key_revoked(&found.id) {
+            tracing::info!(key_id = %found.id, fingerprint = %found.fingerprint, "revoked API key refused");
+            return Err(AuthError::Unauthenticated(AuthFailure::Revoked).for_key(found.id));
+        }
         // Expired, brownout, canary, deny: in that order (key_refusal.rs says why).
         let now = jiff::Timestamp::now();
         if let Some(refusal) = key_refusal::decide(&found, mode, &self.flag.rules(), now) {

@@ -93,10 +93,10 @@ mod tests {
             token: VerifiedToken {
                 sub: PrincipalId::from_sub("alice").unwrap(),
                 jti: None,
-                origin_jti: None,
-                issued_at: None,
                 scope: String::new(),
                 issuer: "https://i.example".into(),
+                origin_jti: None,
+                issued_at: None,
             },
             kid: "k".into(),
             issuer: 0,

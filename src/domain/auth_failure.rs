@@ -18,10 +18,12 @@ pub enum AuthFailure {
     Canary,
     /// A key whose own sunset date has passed.
     KeyExpired,
+    /// A token (or key) on the revocation list (`cutover revoke`, a sign-out).
+    Revoked,
 }
 
 impl AuthFailure {
-    pub const ALL: [AuthFailure; 10] = [
+    pub const ALL: [AuthFailure; 11] = [
         AuthFailure::Missing,
         AuthFailure::InvalidToken,
         AuthFailure::InsufficientScope,
@@ -32,6 +34,7 @@ impl AuthFailure {
         AuthFailure::Brownout,
         AuthFailure::Canary,
         AuthFailure::KeyExpired,
+        AuthFailure::Revoked,
     ];
 
     pub fn label(self) -> &'static str {
@@ -46,6 +49,7 @@ impl AuthFailure {
             AuthFailure::Brownout => "brownout",
             AuthFailure::Canary => "canary",
             AuthFailure::KeyExpired => "key_expired",
+            AuthFailure::Revoked => "revoked",
         }
     }
 }

@@ -1,9 +1,10 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use super::revocations::{self, RevocationSet};
 use super::{Brownouts, Canary, ControlStore, Document};
 use crate::domain::FallbackMode;
 use crate::periodic::Background;
@@ -22,6 +23,11 @@ pub struct Rules {
 pub struct FallbackFlag {
     mode: Arc<AtomicU8>,
     rules: Arc<ArcSwap<Rules>>,
+    /// The revocation list in force, checked on every authenticated request.
+    revocations: Arc<ArcSwap<RevocationSet>>,
+    /// The list's stored version when it was last read (`u64::MAX`: never), so a poll reads
+    /// the entries only when they changed.
+    revocations_version: Arc<AtomicU64>,
 }
 
 fn encode(mode: FallbackMode) -> u8 {
@@ -45,6 +51,8 @@ impl FallbackFlag {
         FallbackFlag {
             mode: Arc::new(AtomicU8::new(encode(initial))),
             rules: Arc::default(),
+            revocations: Arc::default(),
+            revocations_version: Arc::new(AtomicU64::new(u64::MAX)),
         }
     }
 
@@ -55,6 +63,40 @@ impl FallbackFlag {
     /// The brownout windows and canary in force (a snapshot; cheap, never blocks).
     pub fn rules(&self) -> arc_swap::Guard<Arc<Rules>> {
         self.rules.load()
+    }
+
+    /// The revocation list in force (a snapshot; cheap, never blocks).
+    pub fn revocations(&self) -> arc_swap::Guard<Arc<RevocationSet>> {
+        self.revocations.load()
+    }
+
+    /// Reads the revocation list when its version moved; on a failure the last list stays in
+    /// force (a store outage must not un-revoke anything).
+    async fn refresh_revocations(&self, store: &dyn ControlStore) {
+        let version = match store.revocations_version().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the revocation list; keeping the last one");
+                return;
+            }
+        };
+        if version == self.revocations_version.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = crate::common::unix_now();
+        match revocations::list(store, now).await {
+            Ok(entries) => {
+                let set = RevocationSet::new(&entries, now);
+                if set.len() != self.revocations.load().len() {
+                    tracing::info!(entries = set.len(), "revocation list changed");
+                }
+                self.revocations.store(Arc::new(set));
+                self.revocations_version.store(version, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the revocation list; keeping the last one")
+            }
+        }
     }
 
     fn set(&self, mode: FallbackMode) {
@@ -94,6 +136,7 @@ impl FallbackFlag {
                 tracing::warn!(error = %e, "cannot read the brownouts or canary; keeping the last ones")
             }
         }
+        self.refresh_revocations(store).await;
     }
 
     /// Follows the control store every `every` until the background stops.

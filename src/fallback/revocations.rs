@@ -266,13 +266,22 @@ pub async fn revoke(
     entry: &Entry,
     now: u64,
 ) -> Result<(), RevokeFailure> {
+    revoke_within(store, entry, now, MAX_ENTRIES).await
+}
+
+async fn revoke_within(
+    store: &dyn ControlStore,
+    entry: &Entry,
+    now: u64,
+    cap: usize,
+) -> Result<(), RevokeFailure> {
     let live = list(store, now).await?;
     let id = entry.revoked.id();
     if let Some(existing) = live.iter().find(|e| e.covers(entry)) {
         return Err(RevokeError::Duplicate(id, crate::common::rfc3339(existing.expires)).into());
     }
     let replaces = live.iter().any(|e| e.revoked.id() == id);
-    if !replaces && live.len() >= MAX_ENTRIES {
+    if !replaces && live.len() >= cap {
         return Err(RevokeError::Full.into());
     }
     let text =
@@ -433,6 +442,51 @@ mod tests {
         assert!(!at(NOW - 5).covers(&at(NOW)));
         let j = entry(Revoked::Jti { jti: "j".into() });
         assert!(j.covers(&j.clone()));
+    }
+
+    #[tokio::test]
+    async fn the_list_refuses_past_its_cap_and_a_later_cut_off_replaces_an_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::storage::sqlite::Database::open(dir.path()).unwrap();
+        let sub = |s: &str, before| {
+            entry(Revoked::Sub {
+                sub: s.into(),
+                before,
+            })
+        };
+        for s in ["a", "b", "c"] {
+            revoke_within(&db, &sub(s, NOW - 10), NOW, 3).await.unwrap();
+        }
+        let full = revoke_within(&db, &sub("d", NOW), NOW, 3)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(full, RevokeFailure::Refused(RevokeError::Full)),
+            "{full}"
+        );
+        assert!(full.to_string().contains("100000 live entries"), "{full}");
+        let dup = revoke_within(&db, &sub("a", NOW - 20), NOW, 3)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(dup, RevokeFailure::Refused(RevokeError::Duplicate(..))),
+            "{dup}"
+        );
+        // A later cut-off for a listed principal replaces its entry, even at the cap.
+        revoke_within(&db, &sub("a", NOW), NOW, 3).await.unwrap();
+        let live = list(&db, NOW).await.unwrap();
+        assert_eq!(live.len(), 3);
+        assert!(live.contains(&sub("a", NOW)));
+        // Expired entries do not count, and the next write deletes them.
+        let later = NOW + DAY + 1;
+        assert!(list(&db, later).await.unwrap().is_empty());
+        let version = db.revocations_version().await.unwrap();
+        assert!(db.remove_revocation("sub:b").await.unwrap());
+        assert!(
+            !db.remove_revocation("sub:b").await.unwrap(),
+            "gone already"
+        );
+        assert_eq!(db.revocations_version().await.unwrap(), version + 1);
     }
 
     #[test]

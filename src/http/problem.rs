@@ -94,6 +94,14 @@ impl ApiError {
                     "credential-mismatch",
                     "The token and the API key belong to different users",
                 ),
+                // A revoked credential is not a bad guess: its holder's fix is to sign in again
+                // (token) or to get a new key.
+                AuthError::Unauthenticated(AuthFailure::Revoked) if e.refused_key().is_some() => {
+                    ("key-revoked", "The API key was revoked")
+                }
+                AuthError::Unauthenticated(AuthFailure::Revoked) => {
+                    ("token-revoked", "The token was revoked")
+                }
                 AuthError::Unauthenticated(_) => ("unauthorized", "Authentication required"),
                 AuthError::KeyPathDisabled { .. } => {
                     ("api-key-disabled", "API keys are no longer accepted")
@@ -131,6 +139,13 @@ impl ApiError {
                 }
                 AuthError::Unauthenticated(AuthFailure::CredentialMismatch) => {
                     "the X-API-KEY sent with this token is another user's; send the token alone"
+                        .into()
+                }
+                AuthError::Unauthenticated(AuthFailure::Revoked) if e.refused_key().is_some() => {
+                    "this X-API-KEY was revoked; ask for a new key or sign in with Cognito".into()
+                }
+                AuthError::Unauthenticated(AuthFailure::Revoked) => {
+                    "this token was revoked (a sign-out or an operator's revocation); sign in again"
                         .into()
                 }
                 AuthError::Unauthenticated(_) => "the credentials were not accepted".into(),

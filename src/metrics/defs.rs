@@ -104,6 +104,7 @@ pub const AUTH_FAILURES: &[&str] = &[
     "brownout",
     "canary",
     "key_expired",
+    "revoked",
 ];
 
 /// `PrincipalKind::ALL`'s labels, in that order (a unit test holds them equal).

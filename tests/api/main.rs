@@ -58,6 +58,7 @@ mod readiness;
 mod redis_limits;
 mod refusal_causes;
 mod request_id;
+mod revocation;
 mod secrets_manager;
 mod shutdown;
 mod source_faults;
