@@ -148,12 +148,16 @@ async fn a_revoked_key_is_refused_within_the_poll_not_at_the_next_key_refresh() 
 #[tokio::test]
 async fn bad_revocations_are_refused_with_a_clear_error_and_nothing_is_written() {
     let app = app().spawn().await;
-    let (ok, _, _) = app.cli(&["revoke", "--sub", "dave"]);
-    assert!(ok);
+    let cut_off = cutover::common::rfc3339(cutover::common::unix_now() - 60);
+    let (ok, _, err) = app.cli(&["revoke", "--sub", "dave", "--before", &cut_off]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = app.cli(&["revoke", "--jti", "j-dup"]);
+    assert!(ok, "{err}");
     let before = revocations(&app);
-    assert_eq!(before.len(), 1);
+    assert_eq!(before.len(), 2);
     let future = cutover::common::rfc3339(cutover::common::unix_now() + 3_600);
-    let cases: [(&[&str], &str); 8] = [
+    let earlier = cutover::common::rfc3339(cutover::common::unix_now() - 120);
+    let cases: [(&[&str], &str); 10] = [
         (&["revoke", "--sub", ""], "sub"),
         (&["revoke", "--sub", "apikey:legacy"], "not a user's sub"),
         (&["revoke", "--sub", "a b"], "printable"),
@@ -169,7 +173,16 @@ async fn bad_revocations_are_refused_with_a_clear_error_and_nothing_is_written()
             &["revoke", "--jti", "j", "--before", "now"],
             "--before applies",
         ),
-        (&["revoke", "--sub", "dave"], "already revoked"),
+        // Duplicates: the same token, or a cut-off the listed one already covers.
+        (&["revoke", "--jti", "j-dup"], "already revoked"),
+        (
+            &["revoke", "--sub", "dave", "--before", &cut_off],
+            "already revoked",
+        ),
+        (
+            &["revoke", "--sub", "dave", "--before", &earlier],
+            "already revoked",
+        ),
         (&["revocations", "remove", "sub:nobody"], "no revocation"),
     ];
     for (args, want) in cases {
