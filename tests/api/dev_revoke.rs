@@ -7,7 +7,7 @@ use cutover::fallback::revocations::{self, Entry, Revoked};
 use serde_json::Value;
 
 use crate::dev_oauth::{CLIENT, VERIFIER, callback, claims, client, code, form, redeem, token};
-use crate::helpers::{TestApp, app, header, spawn_app};
+use crate::helpers::{Auth, TestApp, app, assert_problem, header, spawn_app};
 
 /// The tokens of one sign-in through the code flow.
 struct Session {
@@ -173,6 +173,42 @@ async fn revoking_a_refresh_token_ends_its_session_and_the_users_other_session_k
     // Once more: an unknown token now, still 200, and the list is unchanged.
     assert_eq!(revoke(&app, &one.refresh).await, (200, String::new()));
     assert_eq!(revocation_list(&app).await, list);
+}
+
+#[tokio::test]
+async fn after_a_revocation_every_instance_refuses_the_sessions_access_token_within_the_poll() {
+    let first = app().with("control_poll_secs", "1").spawn().await;
+    // A second instance on the same control store and dev key.
+    let second = app().with_pairs(&first.pairs).spawn().await;
+    let (one, two) = (sign_in(&first).await, sign_in(&first).await);
+    let (revoked, other) = (
+        Auth::Bearer(one.access.clone()),
+        Auth::Bearer(two.access.clone()),
+    );
+    // Verified (and cached) on both instances before.
+    for app in [&first, &second] {
+        assert_eq!(app.list_status(&revoked).await, 200);
+    }
+    let signed_out = std::time::Instant::now();
+    assert_eq!(revoke(&first, &one.refresh).await.0, 200);
+    for app in [&first, &second] {
+        let res = app.eventually(&revoked, 401).await;
+        let body = assert_problem(res, 401).await;
+        assert_eq!(body["type"], "urn:cutover:problem:token-revoked", "{body}");
+        assert_eq!(
+            app.list_status(&other).await,
+            200,
+            "the other session works"
+        );
+    }
+    let waited = signed_out.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(6),
+        "{waited:?} for a 1 s poll"
+    );
+    // A session started afterwards is a new family: it works.
+    let fresh = Auth::Bearer(sign_in(&first).await.access);
+    assert_eq!(second.list_status(&fresh).await, 200);
 }
 
 #[tokio::test]
