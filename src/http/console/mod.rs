@@ -69,6 +69,21 @@ pub async fn console(
     });
 
     let stylesheet = format!("{STYLESHEET_PATH}?v={}", CSS_ETAG.trim_matches('"'));
+    let issuers: Vec<page::IssuerHealth> = state
+        .auth
+        .jwt
+        .issuers()
+        .iter()
+        .map(|i| {
+            let status = i.jwks().status();
+            page::IssuerHealth {
+                issuer: i.iss().to_string(),
+                keys_loaded: i.jwks().is_loaded(),
+                age_secs: status.age.map(|a| a.as_secs()),
+                last_error: status.last_error,
+            }
+        })
+        .collect();
     let html = page::render(&page::View {
         days,
         chart: &series,
@@ -79,6 +94,7 @@ pub async fn console(
         readiness: &report,
         clients: Some(&clients),
         next: &next,
+        issuers: &issuers,
         stylesheet: &stylesheet,
     });
     let mut res = HttpResponse::Ok()

@@ -30,7 +30,18 @@ pub struct View<'a> {
     /// None when the ledger could not be read (the rest of the page still stands).
     pub clients: Option<&'a Clients>,
     pub next: &'a NextStep,
+    /// Each trusted issuer's signing keys as this instance holds them.
+    pub issuers: &'a [IssuerHealth],
     pub stylesheet: &'a str,
+}
+
+/// One trusted issuer's JWKS, for the console.
+pub struct IssuerHealth {
+    pub issuer: String,
+    pub keys_loaded: bool,
+    /// Seconds since the JWKS was last fetched; `None` for static keys (the dev issuer).
+    pub age_secs: Option<u64>,
+    pub last_error: Option<String>,
 }
 
 pub fn render(v: &View<'_>) -> String {
@@ -45,6 +56,7 @@ pub fn render(v: &View<'_>) -> String {
     share(&mut h, v);
     clients(&mut h, v);
     brownouts(&mut h, v);
+    identity_providers(&mut h, v);
     h.push_str("</main></body></html>");
     h
 }
@@ -246,6 +258,32 @@ fn brownouts(h: &mut String, v: &View<'_>) {
     h.push_str("</tbody></table></section>");
 }
 
+/// The IdP's health apart from the tokens: an outage shows here, not as failed sign-ins.
+fn identity_providers(h: &mut String, v: &View<'_>) {
+    h.push_str(
+        r#"<section id="identity-providers" class="card"><h2>Identity providers</h2><table><thead><tr><th>Issuer</th><th>Signing keys</th><th>JWKS age</th><th>Last error</th></tr></thead><tbody>"#,
+    );
+    for i in v.issuers {
+        let age = match i.age_secs {
+            Some(secs) => format!("{secs} s"),
+            None => "static".to_string(),
+        };
+        let _ = write!(
+            h,
+            r#"<tr class="{class}"><td>{issuer}</td><td>{keys}</td><td>{age}</td><td>{error}</td></tr>"#,
+            class = if i.keys_loaded { "ok" } else { "failing" },
+            issuer = escape(&i.issuer),
+            keys = if i.keys_loaded {
+                "loaded"
+            } else {
+                "not loaded"
+            },
+            error = escape(i.last_error.as_deref().unwrap_or("none")),
+        );
+    }
+    h.push_str("</tbody></table></section>");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +341,12 @@ mod tests {
             brownout_callers: vec![],
         };
         let html = render(&View {
+            issuers: &[IssuerHealth {
+                issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_<x>".into(),
+                keys_loaded: false,
+                age_secs: Some(7),
+                last_error: Some("timed out".into()),
+            }],
             days: 30,
             chart: &[],
             mode: FallbackMode::Warn,
@@ -321,6 +365,10 @@ mod tests {
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        // The IdP's health: the issuer (escaped), its keys, the JWKS age and the last error.
+        assert!(html.contains(
+            "<td>https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_&lt;x&gt;</td><td>not loaded</td><td>7 s</td><td>timed out</td>"
+        ), "{html}");
     }
 
     #[test]
