@@ -99,7 +99,8 @@ impl Application {
         let dev_oauth = dev_issuer
             .clone()
             .zip(dev_clients.clone())
-            .map(|(issuer, clients)| web::Data::new(DevOAuth::new(issuer, clients, &settings.web)));
+            .map(|(issuer, clients)| DevOAuth::new(issuer, clients, control.clone(), &settings))
+            .map(web::Data::new);
         let ledger = crate::ledger::Ledger {
             recorder: Default::default(),
             store: backends.ledger.clone(),

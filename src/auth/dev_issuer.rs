@@ -49,6 +49,10 @@ struct Claims<'a> {
     iat: u64,
     auth_time: u64,
     jti: String,
+    /// The session (refresh-token family) the token came from, as in Cognito's tokens when
+    /// token revocation is on; absent from `cutover token`'s and client-credentials tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin_jti: Option<&'a str>,
     /// A user's name; absent from a client's (client-credentials) token, as in Cognito's.
     #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<&'a str>,
@@ -114,12 +118,18 @@ impl DevIssuer {
     }
 
     pub fn mint(&self, req: &TokenRequest) -> anyhow::Result<String> {
-        self.mint_for(req, DEV_CLIENT_ID)
+        self.mint_for(req, DEV_CLIENT_ID, None)
     }
 
     /// An access token as [`DevIssuer::mint`], for the app client `client_id` (the dev sign-in
-    /// endpoints issue tokens to the configured `CUTOVER_OAUTH_CLIENT_ID`).
-    pub fn mint_for(&self, req: &TokenRequest, client_id: &str) -> anyhow::Result<String> {
+    /// endpoints issue tokens to the configured `CUTOVER_OAUTH_CLIENT_ID`), of the session
+    /// `origin_jti` when it comes from a sign-in.
+    pub fn mint_for(
+        &self,
+        req: &TokenRequest,
+        client_id: &str,
+        origin_jti: Option<&str>,
+    ) -> anyhow::Result<String> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             iss: DEV_ISSUER,
@@ -132,6 +142,7 @@ impl DevIssuer {
             iat: now,
             auth_time: now,
             jti: b64url(&random_bytes::<16>()),
+            origin_jti,
             username: Some(&req.sub),
         };
         let mut header = Header::new(Algorithm::RS256);
@@ -160,6 +171,7 @@ impl DevIssuer {
             iat: now,
             auth_time: now,
             jti: b64url(&random_bytes::<16>()),
+            origin_jti: None,
             username: None,
         };
         let mut header = Header::new(Algorithm::RS256);
@@ -167,13 +179,15 @@ impl DevIssuer {
         Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
     }
 
-    /// An OpenID Connect ID token for `sub`, shaped as Cognito's: `aud` is the app client and
-    /// `nonce` echoes the sign-in request's (absent on a refresh, as Cognito does).
+    /// An OpenID Connect ID token for `sub`, shaped as Cognito's: `aud` is the app client,
+    /// `nonce` echoes the sign-in request's (absent on a refresh, as Cognito does) and
+    /// `origin_jti` names the session.
     pub fn mint_id(
         &self,
         sub: &str,
         client_id: &str,
         nonce: Option<&str>,
+        origin_jti: &str,
         ttl_secs: u64,
     ) -> anyhow::Result<String> {
         let now = jsonwebtoken::get_current_timestamp();
@@ -187,6 +201,7 @@ impl DevIssuer {
             "iat": now,
             "auth_time": now,
             "jti": b64url(&random_bytes::<16>()),
+            "origin_jti": origin_jti,
         });
         if let Some(nonce) = nonce {
             claims["nonce"] = json!(nonce);

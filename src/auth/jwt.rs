@@ -95,6 +95,10 @@ struct Claims {
     iat: Option<NumericDate>,
 }
 
+/// The longest `jti` or `origin_jti` taken (as the revocation list's identifiers): Cognito's
+/// are UUIDs, and a longer one is not a token an issuer minted.
+const MAX_TOKEN_ID: usize = 256;
+
 /// One issuer the verifier trusts: its exact `iss`, its keys, and which of its tokens it takes.
 pub struct Issuer {
     iss: Arc<str>,
@@ -351,6 +355,10 @@ fn check_claims(issuer: &Issuer, claims: Claims) -> Result<VerifiedToken, JwtErr
         }
         _ => return Err(Invalid("token_use not accepted")),
     }
+    let too_long = |id: &Option<String>| id.as_ref().is_some_and(|i| i.len() > MAX_TOKEN_ID);
+    if too_long(&claims.jti) || too_long(&claims.origin_jti) {
+        return Err(Invalid("jti or origin_jti over 256 bytes"));
+    }
     let sub = claims
         .sub
         .as_deref()
@@ -467,6 +475,36 @@ mod tests {
             forged.unwrap_err(),
             JwtError::Invalid("missing or reserved sub")
         );
+    }
+
+    #[tokio::test]
+    async fn the_session_and_the_issue_time_are_read_from_the_token_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = DevIssuer::load_or_create(dir.path()).unwrap();
+        let verifier = verifier(&dev, "10");
+        let mut c = claims("alice", Some("alice"));
+        c["origin_jti"] = "session-1".into();
+        let issued = now() - 10;
+        c["iat"] = serde_json::json!(issued as f64 + 0.5);
+        let v = verifier.verify(&signed(&dev, &c)).await.unwrap();
+        assert_eq!(v.origin_jti.as_deref(), Some("session-1"));
+        assert_eq!(v.issued_at, Some(issued), "iat rounded down");
+        let plain = verifier.verify(&token(&dev)).await.unwrap();
+        assert_eq!(
+            plain.origin_jti, None,
+            "cutover token's tokens have no session"
+        );
+        for claim in ["origin_jti", "jti"] {
+            let mut c = claims("alice", Some("alice"));
+            c[claim] = "x".repeat(257).into();
+            assert_eq!(
+                verifier.verify(&signed(&dev, &c)).await.unwrap_err(),
+                JwtError::Invalid("jti or origin_jti over 256 bytes"),
+                "{claim}"
+            );
+            c[claim] = "x".repeat(256).into();
+            assert!(verifier.verify(&signed(&dev, &c)).await.is_ok(), "{claim}");
+        }
     }
 
     #[tokio::test]

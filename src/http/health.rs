@@ -7,6 +7,21 @@ use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::ratelimit::StoreStatus;
 
+/// A failing store check as `/readyz` (public) tells it: a stable reason, never the error's
+/// own text (paths, `os error …`, SDK messages), which goes to the log.
+fn public_reason(check: &'static str, e: &crate::common::StoreError) -> String {
+    use crate::common::StoreError;
+    tracing::warn!(check, error = %e, "readiness check failing");
+    match e {
+        // `storage::write_health`'s outage: reads work, writes do not.
+        StoreError::Unavailable(why) if why.starts_with("writes failing") => "writes failing",
+        StoreError::Unavailable(_) => "unavailable",
+        StoreError::NotFound => "not found",
+        StoreError::Conflict | StoreError::Other(_) => "error",
+    }
+    .to_string()
+}
+
 /// The liveness answer.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -33,7 +48,8 @@ pub async fn healthz() -> HttpResponse {
 /// the load balancer. Each store records its own failed writes and, only while they fail,
 /// probes with a small write of its own so readiness comes back without traffic (see
 /// `storage::write_health` for why not a probe on every call). `detail` names the failing
-/// store and why, for the operator; it carries no secret (store errors name paths and codes).
+/// store and a stable reason (`unavailable`, `writes failing`, `error`); the error itself, which may
+/// name paths, `os error` codes or SDK messages, goes to the log, never to this public answer.
 ///
 /// A shared rate-limit store (Redis) that does not answer is reported under `rate_limits` but
 /// never fails readiness: the instance still serves, on its local share of the quotas, and
@@ -102,8 +118,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "api_keys",
             api_keys.then_some(()).ok_or("not loaded".to_string()),
         ),
-        ("objects", objects.map_err(|e| e.to_string())),
-        ("metadata", metadata.map_err(|e| e.to_string())),
+        ("objects", objects.map_err(|e| public_reason("objects", &e))),
+        (
+            "metadata",
+            metadata.map_err(|e| public_reason("metadata", &e)),
+        ),
     ]
     .into_iter()
     .filter_map(|(check, r)| r.err().map(|e| format!("{check}: {e}")))

@@ -57,7 +57,7 @@ pub fn attribute<'a>(
     }
 }
 
-pub fn record(
+pub async fn record(
     state: &AppState,
     req: &HttpRequest,
     status: StatusCode,
@@ -79,7 +79,9 @@ pub fn record(
         Some(AuthMethod::Jwt { issuer, .. }) if sub.is_some() => Some(&**issuer),
         _ => None,
     };
-    state.ledger.recorder.record(&Observation {
+    // A key's first use in the hour is durable before the answer goes; the rest is counted
+    // in memory and flushed.
+    let o = Observation {
         key,
         outcome,
         agent,
@@ -88,7 +90,8 @@ pub fn record(
         sub,
         issuer,
         at: crate::common::unix_now(),
-    });
+    };
+    state.ledger.observe(&o).await;
 }
 
 #[cfg(test)]

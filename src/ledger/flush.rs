@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use super::recorder::{Observation, Recorder};
 use super::{Batch, Kind, Ledger, day_of, merge_batch};
 use crate::metrics::keys::KeyDeltas;
 use crate::periodic::Background;
@@ -23,6 +24,40 @@ fn publish(to: &KeyDeltas, drained: &Batch) {
             .map(|(_, s)| s.count)
             .sum();
         to.add(key, accepted.count, refused, accepted.last);
+    }
+}
+
+impl Ledger {
+    /// Records `o` (a key's first use in its hour on this instance) in the store now, so a
+    /// crash before the next flush cannot lose the fact that the key was used; the recorder
+    /// does not hold it, so the flush does not count it again. On a failed write it goes to
+    /// the recorder as any other request (and the next request of the hour tries again).
+    pub async fn record_first_use(&self, o: &Observation<'_>) {
+        let one = Recorder::default();
+        one.record(o);
+        let batch = one.drain();
+        match self.store.record(&batch).await {
+            Ok(()) => {
+                if let Some(published) = &self.published {
+                    publish(published, &batch);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(key_id = %o.key, %error, "cannot write a key's first use of the hour now; it goes with the next flush");
+                self.recorder.release_first_use(o);
+                self.recorder.record(o);
+            }
+        }
+    }
+
+    /// Records `o`: durably first if it is its key's first use in the hour on this instance,
+    /// else in memory for the next flush.
+    pub async fn observe(&self, o: &Observation<'_>) {
+        if self.recorder.claim_first_use(o) {
+            self.record_first_use(o).await;
+        } else {
+            self.recorder.record(o);
+        }
     }
 }
 

@@ -7,12 +7,12 @@ use serde_json::Value;
 use crate::helpers::{Auth, TestApp, app, spawn_app};
 
 // RFC 7636 Appendix B.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const CLIENT: &str = "cutover-dev";
+pub(crate) const CLIENT: &str = "cutover-dev";
 
 /// A form body (`application/x-www-form-urlencoded`).
-fn form<T: serde::Serialize + ?Sized>(
+pub(crate) fn form<T: serde::Serialize + ?Sized>(
     rb: reqwest::RequestBuilder,
     pairs: &T,
 ) -> reqwest::RequestBuilder {
@@ -24,14 +24,14 @@ fn query<T: serde::Serialize + ?Sized>(url: String, pairs: &T) -> String {
     format!("{url}?{}", serde_urlencoded::to_string(pairs).unwrap())
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap()
 }
 
-fn callback(app: &TestApp) -> String {
+pub(crate) fn callback(app: &TestApp) -> String {
     format!("{}/", app.address)
 }
 
@@ -66,7 +66,7 @@ async fn sign_in_form(app: &TestApp, changes: &[(&str, &str)]) -> reqwest::Respo
 }
 
 /// Signs in and returns the code from the redirect.
-async fn code(app: &TestApp) -> String {
+pub(crate) async fn code(app: &TestApp) -> String {
     let res = sign_in_form(app, &[]).await;
     assert_eq!(res.status(), 302);
     let location = res.headers()["location"].to_str().unwrap().to_string();
@@ -80,7 +80,7 @@ async fn code(app: &TestApp) -> String {
         .to_string()
 }
 
-async fn token(app: &TestApp, pairs: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn token(app: &TestApp, pairs: &[(&str, &str)]) -> (u16, Value) {
     let rb = client().post(format!("{}/oauth2/token", app.address));
     let res = form(rb, pairs).send().await.unwrap();
     let status = res.status().as_u16();
@@ -88,7 +88,12 @@ async fn token(app: &TestApp, pairs: &[(&str, &str)]) -> (u16, Value) {
     (status, res.json().await.unwrap())
 }
 
-async fn redeem(app: &TestApp, code: &str, verifier: &str, redirect_uri: &str) -> (u16, Value) {
+pub(crate) async fn redeem(
+    app: &TestApp,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> (u16, Value) {
     token(
         app,
         &[
@@ -102,7 +107,7 @@ async fn redeem(app: &TestApp, code: &str, verifier: &str, redirect_uri: &str) -
     .await
 }
 
-fn claims(jwt: &str) -> Value {
+pub(crate) fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     let bytes = cutover::crypto::b64url_decode(payload).unwrap();
     serde_json::from_slice(&bytes).unwrap()
@@ -325,10 +330,12 @@ async fn with_a_real_issuer_the_dev_sign_in_endpoints_are_not_served() {
             .unwrap();
         assert_eq!(res.status(), 404, "{path}");
     }
-    let res = client()
-        .post(format!("{}/oauth2/token", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
+    for path in ["/oauth2/token", "/oauth2/revoke"] {
+        let res = client()
+            .post(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
 }

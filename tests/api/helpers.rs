@@ -225,6 +225,9 @@ impl AppBuilder {
             admin_address,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // Below the server's keep-alive (actix: 5 s), so the pool never sends on a
+                // connection the server is closing (hyper's `IncompleteMessage` on a busy box).
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
                 .build()
                 .unwrap(),
             data_dir,

@@ -36,6 +36,7 @@ mod console;
 mod cors;
 mod dashboards;
 mod dev_oauth;
+mod dev_revoke;
 mod external_issuer;
 mod fallback_flag;
 mod health;

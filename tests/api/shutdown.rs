@@ -37,22 +37,33 @@ async fn a_graceful_shutdown_flushes_the_last_intervals_key_usage() {
         .unwrap();
     assert_eq!(res.status(), 200);
 
+    // The key's first use of the hour is written at once; the second waits for a flush.
+    let again = reqwest::Client::new()
+        .get(&url)
+        .header("X-API-KEY", key.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+
     let store = cutover::backends::Backends::build(&settings())
         .await
         .unwrap()
         .ledger;
     let hour = hour_of(unix_now());
+    // (An hour boundary between the two requests would make both first uses; not worth a
+    // clock for: the test then sees 2 here and fails loudly rather than passing wrongly.)
     assert_eq!(
         accepted_in(store.as_ref(), "legacy-mobile", hour - 1, hour).await,
-        0,
-        "not flushed yet"
+        1,
+        "only the first use is durable before a flush"
     );
 
     tokio::join!(public.stop(true), admin.stop(true));
     running.await.unwrap().unwrap();
     assert_eq!(
         accepted_in(store.as_ref(), "legacy-mobile", hour - 1, hour + 1).await,
-        1
+        2
     );
     assert!(
         !store
@@ -86,6 +97,38 @@ async fn sigterm_stops_serve_gracefully_and_readiness_sees_what_it_counted() {
         out.contains("api_key 1") && out.contains("legacy-mobile"),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn a_sigkill_right_after_a_keys_only_request_leaves_the_key_in_readiness_and_clients() {
+    // No flush can run within this test: only the durable first use can record the request.
+    let mut serve = ServeProcess::start(&[("usage_flush_secs", "3600")], &[]).await;
+    let pairs = settings_pairs(&[("data_dir", serve.data_dir.path().display().to_string())]);
+    let (ok, key, err) = run_cli(&pairs, &["keys", "add", "--id", "weekly-cron"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        serve
+            .status("/api/photos", &Auth::Key(key.trim().into()))
+            .await,
+        200
+    );
+    serve.kill();
+
+    let (ready, out, err) = run_cli(&pairs, &["readiness", "--days", "1"]);
+    assert!(!ready, "a key was used in the window: {out}{err}");
+    assert!(out.contains("weekly-cron"), "{out}");
+    let (ok, out, err) = run_cli(&pairs, &["clients", "--days", "1", "--format", "json"]);
+    assert!(ok, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let row = list["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key_id"] == "weekly-cron")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(row["accepted"], 1, "{out}");
+    assert!(row["last_seen"].is_string(), "{row}");
 }
 
 /// A multipart body with one `file` part (a small PNG), split so most of it is held back.

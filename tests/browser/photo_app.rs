@@ -1,5 +1,6 @@
 //! The photo app on the embedded default, signed in through the dev issuer.
 
+use cutover::fallback::revocations::Revoked;
 use fantoccini::Locator;
 use serde_json::{Value, json};
 
@@ -154,13 +155,52 @@ async fn alice_uploads_two_photos_deletes_one_and_after_a_reload_signs_in_again_
     sign_in(&b, "alice").await;
     assert_eq!(cards(&b, 1).await, ["red.png"]);
 
+    // Signing out revokes the session's refresh token first: its family (`origin_jti`) is in
+    // the revocation list, so the API refuses the session's tokens within the control poll.
+    assert!(served.revocations().await.is_empty());
     b.click("#sign-out").await;
+    eventually(15, "the signed-out page", || async {
+        shown(&b, "signed-out").await.then_some(())
+    })
+    .await;
     ready(&b).await;
-    assert!(shown(&b, "signed-out").await);
+    let revoked = served.revocations().await;
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(
+        matches!(revoked[0].revoked, Revoked::OriginJti { .. }),
+        "{revoked:?}"
+    );
     sign_in(&b, "bob").await;
     assert_eq!(cards(&b, 0).await, Vec::<String>::new());
     assert!(shown(&b, "empty").await, "bob is told he has no photos");
 
+    b.assert_clean_console(&[]).await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_in_the_page_even_when_the_revocation_fails() {
+    needs_browser!();
+    let served = Served::start(&[]).await;
+    let driver = Chromedriver::start().await;
+    let b = Browser::open(&driver).await;
+    b.goto(&format!("{}/", served.address)).await;
+    ready(&b).await;
+    sign_in(&b, "erin").await;
+    // The revocation endpoint unreachable, as on a network failure.
+    b.eval(
+        "const real = window.fetch;
+         window.fetch = (url, init) => String(url).includes('/oauth2/revoke')
+           ? Promise.reject(new TypeError('network down')) : real(url, init);",
+        vec![],
+    )
+    .await;
+    b.click("#sign-out").await;
+    eventually(15, "the signed-out page", || async {
+        shown(&b, "signed-out").await.then_some(())
+    })
+    .await;
+    assert!(served.revocations().await.is_empty(), "nothing was revoked");
     b.assert_clean_console(&[]).await;
     b.close().await;
 }

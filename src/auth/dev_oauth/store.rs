@@ -2,6 +2,11 @@
 //! of its value (memory holds no redeemable secret), expires, and the maps are bounded: past
 //! the bound the least recently used entries go, so a flood of sign-ins costs memory, not the
 //! process. A restart forgets them all, which for a development issuer is the right trade.
+//!
+//! A refresh token belongs to a family, the session a sign-in started: every access and id
+//! token issued from it carries the family's `origin_jti` (as Cognito's do when token revocation
+//! is on), and so would a refresh token issued by rotation (the dev issuer does not rotate, as
+//! Cognito by default does not). Revoking a refresh token ends its whole family.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +39,20 @@ pub struct RefreshGrant {
     pub client_id: String,
     pub sub: String,
     pub scope: String,
+    /// The family: the `origin_jti` of every token issued from this grant's refresh tokens.
+    pub origin_jti: String,
+}
+
+impl RefreshGrant {
+    /// The grant of a new session (a sign-in), with a family of its own.
+    pub fn new_session(client_id: String, sub: String, scope: String) -> Self {
+        RefreshGrant {
+            client_id,
+            sub,
+            scope,
+            origin_jti: new_secret(),
+        }
+    }
 }
 
 pub struct Grants {
@@ -92,6 +111,21 @@ impl Grants {
             None
         }
     }
+
+    /// The grant of `token`, expired or not (its access tokens may outlive it); `None` for a
+    /// token never issued or already revoked.
+    pub fn family_of(&self, token: &str) -> Option<RefreshGrant> {
+        self.refresh.get(&key(token)).map(|(_, grant)| grant)
+    }
+
+    /// Removes every refresh token of the family `origin_jti`, so none can be exchanged again;
+    /// how many went. A scan: at most [`CAPACITY`] entries, on a sign-out of a dev issuer.
+    pub fn end_family(&self, origin_jti: &str) -> usize {
+        let before = self.refresh.len();
+        self.refresh
+            .retain(|_, (_, grant)| grant.origin_jti != origin_jti);
+        before.saturating_sub(self.refresh.len())
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +141,39 @@ mod tests {
             sub: "alice".into(),
             scope: "photos/read".into(),
         }
+    }
+
+    fn session(sub: &str) -> RefreshGrant {
+        RefreshGrant::new_session("c".into(), sub.into(), "photos/read".into())
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_family_and_ending_it_removes_every_token_of_it_only() {
+        let grants = Grants::default();
+        let first = session("alice");
+        let token = grants.issue_refresh(first.clone());
+        // A token issued by rotation would carry the same grant, so the same family.
+        let rotated = grants.issue_refresh(first.clone());
+        let other_session = grants.issue_refresh(session("alice"));
+        assert_eq!(grants.refresh(&token).unwrap().origin_jti, first.origin_jti);
+        let other = grants.refresh(&other_session).unwrap().origin_jti;
+        assert_ne!(
+            other, first.origin_jti,
+            "each sign-in is a family of its own"
+        );
+
+        let family = grants.family_of(&token).unwrap();
+        assert_eq!(family.origin_jti, first.origin_jti);
+        assert_eq!(grants.end_family(&family.origin_jti), 2);
+        assert!(grants.refresh(&token).is_none());
+        assert!(grants.refresh(&rotated).is_none());
+        assert!(
+            grants.family_of(&token).is_none(),
+            "revoked: unknown from now on"
+        );
+        assert_eq!(grants.refresh(&other_session).unwrap().origin_jti, other);
+        assert_eq!(grants.end_family(&family.origin_jti), 0);
+        assert!(grants.family_of("made-up").is_none());
     }
 
     #[test]

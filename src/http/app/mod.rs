@@ -105,6 +105,7 @@ fn config_json(settings: &WebSettings) -> serde_json::Value {
         "oauth": {
             "authorize_url": format!("{base}/oauth2/authorize"),
             "token_url": format!("{base}/oauth2/token"),
+            "revoke_url": format!("{base}/oauth2/revoke"),
             "logout_url": format!("{base}/logout"),
             "client_id": settings.oauth_client_id,
             "scope": settings.oauth_scopes,

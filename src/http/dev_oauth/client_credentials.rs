@@ -24,32 +24,7 @@ pub(super) async fn grant(
     req: &HttpRequest,
     p: &TokenParams,
 ) -> Result<HttpResponse, OAuthError> {
-    let address = client_ip(&state.limits.proxies, req);
-    // Before the secret is looked at: a guesser over its brake learns nothing more.
-    state
-        .limits
-        .admit(address, || false)
-        .await
-        .map_err(OAuthError::Braked)?;
-    let (id, secret) = credentials(req, p)?;
-    let client = match oauth.clients.authenticate(&id, &secret) {
-        Ok(client) => client,
-        Err(why) => {
-            state.limits.record(address).await;
-            // The id only when it could be one: a secret pasted in its place is never logged.
-            let client_id = crate::domain::PrincipalId::for_client(&id).map(|_| id.as_str());
-            let reason = match why {
-                ClientAuthError::Unknown => "unknown client",
-                ClientAuthError::WrongSecret => "wrong secret",
-            };
-            tracing::info!(
-                client_id,
-                reason,
-                "dev issuer: client authentication failed"
-            );
-            return Err(OAuthError::ClientAuthentication);
-        }
-    };
+    let client = authenticate(oauth, state, req, &p.client_id, &p.client_secret).await?;
     let scope = granted(&client, p.scope.as_deref())?;
     let access = oauth
         .issuer
@@ -70,12 +45,54 @@ pub(super) async fn grant(
         })))
 }
 
+/// The machine client that sent `req`, by HTTP Basic or by `client_id` and `client_secret` in
+/// the form (the token endpoint's client-credentials grant, and the revocation endpoint).
+/// Braked per client address before the secret is looked at; a failure spends one.
+pub(super) async fn authenticate(
+    oauth: &DevOAuth,
+    state: &AppState,
+    req: &HttpRequest,
+    client_id: &Option<String>,
+    client_secret: &Option<String>,
+) -> Result<DevClient, OAuthError> {
+    let address = client_ip(&state.limits.proxies, req);
+    // Before the secret is looked at: a guesser over its brake learns nothing more.
+    state
+        .limits
+        .admit(address, || false)
+        .await
+        .map_err(OAuthError::Braked)?;
+    let (id, secret) = credentials(req, client_id, client_secret)?;
+    match oauth.clients.authenticate(&id, &secret) {
+        Ok(client) => Ok(client),
+        Err(why) => {
+            state.limits.record(address).await;
+            // The id only when it could be one: a secret pasted in its place is never logged.
+            let client_id = crate::domain::PrincipalId::for_client(&id).map(|_| id.as_str());
+            let reason = match why {
+                ClientAuthError::Unknown => "unknown client",
+                ClientAuthError::WrongSecret => "wrong secret",
+            };
+            tracing::info!(
+                client_id,
+                reason,
+                "dev issuer: client authentication failed"
+            );
+            Err(OAuthError::ClientAuthentication)
+        }
+    }
+}
+
 /// The client's id and secret, from one `Authorization: Basic` header or from the form; one
 /// method only (RFC 6749 §2.3: a client MUST NOT use more than one).
-fn credentials(req: &HttpRequest, p: &TokenParams) -> Result<(String, String), OAuthError> {
+fn credentials(
+    req: &HttpRequest,
+    client_id: &Option<String>,
+    client_secret: &Option<String>,
+) -> Result<(String, String), OAuthError> {
     let mut headers = req.headers().get_all(header::AUTHORIZATION);
     let Some(value) = headers.next() else {
-        return match (&p.client_id, &p.client_secret) {
+        return match (client_id, client_secret) {
             (Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
             _ => Err(OAuthError::ClientAuthentication),
         };
@@ -83,13 +100,13 @@ fn credentials(req: &HttpRequest, p: &TokenParams) -> Result<(String, String), O
     if headers.next().is_some() {
         return Err(OAuthError::InvalidRequest("Authorization is repeated"));
     }
-    if p.client_secret.is_some() {
+    if client_secret.is_some() {
         return Err(OAuthError::InvalidRequest(
             "use one client authentication method: HTTP Basic or client_secret, not both",
         ));
     }
     let (id, secret) = basic(value.as_bytes()).ok_or(OAuthError::ClientAuthentication)?;
-    if p.client_id.as_ref().is_some_and(|form_id| *form_id != id) {
+    if client_id.as_ref().is_some_and(|form_id| *form_id != id) {
         return Err(OAuthError::InvalidRequest(
             "client_id differs from the one in Authorization",
         ));

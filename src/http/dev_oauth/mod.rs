@@ -1,14 +1,16 @@
 //! The dev issuer's sign-in endpoints, shaped as the Cognito Hosted UI's: `/oauth2/authorize`
 //! (a form that asks only a user name), `/oauth2/token` (authorization code with PKCE S256,
-//! refresh token, and client credentials for the machine clients of `cutover dev-clients`) and
-//! `/logout`. With them the photo app signs in on the embedded default with
-//! no cloud; against Cognito the same app talks to the Hosted UI instead and these are off.
+//! refresh token, and client credentials for the machine clients of `cutover dev-clients`),
+//! `/oauth2/revoke` (RFC 7009: a refresh token's whole session) and `/logout`. With them the
+//! photo app signs in on the embedded default with no cloud; against Cognito the same app talks
+//! to the Hosted UI instead and these are off.
 //!
 //! The tokens are the dev issuer's, so the service's own verifier accepts them exactly as it
 //! accepts `cutover token`'s.
 
 mod client_credentials;
 mod page;
+mod revoke;
 mod routes;
 
 use std::sync::Arc;
@@ -18,7 +20,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::auth::dev_issuer::DevIssuer;
-use crate::config::WebSettings;
+use crate::auth::dev_oauth::revoke::Lifetime;
+use crate::config::Settings;
+use crate::fallback::ControlStore;
 use crate::http::observe::OwnErrorBody;
 use crate::http::problem::ApiError;
 use crate::ratelimit::RateLimitInfo;
@@ -39,13 +43,28 @@ pub struct DevOAuth {
     grants: Grants,
     /// The machine clients of the client-credentials grant.
     clients: Arc<DevClients>,
+    /// Where a revoked session goes, for every instance to refuse its tokens.
+    control: Arc<dyn ControlStore>,
+    /// How long a revoked session's tokens can still be valid.
+    lifetime: Lifetime,
 }
 
 impl DevOAuth {
-    pub fn new(issuer: Arc<DevIssuer>, clients: Arc<DevClients>, web: &WebSettings) -> Self {
+    pub fn new(
+        issuer: Arc<DevIssuer>,
+        clients: Arc<DevClients>,
+        control: Arc<dyn ControlStore>,
+        settings: &Settings,
+    ) -> Self {
+        let (web, jwt) = (&settings.web, &settings.jwt);
         DevOAuth {
             issuer,
             clients,
+            control,
+            lifetime: Lifetime {
+                max_secs: jwt.max_lifetime_secs,
+                leeway_secs: jwt.leeway_secs,
+            },
             client_id: web.oauth_client_id.clone(),
             default_scope: web.oauth_scopes.clone(),
             redirect_uris: web.redirect_uris.clone(),
@@ -64,7 +83,8 @@ impl DevOAuth {
     }
 }
 
-/// The largest token request body read; a larger one is refused with 413 (`invalid_request`).
+/// The largest token (or revocation) request body read; a larger one is refused with 413
+/// (`invalid_request`).
 pub const MAX_TOKEN_REQUEST: usize = 16 * 1024;
 
 /// A token endpoint refusal, answered as RFC 6749 §5.2 says: 400 and `{"error": …}`, 401 for a
@@ -80,6 +100,10 @@ pub enum OAuthError {
     /// 401 with `WWW-Authenticate: Basic` (RFC 6749 §5.2), whichever way it tried.
     #[error("invalid_client (authentication failed)")]
     ClientAuthentication,
+    /// A revocation request naming no client at all: 401 as a failed authentication, with a
+    /// description of what to send.
+    #[error("invalid_client (no client)")]
+    NoClient,
     /// A code or refresh token that is unknown, used, expired, or presented with the wrong
     /// verifier, client or redirect URI: one answer for all, so a probe learns nothing.
     #[error("invalid_grant")]
@@ -89,6 +113,9 @@ pub enum OAuthError {
     InvalidScope,
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
+    /// RFC 7009 §2.2.1: an access or ID token presented for revocation.
+    #[error("unsupported_token_type")]
+    UnsupportedTokenType,
     /// A body over [`MAX_TOKEN_REQUEST`].
     #[error("invalid_request: body too large")]
     TooLarge,
@@ -98,18 +125,25 @@ pub enum OAuthError {
     Braked(RateLimitInfo),
     #[error("server_error")]
     Server(#[from] anyhow::Error),
+    /// A store the request needs is out (RFC 7009 §2.2.1: 503, try again later).
+    #[error("temporarily_unavailable")]
+    Unavailable(anyhow::Error),
 }
 
 impl OAuthError {
     fn code(&self) -> &'static str {
         match self {
             OAuthError::InvalidRequest(_) | OAuthError::TooLarge => "invalid_request",
-            OAuthError::InvalidClient | OAuthError::ClientAuthentication => "invalid_client",
+            OAuthError::InvalidClient | OAuthError::ClientAuthentication | OAuthError::NoClient => {
+                "invalid_client"
+            }
             OAuthError::InvalidGrant => "invalid_grant",
             OAuthError::InvalidScope => "invalid_scope",
             OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthError::UnsupportedTokenType => "unsupported_token_type",
             OAuthError::Braked(_) => "slow_down",
             OAuthError::Server(_) => "server_error",
+            OAuthError::Unavailable(_) => "temporarily_unavailable",
         }
     }
 }
@@ -117,10 +151,11 @@ impl OAuthError {
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
-            OAuthError::ClientAuthentication => StatusCode::UNAUTHORIZED,
+            OAuthError::ClientAuthentication | OAuthError::NoClient => StatusCode::UNAUTHORIZED,
             OAuthError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             OAuthError::Braked(_) => StatusCode::TOO_MANY_REQUESTS,
             OAuthError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -138,13 +173,31 @@ impl ResponseError for OAuthError {
             OAuthError::InvalidScope => {
                 body["error_description"] = json!("a scope asked for is not allowed to this client")
             }
+            OAuthError::NoClient => {
+                body["error_description"] = json!(
+                    "client authentication is required: client_id in the body for a public \
+                     client, HTTP Basic for a client with a secret"
+                )
+            }
+            OAuthError::UnsupportedTokenType => {
+                body["error_description"] = json!(
+                    "only refresh tokens are revoked, as Cognito does: send the session's \
+                     refresh token (its access and ID tokens are revoked with it)"
+                )
+            }
             OAuthError::Server(e) => tracing::error!(error = ?e, "dev token endpoint failed"),
+            OAuthError::Unavailable(e) => {
+                tracing::warn!(error = ?e, "dev issuer: a store is unavailable")
+            }
             _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header(("Cache-Control", "no-store"));
-        if let OAuthError::ClientAuthentication = self {
+        if let OAuthError::ClientAuthentication | OAuthError::NoClient = self {
             res.insert_header(("WWW-Authenticate", r#"Basic realm="cutover""#));
+        }
+        if let OAuthError::Unavailable(_) = self {
+            res.insert_header(("Retry-After", "5"));
         }
         let mut res = res.json(body);
         res.extensions_mut().insert(OwnErrorBody);

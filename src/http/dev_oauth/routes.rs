@@ -1,4 +1,4 @@
-//! The three endpoints. Errors before the redirect URI is trusted are told to the user; after,
+//! The endpoints (revocation's handler is `revoke.rs`'s). Errors before the redirect URI is trusted are told to the user; after,
 //! they go back to the client as `?error=` (RFC 6749 §4.1.2.1).
 
 use actix_web::http::{Method, header};
@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::page::{self, origin_of};
-use super::{DevOAuth, MAX_TOKEN_REQUEST, OAuthError, TOKEN_TTL_SECS, client_credentials};
+use super::{DevOAuth, MAX_TOKEN_REQUEST, OAuthError, TOKEN_TTL_SECS, client_credentials, revoke};
 use crate::auth::dev_issuer::TokenRequest;
 use crate::auth::dev_oauth::pkce::Challenge;
 use crate::auth::dev_oauth::store::{CodeGrant, RefreshGrant};
@@ -44,8 +44,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, oauth: web::Data<DevOAuth>) {
     .service(
         web::resource("/oauth2/token")
             .app_data(oauth.clone())
-            .app_data(form_errors)
+            .app_data(form_errors.clone())
             .route(web::post().to(token)),
+    )
+    .service(
+        web::resource("/oauth2/revoke")
+            .app_data(oauth.clone())
+            .app_data(form_errors)
+            .route(web::post().to(revoke::revoke)),
     )
     .service(
         web::resource("/logout")
@@ -64,6 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, oauth: web::Data<DevOAuth>) {
     let refuse = crate::http::refuse_other_methods;
     refuse(cfg, "/oauth2/authorize", &[Method::GET, Method::POST]);
     refuse(cfg, "/oauth2/token", &[Method::POST]);
+    refuse(cfg, "/oauth2/revoke", &[Method::POST]);
     refuse(cfg, "/logout", &[Method::GET]);
     refuse(cfg, page::STYLESHEET_PATH, &[Method::GET]);
 }
@@ -246,7 +253,7 @@ pub(super) struct TokenParams {
 
 /// Whether the query string carries a client secret, which it never may (RFC 6749 §2.3.1:
 /// "MUST NOT be included in the request URI"): URIs end up in logs and histories.
-fn secret_in_query(req: &HttpRequest) -> bool {
+pub(super) fn secret_in_query(req: &HttpRequest) -> bool {
     req.query_string().split('&').any(|pair| {
         let name = pair.split('=').next().unwrap_or_default();
         client_credentials::form_decode(name).as_deref() == Some("client_secret")
@@ -297,18 +304,10 @@ async fn token(
             if !matches {
                 return Err(OAuthError::InvalidGrant);
             }
-            let refresh = oauth.grants.issue_refresh(RefreshGrant {
-                client_id: grant.client_id.clone(),
-                sub: grant.sub.clone(),
-                scope: grant.scope.clone(),
-            });
-            tokens(
-                &oauth,
-                &grant.sub,
-                &grant.scope,
-                grant.nonce.as_deref(),
-                Some(refresh),
-            )
+            // A sign-in starts a session: its refresh token's family, the tokens' `origin_jti`.
+            let session = RefreshGrant::new_session(grant.client_id, grant.sub, grant.scope);
+            let refresh = oauth.grants.issue_refresh(session.clone());
+            tokens(&oauth, &session, grant.nonce.as_deref(), Some(refresh))
         }
         "refresh_token" => {
             let token = required(&p.refresh_token, "refresh_token is required")?;
@@ -317,32 +316,37 @@ async fn token(
                 .refresh(token)
                 .filter(|g| g.client_id == client_id)
                 .ok_or(OAuthError::InvalidGrant)?;
-            tokens(&oauth, &grant.sub, &grant.scope, None, None)
+            // The same session: the new tokens keep its `origin_jti`.
+            tokens(&oauth, &grant, None, None)
         }
         _ => Err(OAuthError::UnsupportedGrantType),
     }
 }
 
-/// The token response (RFC 6749 §5.1, with OpenID Connect's `id_token`).
+/// The token response (RFC 6749 §5.1, with OpenID Connect's `id_token`) of `session`.
 fn tokens(
     oauth: &DevOAuth,
-    sub: &str,
-    scope: &str,
+    session: &RefreshGrant,
     nonce: Option<&str>,
     refresh_token: Option<String>,
 ) -> Result<HttpResponse, OAuthError> {
     let access = oauth.issuer.mint_for(
         &TokenRequest {
-            sub: sub.to_string(),
-            scope: Some(scope.to_string()),
+            sub: session.sub.clone(),
+            scope: Some(session.scope.clone()),
             groups: vec![],
             ttl_secs: TOKEN_TTL_SECS,
         },
         &oauth.client_id,
+        Some(&session.origin_jti),
     )?;
-    let id = oauth
-        .issuer
-        .mint_id(sub, &oauth.client_id, nonce, TOKEN_TTL_SECS)?;
+    let id = oauth.issuer.mint_id(
+        &session.sub,
+        &oauth.client_id,
+        nonce,
+        &session.origin_jti,
+        TOKEN_TTL_SECS,
+    )?;
     let mut body = json!({
         "access_token": access,
         "id_token": id,

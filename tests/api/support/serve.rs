@@ -74,6 +74,12 @@ impl ServeProcess {
         self.wait_exit()
     }
 
+    /// SIGKILL: no shutdown work of any kind; waits for the process to be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+    }
+
     /// Sends SIGTERM and returns at once.
     pub fn signal_term(&self) {
         let pid = self.child.id().to_string();

@@ -80,6 +80,15 @@ impl Served {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// The revocation list in this instance's control store (its embedded database).
+    pub async fn revocations(&self) -> Vec<cutover::fallback::revocations::Entry> {
+        let db = cutover::storage::sqlite::Database::open(self.data_dir.path()).unwrap();
+        let now = cutover::common::unix_now();
+        cutover::fallback::revocations::list(&db, now)
+            .await
+            .unwrap()
+    }
+
     /// Uploads `bytes` as `filename` with `token`; the API's answer.
     pub async fn upload(&self, token: &str, filename: &str, bytes: Vec<u8>) -> reqwest::Response {
         let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string());

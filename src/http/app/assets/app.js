@@ -83,7 +83,7 @@ async function main() {
     render();
   });
   $("sign-in").addEventListener("click", () => auth.signIn().catch(showProblem));
-  $("sign-out").addEventListener("click", () => auth.signOut());
+  $("sign-out").addEventListener("click", () => auth.signOut().catch(showProblem));
   $("files").addEventListener("change", (e) => {
     const files = [...e.target.files];
     e.target.value = "";

@@ -168,10 +168,30 @@ export async function accessToken() {
   return tokens.access;
 }
 
-// Forgets the tokens and ends the Hosted UI session, which returns to this page.
-export function signOut() {
+// Revokes the session's refresh token (RFC 7009; Cognito's /oauth2/revoke, or the dev
+// issuer's), which revokes its access and ID tokens too: the API refuses them within its
+// control poll. A failure does not keep anyone signed in: the session still ends here.
+async function revoke(refreshToken) {
+  if (!refreshToken || !config.oauth.revoke_url) return;
+  try {
+    const res = await fetch(endpoint(config.oauth.revoke_url), {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: refreshToken, client_id: config.oauth.client_id }),
+    });
+    if (!res.ok) console.info(`sign-out: the refresh token was not revoked (${res.status})`);
+  } catch {
+    console.info("sign-out: the revocation endpoint did not answer");
+  }
+}
+
+// Revokes the session, forgets the tokens and ends the Hosted UI session, which returns to
+// this page.
+export async function signOut() {
+  const refreshToken = tokens?.refresh;
   tokens = null;
   clearTimeout(refreshTimer);
+  await revoke(refreshToken);
   const url = endpoint(config.oauth.logout_url);
   url.search = new URLSearchParams({ client_id: config.oauth.client_id, logout_uri: redirectUri() });
   location.assign(url);
