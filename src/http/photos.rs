@@ -33,7 +33,7 @@ pub struct ListQuery {
     tag = "photos",
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "items per page; 20 when absent"),
-        ("cursor" = Option<String>, Query, description = "the previous page's `next_cursor`"),
+        ("cursor" = Option<String>, Query, description = "the previous page's `next_cursor`; absent or empty: the first page"),
     ),
     responses(
         (status = 200, description = "the caller's uploads, newest first", body = PhotoPage),
@@ -52,7 +52,9 @@ pub async fn list(
             "limit must be 1..{MAX_LIMIT}"
         )));
     }
-    let before = match &query.cursor {
+    // An empty cursor is the first page, as an absent one (a client that sends `cursor=` with
+    // the previous page's `null` rendered as nothing).
+    let before = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
             cursor::decode(&state.cursor_key, &caller.id, c)

@@ -70,6 +70,9 @@ async fn forged_or_foreign_cursors_and_bad_limits_are_400() {
     ] {
         assert_problem(app.get(&format!("/api/photos{query}"), &alice).await, 400).await;
     }
+    // An empty cursor is the first page, as the document says.
+    let first = app.list(&alice, "?limit=1&cursor=").await;
+    assert_eq!(first["items"], page["items"], "{first}");
     // A cursor is bound to the caller it was issued to.
     assert_problem(
         app.get(&format!("/api/photos?cursor={cursor}"), &bob).await,
