@@ -51,8 +51,16 @@ impl utoipa::PartialSchema for UploadForm {
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
             .content_media_type("application/octet-stream");
+        let description = format!(
+            "`multipart/form-data` with exactly one part named `file` (required, not empty): its \
+             type is sniffed from its first bytes and must be one of `CUTOVER_ALLOWED_TYPES` \
+             (default image/jpeg, image/png, image/gif, image/webp, image/heic; 415 otherwise), \
+             whatever `Content-Type` the part names. Other parts are allowed and ignored: at \
+             most {MAX_PARTS} parts in all, {} KiB together beside the file (400, 413).",
+            OTHER_PARTS_BYTES / 1024
+        );
         ObjectBuilder::new()
-            .description(Some("`multipart/form-data` with one part named `file`."))
+            .description(Some(description))
             .property("file", file)
             .required("file")
             .into()

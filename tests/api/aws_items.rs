@@ -164,3 +164,48 @@ async fn two_instances_on_one_table_share_the_cursor_key_so_a_cursor_from_one_wo
     assert_eq!(second["items"][0]["id"], ids[2].as_str());
     assert_eq!(second["next_cursor"], serde_json::Value::Null);
 }
+
+/// The SDK retries a put whose answer it lost; if the first attempt landed, the retry's
+/// put-if-absent fails on that very item. Found by `scripts/fleet` (a 500 "unexpected conflict"
+/// and an item left without its object, after moto was paused mid-upload).
+#[tokio::test]
+async fn a_retried_insert_of_the_same_item_succeeds_and_a_different_item_under_its_id_conflicts() {
+    use cutover::common::StoreError;
+    use cutover::domain::{Filename, Photo, PrincipalId};
+    crate::aws_only!();
+    let storage = moto::storage_pairs().await;
+    let settings = cutover::config::Settings::from_pairs(
+        storage.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .unwrap();
+    let store = cutover::backends::Backends::build(&settings)
+        .await
+        .unwrap()
+        .metadata;
+    let photo = Photo {
+        owner: PrincipalId::from_sub("alice").unwrap(),
+        id: PhotoId::generate(),
+        filename: Filename::from_stored("a.png".into()),
+        content_type: "image/png".into(),
+        size: 42,
+        sha256: "0".repeat(64),
+        uploaded_at: jiff::Timestamp::now(),
+    };
+    store.insert(&photo).await.unwrap();
+    store
+        .insert(&photo)
+        .await
+        .expect("the same item again is the retry of a write that landed");
+    let other = Photo {
+        sha256: "1".repeat(64),
+        ..photo.clone()
+    };
+    assert!(matches!(
+        store.insert(&other).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.get(&photo.owner, photo.id).await.unwrap(),
+        Some(photo)
+    );
+}

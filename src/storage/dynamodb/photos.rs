@@ -131,6 +131,16 @@ impl MetadataStore for DynamoStore {
             .map(|_| ())
             // A failed condition is a `Conflict`: the id is taken.
             .map_err(|e| classify("PutItem", e));
+        // The SDK retries a put whose answer it did not get (a timeout, a dropped connection):
+        // if the first attempt landed, the retry's condition fails on this very item. Ids are
+        // fresh ULIDs, so an item equal to this one is that attempt, and the insert succeeded.
+        let outcome = match outcome {
+            Err(StoreError::Conflict) => match self.get(&photo.owner, photo.id).await {
+                Ok(Some(stored)) if stored == *photo => Ok(()),
+                _ => Err(StoreError::Conflict),
+            },
+            other => other,
+        };
         self.writes.record(&outcome);
         outcome
     }
