@@ -7,11 +7,15 @@
 import json
 import sys
 
+import os
+
 import boto3
 
 
 def clients():
-    return boto3.client("s3"), boto3.client("dynamodb"), boto3.client("secretsmanager")
+    # botocore reads AWS_DEFAULT_REGION, the SDK AWS_REGION: pass the one scripts/moto.sh sets.
+    c = lambda svc: boto3.client(svc, region_name=os.environ["AWS_REGION"])  # noqa: E731
+    return c("s3"), c("dynamodb"), c("secretsmanager")
 
 
 def setup(name):

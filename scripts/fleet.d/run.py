@@ -248,7 +248,7 @@ def operator():
     log(f"canary 50%: refuses {refused}")
     if refused:
         converge("canary 50%", Probe("/api/me", lambda: key_headers(refused[0]),
-                                     lambda s, h, d: s == 401 and "canary" in ptype(d), "key",
+                                     lambda s, h, d: s == 401, "key",
                                      refused[0], refused[0]), now(), c)
     else:
         STEPS.append(dict(step="canary 50%", secs={}, max=None, ok=False, cmd_secs=c,
@@ -608,8 +608,10 @@ def main():
         allowance = 0
         inflight = 0
         if kill:
+            # what the killed instance had not flushed yet: since its last flush that succeeded,
+            # at most a flush interval plus the flush's own write ago
             allowance = sum(1 for a in accepted if a["server"] == kill["instance"]
-                            and kill["at"] - FLUSH - 1 <= a["t1"] <= kill["at"])
+                            and kill["at"] - 2 * FLUSH - 1 <= a["t1"] <= kill["at"])
             inflight = sum(1 for a in answers if a["key"] == k and a["server"] == kill["instance"]
                            and a["t0"] <= kill["at"] <= a["t1"] + 0.05)
         fleet = clients.get(k, {}).get("accepted", 0)
@@ -617,7 +619,8 @@ def main():
         ledger.append(dict(key=k, driver=len(accepted), fleet=fleet, allowance=allowance,
                            inflight=inflight, ok=ok))
         if not ok:
-            failures.append(f"ledger {k}: fleet {fleet}, driver {len(accepted)} "
+            what = "under-count beyond the crash allowance" if fleet < len(accepted) else "over-count"
+            failures.append(f"ledger {k}: {what}: fleet {fleet}, driver {len(accepted)} "
                             f"(allowance -{allowance}/+{inflight})")
     p = subprocess.run([CUTOVER, "readiness", "--days", "1", "--format", "json"], capture_output=True,
                        text=True)
