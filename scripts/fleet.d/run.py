@@ -647,8 +647,9 @@ def main():
         for a in answers:
             f.write(json.dumps(a) + "\n")
     summary = dict(
-        mode="quick" if QUICK else "full", seconds=round(load_secs), requests=len(answers),
-        through_lb=lb_n, statuses=statuses, causes=causes, steps=STEPS, limits=LIMITS,
+        mode="quick" if QUICK else "full", seconds=round(load_secs),
+        requests=sum(1 for a in answers if not a["kind"].startswith("verify")),
+        through_lb=lb_n - sum(1 for a in answers if a["kind"].startswith("verify")), statuses=statuses, causes=causes, steps=STEPS, limits=LIMITS,
         faults=FAULTS, uploads=len(UPLOADS), ledger=ledger, audit_counts=dict(
             objects=len(audit["objects"]), items=len(audit["items"]),
             open_multipart=audit["open_multipart_uploads"]),
