@@ -443,6 +443,10 @@ def classify(a):
     k = FAULTS.get("kill")
     if k and (err or lb_made) and a["server"] == k["instance"] and a["t0"] <= k["at"] <= a["t1"] + 0.05:
         return "in flight on the killed instance"
+    # HAProxy closes the client's connection when its server dies after a request was sent, and
+    # then names no server: a connection error through HAProxy in flight at the kill
+    if k and err and a["src"] == "lb" and a["server"] is None and a["t0"] <= k["at"] <= a["t1"] + 0.05:
+        return "in flight on the killed instance"
     m = FAULTS.get("moto")
     if m and s == 503 and a["retry_after"] and not lb_made and \
             a["t0"] <= m["back"] + 1 and a["t1"] >= m["at"]:
