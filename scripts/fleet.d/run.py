@@ -398,6 +398,8 @@ def fault_term(name):
 
 
 def fault_redis(secs):
+    if secs <= 0:
+        return
     pid = pid_of("redis")
     t = now()
     os.kill(pid, signal.SIGTERM)
@@ -412,6 +414,8 @@ def fault_redis(secs):
 
 
 def fault_moto(secs):
+    if secs <= 0:
+        return
     pid = CFG["moto_pid"]
     t = now()
     os.kill(pid, signal.SIGSTOP)
@@ -453,6 +457,22 @@ def classify(a):
         return "503 + Retry-After during the moto pause"
     what = f"{s}" if s else err
     return f"UNEXPECTED {what} {a['kind']} via {a['src']} on {a['server']} {a['ptype'] or a['ctype']}"
+
+
+B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def when(ids):
+    """Each photo id (a ULID) with its time relative to the faults, to tell which one made it."""
+    out = []
+    for i in ids:
+        ms = 0
+        for ch in i[:10]:
+            ms = ms * 32 + B32.index(ch)
+        t = ms / 1000
+        near = [f"{n} {t - f['at']:+.1f}s" for n, f in FAULTS.items() if abs(t - f["at"]) < 15]
+        out.append(f"{i} ({', '.join(near) or 'no fault near'})")
+    return out
 
 
 def pct(xs, p):
@@ -595,8 +615,8 @@ def main():
     audit = json.loads(subprocess.run([CFG["venv_python"], CFG["aws_py"], "audit", CFG["name"]],
                                       capture_output=True, text=True, check=True).stdout)
     if audit["objects_without_item"] or audit["items_without_object"]:
-        failures.append(f"S3 vs DynamoDB: objects without item {audit['objects_without_item'][:5]}, "
-                        f"items without object {audit['items_without_object'][:5]}")
+        failures.append(f"S3 vs DynamoDB: objects without item {when(audit['objects_without_item'][:5])}, "
+                        f"items without object {when(audit['items_without_object'][:5])}")
     ours = {u["id"] for u in UPLOADS}
     not_stored = ours - set(audit["items"])
     if not_stored:
