@@ -70,10 +70,17 @@ pub trait ControlStore: Send + Sync {
     /// The stored revocation entries, as `(id, JSON text)`; expired ones may be among them
     /// (readers drop them).
     async fn revocations(&self) -> Result<Vec<(String, String)>, StoreError>;
-    /// Stores entry `id` (replacing one with that id) with its JSON text, to be deleted after
-    /// `expires` (unix seconds), and bumps the version in the same write. May delete expired
-    /// entries on the way.
-    async fn put_revocation(&self, id: &str, text: &str, expires: u64) -> Result<(), StoreError>;
+    /// Stores entry `id` with its JSON text, to be deleted after `expires` (unix seconds), and
+    /// bumps the version in the same write, unless an entry with that id and a cut-off at or
+    /// after `cutoff` is stored (then nothing changes: two operators revoking the same principal
+    /// at once can never leave the earlier cut-off in force). May delete expired entries.
+    async fn put_revocation(
+        &self,
+        id: &str,
+        text: &str,
+        cutoff: u64,
+        expires: u64,
+    ) -> Result<(), StoreError>;
     /// Deletes entry `id` and bumps the version; `Ok(false)` when there was none.
     async fn remove_revocation(&self, id: &str) -> Result<bool, StoreError>;
 }

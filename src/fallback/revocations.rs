@@ -142,6 +142,12 @@ impl Entry {
         })
     }
 
+    /// The moment it covers tokens up to: the cut-off of a per-principal entry, else when it
+    /// was written.
+    pub fn cutoff(&self) -> u64 {
+        self.revoked.before().unwrap_or(self.created)
+    }
+
     pub fn is_live(&self, now: u64) -> bool {
         self.expires > now
     }
@@ -287,7 +293,7 @@ async fn revoke_within(
     let text =
         serde_json::to_string(entry).map_err(|e| crate::common::StoreError::Other(e.into()))?;
     store
-        .put_revocation(&id, &text, entry.expires)
+        .put_revocation(&id, &text, entry.cutoff(), entry.expires)
         .await
         .map_err(ControlError::from)?;
     Ok(())

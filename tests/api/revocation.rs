@@ -195,3 +195,53 @@ async fn bad_revocations_are_refused_with_a_clear_error_and_nothing_is_written()
     assert_eq!(code, Some(2), "exactly one of the four: {err}");
     assert_eq!(revocations(&app), before, "nothing written");
 }
+
+/// Two operators revoking one principal at once: whatever the order the writes land in, the
+/// later cut-off stays in force (the store refuses to put an earlier one over it).
+#[tokio::test]
+async fn an_earlier_cut_off_never_replaces_a_later_one_in_the_store() {
+    use cutover::fallback::revocations::{self, Entry, Revoked};
+    let app = app().spawn().await;
+    let settings = cutover::config::Settings::from_pairs(
+        app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+    .unwrap();
+    let control = cutover::backends::Backends::build(&settings)
+        .await
+        .unwrap()
+        .control;
+    let now = cutover::common::unix_now();
+    let at = |before| {
+        Entry::new(
+            Revoked::Sub {
+                sub: "frank".into(),
+                before,
+            },
+            now,
+            86_400,
+            0,
+        )
+        .unwrap()
+    };
+    let (later, earlier) = (at(now - 10), at(now - 100));
+    for e in [&later, &earlier] {
+        let text = serde_json::to_string(e).unwrap();
+        control
+            .put_revocation("sub:frank", &text, e.cutoff(), e.expires)
+            .await
+            .unwrap();
+    }
+    let live = revocations::list(control.as_ref(), now).await.unwrap();
+    assert_eq!(live, vec![later.clone()], "the later cut-off stays");
+    // And a later one still replaces an earlier one.
+    let latest = at(now);
+    let text = serde_json::to_string(&latest).unwrap();
+    control
+        .put_revocation("sub:frank", &text, latest.cutoff(), latest.expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        revocations::list(control.as_ref(), now).await.unwrap(),
+        vec![latest]
+    );
+}

@@ -149,7 +149,13 @@ mod tests {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect())
         }
-        async fn put_revocation(&self, id: &str, text: &str, _: u64) -> Result<(), StoreError> {
+        async fn put_revocation(
+            &self,
+            id: &str,
+            text: &str,
+            _: u64,
+            _: u64,
+        ) -> Result<(), StoreError> {
             if self.down {
                 return Err(StoreError::Unavailable("down".into()));
             }

@@ -116,18 +116,47 @@ impl ControlStore for DynamoStore {
         Ok(out)
     }
 
-    async fn put_revocation(&self, id: &str, text: &str, expires: u64) -> Result<(), StoreError> {
+    async fn put_revocation(
+        &self,
+        id: &str,
+        text: &str,
+        cutoff: u64,
+        expires: u64,
+    ) -> Result<(), StoreError> {
         let mut item = key(REVOCATION_PK.into(), id.into());
         item.insert("entry".into(), s(text));
+        item.insert("cutoff".into(), AttributeValue::N(cutoff.to_string()));
         item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .build()
-            .map_err(|e| StoreError::Other(e.into()))?;
-        self.revocation_change(TransactWriteItem::builder().put(put).build())
-            .await
-            .map(|_| ())
+        // Only over nothing or an earlier cut-off: a stored later one stays in force. A cancelled
+        // transaction is settled by looking: a cut-off at or after ours is stored (done), or
+        // another change raced on the version item (try again).
+        for _ in 0..5 {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(pk) OR cutoff < :cutoff")
+                .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
+                .build()
+                .map_err(|e| StoreError::Other(e.into()))?;
+            if self
+                .revocation_change(TransactWriteItem::builder().put(put).build())
+                .await?
+            {
+                return Ok(());
+            }
+            let stored = self.get_item(REVOCATION_PK.into(), id.into()).await?;
+            let stored_cutoff = stored
+                .as_ref()
+                .and_then(|i| i.get("cutoff"))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok());
+            if stored_cutoff.is_some_and(|c| c >= cutoff) {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "revocation {id}: the write kept being cancelled; run it again"
+        )))
     }
 
     async fn remove_revocation(&self, id: &str) -> Result<bool, StoreError> {

@@ -101,19 +101,28 @@ impl ControlStore for Database {
         })
     }
 
-    async fn put_revocation(&self, id: &str, text: &str, expires: u64) -> Result<(), StoreError> {
+    async fn put_revocation(
+        &self,
+        id: &str,
+        text: &str,
+        cutoff: u64,
+        expires: u64,
+    ) -> Result<(), StoreError> {
         let (id, text) = (id.to_string(), text.to_string());
         let now = Timestamp::now();
         let (stamp, unix) = (crate::common::rfc3339(now), now.as_second());
         self.write(move |c| {
             let tx = c.transaction()?;
             tx.execute("DELETE FROM revocations WHERE expires <= ?1", [unix])?;
-            tx.execute(
-                "INSERT INTO revocations (id, entry, expires) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(id) DO UPDATE SET entry = excluded.entry, expires = excluded.expires",
-                params![id, text, expires as i64],
+            let changed = tx.execute(
+                "INSERT INTO revocations (id, entry, cutoff, expires) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(id) DO UPDATE SET entry = excluded.entry, cutoff = excluded.cutoff, \
+                 expires = excluded.expires WHERE excluded.cutoff > revocations.cutoff",
+                params![id, text, cutoff as i64, expires as i64],
             )?;
-            bump(&tx, &stamp)?;
+            if changed == 1 {
+                bump(&tx, &stamp)?;
+            }
             tx.commit()
         })
         .await

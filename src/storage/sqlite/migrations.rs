@@ -101,6 +101,7 @@ DROP TABLE key_last_seen;
 CREATE TABLE revocations (
     id TEXT PRIMARY KEY,
     entry TEXT NOT NULL,
+    cutoff INTEGER NOT NULL,
     expires INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX revocations_by_expiry ON revocations (expires);
