@@ -199,7 +199,54 @@ pub fn document(scopes: &ScopeSettings) -> Value {
             }
         }
     }
+    add_upload_links(&mut doc);
     doc
+}
+
+/// Links from an upload's `201` to the routes of the photo it created, so a client (or a tester
+/// driven by the document) can follow the new `id` to get, download and delete it. Written on
+/// the JSON: utoipa's `Link` serialises its members as `operation_ref`, not `operationRef`.
+fn add_upload_links(doc: &mut Value) {
+    let Some(created) = doc
+        .pointer_mut("/paths/~1api~1uploads/post/responses/201")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let routes = [
+        (
+            "GetPhoto",
+            "get",
+            "/api/photos/{id}",
+            "the new item's metadata",
+        ),
+        (
+            "GetPhotoContent",
+            "get",
+            "/api/photos/{id}/content",
+            "the bytes just uploaded",
+        ),
+        (
+            "DeletePhoto",
+            "delete",
+            "/api/photos/{id}",
+            "delete the new item",
+        ),
+    ];
+    let links: serde_json::Map<String, Value> = routes
+        .into_iter()
+        .map(|(name, method, path, description)| {
+            // A JSON pointer into this document: `/` in the path is escaped as `~1`.
+            let pointer = format!("#/paths/{}/{method}", path.replace('/', "~1"));
+            let link = json!({
+                "operationRef": pointer,
+                "parameters": { "id": "$response.body#/id" },
+                "description": description,
+            });
+            (name.to_string(), link)
+        })
+        .collect();
+    created.insert("links".into(), Value::Object(links));
 }
 
 /// This document.

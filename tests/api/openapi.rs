@@ -114,3 +114,51 @@ fn cutover_openapi_prints_the_document() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
 }
+
+/// The upload's `201` links to the photo routes: each link's `operationRef` resolves in the
+/// document, and following it with the new item's `id` (`$response.body#/id`) answers.
+#[tokio::test]
+async fn the_uploads_links_lead_from_its_id_to_the_photo_routes() {
+    let app = spawn_app().await;
+    let doc = document(&app.address).await;
+    let links = doc["paths"]["/api/uploads"]["post"]["responses"]["201"]["links"]
+        .as_object()
+        .expect("links on the upload's 201")
+        .clone();
+    assert_eq!(links.len(), 3, "{links:?}");
+    let alice = app.user("alice");
+    let bytes = png(b"linked");
+    let created = app.upload_ok(&alice, "l.png", bytes.clone()).await;
+    let id = created["id"].as_str().unwrap();
+    // GETs first, the delete last.
+    let mut ordered: Vec<_> = links.values().collect();
+    ordered.sort_by_key(|l| l["operationRef"].as_str().unwrap().ends_with("/delete"));
+    for link in ordered {
+        let pointer = link["operationRef"].as_str().unwrap();
+        let (path, method) = pointer
+            .strip_prefix("#/paths/")
+            .and_then(|p| p.rsplit_once('/'))
+            .unwrap();
+        let path = path.replace("~1", "/");
+        assert!(
+            doc["paths"][&path][method].is_object(),
+            "{pointer} resolves"
+        );
+        assert_eq!(link["parameters"]["id"], "$response.body#/id");
+        let url = path.replace("{id}", id);
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let res = app
+            .request(method.clone(), &url, &alice)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_success(),
+            "{method} {url}: {}",
+            res.status()
+        );
+        if url.ends_with("/content") {
+            assert_eq!(res.bytes().await.unwrap().to_vec(), bytes);
+        }
+    }
+}
