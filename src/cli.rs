@@ -1,4 +1,4 @@
-//! The command line: `serve`, `token`, `keys`, `dev-clients`, `fallback`, `readiness`, `clients`, `dashboard`,
+//! The command line: `serve`, `token`, `keys`, `dev-clients`, `fallback`, `orphans`, `readiness`, `clients`, `dashboard`,
 //! `completions`. Every argument has help text and every mode is an enum, so `--help` (and the
 //! shell completions) list the choices.
 
@@ -69,6 +69,9 @@ pub enum Command {
     /// The revocation list: its live entries, or remove one.
     #[command(subcommand)]
     Revocations(revoke::RevocationsCommand),
+    /// Objects without their item (an instance killed mid-upload) and items without their
+    /// object, across the whole store; `--delete` removes the objects.
+    Orphans(orphans::OrphansArgs),
     /// Per key id: requests in the window and last seen, and whether the key path can be
     /// switched off.
     #[command(
@@ -303,6 +306,7 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
         Command::Brownouts(cmd) => brownouts::run(settings, cmd).await,
         Command::Revoke(args) => revoke::revoke(settings, args).await,
         Command::Revocations(cmd) => revoke::run(settings, cmd).await,
+        Command::Orphans(args) => orphans::run(settings, args).await,
         Command::Clients { days, format } => clients::run(settings, days, format).await,
         Command::Dashboard(DashboardCommand::Deploy { name }) => {
             let aws = crate::aws::Aws::load().await;
@@ -599,6 +603,7 @@ pub mod clients;
 mod dev_clients;
 mod keys_set;
 mod link;
+mod orphans;
 mod revoke;
 
 #[cfg(test)]

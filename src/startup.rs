@@ -106,6 +106,7 @@ impl Application {
             store: backends.ledger.clone(),
             days: settings.ledger.days,
             published: metrics_sink.as_ref().map(|pushed| pushed.keys.clone()),
+            first_uses: Default::default(),
         };
         let ledger_flush = crate::ledger::flush::Flusher::new(ledger.clone());
 

@@ -315,11 +315,50 @@ pub fn merge_batch(into: &mut Batch, from: Batch) {
     }
 }
 
+/// Names one write of a batch, so that a store which can apply a request twice (DynamoDB's
+/// `ADD`, when a timed-out attempt landed and the SDK or the flusher sends it again) applies it
+/// once: the same batch is always sent again under the same id. `writer` is random per process
+/// and per path (the flush, a key's first use), `seq` counts that writer's batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteId {
+    pub writer: u64,
+    pub seq: u64,
+}
+
+/// Hands out [`WriteId`]s for one writer.
+pub struct Writer {
+    id: u64,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Writer {
+            id: u64::from_le_bytes(crate::crypto::random_bytes()),
+            seq: Default::default(),
+        }
+    }
+
+    pub fn next(&self) -> WriteId {
+        WriteId {
+            writer: self.id,
+            seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+        }
+    }
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
     /// Adds a batch (counts add up across instances; first/last seen keep the extremes), keeping
-    /// each kind within its per-day bound.
-    async fn record(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// each kind within its per-day bound. Sent again under the same `write`, a batch that
+    /// landed is not added twice.
+    async fn record(&self, batch: &Batch, write: WriteId) -> Result<(), StoreError>;
     /// Every key's days in `from..=to`.
     async fn read(&self, from: Day, to: Day) -> Result<Batch, StoreError>;
     /// Forgets every day before `before`.
@@ -343,6 +382,8 @@ pub struct Ledger {
     pub store: Arc<dyn LedgerStore>,
     pub days: u64,
     pub published: Option<Arc<crate::metrics::keys::KeyDeltas>>,
+    /// Names the first-use writes (the flush has its own writer).
+    pub first_uses: Arc<Writer>,
 }
 
 #[cfg(test)]

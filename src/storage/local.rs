@@ -104,6 +104,23 @@ impl ObjectStore for LocalObjects {
         }
     }
 
+    async fn inventory(&self) -> Result<Vec<(PhotoId, u64)>, StoreError> {
+        let mut found = Vec::new();
+        let mut dir = tokio::fs::read_dir(&self.objects).await.map_err(io_err)?;
+        while let Some(entry) = dir.next_entry().await.map_err(io_err)? {
+            let Some(id) = entry.file_name().to_str().and_then(PhotoId::from_stored) else {
+                continue;
+            };
+            let modified = entry.metadata().await.and_then(|m| m.modified());
+            let at = modified
+                .map_err(io_err)?
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            found.push((id, at));
+        }
+        Ok(found)
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         let dir = tokio::fs::metadata(&self.objects).await.map_err(io_err)?;
         if !dir.is_dir() {

@@ -3,6 +3,7 @@
 
 pub mod dynamodb;
 pub mod local;
+pub mod orphans;
 pub mod s3;
 pub mod sniff;
 pub mod sqlite;
@@ -29,6 +30,9 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<Box<dyn ObjectWriter>, StoreError>;
     async fn open(&self, photo: &Photo) -> Result<ObjectContent, StoreError>;
     async fn delete(&self, id: PhotoId) -> Result<(), StoreError>;
+    /// Every committed object: its id and when it was committed (unix seconds), for
+    /// `cutover orphans`; one listing of the whole store.
+    async fn inventory(&self) -> Result<Vec<(PhotoId, u64)>, StoreError>;
     /// Whether the store answers (for `/readyz`).
     async fn check(&self) -> Result<(), StoreError>;
 }
@@ -98,6 +102,8 @@ pub trait MetadataStore: Send + Sync {
         to: &PrincipalId,
         batch: u32,
     ) -> Result<Vec<PhotoId>, StoreError>;
+    /// The ids of every owner's photos (`cutover orphans`): one read of the whole store.
+    async fn inventory(&self) -> Result<std::collections::HashSet<PhotoId>, StoreError>;
     /// A secret shared by every instance, created on first use, that signs list cursors.
     async fn cursor_key(&self) -> Result<Vec<u8>, StoreError>;
     async fn check(&self) -> Result<(), StoreError>;

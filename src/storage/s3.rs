@@ -107,6 +107,30 @@ impl ObjectStore for S3Objects {
         outcome
     }
 
+    async fn inventory(&self) -> Result<Vec<(PhotoId, u64)>, StoreError> {
+        let mut found = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix("photos/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for object in page.map_err(|e| classify("ListObjectsV2", e))?.contents() {
+                let id = object
+                    .key()
+                    .and_then(|k| k.strip_prefix("photos/"))
+                    .and_then(PhotoId::from_stored);
+                if let Some(id) = id {
+                    let at = object.last_modified().map_or(0, |t| t.secs().max(0) as u64);
+                    found.push((id, at));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         self.client
             .head_bucket()

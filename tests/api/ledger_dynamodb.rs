@@ -116,3 +116,51 @@ async fn readiness_in_aws_mode_reads_the_dynamodb_ledger_items() {
     assert!(!ok);
     assert!(out.contains("key legacy-mobile made 6 requests"), "{out}");
 }
+
+/// A flush sent again under the same write id (the SDK after an attempt that timed out but
+/// landed, or the flusher after a failed write) adds nothing; a new write adds. The batch spans
+/// two UpdateItems (more than 25 rows), each guarded on its own.
+#[tokio::test]
+async fn dynamodb_a_write_sent_twice_is_counted_once() {
+    use cutover::ledger::{Batch, KeyDay, Seen, Writer};
+    crate::aws_only!();
+    let store = DynamoLedger::new(moto::aws().await.dynamodb(), create_table().await, 90);
+    let now = unix_now();
+    let seen = Seen {
+        count: 3,
+        first: now,
+        last: now,
+    };
+    let mut day = KeyDay::default();
+    day.add(Kind::Total, "", &seen);
+    day.add(Kind::Accepted, "", &seen);
+    for i in 0..30 {
+        day.add(Kind::Sub, &format!("user-{i}"), &Seen::at(now));
+    }
+    let key = cutover::domain::KeyId::parse("legacy-cron").unwrap();
+    let batch = Batch::from([((key.clone(), day_of(now)), day)]);
+    let writer = Writer::new();
+    let first = writer.next();
+    store.record(&batch, first).await.unwrap();
+    store.record(&batch, first).await.unwrap();
+    let h = hour_of(now);
+    assert_eq!(accepted_in(&store, "legacy-cron", h, h).await, 3);
+    let subs = |b: &Batch| {
+        b[&(key.clone(), day_of(now))]
+            .of_kind(Kind::Sub)
+            .iter()
+            .map(|(_, s)| s.count)
+            .sum::<u64>()
+    };
+    assert_eq!(
+        subs(&store.read(day_of(now), day_of(now)).await.unwrap()),
+        30
+    );
+
+    store.record(&batch, writer.next()).await.unwrap();
+    assert_eq!(accepted_in(&store, "legacy-cron", h, h).await, 6);
+    assert_eq!(
+        subs(&store.read(day_of(now), day_of(now)).await.unwrap()),
+        60
+    );
+}

@@ -42,7 +42,9 @@ async fn get(served: &Served, auth: (&str, &str), agent: &str) -> u16 {
 /// requests it wrote for `legacy-mobile`.
 async fn seed_history(served: &Served) -> u64 {
     use cutover::domain::KeyId;
-    use cutover::ledger::{Batch, KeyDay, Kind, LedgerStore, Seen, Traffic, day_of, hour_of};
+    use cutover::ledger::{
+        Batch, KeyDay, Kind, LedgerStore, Seen, Traffic, Writer, day_of, hour_of,
+    };
     use cutover::storage::sqlite::ledger::SqliteLedger;
     let db = cutover::storage::sqlite::Database::open(served.data_dir.path()).unwrap();
     let store = SqliteLedger::new(db);
@@ -74,7 +76,7 @@ async fn seed_history(served: &Served) -> u64 {
             writes.insert((batch.clone(), day_of(at)), day(old));
         }
         mobile_total += api_key - old;
-        store.record(&writes).await.unwrap();
+        store.record(&writes, Writer::new().next()).await.unwrap();
         store
             .add_traffic(hour_of(at), &Traffic { jwt: 50, api_key })
             .await

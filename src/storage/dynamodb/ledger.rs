@@ -17,8 +17,13 @@
 //! A window is one Query per day. Bounds: a flush first reads the day's item and counts names
 //! beyond the bound as `(other)`; two instances flushing new names into the same day at the same
 //! moment can each add theirs, so a day holds at most the bound per instance. A flush is several
-//! UpdateItems, not a transaction: a failure re-sends the whole delta, so an outage can over-count
-//! (never under-count) a key — the safe side.
+//! UpdateItems, not a transaction, each idempotent: it also sets `w#<writer>#<n>` (its writer,
+//! see [`WriteId`], and its place `n` among the item's updates of that write) to the write's
+//! sequence number, on condition that it does not hold it already. So an update sent again,
+//! whether by the SDK after an attempt that timed out but landed or by the flusher after a
+//! failed write, adds nothing the second time, and a failure partway re-sends only what is
+//! missing. (A day's names past the bound can still be split differently on a resend, since the
+//! split reads the item; that only moves counts between a name and `(other)`.)
 //!
 //! The heartbeat: `pk = TRAFFIC`, `sk = HOUR#YYYY-MM-DDTHH`: `jwt`, `api_key` (atomic ADD), with
 //! `expires_at` 400 days on. The previous release's usage items (`pk = KEYUSE#<key id>`) are no
@@ -29,13 +34,14 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::aws::error::classify;
 use crate::common::StoreError;
 use crate::domain::KeyId;
 use crate::ledger::{
-    Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, day_label, hour_of,
+    Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, WriteId, day_label, hour_of,
 };
 
 /// Rows per UpdateItem: an update expression may be at most 4 KB.
@@ -141,7 +147,13 @@ impl DynamoLedger {
         Ok(out.item().map(|i| parse_item(i, day)).unwrap_or_default())
     }
 
-    async fn add(&self, key: &KeyId, day: Day, delta: &KeyDay) -> Result<(), StoreError> {
+    async fn add(
+        &self,
+        key: &KeyId,
+        day: Day,
+        delta: &KeyDay,
+        write: WriteId,
+    ) -> Result<(), StoreError> {
         let expires_at = (day + 1 + self.retain_days) * DAY_SECS;
         let rows: Vec<_> = delta
             .rows
@@ -158,17 +170,20 @@ impl DynamoLedger {
             Some(h) => use_attr(prefix, h, kind, name),
             None => attr(prefix, kind, name),
         };
-        for chunk in rows.chunks(ROWS_PER_UPDATE) {
+        for (place, chunk) in rows.chunks(ROWS_PER_UPDATE).enumerate() {
             let mut adds = Vec::new();
-            let mut sets = vec!["#exp = :exp".to_string()];
+            let mut sets = vec!["#exp = :exp".to_string(), "#w = :w".to_string()];
             let mut req = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(day_pk(day)))
                 .key("sk", s(key_sk(key)))
+                .condition_expression("attribute_not_exists(#w) OR #w <> :w")
                 .expression_attribute_names("#exp", "expires_at")
-                .expression_attribute_values(":exp", n(expires_at));
+                .expression_attribute_values(":exp", n(expires_at))
+                .expression_attribute_names("#w", format!("w#{:016x}#{place}", write.writer))
+                .expression_attribute_values(":w", n(write.seq));
             for (i, (hour, kind, name, seen)) in chunk.iter().enumerate() {
                 let (hour, kind) = (*hour, *kind);
                 adds.push(format!("#c{i} :c{i}"));
@@ -182,10 +197,16 @@ impl DynamoLedger {
                     .expression_attribute_values(format!(":f{i}"), n(seen.first))
                     .expression_attribute_values(format!(":l{i}"), n(seen.last));
             }
-            req.update_expression(format!("ADD {} SET {}", adds.join(", "), sets.join(", ")))
+            let sent = req
+                .update_expression(format!("ADD {} SET {}", adds.join(", "), sets.join(", ")))
                 .send()
-                .await
-                .map_err(|e| classify("UpdateItem", e))?;
+                .await;
+            match sent {
+                Ok(_) => {}
+                // This update landed before (the item holds its sequence number): done.
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                Err(e) => return Err(classify("UpdateItem", e)),
+            }
         }
         Ok(())
     }
@@ -193,13 +214,13 @@ impl DynamoLedger {
 
 #[async_trait]
 impl LedgerStore for DynamoLedger {
-    async fn record(&self, batch: &Batch) -> Result<(), StoreError> {
+    async fn record(&self, batch: &Batch, write: WriteId) -> Result<(), StoreError> {
         for ((key, day), delta) in batch {
             let mut delta = delta.clone();
             if delta.rows.keys().any(|(k, _)| k.cap().is_some()) {
                 delta.cap_against(&self.stored(key, *day).await?);
             }
-            self.add(key, *day, &delta).await?;
+            self.add(key, *day, &delta, write).await?;
         }
         Ok(())
     }

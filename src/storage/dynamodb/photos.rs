@@ -232,6 +232,31 @@ impl MetadataStore for DynamoStore {
         }
     }
 
+    async fn inventory(&self) -> Result<std::collections::HashSet<PhotoId>, StoreError> {
+        let mut ids = std::collections::HashSet::new();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(sk, :photo)")
+            .expression_attribute_values(":photo", s(PHOTO_PREFIX))
+            .projection_expression("sk")
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(|e| classify("Scan", e))?.items() {
+                let id = item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|sk| sk.strip_prefix(PHOTO_PREFIX))
+                    .and_then(PhotoId::from_stored);
+                ids.extend(id);
+            }
+        }
+        Ok(ids)
+    }
+
     async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
         // Every instance races to create the key; the first put wins and all read it back.
         let fresh: [u8; 32] = crate::crypto::random_bytes();

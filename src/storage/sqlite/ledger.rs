@@ -10,7 +10,9 @@ use rusqlite::params;
 use super::Database;
 use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::ledger::{Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, hours_of_day};
+use crate::ledger::{
+    Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, WriteId, hours_of_day,
+};
 
 #[derive(Clone)]
 pub struct SqliteLedger {
@@ -43,7 +45,8 @@ fn stored_names(tx: &rusqlite::Transaction, key: &KeyId, day: Day) -> rusqlite::
 
 #[async_trait]
 impl LedgerStore for SqliteLedger {
-    async fn record(&self, batch: &Batch) -> Result<(), StoreError> {
+    /// One transaction: it lands whole or not at all, so `_write` is not needed here.
+    async fn record(&self, batch: &Batch, _write: WriteId) -> Result<(), StoreError> {
         let batch = batch.clone();
         self.db
             .write(move |c| {
@@ -222,7 +225,7 @@ impl LedgerStore for SqliteLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{MAX_NAMES, OTHER, hour_of};
+    use crate::ledger::{MAX_NAMES, OTHER, Writer, hour_of};
 
     #[tokio::test]
     async fn two_writers_sum_and_the_day_stays_within_its_bound() {
@@ -239,8 +242,14 @@ mod tests {
             Batch::from([((k.clone(), day), d)])
         };
         let t = day * 86_400;
-        store.record(&batch("a", t + 100)).await.unwrap();
-        store.record(&batch("b", t + 50)).await.unwrap();
+        store
+            .record(&batch("a", t + 100), Writer::new().next())
+            .await
+            .unwrap();
+        store
+            .record(&batch("b", t + 50), Writer::new().next())
+            .await
+            .unwrap();
         let read = store.read(day, day).await.unwrap();
         let d = &read[&(k, day)];
         assert_eq!(d.get(Kind::Accepted, "").count, 2);
@@ -261,7 +270,7 @@ mod tests {
         d.add(Kind::Accepted, "", &Seen::at(t));
         d.add(Kind::Refused, "brownout", &Seen::at(t + 3600));
         store
-            .record(&Batch::from([((k.clone(), day), d)]))
+            .record(&Batch::from([((k.clone(), day), d)]), Writer::new().next())
             .await
             .unwrap();
         let read = store.read(day, day).await.unwrap();

@@ -186,6 +186,20 @@ impl MetadataStore for Database {
         .await
     }
 
+    async fn inventory(&self) -> Result<std::collections::HashSet<PhotoId>, StoreError> {
+        self.read(|c| {
+            let mut ids = std::collections::HashSet::new();
+            let mut rows = c.prepare("SELECT id FROM photos")?;
+            let mut rows = rows.query([])?;
+            while let Some(row) = rows.next()? {
+                if let Some(id) = PhotoId::from_stored(&row.get::<_, String>(0)?) {
+                    ids.insert(id);
+                }
+            }
+            Ok(ids)
+        })
+    }
+
     async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
         let fresh: [u8; 32] = crate::crypto::random_bytes();
         self.write(move |c| {

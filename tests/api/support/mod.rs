@@ -109,7 +109,10 @@ pub async fn record_key_use(store: &dyn cutover::ledger::LedgerStore, key: &str,
     day.add(Kind::Accepted, "", &seen);
     let key = cutover::domain::KeyId::parse(key).unwrap();
     store
-        .record(&Batch::from([((key, day_of(at)), day)]))
+        .record(
+            &Batch::from([((key, day_of(at)), day)]),
+            cutover::ledger::Writer::new().next(),
+        )
         .await
         .unwrap();
     let traffic = Traffic { jwt: 0, api_key: n };
