@@ -179,6 +179,10 @@ pub enum KeysCommand {
         /// Print what would change (owner, number of uploads) and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Seconds to wait after the move before moving again what instances still on the old
+        /// key set took meanwhile; default CUTOVER_API_KEYS_REFRESH_SECS + 2; 0: no second pass.
+        #[arg(long)]
+        wait: Option<u64>,
     },
     /// Change a key's own deprecation and sunset dates or its quota.
     Set(keys_set::SetArgs),
@@ -293,13 +297,14 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             owner,
             client,
             dry_run,
+            wait,
         }) => {
             let to = match (owner.as_deref(), client.as_deref()) {
                 (_, Some(client)) => link::NewOwner::Client(client),
                 (Some(sub), None) => link::NewOwner::User(sub),
                 (None, None) => unreachable!("clap requires --owner or --client"),
             };
-            link::run(settings, &id, to, dry_run).await
+            link::run(settings, &id, to, dry_run, wait).await
         }
         Command::Keys(cmd) => keys(settings, cmd).await,
         Command::Fallback(cmd) => fallback(settings, cmd).await,

@@ -116,7 +116,9 @@ TOKENS = dict(CFG["tokens"])          # sub -> token
 KEYS = dict(CFG["keys"])              # key id -> key (the current one; rotation replaces it)
 AGENTS = {k: f"fleet-{k}/1.{i} (legacy)" for i, k in enumerate(sorted(KEYS))}
 KLOCK = threading.Lock()
-LOAD_KEYS = [k for k in KEYS if k != "k-tiny"]
+# k-tiny has its own phase (its quota); k-once makes one request only, to the instance that is
+# then killed at once (the durable first use: readiness must still name it).
+LOAD_KEYS = [k for k in KEYS if k not in ("k-tiny", "k-once")]
 UPLOADS = []                           # (id, sha256, owner, who, key)
 
 
@@ -369,6 +371,14 @@ def fault_kill(name):
     while "sent" not in st and th.is_alive():
         time.sleep(0.05)
     time.sleep(0.3)
+    # k-once's only request, answered by `name` right before the kill: between two flushes, so
+    # only the durable first use can keep it.
+    once = Conn(INST[name])
+    status, _, _ = call(once, name, "once", "k-once", "k-once", "GET", "/api/photos?limit=1",
+                        key_headers("k-once"))
+    once.close()
+    if status != 200:
+        raise RuntimeError(f"k-once's request got {status}")
     pid = pid_of(name)
     t = now()
     os.kill(pid, signal.SIGKILL)
@@ -612,6 +622,24 @@ def main():
     for what, xs in (("not listed", missing), ("SHA-256 differs", bad_sha), ("not readable", unreadable)):
         if xs:
             failures.append(f"uploads {what}: {len(xs)} {xs[:5]}")
+    # What the SIGKILL can leave: objects of uploads between their object and their item. The
+    # operator's `cutover orphans --delete` removes them (the load has stopped: no grace needed);
+    # at most the uploads the kill cut off can be among them.
+    p = subprocess.run([CUTOVER, "orphans", "--older-than", "0", "--delete", "--format", "json"],
+                       capture_output=True, text=True)
+    swept = json.loads(p.stdout) if p.stdout.strip() else {}
+    orphans = len(swept.get("report", {}).get("objects_without_item", []))
+    cut_off = 0
+    if FAULTS.get("kill"):
+        k_at = FAULTS["kill"]["at"]
+        cut_off = sum(1 for a in answers if a["kind"] == "upload" and a["status"] != 201
+                      and a["t0"] <= k_at <= a["t1"] + 0.05)
+    FAULTS["orphans"] = dict(removed=swept.get("removed"), cut_off_uploads=cut_off)
+    if p.returncode != 0:
+        failures.append(f"cutover orphans --delete: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+    if orphans > cut_off:
+        failures.append(f"orphans: {orphans} objects without their item, more than the {cut_off} "
+                        "uploads the SIGKILL cut off")
     audit = json.loads(subprocess.run([CFG["venv_python"], CFG["aws_py"], "audit", CFG["name"]],
                                       capture_output=True, text=True, check=True).stdout)
     if audit["objects_without_item"] or audit["items_without_object"]:
@@ -655,10 +683,14 @@ def main():
                        text=True)
     readiness_ok = p.returncode == 1
     try:
-        rj = json.loads(p.stdout)
-        named = json.dumps(rj)
-    except ValueError:
-        rj, named = None, ""
+        # the keys readiness holds as still used (it lists every configured key, used or not)
+        named = {r["key_id"] for r in json.loads(p.stdout)["keys"] if r["requests_window"] > 0}
+    except (ValueError, KeyError):
+        named = set()
+    once = clients.get("k-once", {}).get("accepted", 0)
+    if FAULTS.get("kill") and once < 1:
+        failures.append("ledger k-once: its one request, answered just before the SIGKILL, is not "
+                        f"in the ledger (accepted {once}): the durable first use failed")
     used = [row["key"] for row in ledger if row["driver"] > 0]
     not_named = [k for k in used if k not in named]
     if not readiness_ok or not_named:

@@ -8,9 +8,10 @@
 //! `CUTOVER_API_KEYS_REFRESH_SECS`), the key acts as the owner, so new uploads land there and
 //! nothing new arrives under `apikey:<id>`; moving first would leave behind every upload made
 //! between the move and the owner change. An instance still on the old key set may add an item
-//! under `apikey:<id>` in that window: running the command again after the refresh interval
-//! moves it (a rerun writes no new key version and moves only what is left). A crash at any
-//! point is finished the same way, by running the command again.
+//! under `apikey:<id>` in that window, so the command waits for the refresh interval (and two
+//! seconds for an upload under way) and moves again. An upload longer than that, or a crash at
+//! any point, is finished by running the command again (a rerun writes no new key version and
+//! moves only what is left).
 
 use crate::auth::api_key::manage::{self, OwnerChange};
 use crate::backends::Backends;
@@ -58,6 +59,7 @@ pub async fn run(
     id: &KeyId,
     to: NewOwner<'_>,
     dry_run: bool,
+    wait: Option<u64>,
 ) -> anyhow::Result<()> {
     let owner = to.principal()?;
     let backends = Backends::build(&settings).await?;
@@ -83,16 +85,31 @@ pub async fn run(
         ),
         OwnerChange::Unchanged => eprintln!("key {id} already acts as {owner}"),
     }
-    let moved = move_all(backends.metadata.as_ref(), &from, &owner, BATCH).await?;
+    let mut moved = move_all(backends.metadata.as_ref(), &from, &owner, BATCH).await?;
     for photo in &moved {
         println!("moved {photo}");
     }
+    let wait = wait.unwrap_or(settings.api_keys.refresh.as_secs() + 2);
+    if wait > 0 {
+        eprintln!(
+            "waiting {wait} s for every instance to read the new owner, then moving what they \
+             took meanwhile"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        let late = move_all(backends.metadata.as_ref(), &from, &owner, BATCH).await?;
+        for photo in &late {
+            println!("moved {photo}");
+        }
+        moved.extend(late);
+    }
     println!("moved {} uploads from {from} to {owner}", moved.len());
-    eprintln!(
-        "run this again after {} s to move any upload an instance still on the old key set took \
-         meanwhile",
-        settings.api_keys.refresh.as_secs()
-    );
+    if wait == 0 {
+        eprintln!(
+            "run this again after {} s to move any upload an instance still on the old key set \
+             took meanwhile",
+            settings.api_keys.refresh.as_secs()
+        );
+    }
     Ok(())
 }
 

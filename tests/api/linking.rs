@@ -138,7 +138,9 @@ async fn listed(app: &TestApp, auth: &Auth) -> (BTreeSet<String>, usize) {
 }
 
 fn link(app: &TestApp, extra: &[&str]) -> (bool, String, String) {
-    let mut args = vec!["keys", "link", "--id", "legacy", "--owner", "alice"];
+    let mut args = vec![
+        "keys", "link", "--id", "legacy", "--owner", "alice", "--wait", "0",
+    ];
     args.extend_from_slice(extra);
     app.cli(&args)
 }
@@ -329,4 +331,62 @@ async fn a_braked_address_links_a_known_token_and_key_the_same_way() {
         429,
         "a refused mismatch is not known good: the brake's refusal stands"
     );
+}
+
+/// An instance still on the old key set (here: the app, whose key refresh is a minute away)
+/// takes an upload under `apikey:<id>` after the move: the command's second pass, after its
+/// wait, moves that one too, so one run leaves nothing behind.
+#[tokio::test]
+async fn keys_link_moves_again_what_an_instance_on_the_old_key_set_took_meanwhile() {
+    use std::io::{BufRead, BufReader, Read};
+    let app = app()
+        .with("api_keys_refresh_secs", "60")
+        .with_keys(json!([{"id": "legacy", "key": "k-legacy"}]))
+        .spawn()
+        .await;
+    let key = Auth::Key("k-legacy".into());
+    let early = app.upload_ok(&key, "early.png", png(b"early")).await;
+
+    let mut cmd = crate::helpers::cutover_command();
+    for (k, v) in &app.pairs {
+        cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
+    }
+    let mut child = cmd
+        .args([
+            "keys", "link", "--id", "legacy", "--owner", "alice", "--wait", "3",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no wait: {said}");
+        said.push_str(&line);
+    }
+    let late = app.upload_ok(&key, "late.png", png(b"late")).await;
+    assert_eq!(
+        late["owner"], "apikey:legacy",
+        "the app still has the old key set"
+    );
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(status.success(), "{said} {stdout}");
+    assert!(stdout.contains("moved 2 uploads"), "{stdout}");
+
+    let (alice, _) = listed(&app, &app.user("alice")).await;
+    for item in [&early, &late] {
+        assert!(
+            alice.contains(item["id"].as_str().unwrap()),
+            "{item} not moved"
+        );
+    }
 }

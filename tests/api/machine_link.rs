@@ -142,7 +142,7 @@ async fn a_server_key_is_suggested_as_a_machine_client_and_moves_to_it_with_its_
     assert!(ok && table.contains("machine client: create"), "{table}");
 
     // A dry run counts and changes nothing.
-    let link = ["keys", "link", "--id", KEY, "--client", KEY];
+    let link = ["keys", "link", "--id", KEY, "--client", KEY, "--wait", "0"];
     let (ok, stdout, stderr) = app.cli(&[&link[..], &["--dry-run"]].concat());
     assert!(ok, "{stderr}");
     assert_eq!(
@@ -283,7 +283,9 @@ async fn a_key_sent_beside_a_machine_clients_token_is_linked_to_that_client() {
         "link to client partner-sync (cutover keys link --id partner-sync --client partner-sync)"
     );
 
-    let (ok, _, stderr) = app.cli(&["keys", "link", "--id", sync, "--client", sync]);
+    let (ok, _, stderr) = app.cli(&[
+        "keys", "link", "--id", sync, "--client", sync, "--wait", "0",
+    ]);
     assert!(ok, "{stderr}");
     let row = row_when(&app, sync, "the client as the key's owner", |r| {
         r["owner"] == "client:partner-sync"
