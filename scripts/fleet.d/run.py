@@ -271,9 +271,25 @@ def operator():
     with KLOCK:
         KEYS["k-rot"] = new
 
-    _, _, c = cli("keys", "link", "--id", "k-link", "--owner", "fleet-user-1")
+    # The owner is stored first (the line saying so), then the uploads move, then the command
+    # waits out the key refresh and moves again: convergence counts from the owner's write.
+    t = now()
+    link = subprocess.Popen([CUTOVER, "keys", "link", "--id", "k-link", "--owner", "fleet-user-1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = ""
+    while "now acts as" not in said:
+        line = link.stderr.readline()
+        if not line:
+            break
+        said += line
+    stored = now()
     converge("link k-link", key_probe("k-link", lambda s, h, d: s == 200 and
-                                      json.loads(d).get("principal") == "fleet-user-1"), now(), c)
+                                      json.loads(d).get("principal") == "fleet-user-1"),
+             stored, stored - t)
+    out, err = link.communicate(timeout=60)
+    if link.returncode != 0:
+        raise RuntimeError(f"cutover keys link: exit {link.returncode}: {said}{err}")
+    log(f"link k-link: {out.strip().splitlines()[-1]}")
 
     victim = "fleet-user-3"
     _, _, c = cli("revoke", "--sub", victim)
