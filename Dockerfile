@@ -1,6 +1,15 @@
 # syntax=docker/dockerfile:1
 # cutover's container image: a release build on Debian bookworm, run on bookworm-slim as a
 # non-root user. Build: `docker build -t cutover .` (README: "Run it on AWS").
+#
+# Offline, where no registry is reachable (scripts/image): the target `host` takes the binary
+# built on the host, the file `cutover` at the root of the build context, and BASE names a Debian
+# bookworm image imported locally (mmdebstrap):
+#   podman build --target host --build-arg BASE=localhost/cutover-base DIR
+# Only the stages the target needs are built (BuildKit, buildah), so that pulls no rust image.
+
+# The runtime base: debian:bookworm-slim, or any Debian bookworm (the binary links its glibc).
+ARG BASE=debian:bookworm-slim
 
 # The toolchain the repository is built and tested with.
 FROM rust:1.95-slim-bookworm AS build
@@ -25,15 +34,17 @@ RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked \
     && cp target/release/cutover /usr/local/bin/cutover
 
-FROM debian:bookworm-slim
+# Everything but the binary, shared by both ways of building the image.
+FROM ${BASE} AS runtime
 # CA certificates: the AWS SDK, the JWKS fetch and Redis over TLS verify servers against them.
+# Installed only when the base lacks them (an mmdebstrap base has them, and no network).
 # hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
+RUN if [ "$(dpkg-query -W -f='${db:Status-Status}' ca-certificates 2>/dev/null)" != installed ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends ca-certificates \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi \
     && useradd --system --uid 10001 --home-dir /var/lib/cutover --create-home cutover
-COPY --from=build /usr/local/bin/cutover /usr/local/bin/cutover
-
 USER 10001:10001
 WORKDIR /var/lib/cutover
 # Listen on every interface inside the container; the task's security groups decide who reaches
@@ -50,3 +61,12 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
 
 ENTRYPOINT ["cutover"]
 CMD ["serve"]
+
+# The offline image: a binary built outside (scripts/image: the host's target/debug or
+# target/release on Debian bookworm), from a build context that holds only that file.
+FROM runtime AS host
+COPY cutover /usr/local/bin/cutover
+
+# The default image (last, so a build without --target makes it): the release build above.
+FROM runtime
+COPY --from=build /usr/local/bin/cutover /usr/local/bin/cutover
