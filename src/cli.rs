@@ -328,7 +328,10 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            let doc = crate::http::openapi::document(&settings.scopes);
+            let doc = crate::http::openapi::document(&crate::http::openapi::Served {
+                scopes: &settings.scopes,
+                allowed_types: &settings.uploads.allowed_types,
+            });
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }

@@ -33,7 +33,7 @@ pub struct ListQuery {
     tag = "photos",
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "items per page; 20 when absent"),
-        ("cursor" = Option<String>, Query, description = "the previous page's `next_cursor`; absent or empty: the first page"),
+        ("cursor" = Option<String>, Query, pattern = r"^(?:[A-Za-z0-9_-]{43})?$", description = "the previous page's `next_cursor` (43 characters of base64url, signed for this caller; the 200's `NextPage` link); absent or empty: the first page"),
     ),
     responses(
         (status = 200, description = "the caller's uploads, newest first", body = PhotoPage),
@@ -193,7 +193,7 @@ async fn own(state: &AppState, caller: &Principal, id: &str) -> Result<Photo, Ap
     get,
     path = "/api/photos/{id}",
     tag = "photos",
-    params(("id" = String, Path, description = "the upload's id (a ULID)")),
+    params(("id" = String, Path, pattern = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "the upload's id: a ULID, in capitals (any other text names nothing: 404)")),
     responses(
         (status = 200, description = "one upload", body = OneAnswer),
         (status = 404, description = "no such upload of this caller's", body = ApiError, content_type = "application/problem+json"),
@@ -218,9 +218,9 @@ pub async fn get(
     get,
     path = "/api/photos/{id}/content",
     tag = "photos",
-    params(("id" = String, Path, description = "the upload's id (a ULID)")),
+    params(("id" = String, Path, pattern = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "the upload's id: a ULID, in capitals (any other text names nothing: 404)")),
     responses(
-        (status = 200, description = "the bytes (embedded storage), as an attachment", content_type = "application/octet-stream"),
+        (status = 200, description = "the bytes (embedded storage), as an attachment, with the type sniffed at upload: one of `CUTOVER_ALLOWED_TYPES`", content_type = "application/octet-stream"),
         (status = 302, description = "a short-lived presigned S3 URL (aws storage)"),
         (status = 404, description = "no such upload of this caller's", body = ApiError, content_type = "application/problem+json"),
     ),
@@ -264,7 +264,7 @@ pub async fn content(
     delete,
     path = "/api/photos/{id}",
     tag = "photos",
-    params(("id" = String, Path, description = "the upload's id (a ULID)")),
+    params(("id" = String, Path, pattern = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", description = "the upload's id: a ULID, in capitals (any other text names nothing: 404)")),
     responses(
         (status = 204, description = "deleted, with its bytes"),
         (status = 404, description = "no such upload of this caller's", body = ApiError, content_type = "application/problem+json"),

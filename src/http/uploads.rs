@@ -45,24 +45,41 @@ const FRAMING_BYTES: u64 = 64 * 1024;
 /// schema from; it is written here, beside the reader.
 pub struct UploadForm;
 
+/// The names a part other than `file` may have: the part's header cannot carry a control
+/// character (tab aside), and a name ending in a backslash escapes its closing quote (browsers
+/// and most clients do not escape it), so either is a malformed body.
+pub const PART_NAME_PATTERN: &str =
+    r"^(?:[^\u0000-\u0008\u000a-\u001f\u007f]*[^\u0000-\u0008\u000a-\u001f\u007f\\])?$";
+
 impl utoipa::PartialSchema for UploadForm {
     fn schema() -> RefOr<Schema> {
         let file = ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
-            .content_media_type("application/octet-stream");
+            .content_media_type("application/octet-stream")
+            .min_length(Some(1));
         let description = format!(
             "`multipart/form-data` with exactly one part named `file` (required, not empty): its \
              type is sniffed from its first bytes and must be one of `CUTOVER_ALLOWED_TYPES` \
-             (default image/jpeg, image/png, image/gif, image/webp, image/heic; 415 otherwise), \
-             whatever `Content-Type` the part names. Other parts are allowed and ignored: at \
-             most {MAX_PARTS} parts in all, {} KiB together beside the file (400, 413).",
+             (default image/jpeg, image/png, image/gif, image/webp, image/heic; the `encoding` \
+             of `file` lists those configured; 415 otherwise), whatever `Content-Type` the part \
+             names. Other parts are text fields, allowed and ignored: at most {MAX_PARTS} parts \
+             in all (a repeated name counts each time), {} KiB together beside the file (400, \
+             413); a part name has no control character (tab aside) and does not end in a \
+             backslash (400: the part's header would be malformed).",
             OTHER_PARTS_BYTES / 1024
         );
+        let other_part = ObjectBuilder::new().schema_type(Type::String);
+        let part_name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(PART_NAME_PATTERN));
         ObjectBuilder::new()
             .description(Some(description))
             .property("file", file)
             .required("file")
+            .additional_properties(Some(other_part))
+            .property_names(Some(part_name))
+            .max_properties(Some(MAX_PARTS))
             .into()
     }
 }
@@ -75,7 +92,8 @@ impl utoipa::ToSchema for UploadForm {}
     tag = "photos",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "stored; `Location` names the new item", body = PhotoView),
+        (status = 201, description = "stored; `Location` names the new item", body = PhotoView,
+            headers(("Location" = String, description = "`/api/photos/{id}`, the new item"))),
         (status = 400, description = "no `file` part, more than one, an empty file, a malformed body, or more than 8 parts", body = ApiError, content_type = "application/problem+json"),
         (status = 408, description = "the body sent nothing for `CUTOVER_BODY_IDLE_TIMEOUT_SECS`", body = ApiError, content_type = "application/problem+json"),
         (status = 413, description = "the file is over `CUTOVER_MAX_UPLOAD_BYTES`, or the other parts over 64 KiB", body = ApiError, content_type = "application/problem+json"),

@@ -52,6 +52,7 @@ mod me;
 mod metrics;
 mod one_count;
 mod openapi;
+mod openapi_contract;
 mod orphans;
 mod photos;
 mod rate_limits;

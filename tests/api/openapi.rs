@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::helpers::{app, png, spawn_app};
 
-async fn document(address: &str) -> Value {
+pub(crate) async fn document(address: &str) -> Value {
     let res = reqwest::get(format!("{address}/openapi.json"))
         .await
         .unwrap();

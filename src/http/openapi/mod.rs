@@ -4,21 +4,24 @@
 //! (401, 403, 429) and of an outage (503) — is added once, by [`Shared`]. The schemas are the
 //! answer types' own (`ToSchema` on the types the handlers serialize); the three bodies written
 //! by hand (a page of photos, the multipart form, a problem) describe themselves beside the code
-//! that writes or reads them. A unit test holds the document and the registered routes
-//! ([`super::API_ROUTES`]) equal; an API test holds the schemas and the real answers equal.
+//! that writes or reads them; what only the settings know (scopes, upload types) and the links
+//! between operations are added as it is served ([`served`]). A unit test holds the document
+//! and the registered routes ([`super::API_ROUTES`]) equal; an API test holds the schemas and
+//! the real answers equal.
 
 use std::borrow::Cow;
 
 use actix_web::{HttpResponse, web};
-use serde_json::{Value, json};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::config::ScopeSettings;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
+
+mod served;
+pub use served::{Served, document};
 
 /// The security scheme of a Cognito (or dev issuer) access token.
 pub const BEARER: &str = "bearer";
@@ -172,83 +175,6 @@ impl Modify for Shared {
     }
 }
 
-/// The document as served: the configured scopes in place of the defaults (a scope switched
-/// off leaves the token requirement without one).
-pub fn document(scopes: &ScopeSettings) -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
-    let read = scopes.read.as_ref().map(|s| s.to_string());
-    let write = scopes.write.as_ref().map(|s| s.to_string());
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for op in paths.values_mut().filter_map(Value::as_object_mut) {
-            for op in op.values_mut() {
-                // `get_mut`, not indexing: indexing would insert a `null` where there is none.
-                let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) else {
-                    continue;
-                };
-                for requirement in security.iter_mut() {
-                    let Some(scopes) = requirement.get_mut(BEARER) else {
-                        continue;
-                    };
-                    let configured = match scopes[0].as_str() {
-                        Some(READ_SCOPE) => &read,
-                        Some(WRITE_SCOPE) => &write,
-                        _ => continue,
-                    };
-                    *scopes = json!(configured.iter().collect::<Vec<_>>());
-                }
-            }
-        }
-    }
-    add_upload_links(&mut doc);
-    doc
-}
-
-/// Links from an upload's `201` to the routes of the photo it created, so a client (or a tester
-/// driven by the document) can follow the new `id` to get, download and delete it. Written on
-/// the JSON: utoipa's `Link` serialises its members as `operation_ref`, not `operationRef`.
-fn add_upload_links(doc: &mut Value) {
-    let Some(created) = doc
-        .pointer_mut("/paths/~1api~1uploads/post/responses/201")
-        .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
-    let routes = [
-        (
-            "GetPhoto",
-            "get",
-            "/api/photos/{id}",
-            "the new item's metadata",
-        ),
-        (
-            "GetPhotoContent",
-            "get",
-            "/api/photos/{id}/content",
-            "the bytes just uploaded",
-        ),
-        (
-            "DeletePhoto",
-            "delete",
-            "/api/photos/{id}",
-            "delete the new item",
-        ),
-    ];
-    let links: serde_json::Map<String, Value> = routes
-        .into_iter()
-        .map(|(name, method, path, description)| {
-            // A JSON pointer into this document: `/` in the path is escaped as `~1`.
-            let pointer = format!("#/paths/{}/{method}", path.replace('/', "~1"));
-            let link = json!({
-                "operationRef": pointer,
-                "parameters": { "id": "$response.body#/id" },
-                "description": description,
-            });
-            (name.to_string(), link)
-        })
-        .collect();
-    created.insert("links".into(), Value::Object(links));
-}
-
 /// This document.
 #[utoipa::path(
     get,
@@ -257,11 +183,16 @@ fn add_upload_links(doc: &mut Value) {
     responses((status = 200, description = "this OpenAPI 3.1 document", content_type = "application/json"))
 )]
 pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(document(&state.auth.scopes))
+    HttpResponse::Ok().json(document(&Served {
+        scopes: &state.auth.scopes,
+        allowed_types: &state.uploads.allowed_types,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::http::API_ROUTES;
 
@@ -326,31 +257,5 @@ mod tests {
             }
             assert_eq!(op["responses"].get("403").is_some(), !scope.is_empty());
         }
-    }
-
-    #[test]
-    fn serving_adds_nothing_to_an_operation_without_security() {
-        let scopes = ScopeSettings {
-            read: None,
-            write: None,
-        };
-        let doc = document(&scopes);
-        assert!(doc["paths"]["/healthz"]["get"].get("security").is_none());
-    }
-
-    #[test]
-    fn served_scopes_are_the_configured_ones_and_a_switched_off_scope_is_none() {
-        let scopes = ScopeSettings {
-            read: Some(crate::domain::Scope::parse("gallery/view").unwrap()),
-            write: None,
-        };
-        let doc = document(&scopes);
-        let list = &doc["paths"]["/api/photos"]["get"]["security"];
-        assert_eq!(
-            list,
-            &json!([{ BEARER: ["gallery/view"] }, { API_KEY: [] }])
-        );
-        let upload = &doc["paths"]["/api/uploads"]["post"]["security"];
-        assert_eq!(upload, &json!([{ BEARER: [] }, { API_KEY: [] }]));
     }
 }
