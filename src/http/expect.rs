@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_http::body::{BoxBody, MessageBody};
-use actix_http::{HttpService, Request, Response};
+use actix_http::{HttpService, Protocol, Request, Response};
 use actix_server::Server;
 use actix_service::{
     IntoServiceFactory, ServiceFactory, ServiceFactoryExt as _, fn_service, map_config,
@@ -22,6 +22,7 @@ use actix_web::{HttpMessage as _, ResponseError, web};
 
 use crate::auth::AuthError;
 use crate::domain::AuthFailure;
+use crate::http::parser_errors::ProblemIo;
 use crate::http::problem::ApiError;
 use crate::http::request_id::{RequestId, X_REQUEST_ID};
 use crate::http::state::AppState;
@@ -108,7 +109,7 @@ where
         let app = factory()
             .into_factory()
             .map_err(|err| err.into().error_response());
-        HttpService::build()
+        let http = HttpService::build()
             .graceful_shutdown_signal(move || {
                 let shutdown = shutdown.clone();
                 async move { shutdown.notified().await }
@@ -118,14 +119,20 @@ where
             .client_disconnect_timeout(Duration::from_secs(1))
             .h1_allow_half_closed(true)
             .local_addr(addr)
-            // Headers and a streamed body go out as separate writes; without NODELAY, Nagle and
-            // the client's delayed ACK hold small downloads back by ~40 ms.
-            .tcp_nodelay(true)
             .expect(expect)
             // `AppConfig` only supplies a host for URLs when a request has no `Host` header; no
             // route builds URLs from it.
-            .finish(map_config(app, |_| AppConfig::default()))
-            .tcp()
+            .finish(map_config(app, |_| AppConfig::default()));
+        // What `.tcp()` does, with the connection wrapped so that the answers the HTTP parser
+        // makes itself get problem bodies (`parser_errors`).
+        fn_service(|io: tokio::net::TcpStream| async move {
+            // Headers and a streamed body go out as separate writes; without NODELAY, Nagle and
+            // the client's delayed ACK hold small downloads back by ~40 ms.
+            let _ = io.set_nodelay(true);
+            let peer = io.peer_addr().ok();
+            Ok((ProblemIo::new(io), Protocol::Http1, peer))
+        })
+        .and_then(http)
     })?;
     Ok(builder
         .shutdown_timeout(l.shutdown_timeout)

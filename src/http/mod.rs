@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod me;
 pub mod observe;
 pub mod openapi;
+pub mod parser_errors;
 pub mod photos;
 pub mod problem;
 pub mod request_id;

@@ -54,6 +54,7 @@ mod one_count;
 mod openapi;
 mod openapi_contract;
 mod orphans;
+mod parser_errors;
 mod photos;
 mod rate_limits;
 mod readiness;
