@@ -156,6 +156,12 @@ pub async fn observe(
             headers.insert(RATELIMIT, value);
         }
     }
+    // A HEAD answer goes out without its body but would announce the body's length; sent
+    // empty, its `content-length` says what is on the wire, so every answer is framed by its
+    // own headers (which `parser_errors` follows). No route answers HEAD but with 405.
+    if res.request().method() == actix_web::http::Method::HEAD {
+        res = res.map_body(|_, _| BoxBody::new(()));
+    }
     // Last, so that a problem body built above carries it too.
     res.headers_mut().insert(X_REQUEST_ID, id.header_value());
     Ok(res)

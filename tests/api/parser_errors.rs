@@ -106,18 +106,22 @@ async fn answers_before_a_parser_error_on_the_same_connection_are_untouched() {
     let app = spawn_app().await;
     let wire = raw(
         &app,
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\
+        b"HEAD /api/photos HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\
           GET /api/photos HTTP/1.1\r\nHost: x\r\n\r\n\
           NOT HTTP AT ALL\r\n\r\n",
     )
     .await;
     let all = answers(&wire);
-    assert_eq!(all.len(), 3, "{}", String::from_utf8_lossy(&wire));
-    assert_eq!(all[0].0, 200);
-    assert_eq!(all[1].0, 401, "the app's own problem");
-    let own: Value = serde_json::from_slice(&all[1].2).unwrap();
+    assert_eq!(all.len(), 4, "{}", String::from_utf8_lossy(&wire));
+    // A HEAD answer says what it sends: no body, `content-length: 0`.
+    assert_eq!(all[0].0, 405);
+    assert!(all[0].1.contains("content-length: 0\r\n"), "{}", all[0].1);
+    assert_eq!(all[1].0, 200);
+    assert_eq!(all[2].0, 401, "the app's own problem");
+    let own: Value = serde_json::from_slice(&all[2].2).unwrap();
     assert_eq!(own["type"], "urn:cutover:problem:unauthorized");
-    assert_parser_problem(&all[2], 400, "bad-request");
+    assert_parser_problem(&all[3], 400, "bad-request");
 }
 
 /// A download whose bytes hold exactly what the parser's empty answer looks like comes back as
