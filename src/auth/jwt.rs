@@ -152,6 +152,8 @@ impl Issuer {
 pub struct JwtVerifier {
     issuers: Vec<Issuer>,
     leeway: u64,
+    /// How far ahead of ours an issuer's clock may run (`iat` in the future).
+    iat_skew: u64,
     max_lifetime: u64,
     cache: Option<TokenCache>,
 }
@@ -175,6 +177,7 @@ impl JwtVerifier {
         JwtVerifier {
             issuers,
             leeway: settings.leeway_secs,
+            iat_skew: settings.iat_skew_secs,
             max_lifetime: settings.max_lifetime_secs,
             cache: TokenCache::new(settings.cache_entries),
         }
@@ -292,22 +295,22 @@ impl JwtVerifier {
 
     /// No token lives longer than `CUTOVER_JWT_MAX_LIFETIME_SECS`: neither by an `exp` far
     /// ahead (a token signed with `exp = 2^64 - 1` would otherwise be good forever), nor by
-    /// `exp - iat`, nor by an `iat` in the future, each with the leeway for clock skew.
+    /// `exp - iat`, nor by an `iat` in the future. The two looks ahead allow the issuer's clock
+    /// to run `CUTOVER_JWT_IAT_SKEW_SECS` ahead of ours: a token minted a moment ago by a clock
+    /// one second ahead is fresh, not forged. The `exp` leeway is another matter (how long after
+    /// its end a token still counts) and may well be 0.
     fn lifetime_check(
         &self,
         exp: u64,
         iat: Option<NumericDate>,
         now: u64,
     ) -> Result<(), &'static str> {
-        if exp
-            > now
-                .saturating_add(self.max_lifetime)
-                .saturating_add(self.leeway)
-        {
+        let ahead = now.saturating_add(self.iat_skew.max(self.leeway));
+        if exp > ahead.saturating_add(self.max_lifetime) {
             return Err("exp beyond the maximum token lifetime");
         }
         if let Some(iat) = iat.map(NumericDate::until) {
-            if iat > now.saturating_add(self.leeway) {
+            if iat > now.saturating_add(self.iat_skew) {
                 return Err("iat in the future");
             }
             if exp.saturating_sub(iat) > self.max_lifetime {
@@ -530,7 +533,7 @@ mod tests {
                 "exp beyond the maximum token lifetime",
             ),
             (
-                with((now + 86_401).into(), None),
+                with((now + 86_400 + 61).into(), None),
                 "exp beyond the maximum token lifetime",
             ),
             (
@@ -548,7 +551,14 @@ mod tests {
                 JwtError::Invalid(reason)
             );
         }
-        // A day exactly, and a token without `iat`, are fine.
+        // A day exactly, and a token without `iat`, are fine; so is one minted a moment ago by
+        // an issuer whose clock runs 30 s ahead of ours (within CUTOVER_JWT_IAT_SKEW_SECS).
+        assert!(
+            verifier
+                .verify(&with((now + 30 + 86_400).into(), Some(now + 30)))
+                .await
+                .is_ok()
+        );
         assert!(
             verifier
                 .verify(&with((now + 86_400).into(), Some(now)))
@@ -560,6 +570,43 @@ mod tests {
                 .verify(&with((now + 600).into(), None))
                 .await
                 .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_iat_ahead_of_our_clock_is_taken_within_the_skew_whatever_the_leeway() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = DevIssuer::load_or_create(dir.path()).unwrap();
+        let with_iat = |iat: u64| {
+            let mut c = claims("alice", Some("alice"));
+            c["iat"] = iat.into();
+            c["exp"] = (iat + 600).into();
+            signed(&dev, &c)
+        };
+        let verifier_with = |pairs: [(&'static str, &'static str); 2]| {
+            let settings = Settings::from_pairs(pairs).unwrap();
+            let set = KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap();
+            let jwks = Jwks::Static(Arc::new(set));
+            JwtVerifier::single(&settings.jwt, DEV_ISSUER, vec![DEV_CLIENT_ID.into()], jwks)
+        };
+        // The defaults: no leeway on `exp`, a minute of skew on `iat`.
+        let default = verifier_with([("jwt_leeway_secs", "0"), ("jwt_cache_entries", "0")]);
+        let now = now();
+        for ahead in [1, 30, 55] {
+            assert!(
+                default.verify(&with_iat(now + ahead)).await.is_ok(),
+                "iat {ahead} s ahead"
+            );
+        }
+        assert_eq!(
+            default.verify(&with_iat(now + 65)).await.unwrap_err(),
+            JwtError::Invalid("iat in the future")
+        );
+        // The skew is its own setting: a large `exp` leeway does not widen it.
+        let strict = verifier_with([("jwt_iat_skew_secs", "0"), ("jwt_leeway_secs", "300")]);
+        assert_eq!(
+            strict.verify(&with_iat(now + 5)).await.unwrap_err(),
+            JwtError::Invalid("iat in the future")
         );
     }
 

@@ -11,6 +11,8 @@ use super::setting::Setting;
 pub const DEV_ISSUER: &str = "urn:cutover:dev-issuer";
 /// The `client_id` of dev tokens (`cutover token`); the photo app's own client id defaults to it.
 pub const DEV_CLIENT_ID: &str = "cutover-dev";
+/// The lifetime of the dev issuer's access and id tokens (Cognito's default is one hour too).
+pub const DEV_TOKEN_TTL_SECS: u64 = 3600;
 
 const ISSUER: Setting = Setting::new(
     "jwt_issuer",
@@ -33,10 +35,15 @@ const LEEWAY_SECS: Setting = Setting::new(
     "0",
     "clock skew allowed on `exp` and `nbf`, in seconds",
 );
+const IAT_SKEW_SECS: Setting = Setting::new(
+    "jwt_iat_skew_secs",
+    "60",
+    "how far ahead of this instance's clock an issuer's clock may run, in seconds: a token whose `iat` is further in the future, or whose `exp` is further ahead than the maximum lifetime plus this, is refused; independent of `CUTOVER_JWT_LEEWAY_SECS`",
+);
 const MAX_LIFETIME_SECS: Setting = Setting::new(
     "jwt_max_lifetime_secs",
     "86400",
-    "the longest a token may live, in seconds (Cognito's maximum for access and id tokens): a token whose `exp` is further ahead than that, whose `exp - iat` exceeds it, or whose `iat` is in the future (beyond the leeway) is refused",
+    "the longest a token may live, in seconds (Cognito's maximum for access and id tokens): a token whose `exp` is further ahead than that, whose `exp - iat` exceeds it, or whose `iat` is in the future (beyond `CUTOVER_JWT_IAT_SKEW_SECS`) is refused; 0, or with the dev issuer less than its tokens' 3600, refuses the start",
 );
 const JWKS_REFRESH_SECS: Setting = Setting::new(
     "jwks_refresh_secs",
@@ -62,6 +69,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     TOKEN_USE,
     ISSUERS,
     LEEWAY_SECS,
+    IAT_SKEW_SECS,
     MAX_LIFETIME_SECS,
     JWKS_REFRESH_SECS,
     CACHE_ENTRIES,
@@ -92,6 +100,8 @@ pub struct JwtSettings {
     /// At least one; either the dev issuer alone or external issuers with distinct `iss`.
     pub issuers: Vec<TrustedIssuer>,
     pub leeway_secs: u64,
+    /// `CUTOVER_JWT_IAT_SKEW_SECS`: how far in the future an `iat` may lie.
+    pub iat_skew_secs: u64,
     /// `CUTOVER_JWT_MAX_LIFETIME_SECS`: no token lives longer, whatever its `exp` says.
     pub max_lifetime_secs: u64,
     pub jwks_refresh: Duration,
@@ -147,13 +157,37 @@ pub(super) fn parse(raw: &RawSettings) -> Result<JwtSettings, ConfigError> {
             vec![single_issuer(raw)?]
         }
     };
+    let max_lifetime_secs = max_lifetime(raw, &issuers)?;
     Ok(JwtSettings {
         issuers,
         leeway_secs: raw.parse(&LEEWAY_SECS)?,
-        max_lifetime_secs: raw.parse(&MAX_LIFETIME_SECS)?,
+        iat_skew_secs: raw.parse(&IAT_SKEW_SECS)?,
+        max_lifetime_secs,
         jwks_refresh: raw.secs(&JWKS_REFRESH_SECS)?,
         cache_entries: raw.parse(&CACHE_ENTRIES)?,
     })
+}
+
+/// `CUTOVER_JWT_MAX_LIFETIME_SECS`, which must leave room for the tokens the service is to take:
+/// 0 refuses every token, and below the dev issuer's own lifetime every token it mints.
+fn max_lifetime(raw: &RawSettings, issuers: &[TrustedIssuer]) -> Result<u64, ConfigError> {
+    let secs: u64 = raw.parse(&MAX_LIFETIME_SECS)?;
+    if secs == 0 {
+        return Err(ConfigError::invalid(
+            &MAX_LIFETIME_SECS,
+            "0 would refuse every token",
+        ));
+    }
+    let dev = issuers.iter().any(|i| i.source == IssuerSettings::Dev);
+    if dev && secs < DEV_TOKEN_TTL_SECS {
+        return Err(ConfigError::invalid(
+            &MAX_LIFETIME_SECS,
+            format!(
+                "{secs} is below the dev issuer's token lifetime ({DEV_TOKEN_TTL_SECS} s): every token it mints would be refused"
+            ),
+        ));
+    }
+    Ok(secs)
 }
 
 /// The single-issuer settings: the dev issuer, or `CUTOVER_JWT_ISSUER` and its companions.
@@ -398,6 +432,30 @@ token_use = ["access", "id"]
         assert_eq!(off.jwt.cache_entries, 0, "0 switches the cache off");
         let message = error(&[("jwt_cache_entries", "-1")]);
         assert!(message.contains("CUTOVER_JWT_CACHE_ENTRIES"), "{message}");
+    }
+
+    #[test]
+    fn a_maximum_lifetime_that_would_refuse_every_token_stops_the_start() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.jwt.max_lifetime_secs, s.jwt.iat_skew_secs), (86_400, 60));
+        let real = |secs| {
+            settings(&[
+                ("jwt_issuer", "https://i.example"),
+                ("jwt_client_ids", "c"),
+                ("jwt_max_lifetime_secs", secs),
+            ])
+        };
+        let zero = real("0").unwrap_err().to_string();
+        assert!(zero.contains("CUTOVER_JWT_MAX_LIFETIME_SECS"), "{zero}");
+        assert!(zero.contains("0 would refuse every token"), "{zero}");
+        let short = error(&[("jwt_max_lifetime_secs", "3599")]);
+        assert!(short.contains("CUTOVER_JWT_MAX_LIFETIME_SECS"), "{short}");
+        assert!(short.contains("dev issuer's token lifetime"), "{short}");
+        assert!(settings(&[("jwt_max_lifetime_secs", "3600")]).is_ok());
+        // A real issuer's tokens may well be shorter-lived than the dev issuer's.
+        assert_eq!(real("900").unwrap().jwt.max_lifetime_secs, 900);
+        let skew = error(&[("jwt_iat_skew_secs", "-1")]);
+        assert!(skew.contains("CUTOVER_JWT_IAT_SKEW_SECS"), "{skew}");
     }
 
     #[test]

@@ -27,7 +27,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use fallback::FallbackSettings;
-pub use jwt::{DEV_CLIENT_ID, DEV_ISSUER, IssuerSettings, JwtSettings, TrustedIssuer};
+pub use jwt::{
+    DEV_CLIENT_ID, DEV_ISSUER, DEV_TOKEN_TTL_SECS, IssuerSettings, JwtSettings, TrustedIssuer,
+};
 pub use keys::{ApiKeySettings, CredentialMismatch, KeySourceSettings};
 pub use ledger::LedgerSettings;
 pub use metrics::{MetricsSettings, MetricsSink};

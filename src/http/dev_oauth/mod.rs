@@ -31,8 +31,8 @@ use crate::auth::dev_oauth::clients::DevClients;
 use crate::auth::dev_oauth::store::Grants;
 pub use routes::routes;
 
-/// Lifetime of access and ID tokens (Cognito's default is one hour too).
-pub const TOKEN_TTL_SECS: u64 = 3600;
+/// Lifetime of access and ID tokens; `CUTOVER_JWT_MAX_LIFETIME_SECS` may not be shorter.
+pub const TOKEN_TTL_SECS: u64 = crate::config::DEV_TOKEN_TTL_SECS;
 
 pub struct DevOAuth {
     issuer: Arc<DevIssuer>,
