@@ -16,7 +16,7 @@ use super::jwks::{Jwks, KeyLookup};
 use super::token_cache::{CachedToken, TokenCache, TokenHash};
 use crate::config::{JwtSettings, TrustedIssuer};
 use crate::crypto::b64url_decode;
-use crate::domain::PrincipalId;
+use crate::domain::{Namespace, PrincipalId};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum JwtError {
@@ -106,6 +106,8 @@ pub struct Issuer {
     accept_access: bool,
     accept_id: bool,
     jwks: Jwks,
+    /// Whose principals its tokens name (`None`: the default namespace, bare `sub`s).
+    namespace: Option<Namespace>,
     /// The dev issuer's registered machine clients (`cutover dev-clients`), whose ids are
     /// allowed beside `client_ids` for their client-credentials tokens. Never set for a real
     /// issuer: its app clients are configured, not registered here.
@@ -126,6 +128,7 @@ impl Issuer {
             accept_access: trusted.accept_access,
             accept_id: trusted.accept_id,
             jwks,
+            namespace: trusted.namespace.clone(),
             registered: None,
         }
     }
@@ -372,7 +375,8 @@ fn check_claims(issuer: &Issuer, claims: Claims) -> Result<VerifiedToken, JwtErr
         PrincipalId::from_sub(sub).ok_or(Invalid("missing or reserved sub"))?
     };
     Ok(VerifiedToken {
-        sub,
+        // The same `sub` from an issuer of another namespace is another principal.
+        sub: sub.in_namespace(issuer.namespace.as_ref()),
         jti: claims.jti,
         scope: claims.scope,
         issuer: issuer.iss.clone(),
@@ -607,6 +611,82 @@ mod tests {
         assert_eq!(
             strict.verify(&with_iat(now + 5)).await.unwrap_err(),
             JwtError::Invalid("iat in the future")
+        );
+    }
+
+    #[tokio::test]
+    async fn one_sub_from_two_issuers_is_two_principals_unless_they_share_a_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            DevIssuer::load_or_create(&dir.path().join("a")).unwrap(),
+            DevIssuer::load_or_create(&dir.path().join("b")).unwrap(),
+        );
+        let keys = |dev: &DevIssuer| {
+            Jwks::Static(Arc::new(
+                KeySet::parse(dev.jwks().to_string().as_bytes()).unwrap(),
+            ))
+        };
+        let settings = Settings::from_pairs([("jwt_cache_entries", "0")]).unwrap();
+        let in_ns = |name: Option<&str>| crate::config::TrustedIssuer {
+            namespace: name.and_then(Namespace::parse),
+            ..settings.jwt.issuers[0].clone()
+        };
+        let verifier = JwtVerifier::new(
+            &settings.jwt,
+            vec![
+                Issuer::new(
+                    &in_ns(None),
+                    "https://a.example",
+                    vec!["c".into()],
+                    keys(&a),
+                ),
+                Issuer::new(
+                    &in_ns(Some("b")),
+                    "https://b.example",
+                    vec!["c".into()],
+                    keys(&b),
+                ),
+                // A second pool of A's users (its migration target), declared to share.
+                Issuer::new(
+                    &in_ns(None),
+                    "https://a2.example",
+                    vec!["c".into()],
+                    keys(&b),
+                ),
+            ],
+        );
+        let principal = |dev: &DevIssuer, iss: &str, sub: &str, user: Option<&str>| {
+            let mut c = claims(sub, user);
+            c["iss"] = iss.into();
+            c["client_id"] = "c".into();
+            let token = signed(dev, &c);
+            let verifier = &verifier;
+            async move { verifier.verify(&token).await.map(|v| v.sub) }
+        };
+        let alice = |dev, iss| principal(dev, iss, "alice", Some("alice"));
+        let from_a = alice(&a, "https://a.example").await.unwrap();
+        let from_b = alice(&b, "https://b.example").await.unwrap();
+        let from_a2 = alice(&b, "https://a2.example").await.unwrap();
+        assert_eq!(
+            from_a.as_str(),
+            "alice",
+            "the default namespace keeps bare subs"
+        );
+        assert_eq!(from_b.as_str(), "ns:b/alice");
+        assert_eq!(
+            from_a2, from_a,
+            "issuers of one namespace share their users"
+        );
+        // B's machine client `c` is B's, not A's.
+        let client = principal(&b, "https://b.example", "c", None).await.unwrap();
+        assert_eq!(client.as_str(), "ns:b/client:c");
+        assert_eq!(client.kind(), crate::domain::PrincipalKind::Client);
+        // A's issuer cannot mint a token for B's alice by writing the qualified form.
+        assert_eq!(
+            principal(&a, "https://a.example", "ns:b/alice", Some("x"))
+                .await
+                .unwrap_err(),
+            JwtError::Invalid("missing or reserved sub")
         );
     }
 

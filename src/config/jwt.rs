@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::ConfigError;
 use super::raw::{RawSettings, check_url};
 use super::setting::Setting;
+use crate::domain::{DEFAULT_NAMESPACE, Namespace};
 
 /// The `iss` of dev tokens. Not a URL anyone could serve, so it cannot be confused with Cognito.
 pub const DEV_ISSUER: &str = "urn:cutover:dev-issuer";
@@ -59,7 +60,7 @@ const CACHE_ENTRIES: Setting = Setting::new(
 const ISSUERS: Setting = Setting::new(
     "jwt_issuers",
     "",
-    "several trusted issuers, only in the `CUTOVER_CONFIG` file: `[[jwt_issuers]]` tables of `issuer`, `jwks_url` (optional, as above), `client_ids` and `token_use` (lists, `token_use` defaults to `[\"access\"]`); replaces `CUTOVER_JWT_ISSUER`, `_JWKS_URL`, `_CLIENT_IDS` and `_TOKEN_USE`, which cannot be set beside it",
+    "several trusted issuers, only in the `CUTOVER_CONFIG` file: `[[jwt_issuers]]` tables of `issuer`, `jwks_url` (optional, as above), `client_ids` and `token_use` (lists, `token_use` defaults to `[\"access\"]`) and `namespace` (whose principals the issuer's tokens name: `default`, the first table's unless it says otherwise, is the bare `sub`s of a single issuer; another name, 1 to 32 of `a-z0-9-`, qualifies them as `ns:<name>/<sub>`; required from the second table on, so that two issuers share their users only when told to); replaces `CUTOVER_JWT_ISSUER`, `_JWKS_URL`, `_CLIENT_IDS` and `_TOKEN_USE`, which cannot be set beside it",
 );
 
 pub(super) const SETTINGS: &[Setting] = &[
@@ -93,6 +94,8 @@ pub struct TrustedIssuer {
     pub client_ids: Vec<String>,
     pub accept_access: bool,
     pub accept_id: bool,
+    /// Whose principals its tokens name: `None` the default namespace (bare `sub`s).
+    pub namespace: Option<Namespace>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +141,7 @@ struct IssuerTable {
     client_ids: Vec<String>,
     #[serde(default = "access_only")]
     token_use: Vec<String>,
+    namespace: Option<String>,
 }
 
 fn access_only() -> Vec<String> {
@@ -226,6 +230,7 @@ fn single_issuer(raw: &RawSettings) -> Result<TrustedIssuer, ConfigError> {
         client_ids,
         accept_access,
         accept_id,
+        namespace: None,
     })
 }
 
@@ -279,14 +284,35 @@ fn issuers_from_tables(
         {
             return Err(invalid(format!("issuer {:?} is listed twice", t.issuer)));
         }
+        let namespace = namespace(n, t.namespace.as_deref()).map_err(invalid)?;
         issuers.push(TrustedIssuer {
             source,
             client_ids,
             accept_access,
             accept_id,
+            namespace,
         });
     }
     Ok(issuers)
+}
+
+/// The namespace of table `n` (from 0). The first defaults to the bare one, so a deployment
+/// that adds a table for its one issuer keeps its principals; any further one must say, because
+/// sharing users with an issuer that can mint any `sub` is a decision, and so is not sharing
+/// them with the pool its users are migrating from.
+fn namespace(n: usize, given: Option<&str>) -> Result<Option<Namespace>, String> {
+    match given {
+        None if n == 0 => Ok(None),
+        None => Err(format!(
+            "namespace: required beside another issuer: \"{DEFAULT_NAMESPACE}\" shares the \
+             principals of the issuers in the default namespace (a pool migration), any other \
+             name keeps this issuer's apart, as ns:<name>/<sub>"
+        )),
+        Some(DEFAULT_NAMESPACE) => Ok(None),
+        Some(name) => Namespace::parse(name)
+            .map(Some)
+            .ok_or_else(|| format!("namespace {name:?}: expected 1 to 32 of a-z 0-9 -")),
+    }
 }
 
 fn issuer_of(source: &IssuerSettings) -> &str {
@@ -347,6 +373,7 @@ issuer = "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_new"
 jwks_url = "http://127.0.0.1:9000/jwks.json"
 client_ids = ["web2"]
 token_use = ["access", "id"]
+namespace = "central"
 "#;
 
     #[test]
@@ -377,6 +404,11 @@ token_use = ["access", "id"]
         assert_eq!(new.client_ids, ["web2"]);
         assert!(new.accept_access && new.accept_id);
         assert_eq!(
+            old.namespace, None,
+            "the first issuer's principals stay bare"
+        );
+        assert_eq!(new.namespace.as_ref().map(|n| n.as_str()), Some("central"));
+        assert_eq!(
             s.web.oauth_client_id, "web",
             "the first issuer's first client"
         );
@@ -406,6 +438,19 @@ token_use = ["access", "id"]
             (
                 format!("{0}{0}", one(&format!("{url}client_ids = [\"c\"]"))),
                 "listed twice",
+            ),
+            (
+                one(&format!("{url}client_ids = [\"c\"]\nnamespace = \"EU/1\"")),
+                "namespace \"EU/1\"",
+            ),
+            // A second issuer without a namespace: sharing its users or not is not guessed.
+            (
+                format!(
+                    "{}{}",
+                    one(&format!("{url}client_ids = [\"c\"]")),
+                    one("issuer = \"https://j.example\"\nclient_ids = [\"c\"]")
+                ),
+                "#2: namespace: required",
             ),
         ];
         for (toml, want) in cases {

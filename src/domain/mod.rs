@@ -13,7 +13,9 @@ pub use fallback_mode::FallbackMode;
 pub use filename::Filename;
 pub use key_id::KeyId;
 pub use photo::{Photo, PhotoId, PhotoView, Stamp};
-pub use principal::{AuthMethod, CLIENT_PREFIX, Principal, PrincipalId, PrincipalKind};
+pub use principal::{
+    AuthMethod, CLIENT_PREFIX, DEFAULT_NAMESPACE, Namespace, Principal, PrincipalId, PrincipalKind,
+};
 pub use scope::Scope;
 
 #[derive(Debug, thiserror::Error)]

@@ -109,9 +109,11 @@ impl Entry {
     ) -> Result<Self, RevokeError> {
         match &revoked {
             Revoked::Sub { sub, .. } => {
-                if PrincipalId::from_sub(sub).is_none() {
+                // A user of another issuer's namespace is named in its qualified form.
+                let user = PrincipalId::from_owner(sub).filter(|p| p.kind() == PrincipalKind::User);
+                if user.is_none() {
                     return Err(RevokeError::Invalid(format!(
-                        "sub {sub:?}: not a user's sub (empty, over 256 bytes, or apikey:/client:)"
+                        "sub {sub:?}: not a user's sub (empty, over 256 bytes, apikey:/client:, or ns:<namespace>/ not followed by a sub)"
                     )));
                 }
                 check_text("sub", sub)?;
@@ -363,6 +365,19 @@ mod tests {
             !set.token_revoked(&facts(&client, None, None, Some(0))),
             "the client named alice is not the user alice"
         );
+        // Another issuer's alice is another user, revoked by her qualified name.
+        let eu = crate::domain::Namespace::parse("eu").unwrap();
+        let eu_alice = alice.clone().in_namespace(Some(&eu));
+        assert!(!set.token_revoked(&facts(&eu_alice, None, None, Some(0))));
+        let qualified = RevocationSet::new(
+            &[entry(Revoked::Sub {
+                sub: "ns:eu/alice".into(),
+                before: NOW,
+            })],
+            NOW,
+        );
+        assert!(qualified.token_revoked(&facts(&eu_alice, None, None, Some(NOW))));
+        assert!(!qualified.token_revoked(&facts(&alice, None, None, Some(0))));
     }
 
     #[test]
@@ -406,6 +421,10 @@ mod tests {
             },
             Revoked::Sub {
                 sub: "a b".into(),
+                before: NOW,
+            },
+            Revoked::Sub {
+                sub: "ns:eu/client:cron".into(),
                 before: NOW,
             },
             Revoked::Sub {

@@ -255,8 +255,14 @@ async fn the_token_command_refuses_when_a_real_issuer_is_configured() {
     assert!(stderr.contains("dev issuer"), "{stderr}");
 }
 
-/// Two pools at once (an old and a new one), from `[[jwt_issuers]]` in the config file.
+/// Two pools at once (an old and a new one), from `[[jwt_issuers]]` in the config file, the new
+/// one's principals apart from the old one's.
 fn two_pools(old_jwks: &str, new_jwks: &str) -> String {
+    two_pools_in(old_jwks, new_jwks, "new")
+}
+
+/// Two pools, the new one in `namespace` (`default`: the old one's, a pool migration).
+fn two_pools_in(old_jwks: &str, new_jwks: &str, namespace: &str) -> String {
     format!(
         r#"
 [[jwt_issuers]]
@@ -268,8 +274,83 @@ client_ids = ["{CLIENT}"]
 issuer = "{NEW_POOL}"
 jwks_url = "{new_jwks}"
 client_ids = ["web-new"]
+namespace = "{namespace}"
 "#
     )
+}
+
+/// Old carol uploads and spends her whole quota; then new carol (the same `sub` from the new
+/// pool) lists: what she sees, and whether her quota was left.
+async fn carol_of_the_new_pool_after_the_old_one(namespace: &str) -> (Value, u16) {
+    let keys = tempfile::tempdir().unwrap();
+    let (old, new) = (
+        DevIssuer::load_or_create(&keys.path().join("old")).unwrap(),
+        DevIssuer::load_or_create(&keys.path().join("new")).unwrap(),
+    );
+    let (old_jwks, new_jwks) = (serve_jwks(old.jwks()), serve_jwks(new.jwks()));
+    // A cell a minute: a quota spent stays spent for the rest of the test.
+    let app = app()
+        .with_config_file(&two_pools_in(&old_jwks.url, &new_jwks.url, namespace))
+        .with("rate_per_minute", "1")
+        .with("rate_burst", "20")
+        .spawn()
+        .await;
+    let old_carol = Auth::Bearer(token(&old, old.kid(), ISSUER, CLIENT));
+    let new_carol = Auth::Bearer(token(&new, new.kid(), NEW_POOL, "web-new"));
+    app.upload_ok(&old_carol, "carol.png", crate::helpers::png(b"old"))
+        .await;
+    let mut spent = false;
+    for _ in 0..30 {
+        if app.list_status(&old_carol).await == 429 {
+            spent = true;
+            break;
+        }
+    }
+    assert!(spent, "old carol's quota runs out");
+    let res = app.get("/api/photos", &new_carol).await;
+    let status = res.status().as_u16();
+    let page = if status == 200 {
+        res.json().await.unwrap()
+    } else {
+        Value::Null
+    };
+    (page, status)
+}
+
+#[tokio::test]
+async fn the_same_sub_from_another_pool_sees_none_of_the_first_pools_photos_nor_its_quota() {
+    let (page, status) = carol_of_the_new_pool_after_the_old_one("new").await;
+    assert_eq!(status, 200, "new carol's quota is her own");
+    assert_eq!(page["items"], json!([]), "{page}");
+}
+
+#[tokio::test]
+async fn two_pools_declared_to_share_a_namespace_share_their_users() {
+    let (_, status) = carol_of_the_new_pool_after_the_old_one("default").await;
+    assert_eq!(status, 429, "one carol, one quota");
+    // The photos, with a quota left to list them.
+    let keys = tempfile::tempdir().unwrap();
+    let (old, new) = (
+        DevIssuer::load_or_create(&keys.path().join("old")).unwrap(),
+        DevIssuer::load_or_create(&keys.path().join("new")).unwrap(),
+    );
+    let (old_jwks, new_jwks) = (serve_jwks(old.jwks()), serve_jwks(new.jwks()));
+    let app = app()
+        .with_config_file(&two_pools_in(&old_jwks.url, &new_jwks.url, "default"))
+        .spawn()
+        .await;
+    let old_carol = Auth::Bearer(token(&old, old.kid(), ISSUER, CLIENT));
+    let new_carol = Auth::Bearer(token(&new, new.kid(), NEW_POOL, "web-new"));
+    let photo = app
+        .upload_ok(&old_carol, "carol.png", crate::helpers::png(b"old"))
+        .await;
+    let page = app.list(&new_carol, "").await;
+    assert_eq!(page["items"][0]["id"], photo["id"], "{page}");
+    let me: Value = app.get("/api/me", &new_carol).await.json().await.unwrap();
+    assert_eq!(
+        me["principal"], "carol",
+        "the old pool's principal, unchanged: {me}"
+    );
 }
 
 const NEW_POOL: &str = "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_new";
@@ -334,6 +415,7 @@ async fn two_issuers_at_once_each_with_its_own_keys_and_client_ids() {
         .await
         .unwrap();
     assert_eq!(me["issuer"], NEW_POOL, "{me}");
+    assert_eq!(me["principal"], "ns:new/carol", "{me}");
     let metrics = app.metrics_text().await;
     for iss in [ISSUER, NEW_POOL] {
         let series = format!("cutover_jwt_requests_total{{issuer=\"{iss}\"}}");
