@@ -6,6 +6,8 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+pub mod refusals;
+
 /// The default filter: `info` for the service (the access log is sampled at `info`, every request
 /// at `debug`: see `routes/observe.rs`), quieter dependencies.
 const DEFAULT_FILTER: &str = "info,actix_server=warn,aws_config=warn,aws_smithy_runtime=warn";

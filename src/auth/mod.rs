@@ -25,6 +25,7 @@ use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, PrincipalId, Sco
 use crate::fallback::FallbackFlag;
 use crate::fallback::revocations::TokenFacts;
 use crate::ratelimit::{KeyQuota, RateLimitHeaders};
+use crate::telemetry::refusals::refusal;
 
 /// What a request presented, as the HTTP layer read it: the raw value of its one
 /// `Authorization` header and of its one `X-API-KEY` header. No `Debug`: it holds secrets.
@@ -245,7 +246,7 @@ impl Authenticator {
         if owned_by_another(&found, &caller.principal.id) {
             match self.mismatch {
                 CredentialMismatch::Refuse => {
-                    tracing::info!(sub = %caller.principal.id, key_id = %found.id, owner = %found.principal, "JWT sent with another user's API key: refused");
+                    refusal!(sub = %caller.principal.id, key_id = %found.id, owner = %found.principal, "JWT sent with another user's API key: refused");
                     return Err(AuthError::Unauthenticated(AuthFailure::CredentialMismatch)
                         .for_key(found.id));
                 }
@@ -265,26 +266,26 @@ impl Authenticator {
         access: Access,
     ) -> Result<Caller, AuthError> {
         let Some(token) = bearer_token(value) else {
-            tracing::info!(reason = "not one Bearer credential", "JWT rejected");
+            refusal!(reason = "not one Bearer credential", "JWT rejected");
             return Err(AuthError::Unauthenticated(AuthFailure::InvalidToken));
         };
         let verified = match self.jwt.verify(token).await {
             Ok(v) => v,
             Err(JwtError::Invalid(reason)) => {
-                tracing::info!(reason, "JWT rejected");
+                refusal!(reason, "JWT rejected");
                 return Err(AuthError::Unauthenticated(AuthFailure::InvalidToken));
             }
             Err(JwtError::Unavailable) => return Err(AuthError::IdpUnavailable),
         };
         // On every request, cached token or not: a revocation is in force from the next poll.
         if self.token_revoked(&verified) {
-            tracing::info!(sub = %verified.sub, jti = ?verified.jti, origin_jti = ?verified.origin_jti, "revoked token refused");
+            refusal!(sub = %verified.sub, jti = ?verified.jti, origin_jti = ?verified.origin_jti, "revoked token refused");
             return Err(AuthError::Unauthenticated(AuthFailure::Revoked));
         }
         if let Some(scope) = self.scope(access)
             && !scope.granted_by(&verified.scope)
         {
-            tracing::info!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
+            refusal!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
             return Err(AuthError::InsufficientScope(scope.clone()));
         }
         self.link(self.token_caller(verified), key)
@@ -307,7 +308,7 @@ impl Authenticator {
             match self.keys.lookup(presented).await {
                 Ok(found) => found,
                 Err(KeyLookupError::Unknown) => {
-                    tracing::info!(fingerprint = %crate::crypto::fingerprint(&crate::crypto::sha256(presented.as_bytes())), "unknown API key");
+                    refusal!(fingerprint = %crate::crypto::fingerprint(&crate::crypto::sha256(presented.as_bytes())), "unknown API key");
                     return Err(AuthError::Unauthenticated(AuthFailure::InvalidKey));
                 }
                 Err(KeyLookupError::Unavailable) => return Err(AuthError::Unavailable("API keys")),
@@ -316,7 +317,7 @@ impl Authenticator {
         // A revoked key is refused from the next control poll, before the key set's refresh
         // drops it.
         if self.flag.revocations().key_revoked(&found.id) {
-            tracing::info!(key_id = %found.id, fingerprint = %found.fingerprint, "revoked API key refused");
+            refusal!(key_id = %found.id, fingerprint = %found.fingerprint, "revoked API key refused");
             return Err(AuthError::Unauthenticated(AuthFailure::Revoked).for_key(found.id));
         }
         // Expired, brownout, canary, deny: in that order (key_refusal.rs says why).

@@ -16,6 +16,7 @@ use crate::domain::Principal;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::ratelimit::client_ip::TrustedProxies;
+use crate::telemetry::refusals;
 
 /// The header of the legacy key path.
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -69,13 +70,25 @@ async fn gate<T>(
         .app_data::<web::Data<AppState>>()
         .expect("AppState is registered by startup")
         .clone();
+    let client = client_ip(&state.limits.proxies, req);
     let request = Request {
         credentials: credentials(req),
-        client: client_ip(&state.limits.proxies, req),
+        client,
         route: super::route_of(req),
         access,
     };
-    let Decision { caller, verdict } = decide(&state.auth, &state.limits, &request).await;
+    // The refusal lines written while deciding are logged or not as one (`telemetry::refusals`),
+    // and the access log follows them.
+    let refusals = state.limits.refusals.clone();
+    let decision = refusals::deciding(
+        refusals,
+        client,
+        decide(&state.auth, &state.limits, &request),
+    );
+    let (Decision { caller, verdict }, decided) = decision.await;
+    if let Some(decided) = decided {
+        req.extensions_mut().insert(refusals::Decided(decided));
+    }
     let taken = caller.as_ref().map(take);
     if let Some(caller) = caller {
         crate::http::observe::record_caller(req, &caller);

@@ -22,6 +22,7 @@ use super::client_ip::bucket;
 use super::headers::{limit_field, policy_field, retry_after_secs};
 use super::{AUTH_FAILURES_POLICY, Policy};
 use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
+use crate::telemetry::refusals::refusal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Probe {
@@ -144,7 +145,8 @@ pub(super) fn brake_policy(per_minute: u32) -> Policy {
 /// The 429 for a client with no failure left, whose next one would pass after `wait`.
 pub(super) fn braked(policy: &Policy, client: IpAddr, wait: Duration) -> RateLimitInfo {
     let retry_after_secs = retry_after_secs(wait);
-    tracing::info!(%client, retry_after_secs, "authentication failures over quota");
+    let network = crate::telemetry::refusals::network(client);
+    refusal!(%network, retry_after_secs, "authentication failures over quota");
     RateLimitInfo {
         retry_after_secs,
         policy: policy_field(policy),

@@ -30,6 +30,7 @@ use crate::common::Route;
 use crate::config::RateSettings;
 use crate::domain::PrincipalId;
 use crate::periodic::Background;
+use crate::telemetry::refusals::RefusalLog;
 
 /// The policy names the headers and problem bodies use.
 pub const DEFAULT_POLICY: &str = "default";
@@ -79,6 +80,8 @@ pub struct RateLimits {
     pub principals: PrincipalLimits,
     pub failures: FailureBrake,
     pub proxies: TrustedProxies,
+    /// Which refusals are logged: the first of each client network per minute.
+    pub refusals: Arc<RefusalLog>,
     shared: Option<SharedLimits>,
 }
 
@@ -88,6 +91,7 @@ impl RateLimits {
             principals: PrincipalLimits::new(settings),
             failures: FailureBrake::new(settings.per_instance(settings.auth_failures_per_minute)),
             proxies: TrustedProxies::new(settings.trusted_proxies.clone()),
+            refusals: Arc::default(),
             shared,
         }
     }
@@ -160,6 +164,7 @@ impl RateLimits {
     pub fn sweep(&self) {
         self.principals.sweep();
         self.failures.sweep();
+        self.refusals.flush();
     }
 
     /// Sweeps every [`SWEEP_EVERY`] and, with a shared store, probes it every [`PROBE_EVERY`]
