@@ -60,6 +60,7 @@ mod rate_limits;
 mod readiness;
 mod redis_limits;
 mod refusal_causes;
+mod refusal_log;
 mod request_id;
 mod revocation;
 mod revocation_queue;

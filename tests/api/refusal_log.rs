@@ -1,0 +1,146 @@
+//! The log under a flood of refusals, read from a `cutover serve`'s own stderr (JSON lines): the
+//! first refusals of a client network are logged whole, the rest are not, and another network
+//! is still heard.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::cutover_command;
+
+/// A `cutover serve` whose log goes to a file; killed on drop.
+struct Logged {
+    address: String,
+    log: std::path::PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+async fn serve(pairs: &[(&str, &str)]) -> Logged {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let (port, admin) = (free_port(), free_port());
+    let mut cmd = cutover_command();
+    cmd.env("CUTOVER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CUTOVER_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
+        .env("CUTOVER_DATA_DIR", dir.path().join("data"))
+        .env("CUTOVER_LOG", "info")
+        .env("CUTOVER_LOG_FORMAT", "json");
+    for (k, v) in pairs {
+        cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
+    }
+    let child = cmd
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("cutover serve starts");
+    let served = Logged {
+        address: format!("http://127.0.0.1:{port}"),
+        log,
+        child,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("{}/healthz", served.address))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "cutover serve did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    served
+}
+
+impl Logged {
+    /// A request with a token no issuer signed, from `client` (behind the trusted proxy).
+    async fn refused(&self, client: &str) -> u16 {
+        reqwest::Client::new()
+            .get(format!("{}/api/photos", self.address))
+            .header("authorization", "Bearer not.a.token")
+            .header("x-forwarded-for", client)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// The `info` lines with `message`, once there are at least `want` of them (the log is
+    /// written before each answer leaves, so this only guards against a slow file system);
+    /// the deadline is generous, the count is exact.
+    async fn lines(&self, message: &str, want: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let found: Vec<Value> = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|l| l["level"] == "INFO" && l["fields"]["message"] == message)
+                // The refusals' own, not the start's probe of `/healthz`.
+                .filter(|l| {
+                    l["fields"]["path"]
+                        .as_str()
+                        .is_none_or(|p| p == "/api/photos")
+                })
+                .collect();
+            if found.len() >= want || Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_flood_from_one_network_logs_its_first_ten_refusals_whole_and_another_network_still_logs()
+{
+    let app = serve(&[
+        ("trusted_proxies", "127.0.0.1"),
+        // The brake answers 429 from the sixth failure of an address on, which logs too.
+        ("auth_failures_per_minute", "5"),
+    ])
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..25 {
+        statuses.push(app.refused("203.0.113.7").await);
+    }
+    assert_eq!(&statuses[..5], [401; 5]);
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Ten requests of 203.0.113.0/24 logged, each whole: five rejected tokens, five brakes,
+    // and their ten access log lines; the fifteen others none.
+    let rejected = app.lines("JWT rejected", 5).await;
+    assert_eq!(rejected.len(), 5, "{rejected:?}");
+    let braked = app.lines("authentication failures over quota", 5).await;
+    assert_eq!(braked.len(), 5, "{braked:?}");
+    assert_eq!(
+        braked[0]["fields"]["network"], "203.0.113.0/24",
+        "no address"
+    );
+    let access = app.lines("request", 10).await;
+    assert_eq!(access.len(), 10, "{access:?}");
+    assert_eq!(
+        access
+            .iter()
+            .filter(|l| l["fields"]["status"] == 429)
+            .count(),
+        5
+    );
+    // Another network is heard through the flood.
+    assert_eq!(app.refused("198.51.100.7").await, 401);
+    assert_eq!(app.lines("JWT rejected", 6).await.len(), 6);
+    assert_eq!(app.lines("request", 11).await.len(), 11);
+}
