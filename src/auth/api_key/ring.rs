@@ -55,12 +55,8 @@ pub struct KeyRing {
     carried: HashMap<PrincipalId, CarriedQuota>,
 }
 
-/// A key's own `rate_per_minute`/`burst`, carried over to the machine client that owns the key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CarriedQuota {
-    pub rate_per_minute: Option<u32>,
-    pub burst: Option<u32>,
-}
+/// The same figures `keys link --client` stores with the client in the control state.
+pub use crate::fallback::links::CarriedQuota;
 
 impl KeyRing {
     /// Keys of the current version, plus previous-version keys of ids that still exist in the
