@@ -476,3 +476,40 @@ async fn during_keys_link_neither_the_key_nor_the_owner_ever_lists_fewer_items()
         "from the control poll, not the key refresh"
     );
 }
+
+/// A key id linked, revoked, then added again names a new key: it acts as itself, not as the
+/// owner the old key was linked to.
+#[tokio::test]
+async fn a_key_added_again_under_a_linked_id_does_not_act_as_the_old_owner() {
+    let app = app()
+        .with("api_keys_refresh_secs", "1")
+        .with("control_poll_secs", "1")
+        .with_keys(json!([{"id": "legacy", "key": "k-legacy"}]))
+        .spawn()
+        .await;
+    let (ok, _, stderr) = link(&app, &[]);
+    assert!(ok, "{stderr}");
+    let principal = |auth: Auth| {
+        let app = &app;
+        async move {
+            let seen: Value = app.get("/api/me", &auth).await.json().await.ok()?;
+            seen["principal"].as_str().map(str::to_string)
+        }
+    };
+    crate::support::eventually(30, "the key acting as alice", || async {
+        let p = principal(Auth::Key("k-legacy".into())).await?;
+        (p == "alice").then_some(())
+    })
+    .await;
+    let (ok, _, stderr) = app.cli(&["keys", "revoke", "--id", "legacy"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = app.cli(&["keys", "add", "--id", "legacy"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("the link is removed"), "{stderr}");
+    let fresh = Auth::Key(stdout.trim().to_string());
+    crate::support::eventually(30, "the new key acting as itself", || async {
+        let p = principal(fresh.clone()).await?;
+        (p == "apikey:legacy").then_some(())
+    })
+    .await;
+}
