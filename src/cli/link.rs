@@ -116,7 +116,8 @@ pub async fn run(
     let change = links::link(control, id, &owner, quota, crate::common::unix_now()).await?;
     match change {
         LinkChange::Set { .. } => eprintln!(
-            "key {id} now acts as {owner}: linked in the control state; every instance follows              at its next control poll (within {poll} s)"
+            "key {id} now acts as {owner}: linked in the control state; every instance follows \
+             at its next control poll (within {poll} s)"
         ),
         LinkChange::Unchanged { .. } => eprintln!("key {id} already acts as {owner}"),
     }

@@ -475,6 +475,16 @@ async fn during_keys_link_neither_the_key_nor_the_owner_ever_lists_fewer_items()
         late["owner"], "alice",
         "from the control poll, not the key refresh"
     );
+    // The admin surfaces name the owner the gate acts for.
+    let res = app.admin_get("/admin/clients?days=1").await;
+    let list: Value = res.json().await.unwrap();
+    let row = list["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key_id"] == "legacy")
+        .cloned();
+    assert_eq!(row.map(|r| r["owner"].clone()), Some(json!("alice")));
 }
 
 /// A key id linked, revoked, then added again names a new key: it acts as itself, not as the
