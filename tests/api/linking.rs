@@ -175,7 +175,7 @@ async fn keys_link_moves_a_keys_uploads_to_its_new_owner() {
         .unwrap();
     assert_eq!(item["owner"], "alice");
 
-    // The key now acts as alice (from the next key refresh), so it sees the same history and
+    // The key now acts as alice (from the next control poll), so it sees the same history and
     // its new uploads land with hers.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while listed(&app, &key).await.1 != 4 && std::time::Instant::now() < deadline {

@@ -173,7 +173,7 @@ async fn a_server_key_is_suggested_as_a_machine_client_and_moves_to_it_with_its_
         "{list}"
     );
 
-    // Instances follow the new key set at their next key refresh (here every second).
+    // Instances follow the link at their next control poll (or key refresh, here every second).
     let row = row_when(&app, KEY, "the new owner in the key set in force", |r| {
         r["owner"] == "client:partner-cron"
     })
