@@ -201,6 +201,16 @@ mod tests {
     }
 
     #[test]
+    fn a_key_request_whose_first_use_cannot_be_written_is_refused_as_unavailable() {
+        let key = KeyId::parse("legacy").unwrap();
+        let e = ApiError::from(AuthError::Unavailable(STORAGE).for_key(key.clone()));
+        assert_eq!(
+            attribute(StatusCode::SERVICE_UNAVAILABLE, None, Some(&e)),
+            Some((&key, Outcome::Refused(UNAVAILABLE), None))
+        );
+    }
+
+    #[test]
     fn key_refusals_and_429s_are_refused_by_cause_and_the_rest_accepted() {
         let key = KeyId::parse("legacy").unwrap();
         let denied = ApiError::from(
