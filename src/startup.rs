@@ -232,7 +232,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (a, b) = tokio::join!(self.server, self.admin);
         self.background.stop().await;
-        self.ledger_flush.flush(crate::common::unix_now()).await;
+        self.ledger_flush.last(crate::common::unix_now()).await;
         for reporter in &self.reporters {
             reporter.flush().await;
         }

@@ -90,13 +90,19 @@ async fn gate<T>(
         req.extensions_mut().insert(refusals::Decided(decided));
     }
     let taken = caller.as_ref().map(take);
+    let mut recorded = Ok(());
     if let Some(caller) = caller {
         crate::http::observe::record_caller(req, &caller);
+        if verdict.is_ok() {
+            // Before the handler does anything: a key's use must not be served unrecorded.
+            recorded = super::ledger::first_use(&state, req, &caller).await;
+        }
         // The one value the gate hands on: the observe middleware reads it for metrics, the
         // access log and the answer's headers, also on a 429.
         req.extensions_mut().insert(caller);
     }
     verdict?;
+    recorded?;
     Ok(taken.expect("an admitted request has a caller"))
 }
 

@@ -1,5 +1,7 @@
 //! Which requests the ledger records, and as what: called once per request by the observe
-//! middleware with the gate's [`Caller`] and the error answered, if any.
+//! middleware with the gate's [`Caller`] and the error answered, if any ([`record`]), and before
+//! that by the gate for an admitted request of a key, whose first use in the hour must be in the
+//! store before the handler runs ([`first_use`]).
 //!
 //! - a refusal attributed to a key (`AuthError::KeyRefused`, built wherever the presented key
 //!   matched a key id) is refused under its cause: the `AuthFailure` label, or `rate_limited`;
@@ -11,15 +13,16 @@
 //!
 //! Everything else (no key involved) costs a branch.
 
-use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use actix_web::http::header::USER_AGENT;
+use actix_web::{HttpMessage, HttpRequest};
 
-use crate::auth::Caller;
+use crate::auth::{AuthError, Caller};
 use crate::domain::{AuthMethod, KeyId};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::ledger::RATE_LIMITED;
+use crate::ledger::first_use::{FirstUse, NotDurable};
 use crate::ledger::recorder::{Observation, Outcome};
 
 /// The refusal cause of an error: its auth failure's label, `rate_limited` for a 429, or the
@@ -28,9 +31,16 @@ pub fn cause(err: &ApiError) -> &'static str {
     match (err.auth_failure(), err) {
         (Some(f), _) => f.label(),
         (None, ApiError::RateLimited(_)) => RATE_LIMITED,
+        (None, ApiError::Auth(e)) if matches!(e.answered(), AuthError::Unavailable(_)) => {
+            UNAVAILABLE
+        }
         (None, _) => "refused",
     }
 }
+
+/// The refusal cause of a key request refused because a store it needs is unavailable (its
+/// first use of the hour could not be written).
+pub const UNAVAILABLE: &str = "unavailable";
 
 /// What the ledger records of a request: the key, how it ended, and the `sub` it came with;
 /// `None` when no key was involved.
@@ -57,19 +67,69 @@ pub fn attribute<'a>(
     }
 }
 
-pub async fn record(
+/// In a request's extensions: the gate wrote this request to the ledger as its key's first use
+/// of the hour, so observe does not count it again.
+pub struct Recorded;
+
+/// The gate's half, for an admitted request the ledger attributes to a key: its key's first use
+/// in the hour is made durable before the handler runs (`ledger::first_use`). When the store
+/// cannot take it, the request is refused as any store outage is (503 `unavailable`,
+/// `Retry-After`), attributed to the key (so counted as refused, cause `unavailable`), and
+/// nothing is done.
+pub async fn first_use(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &Caller,
+) -> Result<(), ApiError> {
+    let Some((key, outcome, sub)) = attribute(StatusCode::OK, Some(caller), None) else {
+        return Ok(());
+    };
+    let at = crate::common::unix_now();
+    if state.ledger.first_uses.is_durable(key, at) {
+        return Ok(());
+    }
+    let o = observation(state, req, Some(caller), (key, outcome, sub), at);
+    match state.ledger.first_use(&o).await {
+        Ok(FirstUse::Durable) => Ok(()),
+        Ok(FirstUse::Written) => {
+            req.extensions_mut().insert(Recorded);
+            Ok(())
+        }
+        Err(NotDurable) => Err(AuthError::Unavailable(STORAGE).for_key(key.clone()).into()),
+    }
+}
+
+/// What the 503 of an unwritable first use names, as every other store outage's does.
+const STORAGE: &str = "storage";
+
+/// Observe's half: counts the request in memory, for the next flush (unless the gate wrote it).
+pub fn record(
     state: &AppState,
     req: &HttpRequest,
     status: StatusCode,
     caller: Option<&Caller>,
     err: Option<&ApiError>,
 ) {
-    let Some((key, outcome, sub)) = attribute(status, caller, err) else {
+    let Some(attributed @ (key, outcome, _)) = attribute(status, caller, err) else {
         return;
     };
     if let Outcome::Refused(_) = outcome {
         state.metrics.key_refused(key);
     }
+    if req.extensions().contains::<Recorded>() {
+        return;
+    }
+    let o = observation(state, req, caller, attributed, crate::common::unix_now());
+    state.ledger.recorder.record(&o);
+}
+
+fn observation<'a>(
+    state: &AppState,
+    req: &'a HttpRequest,
+    caller: Option<&'a Caller>,
+    (key, outcome, sub): (&'a KeyId, Outcome, Option<&'a str>),
+    at: u64,
+) -> Observation<'a> {
     let agent = match req.headers().get(USER_AGENT).map(|v| v.to_str()) {
         None => "(none)",
         Some(Ok(agent)) => agent,
@@ -79,9 +139,7 @@ pub async fn record(
         Some(AuthMethod::Jwt { issuer, .. }) if sub.is_some() => Some(&**issuer),
         _ => None,
     };
-    // A key's first use in the hour is durable before the answer goes; the rest is counted
-    // in memory and flushed.
-    let o = Observation {
+    Observation {
         key,
         outcome,
         agent,
@@ -89,15 +147,13 @@ pub async fn record(
         route: crate::http::route_of(req),
         sub,
         issuer,
-        at: crate::common::unix_now(),
-    };
-    state.ledger.observe(&o).await;
+        at,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::AuthError;
     use crate::domain::{AuthFailure, Principal, PrincipalId};
 
     fn caller(method: AuthMethod, id: PrincipalId, linked_key: Option<KeyId>) -> Caller {
@@ -141,6 +197,16 @@ mod tests {
         assert_eq!(
             attribute(StatusCode::OK, Some(&m2m), None),
             Some((&key, Outcome::WithJwt, Some("client:partner-cron")))
+        );
+    }
+
+    #[test]
+    fn a_key_request_whose_first_use_cannot_be_written_is_refused_as_unavailable() {
+        let key = KeyId::parse("legacy").unwrap();
+        let e = ApiError::from(AuthError::Unavailable(STORAGE).for_key(key.clone()));
+        assert_eq!(
+            attribute(StatusCode::SERVICE_UNAVAILABLE, None, Some(&e)),
+            Some((&key, Outcome::Refused(UNAVAILABLE), None))
         );
     }
 

@@ -73,7 +73,7 @@ pub async fn observe(
         .error()
         .and_then(|e| e.as_error::<ApiError>());
     let failure: Option<AuthFailure> = api_error.and_then(ApiError::auth_failure);
-    super::ledger::record(&state, res.request(), status, caller.as_ref(), api_error).await;
+    super::ledger::record(&state, res.request(), status, caller.as_ref(), api_error);
 
     let metrics = &state.metrics;
     metrics.latency(route, ms);

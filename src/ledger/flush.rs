@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use super::recorder::{Observation, Recorder};
 use super::{Batch, Kind, Ledger, WriteId, Writer, day_of, merge_batch};
 use crate::metrics::keys::KeyDeltas;
 use crate::periodic::Background;
@@ -17,7 +16,7 @@ use crate::periodic::Background;
 /// Hands a drained delta's per-key figures to CloudWatch: accepted on the key path, refused,
 /// and the latest accepted request. Once per drain, whether or not the store write succeeds
 /// (a failed write is carried and sent again; publishing it again would count it twice).
-fn publish(to: &KeyDeltas, drained: &Batch) {
+pub(super) fn publish(to: &KeyDeltas, drained: &Batch) {
     for ((key, _), day) in drained {
         let accepted = day.get(Kind::Accepted, "");
         let refused: u64 = day
@@ -26,40 +25,6 @@ fn publish(to: &KeyDeltas, drained: &Batch) {
             .map(|(_, s)| s.count)
             .sum();
         to.add(key, accepted.count, refused, accepted.last);
-    }
-}
-
-impl Ledger {
-    /// Records `o` (a key's first use in its hour on this instance) in the store now, so a
-    /// crash before the next flush cannot lose the fact that the key was used; the recorder
-    /// does not hold it, so the flush does not count it again. On a failed write it goes to
-    /// the recorder as any other request (and the next request of the hour tries again).
-    pub async fn record_first_use(&self, o: &Observation<'_>) {
-        let one = Recorder::default();
-        one.record(o);
-        let batch = one.drain();
-        match self.store.record(&batch, self.first_uses.next()).await {
-            Ok(()) => {
-                if let Some(published) = &self.published {
-                    publish(published, &batch);
-                }
-            }
-            Err(error) => {
-                tracing::warn!(key_id = %o.key, %error, "cannot write a key's first use of the hour now; it goes with the next flush");
-                self.recorder.release_first_use(o);
-                self.recorder.record(o);
-            }
-        }
-    }
-
-    /// Records `o`: durably first if it is its key's first use in the hour on this instance,
-    /// else in memory for the next flush.
-    pub async fn observe(&self, o: &Observation<'_>) {
-        if self.recorder.claim_first_use(o) {
-            self.record_first_use(o).await;
-        } else {
-            self.recorder.record(o);
-        }
     }
 }
 
@@ -106,6 +71,13 @@ impl Flusher {
                 tracing::warn!(error = %format!("{e:#}"), "ledger prune failed; retried tomorrow");
             }
         }
+    }
+
+    /// The flush at shutdown: after the first-use writes still in flight have ended (they carry
+    /// requests the recorder does not hold), everything recorded since the last flush.
+    pub async fn last(&self, now: u64) {
+        self.ledger.settle().await;
+        self.flush(now).await;
     }
 
     pub fn spawn(self: &Arc<Self>, bg: &Background, every: Duration) {

@@ -16,6 +16,7 @@
 //! Privacy: a source is kept as its network (/24 IPv4, /48 IPv6), never as an address; a user
 //! agent is cut to [`MAX_AGENT_BYTES`]; every list is bounded per key and day.
 
+pub mod first_use;
 pub mod flush;
 pub mod heartbeat;
 pub mod recorder;
@@ -382,8 +383,8 @@ pub struct Ledger {
     pub store: Arc<dyn LedgerStore>,
     pub days: u64,
     pub published: Option<Arc<crate::metrics::keys::KeyDeltas>>,
-    /// Names the first-use writes (the flush has its own writer).
-    pub first_uses: Arc<Writer>,
+    /// Each key's first use in each hour, written before its request is served.
+    pub first_uses: Arc<first_use::FirstUses>,
 }
 
 #[cfg(test)]

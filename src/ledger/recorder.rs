@@ -7,8 +7,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use dashmap::DashMap;
 use ipnet::IpNet;
 
@@ -190,31 +188,9 @@ impl PendingDay {
 pub struct Recorder {
     /// Per key id, the days seen since the last drain (one, except around midnight UTC).
     keys: DashMap<KeyId, Mutex<Vec<(Day, PendingDay)>>>,
-    /// Per key id, the latest hour whose first use this instance made durable.
-    durable: DashMap<KeyId, AtomicU64>,
 }
 
 impl Recorder {
-    /// Whether `o` is its key's first use in its hour on this instance, and so must be written
-    /// to the store before the answer goes (`Ledger::record_first_use`). Claims the hour: a
-    /// concurrent request of the same key and hour gets `false`.
-    pub fn claim_first_use(&self, o: &Observation) -> bool {
-        let hour = hour_of(o.at) + 1; // 0 stays "never"
-        if let Some(h) = self.durable.get(o.key) {
-            return h.fetch_max(hour, Ordering::Relaxed) < hour;
-        }
-        let entry = self.durable.entry(o.key.clone()).or_default();
-        entry.fetch_max(hour, Ordering::Relaxed) < hour
-    }
-
-    /// Gives a claimed hour back after its durable write failed, so the next request tries again.
-    pub fn release_first_use(&self, o: &Observation) {
-        let hour = hour_of(o.at) + 1;
-        if let Some(h) = self.durable.get(o.key) {
-            let _ = h.compare_exchange(hour, hour - 1, Ordering::Relaxed, Ordering::Relaxed);
-        }
-    }
-
     pub fn record(&self, o: &Observation) {
         if let Some(pending) = self.keys.get(o.key) {
             Self::add(&pending, o);
@@ -291,30 +267,6 @@ mod tests {
         let cut = cut_agent(&long);
         assert!(cut.len() <= MAX_AGENT_BYTES && cut.len() >= MAX_AGENT_BYTES - 1);
         assert!(long.starts_with(cut));
-    }
-
-    #[test]
-    fn a_keys_first_use_in_each_hour_is_claimed_once_and_given_back_on_failure() {
-        let r = Recorder::default();
-        let (a, b) = (KeyId::parse("a").unwrap(), KeyId::parse("b").unwrap());
-        let t = 1_800_000_000; // a whole hour
-        assert!(r.claim_first_use(&obs(&a, "ua", "10.0.0.1", t)));
-        assert!(
-            !r.claim_first_use(&obs(&a, "ua", "10.0.0.1", t + 10)),
-            "same hour"
-        );
-        assert!(
-            r.claim_first_use(&obs(&b, "ua", "10.0.0.1", t + 10)),
-            "another key"
-        );
-        let next = obs(&a, "ua", "10.0.0.1", t + 3600);
-        assert!(r.claim_first_use(&next), "the next hour");
-        r.release_first_use(&next);
-        assert!(r.claim_first_use(&next), "given back after a failed write");
-        assert!(
-            !r.claim_first_use(&obs(&a, "ua", "10.0.0.1", t)),
-            "an older hour"
-        );
     }
 
     #[test]

@@ -44,6 +44,7 @@ mod http_contract;
 mod key_dates;
 mod key_writes;
 mod ledger;
+mod ledger_durable;
 mod ledger_dynamodb;
 mod linking;
 mod m2m;

@@ -45,12 +45,15 @@ fn stored_names(tx: &rusqlite::Transaction, key: &KeyId, day: Day) -> rusqlite::
 
 #[async_trait]
 impl LedgerStore for SqliteLedger {
-    /// One transaction: it lands whole or not at all, so `_write` is not needed here.
+    /// One transaction: it lands whole or not at all, so `_write` is not needed here. Begun
+    /// `IMMEDIATE`: it reads the day's names before it writes, and a deferred transaction that
+    /// read cannot wait for another process's write lock (SQLite answers busy at once, without
+    /// the busy timeout), which would refuse a key's first use of the hour for nothing.
     async fn record(&self, batch: &Batch, _write: WriteId) -> Result<(), StoreError> {
         let batch = batch.clone();
         self.db
             .write(move |c| {
-                let tx = c.unchecked_transaction()?;
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for ((key, day), delta) in &batch {
                     let mut delta = delta.clone();
                     delta.cap_against(&stored_names(&tx, key, *day)?);
