@@ -27,7 +27,7 @@ use crate::auth::api_key::manage::{self, OwnerChange};
 use crate::backends::Backends;
 use crate::common::StoreError;
 use crate::config::Settings;
-use crate::domain::{CLIENT_PREFIX, KeyId, Photo, PhotoId, PrincipalId};
+use crate::domain::{CLIENT_PREFIX, KeyId, Photo, PhotoId, PrincipalId, PrincipalKind};
 use crate::fallback::links::{self, CarriedQuota, LinkChange};
 use crate::storage::MetadataStore;
 
@@ -51,7 +51,9 @@ impl NewOwner<'_> {
     fn principal(self) -> anyhow::Result<PrincipalId> {
         match self {
             NewOwner::User(sub) => {
-                PrincipalId::from_sub(sub).ok_or_else(|| match sub.strip_prefix(CLIENT_PREFIX) {
+                // A bare `sub`, or another issuer's user as `ns:<namespace>/<sub>`.
+                let user = PrincipalId::from_owner(sub).filter(|p| p.kind() == PrincipalKind::User);
+                user.ok_or_else(|| match sub.strip_prefix(CLIENT_PREFIX) {
                     Some(client) => anyhow::anyhow!(
                         "{sub:?} is not a usable owner (a Cognito sub); for a machine client give \
                      --client {client}"
@@ -252,6 +254,11 @@ mod tests {
             assert!(err.to_string().contains("not a usable client id"), "{err}");
         }
         assert!(NewOwner::User("apikey:legacy").principal().is_err());
+        let other_pool = NewOwner::User("ns:eu/alice").principal().unwrap();
+        assert_eq!(other_pool.as_str(), "ns:eu/alice");
+        for bad in ["ns:eu/client:cron", "ns:eu", "ns:EU/alice"] {
+            assert!(NewOwner::User(bad).principal().is_err(), "{bad}");
+        }
     }
 
     async fn upload(db: &Database, owner: &PrincipalId) -> PhotoId {
