@@ -73,7 +73,22 @@ fn refuse(req: &Request, e: &ApiError, state: &AppState) -> Response<BoxBody> {
         Some(&state.limits.proxies),
         req.headers().get(X_REQUEST_ID),
     );
-    tracing::info!(id = %id, status = e.status_code().as_u16(), path = req.path(), "refused before 100 Continue");
+    // As every refusal's line: the first of a network per minute, the rest counted.
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .collect();
+    let unspecified = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let client = state
+        .limits
+        .proxies
+        .resolve(peer.unwrap_or(unspecified), &forwarded);
+    if state.limits.refusals.admit(client) {
+        tracing::info!(id = %id, status = e.status_code().as_u16(), path = req.path(), "refused before 100 Continue");
+    } else {
+        tracing::debug!(id = %id, status = e.status_code().as_u16(), path = req.path(), "refused before 100 Continue");
+    }
     let mut res = e.error_response();
     res.headers_mut().insert(X_REQUEST_ID, id.header_value());
     Response::from(res)

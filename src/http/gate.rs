@@ -16,7 +16,6 @@ use crate::domain::Principal;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::ratelimit::client_ip::TrustedProxies;
-use crate::telemetry::refusals;
 
 /// The header of the legacy key path.
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -77,18 +76,9 @@ async fn gate<T>(
         route: super::route_of(req),
         access,
     };
-    // The refusal lines written while deciding are logged or not as one (`telemetry::refusals`),
-    // and the access log follows them.
-    let refusals = state.limits.refusals.clone();
-    let decision = refusals::deciding(
-        refusals,
-        client,
-        decide(&state.auth, &state.limits, &request),
-    );
-    let (Decision { caller, verdict }, decided) = decision.await;
-    if let Some(decided) = decided {
-        req.extensions_mut().insert(refusals::Decided(decided));
-    }
+    let decision = decide(&state.auth, &state.limits, &request);
+    let Decision { caller, verdict } =
+        crate::http::observe::deciding_refusals(req, &state, client, decision).await;
     let taken = caller.as_ref().map(take);
     let mut recorded = Ok(());
     if let Some(caller) = caller {

@@ -183,6 +183,23 @@ pub async fn observe(
     Ok(res)
 }
 
+/// Runs `work` (a gate's decision on `req`, from `client`) with the refusal log deciding for the
+/// refusal lines it writes (`telemetry::refusals`), and leaves that decision for the access log,
+/// so a refused request is logged whole or not at all.
+pub async fn deciding_refusals<F: std::future::Future>(
+    req: &HttpRequest,
+    state: &AppState,
+    client: std::net::IpAddr,
+    work: F,
+) -> F::Output {
+    let log = state.limits.refusals.clone();
+    let (out, decided) = refusals::deciding(log, client, work).await;
+    if let Some(decided) = decided {
+        req.extensions_mut().insert(refusals::Decided(decided));
+    }
+    out
+}
+
 /// Records what the gate decided on the current request's span, once, when it is known: the
 /// route, the principal, its kind (user, client, api_key) and the auth method (`gate.rs` calls it).
 pub fn record_caller(req: &HttpRequest, caller: &Caller) {

@@ -17,6 +17,7 @@ use super::{DevOAuth, OAuthError, TOKEN_TTL_SECS};
 use crate::auth::dev_oauth::clients::{ClientAuthError, DevClient};
 use crate::http::gate::client_ip;
 use crate::http::state::AppState;
+use crate::telemetry::refusals::refusal;
 
 pub(super) async fn grant(
     oauth: &DevOAuth,
@@ -56,6 +57,19 @@ pub(super) async fn authenticate(
     client_secret: &Option<String>,
 ) -> Result<DevClient, OAuthError> {
     let address = client_ip(&state.limits.proxies, req);
+    // The brake's line and the failure's are logged under a flood as the API's are.
+    let work = verify(oauth, state, req, address, client_id, client_secret);
+    crate::http::observe::deciding_refusals(req, state, address, work).await
+}
+
+async fn verify(
+    oauth: &DevOAuth,
+    state: &AppState,
+    req: &HttpRequest,
+    address: std::net::IpAddr,
+    client_id: &Option<String>,
+    client_secret: &Option<String>,
+) -> Result<DevClient, OAuthError> {
     // Before the secret is looked at: a guesser over its brake learns nothing more.
     state
         .limits
@@ -73,7 +87,7 @@ pub(super) async fn authenticate(
                 ClientAuthError::Unknown => "unknown client",
                 ClientAuthError::WrongSecret => "wrong secret",
             };
-            tracing::info!(
+            refusal!(
                 client_id,
                 reason,
                 "dev issuer: client authentication failed"
