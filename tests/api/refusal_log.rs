@@ -91,11 +91,7 @@ impl Logged {
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
                 .filter(|l| l["level"] == "INFO" && l["fields"]["message"] == message)
                 // The refusals' own, not the start's probe of `/healthz`.
-                .filter(|l| {
-                    l["fields"]["path"]
-                        .as_str()
-                        .is_none_or(|p| p == "/api/photos")
-                })
+                .filter(|l| l["fields"]["path"] != "/healthz")
                 .collect();
             if found.len() >= want || Instant::now() > deadline {
                 return found;
@@ -143,4 +139,29 @@ async fn a_flood_from_one_network_logs_its_first_ten_refusals_whole_and_another_
     assert_eq!(app.refused("198.51.100.7").await, 401);
     assert_eq!(app.lines("JWT rejected", 6).await.len(), 6);
     assert_eq!(app.lines("request", 11).await.len(), 11);
+}
+
+#[tokio::test]
+async fn refusals_made_before_100_continue_are_counted_per_network_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = serve(&[("trusted_proxies", "127.0.0.1")]).await;
+    let host = app.address.trim_start_matches("http://").to_string();
+    for _ in 0..12 {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let head = "POST /api/uploads HTTP/1.1\r\nHost: cutover\r\nExpect: 100-continue\r\n\
+                    Content-Length: 10\r\nX-Forwarded-For: 192.0.2.9\r\nConnection: close\r\n\r\n";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The head is enough: the server closes only after its disconnect timeout.
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the head");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    }
+    let logged = app.lines("refused before 100 Continue", 10).await;
+    assert_eq!(logged.len(), 10, "{logged:?}");
 }
