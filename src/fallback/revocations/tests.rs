@@ -1,3 +1,5 @@
+use super::*;
+
 const NOW: u64 = 1_800_000_000;
 const DAY: u64 = 86_400;
 
