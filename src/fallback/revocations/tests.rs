@@ -18,7 +18,56 @@ fn facts<'a>(
         jti,
         origin_jti: origin,
         issued_at: iat,
+        issuer: "",
+        username: None,
     }
+}
+
+#[test]
+fn a_deleted_user_is_revoked_by_name_in_its_pool_only_and_in_any_case() {
+    const POOL: &str = "us-east-1_Abc123";
+    let pool_issuer = format!("https://cognito-idp.us-east-1.amazonaws.com/{POOL}");
+    let other_pool = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other9";
+    let set = RevocationSet::new(
+        &[entry(Revoked::Username {
+            pool_id: POOL.into(),
+            username: "Carol".into(),
+            before: NOW - 10,
+        })],
+        NOW,
+    );
+    let sub = PrincipalId::from_sub("8d6f0c4e-sub").unwrap();
+    let issuer = pool_issuer.as_str();
+    let token = |issuer, username, iat| TokenFacts {
+        issuer,
+        username,
+        ..facts(&sub, None, None, Some(iat))
+    };
+    assert!(set.token_revoked(&token(issuer, Some("carol"), NOW - 10)));
+    assert!(set.token_revoked(&token(issuer, Some("CAROL"), NOW - 11)));
+    assert!(
+        !set.token_revoked(&token(issuer, Some("carol"), NOW - 9)),
+        "issued after the deletion"
+    );
+    assert!(
+        !set.token_revoked(&token(other_pool, Some("carol"), NOW - 10)),
+        "another pool's carol"
+    );
+    assert!(
+        !set.token_revoked(&token(issuer, Some("dave"), NOW - 10)),
+        "another user"
+    );
+    assert!(
+        !set.token_revoked(&token(issuer, None, NOW - 10)),
+        "no name"
+    );
+    let client = PrincipalId::for_client("carol").unwrap();
+    let machine = TokenFacts {
+        issuer,
+        username: Some("carol"),
+        ..facts(&client, None, None, Some(NOW - 10))
+    };
+    assert!(!set.token_revoked(&machine), "a client is not a user");
 }
 
 #[test]
@@ -99,6 +148,16 @@ fn bad_revocations_are_refused_before_anything_is_written() {
         },
         Revoked::Client {
             client_id: "no/slash".into(),
+            before: NOW,
+        },
+        Revoked::Username {
+            pool_id: "us-east-1_x/y".into(),
+            username: "carol".into(),
+            before: NOW,
+        },
+        Revoked::Username {
+            pool_id: "us-east-1_x".into(),
+            username: "a b".into(),
             before: NOW,
         },
     ];
