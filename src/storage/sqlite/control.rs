@@ -1,6 +1,7 @@
 //! The control state: rows of `control` (the flag, the brownout and canary documents as JSON,
 //! the revocation list's version) and of `revocations`, shared by every process that opens the
-//! file.
+//! file. Every read here runs off the executor ([`Database::read_blocking`]): the control poll
+//! and the handlers that change the state are not hot, and the revocation scan is long.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -14,14 +15,16 @@ use crate::fallback::{ControlStore, Document};
 #[async_trait]
 impl ControlStore for Database {
     async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError> {
-        let value: Option<String> = self.read(|c| {
-            c.query_row(
-                "SELECT value FROM control WHERE name = 'fallback'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
+        let value: Option<String> = self
+            .read_blocking(|c| {
+                c.query_row(
+                    "SELECT value FROM control WHERE name = 'fallback'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
         value
             .map(|v| {
                 v.parse()
@@ -44,7 +47,7 @@ impl ControlStore for Database {
     }
 
     async fn document(&self, doc: Document) -> Result<Option<String>, StoreError> {
-        self.read(|c| {
+        self.read_blocking(move |c| {
             c.query_row(
                 "SELECT value FROM control WHERE name = ?1",
                 [doc.name()],
@@ -52,6 +55,7 @@ impl ControlStore for Database {
             )
             .optional()
         })
+        .await
     }
 
     async fn swap_document(
@@ -82,23 +86,27 @@ impl ControlStore for Database {
     }
 
     async fn revocations_version(&self) -> Result<u64, StoreError> {
-        let v: Option<String> = self.read(|c| {
-            c.query_row(
-                "SELECT value FROM control WHERE name = 'revocations'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
+        let v: Option<String> = self
+            .read_blocking(|c| {
+                c.query_row(
+                    "SELECT value FROM control WHERE name = 'revocations'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     async fn revocations(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare("SELECT id, entry FROM revocations ORDER BY id")?;
+        // Up to the list's cap (100,000 rows): never on a worker thread.
+        self.read_blocking(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, entry FROM revocations ORDER BY id")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
+        .await
     }
 
     async fn put_revocation(
