@@ -53,7 +53,7 @@ impl RevocationQueue {
             }
             let mut rest = std::mem::take(&mut held).into_iter();
             while let Some(message) = rest.next() {
-                if self.handle(&message, false).await == Handled::Held {
+                if self.handle(&message).await == Handled::Held {
                     held.push(message);
                     held.extend(rest);
                     break;

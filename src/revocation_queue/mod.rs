@@ -50,7 +50,8 @@ pub enum Outcome {
     Duplicate,
     /// It revokes nothing (another event, a failed call, nobody named, a user gone).
     Skipped,
-    /// It failed for now and was left for redelivery, or held through an outage.
+    /// It failed for now and was left for redelivery, or held through an outage (counted at
+    /// each attempt that fails).
     Deferred,
     /// It could not be applied: moved to the dead-letter queue, or left on the queue when
     /// there is none.
@@ -186,7 +187,7 @@ impl RevocationQueue {
             Ok(out) => {
                 let messages = out.messages();
                 for (i, message) in messages.iter().enumerate() {
-                    if self.handle(message, true).await == Handled::Held {
+                    if self.handle(message).await == Handled::Held {
                         // What failed this message would fail the rest of the batch: they are
                         // held with it, unread, so they keep their receive counts too.
                         self.hold(&messages[i..], &mut stopped).await;
@@ -205,10 +206,9 @@ impl RevocationQueue {
         }
     }
 
-    /// Applies one message and settles it. `first`: this receive's first attempt, the one
-    /// counted as `deferred` if it is held (a held message's later attempts are not counted
-    /// until they settle).
-    async fn handle(&self, message: &Message, first: bool) -> Handled {
+    /// Applies one message and settles it; every attempt is counted by its outcome, so a
+    /// message held through an outage counts `deferred` at each attempt that fails.
+    async fn handle(&self, message: &Message) -> Handled {
         let receives = message
             .attributes()
             .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
@@ -255,10 +255,8 @@ impl RevocationQueue {
                     if let Verdict::Outage(why) = &verdict {
                         tracing::warn!(reason = %why, "revocation event held through an outage");
                     }
-                    if first {
-                        self.metrics
-                            .add(Counter::RevocationEvents, Outcome::Deferred as usize, 1);
-                    }
+                    self.metrics
+                        .add(Counter::RevocationEvents, Outcome::Deferred as usize, 1);
                     return Handled::Held;
                 }
             };
