@@ -161,3 +161,47 @@ fn bump(tx: &rusqlite::Transaction<'_>, stamp: &str) -> rusqlite::Result<()> {
     )
     .map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+
+    use super::*;
+
+    /// A read made in place finishes inside its first poll, on the thread that polls it (an
+    /// actix worker, the control poll's task); one handed to the blocking pool is still pending
+    /// after it. (A full list's scan takes milliseconds there, so the hand-off cannot win the
+    /// race by finishing first; the small reads could only by finishing within the poll itself.)
+    #[tokio::test]
+    async fn every_control_read_leaves_the_polling_thread_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        db.write(|c| {
+            let tx = c.transaction()?;
+            for i in 0..20_000 {
+                tx.execute(
+                    "INSERT INTO revocations (id, entry, cutoff, expires) VALUES (?1, '{}', 0, ?2)",
+                    params![format!("jti:{i}"), i64::MAX],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+        .unwrap();
+        let mut scan = pin!(db.revocations());
+        let mut version = pin!(db.revocations_version());
+        let mut flag = pin!(db.fallback_mode());
+        let mut doc = pin!(db.document(Document::Brownouts));
+        assert!(futures_util::poll!(&mut scan).is_pending(), "the scan");
+        assert!(
+            futures_util::poll!(&mut version).is_pending(),
+            "the version"
+        );
+        assert!(futures_util::poll!(&mut flag).is_pending(), "the flag");
+        assert!(futures_util::poll!(&mut doc).is_pending(), "a document");
+        assert_eq!(scan.await.unwrap().len(), 20_000);
+        assert_eq!(version.await.unwrap(), 0);
+        assert_eq!(flag.await.unwrap(), None);
+        assert_eq!(doc.await.unwrap(), None);
+    }
+}
