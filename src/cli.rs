@@ -179,8 +179,9 @@ pub enum KeysCommand {
         /// Print what would change (owner, number of uploads) and change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Seconds to wait after the move before moving again what instances still on the old
-        /// key set took meanwhile; default CUTOVER_API_KEYS_REFRESH_SECS + 2; 0: no second pass.
+        /// Seconds to wait, once the link is published, for every instance's control poll
+        /// before removing the originals; default CUTOVER_CONTROL_POLL_SECS + 2 from when the
+        /// key was linked; 0: remove at once.
         #[arg(long)]
         wait: Option<u64>,
     },
@@ -458,6 +459,10 @@ async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             let id_entry = revocations::Revoked::Key { key_id: id.clone() }.id();
             if backends.control.remove_revocation(&id_entry).await? {
                 eprintln!("key id {id} was on the revocation list; removed from it");
+            }
+            // Nor act as the owner an earlier key of that id was linked to.
+            if crate::fallback::links::unlink(backends.control.as_ref(), &id).await? {
+                eprintln!("key id {id} was linked to an owner; the link is removed");
             }
             eprintln!("added key {id} to {}; it is shown once:", source.describe());
             println!("{key}");

@@ -158,7 +158,7 @@ impl Authenticator {
                     return None;
                 }
                 let presented = std::str::from_utf8(value).ok()?.trim();
-                let found = self.keys.find_loaded(presented)?;
+                let found = self.linked(self.keys.find_loaded(presented)?);
                 if self.flag.revocations().key_revoked(&found.id) {
                     return None;
                 }
@@ -201,14 +201,31 @@ impl Authenticator {
     /// A machine client's own quota: its own (the dev client's, else `CUTOVER_CLIENT_QUOTAS`),
     /// else the one of a key it owns (`cutover keys link --client`), carried over as the key had
     /// it: the same figures under the same `apikey` policy, so the key's requests and the
-    /// token's draw from one bucket and the client's limits do not change at the switch. `None`
-    /// for a user, and for a client with neither.
+    /// token's draw from one bucket and the client's limits do not change at the switch. A key
+    /// still in the key set gives its figures as they are now; once it is revoked, the ones
+    /// `keys link` stored with the client in the control state. `None` for a user, and for a
+    /// client with none of these.
     fn client_quota(&self, principal: &PrincipalId) -> Option<KeyQuota> {
         let id = principal.client_id()?;
-        self.clients.quota(id).or_else(|| {
-            let carried = self.keys.current()?.carried_quota(principal)?;
-            Some(KeyQuota::for_key(carried.rate_per_minute, carried.burst))
-        })
+        let carried = || {
+            let live = self.keys.current().and_then(|r| r.carried_quota(principal));
+            let q = live.or_else(|| self.flag.links().carried(id))?;
+            Some(KeyQuota::for_key(q.rate_per_minute, q.burst))
+        };
+        self.clients.quota(id).or_else(carried)
+    }
+
+    /// The key's match with the owner it is linked to in the control state, which overrides
+    /// the key store's (the link is in force from the next control poll; the key store's owner
+    /// only from the next key refresh).
+    fn linked(&self, mut found: KeyMatch) -> KeyMatch {
+        let links = self.flag.links();
+        if !links.is_empty()
+            && let Some(owner) = links.owner(&found.id)
+        {
+            found.principal = owner.clone();
+        }
+        found
     }
 
     fn key_caller(found: KeyMatch, mode: FallbackMode) -> Caller {
@@ -241,6 +258,7 @@ impl Authenticator {
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .and_then(|p| self.keys.find_loaded(p))
+            .map(|found| self.linked(found))
         else {
             return Ok(caller);
         };
@@ -315,6 +333,7 @@ impl Authenticator {
                 Err(KeyLookupError::Unavailable) => return Err(AuthError::Unavailable("API keys")),
             }
         };
+        let found = self.linked(found);
         // A revoked key is refused from the next control poll, before the key set's refresh
         // drops it.
         if self.flag.revocations().key_revoked(&found.id) {

@@ -4,23 +4,38 @@
 //! owner, so the client's history shows up in the user's Cognito sign-in or under the machine
 //! client's token.
 //!
-//! The owner is set first, then the items move. Once instances have the new key set (within
-//! `CUTOVER_API_KEYS_REFRESH_SECS`), the key acts as the owner, so new uploads land there and
-//! nothing new arrives under `apikey:<id>`; moving first would leave behind every upload made
-//! between the move and the owner change. An instance still on the old key set may add an item
-//! under `apikey:<id>` in that window, so the command waits for the refresh interval (and two
-//! seconds for an upload under way) and moves again. An upload longer than that, or a crash at
-//! any point, is finished by running the command again (a rerun writes no new key version and
-//! moves only what is left).
+//! Copy, switch, remove, so that at no moment does the key's caller or the owner list fewer
+//! items than before:
+//! 1. the key's uploads are copied to the owner (the owner sees more; the key the same);
+//! 2. the link is published in the control state (with the key's quota, kept with a machine
+//!    client so it outlives the key), and the owner recorded in the key store; every instance
+//!    acts for the owner from its next control poll, when the key lists the owner's items,
+//!    which include the copies;
+//! 3. after the control poll (and a margin for an upload under way), what an instance not yet
+//!    switched uploaded under `apikey:<id>` meanwhile is copied too, then the originals go.
+//!
+//! Rows are keyed by owner and photo id on both backends and objects by photo id alone, so a
+//! copy is a second row naming the same object and no byte moves. Every step is idempotent: a
+//! copy already there is skipped, a link already published is kept (with its time, so a rerun
+//! waits only what is left of the poll), an original is removed only once its copy exists. A
+//! crash at any point is finished by running the command again.
+
+use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::auth::api_key::manage::{self, OwnerChange};
 use crate::backends::Backends;
+use crate::common::StoreError;
 use crate::config::Settings;
-use crate::domain::{CLIENT_PREFIX, KeyId, PhotoId, PrincipalId};
+use crate::domain::{CLIENT_PREFIX, KeyId, Photo, PhotoId, PrincipalId};
+use crate::fallback::links::{self, CarriedQuota, LinkChange};
 use crate::storage::MetadataStore;
 
-/// Items moved per store call: a SQLite transaction or a DynamoDB page.
+/// Items read per store call: a SQLite query or a DynamoDB page.
 const BATCH: u32 = 100;
+
+/// Added to the control poll before the originals go: a poll under way, an upload under way.
+pub const MARGIN_SECS: u64 = 2;
 
 /// Whom the key goes to, as the command line named it.
 #[derive(Debug, Clone, Copy)]
@@ -63,71 +78,142 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let owner = to.principal()?;
     let backends = Backends::build(&settings).await?;
-    let keys = backends.keys.as_ref();
+    let (keys, control) = (backends.keys.as_ref(), backends.control.as_ref());
+    let store = backends.metadata.as_ref();
     let from = PrincipalId::for_key(id);
+    let entry = manage::entry(keys, id).await?;
+    let linked = links::read(control)
+        .await?
+        .keys
+        .get(id)
+        .map(|l| l.owner.clone());
+    let current = linked.or_else(|| entry.owner.clone());
+    if let Some(other) = current.as_deref().filter(|o| *o != owner.as_str()) {
+        anyhow::bail!(
+            "key {id} is owned by {other:?} already; `keys link` only links a key without an owner"
+        );
+    }
     if dry_run {
-        let current = manage::owner_of(keys, id).await?;
-        let count = count(backends.metadata.as_ref(), &from).await?;
-        let owner_line = match current.as_deref() {
-            Some(o) if o == owner.as_str() => format!("owner already {owner}"),
-            Some(other) => anyhow::bail!("key {id} is owned by {other:?} already"),
+        let count = count(store, &from).await?;
+        let owner_line = match current {
+            Some(_) => format!("owner already {owner}"),
             None => format!("owner would be set to {owner}"),
         };
         eprintln!("dry run: nothing changed");
         println!("key {id}: {owner_line}; {count} uploads would move from {from} to {owner}");
         return Ok(());
     }
-    match manage::set_owner(keys, id, &owner).await? {
-        OwnerChange::Set => eprintln!(
-            "key {id} now acts as {owner} in {}; instances follow within {} s",
-            keys.describe(),
-            settings.api_keys.refresh.as_secs()
+
+    let mut copied = HashSet::new();
+    let first = copy_all(store, &from, &owner, &mut copied).await?;
+    eprintln!("copied {first} uploads of {from} to {owner}; the key lists them as before");
+
+    let quota = CarriedQuota {
+        rate_per_minute: entry.rate_per_minute,
+        burst: entry.burst,
+    };
+    let poll = settings.fallback.poll.as_secs();
+    let change = links::link(control, id, &owner, quota, crate::common::unix_now()).await?;
+    match change {
+        LinkChange::Set { .. } => eprintln!(
+            "key {id} now acts as {owner}: linked in the control state; every instance follows \
+             at its next control poll (within {poll} s)"
         ),
-        OwnerChange::Unchanged => eprintln!("key {id} already acts as {owner}"),
+        LinkChange::Unchanged { .. } => eprintln!("key {id} already acts as {owner}"),
     }
-    let mut moved = move_all(backends.metadata.as_ref(), &from, &owner, BATCH).await?;
-    for photo in &moved {
-        println!("moved {photo}");
+    if manage::set_owner(keys, id, &owner).await? == OwnerChange::Set {
+        eprintln!("owner {owner} recorded in {}", keys.describe());
     }
-    let wait = wait.unwrap_or(settings.api_keys.refresh.as_secs() + 2);
+
+    let default = (change.linked() + poll + MARGIN_SECS).saturating_sub(crate::common::unix_now());
+    let wait = wait.unwrap_or(default);
     if wait > 0 {
         eprintln!(
-            "waiting {wait} s for every instance to read the new owner, then moving what they \
-             took meanwhile"
+            "waiting {wait} s for every instance's control poll before removing the originals"
         );
-        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
-        let late = move_all(backends.metadata.as_ref(), &from, &owner, BATCH).await?;
-        for photo in &late {
-            println!("moved {photo}");
-        }
-        moved.extend(late);
+        tokio::time::sleep(Duration::from_secs(wait)).await;
     }
-    println!("moved {} uploads from {from} to {owner}", moved.len());
-    if wait == 0 {
-        eprintln!(
-            "run this again after {} s to move any upload an instance still on the old key set \
-             took meanwhile",
-            settings.api_keys.refresh.as_secs()
-        );
+    let late = copy_all(store, &from, &owner, &mut copied).await?;
+    eprintln!("copied {late} uploads taken under {from} meanwhile");
+    let removed = remove_copied(store, &from, &owner, &copied).await?;
+    for photo in &removed {
+        println!("moved {photo}");
     }
+    eprintln!("removed {} originals under {from}", removed.len());
+    println!("moved {} uploads from {from} to {owner}", removed.len());
     Ok(())
 }
 
-/// Moves until nothing is left, `batch` items at a time.
-async fn move_all(
+/// Every item of `from`, page by page, oldest last (the list's order).
+async fn all_of(store: &dyn MetadataStore, from: &PrincipalId) -> Result<Vec<Photo>, StoreError> {
+    let (mut items, mut before) = (Vec::new(), None);
+    loop {
+        let page = store.list(from, BATCH, before).await?;
+        before = page.items.last().filter(|_| page.more).map(|p| p.id);
+        items.extend(page.items);
+        if before.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+/// Writes `photo` under `to` unless it is there already; whether this call wrote it.
+async fn copy_one(
+    store: &dyn MetadataStore,
+    photo: &Photo,
+    to: &PrincipalId,
+) -> Result<bool, StoreError> {
+    let copy = Photo {
+        owner: to.clone(),
+        ..photo.clone()
+    };
+    match store.insert(&copy).await {
+        Ok(()) => Ok(true),
+        // Ids are fresh ULIDs: the id under `to` is this photo's copy, from an earlier pass.
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Copies every item of `from` that `to` does not have, except the ones this run copied
+/// already (a copy gone since was deleted by the owner, object and all: it must not come back),
+/// and adds the ids it copied to `copied`; how many.
+async fn copy_all(
     store: &dyn MetadataStore,
     from: &PrincipalId,
     to: &PrincipalId,
-    batch: u32,
-) -> anyhow::Result<Vec<PhotoId>> {
-    let mut moved = Vec::new();
-    loop {
-        let batch = store.move_owner(from, to, batch).await?;
-        if batch.is_empty() {
-            return Ok(moved);
+    copied: &mut HashSet<PhotoId>,
+) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for photo in all_of(store, from).await? {
+        if !copied.contains(&photo.id) && copy_one(store, &photo, to).await? {
+            copied.insert(photo.id);
+            n += 1;
         }
-        moved.extend(batch);
     }
+    Ok(n)
+}
+
+/// Removes the originals under `from` whose copy `to` has, and the ones this run copied whose
+/// copy is gone (the owner deleted it, with its object, meanwhile). An item with no copy that
+/// this run did not copy (one uploaded since the last pass) is copied first: an original never
+/// goes before its copy exists.
+async fn remove_copied(
+    store: &dyn MetadataStore,
+    from: &PrincipalId,
+    to: &PrincipalId,
+    copied: &HashSet<PhotoId>,
+) -> anyhow::Result<Vec<PhotoId>> {
+    let mut removed = Vec::new();
+    for photo in all_of(store, from).await? {
+        if !copied.contains(&photo.id) && store.get(to, photo.id).await?.is_none() {
+            copy_one(store, &photo, to).await?;
+        }
+        if store.delete(from, photo.id).await? {
+            removed.push(photo.id);
+        }
+    }
+    Ok(removed)
 }
 
 /// How many items `owner` has, read page by page.
@@ -148,7 +234,7 @@ mod tests {
     use jiff::Timestamp;
 
     use super::*;
-    use crate::domain::{Filename, Photo};
+    use crate::domain::Filename;
     use crate::storage::sqlite::Database;
 
     #[test]
@@ -168,29 +254,58 @@ mod tests {
         assert!(NewOwner::User("apikey:legacy").principal().is_err());
     }
 
+    async fn upload(db: &Database, owner: &PrincipalId) -> PhotoId {
+        let id = PhotoId::generate();
+        db.insert(&Photo {
+            owner: owner.clone(),
+            id,
+            filename: Filename::from_stored("a.png".into()),
+            content_type: "image/png".into(),
+            size: 1,
+            sha256: "00".into(),
+            uploaded_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+        id
+    }
+
     #[tokio::test]
-    async fn every_batch_is_moved_until_none_is_left() {
+    async fn copies_then_removes_every_page_and_never_brings_back_a_copy_the_owner_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open(dir.path()).unwrap();
         let from = PrincipalId::for_key(&KeyId::parse("legacy").unwrap());
         let to = PrincipalId::from_sub("alice").unwrap();
-        for _ in 0..5 {
-            db.insert(&Photo {
-                owner: from.clone(),
-                id: PhotoId::generate(),
-                filename: Filename::from_stored("a.png".into()),
-                content_type: "image/png".into(),
-                size: 1,
-                sha256: "00".into(),
-                uploaded_at: Timestamp::now(),
-            })
+        let n = BATCH as usize + 5;
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            ids.push(upload(&db, &from).await);
+        }
+        let mut copied = HashSet::new();
+        assert_eq!(copy_all(&db, &from, &to, &mut copied).await.unwrap(), n);
+        assert_eq!(count(&db, &from).await.unwrap(), n, "the originals stay");
+        assert_eq!(count(&db, &to).await.unwrap(), n);
+        // Meanwhile the owner deletes one copy, and an instance not yet switched uploads one.
+        assert!(db.delete(&to, ids[0]).await.unwrap());
+        let late = upload(&db, &from).await;
+        assert_eq!(copy_all(&db, &from, &to, &mut copied).await.unwrap(), 1);
+        let removed = remove_copied(&db, &from, &to, &copied).await.unwrap();
+        assert_eq!(removed.len(), n + 1);
+        assert_eq!(count(&db, &from).await.unwrap(), 0);
+        assert_eq!(
+            count(&db, &to).await.unwrap(),
+            n,
+            "the deleted copy stays deleted"
+        );
+        assert!(db.get(&to, late).await.unwrap().is_some());
+        assert!(db.get(&to, ids[0]).await.unwrap().is_none());
+
+        // A rerun after a crash, knowing nothing: an original without a copy is copied first.
+        let stray = upload(&db, &from).await;
+        let removed = remove_copied(&db, &from, &to, &HashSet::new())
             .await
             .unwrap();
-        }
-        assert_eq!(count(&db, &from).await.unwrap(), 5);
-        let moved = move_all(&db, &from, &to, 2).await.unwrap();
-        assert_eq!(moved.len(), 5);
-        assert_eq!(count(&db, &from).await.unwrap(), 0);
-        assert_eq!(count(&db, &to).await.unwrap(), 5);
+        assert_eq!(removed, vec![stray]);
+        assert!(db.get(&to, stray).await.unwrap().is_some());
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use super::links::{self, LinkSet};
 use super::revocations::{self, RevocationSet};
 use super::{Brownouts, Canary, ControlStore, Document};
 use crate::domain::FallbackMode;
@@ -28,6 +29,8 @@ pub struct FallbackFlag {
     /// The list's stored version when it was last read (`u64::MAX`: never), so a poll reads
     /// the entries only when they changed.
     revocations_version: Arc<AtomicU64>,
+    /// The key links in force: which owner a key acts as, a machine client's carried quota.
+    links: Arc<ArcSwap<LinkSet>>,
 }
 
 fn encode(mode: FallbackMode) -> u8 {
@@ -53,6 +56,7 @@ impl FallbackFlag {
             rules: Arc::default(),
             revocations: Arc::default(),
             revocations_version: Arc::new(AtomicU64::new(u64::MAX)),
+            links: Arc::default(),
         }
     }
 
@@ -68,6 +72,28 @@ impl FallbackFlag {
     /// The revocation list in force (a snapshot; cheap, never blocks).
     pub fn revocations(&self) -> arc_swap::Guard<Arc<RevocationSet>> {
         self.revocations.load()
+    }
+
+    /// The key links in force (a snapshot; cheap, never blocks).
+    pub fn links(&self) -> arc_swap::Guard<Arc<LinkSet>> {
+        self.links.load()
+    }
+
+    /// Reads the key links; on a failure the last ones stay in force (an outage must not give a
+    /// linked key back its old principal, whose uploads have moved).
+    async fn refresh_links(&self, store: &dyn ControlStore) {
+        match links::read(store).await {
+            Ok(doc) => {
+                let set = LinkSet::new(&doc);
+                if **self.links.load() != set {
+                    tracing::info!(links = set.len(), "key links changed");
+                    self.links.store(Arc::new(set));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the key links; keeping the last ones")
+            }
+        }
     }
 
     /// Reads the revocation list when its version moved; on a failure the last list stays in
@@ -137,6 +163,7 @@ impl FallbackFlag {
             }
         }
         self.refresh_revocations(store).await;
+        self.refresh_links(store).await;
     }
 
     /// Follows the control store every `every` until the background stops.

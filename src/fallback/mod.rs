@@ -1,7 +1,8 @@
 //! The control state shared by every instance: the deprecation flag (`cutover fallback set`),
 //! the scheduled brownout windows (`cutover brownouts`) and the canary deny (`cutover fallback
-//! canary`), and the revocation list (`cutover revoke`). Embedded: rows of the SQLite `control`
-//! and `revocations` tables; aws: items of the DynamoDB table.
+//! canary`), the revocation list (`cutover revoke`) and the key links (`cutover keys link`).
+//! Embedded: rows of the SQLite `control` and `revocations` tables; aws: items of the DynamoDB
+//! table.
 //! `serve` polls all of it in one pass ([`FallbackFlag::refresh`]) and the request path reads a
 //! snapshot, never the store.
 
@@ -9,6 +10,7 @@ pub mod brownout;
 pub mod canary;
 mod document;
 mod flag;
+pub mod links;
 pub mod plan;
 pub mod revocations;
 
@@ -27,6 +29,8 @@ use crate::domain::FallbackMode;
 pub enum Document {
     Brownouts,
     Canary,
+    /// Key links and carried quotas ([`links`]).
+    Links,
 }
 
 impl Document {
@@ -35,6 +39,7 @@ impl Document {
         match self {
             Document::Brownouts => "brownouts",
             Document::Canary => "canary",
+            Document::Links => "links",
         }
     }
 
@@ -43,6 +48,7 @@ impl Document {
         match self {
             Document::Brownouts => "BROWNOUTS",
             Document::Canary => "CANARY",
+            Document::Links => "LINKS",
         }
     }
 }

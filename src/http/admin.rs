@@ -55,8 +55,8 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The migration report over `days` days, as every admin surface shows it: the configured keys
-/// and their owners from the key set in force, the ledger's counts as of now. `what` names the
-/// surface in the log line of a store that does not answer (503).
+/// and their owners from the key set in force and the key links, the ledger's counts as of now.
+/// `what` names the surface in the log line of a store that does not answer (503).
 pub(crate) async fn report(
     state: &AppState,
     days: u64,
@@ -66,7 +66,7 @@ pub(crate) async fn report(
         .auth
         .keys
         .current()
-        .map(|ring| ring.owners())
+        .map(|ring| ring.owners_linked(&state.auth.flag.links()))
         .unwrap_or_default();
     let ledger = &state.ledger;
     crate::migration::build(

@@ -175,7 +175,7 @@ async fn keys_link_moves_a_keys_uploads_to_its_new_owner() {
         .unwrap();
     assert_eq!(item["owner"], "alice");
 
-    // The key now acts as alice (from the next key refresh), so it sees the same history and
+    // The key now acts as alice (from the next control poll), so it sees the same history and
     // its new uploads land with hers.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while listed(&app, &key).await.1 != 4 && std::time::Instant::now() < deadline {
@@ -333,14 +333,16 @@ async fn a_braked_address_links_a_known_token_and_key_the_same_way() {
     );
 }
 
-/// An instance still on the old key set (here: the app, whose key refresh is a minute away)
-/// takes an upload under `apikey:<id>` after the move: the command's second pass, after its
-/// wait, moves that one too, so one run leaves nothing behind.
+/// An instance that has not read the link yet (here: the app, whose control poll and key
+/// refresh are ten minutes away) takes an upload under `apikey:<id>` after the first copy: the
+/// command's second pass, after its wait, copies that one too before the originals go, so one
+/// run leaves nothing behind.
 #[tokio::test]
-async fn keys_link_moves_again_what_an_instance_on_the_old_key_set_took_meanwhile() {
+async fn keys_link_moves_what_an_instance_not_yet_switched_took_meanwhile() {
     use std::io::{BufRead, BufReader, Read};
     let app = app()
-        .with("api_keys_refresh_secs", "60")
+        .with("api_keys_refresh_secs", "600")
+        .with("control_poll_secs", "600")
         .with_keys(json!([{"id": "legacy", "key": "k-legacy"}]))
         .spawn()
         .await;
@@ -369,7 +371,7 @@ async fn keys_link_moves_again_what_an_instance_on_the_old_key_set_took_meanwhil
     let late = app.upload_ok(&key, "late.png", png(b"late")).await;
     assert_eq!(
         late["owner"], "apikey:legacy",
-        "the app still has the old key set"
+        "the app has not read the link yet"
     );
     let status = child.wait().unwrap();
     let mut stdout = String::new();
@@ -389,4 +391,135 @@ async fn keys_link_moves_again_what_an_instance_on_the_old_key_set_took_meanwhil
             "{item} not moved"
         );
     }
+}
+
+/// The app on a one-second control poll and a ten-minute key refresh: `keys link` (default
+/// wait) runs while the test lists through the key and as the owner without pause. No list
+/// ever misses an item it had before, and the link is in force by the control poll alone (the
+/// key refresh, or a wait on it, would outlast the deadline).
+#[tokio::test]
+async fn during_keys_link_neither_the_key_nor_the_owner_ever_lists_fewer_items() {
+    let app = app()
+        .with("api_keys_refresh_secs", "600")
+        .with("control_poll_secs", "1")
+        .with_keys(json!([{"id": "legacy", "key": "k-legacy"}]))
+        .spawn()
+        .await;
+    let key = Auth::Key("k-legacy".into());
+    for i in 0..3u8 {
+        app.upload_ok(&key, &format!("{i}.png"), png(&[i])).await;
+    }
+    let alice = app.user("alice");
+    app.upload_ok(&alice, "own.png", png(b"own")).await;
+    let (key_before, _) = listed(&app, &key).await;
+    let (alice_before, _) = listed(&app, &alice).await;
+    assert_eq!((key_before.len(), alice_before.len()), (3, 1));
+
+    let out = tempfile::tempdir().unwrap();
+    let file = |name: &str| std::fs::File::create(out.path().join(name)).unwrap();
+    let mut cmd = crate::helpers::cutover_command();
+    for (k, v) in &app.pairs {
+        cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
+    }
+    let mut child = cmd
+        .args(["keys", "link", "--id", "legacy", "--owner", "alice"])
+        .stdout(file("stdout"))
+        .stderr(file("stderr"))
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut rounds = 0;
+    let status = loop {
+        let done = child.try_wait().unwrap();
+        let (through_key, n) = listed(&app, &key).await;
+        assert_eq!(n, through_key.len(), "no item listed twice");
+        let missing: Vec<_> = key_before.difference(&through_key).collect();
+        assert!(missing.is_empty(), "the key lost {missing:?} mid-link");
+        let (as_alice, n) = listed(&app, &alice).await;
+        assert_eq!(n, as_alice.len(), "no item listed twice");
+        let missing: Vec<_> = alice_before.difference(&as_alice).collect();
+        assert!(missing.is_empty(), "alice lost {missing:?} mid-link");
+        rounds += 1;
+        if let Some(status) = done {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("keys link still running after 60 s");
+        }
+    };
+    let read = |name: &str| std::fs::read_to_string(out.path().join(name)).unwrap();
+    let stderr = read("stderr");
+    assert!(status.success(), "{stderr}");
+    assert!(rounds > 1, "listed during the link, not only after it");
+    for said in [
+        "copied 3 uploads of apikey:legacy to alice",
+        "within 1 s",
+        "s for every instance's control poll before removing the originals",
+        "copied 0 uploads taken under apikey:legacy meanwhile",
+        "removed 3 originals under apikey:legacy",
+    ] {
+        assert!(stderr.contains(said), "{said:?} in {stderr}");
+    }
+    assert!(read("stdout").contains("moved 3 uploads from apikey:legacy to alice"));
+
+    let everything: BTreeSet<String> = key_before.union(&alice_before).cloned().collect();
+    assert_eq!(listed(&app, &alice).await, (everything.clone(), 4));
+    assert_eq!(
+        listed(&app, &key).await,
+        (everything, 4),
+        "the key acts as alice"
+    );
+    let late = app.upload_ok(&key, "late.png", png(b"late")).await;
+    assert_eq!(
+        late["owner"], "alice",
+        "from the control poll, not the key refresh"
+    );
+    // The admin surfaces name the owner the gate acts for.
+    let res = app.admin_get("/admin/clients?days=1").await;
+    let list: Value = res.json().await.unwrap();
+    let row = list["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key_id"] == "legacy")
+        .cloned();
+    assert_eq!(row.map(|r| r["owner"].clone()), Some(json!("alice")));
+}
+
+/// A key id linked, revoked, then added again names a new key: it acts as itself, not as the
+/// owner the old key was linked to.
+#[tokio::test]
+async fn a_key_added_again_under_a_linked_id_does_not_act_as_the_old_owner() {
+    let app = app()
+        .with("api_keys_refresh_secs", "1")
+        .with("control_poll_secs", "1")
+        .with_keys(json!([{"id": "legacy", "key": "k-legacy"}]))
+        .spawn()
+        .await;
+    let (ok, _, stderr) = link(&app, &[]);
+    assert!(ok, "{stderr}");
+    let principal = |auth: Auth| {
+        let app = &app;
+        async move {
+            let seen: Value = app.get("/api/me", &auth).await.json().await.ok()?;
+            seen["principal"].as_str().map(str::to_string)
+        }
+    };
+    crate::support::eventually(30, "the key acting as alice", || async {
+        let p = principal(Auth::Key("k-legacy".into())).await?;
+        (p == "alice").then_some(())
+    })
+    .await;
+    let (ok, _, stderr) = app.cli(&["keys", "revoke", "--id", "legacy"]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = app.cli(&["keys", "add", "--id", "legacy"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("the link is removed"), "{stderr}");
+    let fresh = Auth::Key(stdout.trim().to_string());
+    crate::support::eventually(30, "the new key acting as itself", || async {
+        let p = principal(fresh.clone()).await?;
+        (p == "apikey:legacy").then_some(())
+    })
+    .await;
 }

@@ -173,7 +173,7 @@ async fn a_server_key_is_suggested_as_a_machine_client_and_moves_to_it_with_its_
         "{list}"
     );
 
-    // Instances follow the new key set at their next key refresh (here every second).
+    // Instances follow the link at their next control poll (or key refresh, here every second).
     let row = row_when(&app, KEY, "the new owner in the key set in force", |r| {
         r["owner"] == "client:partner-cron"
     })
@@ -421,4 +421,52 @@ async fn keys_link_refuses_a_bad_client_both_owners_and_a_key_owned_by_another()
         page["items"][0]["id"], item["id"],
         "the upload did not move"
     );
+}
+
+/// The runbook's walk to the end: the key is linked to its client, the client switches to its
+/// token, the key is revoked and every instance's key set drops it: the client's token answers
+/// under the quota the key had, kept with the client in the control state.
+#[tokio::test]
+async fn a_machine_client_keeps_its_keys_quota_after_the_key_is_revoked() {
+    let app = app()
+        .with("api_keys_refresh_secs", "1")
+        .with("control_poll_secs", "1")
+        .spawn()
+        .await;
+    let (ok, _, stderr) = app.cli(&[
+        "keys",
+        "add",
+        "--id",
+        KEY,
+        "--rate-per-minute",
+        "120",
+        "--burst",
+        "50",
+    ]);
+    assert!(ok, "{stderr}");
+    let secret = add_client(&app, KEY, &[]);
+    let (ok, _, stderr) = app.cli(&["keys", "link", "--id", KEY, "--client", KEY]);
+    assert!(ok, "{stderr}");
+    let carried = r#""apikey";q=120;w=60;cutover-burst=50"#;
+    eventually(15, "the key's quota on the client's token", || async {
+        (token_policy(&app, &secret).await == carried).then_some(())
+    })
+    .await;
+
+    let (ok, _, stderr) = app.cli(&["keys", "revoke", "--id", KEY]);
+    assert!(ok, "{stderr}");
+    eventually(15, "the key set in force without the key", || async {
+        key_entry(&migration(&app).await, KEY)
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    // Polled rather than read once: the app's control poll and key refresh run on their own
+    // timers; what matters is where it settles with the key gone.
+    eventually(
+        30,
+        "the client keeping the key's quota with the key gone",
+        || async { (token_policy(&app, &secret).await == carried).then_some(()) },
+    )
+    .await;
 }

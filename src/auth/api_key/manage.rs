@@ -133,13 +133,13 @@ pub enum OwnerChange {
     Unchanged,
 }
 
-/// The key's owner in the current version: `Ok(None)` when it has none.
-pub async fn owner_of(source: &dyn KeySource, id: &KeyId) -> anyhow::Result<Option<String>> {
+/// The key's entry in the current version.
+pub async fn entry(source: &dyn KeySource, id: &KeyId) -> anyhow::Result<StoredKey> {
     let versions = source.load().await.context("reading the keys")?;
-    let Some(entry) = versions.current.keys.iter().find(|k| &k.id == id) else {
+    let Some(entry) = versions.current.keys.into_iter().find(|k| &k.id == id) else {
         bail!("no key {id}");
     };
-    Ok(entry.owner.clone())
+    Ok(entry)
 }
 
 #[derive(Debug, thiserror::Error)]

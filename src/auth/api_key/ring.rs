@@ -55,12 +55,9 @@ pub struct KeyRing {
     carried: HashMap<PrincipalId, CarriedQuota>,
 }
 
-/// A key's own `rate_per_minute`/`burst`, carried over to the machine client that owns the key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CarriedQuota {
-    pub rate_per_minute: Option<u32>,
-    pub burst: Option<u32>,
-}
+/// The same figures `keys link --client` stores with the client in the control state.
+pub use crate::fallback::links::CarriedQuota;
+use crate::fallback::links::LinkSet;
 
 impl KeyRing {
     /// Keys of the current version, plus previous-version keys of ids that still exist in the
@@ -132,6 +129,19 @@ impl KeyRing {
             .collect();
         out.sort();
         out.dedup_by(|a, b| a.0 == b.0);
+        out
+    }
+
+    /// [`KeyRing::owners`] with the key links in force over the key store's owners: each key's
+    /// owner as the gate resolves it, so the migration report and the gate agree from the
+    /// control poll on, not only from the next key refresh.
+    pub fn owners_linked(&self, links: &LinkSet) -> Vec<(KeyId, Option<String>)> {
+        let mut out = self.owners();
+        for (id, owner) in &mut out {
+            if let Some(linked) = links.owner(id) {
+                *owner = Some(linked.to_string());
+            }
+        }
         out
     }
 
