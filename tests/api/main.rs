@@ -64,6 +64,8 @@ mod refusal_causes;
 mod request_id;
 mod revocation;
 mod revocation_queue;
+mod revocation_queue_faults;
+mod revocation_writes;
 mod secrets_manager;
 mod shutdown;
 mod source_faults;
