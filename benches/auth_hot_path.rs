@@ -125,6 +125,8 @@ fn revocation_check() {
         jti: Some(&jti),
         origin_jti: Some(&origin),
         issued_at: Some(NOW + 5),
+        issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Bench1",
+        username: Some("bench-user"),
     };
     report(
         "revocation check, 100,000 entries, not revoked",
@@ -139,6 +141,8 @@ fn revocation_check() {
         jti: Some(&jti),
         origin_jti: Some(&origin),
         issued_at: Some(NOW - 5),
+        issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Bench1",
+        username: Some("bench-user"),
     };
     report(
         "revocation check, 100,000 entries, revoked sub",

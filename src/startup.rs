@@ -190,6 +190,9 @@ impl Application {
         auth.flag
             .spawn_poller(&background, control, settings.fallback.poll);
         app_state.limits.spawn_sweeper(&background);
+        if let Some(clients) = &dev_clients {
+            clients.spawn_refresh(&background);
+        }
         let reporters = start_reporters(
             &background,
             &settings,

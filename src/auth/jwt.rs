@@ -38,6 +38,9 @@ pub struct VerifiedToken {
     pub origin_jti: Option<String>,
     /// `iat`, for revocations by cut-off.
     pub issued_at: Option<u64>,
+    /// The user's name in its pool (`username`, or an id token's `cognito:username`), for a
+    /// revocation of a user deleted before its `sub` could be looked up.
+    pub username: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +92,9 @@ struct Claims {
     origin_jti: Option<String>,
     /// Present in a user's access token; absent in a client-credentials (M2M) one.
     username: Option<String>,
+    /// The id token's name for `username`.
+    #[serde(rename = "cognito:username")]
+    cognito_username: Option<String>,
     exp: Option<NumericDate>,
     nbf: Option<NumericDate>,
     /// Bounds the token's lifetime (`exp - iat`) and may not lie in the future.
@@ -382,6 +388,7 @@ fn check_claims(issuer: &Issuer, claims: Claims) -> Result<VerifiedToken, JwtErr
         issuer: issuer.iss.clone(),
         origin_jti: claims.origin_jti,
         issued_at: claims.iat.map(NumericDate::until),
+        username: claims.username.or(claims.cognito_username),
     })
 }
 

@@ -180,6 +180,8 @@ impl Authenticator {
             jti: v.jti.as_deref(),
             origin_jti: v.origin_jti.as_deref(),
             issued_at: v.issued_at,
+            issuer: &v.issuer,
+            username: v.username.as_deref(),
         })
     }
 

@@ -97,6 +97,7 @@ mod tests {
                 issuer: "https://i.example".into(),
                 origin_jti: None,
                 issued_at: None,
+                username: None,
             },
             kid: "k".into(),
             issuer: 0,

@@ -138,6 +138,15 @@ fn describe(r: &Revoked) -> String {
             "every token of machine client {client_id} issued at or before {}",
             rfc3339(*before)
         ),
+        Revoked::Username {
+            pool_id,
+            username,
+            before,
+        } => format!(
+            "every token of the deleted user named {username} in pool {pool_id} issued at or \
+             before {}",
+            rfc3339(*before)
+        ),
         Revoked::Jti { jti } => format!("the token with jti {jti}"),
         Revoked::OriginJti { origin_jti } => {
             format!("every token of the session (origin_jti) {origin_jti}")

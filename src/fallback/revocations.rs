@@ -3,7 +3,8 @@
 //! instance in the same poll as the flag, so a revocation is in force fleet-wide within
 //! `CUTOVER_CONTROL_POLL_SECS`. The request path checks an in-memory [`RevocationSet`].
 //!
-//! An entry covers every token of a principal issued at or before a cut-off (`sub`, `client`),
+//! An entry covers every token of a principal issued at or before a cut-off (`sub`, `client`,
+//! or a Cognito user name in its pool, for a user deleted before its `sub` could be looked up),
 //! one token (`jti`), a refresh token's whole family (`origin_jti`: Cognito's access and id
 //! tokens carry the `jti` of the refresh token they came from), or a legacy key. It expires by
 //! itself once no token it covers can still be valid: cut-off + the maximum token lifetime +
@@ -29,6 +30,16 @@ pub enum Revoked {
     Sub { sub: String, before: u64 },
     /// Every client-credentials token of the machine client issued at or before `before`.
     Client { client_id: String, before: u64 },
+    /// Every token of the user named `username` in the Cognito user pool `pool_id` issued at
+    /// or before `before`: what `AdminDeleteUser` can still revoke once the user, and so its
+    /// `sub`, can no longer be looked up. Matched against the access token's `username` and the
+    /// id token's `cognito:username`, without regard to case (fail closed: a pool may be
+    /// case-insensitive, and the event carries the name as the operator typed it).
+    Username {
+        pool_id: String,
+        username: String,
+        before: u64,
+    },
     /// The token with this `jti`.
     Jti { jti: String },
     /// Every token whose `origin_jti` is this: one refresh token's session.
@@ -44,6 +55,9 @@ impl Revoked {
         match self {
             Revoked::Sub { sub, .. } => format!("sub:{sub}"),
             Revoked::Client { client_id, .. } => format!("client:{client_id}"),
+            Revoked::Username {
+                pool_id, username, ..
+            } => format!("username:{pool_id}/{username}"),
             Revoked::Jti { jti } => format!("jti:{jti}"),
             Revoked::OriginJti { origin_jti } => format!("origin_jti:{origin_jti}"),
             Revoked::Key { key_id } => format!("key:{key_id}"),
@@ -53,7 +67,9 @@ impl Revoked {
     /// The cut-off of a per-principal entry.
     fn before(&self) -> Option<u64> {
         match self {
-            Revoked::Sub { before, .. } | Revoked::Client { before, .. } => Some(*before),
+            Revoked::Sub { before, .. }
+            | Revoked::Client { before, .. }
+            | Revoked::Username { before, .. } => Some(*before),
             _ => None,
         }
     }
@@ -125,6 +141,17 @@ impl Entry {
                     )));
                 }
             }
+            Revoked::Username {
+                pool_id, username, ..
+            } => {
+                check_text("pool id", pool_id)?;
+                if pool_id.contains('/') {
+                    return Err(RevokeError::Invalid(format!(
+                        "pool id {pool_id:?}: not a user pool id"
+                    )));
+                }
+                check_text("username", username)?;
+            }
             Revoked::Jti { jti } => check_text("jti", jti)?,
             Revoked::OriginJti { origin_jti } => check_text("origin_jti", origin_jti)?,
             Revoked::Key { .. } => {}
@@ -173,6 +200,8 @@ impl Entry {
 pub struct RevocationSet {
     subs: HashMap<Box<str>, u64>,
     clients: HashMap<Box<str>, u64>,
+    /// Keyed by [`username_key`]: the pool id and the lowercased user name.
+    usernames: HashMap<Box<str>, u64>,
     jtis: HashSet<Box<str>>,
     origins: HashSet<Box<str>>,
     keys: HashSet<KeyId>,
@@ -186,6 +215,24 @@ pub struct TokenFacts<'a> {
     pub origin_jti: Option<&'a str>,
     /// `iat`; a token without one counts as issued before any cut-off (fail closed).
     pub issued_at: Option<u64>,
+    /// The `iss` of the issuer that signed it: a Cognito user pool's names its pool.
+    pub issuer: &'a str,
+    /// The user's name: the access token's `username`, the id token's `cognito:username`.
+    pub username: Option<&'a str>,
+}
+
+/// The user pool of a Cognito issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`),
+/// `None` for any other issuer.
+pub fn cognito_pool(issuer: &str) -> Option<&str> {
+    let rest = issuer.strip_prefix("https://cognito-idp.")?;
+    let (host, pool) = rest.split_once('/')?;
+    let aws = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
+    (aws && !pool.is_empty() && !pool.contains('/')).then_some(pool)
+}
+
+/// How a user name entry is looked up: a user name is unique within its pool only.
+fn username_key(pool_id: &str, username: &str) -> Box<str> {
+    format!("{pool_id}/{}", username.to_lowercase()).into()
 }
 
 impl RevocationSet {
@@ -201,6 +248,17 @@ impl RevocationSet {
                 }
                 Revoked::Client { client_id, before } => {
                     let cut = set.clients.entry(client_id.as_str().into()).or_default();
+                    *cut = (*cut).max(*before);
+                }
+                Revoked::Username {
+                    pool_id,
+                    username,
+                    before,
+                } => {
+                    let cut = set
+                        .usernames
+                        .entry(username_key(pool_id, username))
+                        .or_default();
                     *cut = (*cut).max(*before);
                 }
                 Revoked::Jti { jti } => {
@@ -234,8 +292,19 @@ impl RevocationSet {
             PrincipalKind::Client => t.principal.client_id().and_then(|c| self.clients.get(c)),
             _ => self.subs.get(t.principal.as_str()),
         };
-        if let Some(&before) = cut_off
-            && t.issued_at.is_none_or(|iat| iat <= before)
+        let covered = |before: u64| t.issued_at.is_none_or(|iat| iat <= before);
+        if cut_off.is_some_and(|&before| covered(before)) {
+            return true;
+        }
+        // Only a user's token of a Cognito pool, and only when some deleted user is listed: the
+        // key's allocation stays off every other request.
+        if !self.usernames.is_empty()
+            && let (Some(name), Some(pool)) = (t.username, cognito_pool(t.issuer))
+            && !matches!(t.principal.kind(), PrincipalKind::Client)
+            && self
+                .usernames
+                .get(&username_key(pool, name))
+                .is_some_and(|&before| covered(before))
         {
             return true;
         }
@@ -317,216 +386,4 @@ impl From<crate::common::StoreError> for RevokeFailure {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: u64 = 1_800_000_000;
-    const DAY: u64 = 86_400;
-
-    fn entry(revoked: Revoked) -> Entry {
-        Entry::new(revoked, NOW, DAY, 0).unwrap()
-    }
-
-    fn facts<'a>(
-        p: &'a PrincipalId,
-        jti: Option<&'a str>,
-        origin: Option<&'a str>,
-        iat: Option<u64>,
-    ) -> TokenFacts<'a> {
-        TokenFacts {
-            principal: p,
-            jti,
-            origin_jti: origin,
-            issued_at: iat,
-        }
-    }
-
-    #[test]
-    fn a_principal_is_revoked_up_to_its_cut_off_and_a_fresh_token_is_not() {
-        let alice = PrincipalId::from_sub("alice").unwrap();
-        let client = PrincipalId::for_client("alice").unwrap();
-        let set = RevocationSet::new(
-            &[entry(Revoked::Sub {
-                sub: "alice".into(),
-                before: NOW - 10,
-            })],
-            NOW,
-        );
-        assert!(set.token_revoked(&facts(&alice, None, None, Some(NOW - 10))));
-        assert!(
-            !set.token_revoked(&facts(&alice, None, None, Some(NOW - 9))),
-            "issued after"
-        );
-        assert!(
-            set.token_revoked(&facts(&alice, None, None, None)),
-            "no iat: fail closed"
-        );
-        assert!(
-            !set.token_revoked(&facts(&client, None, None, Some(0))),
-            "the client named alice is not the user alice"
-        );
-        // Another issuer's alice is another user, revoked by her qualified name.
-        let eu = crate::domain::Namespace::parse("eu").unwrap();
-        let eu_alice = alice.clone().in_namespace(Some(&eu));
-        assert!(!set.token_revoked(&facts(&eu_alice, None, None, Some(0))));
-        let qualified = RevocationSet::new(
-            &[entry(Revoked::Sub {
-                sub: "ns:eu/alice".into(),
-                before: NOW,
-            })],
-            NOW,
-        );
-        assert!(qualified.token_revoked(&facts(&eu_alice, None, None, Some(NOW))));
-        assert!(!qualified.token_revoked(&facts(&alice, None, None, Some(0))));
-    }
-
-    #[test]
-    fn one_token_or_one_family_is_revoked_and_the_others_are_not() {
-        let bob = PrincipalId::from_sub("bob").unwrap();
-        let set = RevocationSet::new(
-            &[
-                entry(Revoked::Jti { jti: "j1".into() }),
-                entry(Revoked::OriginJti {
-                    origin_jti: "session-1".into(),
-                }),
-            ],
-            NOW,
-        );
-        assert!(set.token_revoked(&facts(&bob, Some("j1"), None, Some(NOW))));
-        assert!(set.token_revoked(&facts(&bob, Some("j2"), Some("session-1"), Some(NOW))));
-        assert!(!set.token_revoked(&facts(&bob, Some("j2"), Some("session-2"), Some(NOW))));
-    }
-
-    #[test]
-    fn an_entry_expires_once_no_token_it_covers_can_be_valid() {
-        let e = entry(Revoked::Sub {
-            sub: "alice".into(),
-            before: NOW,
-        });
-        assert_eq!(e.expires, NOW + DAY);
-        assert!(e.is_live(NOW + DAY - 1) && !e.is_live(NOW + DAY));
-        assert!(RevocationSet::new(&[e], NOW + DAY).is_empty());
-    }
-
-    #[test]
-    fn bad_revocations_are_refused_before_anything_is_written() {
-        let bad = [
-            Revoked::Sub {
-                sub: String::new(),
-                before: NOW,
-            },
-            Revoked::Sub {
-                sub: "apikey:legacy".into(),
-                before: NOW,
-            },
-            Revoked::Sub {
-                sub: "a b".into(),
-                before: NOW,
-            },
-            Revoked::Sub {
-                sub: "ns:eu/client:cron".into(),
-                before: NOW,
-            },
-            Revoked::Sub {
-                sub: "alice".into(),
-                before: NOW + 61,
-            },
-            Revoked::Jti {
-                jti: "x".repeat(257),
-            },
-            Revoked::Client {
-                client_id: "no/slash".into(),
-                before: NOW,
-            },
-        ];
-        for r in bad {
-            assert!(
-                matches!(
-                    Entry::new(r.clone(), NOW, DAY, 60),
-                    Err(RevokeError::Invalid(_))
-                ),
-                "{r:?}"
-            );
-        }
-        let within_leeway = Revoked::Sub {
-            sub: "alice".into(),
-            before: NOW + 60,
-        };
-        assert!(Entry::new(within_leeway, NOW, DAY, 60).is_ok());
-    }
-
-    #[test]
-    fn a_later_cut_off_is_not_a_duplicate_and_an_earlier_one_is() {
-        let at = |before| {
-            entry(Revoked::Sub {
-                sub: "alice".into(),
-                before,
-            })
-        };
-        assert!(at(NOW).covers(&at(NOW - 5)));
-        assert!(!at(NOW - 5).covers(&at(NOW)));
-        let j = entry(Revoked::Jti { jti: "j".into() });
-        assert!(j.covers(&j.clone()));
-    }
-
-    #[tokio::test]
-    async fn the_list_refuses_past_its_cap_and_a_later_cut_off_replaces_an_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::storage::sqlite::Database::open(dir.path()).unwrap();
-        let sub = |s: &str, before| {
-            entry(Revoked::Sub {
-                sub: s.into(),
-                before,
-            })
-        };
-        for s in ["a", "b", "c"] {
-            revoke_within(&db, &sub(s, NOW - 10), NOW, 3).await.unwrap();
-        }
-        let full = revoke_within(&db, &sub("d", NOW), NOW, 3)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(full, RevokeFailure::Refused(RevokeError::Full)),
-            "{full}"
-        );
-        assert!(full.to_string().contains("100000 live entries"), "{full}");
-        let dup = revoke_within(&db, &sub("a", NOW - 20), NOW, 3)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(dup, RevokeFailure::Refused(RevokeError::Duplicate(..))),
-            "{dup}"
-        );
-        // A later cut-off for a listed principal replaces its entry, even at the cap.
-        revoke_within(&db, &sub("a", NOW), NOW, 3).await.unwrap();
-        let live = list(&db, NOW).await.unwrap();
-        assert_eq!(live.len(), 3);
-        assert!(live.contains(&sub("a", NOW)));
-        // Expired entries do not count, and the next write deletes them.
-        let later = NOW + DAY + 1;
-        assert!(list(&db, later).await.unwrap().is_empty());
-        let version = db.revocations_version().await.unwrap();
-        assert!(db.remove_revocation("sub:b").await.unwrap());
-        assert!(
-            !db.remove_revocation("sub:b").await.unwrap(),
-            "gone already"
-        );
-        assert_eq!(db.revocations_version().await.unwrap(), version + 1);
-    }
-
-    #[test]
-    fn an_entry_round_trips_through_its_stored_json() {
-        let e = entry(Revoked::OriginJti {
-            origin_jti: "o".into(),
-        });
-        let text = serde_json::to_string(&e).unwrap();
-        assert_eq!(
-            text,
-            format!(
-                r#"{{"kind":"origin_jti","origin_jti":"o","created":{NOW},"expires":{}}}"#,
-                NOW + DAY
-            )
-        );
-        assert_eq!(serde_json::from_str::<Entry>(&text).unwrap(), e);
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
 //! One parsed event, applied: the user name resolved to its `sub` (AdminGetUser) where the event
-//! names only that, the entry built with the service's token lifetime, and written to the
+//! names only that (a user that no longer exists is revoked by its name), the entry built with the service's token lifetime, and written to the
 //! revocation list. The answer says what the queue should do with the message.
 
 use crate::common::unix_now;
@@ -15,8 +15,23 @@ pub enum Verdict {
     Done(Outcome),
     /// Can never be applied (malformed, or an identifier the list refuses): move it aside now.
     Poison(String),
-    /// Failed for now (the store or Cognito): leave it for redelivery.
+    /// The control store or Cognito is unreachable (a timeout, a 5xx, throttling, a missing
+    /// table): nothing about the message is wrong, so it is held, never moved aside.
+    Outage(String),
+    /// Failed for a reason that may not pass by itself (a refused permission, the list's cap):
+    /// left for redelivery, and moved aside at `CUTOVER_REVOCATION_QUEUE_MAX_RECEIVES`.
     Retry(String),
+}
+
+/// A failure of the control store, as the queue treats it.
+fn store_failure(e: crate::fallback::ControlError) -> Verdict {
+    use crate::common::StoreError;
+    use crate::fallback::ControlError;
+    let why = format!("the control store: {e}");
+    match e {
+        ControlError::Store(StoreError::Unavailable(_)) => Verdict::Outage(why),
+        _ => Verdict::Retry(why),
+    }
 }
 
 /// A user name looked up in its pool.
@@ -51,17 +66,14 @@ impl RevocationQueue {
             },
             Subject::User { pool_id, username } => match self.look_up(pool_id, username).await {
                 Ok(Lookup::Sub(sub)) => Revoked::Sub { sub, before },
-                Ok(Lookup::Gone) => {
-                    tracing::warn!(
-                        event = %event.name,
-                        username = %username,
-                        pool = %pool_id,
-                        "revocation event skipped: the user no longer exists, so its sub cannot \
-                         be looked up; revoke it with `cutover revoke --sub` if its tokens matter"
-                    );
-                    return Verdict::Done(Outcome::Skipped);
-                }
-                Err(why) => return Verdict::Retry(why),
+                // Deleted (AdminDeleteUser, or since the event): no `sub` to look up, but its
+                // tokens still name it, so the entry names the user in its pool.
+                Ok(Lookup::Gone) => Revoked::Username {
+                    pool_id: pool_id.clone(),
+                    username: username.clone(),
+                    before,
+                },
+                Err(verdict) => return verdict,
             },
         };
         let entry = match Entry::new(revoked, now, self.max_lifetime, self.leeway) {
@@ -102,11 +114,11 @@ impl RevocationQueue {
             Err(RevokeFailure::Refused(full @ RevokeError::Full)) => {
                 Verdict::Retry(full.to_string())
             }
-            Err(RevokeFailure::Store(e)) => Verdict::Retry(format!("the control store: {e}")),
+            Err(RevokeFailure::Store(e)) => store_failure(e),
         }
     }
 
-    async fn look_up(&self, pool: &str, username: &str) -> Result<Lookup, String> {
+    async fn look_up(&self, pool: &str, username: &str) -> Result<Lookup, Verdict> {
         let answer = self
             .cognito
             .admin_get_user()
@@ -121,7 +133,9 @@ impl RevocationQueue {
                 .find(|a| a.name() == "sub")
                 .and_then(|a| a.value())
                 .map(|sub| Lookup::Sub(sub.to_string()))
-                .ok_or_else(|| "AdminGetUser: the user has no sub attribute".to_string()),
+                .ok_or_else(|| {
+                    Verdict::Retry("AdminGetUser: the user has no sub attribute".into())
+                }),
             Err(e)
                 if e.as_service_error().is_some_and(|s| {
                     s.is_user_not_found_exception() || s.is_resource_not_found_exception()
@@ -129,7 +143,14 @@ impl RevocationQueue {
             {
                 Ok(Lookup::Gone)
             }
-            Err(e) => Err(crate::aws::error::AwsError::new("AdminGetUser", e).to_string()),
+            Err(e) => {
+                let e = crate::aws::error::AwsError::new("AdminGetUser", e);
+                Err(if e.class.is_outage() {
+                    Verdict::Outage(e.to_string())
+                } else {
+                    Verdict::Retry(e.to_string())
+                })
+            }
         }
     }
 }

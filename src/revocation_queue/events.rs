@@ -14,6 +14,8 @@
 
 use serde_json::{Map, Value};
 
+pub use crate::fallback::revocations::cognito_pool;
+
 /// The largest body parsed. A Cognito event is a few KiB; SQS carries up to 256 KiB, and a body
 /// that large is refused before any parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -308,15 +310,6 @@ fn parse_into(
         }
     };
     Ok(Event { name, at, subject })
-}
-
-/// The user pool of a Cognito issuer (`https://cognito-idp.<region>.amazonaws.com/<pool id>`),
-/// `None` for any other issuer.
-pub fn cognito_pool(issuer: &str) -> Option<&str> {
-    let rest = issuer.strip_prefix("https://cognito-idp.")?;
-    let (host, pool) = rest.split_once('/')?;
-    let aws = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
-    (aws && !pool.is_empty() && !pool.contains('/')).then_some(pool)
 }
 
 #[cfg(test)]

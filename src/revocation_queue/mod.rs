@@ -6,19 +6,28 @@
 //! (`rollout/revocation-queue.yaml`). Each instance long-polls it; SQS hands a message to one
 //! of them, and the entry it writes reaches every instance through the control store. A message
 //! is deleted only once its entry is stored (or it is known to revoke nothing), so a crash or an
-//! outage loses none: the message comes back. One that still fails after
-//! `CUTOVER_REVOCATION_QUEUE_MAX_RECEIVES` receives, or can never parse, is moved to the
-//! dead-letter queue (or deleted when none is configured) and counted, so no message blocks the
-//! queue. The queue's own redrive policy, with a higher `maxReceiveCount`, is the backstop for
-//! an instance that cannot even reach the dead-letter queue.
+//! outage loses none.
+//!
+//! An outage (the control store or Cognito unreachable) never moves a message aside: the
+//! instance that received it holds it, keeping it invisible to the others and receiving nothing
+//! more, and tries it again after a pause that grows to a minute, until it succeeds
+//! ([`hold`]). So an outage adds no receive to a message's count, and the queue's own redrive
+//! policy only ever sees the receives of instances that crashed while holding. A message that
+//! fails for another reason (a refused permission, the list's cap) is left for redelivery and
+//! moved aside at `CUTOVER_REVOCATION_QUEUE_MAX_RECEIVES` receives; one that can never parse,
+//! at once. Moved aside means sent to the dead-letter queue and counted; with none configured
+//! the message stays on the queue (never deleted unapplied) until the queue's own redrive policy
+//! or retention takes it.
 
 mod apply;
 pub mod events;
+mod hold;
+mod messages;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use tracing::Instrument;
 
 use crate::aws::Aws;
@@ -41,9 +50,11 @@ pub enum Outcome {
     Duplicate,
     /// It revokes nothing (another event, a failed call, nobody named, a user gone).
     Skipped,
-    /// It failed for now and was left for redelivery.
+    /// It failed for now and was left for redelivery, or held through an outage (counted at
+    /// each attempt that fails).
     Deferred,
-    /// It could not be applied and was moved to the dead-letter queue, or deleted.
+    /// It could not be applied: moved to the dead-letter queue, or left on the queue when
+    /// there is none.
     Poisoned,
 }
 
@@ -75,12 +86,16 @@ pub enum Action {
     MoveAside,
     /// Leave it: it becomes visible again after the queue's visibility timeout.
     Leave,
+    /// Keep it invisible and try again once what it needs answers: an outage.
+    Hold,
 }
 
+/// An outage never counts toward moving a message aside, whatever its receive count.
 pub fn settle(verdict: &Verdict, receives: u32, max_receives: u32) -> Action {
     match verdict {
         Verdict::Done(outcome) => Action::Delete(*outcome),
         Verdict::Poison(_) => Action::MoveAside,
+        Verdict::Outage(_) => Action::Hold,
         Verdict::Retry(_) if receives >= max_receives => Action::MoveAside,
         Verdict::Retry(_) => Action::Leave,
     }
@@ -89,9 +104,6 @@ pub fn settle(verdict: &Verdict, receives: u32, max_receives: u32) -> Action {
 /// A pause after a failed receive, so an unreachable queue is asked every few seconds, not in a
 /// tight loop.
 const ERROR_PAUSE: Duration = Duration::from_secs(5);
-
-/// The reason attached to a message moved to the dead-letter queue, at most this long.
-const MAX_REASON: usize = 256;
 
 pub struct RevocationQueue {
     sqs: aws_sdk_sqs::Client,
@@ -173,8 +185,14 @@ impl RevocationQueue {
         };
         match answer {
             Ok(out) => {
-                for message in out.messages() {
-                    self.handle(message).await;
+                let messages = out.messages();
+                for (i, message) in messages.iter().enumerate() {
+                    if self.handle(message).await == Handled::Held {
+                        // What failed this message would fail the rest of the batch: they are
+                        // held with it, unread, so they keep their receive counts too.
+                        self.hold(&messages[i..], &mut stopped).await;
+                        break;
+                    }
                 }
             }
             Err(e) => {
@@ -188,7 +206,9 @@ impl RevocationQueue {
         }
     }
 
-    async fn handle(&self, message: &Message) {
+    /// Applies one message and settles it; every attempt is counted by its outcome, so a
+    /// message held through an outage counts `deferred` at each attempt that fails.
+    async fn handle(&self, message: &Message) -> Handled {
         let receives = message
             .attributes()
             .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
@@ -214,12 +234,11 @@ impl RevocationQueue {
                         Verdict::Retry(why) => {
                             format!("still failing at receive {receives}: {why}")
                         }
-                        Verdict::Done(_) => String::new(),
+                        Verdict::Done(_) | Verdict::Outage(_) => String::new(),
                     };
-                    if self.move_aside(message, &why).await {
-                        Outcome::Poisoned
-                    } else {
-                        Outcome::Deferred
+                    match self.move_aside(message, &why).await {
+                        Moved::Aside | Moved::Kept => Outcome::Poisoned,
+                        Moved::Refused => Outcome::Deferred,
                     }
                 }
                 Action::Leave => {
@@ -232,82 +251,56 @@ impl RevocationQueue {
                     }
                     Outcome::Deferred
                 }
+                Action::Hold => {
+                    if let Verdict::Outage(why) = &verdict {
+                        tracing::warn!(reason = %why, "revocation event held through an outage");
+                    }
+                    self.metrics
+                        .add(Counter::RevocationEvents, Outcome::Deferred as usize, 1);
+                    return Handled::Held;
+                }
             };
             self.metrics
                 .add(Counter::RevocationEvents, outcome as usize, 1);
+            Handled::Settled
         }
         .instrument(span)
         .await
     }
-
-    /// Deletes the message; a failed delete only means it comes back, and is then a duplicate.
-    async fn delete(&self, message: &Message) {
-        let Some(receipt) = message.receipt_handle() else {
-            return;
-        };
-        let deleted = self
-            .sqs
-            .delete_message()
-            .queue_url(&self.queue.url)
-            .receipt_handle(receipt)
-            .send()
-            .await;
-        if let Err(e) = deleted {
-            let e = AwsError::new("DeleteMessage", e);
-            tracing::warn!(error = %e, "a handled revocation message could not be deleted; it will come back");
-        }
-    }
-
-    /// Sends the message to the dead-letter queue (with the reason as the attribute
-    /// `cutover-reason`), or with none configured logs it, then deletes it. `false`: the
-    /// dead-letter queue refused it, and the message stays where it is.
-    async fn move_aside(&self, message: &Message, why: &str) -> bool {
-        let reason: String = why.chars().take(MAX_REASON).collect();
-        match &self.queue.dlq_url {
-            Some(dlq) => {
-                let attribute = MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(if reason.is_empty() {
-                        "unknown"
-                    } else {
-                        &reason
-                    })
-                    .build()
-                    .ok();
-                let sent = self
-                    .sqs
-                    .send_message()
-                    .queue_url(dlq)
-                    .message_body(message.body().unwrap_or_default())
-                    .set_message_attributes(
-                        attribute.map(|a| [("cutover-reason".to_string(), a)].into()),
-                    )
-                    .send()
-                    .await;
-                if let Err(e) = sent {
-                    let e = AwsError::new("SendMessage", e);
-                    tracing::error!(error = %e, %reason, "a revocation message could not be moved to the dead-letter queue; it stays on the queue");
-                    return false;
-                }
-                tracing::warn!(%reason, "revocation message moved to the dead-letter queue");
-            }
-            None => tracing::error!(
-                %reason,
-                "revocation message deleted without being applied (no CUTOVER_REVOCATION_DLQ_URL)"
-            ),
-        }
-        self.delete(message).await;
-        true
-    }
 }
 
+/// Whether a message is settled for this receive, or held through an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    Settled,
+    Held,
+}
+
+/// What became of a message to be moved aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moved {
+    /// It is on the dead-letter queue, and off this one.
+    Aside,
+    /// No dead-letter queue is configured: it stays on the queue, logged.
+    Kept,
+    /// The dead-letter queue refused it: it stays on the queue, to be moved at a later receive.
+    Refused,
+}
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn an_outage_holds_a_message_at_any_receive_count_and_never_moves_it_aside() {
+        let outage = Verdict::Outage("the control store: store unavailable".into());
+        for receives in [1, 5, 9, 1000] {
+            assert_eq!(settle(&outage, receives, 5), Action::Hold, "{receives}");
+        }
+    }
+
+    #[test]
     fn a_message_is_deleted_when_done_moved_aside_when_hopeless_and_left_while_it_may_succeed() {
-        let retry = Verdict::Retry("store down".into());
+        let retry = Verdict::Retry("AdminGetUser: access denied".into());
         assert_eq!(settle(&retry, 1, 5), Action::Leave);
         assert_eq!(settle(&retry, 4, 5), Action::Leave);
         assert_eq!(settle(&retry, 5, 5), Action::MoveAside);

@@ -65,6 +65,8 @@ mod refusal_log;
 mod request_id;
 mod revocation;
 mod revocation_queue;
+mod revocation_queue_faults;
+mod revocation_writes;
 mod secrets_manager;
 mod shutdown;
 mod source_faults;

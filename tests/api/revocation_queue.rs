@@ -12,21 +12,21 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use cutover::fallback::revocations::{self, Revoked};
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, TestApp, app, assert_problem};
+use crate::helpers::{AppBuilder, Auth, TestApp, app, assert_problem};
 use crate::support::{eventually, moto};
 
 /// The one scope moto puts in its access tokens.
 const MOTO_SCOPE: &str = "aws.cognito.signin.user.admin";
 
-const PASSWORD: &str = "Correct-Horse-Battery-9";
+pub(crate) const PASSWORD: &str = "Correct-Horse-Battery-9";
 
-struct Pool {
-    idp: Cognito,
-    id: String,
-    client_id: String,
+pub(crate) struct Pool {
+    pub(crate) idp: Cognito,
+    pub(crate) id: String,
+    pub(crate) client_id: String,
 }
 
-async fn pool_with_user(username: &str) -> (Pool, String) {
+pub(crate) async fn pool_with_user(username: &str) -> (Pool, String) {
     let idp = Cognito::new(&moto::sdk().await);
     let created = idp
         .create_user_pool()
@@ -83,7 +83,7 @@ async fn pool_with_user(username: &str) -> (Pool, String) {
 
 impl Pool {
     /// A real sign-in (`InitiateAuth USER_PASSWORD_AUTH`): the access token.
-    async fn sign_in(&self, username: &str) -> Auth {
+    pub(crate) async fn sign_in(&self, username: &str) -> Auth {
         let auth = self
             .idp
             .initiate_auth()
@@ -98,7 +98,7 @@ impl Pool {
         Auth::Bearer(tokens.access_token().unwrap().to_string())
     }
 
-    async fn sign_out(&self, username: &str) {
+    pub(crate) async fn sign_out(&self, username: &str) {
         self.idp
             .admin_user_global_sign_out()
             .user_pool_id(&self.id)
@@ -109,14 +109,20 @@ impl Pool {
     }
 }
 
-struct Queues {
-    sqs: Sqs,
-    url: String,
-    dlq_url: String,
+pub(crate) struct Queues {
+    pub(crate) sqs: Sqs,
+    pub(crate) url: String,
+    pub(crate) dlq_url: String,
 }
 
 /// A queue and its dead-letter queue, with the template's redrive policy.
-async fn queues() -> Queues {
+pub(crate) async fn queues() -> Queues {
+    queues_with(120, Some(10)).await
+}
+
+/// A queue whose messages come back after `visibility` seconds, with a redrive policy to its
+/// dead-letter queue at `max_receive_count` receives, or none.
+pub(crate) async fn queues_with(visibility: u32, max_receive_count: Option<u32>) -> Queues {
     let sqs = Sqs::new(&moto::sdk().await);
     let name = moto::unique_name("cutover-revocations");
     let dlq_url = sqs
@@ -138,12 +144,15 @@ async fn queues() -> Queues {
         .attributes()
         .unwrap()[&QueueAttributeName::QueueArn]
         .clone();
-    let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 10}).to_string();
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .attributes(QueueAttributeName::VisibilityTimeout, "120")
+    let mut create = sqs.create_queue().queue_name(&name).attributes(
+        QueueAttributeName::VisibilityTimeout,
+        visibility.to_string(),
+    );
+    if let Some(max) = max_receive_count {
+        let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max}).to_string();
+        create = create.attributes(QueueAttributeName::RedrivePolicy, redrive);
+    }
+    let url = create
         .send()
         .await
         .unwrap()
@@ -154,7 +163,7 @@ async fn queues() -> Queues {
 }
 
 impl Queues {
-    async fn send(&self, body: &str) {
+    pub(crate) async fn send(&self, body: &str) {
         self.sqs
             .send_message()
             .queue_url(&self.url)
@@ -165,7 +174,7 @@ impl Queues {
     }
 
     /// Messages on the queue, visible or being handled.
-    async fn pending(&self) -> u64 {
+    pub(crate) async fn pending(&self) -> u64 {
         let out = self
             .sqs
             .get_queue_attributes()
@@ -186,7 +195,7 @@ impl Queues {
     }
 
     /// (body, `cutover-reason`) of every message in the dead-letter queue.
-    async fn dead_letters(&self) -> Vec<(String, String)> {
+    pub(crate) async fn dead_letters(&self) -> Vec<(String, String)> {
         let out = self
             .sqs
             .receive_message()
@@ -212,7 +221,7 @@ impl Queues {
 
 /// An EventBridge event of a CloudTrail record of a Cognito call, with the fields the AWS
 /// documentation's examples show (the caller in `userIdentity` is the operator's role).
-fn cloudtrail_event(name: &str, request: Value, at: u64) -> String {
+pub(crate) fn cloudtrail_event(name: &str, request: Value, at: u64) -> String {
     let time = cutover::common::rfc3339(at);
     json!({
         "version": "0",
@@ -252,7 +261,16 @@ fn cloudtrail_event(name: &str, request: Value, at: u64) -> String {
 }
 
 /// The service for `pool`'s tokens (its issuer trusted, so its events count), reading `queues`.
-async fn app_for(pool: &Pool, queues: &Queues) -> TestApp {
+pub(crate) async fn app_for(pool: &Pool, queues: &Queues) -> TestApp {
+    builder_for(pool, queues)
+        .await
+        .with("revocation_dlq_url", &queues.dlq_url)
+        .spawn()
+        .await
+}
+
+/// [`app_for`]'s settings without the dead-letter queue, for a test to add to.
+pub(crate) async fn builder_for(pool: &Pool, queues: &Queues) -> AppBuilder {
     let region = moto::sdk().await.region().unwrap().to_string();
     let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{}", pool.id);
     let jwks_url = format!("{}/{}/.well-known/jwks.json", moto::endpoint(), pool.id);
@@ -262,13 +280,10 @@ async fn app_for(pool: &Pool, queues: &Queues) -> TestApp {
         .with("scope_write", MOTO_SCOPE)
         .with("control_poll_secs", "1")
         .with("revocation_queue_url", &queues.url)
-        .with("revocation_dlq_url", &queues.dlq_url)
-        .spawn()
-        .await
 }
 
 /// The live revocation entries, read through the app's own control store.
-async fn entries(app: &TestApp) -> Vec<revocations::Entry> {
+pub(crate) async fn entries(app: &TestApp) -> Vec<revocations::Entry> {
     let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
     let control = cutover::backends::Backends::build(&settings)
@@ -280,7 +295,7 @@ async fn entries(app: &TestApp) -> Vec<revocations::Entry> {
         .unwrap()
 }
 
-async fn outcome(app: &TestApp, outcome: &str) -> f64 {
+pub(crate) async fn outcome(app: &TestApp, outcome: &str) -> f64 {
     app.metric(&format!(
         "cutover_revocation_events_total{{outcome=\"{outcome}\"}}"
     ))

@@ -4,14 +4,18 @@
 //! from a dictionary); it is shown once, at `add` or `rotate`, and never stored or logged.
 //!
 //! Writers serialise on a lock file and replace the file by an atomic rename, as `api-keys.json`
-//! does. Readers (the token endpoint, the verifier, the quota lookup) keep the parsed file and
-//! read it again only when the file changed, so a client added while `serve` runs is known at
-//! its first use, without a restart.
+//! does. Readers share one parsed snapshot: the verifier and the quota lookup, on every request,
+//! only load it (an atomic load and an `Arc` clone: no `stat`, no lock, no copy); a background
+//! task looks at the file every [`REFRESH`] and reads it again when it changed; the token and
+//! revocation endpoints look before they authenticate a client (off the executor), so a client
+//! added while `serve` runs is known at its first use and a rotated secret stops working at once.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -98,11 +102,17 @@ fn stamp(meta: &std::fs::Metadata) -> Stamp {
     }
 }
 
+/// How often the background task looks at the file: how long a removed client's tokens are
+/// still accepted, at most.
+pub const REFRESH: Duration = Duration::from_secs(1);
+
 pub struct DevClients {
     path: PathBuf,
-    /// The clients as last read, and the version of the file they were read from (`None`: no
-    /// file).
-    cache: Mutex<(Option<Stamp>, Arc<Vec<DevClient>>)>,
+    /// The clients in force, as every request reads them.
+    snapshot: ArcSwap<Vec<DevClient>>,
+    /// The version of the file the snapshot was read from (`None`: no file). Only a look at the
+    /// file takes this lock, never a request.
+    stamp: Mutex<Option<Stamp>>,
 }
 
 /// Whether `id` can name a client: the same rule as its principal (`client:<id>`).
@@ -132,31 +142,62 @@ fn private_file() -> std::fs::OpenOptions {
 }
 
 impl DevClients {
+    /// The store of `data_dir`'s file, read now.
     pub fn new(data_dir: &Path) -> Self {
-        DevClients {
+        let clients = DevClients {
             path: data_dir.join(FILE),
-            cache: Mutex::new((None, Arc::default())),
-        }
+            snapshot: ArcSwap::default(),
+            stamp: Mutex::new(None),
+        };
+        clients.look();
+        clients
     }
 
     pub fn describe(&self) -> String {
         format!("dev-clients file {}", self.path.display())
     }
 
-    /// The clients in force. One `stat` when nothing changed; the file is small, so reading it
-    /// again (synchronously: the quota lookup runs in the gate's synchronous path) costs little.
-    /// A file that cannot be read or parsed is logged and leaves the last good list in force.
+    /// The clients in force: the last snapshot, never the file.
     pub fn current(&self) -> Arc<Vec<DevClient>> {
+        self.snapshot.load_full()
+    }
+
+    /// Looks at the file (one `stat`) and, when it changed, reads it into a new snapshot. A file
+    /// that cannot be read or parsed is logged and leaves the last good list in force.
+    /// Blocking: [`DevClients::refresh`] from async code.
+    fn look(&self) {
+        let mut stamp_now = self.stamp.lock().unwrap_or_else(|p| p.into_inner());
         let now = std::fs::metadata(&self.path).ok().map(|m| stamp(&m));
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.0 == now {
-            return cache.1.clone();
+        if *stamp_now == now {
+            return;
         }
         match self.read() {
-            Ok(doc) => *cache = (now, Arc::new(doc.clients)),
+            Ok(doc) => {
+                self.snapshot.store(Arc::new(doc.clients));
+                *stamp_now = now;
+            }
             Err(e) => tracing::warn!(error = format!("{e:#}"), "dev clients not reloaded"),
         }
-        cache.1.clone()
+    }
+
+    /// [`DevClients::look`] off the executor.
+    pub async fn refresh(self: &Arc<Self>) {
+        let this = self.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || this.look()).await {
+            tracing::warn!(error = %e, "dev clients not reloaded");
+        }
+    }
+
+    /// Looks at the file every [`REFRESH`] until `bg` stops.
+    pub fn spawn_refresh(self: &Arc<Self>, bg: &crate::periodic::Background) {
+        let this = self.clone();
+        bg.spawn_every(REFRESH, move || {
+            let this = this.clone();
+            async move {
+                this.refresh().await;
+                true
+            }
+        });
     }
 
     pub fn find(&self, id: &str) -> Option<DevClient> {
@@ -269,7 +310,10 @@ impl DevClients {
             std::fs::rename(&tmp, &self.path)
         })();
         drop(lock);
-        written.with_context(|| format!("writing {}", self.path.display()))
+        written.with_context(|| format!("writing {}", self.path.display()))?;
+        // This store's own change is in its snapshot at once.
+        self.look();
+        Ok(())
     }
 }
 
@@ -321,16 +365,64 @@ mod tests {
     }
 
     #[test]
-    fn a_second_store_on_the_same_file_sees_changes_without_a_restart() {
+    fn a_second_store_on_the_same_file_sees_changes_at_its_next_look() {
         let dir = tempfile::tempdir().unwrap();
         let serving = DevClients::new(dir.path());
         assert!(serving.find("partner-cron").is_none());
         let cli = DevClients::new(dir.path());
         cli.add(new("partner-cron")).unwrap();
+        assert!(cli.find("partner-cron").is_some(), "its own change at once");
+        serving.look();
         assert!(serving.find("partner-cron").is_some());
         cli.remove("partner-cron").unwrap();
+        serving.look();
         assert!(serving.find("partner-cron").is_none());
         assert!(cli.remove("partner-cron").is_err());
+    }
+
+    #[test]
+    fn a_request_reads_the_snapshot_and_never_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let serving = DevClients::new(dir.path());
+        DevClients::new(dir.path())
+            .add(new("partner-cron"))
+            .unwrap();
+        serving.look();
+        let before = serving.current();
+        // Gone from the disk: every request until the next look still answers, with the very
+        // same list (a `stat` per request would have seen the file gone).
+        std::fs::remove_file(dir.path().join(FILE)).unwrap();
+        for _ in 0..3 {
+            let now = serving.current();
+            assert!(Arc::ptr_eq(&before, &now), "the snapshot, not a copy");
+            assert!(serving.find("partner-cron").is_some());
+        }
+        serving.look();
+        assert!(
+            serving.find("partner-cron").is_none(),
+            "the look sees it gone"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_background_look_picks_up_a_change_within_its_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let serving = Arc::new(DevClients::new(dir.path()));
+        let bg = crate::periodic::Background::default();
+        serving.spawn_refresh(&bg);
+        DevClients::new(dir.path())
+            .add(new("partner-cron"))
+            .unwrap();
+        // A generous deadline, not a budget: the interval is a second.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while serving.find("partner-cron").is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not picked up within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bg.stop().await;
     }
 
     #[test]

@@ -77,6 +77,9 @@ async fn verify(
         .await
         .map_err(OAuthError::Braked)?;
     let (id, secret) = credentials(req, client_id, client_secret)?;
+    // A look at the file first (off the executor): a client added a moment ago is known, and a
+    // rotated or removed one's secret is refused at once, not at the next background look.
+    oauth.clients.refresh().await;
     match oauth.clients.authenticate(&id, &secret) {
         Ok(client) => Ok(client),
         Err(why) => {

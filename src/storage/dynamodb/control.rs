@@ -3,7 +3,10 @@
 //! `expires_at`), its version in `CONTROL`/`REVOCATIONS`, changed in the same transaction.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
 
@@ -127,9 +130,9 @@ impl ControlStore for DynamoStore {
         item.insert("entry".into(), s(text));
         item.insert("cutoff".into(), AttributeValue::N(cutoff.to_string()));
         item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
-        // Only over nothing or an earlier cut-off: a stored later one stays in force. A cancelled
-        // transaction is settled by looking: a cut-off at or after ours is stored (done), or
-        // another change raced on the version item (try again).
+        // Only over nothing or an earlier cut-off: a stored later one stays in force. A failed
+        // condition is settled by looking: a cut-off at or after ours is stored (done), or
+        // another writer's earlier one replaced it in between (try again).
         for _ in 0..5 {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -171,9 +174,41 @@ impl ControlStore for DynamoStore {
     }
 }
 
+/// How often a change to the list is sent again when it met another transaction on the version
+/// item (DynamoDB cancels one of two transactions on one item at once, `TransactionConflict`);
+/// with the pauses below, over about three seconds.
+const CONFLICT_ATTEMPTS: u32 = 8;
+const FIRST_CONFLICT_PAUSE: Duration = Duration::from_millis(25);
+
+/// Why DynamoDB cancelled a change of the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cancelled {
+    /// The change's own condition failed.
+    Condition,
+    /// Another transaction held one of its items, the version item most likely: try again.
+    Conflict,
+}
+
+fn cancelled(e: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
+    let TransactWriteItemsError::TransactionCanceledException(ex) = e.as_service_error()? else {
+        return None;
+    };
+    let conflict = ex
+        .cancellation_reasons()
+        .iter()
+        .any(|r| r.code() == Some("TransactionConflict"));
+    Some(if conflict {
+        Cancelled::Conflict
+    } else {
+        Cancelled::Condition
+    })
+}
+
 impl DynamoStore {
     /// One change to the list and the bump of its version, in one transaction, so a poll that
     /// sees the new version reads the change. `Ok(false)`: the change's condition failed.
+    /// The bump is an unconditional `ADD`, so two changes never refuse each other; DynamoDB
+    /// may still cancel one that meets the other on the version item, and it is sent again.
     async fn revocation_change(&self, change: TransactWriteItem) -> Result<bool, StoreError> {
         let bump = Update::builder()
             .table_name(&self.table)
@@ -182,17 +217,33 @@ impl DynamoStore {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(|e| StoreError::Other(e.into()))?;
-        let sent = self
-            .client
-            .transact_write_items()
-            .transact_items(change)
-            .transact_items(TransactWriteItem::builder().update(bump).build())
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e) if e.code() == Some("TransactionCanceledException") => Ok(false),
-            Err(e) => Err(classify("TransactWriteItems", e)),
+        let mut pause = FIRST_CONFLICT_PAUSE;
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let sent = self
+                .client
+                .transact_write_items()
+                .transact_items(change.clone())
+                .transact_items(TransactWriteItem::builder().update(bump.clone()).build())
+                .send()
+                .await;
+            let e = match sent {
+                Ok(_) => return Ok(true),
+                Err(e) => e,
+            };
+            match cancelled(&e) {
+                Some(Cancelled::Condition) => return Ok(false),
+                Some(Cancelled::Conflict) => {
+                    // Jittered, so the two that met do not meet again.
+                    let jitter = u64::from(crate::crypto::random_bytes::<1>()[0]);
+                    let wait = pause.mul_f64(0.5 + jitter as f64 / 510.0);
+                    tokio::time::sleep(wait).await;
+                    pause *= 2;
+                }
+                None => return Err(classify("TransactWriteItems", e)),
+            }
         }
+        Err(StoreError::Unavailable(
+            "TransactWriteItems: the revocation list kept meeting other changes".into(),
+        ))
     }
 }

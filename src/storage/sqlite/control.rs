@@ -1,6 +1,7 @@
 //! The control state: rows of `control` (the flag, the brownout and canary documents as JSON,
 //! the revocation list's version) and of `revocations`, shared by every process that opens the
-//! file.
+//! file. Every read here runs off the executor ([`Database::read_blocking`]): the control poll
+//! and the handlers that change the state are not hot, and the revocation scan is long.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -14,14 +15,16 @@ use crate::fallback::{ControlStore, Document};
 #[async_trait]
 impl ControlStore for Database {
     async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError> {
-        let value: Option<String> = self.read(|c| {
-            c.query_row(
-                "SELECT value FROM control WHERE name = 'fallback'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
+        let value: Option<String> = self
+            .read_blocking(|c| {
+                c.query_row(
+                    "SELECT value FROM control WHERE name = 'fallback'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
         value
             .map(|v| {
                 v.parse()
@@ -44,7 +47,7 @@ impl ControlStore for Database {
     }
 
     async fn document(&self, doc: Document) -> Result<Option<String>, StoreError> {
-        self.read(|c| {
+        self.read_blocking(move |c| {
             c.query_row(
                 "SELECT value FROM control WHERE name = ?1",
                 [doc.name()],
@@ -52,6 +55,7 @@ impl ControlStore for Database {
             )
             .optional()
         })
+        .await
     }
 
     async fn swap_document(
@@ -82,23 +86,27 @@ impl ControlStore for Database {
     }
 
     async fn revocations_version(&self) -> Result<u64, StoreError> {
-        let v: Option<String> = self.read(|c| {
-            c.query_row(
-                "SELECT value FROM control WHERE name = 'revocations'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-        })?;
+        let v: Option<String> = self
+            .read_blocking(|c| {
+                c.query_row(
+                    "SELECT value FROM control WHERE name = 'revocations'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     async fn revocations(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare("SELECT id, entry FROM revocations ORDER BY id")?;
+        // Up to the list's cap (100,000 rows): never on a worker thread.
+        self.read_blocking(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, entry FROM revocations ORDER BY id")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
+        .await
     }
 
     async fn put_revocation(
@@ -152,4 +160,48 @@ fn bump(tx: &rusqlite::Transaction<'_>, stamp: &str) -> rusqlite::Result<()> {
         [stamp],
     )
     .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+
+    use super::*;
+
+    /// A read made in place finishes inside its first poll, on the thread that polls it (an
+    /// actix worker, the control poll's task); one handed to the blocking pool is still pending
+    /// after it. (A full list's scan takes milliseconds there, so the hand-off cannot win the
+    /// race by finishing first; the small reads could only by finishing within the poll itself.)
+    #[tokio::test]
+    async fn every_control_read_leaves_the_polling_thread_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        db.write(|c| {
+            let tx = c.transaction()?;
+            for i in 0..20_000 {
+                tx.execute(
+                    "INSERT INTO revocations (id, entry, cutoff, expires) VALUES (?1, '{}', 0, ?2)",
+                    params![format!("jti:{i}"), i64::MAX],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+        .unwrap();
+        let mut scan = pin!(db.revocations());
+        let mut version = pin!(db.revocations_version());
+        let mut flag = pin!(db.fallback_mode());
+        let mut doc = pin!(db.document(Document::Brownouts));
+        assert!(futures_util::poll!(&mut scan).is_pending(), "the scan");
+        assert!(
+            futures_util::poll!(&mut version).is_pending(),
+            "the version"
+        );
+        assert!(futures_util::poll!(&mut flag).is_pending(), "the flag");
+        assert!(futures_util::poll!(&mut doc).is_pending(), "a document");
+        assert_eq!(scan.await.unwrap().len(), 20_000);
+        assert_eq!(version.await.unwrap(), 0);
+        assert_eq!(flag.await.unwrap(), None);
+        assert_eq!(doc.await.unwrap(), None);
+    }
 }

@@ -127,6 +127,21 @@ impl Database {
         self.inner.readers.with(f).map_err(read_err)
     }
 
+    /// [`read`](Self::read) off the executor, for a read that grows with the data (the
+    /// revocation list's scan) or that a background loop or a rare handler makes (the control
+    /// poll, the dev issuer's revocation): there the hand-off costs nothing that matters, and a
+    /// wait on another process's WAL recovery never stalls a worker.
+    pub async fn read_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| db.read(f)))
+            .await
+            .map_err(|e| StoreError::Other(e.into()))?
+    }
+
     /// Runs `f` on the one writer connection, off the async executor: a write may wait for the
     /// writer mutex, or for another process's write lock up to the busy timeout. Its outcome
     /// raises or lowers the writes-failing flag that `/readyz` reads (see [`WriteHealth`]).

@@ -20,9 +20,9 @@ enum Mode {
     Forward,
     /// Nothing is answered and nothing is closed, pooled connections included.
     Stall,
-    /// Requests the rule picks get a 500; others are forwarded, one per connection so that
-    /// each request is seen.
-    Fail(Rule),
+    /// Requests the rule picks get the response (a 500 unless told); others are forwarded,
+    /// one per connection so that each request is seen.
+    Fail(Rule, Arc<[u8]>),
     /// Every new connection is closed at once; pooled ones are dropped.
     Refuse,
 }
@@ -64,7 +64,22 @@ impl MotoProxy {
 
     /// Answers 500 to the requests `rule` picks from now on; forwards the others.
     pub fn fail_where(&self, rule: Rule) {
-        self.mode.send_replace(Mode::Fail(rule));
+        let error: &[u8] =
+            b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
+                             content-length: 2\r\nconnection: close\r\n\r\n{}";
+        self.mode.send_replace(Mode::Fail(rule, error.into()));
+    }
+
+    /// Answers `status` with the JSON `body` to the requests `rule` picks from now on (a
+    /// service's own error, as its protocol frames it); forwards the others.
+    pub fn answer_where(&self, rule: Rule, status: &str, body: &str) {
+        let response = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.0\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        self.mode
+            .send_replace(Mode::Fail(rule, response.into_bytes().into()));
     }
 
     /// Closes every connection, and every new one at once.
@@ -110,18 +125,16 @@ async fn connection(mut inbound: TcpStream, upstream: String, mut mode: watch::R
         }
         Mode::Stall => hold(inbound).await,
         Mode::Refuse => drop(inbound),
-        Mode::Fail(rule) => {
+        Mode::Fail(rule, response) => {
             let Some(head) = read_head(&mut inbound).await else {
                 return;
             };
             let text = String::from_utf8_lossy(&head);
             if rule(&text) {
-                let _ = inbound
-                    .write_all(
-                        b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
-                          content-length: 2\r\nconnection: close\r\n\r\n{}",
-                    )
-                    .await;
+                // The body read first, so closing does not reset the answer away.
+                let mut body = vec![0u8; content_length(&text).min(1 << 20)];
+                let _ = inbound.read_exact(&mut body).await;
+                let _ = inbound.write_all(&response).await;
                 return;
             }
             let Ok(mut out) = TcpStream::connect(&upstream).await else {
@@ -136,6 +149,14 @@ async fn connection(mut inbound: TcpStream, upstream: String, mut mode: watch::R
             }
         }
     }
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Holds a connection open and answers nothing.
