@@ -3,6 +3,7 @@
 //! revocation list. The answer says what the queue should do with the message.
 
 use crate::common::unix_now;
+use crate::domain::{Namespace, PrincipalId};
 use crate::fallback::revocations::{self, Entry, RevokeError, RevokeFailure, Revoked};
 
 use super::events::{Parsed, Subject, Unapplied};
@@ -56,46 +57,115 @@ impl RevocationQueue {
         let now = unix_now();
         let before = event.before(now);
         let revoked = match &event.subject {
-            Subject::Sub(sub) => Revoked::Sub {
-                sub: sub.clone(),
-                before,
-            },
-            Subject::Client { client_id } => Revoked::Client {
+            Subject::Sub(sub) => {
+                // A `sub` is a user of the pool's own namespace of principals; an event that
+                // names no pool (GlobalSignOut) revokes it in every trusted pool's namespace,
+                // the safe side (Cognito's `sub`s are UUIDs: no other user has it).
+                let Some(user) = PrincipalId::from_sub(sub) else {
+                    return Verdict::Poison(format!(
+                        "refused by the revocation list: sub {sub:?} is not a user's sub"
+                    ));
+                };
+                self.namespaces_of(event.pool.as_deref())
+                    .into_iter()
+                    .map(|ns| Revoked::Sub {
+                        sub: user.clone().in_namespace(ns.as_ref()).to_string(),
+                        before,
+                    })
+                    .collect()
+            }
+            Subject::Client { client_id } => vec![Revoked::Client {
                 client_id: client_id.clone(),
                 before,
-            },
+            }],
             Subject::User { pool_id, username } => match self.look_up(pool_id, username).await {
-                Ok(Lookup::Sub(sub)) => Revoked::Sub { sub, before },
+                Ok(Lookup::Sub(sub)) => match PrincipalId::from_sub(&sub) {
+                    Some(user) => self
+                        .namespaces_of(Some(pool_id))
+                        .into_iter()
+                        .map(|ns| Revoked::Sub {
+                            sub: user.clone().in_namespace(ns.as_ref()).to_string(),
+                            before,
+                        })
+                        .collect(),
+                    None => {
+                        return Verdict::Poison(format!(
+                            "refused by the revocation list: sub {sub:?} is not a user's sub"
+                        ));
+                    }
+                },
                 // Deleted (AdminDeleteUser, or since the event): no `sub` to look up, but its
                 // tokens still name it, so the entry names the user in its pool.
-                Ok(Lookup::Gone) => Revoked::Username {
+                Ok(Lookup::Gone) => vec![Revoked::Username {
                     pool_id: pool_id.clone(),
                     username: username.clone(),
                     before,
-                },
+                }],
                 Err(verdict) => return verdict,
             },
         };
+        let username = match &event.subject {
+            Subject::User { username, .. } => username.as_str(),
+            _ => "",
+        };
+        // Every entry is written before the message is done; a retried message writes again
+        // what landed (a duplicate, which is done).
+        let mut outcome = Outcome::Skipped;
+        for revoked in revoked {
+            match self
+                .revoke_one(&event.name, revoked, (now, before), username)
+                .await
+            {
+                Verdict::Done(Outcome::Revoked) => outcome = Outcome::Revoked,
+                Verdict::Done(Outcome::Duplicate) if outcome != Outcome::Revoked => {
+                    outcome = Outcome::Duplicate
+                }
+                Verdict::Done(_) => {}
+                unfinished => return unfinished,
+            }
+        }
+        Verdict::Done(outcome)
+    }
+
+    /// The namespaces of principals an event of `pool` reaches: that pool's issuer's, or with
+    /// no pool named, every trusted pool's (the default one alone when there is none).
+    fn namespaces_of(&self, pool: Option<&str>) -> Vec<Option<Namespace>> {
+        let mut namespaces: Vec<Option<Namespace>> = Vec::new();
+        for (p, ns) in &self.pool_namespaces {
+            if pool.is_none_or(|pool| pool == p) && !namespaces.contains(ns) {
+                namespaces.push(ns.clone());
+            }
+        }
+        if namespaces.is_empty() {
+            namespaces.push(None);
+        }
+        namespaces
+    }
+
+    /// Writes one entry of an event to the revocation list.
+    async fn revoke_one(
+        &self,
+        event: &super::events::EventName,
+        revoked: Revoked,
+        (now, before): (u64, u64),
+        username: &str,
+    ) -> Verdict {
         let entry = match Entry::new(revoked, now, self.max_lifetime, self.leeway) {
             Ok(entry) => entry,
             Err(why) => return Verdict::Poison(format!("refused by the revocation list: {why}")),
         };
         if !entry.is_live(now) {
             tracing::info!(
-                event = %event.name,
+                event = %event,
                 revoked = %entry.revoked.id(),
                 "revocation event skipped: every token it covers has expired"
             );
             return Verdict::Done(Outcome::Skipped);
         }
-        let username = match &event.subject {
-            Subject::User { username, .. } => username.as_str(),
-            _ => "",
-        };
         match revocations::revoke(self.control.as_ref(), &entry, now).await {
             Ok(()) => {
                 tracing::info!(
-                    event = %event.name,
+                    event = %event,
                     revoked = %entry.revoked.id(),
                     username,
                     before = %crate::common::rfc3339(before),
@@ -104,7 +174,7 @@ impl RevocationQueue {
                 Verdict::Done(Outcome::Revoked)
             }
             Err(RevokeFailure::Refused(RevokeError::Duplicate(id, until))) => {
-                tracing::info!(event = %event.name, revoked = %id, until, "already revoked");
+                tracing::info!(event = %event, revoked = %id, until, "already revoked");
                 Verdict::Done(Outcome::Duplicate)
             }
             Err(RevokeFailure::Refused(RevokeError::Invalid(why))) => {

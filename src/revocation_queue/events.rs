@@ -87,6 +87,9 @@ pub struct Event {
     /// `eventTime`, Unix seconds: tokens issued until then are revoked.
     pub at: u64,
     pub subject: Subject,
+    /// The trusted user pool the call names (`requestParameters.userPoolId`), if it names one:
+    /// it tells whose namespace of principals a `sub` is in (`[[jwt_issuers]]`'s `namespace`).
+    pub pool: Option<String>,
 }
 
 impl Event {
@@ -309,7 +312,12 @@ fn parse_into(
             }
         }
     };
-    Ok(Event { name, at, subject })
+    Ok(Event {
+        name,
+        at,
+        subject,
+        pool: pool.map(str::to_string),
+    })
 }
 
 #[cfg(test)]

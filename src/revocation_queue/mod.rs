@@ -34,6 +34,7 @@ use crate::aws::Aws;
 use crate::aws::clients::SQS_WAIT_SECS;
 use crate::aws::error::AwsError;
 use crate::config::{IssuerSettings, RevocationQueueSettings, Settings};
+use crate::domain::Namespace;
 use crate::fallback::ControlStore;
 use crate::metrics::Metrics;
 use crate::metrics::defs::Counter;
@@ -113,6 +114,8 @@ pub struct RevocationQueue {
     metrics: Metrics,
     /// The user pools of the trusted Cognito issuers: another pool's events revoke nothing.
     pools: Vec<String>,
+    /// Each of those pools with its issuer's namespace of principals (`None`: the default one).
+    pool_namespaces: Vec<(String, Option<Namespace>)>,
     max_lifetime: u64,
     leeway: u64,
 }
@@ -125,16 +128,19 @@ impl RevocationQueue {
         control: Arc<dyn ControlStore>,
         metrics: Metrics,
     ) -> Self {
-        let pools = settings
+        let pool_namespaces: Vec<(String, Option<Namespace>)> = settings
             .jwt
             .issuers
             .iter()
             .filter_map(|i| match &i.source {
-                IssuerSettings::External { issuer, .. } => events::cognito_pool(issuer),
+                IssuerSettings::External { issuer, .. } => Some((
+                    events::cognito_pool(issuer)?.to_string(),
+                    i.namespace.clone(),
+                )),
                 IssuerSettings::Dev => None,
             })
-            .map(str::to_string)
             .collect();
+        let pools = pool_namespaces.iter().map(|(p, _)| p.clone()).collect();
         RevocationQueue {
             sqs: aws.sqs(),
             cognito: aws.cognito(),
@@ -142,6 +148,7 @@ impl RevocationQueue {
             control,
             metrics,
             pools,
+            pool_namespaces,
             max_lifetime: settings.jwt.max_lifetime_secs,
             leeway: settings.jwt.leeway_secs,
         }

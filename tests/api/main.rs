@@ -64,6 +64,7 @@ mod refusal_causes;
 mod refusal_log;
 mod request_id;
 mod revocation;
+mod revocation_namespaces;
 mod revocation_queue;
 mod revocation_queue_faults;
 mod revocation_writes;
