@@ -135,6 +135,8 @@ async fn cloudwatch_gets_refused_key_requests_per_key_id_after_deny() {
 
 #[tokio::test]
 async fn a_cloudwatch_outage_never_slows_or_fails_requests() {
+    // The SDK connects only once it has credentials, which the AWS pass has (moto's).
+    crate::aws_only!();
     // A CloudWatch that accepts and never answers: each PutMetricData hangs until the sink's
     // attempt timeout (10 s). A request that waited on a publish would take that long; one that
     // does not takes milliseconds, so the 5 s allowed below separates the two even on a busy
