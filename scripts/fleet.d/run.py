@@ -566,7 +566,8 @@ def when(ids):
         for ch in i[:10]:
             ms = ms * 32 + B32.index(ch)
         t = ms / 1000
-        near = [f"{n} {t - f['at']:+.1f}s" for n, f in FAULTS.items() if abs(t - f["at"]) < 15]
+        near = [f"{n} {t - f['at']:+.1f}s" for n, f in FAULTS.items()
+                if "at" in f and abs(t - f["at"]) < 15]   # (the orphans' entry has no time)
         out.append(f"{i} ({', '.join(near) or 'no fault near'})")
     return out
 
