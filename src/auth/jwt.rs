@@ -544,7 +544,9 @@ mod tests {
                 "exp beyond the maximum token lifetime",
             ),
             (
-                with((now + 86_400 + 61).into(), None),
+                // A minute beyond the skew allowed (60 s), not a second: the verifier reads
+                // the clock again, and on a busy machine a second may pass between the two.
+                with((now + 86_400 + 60 + 60).into(), None),
                 "exp beyond the maximum token lifetime",
             ),
             (
@@ -609,14 +611,15 @@ mod tests {
                 "iat {ahead} s ahead"
             );
         }
+        // Well beyond the minute (the verifier reads the clock again, later on a busy machine).
         assert_eq!(
-            default.verify(&with_iat(now + 65)).await.unwrap_err(),
+            default.verify(&with_iat(now + 180)).await.unwrap_err(),
             JwtError::Invalid("iat in the future")
         );
         // The skew is its own setting: a large `exp` leeway does not widen it.
         let strict = verifier_with([("jwt_iat_skew_secs", "0"), ("jwt_leeway_secs", "300")]);
         assert_eq!(
-            strict.verify(&with_iat(now + 5)).await.unwrap_err(),
+            strict.verify(&with_iat(now + 120)).await.unwrap_err(),
             JwtError::Invalid("iat in the future")
         );
     }

@@ -135,26 +135,49 @@ async fn cloudwatch_gets_refused_key_requests_per_key_id_after_deny() {
 
 #[tokio::test]
 async fn a_cloudwatch_outage_never_slows_or_fails_requests() {
-    // Nothing listens on the discard port: every PutMetricData fails after the SDK's retries.
+    // The SDK connects only once it has credentials, which the AWS pass has (moto's).
+    crate::aws_only!();
+    // A CloudWatch that accepts and never answers: each PutMetricData hangs until the sink's
+    // attempt timeout (10 s). A request that waited on a publish would take that long; one that
+    // does not takes milliseconds, so the 5 s allowed below separates the two even on a busy
+    // machine, and the publish is known to be hanging (connected) while requests are served.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", hole.local_addr().unwrap());
+    let (connected, mut publishing) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hole.accept().await {
+            held.push(stream);
+            connected.send_replace(true);
+        }
+    });
     let app = app()
         .local_storage()
         .with("metrics_sink", "cloudwatch")
         .with("metrics_interval_secs", "1")
-        .with("cloudwatch_endpoint_url", "http://127.0.0.1:9")
+        .with("cloudwatch_endpoint_url", &endpoint)
         .spawn()
         .await;
     let alice = app.user("alice");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(3500);
-    let mut served = 0;
-    while std::time::Instant::now() < deadline {
+    let one = || async {
         let started = std::time::Instant::now();
         assert_eq!(app.list_status(&alice).await, 200);
+        let took = started.elapsed();
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "a request waited on CloudWatch"
+            took < std::time::Duration::from_secs(5),
+            "a request waited on CloudWatch: {took:?}"
         );
+    };
+    one().await;
+    let patience = std::time::Duration::from_secs(crate::support::PATIENCE_SECS);
+    tokio::time::timeout(patience, publishing.wait_for(|c| *c))
+        .await
+        .expect("a publish to reach the endpoint")
+        .unwrap();
+    let mut served = 1;
+    for _ in 0..10 {
+        one().await;
         served += 1;
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let jwt = app.metric("cutover_requests_total{auth_method=\"jwt\"}");
     assert_eq!(jwt.await, served as f64);

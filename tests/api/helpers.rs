@@ -408,9 +408,10 @@ impl TestApp {
     }
 
     /// Waits until the running app answers `want` for a list request with `auth` (key sets and
-    /// the flag are picked up on the next refresh or poll).
+    /// the flag are picked up on the next refresh or poll), for up to `PATIENCE_SECS`.
     pub async fn eventually(&self, auth: &Auth, want: u16) -> Response {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let patience = std::time::Duration::from_secs(crate::support::PATIENCE_SECS);
+        let deadline = std::time::Instant::now() + patience;
         loop {
             let res = self.get("/api/photos", auth).await;
             if res.status() == want || std::time::Instant::now() > deadline {

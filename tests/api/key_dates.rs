@@ -27,7 +27,8 @@ async fn a_keys_own_dates_replace_the_global_ones_in_its_headers_only() {
     ]);
     assert!(ok, "{stderr}");
     assert_eq!(stdout.trim(), "mobile");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(crate::support::PATIENCE_SECS);
     let res = loop {
         let res = app.get("/api/photos", &mobile).await;
         if header(&res, "deprecation").as_deref() == Some("@1798761600")
@@ -78,7 +79,8 @@ async fn a_key_with_dates_of_its_own_is_told_them_even_when_the_flag_says_allow(
         app.cli(&["keys", "set", "--id", "mobile", "--sunset", "2099-01-01"])
             .0
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(crate::support::PATIENCE_SECS);
     loop {
         let res = app.get("/api/photos", &mobile).await;
         if let Some(sunset) = header(&res, "sunset") {

@@ -177,7 +177,8 @@ async fn keys_link_moves_a_keys_uploads_to_its_new_owner() {
 
     // The key now acts as alice (from the next control poll), so it sees the same history and
     // its new uploads land with hers.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(crate::support::PATIENCE_SECS);
     while listed(&app, &key).await.1 != 4 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }

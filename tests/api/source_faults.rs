@@ -190,6 +190,8 @@ struct Switch {
     url: String,
     down: tokio::sync::watch::Sender<bool>,
     accept: tokio::task::AbortHandle,
+    /// Connections dropped at once because the switch was down: the attempts that failed.
+    turned_away: Arc<AtomicUsize>,
 }
 
 impl Switch {
@@ -201,11 +203,15 @@ impl Switch {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (down, watch) = tokio::sync::watch::channel(false);
+        let turned_away = Arc::new(AtomicUsize::new(0));
+        let counter = turned_away.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let (upstream, mut watch) = (upstream.clone(), watch.clone());
+                let counter = counter.clone();
                 tokio::spawn(async move {
                     if *watch.borrow() {
+                        counter.fetch_add(1, Ordering::SeqCst);
                         return;
                     }
                     let Ok(mut out) = TcpStream::connect(&upstream).await else {
@@ -222,6 +228,7 @@ impl Switch {
             url,
             down,
             accept: accept.abort_handle(),
+            turned_away,
         }
     }
 
@@ -286,8 +293,12 @@ async fn secrets_manager_down_mid_rotation_keeps_the_last_good_keys_then_takes_t
         .send()
         .await
         .unwrap();
-    // Several refreshes fail meanwhile (a pause for them to happen, not a timing assertion).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Several refreshes fail meanwhile: more attempts turned away than one refresh makes (3).
+    let before = switch.turned_away.load(Ordering::SeqCst);
+    crate::support::eventually(30, "two key refreshes to fail", || async {
+        (switch.turned_away.load(Ordering::SeqCst) >= before + 4).then_some(())
+    })
+    .await;
     assert_eq!(status(old.clone()).await, 200, "the last good set serves");
     assert_eq!(status(new.clone()).await, 401, "not seen yet");
 

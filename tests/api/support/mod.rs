@@ -12,13 +12,19 @@ use std::time::Duration;
 
 use crate::helpers::{Auth, TestApp};
 
-/// Polls `check` until it returns `Some`, for up to `secs` seconds.
+/// The least time a wait for something that must happen is given. A machine busy with other
+/// work (CI beside two builds) runs the suite several times slower than an idle one, and a
+/// generous deadline costs nothing when the test passes: it is reached only when it fails.
+pub const PATIENCE_SECS: u64 = 60;
+
+/// Polls `check` until it returns `Some`, for up to `secs` seconds (what it takes on an idle
+/// machine, with room), and never less than [`PATIENCE_SECS`].
 pub async fn poll<T, F, Fut>(secs: u64, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs.max(PATIENCE_SECS));
     loop {
         if let Some(v) = check().await {
             return Some(v);
@@ -30,15 +36,17 @@ where
     }
 }
 
-/// Polls `check` until it returns `Some`, or panics with `what` after `secs` seconds.
+/// Polls `check` until it returns `Some`, or panics with `what` after `secs` seconds (at least
+/// [`PATIENCE_SECS`], as [`poll`]).
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    poll(secs, check)
-        .await
-        .unwrap_or_else(|| panic!("timed out after {secs} s waiting for {what}"))
+    poll(secs, check).await.unwrap_or_else(|| {
+        let secs = secs.max(PATIENCE_SECS);
+        panic!("timed out after {secs} s waiting for {what}")
+    })
 }
 
 /// `GET /admin/migration` as JSON.

@@ -50,13 +50,14 @@ impl ServeProcess {
             data_dir,
             child,
         };
-        for _ in 0..200 {
-            if reqwest::get(format!("{}/healthz", p.address)).await.is_ok() {
-                return p;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("cutover serve did not come up");
+        let up = super::poll(super::PATIENCE_SECS, || async {
+            reqwest::get(format!("{}/healthz", p.address))
+                .await
+                .ok()
+                .map(|_| ())
+        });
+        assert!(up.await.is_some(), "cutover serve did not come up");
+        p
     }
 
     pub async fn get(&self, path: &str, auth: &Auth) -> reqwest::Response {
@@ -68,7 +69,7 @@ impl ServeProcess {
         self.get(path, auth).await.status().as_u16()
     }
 
-    /// Sends SIGTERM and waits (at most 10 s) for the process to exit.
+    /// Sends SIGTERM and waits (at most `PATIENCE_SECS`) for the process to exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         self.signal_term();
         self.wait_exit()
@@ -89,16 +90,17 @@ impl ServeProcess {
         assert!(sent.unwrap().success(), "kill -TERM {pid}");
     }
 
-    /// Waits (at most 10 s) for the process to exit.
+    /// Waits (at most `PATIENCE_SECS`) for the process to exit.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let patience = std::time::Duration::from_secs(super::PATIENCE_SECS);
+        let deadline = std::time::Instant::now() + patience;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "no exit within 10 s of SIGTERM"
+                "no exit within {patience:?} of SIGTERM"
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }

@@ -1,7 +1,6 @@
 //! `chromedriver` on a free loopback port, stopped (by its pid) when dropped.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 pub struct Chromedriver {
     pub url: String,
@@ -47,14 +46,12 @@ impl Chromedriver {
             child,
         };
         let status = format!("{}/status", driver.url);
-        for _ in 0..100 {
-            if let Ok(res) = reqwest::get(&status).await
-                && res.status().is_success()
-            {
-                return driver;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("chromedriver did not come up on {}", driver.url);
+        let what = format!("chromedriver to come up on {}", driver.url);
+        super::eventually(super::PATIENCE_SECS, &what, || async {
+            let res = reqwest::get(&status).await.ok()?;
+            res.status().is_success().then_some(())
+        })
+        .await;
+        driver
     }
 }

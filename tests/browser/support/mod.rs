@@ -45,12 +45,19 @@ macro_rules! needs_browser {
     };
 }
 
-/// Polls `check` every 100 ms until it returns `Some`, or panics with `what` after `secs`.
+/// The least time a wait for something that must happen is given: a machine busy with other
+/// work runs Chromium and the server several times slower than an idle one, and a generous
+/// deadline costs nothing when the test passes.
+pub const PATIENCE_SECS: u64 = 60;
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics with `what` after `secs` (at
+/// least [`PATIENCE_SECS`]).
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
+    let secs = secs.max(PATIENCE_SECS);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = check().await {

@@ -2,7 +2,6 @@
 //! binary a user runs, so the page is exactly the embedded one.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use super::chromedriver::free_port;
 
@@ -50,16 +49,12 @@ impl Served {
             data_dir,
             child,
         };
-        for _ in 0..200 {
-            if reqwest::get(format!("{}/healthz", served.address))
-                .await
-                .is_ok()
-            {
-                return served;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("cutover serve did not come up");
+        super::eventually(super::PATIENCE_SECS, "cutover serve to come up", || async {
+            let res = reqwest::get(format!("{}/healthz", served.address)).await;
+            res.ok().map(|_| ())
+        })
+        .await;
+        served
     }
 }
 
