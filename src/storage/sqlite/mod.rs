@@ -8,6 +8,7 @@
 //! worker) thread, while writes queue for the writer off the executor. See [`Database::read`].
 
 mod control;
+mod flag;
 pub mod ledger;
 mod migrations;
 mod photos;
