@@ -520,7 +520,10 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
             let store = backends.control.as_ref();
             let stored = store.fallback_mode().await?;
             // stdout stays the mode alone, for scripts; what else refuses keys goes to stderr.
-            println!("{}", stored.unwrap_or(settings.fallback.initial));
+            println!("{}", stored.mode.unwrap_or(settings.fallback.initial));
+            if let Some(since) = stored.deprecated_since {
+                eprintln!("deprecated since {}", crate::common::rfc3339(since));
+            }
             let canary: crate::fallback::Canary =
                 crate::fallback::read(store, crate::fallback::Document::Canary).await?;
             if canary.is_on() {
@@ -552,11 +555,23 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
         }
         FallbackCommand::Set { mode } => {
             let mode = FallbackMode::from(mode);
-            backends.control.set_fallback_mode(mode).await?;
+            let stored = backends.control.set_fallback_mode(mode).await?;
             eprintln!(
                 "fallback set to {mode}; running instances follow within {} s",
                 settings.fallback.poll.as_secs()
             );
+            match (stored.deprecated_since, settings.fallback.deprecation) {
+                (_, Some(date)) => eprintln!(
+                    "Deprecation: @{} (CUTOVER_DEPRECATION_DATE)",
+                    date.as_second()
+                ),
+                (Some(since), None) => eprintln!(
+                    "Deprecation: @{} (deprecated since {}, kept until the flag is set to allow)",
+                    since.as_second(),
+                    crate::common::rfc3339(since)
+                ),
+                (None, None) => {}
+            }
             println!("{mode}");
         }
         FallbackCommand::Canary { percent, except } => {

@@ -110,6 +110,7 @@ impl Application {
         };
         let ledger_flush = crate::ledger::flush::Flusher::new(ledger.clone());
 
+        let deprecation = DeprecationNotice::new(&settings.fallback, flag.clone());
         let state = web::Data::new(AppState {
             auth: Authenticator {
                 jwt,
@@ -120,7 +121,7 @@ impl Application {
                 mismatch: settings.api_keys.credential_mismatch,
                 clients: ClientQuotas::new(&settings.rate, dev_clients.clone()),
             },
-            deprecation: DeprecationNotice::new(&settings.fallback),
+            deprecation,
             objects: backends.objects,
             metadata: backends.metadata,
             uploads: settings.uploads.clone(),

@@ -1,12 +1,13 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use jiff::Timestamp;
 
 use super::links::{self, LinkSet};
 use super::revocations::{self, RevocationSet};
-use super::{Brownouts, Canary, ControlStore, Document};
+use super::{Brownouts, Canary, ControlStore, Document, StoredFlag};
 use crate::domain::FallbackMode;
 use crate::periodic::Background;
 
@@ -23,6 +24,9 @@ pub struct Rules {
 #[derive(Clone)]
 pub struct FallbackFlag {
     mode: Arc<AtomicU8>,
+    /// The stored moment the key path became deprecated, unix seconds (`NO_MOMENT`: none read
+    /// yet, or the mode is `allow`).
+    deprecated_since: Arc<AtomicI64>,
     rules: Arc<ArcSwap<Rules>>,
     /// The revocation list in force, checked on every authenticated request.
     revocations: Arc<ArcSwap<RevocationSet>>,
@@ -32,6 +36,8 @@ pub struct FallbackFlag {
     /// The key links in force: which owner a key acts as, a machine client's carried quota.
     links: Arc<ArcSwap<LinkSet>>,
 }
+
+const NO_MOMENT: i64 = i64::MIN;
 
 fn encode(mode: FallbackMode) -> u8 {
     match mode {
@@ -53,6 +59,7 @@ impl FallbackFlag {
     pub fn new(initial: FallbackMode) -> Self {
         FallbackFlag {
             mode: Arc::new(AtomicU8::new(encode(initial))),
+            deprecated_since: Arc::new(AtomicI64::new(NO_MOMENT)),
             rules: Arc::default(),
             revocations: Arc::default(),
             revocations_version: Arc::new(AtomicU64::new(u64::MAX)),
@@ -62,6 +69,15 @@ impl FallbackFlag {
 
     pub fn get(&self) -> FallbackMode {
         decode(self.mode.load(Ordering::Relaxed))
+    }
+
+    /// Since when the key path has been deprecated, as stored with the flag (the same on every
+    /// instance); `None` before the store was read, or in `allow`.
+    pub fn deprecated_since(&self) -> Option<Timestamp> {
+        match self.deprecated_since.load(Ordering::Relaxed) {
+            NO_MOMENT => None,
+            secs => Timestamp::from_second(secs).ok(),
+        }
     }
 
     /// The brownout windows and canary in force (a snapshot; cheap, never blocks).
@@ -147,9 +163,14 @@ impl FallbackFlag {
     /// initial mode), the brownout windows and the canary. What cannot be read stays as it was:
     /// an outage must not flip the key path, nor end a brownout early.
     pub async fn refresh(&self, store: &dyn ControlStore) {
-        match store.fallback_mode().await {
-            Ok(Some(mode)) => self.set(mode),
-            Ok(None) => {}
+        match self.read_flag(store).await {
+            Ok(stored) => {
+                if let Some(mode) = stored.mode {
+                    self.set(mode);
+                }
+                let since = stored.deprecated_since.map_or(NO_MOMENT, |t| t.as_second());
+                self.deprecated_since.store(since, Ordering::Relaxed);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the fallback flag; keeping the last mode")
             }
@@ -164,6 +185,26 @@ impl FallbackFlag {
         }
         self.refresh_revocations(store).await;
         self.refresh_links(store).await;
+    }
+
+    /// The stored flag; one deprecated without a stored moment (stored before the moment was
+    /// kept, or the configured initial mode with nothing stored) gets this one, written back
+    /// once, so every instance agrees from then on.
+    async fn read_flag(
+        &self,
+        store: &dyn ControlStore,
+    ) -> Result<StoredFlag, crate::common::StoreError> {
+        let stored = store.fallback_mode().await?;
+        let mode = stored.mode.unwrap_or(self.get());
+        if mode == crate::domain::FallbackMode::Allow || stored.deprecated_since.is_some() {
+            return Ok(stored);
+        }
+        let marked = store.mark_deprecated_since(Timestamp::now()).await?;
+        tracing::info!(
+            since = %marked.deprecated_since.map(crate::common::rfc3339).unwrap_or_default(),
+            "the key path's deprecation moment was not stored yet; stored it"
+        );
+        Ok(marked)
     }
 
     /// Follows the control store every `every` until the background stops.

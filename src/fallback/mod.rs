@@ -24,6 +24,34 @@ pub use flag::{FallbackFlag, Rules};
 use crate::common::StoreError;
 use crate::domain::FallbackMode;
 
+/// The flag as stored: the mode an operator set (`None`: nobody has yet, the configured initial
+/// mode applies), and since when the key path has been deprecated. That moment is the one the
+/// flag last left `allow` (or, for a flag stored before it was recorded, the moment an instance
+/// first read it), kept with the flag so every instance and every restart sends the same
+/// `Deprecation` date; `None` while the mode is `allow`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoredFlag {
+    pub mode: Option<FallbackMode>,
+    pub deprecated_since: Option<jiff::Timestamp>,
+}
+
+impl StoredFlag {
+    /// What setting `mode` over this stored flag at `now` stores: leaving `allow` (or a flag
+    /// without a moment) starts the deprecation now; `warn` or `deny` again keeps the moment
+    /// already stored; `allow` ends it.
+    pub fn set(self, mode: FallbackMode, now: jiff::Timestamp) -> StoredFlag {
+        let deprecated_since = match mode {
+            FallbackMode::Allow => None,
+            _ if self.mode == Some(FallbackMode::Allow) => Some(now),
+            _ => self.deprecated_since.or(Some(now)),
+        };
+        StoredFlag {
+            mode: Some(mode),
+            deprecated_since,
+        }
+    }
+}
+
 /// A JSON document of the control state, stored beside the flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Document {
@@ -55,9 +83,16 @@ impl Document {
 
 #[async_trait]
 pub trait ControlStore: Send + Sync {
-    /// The stored mode, or `None` when nobody has set one yet.
-    async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError>;
-    async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError>;
+    /// The stored flag (its default when nobody has set one yet).
+    async fn fallback_mode(&self) -> Result<StoredFlag, StoreError>;
+    /// Stores `mode` as [`StoredFlag::set`] says, atomically against other writers of the
+    /// flag, and returns what it stored.
+    async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<StoredFlag, StoreError>;
+    /// Stores `at` as the deprecation's moment when the flag has none and its stored mode is
+    /// not `allow` (a flag from before the moment was kept, or the configured initial mode
+    /// with nothing stored), compare-and-swap, so instances that race agree on the first
+    /// one; returns the stored flag.
+    async fn mark_deprecated_since(&self, at: jiff::Timestamp) -> Result<StoredFlag, StoreError>;
     /// The stored text of a document, or `None` when nobody wrote one yet.
     async fn document(&self, doc: Document) -> Result<Option<String>, StoreError>;
     /// Stores `value` if and only if the stored text is still `previous` (`None`: absent), so

@@ -1,21 +1,38 @@
 //! The headers that tell a key-path client it is living on borrowed time (`warn` mode, or a key
 //! with dates of its own): `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and
 //! `Link rel="deprecation"`. A key's own dates override the global ones.
+//!
+//! The `Deprecation` date is `CUTOVER_DEPRECATION_DATE` when configured, else the moment the
+//! flag left `allow`, stored with the flag ([`FallbackFlag::deprecated_since`]): the same on
+//! every instance and across restarts.
+
+use std::sync::Arc;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use arc_swap::ArcSwap;
 use jiff::Timestamp;
 
 use crate::auth::key_dates::KeyDates;
 use crate::config::FallbackSettings;
+use crate::fallback::FallbackFlag;
 
 const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
 const SUNSET: HeaderName = HeaderName::from_static("sunset");
 
-#[derive(Debug, Clone)]
+/// Headers built for one `Deprecation` date.
+type Built = (Timestamp, Vec<(HeaderName, HeaderValue)>);
+
+#[derive(Clone)]
 pub struct DeprecationNotice {
-    /// The global dates' headers, built once: the common case costs no formatting.
-    headers: Vec<(HeaderName, HeaderValue)>,
-    deprecated_at: Timestamp,
+    /// The global dates' headers and the `Deprecation` date they carry, built again only when
+    /// that date changes: the common case costs no formatting.
+    headers: Arc<ArcSwap<Built>>,
+    /// `CUTOVER_DEPRECATION_DATE`.
+    configured: Option<Timestamp>,
+    flag: FallbackFlag,
+    /// The last resort, while the flag's stored moment could not be read (a store outage at
+    /// start): this process's start, as before the moment was stored.
+    started: Timestamp,
     sunset: Option<Timestamp>,
     link: Option<HeaderValue>,
     migration_url: Option<String>,
@@ -33,28 +50,31 @@ fn sunset_value(at: Timestamp) -> HeaderValue {
 }
 
 impl DeprecationNotice {
-    pub fn new(settings: &FallbackSettings) -> Self {
-        // Without a configured date the key path counts as deprecated from this start on.
-        let deprecated_at = settings.deprecation.unwrap_or_else(Timestamp::now);
+    pub fn new(settings: &FallbackSettings, flag: FallbackFlag) -> Self {
         let link = settings
             .migration_url
             .as_ref()
             .and_then(|url| HeaderValue::from_str(&format!(r#"<{url}>; rel="deprecation""#)).ok());
-        let mut notice = DeprecationNotice {
-            headers: Vec::new(),
-            deprecated_at,
+        let notice = DeprecationNotice {
+            headers: Arc::default(),
+            configured: settings.deprecation,
+            flag,
+            started: Timestamp::now(),
             sunset: settings.sunset,
             link,
             migration_url: settings.migration_url.clone(),
         };
-        notice.headers = notice.build(&KeyDates::default());
+        let at = notice.deprecated_at();
+        notice
+            .headers
+            .store(Arc::new((at, notice.build(at, &KeyDates::default()))));
         notice
     }
 
-    fn build(&self, own: &KeyDates) -> Vec<(HeaderName, HeaderValue)> {
+    fn build(&self, global: Timestamp, own: &KeyDates) -> Vec<(HeaderName, HeaderValue)> {
         let mut headers = vec![(
             DEPRECATION,
-            deprecation_value(own.deprecation.unwrap_or(self.deprecated_at)),
+            deprecation_value(own.deprecation.unwrap_or(global)),
         )];
         if let Some(sunset) = own.sunset.or(self.sunset) {
             headers.push((SUNSET, sunset_value(sunset)));
@@ -67,7 +87,9 @@ impl DeprecationNotice {
 
     /// The date the `Deprecation` header carries.
     pub fn deprecated_at(&self) -> Timestamp {
-        self.deprecated_at
+        self.configured
+            .or_else(|| self.flag.deprecated_since())
+            .unwrap_or(self.started)
     }
 
     /// The date the `Sunset` header carries, when one is configured.
@@ -81,7 +103,14 @@ impl DeprecationNotice {
 
     /// The global dates' headers.
     pub fn apply(&self, headers: &mut HeaderMap) {
-        for (name, value) in &self.headers {
+        let at = self.deprecated_at();
+        let mut built = self.headers.load();
+        if built.0 != at {
+            self.headers
+                .store(Arc::new((at, self.build(at, &KeyDates::default()))));
+            built = self.headers.load();
+        }
+        for (name, value) in &built.1 {
             headers.append(name.clone(), value.clone());
         }
     }
@@ -91,7 +120,7 @@ impl DeprecationNotice {
         if !own.is_set() {
             return self.apply(headers);
         }
-        for (name, value) in self.build(own) {
+        for (name, value) in self.build(self.deprecated_at(), own) {
             headers.append(name, value);
         }
     }

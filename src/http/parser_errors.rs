@@ -12,9 +12,10 @@
 //! only ever happens at a response's start, never inside a body whose bytes happen to look like
 //! a head. A response it cannot frame (no length and not chunked: delimited by the close) ends
 //! the inspection for that connection, and everything after passes through untouched. Cost per
-//! response: copying and parsing its head (httparse), and a counter per body write.
+//! response: copying and parsing its head (httparse), and a counter per body write; the head
+//! leaves together with the body bytes behind it, in one vectored write.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -372,14 +373,32 @@ impl<T> ProblemIo<T> {
 
 impl<T: AsyncWrite + Unpin> ProblemIo<T> {
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_pending_and(cx, &[]))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes the pending head bytes and then `body`, in one vectored write when both are there;
+    /// returns how many bytes of `body` went out. A head and the body behind it in the
+    /// dispatcher's buffer leave in one syscall, so one TCP segment (the listener sets NODELAY):
+    /// written apart they cost a second syscall and a second segment per response.
+    fn poll_pending_and(&mut self, cx: &mut Context<'_>, body: &[u8]) -> Poll<io::Result<usize>> {
         while !self.pending.is_empty() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending))?;
+            let bufs = [IoSlice::new(&self.pending), IoSlice::new(body)];
+            let n = ready!(Pin::new(&mut self.inner).poll_write_vectored(cx, &bufs))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
+            if n > self.pending.len() {
+                let sent = n - self.pending.len();
+                self.pending.clear();
+                return Poll::Ready(Ok(sent));
+            }
             self.pending.advance(n);
         }
-        Poll::Ready(Ok(()))
+        if body.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, body)
     }
 }
 
@@ -400,25 +419,30 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ProblemIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
-        ready!(me.poll_pending(cx))?;
         if buf.is_empty() {
+            ready!(me.poll_pending(cx))?;
             return Poll::Ready(Ok(0));
         }
+        let mut taken = 0;
         if me.framer.frame == Frame::Head {
-            let (taken, out) = me.framer.take_head(buf);
+            let (n, out) = me.framer.take_head(buf);
             if let Some(out) = out {
                 me.pending.extend_from_slice(&out);
-                // Best effort now; what is left goes with the next write or the flush.
-                if let Poll::Ready(Err(e)) = me.poll_pending(cx) {
-                    return Poll::Ready(Err(e));
-                }
             }
-            return Poll::Ready(Ok(taken));
+            taken = n;
         }
-        let len = me.framer.body_len(buf);
-        let n = ready!(Pin::new(&mut me.inner).poll_write(cx, &buf[..len]))?;
-        me.framer.advance_body(&buf[..n]);
-        Poll::Ready(Ok(n))
+        let rest = &buf[taken..];
+        let body = &rest[..me.framer.body_len(rest)];
+        match me.poll_pending_and(cx, body) {
+            Poll::Ready(Ok(sent)) => {
+                me.framer.advance_body(&body[..sent]);
+                Poll::Ready(Ok(taken + sent))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            // The head is ours now, to go with the next write or the flush.
+            Poll::Pending if taken > 0 => Poll::Ready(Ok(taken)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -550,5 +574,96 @@ mod tests {
         assert_eq!(wire(&[&broken_chunk], 4), broken_chunk);
         let unfinished = b"HTTP/1.1 400 Bad Request\r\ncontent-le";
         assert_eq!(wire(&[unfinished], 4), unfinished);
+    }
+
+    /// The socket under the wrapper: records each write call, taking at most `cap` bytes.
+    struct Socket {
+        writes: Vec<Vec<u8>>,
+        cap: usize,
+    }
+
+    impl AsyncWrite for Socket {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+        }
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let me = self.get_mut();
+            let mut write = Vec::new();
+            for b in bufs {
+                let n = b.len().min(me.cap - write.len());
+                write.extend_from_slice(&b[..n]);
+            }
+            let n = write.len();
+            me.writes.push(write);
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Each answer written the dispatcher's way (one buffer, offered until taken whole), then
+    /// flushed; returns the socket's write calls per answer.
+    fn send(answers: &[&[u8]], cap: usize) -> Vec<Vec<Vec<u8>>> {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut io = ProblemIo::new(Socket {
+            writes: Vec::new(),
+            cap,
+        });
+        let mut per_answer = Vec::new();
+        for answer in answers {
+            let mut rest = *answer;
+            while !rest.is_empty() {
+                match Pin::new(&mut io).poll_write(&mut cx, rest) {
+                    Poll::Ready(Ok(n)) => rest = &rest[n..],
+                    other => panic!("the socket is always ready: {other:?}"),
+                }
+            }
+            assert!(Pin::new(&mut io).poll_flush(&mut cx).is_ready());
+            per_answer.push(std::mem::take(&mut io.inner.writes));
+        }
+        per_answer
+    }
+
+    #[test]
+    fn an_answer_leaves_in_one_write_head_and_body_together() {
+        let list = b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n{\"items\":[]}";
+        let chunked =
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let answers = [list.as_slice(), BAD, chunked, list];
+        let sent = send(&answers, usize::MAX);
+        for (answer, writes) in answers.iter().zip(&sent) {
+            assert_eq!(writes.len(), 1, "{}", String::from_utf8_lossy(answer));
+        }
+        assert_eq!(sent[0][0], list);
+        assert_eq!(sent[2][0], chunked);
+        assert_eq!(body_of(&sent[1][0])["status"], 400);
+        // A socket that takes a few bytes at a time still gets every byte, in order.
+        for cap in [1, 7, 40] {
+            let wire: Vec<u8> = send(&answers, cap).concat().concat();
+            let at = list.len();
+            assert_eq!(&wire[..at], list, "cap {cap}");
+            let problem = &wire[at..wire.len() - chunked.len() - list.len()];
+            assert_eq!(body_of(problem)["status"], 400, "cap {cap}");
+            assert_eq!(
+                &wire[wire.len() - chunked.len() - list.len()..],
+                [chunked.as_slice(), list].concat()
+            );
+        }
     }
 }

@@ -105,7 +105,7 @@ mod tests {
     use crate::auth::dev_oauth::store::RefreshGrant;
     use crate::common::StoreError;
     use crate::domain::FallbackMode;
-    use crate::fallback::Document;
+    use crate::fallback::{Document, StoredFlag};
 
     const NOW: u64 = 1_800_000_000;
     const LIFETIME: Lifetime = Lifetime {
@@ -122,10 +122,16 @@ mod tests {
 
     #[async_trait]
     impl ControlStore for Control {
-        async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError> {
-            Ok(None)
+        async fn fallback_mode(&self) -> Result<StoredFlag, StoreError> {
+            Ok(StoredFlag::default())
         }
-        async fn set_fallback_mode(&self, _: FallbackMode) -> Result<(), StoreError> {
+        async fn set_fallback_mode(&self, _: FallbackMode) -> Result<StoredFlag, StoreError> {
+            unreachable!()
+        }
+        async fn mark_deprecated_since(
+            &self,
+            _: jiff::Timestamp,
+        ) -> Result<StoredFlag, StoreError> {
             unreachable!()
         }
         async fn document(&self, _: Document) -> Result<Option<String>, StoreError> {

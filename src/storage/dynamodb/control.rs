@@ -14,36 +14,23 @@ use super::*;
 use crate::aws::error::{ErrorClass, classify};
 use crate::common::StoreError;
 use crate::domain::FallbackMode;
-use crate::fallback::{ControlStore, Document};
+use crate::fallback::{ControlStore, Document, StoredFlag};
 
 const REVOCATION_PK: &str = "REVOCATION";
 const REVOCATIONS_SK: &str = "REVOCATIONS";
 
 #[async_trait]
 impl ControlStore for DynamoStore {
-    async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError> {
-        let Some(item) = self.get_item(CONTROL_PK.into(), FALLBACK_SK.into()).await? else {
-            return Ok(None);
-        };
-        text(&item, "mode")?
-            .parse()
-            .map(Some)
-            .map_err(|e: crate::domain::ParseError| StoreError::Other(e.into()))
+    async fn fallback_mode(&self) -> Result<StoredFlag, StoreError> {
+        self.fallback_flag().await
     }
 
-    async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError> {
-        let now = crate::common::rfc3339(Timestamp::now());
-        let mut item = key(CONTROL_PK.into(), FALLBACK_SK.into());
-        item.insert("mode".into(), s(mode.as_str()));
-        item.insert("updated_at".into(), s(now));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| classify("PutItem", e))?;
-        Ok(())
+    async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<StoredFlag, StoreError> {
+        self.set_fallback_flag(mode).await
+    }
+
+    async fn mark_deprecated_since(&self, at: Timestamp) -> Result<StoredFlag, StoreError> {
+        self.mark_fallback_since(at).await
     }
 
     async fn document(&self, doc: Document) -> Result<Option<String>, StoreError> {

@@ -8,6 +8,7 @@
 //! the traffic heartbeat).
 
 mod control;
+mod flag;
 pub mod ledger;
 mod photos;
 

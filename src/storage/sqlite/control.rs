@@ -10,40 +10,20 @@ use rusqlite::{OptionalExtension, params};
 use super::Database;
 use crate::common::StoreError;
 use crate::domain::FallbackMode;
-use crate::fallback::{ControlStore, Document};
+use crate::fallback::{ControlStore, Document, StoredFlag};
 
 #[async_trait]
 impl ControlStore for Database {
-    async fn fallback_mode(&self) -> Result<Option<FallbackMode>, StoreError> {
-        let value: Option<String> = self
-            .read_blocking(|c| {
-                c.query_row(
-                    "SELECT value FROM control WHERE name = 'fallback'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-            })
-            .await?;
-        value
-            .map(|v| {
-                v.parse()
-                    .map_err(|e: crate::domain::ParseError| StoreError::Other(e.into()))
-            })
-            .transpose()
+    async fn fallback_mode(&self) -> Result<StoredFlag, StoreError> {
+        self.fallback_flag().await
     }
 
-    async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<(), StoreError> {
-        let now = crate::common::rfc3339(Timestamp::now());
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO control (name, value, updated_at) VALUES ('fallback', ?1, ?2) \
-                 ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                params![mode.as_str(), now],
-            )
-            .map(|_| ())
-        })
-        .await
+    async fn set_fallback_mode(&self, mode: FallbackMode) -> Result<StoredFlag, StoreError> {
+        self.set_fallback_flag(mode).await
+    }
+
+    async fn mark_deprecated_since(&self, at: Timestamp) -> Result<StoredFlag, StoreError> {
+        self.mark_fallback_since(at).await
     }
 
     async fn document(&self, doc: Document) -> Result<Option<String>, StoreError> {
@@ -201,7 +181,7 @@ mod tests {
         assert!(futures_util::poll!(&mut doc).is_pending(), "a document");
         assert_eq!(scan.await.unwrap().len(), 20_000);
         assert_eq!(version.await.unwrap(), 0);
-        assert_eq!(flag.await.unwrap(), None);
+        assert_eq!(flag.await.unwrap().mode, None);
         assert_eq!(doc.await.unwrap(), None);
     }
 }

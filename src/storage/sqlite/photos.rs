@@ -13,13 +13,13 @@ use crate::common::StoreError;
 use crate::domain::{Filename, Photo, PhotoId, PhotoView, PrincipalId, Stamp};
 use crate::storage::{MetadataStore, Page};
 
-const INSERT: &str = "INSERT INTO photos \
+pub(super) const INSERT: &str = "INSERT INTO photos \
     (owner, id, filename, content_type, size, sha256, uploaded_at) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-const GET: &str = "SELECT owner, id, filename, content_type, size, sha256, uploaded_at \
+pub(super) const GET: &str = "SELECT owner, id, filename, content_type, size, sha256, uploaded_at \
     FROM photos WHERE owner = ?1 AND id = ?2";
 // ULIDs in canonical form sort as text in time order; "~" sorts after every ULID.
-const LIST: &str = "SELECT owner, id, filename, content_type, size, sha256, uploaded_at \
+pub(super) const LIST: &str = "SELECT owner, id, filename, content_type, size, sha256, uploaded_at \
     FROM photos WHERE owner = ?1 AND id < ?2 ORDER BY id DESC";
 const NEWEST: &str = "~";
 const MOVE_OWNER: &str = "UPDATE photos SET owner = ?2 WHERE owner = ?1 AND id IN \
