@@ -331,14 +331,7 @@ async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
 async fn a_control_document_is_written_only_over_the_text_it_was_read_from() {
     use cutover::fallback::Document::Brownouts;
     let app = spawn().await;
-    let settings = cutover::config::Settings::from_pairs(
-        app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-    .unwrap();
-    let control = cutover::backends::Backends::build(&settings)
-        .await
-        .unwrap()
-        .control;
+    let control = app.backends().await.control;
     assert_eq!(control.document(Brownouts).await.unwrap(), None);
     assert!(
         control

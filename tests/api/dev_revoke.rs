@@ -77,12 +77,7 @@ async fn revoke(app: &TestApp, refresh_token: &str) -> (u16, String) {
 
 /// The app's revocation list, read from its control store.
 async fn revocation_list(app: &TestApp) -> Vec<Entry> {
-    let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
-    let control = cutover::backends::Backends::build(&settings)
-        .await
-        .unwrap()
-        .control;
+    let control = app.backends().await.control;
     revocations::list(control.as_ref(), cutover::common::unix_now())
         .await
         .unwrap()

@@ -238,6 +238,21 @@ impl AppBuilder {
 }
 
 impl TestApp {
+    /// The settings the app runs with (its environment, as `Settings` reads it).
+    pub fn settings(&self) -> cutover::config::Settings {
+        cutover::config::Settings::from_pairs(
+            self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .unwrap()
+    }
+
+    /// The app's own stores, opened as a CLI command would open them beside it.
+    pub async fn backends(&self) -> cutover::backends::Backends {
+        cutover::backends::Backends::build(&self.settings())
+            .await
+            .unwrap()
+    }
+
     pub fn dev_issuer(&self) -> DevIssuer {
         DevIssuer::load_or_create(self.data_dir.path()).unwrap()
     }

@@ -55,6 +55,22 @@ async fn server_upload(app: &TestApp, auth: &Auth, name: &str) -> (String, Strin
 }
 
 /// `GET /admin/clients?days=1` as JSON.
+/// The partner's server key, with a quota of its own (120 a minute, a burst of 50).
+fn add_server_key(app: &TestApp) -> Auth {
+    let (ok, stdout, stderr) = app.cli(&[
+        "keys",
+        "add",
+        "--id",
+        KEY,
+        "--rate-per-minute",
+        "120",
+        "--burst",
+        "50",
+    ]);
+    assert!(ok, "{stderr}");
+    Auth::Key(stdout.trim().to_string())
+}
+
 async fn clients(app: &TestApp) -> Value {
     let res = app.admin_get("/admin/clients?days=1").await;
     assert_eq!(res.status(), 200);
@@ -91,18 +107,7 @@ async fn listed(app: &TestApp, auth: &Auth) -> Vec<String> {
 #[tokio::test]
 async fn a_server_key_is_suggested_as_a_machine_client_and_moves_to_it_with_its_quota() {
     let app = spawn(None).await;
-    let (ok, stdout, stderr) = app.cli(&[
-        "keys",
-        "add",
-        "--id",
-        KEY,
-        "--rate-per-minute",
-        "120",
-        "--burst",
-        "50",
-    ]);
-    assert!(ok, "{stderr}");
-    let key = Auth::Key(stdout.trim().to_string());
+    let key = add_server_key(&app);
     eventually(10, "the app to load the new key", || async {
         key_entry(&migration(&app).await, KEY).map(|_| ())
     })
@@ -433,17 +438,7 @@ async fn a_machine_client_keeps_its_keys_quota_after_the_key_is_revoked() {
         .with("control_poll_secs", "1")
         .spawn()
         .await;
-    let (ok, _, stderr) = app.cli(&[
-        "keys",
-        "add",
-        "--id",
-        KEY,
-        "--rate-per-minute",
-        "120",
-        "--burst",
-        "50",
-    ]);
-    assert!(ok, "{stderr}");
+    add_server_key(&app);
     let secret = add_client(&app, KEY, &[]);
     let (ok, _, stderr) = app.cli(&["keys", "link", "--id", KEY, "--client", KEY]);
     assert!(ok, "{stderr}");

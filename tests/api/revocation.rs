@@ -202,14 +202,7 @@ async fn bad_revocations_are_refused_with_a_clear_error_and_nothing_is_written()
 async fn an_earlier_cut_off_never_replaces_a_later_one_in_the_store() {
     use cutover::fallback::revocations::{self, Entry, Revoked};
     let app = app().spawn().await;
-    let settings = cutover::config::Settings::from_pairs(
-        app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-    .unwrap();
-    let control = cutover::backends::Backends::build(&settings)
-        .await
-        .unwrap()
-        .control;
+    let control = app.backends().await.control;
     let now = cutover::common::unix_now();
     let at = |before| {
         Entry::new(

@@ -284,12 +284,7 @@ pub(crate) async fn builder_for(pool: &Pool, queues: &Queues) -> AppBuilder {
 
 /// The live revocation entries, read through the app's own control store.
 pub(crate) async fn entries(app: &TestApp) -> Vec<revocations::Entry> {
-    let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
-    let control = cutover::backends::Backends::build(&settings)
-        .await
-        .unwrap()
-        .control;
+    let control = app.backends().await.control;
     revocations::list(control.as_ref(), cutover::common::unix_now())
         .await
         .unwrap()

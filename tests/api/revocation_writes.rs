@@ -23,12 +23,7 @@ fn jti(id: &str, now: u64) -> Entry {
 #[tokio::test]
 async fn revocations_of_different_principals_made_at_once_all_land_and_each_moves_the_version() {
     let app = app().spawn().await;
-    let pairs = app.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let settings = cutover::config::Settings::from_pairs(pairs).unwrap();
-    let control = cutover::backends::Backends::build(&settings)
-        .await
-        .unwrap()
-        .control;
+    let control = app.backends().await.control;
     let version = control.revocations_version().await.unwrap();
     let now = unix_now();
     const N: usize = 16;
