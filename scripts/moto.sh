@@ -4,6 +4,7 @@
 
 MOTO_VERSION=5.2.5
 VENV="${AWS_TEST_VENV:-$PWD/.venv-aws}"  # not CUTOVER_*: the service refuses unknown CUTOVER_ settings it inherits
+MOTO_LAUNCHER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/moto_server.py"
 
 moto_install() {
     if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] \
@@ -19,12 +20,15 @@ moto_start() {
     moto_install
     MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     MOTO_LOG="${TMPDIR:-/tmp}/cutover-moto-$MOTO_PORT.log"
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 </dev/null &
+    # moto's server with DynamoDB's per-item atomicity (scripts/moto_server.py says why).
+    "$VENV/bin/python" "$MOTO_LAUNCHER" -H 127.0.0.1 -p "$MOTO_PORT" \
+        >"$MOTO_LOG" 2>&1 </dev/null &
     MOTO_PID=$!
-    for _ in $(seq 1 200); do
-        if curl -sf -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/"; then break; fi
-        if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-            echo "moto did not start; its log:" >&2; cat "$MOTO_LOG" >&2; return 1
+    # By the clock, generously: a busy machine can take many seconds to import moto.
+    local deadline=$((SECONDS + 120))
+    until curl -sf -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/"; do
+        if ! kill -0 "$MOTO_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            echo "moto did not start within 120 s; its log:" >&2; cat "$MOTO_LOG" >&2; return 1
         fi
         sleep 0.1
     done

@@ -16,10 +16,11 @@ redis_start() {
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
         --daemonize no >"$REDIS_LOG" 2>&1 </dev/null &
     REDIS_PID=$!
-    for _ in $(seq 1 100); do
-        if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then break; fi
-        if ! kill -0 "$REDIS_PID" 2>/dev/null; then
-            echo "redis-server did not start; its log:" >&2; cat "$REDIS_LOG" >&2; return 1
+    local deadline=$((SECONDS + 60))
+    until redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; do
+        if ! kill -0 "$REDIS_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            echo "redis-server did not start within 60 s; its log:" >&2; cat "$REDIS_LOG" >&2
+            return 1
         fi
         sleep 0.1
     done
