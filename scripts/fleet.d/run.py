@@ -721,7 +721,9 @@ def main():
     cut_off = 0
     if FAULTS.get("kill"):
         k_at = FAULTS["kill"]["at"]
-        cut_off = sum(1 for a in answers if a["kind"] == "upload" and a["status"] != 201
+        # The slow upload is the one the kill aims at (an upload in flight): it counts too.
+        cut_off = sum(1 for a in answers if a["kind"] in ("upload", "slow-upload")
+                      and a["status"] != 201
                       and a["t0"] <= k_at <= a["t1"] + 0.05)
     FAULTS["orphans"] = dict(removed=swept.get("removed"), cut_off_uploads=cut_off)
     if p.returncode != 0:
