@@ -176,8 +176,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::common::Route;
-    use crate::ledger::recorder::Outcome;
     use crate::ledger::{Kind, LedgerStore, day_of};
     use crate::storage::sqlite::Database;
     use crate::storage::sqlite::ledger::SqliteLedger;
@@ -185,16 +183,7 @@ mod tests {
     const AT: u64 = 1_800_000_000;
 
     fn obs(key: &KeyId, at: u64) -> Observation<'_> {
-        Observation {
-            key,
-            outcome: Outcome::Accepted,
-            agent: "cron/1.0",
-            ip: "192.0.2.9".parse().unwrap(),
-            route: Route::List,
-            sub: None,
-            issuer: None,
-            at,
-        }
+        Observation::accepted(key, at)
     }
 
     /// A ledger on a real SQLite database, and a second connection to hold its write lock.

@@ -124,24 +124,14 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::Route;
     use crate::domain::KeyId;
     use crate::ledger::LedgerStore;
-    use crate::ledger::recorder::{Observation, Outcome, Recorder};
+    use crate::ledger::recorder::{Observation, Recorder};
     use crate::storage::sqlite::Database;
     use crate::storage::sqlite::ledger::SqliteLedger;
 
     fn hit(r: &Recorder, key: &KeyId, at: u64) {
-        r.record(&Observation {
-            key,
-            outcome: Outcome::Accepted,
-            agent: "cron/1.0",
-            ip: "192.0.2.9".parse().unwrap(),
-            route: Route::List,
-            sub: None,
-            issuer: None,
-            at,
-        });
+        r.record(&Observation::accepted(key, at));
     }
 
     #[tokio::test]

@@ -228,6 +228,23 @@ impl Recorder {
     }
 }
 
+/// The tests' plain observation: an accepted list request of `key` at `at`, from a cron job.
+#[cfg(test)]
+impl<'a> Observation<'a> {
+    pub(crate) fn accepted(key: &'a KeyId, at: u64) -> Self {
+        Observation {
+            key,
+            outcome: Outcome::Accepted,
+            agent: "cron/1.0",
+            ip: "192.0.2.9".parse().expect("an address"),
+            route: Route::List,
+            sub: None,
+            issuer: None,
+            at,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
