@@ -5,10 +5,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use cutover::auth::api_key::{KeyDoc, KeyRing, StoredKey, Versions};
-use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
 use cutover::auth::jwks::{Jwks, KeySet};
 use cutover::auth::jwt::JwtVerifier;
 use cutover::config::Settings;
+use cutover::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
 use cutover::domain::{AuthMethod, KeyId};
 use cutover::metrics::Metrics;
 
@@ -93,8 +93,8 @@ fn main() {
 /// The revocation check every authenticated JWT request makes, with the list at its cap:
 /// 100,000 live entries (a quarter of each kind), Cognito-shaped ids.
 fn revocation_check() {
+    use cutover::control::revocations::{Entry, RevocationSet, Revoked, TokenFacts};
     use cutover::domain::PrincipalId;
-    use cutover::fallback::revocations::{Entry, RevocationSet, Revoked, TokenFacts};
     const NOW: u64 = 1_800_000_000;
     let uuid = |i: usize| format!("3f1b7c2e-9a4d-4e8b-b6f0-{i:012}");
     let entries: Vec<Entry> = (0..100_000)

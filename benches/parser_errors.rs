@@ -1,4 +1,4 @@
-//! What the public listener's response framing (`http::parser_errors::ProblemIo`) costs per
+//! What the public listener's response framing (`http::conn::parser_errors::ProblemIo`) costs per
 //! answer: a list answer (head and a 2 KiB JSON body) written through it, against the same bytes
 //! written straight. Twice: to a sink (the framing's own CPU), and to a loopback TCP socket with
 //! NODELAY, a thread draining the other end (what a server pays: the syscalls, and a head
@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use cutover::http::parser_errors::ProblemIo;
+use cutover::http::conn::parser_errors::ProblemIo;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use criterion::{Criterion, criterion_group, criterion_main};
 use cutover::auth::api_key::{KeyDoc, KeyRing, StoredKey, Versions};
-use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
 use cutover::auth::jwks::{Jwks, KeySet};
 use cutover::auth::jwt::{JwtVerifier, VerifiedToken};
 use cutover::auth::token_cache::{CachedToken, TokenCache, TokenHash};
 use cutover::config::Settings;
 use cutover::crypto::b64url_decode;
+use cutover::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
 use cutover::domain::{KeyId, PrincipalId};
 
 fn verifier(dev: &DevIssuer, cache_entries: &str) -> JwtVerifier {

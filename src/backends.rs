@@ -17,15 +17,15 @@ use tokio::sync::OnceCell;
 use crate::auth::api_key::KeySource;
 use crate::auth::api_key::file::FileKeys;
 use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
-use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
-use crate::auth::dev_oauth::clients::DevClients;
 use crate::auth::jwks::{Jwks, KeySet};
 use crate::auth::jwt::Issuer;
 use crate::aws::Aws;
 use crate::config::{
     IssuerSettings, KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings,
 };
-use crate::fallback::ControlStore;
+use crate::control::ControlStore;
+use crate::dev_issuer::clients::DevClients;
+use crate::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use crate::ledger::LedgerStore;
 use crate::metrics::Metrics;
 use crate::metrics::cloudwatch::CloudWatchSink;

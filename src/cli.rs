@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::auth::api_key::manage;
-use crate::auth::dev_issuer::{DevIssuer, TokenRequest};
 use crate::backends::{self, Backends};
 use crate::config::Settings;
+use crate::dev_issuer::{DevIssuer, TokenRequest};
 use crate::domain::{FallbackMode, KeyId};
 use crate::startup::Application;
 
@@ -202,7 +202,7 @@ pub enum FallbackCommand {
     /// Refuse a stable share of key ids as `deny` would; `--percent 0` ends it.
     Canary {
         /// The share of key ids to refuse (0 to 100, two decimals at most).
-        #[arg(long, value_parser = crate::fallback::canary::parse_percent)]
+        #[arg(long, value_parser = crate::control::canary::parse_percent)]
         percent: u16,
         /// Never refuse this key id (repeat for several).
         #[arg(long)]
@@ -329,7 +329,7 @@ async fn run_with_settings(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            let doc = crate::http::openapi::document(&crate::http::openapi::Served {
+            let doc = crate::http::api::openapi::document(&crate::http::api::openapi::Served {
                 scopes: &settings.scopes,
                 allowed_types: &settings.uploads.allowed_types,
             });
@@ -438,7 +438,7 @@ fn client_token(
 }
 
 async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
-    use crate::fallback::revocations::{self, RevokeError};
+    use crate::control::revocations::{self, RevokeError};
     let source = backends::keys(&settings).await;
     let source = source.as_ref();
     match cmd {
@@ -461,7 +461,7 @@ async fn keys(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                 eprintln!("key id {id} was on the revocation list; removed from it");
             }
             // Nor act as the owner an earlier key of that id was linked to.
-            if crate::fallback::links::unlink(backends.control.as_ref(), &id).await? {
+            if crate::control::links::unlink(backends.control.as_ref(), &id).await? {
                 eprintln!("key id {id} was linked to an owner; the link is removed");
             }
             eprintln!("added key {id} to {}; it is shown once:", source.describe());
@@ -524,8 +524,8 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
             if let Some(since) = stored.deprecated_since {
                 eprintln!("deprecated since {}", crate::common::rfc3339(since));
             }
-            let canary: crate::fallback::Canary =
-                crate::fallback::read(store, crate::fallback::Document::Canary).await?;
+            let canary: crate::control::Canary =
+                crate::control::read(store, crate::control::Document::Canary).await?;
             if canary.is_on() {
                 let except: Vec<&str> = canary.except.iter().map(|k| k.as_str()).collect();
                 eprintln!(
@@ -538,8 +538,8 @@ async fn fallback(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()
                     }
                 );
             }
-            let brownouts: crate::fallback::Brownouts =
-                crate::fallback::read(store, crate::fallback::Document::Brownouts).await?;
+            let brownouts: crate::control::Brownouts =
+                crate::control::read(store, crate::control::Document::Brownouts).await?;
             let now = jiff::Timestamp::now();
             let count = |state: &str| {
                 brownouts
@@ -597,7 +597,7 @@ async fn readiness(days: u64, format: Format) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_readiness(report: &crate::migration::Readiness, days: u64) {
+fn print_readiness(report: &crate::report::Readiness, days: u64) {
     println!(
         "{:<24} {:>10} {:>10} {:>14} LAST SEEN",
         "KEY ID",

@@ -16,10 +16,10 @@ use crate::auth::client_quota::ClientQuotas;
 use crate::auth::jwt::JwtVerifier;
 use crate::backends::{DevParts, Issuers, ServeBackends};
 use crate::config::{IssuerSettings, Settings, StorageSettings};
-use crate::fallback::FallbackFlag;
+use crate::control::FallbackFlag;
 use crate::http;
-use crate::http::deprecation::DeprecationNotice;
-use crate::http::dev_oauth::DevOAuth;
+use crate::http::dev_issuer::DevOAuth;
+use crate::http::gate::deprecation::DeprecationNotice;
 use crate::http::state::AppState;
 use crate::ledger::LedgerStore;
 use crate::ledger::heartbeat::Heartbeat;
@@ -95,7 +95,7 @@ impl Application {
         let site = settings
             .web
             .app
-            .then(|| Arc::new(crate::http::app::WebApp::new(&settings.web)));
+            .then(|| Arc::new(crate::http::api::app::WebApp::new(&settings.web)));
         let dev_oauth = dev_issuer
             .clone()
             .zip(dev_clients.clone())
@@ -125,7 +125,7 @@ impl Application {
             objects: backends.objects,
             metadata: backends.metadata,
             uploads: settings.uploads.clone(),
-            upload_gate: crate::http::upload_guard::UploadGate::new(&settings.uploads),
+            upload_gate: crate::http::api::upload_guard::UploadGate::new(&settings.uploads),
             cursor_key,
             metrics: metrics.clone(),
             dev_issuer,
@@ -146,26 +146,26 @@ impl Application {
         let public_state = state.clone();
         let app_state = state.clone();
         // Built by hand for its `Expect: 100-continue` check (see `routes::expect`).
-        let public = http::expect::Listener {
+        let public = http::conn::expect::Listener {
             listener,
             max_upload: settings.uploads.max_bytes,
             shutdown_timeout: drain,
             state: state.clone(),
         };
-        let server = http::expect::serve(public, move || {
+        let server = http::conn::expect::serve(public, move || {
             App::new()
                 .app_data(public_state.clone())
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-                .wrap(from_fn(http::observe::observe))
+                .wrap(from_fn(http::conn::observe::observe))
                 .configure(|cfg| {
                     if let Some(site) = &site {
-                        crate::http::app::routes(cfg, site.clone());
+                        crate::http::api::app::routes(cfg, site.clone());
                     }
                     if let Some(oauth) = &dev_oauth {
-                        crate::http::dev_oauth::routes(cfg, oauth.clone());
+                        crate::http::dev_issuer::routes(cfg, oauth.clone());
                     }
                 })
-                .configure(http::public)
+                .configure(http::api::public)
         })?;
         let admin = HttpServer::new(move || {
             App::new()

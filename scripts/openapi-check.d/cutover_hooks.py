@@ -27,7 +27,7 @@ for media_type, head in HEADS.items():
 
 @schemathesis.hook("filter_failure").apply_to(method="GET", path="/api/photos")
 def keep_unless_made_up_cursor(context, failure, case, response):
-    """A cursor carries an HMAC over its caller and position (src/http/cursor.rs): one the
+    """A cursor carries an HMAC over its caller and position (src/http/api/cursor.rs): one the
     generator makes up has the documented shape and is still refused 400 `invalid cursor`, as
     docs/reference.md says. No schema can describe a signature, so positive_data_acceptance
     cannot apply to a made-up cursor; issued ones are sent through the `NextPage` link in the

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::dev_oauth::clients::DevClients;
 use crate::config::RateSettings;
+use crate::dev_issuer::clients::DevClients;
 use crate::ratelimit::{CLIENT_POLICY, KeyQuota};
 
 #[derive(Default)]

@@ -1,6 +1,6 @@
 //! The gate's decision for one request, without HTTP: the brake on failed guesses for the client
 //! address, then authentication, then the principal's quota. The HTTP extractors
-//! (`http/gate.rs`) read the request into a [`Request`] and answer with the [`Decision`].
+//! (`http/gate/`) read the request into a [`Request`] and answer with the [`Decision`].
 
 use std::net::IpAddr;
 
@@ -100,12 +100,12 @@ mod tests {
     use super::*;
     use crate::auth::api_key::file::FileKeys;
     use crate::auth::api_key::{ApiKeys, manage};
-    use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
     use crate::auth::jwks::{Jwks, KeySet};
     use crate::auth::jwt::JwtVerifier;
     use crate::config::Settings;
+    use crate::control::FallbackFlag;
+    use crate::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
     use crate::domain::{AuthFailure, FallbackMode, KeyId};
-    use crate::fallback::FallbackFlag;
 
     struct Fixture {
         auth: Authenticator,

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::dev_oauth::clients::DevClients;
 use super::jwks::{Jwks, KeyLookup};
 use super::token_cache::{CachedToken, TokenCache, TokenHash};
 use crate::config::{JwtSettings, TrustedIssuer};
 use crate::crypto::b64url_decode;
+use crate::dev_issuer::clients::DevClients;
 use crate::domain::{Namespace, PrincipalId};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -397,9 +397,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
     use crate::auth::jwks::KeySet;
     use crate::config::Settings;
+    use crate::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer, TokenRequest};
 
     fn verifier(dev: &DevIssuer, cache_entries: &str) -> JwtVerifier {
         let settings = Settings::from_pairs([("jwt_cache_entries", cache_entries)]).unwrap();

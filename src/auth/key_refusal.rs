@@ -13,8 +13,8 @@
 use jiff::Timestamp;
 
 use super::api_key::KeyMatch;
+use crate::control::Rules;
 use crate::domain::{AuthFailure, FallbackMode};
-use crate::fallback::Rules;
 
 /// A refusal of one key by a rule other than the flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,12 +91,12 @@ mod tests {
     use super::*;
     use crate::auth::api_key::ring::Stage;
     use crate::auth::key_dates::KeyDates;
+    use crate::control::{Brownouts, Canary, Window};
     use crate::domain::{KeyId, PrincipalId};
-    use crate::fallback::{Brownouts, Canary, Window};
 
     fn found(sunset: Option<Timestamp>) -> KeyMatch {
         let id = KeyId::parse("mobile").unwrap();
-        let canary_bucket = crate::fallback::canary::bucket(&id);
+        let canary_bucket = crate::control::canary::bucket(&id);
         KeyMatch {
             principal: PrincipalId::for_key(&id),
             id,
@@ -122,7 +122,7 @@ mod tests {
         Rules {
             brownouts,
             canary: Canary {
-                basis_points: crate::fallback::canary::ALL,
+                basis_points: crate::control::canary::ALL,
                 except: vec![],
             },
         }

@@ -4,8 +4,6 @@
 
 pub mod api_key;
 pub mod client_quota;
-pub mod dev_issuer;
-pub mod dev_oauth;
 mod error;
 pub mod gate;
 pub mod jwks;
@@ -20,10 +18,10 @@ use self::jwt::{JwtError, JwtVerifier, VerifiedToken};
 use self::key_dates::KeyDates;
 use self::key_refusal::KeyRefusal;
 use crate::config::{CredentialMismatch, ScopeSettings};
+use crate::control::FallbackFlag;
+use crate::control::revocations::TokenFacts;
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, FallbackMode, KeyId, Principal, PrincipalId, Scope};
-use crate::fallback::FallbackFlag;
-use crate::fallback::revocations::TokenFacts;
 use crate::ratelimit::{KeyQuota, RateLimitHeaders};
 use crate::telemetry::refusals::refusal;
 

@@ -13,9 +13,9 @@ use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::common::rfc3339;
 use crate::config::Settings;
+use crate::control::brownout::{parse_date, parse_duration};
+use crate::control::{self, Brownouts, ControlError, Document, Window, plan};
 use crate::domain::KeyId;
-use crate::fallback::brownout::{parse_date, parse_duration};
-use crate::fallback::{self, Brownouts, ControlError, Document, Window, plan};
 
 #[derive(Subcommand)]
 pub enum BrownoutsCommand {
@@ -120,10 +120,10 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
             duration,
             keys,
         } => {
-            let start = fallback::brownout::parse_start(&start, now)?;
+            let start = control::brownout::parse_start(&start, now)?;
             check_keys(&backends, &keys).await?;
             let window = Window::new(start, duration, keys);
-            fallback::update(store, Document::Brownouts, |mut doc: Brownouts| {
+            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
                 doc.add(window.clone(), now);
                 Ok(doc)
             })
@@ -137,14 +137,14 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
             println!("{}", window.id);
         }
         BrownoutsCommand::List { format } => {
-            let doc: Brownouts = fallback::read(store, Document::Brownouts).await?;
+            let doc: Brownouts = control::read(store, Document::Brownouts).await?;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
                 Format::Text => print_windows(&doc.windows, now),
             }
         }
         BrownoutsCommand::Remove { id } => {
-            fallback::update(store, Document::Brownouts, |mut doc: Brownouts| {
+            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
                 if doc.remove(&id) {
                     Ok(doc)
                 } else {
@@ -171,7 +171,7 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
                 eprintln!("nothing stored; run again with --apply to schedule these windows");
                 return Ok(());
             }
-            fallback::update(store, Document::Brownouts, |mut doc: Brownouts| {
+            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
                 for w in &windows {
                     doc.add(w.clone(), now);
                 }
@@ -192,7 +192,7 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
 pub async fn stored_windows(settings: &Settings) -> Vec<Window> {
     let read = async {
         let backends = Backends::build(settings).await?;
-        let doc: Brownouts = fallback::read(backends.control.as_ref(), Document::Brownouts).await?;
+        let doc: Brownouts = control::read(backends.control.as_ref(), Document::Brownouts).await?;
         anyhow::Ok(doc.windows)
     };
     read.await.unwrap_or_else(|e| {

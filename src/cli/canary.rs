@@ -6,8 +6,8 @@ use anyhow::bail;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::config::Settings;
+use crate::control::{self, Canary, Document};
 use crate::domain::KeyId;
-use crate::fallback::{self, Canary, Document};
 
 pub async fn run(
     settings: &Settings,
@@ -26,7 +26,7 @@ pub async fn run(
         basis_points,
         except,
     };
-    fallback::update(backends.control.as_ref(), Document::Canary, |_: Canary| {
+    control::update(backends.control.as_ref(), Document::Canary, |_: Canary| {
         Ok(canary.clone())
     })
     .await?;

@@ -6,7 +6,7 @@ use clap::ValueEnum;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::config::Settings;
-use crate::migration::{MigrationReport, render};
+use crate::report::{MigrationReport, render};
 
 /// How `cutover clients` prints the list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -28,7 +28,7 @@ pub async fn report(
 ) -> anyhow::Result<MigrationReport> {
     let versions = backends.keys.load().await?;
     let owners = KeyRing::from_versions(&versions).owners();
-    Ok(crate::migration::build(
+    Ok(crate::report::build(
         backends.ledger.as_ref(),
         &owners,
         settings.ledger.days,

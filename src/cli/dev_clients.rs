@@ -5,8 +5,8 @@
 
 use clap::Subcommand;
 
-use crate::auth::dev_oauth::clients::{DevClients, NewClient, parse_id};
 use crate::config::Settings;
+use crate::dev_issuer::clients::{DevClients, NewClient, parse_id};
 
 #[derive(Subcommand)]
 pub enum DevClientsCommand {

@@ -6,8 +6,8 @@ use jiff::Timestamp;
 use crate::auth::api_key::KeySource;
 use crate::auth::api_key::manage::{self, KeyUpdate, Quota};
 use crate::config::Settings;
+use crate::control::brownout::parse_date;
 use crate::domain::KeyId;
-use crate::fallback::brownout::parse_date;
 
 #[derive(clap::Args)]
 pub struct SetArgs {

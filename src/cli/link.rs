@@ -27,8 +27,8 @@ use crate::auth::api_key::manage::{self, OwnerChange};
 use crate::backends::Backends;
 use crate::common::StoreError;
 use crate::config::Settings;
+use crate::control::links::{self, CarriedQuota, LinkChange};
 use crate::domain::{CLIENT_PREFIX, KeyId, Photo, PhotoId, PrincipalId, PrincipalKind};
-use crate::fallback::links::{self, CarriedQuota, LinkChange};
 use crate::storage::MetadataStore;
 
 /// Items read per store call: a SQLite query or a DynamoDB page.

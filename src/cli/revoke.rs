@@ -8,7 +8,7 @@ use super::Format;
 use crate::backends::Backends;
 use crate::common::{parse_rfc3339, rfc3339, unix_now};
 use crate::config::Settings;
-use crate::fallback::revocations::{self, Entry, Revoked};
+use crate::control::revocations::{self, Entry, Revoked};
 
 /// What to revoke: exactly one of the four.
 #[derive(Args)]

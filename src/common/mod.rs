@@ -2,6 +2,7 @@
 //! stores' error.
 
 mod clock;
+pub mod html;
 mod route;
 mod store_error;
 

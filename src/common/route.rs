@@ -1,7 +1,7 @@
 //! The route labels every layer names a request by: metrics, the ledger, rate-limit costs.
 
 /// The routes, as the `Route` metric dimension names them. Each API route is registered with its
-/// label as resource data (`http::public`), so nothing matches path patterns a second time.
+/// label as resource data (`http::api::public`), so nothing matches path patterns a second time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Route {
     Upload,

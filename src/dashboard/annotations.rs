@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::common::rfc3339;
-use crate::fallback::Window;
+use crate::control::Window;
 
 /// Time-series widgets whose metrics name one of these get the bands.
 const ANNOTATED: [&str; 2] = ["ApiKeyRequests", "AuthFailures"];

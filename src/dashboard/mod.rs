@@ -118,7 +118,7 @@ pub async fn deploy(
     client: &Client,
     dashboard_name: &str,
     namespace: &str,
-    brownouts: &[crate::fallback::Window],
+    brownouts: &[crate::control::Window],
 ) -> anyhow::Result<Deployed> {
     let region = client
         .config()

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use crate::auth::Authenticator;
-use crate::auth::dev_issuer::DevIssuer;
 use crate::config::UploadSettings;
-use crate::http::deprecation::DeprecationNotice;
-use crate::http::upload_guard::UploadGate;
+use crate::dev_issuer::DevIssuer;
+use crate::http::api::upload_guard::UploadGate;
+use crate::http::gate::deprecation::DeprecationNotice;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::storage::{MetadataStore, ObjectStore};

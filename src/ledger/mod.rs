@@ -2,7 +2,7 @@
 //! accepted, decided by a JWT that came with the key, and refused (by cause); per key id and UTC
 //! **day**: the user agents and source networks they came from, the routes they used and the
 //! Cognito `sub`s seen with the key. Readiness, the contact list, the console
-//! (`src/migration/`) and CloudWatch's per-key series all read these counts, so they agree.
+//! (`src/report/`) and CloudWatch's per-key series all read these counts, so they agree.
 //! Beside it, per hour, the service's traffic by auth method (the heartbeat, [`traffic`]).
 //!
 //! The request path only touches the in-memory [`recorder::Recorder`]; a background flush adds its

@@ -3,8 +3,8 @@
 //! revocation list. The answer says what the queue should do with the message.
 
 use crate::common::unix_now;
+use crate::control::revocations::{self, Entry, RevokeError, RevokeFailure, Revoked};
 use crate::domain::{Namespace, PrincipalId};
-use crate::fallback::revocations::{self, Entry, RevokeError, RevokeFailure, Revoked};
 
 use super::events::{Parsed, Subject, Unapplied};
 use super::{Outcome, RevocationQueue};
@@ -25,9 +25,9 @@ pub enum Verdict {
 }
 
 /// A failure of the control store, as the queue treats it.
-fn store_failure(e: crate::fallback::ControlError) -> Verdict {
+fn store_failure(e: crate::control::ControlError) -> Verdict {
     use crate::common::StoreError;
-    use crate::fallback::ControlError;
+    use crate::control::ControlError;
     let why = format!("the control store: {e}");
     match e {
         ControlError::Store(StoreError::Unavailable(_)) => Verdict::Outage(why),

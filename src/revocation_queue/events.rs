@@ -14,7 +14,7 @@
 
 use serde_json::{Map, Value};
 
-pub use crate::fallback::revocations::cognito_pool;
+pub use crate::control::revocations::cognito_pool;
 
 /// The largest body parsed. A Cognito event is a few KiB; SQS carries up to 256 KiB, and a body
 /// that large is refused before any parsing.

@@ -1,7 +1,7 @@
 //! The JWT path, check by check (aws-jwt-verify is the reference; we are at least as strict).
 
-use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use cutover::crypto::b64url;
+use cutover::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 

@@ -329,7 +329,7 @@ async fn dashboard_deploy_draws_the_stored_windows_on_the_key_traffic_graph() {
 
 #[tokio::test]
 async fn a_control_document_is_written_only_over_the_text_it_was_read_from() {
-    use cutover::fallback::Document::Brownouts;
+    use cutover::control::Document::Brownouts;
     let app = spawn().await;
     let control = app.backends().await.control;
     assert_eq!(control.document(Brownouts).await.unwrap(), None);

@@ -3,7 +3,7 @@
 //! alone: its refresh token no longer exchanges and the session lands in the revocation list.
 
 use base64::Engine;
-use cutover::fallback::revocations::{self, Entry, Revoked};
+use cutover::control::revocations::{self, Entry, Revoked};
 use serde_json::Value;
 
 use crate::dev_oauth::{CLIENT, VERIFIER, callback, claims, client, code, form, redeem, token};

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use actix_web::{HttpResponse, web};
-use cutover::auth::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
+use cutover::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use actix_web::dev::ServerHandle;
-use cutover::auth::dev_issuer::{DevIssuer, TokenRequest};
 use cutover::config::Settings;
+use cutover::dev_issuer::{DevIssuer, TokenRequest};
 use cutover::startup::Application;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, RequestBuilder, Response};

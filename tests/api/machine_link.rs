@@ -250,11 +250,11 @@ async fn a_server_key_is_suggested_as_a_machine_client_and_moves_to_it_with_its_
         .add_traffic(hour_of(later), &traffic)
         .await
         .unwrap();
-    let report = cutover::migration::build(backends.ledger.as_ref(), &owners, 90, 1, later)
+    let report = cutover::report::build(backends.ledger.as_ref(), &owners, 90, 1, later)
         .await
         .unwrap();
     assert!(report.readiness.ready, "{:?}", report.readiness.reasons);
-    let now = cutover::migration::build(backends.ledger.as_ref(), &owners, 90, 1, unix_now())
+    let now = cutover::report::build(backends.ledger.as_ref(), &owners, 90, 1, unix_now())
         .await
         .unwrap();
     assert!(!now.readiness.ready, "today the key's use still counts");

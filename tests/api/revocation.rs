@@ -1,7 +1,7 @@
 //! The revocation list: `cutover revoke` refuses tokens (and `keys revoke` keys) on every
 //! instance within the control poll, cached or not, and a token issued afterwards works.
 
-use cutover::auth::dev_issuer::DevIssuer;
+use cutover::dev_issuer::DevIssuer;
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
@@ -200,7 +200,7 @@ async fn bad_revocations_are_refused_with_a_clear_error_and_nothing_is_written()
 /// later cut-off stays in force (the store refuses to put an earlier one over it).
 #[tokio::test]
 async fn an_earlier_cut_off_never_replaces_a_later_one_in_the_store() {
-    use cutover::fallback::revocations::{self, Entry, Revoked};
+    use cutover::control::revocations::{self, Entry, Revoked};
     let app = app().spawn().await;
     let control = app.backends().await.control;
     let now = cutover::common::unix_now();

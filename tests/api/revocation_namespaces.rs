@@ -2,7 +2,7 @@
 //! `namespace`): an event of one pool revokes that pool's user, never the other pool's user of
 //! the same name, and an event that names no pool revokes its `sub` in every pool's namespace.
 
-use cutover::fallback::revocations::Revoked;
+use cutover::control::revocations::Revoked;
 use serde_json::json;
 
 use crate::helpers::{TestApp, app, assert_problem};

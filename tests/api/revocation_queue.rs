@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use aws_sdk_sqs::Client as Sqs;
 use aws_sdk_sqs::types::QueueAttributeName;
-use cutover::fallback::revocations::{self, Revoked};
+use cutover::control::revocations::{self, Revoked};
 use serde_json::{Value, json};
 
 use crate::helpers::{AppBuilder, Auth, TestApp, app, assert_problem};

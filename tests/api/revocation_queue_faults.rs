@@ -4,7 +4,7 @@
 //! still revoked, by its user name.
 
 use cutover::common::unix_now;
-use cutover::fallback::revocations::Revoked;
+use cutover::control::revocations::Revoked;
 use serde_json::json;
 
 use crate::helpers::assert_problem;

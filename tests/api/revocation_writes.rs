@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cutover::common::unix_now;
-use cutover::fallback::ControlStore;
-use cutover::fallback::revocations::{self, Entry, Revoked};
+use cutover::control::ControlStore;
+use cutover::control::revocations::{self, Entry, Revoked};
 
 use crate::helpers::app;
 use crate::support::moto;

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use cutover::auth::dev_issuer::DevIssuer;
+use cutover::dev_issuer::DevIssuer;
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 

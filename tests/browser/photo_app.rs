@@ -1,6 +1,6 @@
 //! The photo app on the embedded default, signed in through the dev issuer.
 
-use cutover::fallback::revocations::Revoked;
+use cutover::control::revocations::Revoked;
 use fantoccini::Locator;
 use serde_json::{Value, json};
 

@@ -56,8 +56,8 @@ pub struct KeyRing {
 }
 
 /// The same figures `keys link --client` stores with the client in the control state.
-pub use crate::fallback::links::CarriedQuota;
-use crate::fallback::links::LinkSet;
+pub use crate::control::links::CarriedQuota;
+use crate::control::links::LinkSet;
 
 impl KeyRing {
     /// Keys of the current version, plus previous-version keys of ids that still exist in the
@@ -95,7 +95,7 @@ impl KeyRing {
                         rate_per_minute: current.rate_per_minute,
                         burst: current.burst,
                         dates: current.dates,
-                        canary_bucket: crate::fallback::canary::bucket(&key.id),
+                        canary_bucket: crate::control::canary::bucket(&key.id),
                     },
                 });
             }
@@ -226,7 +226,7 @@ mod tests {
         assert_eq!(new.principal.as_str(), "alice");
         assert_eq!(
             new.canary_bucket,
-            crate::fallback::canary::bucket(&new.id),
+            crate::control::canary::bucket(&new.id),
             "the canary place is the id's, hashed once"
         );
         let old = ring.find("old").unwrap();

@@ -13,8 +13,8 @@ use jiff::Timestamp;
 use super::*;
 use crate::aws::error::{ErrorClass, classify};
 use crate::common::StoreError;
+use crate::control::{ControlStore, Document, StoredFlag};
 use crate::domain::FallbackMode;
-use crate::fallback::{ControlStore, Document, StoredFlag};
 
 const REVOCATION_PK: &str = "REVOCATION";
 const REVOCATIONS_SK: &str = "REVOCATIONS";

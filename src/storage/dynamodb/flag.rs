@@ -7,8 +7,8 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::aws::error::{ErrorClass, classify};
+use crate::control::StoredFlag;
 use crate::domain::FallbackMode;
-use crate::fallback::StoredFlag;
 
 const SINCE: &str = "deprecated_since";
 

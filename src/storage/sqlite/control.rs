@@ -9,8 +9,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Database;
 use crate::common::StoreError;
+use crate::control::{ControlStore, Document, StoredFlag};
 use crate::domain::FallbackMode;
-use crate::fallback::{ControlStore, Document, StoredFlag};
 
 #[async_trait]
 impl ControlStore for Database {

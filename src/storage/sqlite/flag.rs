@@ -8,8 +8,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::Database;
 use crate::common::StoreError;
+use crate::control::StoredFlag;
 use crate::domain::FallbackMode;
-use crate::fallback::StoredFlag;
 
 fn read(c: &Connection) -> rusqlite::Result<StoredFlag> {
     let mut flag = StoredFlag::default();

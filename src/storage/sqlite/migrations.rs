@@ -273,7 +273,7 @@ mod tests {
         assert_eq!(user_version(dir.path()), LATEST);
         let store = SqliteLedger::new(db);
         let owners = [(crate::domain::KeyId::parse("legacy").unwrap(), None)];
-        let report = crate::migration::build(&store, &owners, 90, 30, now as u64)
+        let report = crate::report::build(&store, &owners, 90, 30, now as u64)
             .await
             .unwrap();
         let key = &report.readiness.keys[0];

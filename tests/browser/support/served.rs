@@ -76,12 +76,10 @@ impl Served {
     }
 
     /// The revocation list in this instance's control store (its embedded database).
-    pub async fn revocations(&self) -> Vec<cutover::fallback::revocations::Entry> {
+    pub async fn revocations(&self) -> Vec<cutover::control::revocations::Entry> {
         let db = cutover::storage::sqlite::Database::open(self.data_dir.path()).unwrap();
         let now = cutover::common::unix_now();
-        cutover::fallback::revocations::list(&db, now)
-            .await
-            .unwrap()
+        cutover::control::revocations::list(&db, now).await.unwrap()
     }
 
     /// Uploads `bytes` as `filename` with `token`; the API's answer.

@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn a_key_still_in_use_is_named_with_its_last_agent_and_the_suggested_action() {
-        use crate::migration::clients::build;
+        use crate::report::clients::build;
         let now = 1_800_000_000;
         let k = KeyId::parse("legacy").unwrap();
         let mut day = KeyDay::default();
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_key_refused_by_a_brownout_is_listed_and_keeps_the_verdict_at_not_ready() {
-        use crate::migration::clients::build;
+        use crate::report::clients::build;
         let now = 1_800_000_000;
         let k = KeyId::parse("cron").unwrap();
         let mut day = KeyDay::default();

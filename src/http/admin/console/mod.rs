@@ -39,12 +39,12 @@ pub async fn console(
 ) -> Result<HttpResponse, ApiError> {
     // `days`: 1 to 90, default 30 (the page links 7, 30 and 90).
     let days = crate::http::admin::days_param(req.query_string())?;
-    let days = crate::migration::days::parse_days(days.as_deref(), DEFAULT_DAYS, MAX_DAYS)
+    let days = crate::report::days::parse_days(days.as_deref(), DEFAULT_DAYS, MAX_DAYS)
         .map_err(ApiError::BadRequest)?;
     let now = crate::common::unix_now();
     let today = now / 86_400;
     // One report over the page's window: the chart, the verdict and the keys table agree.
-    let crate::migration::MigrationReport {
+    let crate::report::MigrationReport {
         readiness: report,
         clients,
         share: series,
@@ -126,7 +126,7 @@ fn secure(headers: &mut header::HeaderMap) {
 /// version in the query, so a browser may keep it for a day and still sees a new one at once.
 pub async fn stylesheet(req: HttpRequest) -> HttpResponse {
     let etag: &str = &CSS_ETAG;
-    let mut res = if crate::http::app::none_match(req.headers(), etag) {
+    let mut res = if crate::http::api::app::none_match(req.headers(), etag) {
         HttpResponse::Ok()
             .content_type("text/css; charset=utf-8")
             .body(CSS)

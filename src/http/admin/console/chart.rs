@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::migration::DayShare;
+use crate::report::DayShare;
 
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 240.0;

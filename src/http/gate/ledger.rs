@@ -143,7 +143,7 @@ fn observation<'a>(
         key,
         outcome,
         agent,
-        ip: super::gate::client_ip(&state.limits.proxies, req),
+        ip: super::client_ip::client_ip(&state.limits.proxies, req),
         route: crate::http::route_of(req),
         sub,
         issuer,

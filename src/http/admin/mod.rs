@@ -2,6 +2,8 @@
 //! ledger's contact list and the migration console. Not for the public internet: it has no
 //! authentication by design.
 
+pub mod console;
+
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -17,19 +19,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))
         .route("/admin/clients", web::get().to(clients))
-        .route("/console", web::get().to(crate::http::console::console))
         .route(
-            crate::http::console::STYLESHEET_PATH,
-            web::get().to(crate::http::console::stylesheet),
+            "/console",
+            web::get().to(crate::http::admin::console::console),
         )
-        .route("/healthz", web::get().to(super::health::healthz));
+        .route(
+            crate::http::admin::console::STYLESHEET_PATH,
+            web::get().to(crate::http::admin::console::stylesheet),
+        )
+        .route("/healthz", web::get().to(crate::http::api::health::healthz));
     for path in [
         "/metrics",
         "/.well-known/jwks.json",
         "/admin/migration",
         "/admin/clients",
         "/console",
-        crate::http::console::STYLESHEET_PATH,
+        crate::http::admin::console::STYLESHEET_PATH,
         "/healthz",
     ] {
         super::refuse_other_methods(cfg, path, &[Method::GET]);
@@ -61,7 +66,7 @@ pub(crate) async fn report(
     state: &AppState,
     days: u64,
     what: &'static str,
-) -> Result<crate::migration::MigrationReport, ApiError> {
+) -> Result<crate::report::MigrationReport, ApiError> {
     let owners = state
         .auth
         .keys
@@ -69,7 +74,7 @@ pub(crate) async fn report(
         .map(|ring| ring.owners_linked(&state.auth.flag.links()))
         .unwrap_or_default();
     let ledger = &state.ledger;
-    crate::migration::build(
+    crate::report::build(
         ledger.store.as_ref(),
         &owners,
         ledger.days,
@@ -122,7 +127,7 @@ async fn clients(
 ) -> Result<HttpResponse, ApiError> {
     let days = days_param(req.query_string())?;
     let days =
-        crate::migration::days::parse_days(days.as_deref(), DEFAULT_CLIENT_DAYS, MAX_CLIENT_DAYS)
+        crate::report::days::parse_days(days.as_deref(), DEFAULT_CLIENT_DAYS, MAX_CLIENT_DAYS)
             .map_err(ApiError::BadRequest)?;
     let list = report(&state, days, "/admin/clients").await?.clients;
     Ok(HttpResponse::Ok().json(list))

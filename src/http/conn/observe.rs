@@ -15,8 +15,8 @@ use tracing::field::Empty;
 
 use crate::auth::Caller;
 use crate::domain::{AuthFailure, AuthMethod};
+use crate::http::conn::request_id::{RequestId, X_REQUEST_ID};
 use crate::http::problem::ApiError;
-use crate::http::request_id::{RequestId, X_REQUEST_ID};
 use crate::http::state::AppState;
 use crate::telemetry::refusals;
 
@@ -59,7 +59,7 @@ pub async fn observe(
         return Ok(res);
     };
 
-    let route = super::route_of(res.request());
+    let route = crate::http::route_of(res.request());
     let ms = start.elapsed().as_millis() as u64;
     let status = res.status();
     // Taken, not cloned: nothing after this middleware reads the gate's value.
@@ -73,7 +73,7 @@ pub async fn observe(
         .error()
         .and_then(|e| e.as_error::<ApiError>());
     let failure: Option<AuthFailure> = api_error.and_then(ApiError::auth_failure);
-    super::ledger::record(&state, res.request(), status, caller.as_ref(), api_error);
+    crate::http::gate::ledger::record(&state, res.request(), status, caller.as_ref(), api_error);
 
     let metrics = &state.metrics;
     metrics.latency(route, ms);
@@ -120,7 +120,8 @@ pub async fn observe(
             .copied();
         decided.map_or_else(
             || {
-                let client = super::gate::client_ip(&state.limits.proxies, res.request());
+                let client =
+                    crate::http::gate::client_ip::client_ip(&state.limits.proxies, res.request());
                 state.limits.refusals.admit(client)
             },
             |d| d.0,
@@ -204,7 +205,7 @@ pub async fn deciding_refusals<F: std::future::Future>(
 /// route, the principal, its kind (user, client, api_key) and the auth method (`gate.rs` calls it).
 pub fn record_caller(req: &HttpRequest, caller: &Caller) {
     let span = tracing::Span::current();
-    span.record("route", super::route_of(req).label());
+    span.record("route", crate::http::route_of(req).label());
     span.record("principal", caller.principal.id.as_str());
     span.record("principal_kind", caller.principal.id.kind().label());
     span.record("auth_method", caller.principal.method.label());

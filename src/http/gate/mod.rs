@@ -3,7 +3,9 @@
 //! scope at all (`GET /api/me`) but passes the same gate and the same rate limit. Handlers never
 //! look at credential headers.
 
-use std::net::{IpAddr, Ipv4Addr};
+pub mod client_ip;
+pub mod deprecation;
+pub mod ledger;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HeaderName};
@@ -15,12 +17,9 @@ use crate::auth::{Access, Caller, Credentials};
 use crate::domain::Principal;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
-use crate::ratelimit::client_ip::TrustedProxies;
 
 /// The header of the legacy key path.
 pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-/// The header a trusted proxy names the client in.
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub struct Authenticated<const WRITE: bool>(pub Principal);
 
@@ -69,7 +68,7 @@ async fn gate<T>(
         .app_data::<web::Data<AppState>>()
         .expect("AppState is registered by startup")
         .clone();
-    let client = client_ip(&state.limits.proxies, req);
+    let client = client_ip::client_ip(&state.limits.proxies, req);
     let request = Request {
         credentials: credentials(req),
         client,
@@ -78,14 +77,14 @@ async fn gate<T>(
     };
     let decision = decide(&state.auth, &state.limits, &request);
     let Decision { caller, verdict } =
-        crate::http::observe::deciding_refusals(req, &state, client, decision).await;
+        crate::http::conn::observe::deciding_refusals(req, &state, client, decision).await;
     let taken = caller.as_ref().map(take);
     let mut recorded = Ok(());
     if let Some(caller) = caller {
-        crate::http::observe::record_caller(req, &caller);
+        crate::http::conn::observe::record_caller(req, &caller);
         if verdict.is_ok() {
             // Before the handler does anything: a key's use must not be served unrecorded.
-            recorded = super::ledger::first_use(&state, req, &caller).await;
+            recorded = ledger::first_use(&state, req, &caller).await;
         }
         // The one value the gate hands on: the observe middleware reads it for metrics, the
         // access log and the answer's headers, also on a 429.
@@ -112,22 +111,6 @@ fn single<'a>(req: &'a HttpRequest, name: &HeaderName) -> (Option<&'a [u8]>, boo
     let mut values = req.headers().get_all(name);
     let first = values.next().map(|v| v.as_bytes());
     (first, values.next().is_some())
-}
-
-/// The client's address: the peer, or behind a trusted proxy the right-most untrusted hop of
-/// `X-Forwarded-For` (`ratelimit::client_ip`).
-pub fn client_ip(proxies: &TrustedProxies, req: &HttpRequest) -> IpAddr {
-    // Without a socket (never the case over TCP) every such request shares one bucket.
-    let peer = req
-        .peer_addr()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-    // A line that is not text is an unreadable hop, which ends the chain there.
-    let lines: Vec<&str> = req
-        .headers()
-        .get_all(X_FORWARDED_FOR)
-        .map(|v| v.to_str().unwrap_or("\u{0}"))
-        .collect();
-    proxies.resolve(peer, &lines)
 }
 
 /// The gate's decision for a request that passed it (or was refused only by its quota).

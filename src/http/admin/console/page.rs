@@ -7,16 +7,16 @@ use jiff::Timestamp;
 
 use super::chart;
 use super::next_step::NextStep;
+use crate::control::{Canary, Window};
 use crate::domain::FallbackMode;
-use crate::fallback::{Canary, Window};
-use crate::migration::DayShare as Day;
-use crate::migration::Readiness;
-use crate::migration::clients::{ClientRow, Clients};
+use crate::report::DayShare as Day;
+use crate::report::Readiness;
+use crate::report::clients::{ClientRow, Clients};
 
 /// The chart's periods, as links.
 pub const PERIODS: [u64; 3] = [7, 30, 90];
 
-pub use crate::http::html::escape;
+pub use crate::common::html::escape;
 
 /// Everything the page shows, gathered by the handler.
 pub struct View<'a> {
@@ -289,7 +289,7 @@ mod tests {
     use super::*;
     use crate::domain::KeyId;
     use crate::ledger::Traffic;
-    use crate::migration::clients::{AgentRow, SubRow};
+    use crate::report::clients::{AgentRow, SubRow};
 
     fn row(agent: &str, sub: &str) -> ClientRow {
         ClientRow {

@@ -1,6 +1,6 @@
 //! The photo app: one page of plain HTML, JavaScript modules and CSS, embedded in the binary and
 //! served on the public listener at `/`. No framework and no build step: the files in
-//! `src/http/app/assets/` are what the browser runs.
+//! `src/http/api/app/assets/` are what the browser runs.
 //!
 //! Caching: the page (`/`) and `/config.json` are `no-cache` with a strong `ETag`, so a browser
 //! revalidates them on every load and gets a `304` while they are unchanged. Everything else is

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use crate::auth::key_dates::KeyDates;
 use crate::config::FallbackSettings;
-use crate::fallback::FallbackFlag;
+use crate::control::FallbackFlag;
 
 const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
 const SUNSET: HeaderName = HeaderName::from_static("sunset");

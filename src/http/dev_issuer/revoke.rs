@@ -3,7 +3,7 @@
 //! (or `client_id` and `client_secret`), as at the token endpoint, with the same 16 KiB body
 //! bound and brake on failed client authentication. A valid or an unknown token is answered 200
 //! with an empty body (§2.2); an access or ID token is `unsupported_token_type`, as Cognito
-//! revokes refresh tokens only. What a revocation does is `auth::dev_oauth::revoke`'s.
+//! revokes refresh tokens only. What a revocation does is `dev_issuer::revoke`'s.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use super::routes::secret_in_query;
 use super::{DevOAuth, OAuthError, client_credentials};
-use crate::auth::dev_oauth::revoke::{EndError, Ended, Presented, end_session};
 use crate::common::unix_now;
-use crate::fallback::revocations::RevokeFailure;
+use crate::control::revocations::RevokeFailure;
+use crate::dev_issuer::revoke::{EndError, Ended, Presented, end_session};
 use crate::http::state::AppState;
 
 /// The revocation request's form. No `Debug`: it holds a refresh token and may hold a secret.

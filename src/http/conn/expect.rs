@@ -22,9 +22,9 @@ use actix_web::{HttpMessage as _, ResponseError, web};
 
 use crate::auth::AuthError;
 use crate::domain::AuthFailure;
-use crate::http::parser_errors::ProblemIo;
+use crate::http::conn::parser_errors::ProblemIo;
+use crate::http::conn::request_id::{RequestId, X_REQUEST_ID};
 use crate::http::problem::ApiError;
-use crate::http::request_id::{RequestId, X_REQUEST_ID};
 use crate::http::state::AppState;
 
 /// Room for multipart boundaries and part headers on top of the file itself; the same allowance

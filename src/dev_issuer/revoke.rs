@@ -6,8 +6,8 @@
 //! 503 "the client must assume the token still exists").
 
 use super::store::Grants;
-use crate::fallback::ControlStore;
-use crate::fallback::revocations::{self, Entry, RevokeError, RevokeFailure, Revoked};
+use crate::control::ControlStore;
+use crate::control::revocations::{self, Entry, RevokeError, RevokeFailure, Revoked};
 
 /// What a revocation request presented as its `token`.
 #[derive(Debug, PartialEq, Eq)]
@@ -102,10 +102,10 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::auth::dev_oauth::store::RefreshGrant;
     use crate::common::StoreError;
+    use crate::control::{Document, StoredFlag};
+    use crate::dev_issuer::store::RefreshGrant;
     use crate::domain::FallbackMode;
-    use crate::fallback::{Document, StoredFlag};
 
     const NOW: u64 = 1_800_000_000;
     const LIFETIME: Lifetime = Lifetime {

@@ -27,10 +27,10 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, 
 
 use crate::crypto::Sha256Stream;
 use crate::domain::{Filename, Photo, PhotoId, PhotoView, Principal};
+use crate::http::api::upload_guard::StoredObject;
 use crate::http::gate::{Authenticated, Writer};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
-use crate::http::upload_guard::StoredObject;
 use crate::storage::{ObjectWriter, sniff};
 
 /// All parts other than `file`, together: form fields a client may send alongside the file.

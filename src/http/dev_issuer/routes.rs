@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::page::{self, origin_of};
 use super::{DevOAuth, MAX_TOKEN_REQUEST, OAuthError, TOKEN_TTL_SECS, client_credentials, revoke};
-use crate::auth::dev_issuer::TokenRequest;
-use crate::auth::dev_oauth::pkce::Challenge;
-use crate::auth::dev_oauth::store::{CodeGrant, RefreshGrant};
+use crate::dev_issuer::TokenRequest;
+use crate::dev_issuer::pkce::Challenge;
+use crate::dev_issuer::store::{CodeGrant, RefreshGrant};
 use crate::domain::PrincipalId;
 use crate::http::state::AppState;
 

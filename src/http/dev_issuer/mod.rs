@@ -19,16 +19,16 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::auth::dev_issuer::DevIssuer;
-use crate::auth::dev_oauth::revoke::Lifetime;
 use crate::config::Settings;
-use crate::fallback::ControlStore;
-use crate::http::observe::OwnErrorBody;
+use crate::control::ControlStore;
+use crate::dev_issuer::DevIssuer;
+use crate::dev_issuer::revoke::Lifetime;
+use crate::http::conn::observe::OwnErrorBody;
 use crate::http::problem::ApiError;
 use crate::ratelimit::RateLimitInfo;
 
-use crate::auth::dev_oauth::clients::DevClients;
-use crate::auth::dev_oauth::store::Grants;
+use crate::dev_issuer::clients::DevClients;
+use crate::dev_issuer::store::Grants;
 pub use routes::routes;
 
 /// Lifetime of access and ID tokens; `CUTOVER_JWT_MAX_LIFETIME_SECS` may not be shorter.

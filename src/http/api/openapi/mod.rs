@@ -194,7 +194,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::http::API_ROUTES;
+    use crate::http::api::API_ROUTES;
 
     fn doc() -> Value {
         serde_json::to_value(ApiDoc::openapi()).unwrap()

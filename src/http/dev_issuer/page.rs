@@ -4,12 +4,12 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 
-use crate::http::observe::OwnErrorBody;
+use crate::http::conn::observe::OwnErrorBody;
 
 pub const STYLESHEET_PATH: &str = "/oauth2/signin.css";
 pub const STYLESHEET: &str = include_str!("signin.css");
 
-pub use crate::http::html::escape;
+pub use crate::common::html::escape;
 
 /// The origin (`scheme://host[:port]`) of an absolute URL.
 pub fn origin_of(url: &str) -> &str {

@@ -23,7 +23,7 @@ use actix_web::http::StatusCode;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::http::request_id::RequestId;
+use crate::http::conn::request_id::RequestId;
 
 /// A head longer than this is not one actix wrote (its own limit is far lower): pass through.
 const MAX_HEAD: usize = 64 * 1024;

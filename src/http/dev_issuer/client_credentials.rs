@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::routes::TokenParams;
 use super::{DevOAuth, OAuthError, TOKEN_TTL_SECS};
-use crate::auth::dev_oauth::clients::{ClientAuthError, DevClient};
-use crate::http::gate::client_ip;
+use crate::dev_issuer::clients::{ClientAuthError, DevClient};
+use crate::http::gate::client_ip::client_ip;
 use crate::http::state::AppState;
 use crate::telemetry::refusals::refusal;
 
@@ -59,7 +59,7 @@ pub(super) async fn authenticate(
     let address = client_ip(&state.limits.proxies, req);
     // The brake's line and the failure's are logged under a flood as the API's are.
     let work = verify(oauth, state, req, address, client_id, client_secret);
-    crate::http::observe::deciding_refusals(req, state, address, work).await
+    crate::http::conn::observe::deciding_refusals(req, state, address, work).await
 }
 
 async fn verify(
