@@ -1,8 +1,9 @@
-//! Foundations every layer uses: the route labels, the clock (with the one RFC 3339 text) and the
-//! stores' error.
+//! Foundations every layer uses: the route labels, the clock (with the one RFC 3339 text), the
+//! stores' error and files only the service's user may read.
 
 mod clock;
 pub mod html;
+pub mod private_file;
 mod route;
 mod store_error;
 

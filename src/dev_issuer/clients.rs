@@ -19,6 +19,7 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use crate::common::private_file;
 use crate::crypto::{b64url, fingerprint, random_bytes, sha256};
 use crate::domain::PrincipalId;
 
@@ -128,17 +129,6 @@ pub fn parse_id(id: &str) -> Result<String, String> {
 /// A new secret: 32 random bytes, with a prefix that makes a leaked one easy to scan for.
 fn generate() -> String {
     format!("cocs_{}", b64url(&random_bytes::<32>()))
-}
-
-fn private_file() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
 }
 
 impl DevClients {
@@ -284,31 +274,19 @@ impl DevClients {
         }
     }
 
-    /// Reads, changes and replaces the file under an exclusive lock on `dev-clients.json.lock`
-    /// (a file of its own: the document is replaced by a rename, so a lock on it would be on
-    /// the old inode). The new file is written whole, synced, then renamed over the old one, so
-    /// a reader sees the old list or the new one, never half of one.
+    /// Reads, changes and replaces the file under the writers' lock (`dev-clients.json.lock`):
+    /// a second writer reads what this one wrote, and a reader sees the old list or the new one,
+    /// never half of one.
     fn update(
         &self,
         change: impl FnOnce(&mut FileDoc) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        use std::io::Write;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let lock = private_file()
-            .open(self.path.with_extension("json.lock"))
-            .and_then(|f| f.lock().map(|()| f))
+        let lock = private_file::lock(&self.path)
             .with_context(|| format!("locking {}", self.path.display()))?;
         let mut doc = self.read()?;
         change(&mut doc)?;
         let body = serde_json::to_vec_pretty(&doc)?;
-        let tmp = self.path.with_extension("json.tmp");
-        let written = (|| -> std::io::Result<()> {
-            let mut file = private_file().truncate(true).open(&tmp)?;
-            file.write_all(&body)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
-        })();
+        let written = private_file::replace(&self.path, &body);
         drop(lock);
         written.with_context(|| format!("writing {}", self.path.display()))?;
         // This store's own change is in its snapshot at once.
@@ -338,14 +316,6 @@ mod tests {
         let file = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         assert!(!file.contains(&secret), "{file}");
         assert!(file.contains(&client.secret_sha256));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(FILE))
-                .unwrap()
-                .permissions();
-            assert_eq!(mode.mode() & 0o777, 0o600);
-        }
         assert!(store.authenticate("partner-cron", &secret).is_ok());
         assert_eq!(
             store.authenticate("partner-cron", "cocs_guess"),

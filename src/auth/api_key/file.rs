@@ -9,18 +9,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{KeyChange, KeyDoc, KeySource, Versions};
-
-/// Open options for a file only the service's user may read: the key hashes.
-fn private_file() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-}
+use crate::common::private_file;
 
 pub struct FileKeys {
     path: PathBuf,
@@ -48,42 +37,22 @@ impl FileKeys {
         tokio::fs::metadata(&self.path).await.ok()?.modified().ok()
     }
 
-    /// An exclusive advisory lock (`flock`) on `api-keys.json.lock`, released when the returned
-    /// file is dropped. A lock file of its own because `api-keys.json` is replaced by a rename:
-    /// a lock on it would be on the replaced inode. Advisory: only `cutover keys` writers take it,
-    /// readers never wait (each write is one atomic rename anyway).
+    /// The writers' lock (`api-keys.json.lock`), released when the returned file is dropped.
+    /// Only `cutover keys` writers take it; readers never wait.
     async fn lock(&self) -> anyhow::Result<std::fs::File> {
-        let path = self.path.with_extension("json.lock");
-        tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let file = private_file().open(&path)?;
-            file.lock()?;
-            Ok(file)
-        })
-        .await?
-        .with_context(|| format!("locking {}", self.path.display()))
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || private_file::lock(&path))
+            .await?
+            .with_context(|| format!("locking {}", self.path.display()))
     }
 
-    /// Replaces the file atomically (temporary file, fsync, rename): a reader sees the old
-    /// document or the new one, never half of one.
+    /// Replaces the file atomically: a reader sees the old document or the new one.
     async fn write(&self, doc: FileDoc) -> anyhow::Result<()> {
         let body = serde_json::to_vec_pretty(&doc)?;
-        let tmp = self.path.with_extension("json.tmp");
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            use std::io::Write;
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut file = private_file().truncate(true).open(&tmp)?;
-            file.write_all(&body)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })
-        .await?
-        .with_context(|| format!("writing {}", self.path.display()))
+        tokio::task::spawn_blocking(move || private_file::replace(&path, &body))
+            .await?
+            .with_context(|| format!("writing {}", self.path.display()))
     }
 
     async fn read(&self) -> anyhow::Result<FileDoc> {
