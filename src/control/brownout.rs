@@ -44,6 +44,15 @@ impl Window {
         self.keys.is_empty() || self.keys.contains(key)
     }
 
+    /// Which keys the window refuses, for people: `every key`, or the ids joined by `, `.
+    pub fn keys_label(&self) -> String {
+        if self.keys.is_empty() {
+            return "every key".to_string();
+        }
+        let ids: Vec<&str> = self.keys.iter().map(KeyId::as_str).collect();
+        ids.join(", ")
+    }
+
     pub fn state(&self, now: Timestamp) -> &'static str {
         if now < self.start {
             "scheduled"
@@ -168,6 +177,16 @@ mod tests {
         for bad in ["", "0s", "1", "h", "1x", "-1h", "1.5h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_keys_label_names_the_window_s_keys_or_every_key() {
+        let at = datetime("2026-12-01T10:00:00Z");
+        let length = Duration::from_secs(60);
+        let every = Window::new(at, length, vec![]);
+        assert_eq!(every.keys_label(), "every key");
+        let some = Window::new(at, length, vec![key("mobile"), key("web")]);
+        assert_eq!(some.keys_label(), "mobile, web");
     }
 
     #[test]

@@ -12,17 +12,8 @@ const ANNOTATED: [&str; 2] = ["ApiKeyRequests", "AuthFailures"];
 
 /// One band: CloudWatch draws a pair of vertical annotations as the shaded span between them.
 fn band(w: &Window) -> Value {
-    let scope = if w.keys.is_empty() {
-        "all keys".to_string()
-    } else {
-        w.keys
-            .iter()
-            .map(|k| k.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     json!([
-        { "label": format!("brownout {} ({scope})", w.id), "value": rfc3339(w.start), "color": "#d62728" },
+        { "label": format!("brownout {} ({})", w.id, w.keys_label()), "value": rfc3339(w.start), "color": "#d62728" },
         { "value": rfc3339(w.end) }
     ])
 }

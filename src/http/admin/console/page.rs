@@ -237,22 +237,13 @@ fn brownouts(h: &mut String, v: &View<'_>) {
     let fmt = |t: Timestamp| crate::common::rfc3339(t.as_second().max(0) as u64);
     for w in v.brownouts {
         let state = w.state(v.now);
-        let keys = if w.keys.is_empty() {
-            "every key".to_string()
-        } else {
-            w.keys
-                .iter()
-                .map(|k| k.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let _ = write!(
             h,
             r#"<tr data-window="{id}" class="{state}"><td>{id}</td><td>{state}</td><td>{start}</td><td>{end}</td><td>{keys}</td></tr>"#,
             id = escape(&w.id),
             start = fmt(w.start),
             end = fmt(w.end),
-            keys = escape(&keys),
+            keys = escape(&w.keys_label()),
         );
     }
     h.push_str("</tbody></table></section>");
