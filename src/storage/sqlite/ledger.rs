@@ -43,6 +43,63 @@ fn stored_names(tx: &rusqlite::Transaction, key: &KeyId, day: Day) -> rusqlite::
     Ok(stored)
 }
 
+/// Runs an upsert of a counted row of `ledger` or `key_use`, whose parameters are `key_id`, the
+/// day or hour, `kind`, `name`, `count`, `first_seen`, `last_seen`.
+fn add_counted(
+    upsert: &mut rusqlite::CachedStatement,
+    key: &KeyId,
+    at: u64,
+    kind: Kind,
+    name: &str,
+    seen: &Seen,
+) -> rusqlite::Result<()> {
+    let row = params![
+        key.as_str(),
+        at as i64,
+        kind.label(),
+        name,
+        seen.count as i64,
+        seen.first as i64,
+        seen.last as i64
+    ];
+    upsert.execute(row).map(|_| ())
+}
+
+/// A counted row of `ledger` or `key_use`, as a read adds it to its batch.
+#[derive(Debug, PartialEq)]
+struct Counted {
+    key: KeyId,
+    /// The day in `ledger`, the hour in `key_use`.
+    at: u64,
+    kind: Kind,
+    name: String,
+    seen: Seen,
+}
+
+/// Reads a row selected as `key_id, day|hour, kind, name, count, first_seen, last_seen`; `None`
+/// for one this release cannot name (a newer writer's kind), which a read skips.
+fn counted(r: &rusqlite::Row) -> rusqlite::Result<Option<Counted>> {
+    let whole = |i: usize| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
+    let (Ok(key), Some(kind)) = (
+        KeyId::parse(&r.get::<_, String>(0)?),
+        Kind::parse(&r.get::<_, String>(2)?),
+    ) else {
+        return Ok(None);
+    };
+    let seen = Seen {
+        count: whole(4)?,
+        first: whole(5)?,
+        last: whole(6)?,
+    };
+    Ok(Some(Counted {
+        key,
+        at: whole(1)?,
+        kind,
+        name: r.get(3)?,
+        seen,
+    }))
+}
+
 #[async_trait]
 impl LedgerStore for SqliteLedger {
     /// One transaction: it lands whole or not at all, so `_write` is not needed here. Begun
@@ -67,15 +124,7 @@ impl LedgerStore for SqliteLedger {
                          last_seen = MAX(last_seen, excluded.last_seen)",
                     )?;
                     for ((kind, name), seen) in &delta.rows {
-                        upsert.execute(params![
-                            key.as_str(),
-                            *day as i64,
-                            kind.label(),
-                            name,
-                            seen.count as i64,
-                            seen.first as i64,
-                            seen.last as i64
-                        ])?;
+                        add_counted(&mut upsert, key, *day, *kind, name, seen)?;
                     }
                     let mut add_use = tx.prepare_cached(
                         "INSERT INTO key_use \
@@ -87,15 +136,7 @@ impl LedgerStore for SqliteLedger {
                          last_seen = MAX(last_seen, excluded.last_seen)",
                     )?;
                     for ((hour, kind, name), seen) in &delta.uses {
-                        add_use.execute(params![
-                            key.as_str(),
-                            *hour as i64,
-                            kind.label(),
-                            name,
-                            seen.count as i64,
-                            seen.first as i64,
-                            seen.last as i64
-                        ])?;
+                        add_counted(&mut add_use, key, *hour, *kind, name, seen)?;
                     }
                 }
                 tx.commit()
@@ -114,57 +155,37 @@ impl LedgerStore for SqliteLedger {
                      WHERE day BETWEEN ?1 AND ?2",
                 )?;
                 let mut batch = Batch::new();
-                let rows = stmt.query_map(params![from as i64, to as i64], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        Seen {
-                            count: r.get::<_, i64>(4)?.max(0) as u64,
-                            first: r.get::<_, i64>(5)?.max(0) as u64,
-                            last: r.get::<_, i64>(6)?.max(0) as u64,
-                        },
-                    ))
-                })?;
-                for row in rows {
-                    let (key, day, kind, name, seen) = row?;
-                    // A row this release cannot name (a newer writer's kind) is skipped.
-                    let (Ok(key), Some(kind)) = (KeyId::parse(&key), Kind::parse(&kind)) else {
-                        continue;
-                    };
-                    batch
-                        .entry((key, day.max(0) as u64))
-                        .or_default()
-                        .add(kind, &name, &seen);
+                for row in stmt.query_map(params![from as i64, to as i64], counted)? {
+                    if let Some(Counted {
+                        key,
+                        at: day,
+                        kind,
+                        name,
+                        seen,
+                    }) = row?
+                    {
+                        batch.entry((key, day)).or_default().add(kind, &name, &seen);
+                    }
                 }
                 let mut stmt = c.prepare(
                     "SELECT key_id, hour, kind, name, count, first_seen, last_seen FROM key_use \
                      WHERE hour BETWEEN ?1 AND ?2",
                 )?;
                 let (first, last) = (*hours_of_day(from).start(), *hours_of_day(to).end());
-                let rows = stmt.query_map(params![first as i64, last as i64], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?.max(0) as u64,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        Seen {
-                            count: r.get::<_, i64>(4)?.max(0) as u64,
-                            first: r.get::<_, i64>(5)?.max(0) as u64,
-                            last: r.get::<_, i64>(6)?.max(0) as u64,
-                        },
-                    ))
-                })?;
-                for row in rows {
-                    let (key, hour, kind, name, seen) = row?;
-                    let (Ok(key), Some(kind)) = (KeyId::parse(&key), Kind::parse(&kind)) else {
-                        continue;
-                    };
-                    batch
-                        .entry((key, hour / 24))
-                        .or_default()
-                        .add_use(hour, kind, &name, &seen);
+                for row in stmt.query_map(params![first as i64, last as i64], counted)? {
+                    if let Some(Counted {
+                        key,
+                        at: hour,
+                        kind,
+                        name,
+                        seen,
+                    }) = row?
+                    {
+                        batch
+                            .entry((key, hour / 24))
+                            .or_default()
+                            .add_use(hour, kind, &name, &seen);
+                    }
                 }
                 Ok(batch)
             })
@@ -260,6 +281,43 @@ mod tests {
         assert_eq!(d.get(Kind::Accepted, "").last, t + 100);
         assert_eq!(d.of_kind(Kind::Agent).len(), MAX_NAMES + 1);
         assert_eq!(d.get(Kind::Agent, OTHER).count, MAX_NAMES as u64);
+    }
+
+    #[tokio::test]
+    async fn a_counted_row_reads_whole_and_one_this_release_cannot_name_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let rows = db
+            .read_blocking(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT 'legacy', 20000, 'agent', 'curl/8', 3, 100, 200 \
+                     UNION ALL SELECT 'legacy', -1, 'refused', 'brownout', -2, 5, 6 \
+                     UNION ALL SELECT 'legacy', 20000, 'from-a-newer-release', 'x', 1, 1, 1 \
+                     UNION ALL SELECT 'not a key id', 20000, 'agent', 'x', 1, 1, 1",
+                )?;
+                stmt.query_map([], counted)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .unwrap();
+        let row = |at, kind, name: &str, count, first, last| {
+            Some(Counted {
+                key: KeyId::parse("legacy").unwrap(),
+                at,
+                kind,
+                name: name.into(),
+                seen: Seen { count, first, last },
+            })
+        };
+        assert_eq!(
+            rows,
+            [
+                row(20_000, Kind::Agent, "curl/8", 3, 100, 200),
+                row(0, Kind::Refused, "brownout", 0, 5, 6),
+                None,
+                None,
+            ]
+        );
     }
 
     #[tokio::test]
