@@ -6,30 +6,27 @@ use cutover::control::revocations::Revoked;
 use serde_json::json;
 
 use crate::helpers::{TestApp, app, assert_problem};
-use crate::revocation_queue::{Pool, Queues, cloudtrail_event, entries, pool_with_user, queues};
-use crate::support::{eventually, moto};
-
-/// The one scope moto puts in its access tokens.
-const MOTO_SCOPE: &str = "aws.cognito.signin.user.admin";
+use crate::revocation_queue::{Queues, cloudtrail_event, entries, queues};
+use crate::support::cognito_pool::{MOTO_SCOPE, Pool, pool_with_user};
+use crate::support::eventually;
 
 /// The service trusting `old` (the default namespace) and `new` (namespace `central`),
 /// reading `queues`.
 async fn app_for_two(old: &Pool, new: &Pool, queues: &Queues) -> TestApp {
-    let region = moto::sdk().await.region().unwrap().to_string();
-    let table = |pool: &Pool, namespace: &str| {
+    let table = async |pool: &Pool, namespace: &str| {
         format!(
-            "[[jwt_issuers]]\nissuer = \"https://cognito-idp.{region}.amazonaws.com/{id}\"\n\
-             jwks_url = \"{endpoint}/{id}/.well-known/jwks.json\"\nclient_ids = [\"{client}\"]\n\
+            "[[jwt_issuers]]\nissuer = \"{issuer}\"\n\
+             jwks_url = \"{jwks_url}\"\nclient_ids = [\"{client}\"]\n\
              {namespace}\n",
-            id = pool.id,
-            endpoint = moto::endpoint(),
+            issuer = pool.issuer().await,
+            jwks_url = pool.jwks_url(),
             client = pool.client_id,
         )
     };
     let config = format!(
         "{}\n{}",
-        table(old, ""),
-        table(new, "namespace = \"central\"")
+        table(old, "").await,
+        table(new, "namespace = \"central\"").await
     );
     app()
         .with_config_file(&config)

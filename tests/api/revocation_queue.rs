@@ -3,111 +3,14 @@
 //! CloudTrail's records in EventBridge's envelope (moto emits none itself, so the test puts them
 //! on the queue as the rule would), and the service reading the queue with real SDK clients.
 
-use aws_sdk_cognitoidentityprovider::Client as Cognito;
-use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
-};
 use aws_sdk_sqs::Client as Sqs;
 use aws_sdk_sqs::types::QueueAttributeName;
 use cutover::control::revocations::{self, Revoked};
 use serde_json::{Value, json};
 
-use crate::helpers::{AppBuilder, Auth, TestApp, app, assert_problem};
+use crate::helpers::{AppBuilder, TestApp, app, assert_problem};
+use crate::support::cognito_pool::{Pool, pool_with_user};
 use crate::support::{eventually, moto};
-
-/// The one scope moto puts in its access tokens.
-const MOTO_SCOPE: &str = "aws.cognito.signin.user.admin";
-
-pub(crate) const PASSWORD: &str = "Correct-Horse-Battery-9";
-
-pub(crate) struct Pool {
-    pub(crate) idp: Cognito,
-    pub(crate) id: String,
-    pub(crate) client_id: String,
-}
-
-pub(crate) async fn pool_with_user(username: &str) -> (Pool, String) {
-    let idp = Cognito::new(&moto::sdk().await);
-    let created = idp
-        .create_user_pool()
-        .pool_name(moto::unique_name("cutover"))
-        .send()
-        .await
-        .unwrap();
-    let id = created.user_pool().unwrap().id().unwrap().to_string();
-    let client = idp
-        .create_user_pool_client()
-        .user_pool_id(&id)
-        .client_name("cutover-test")
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
-        .send()
-        .await
-        .unwrap();
-    let client_id = client.user_pool_client().unwrap().client_id().unwrap();
-    idp.admin_create_user()
-        .user_pool_id(&id)
-        .username(username)
-        .message_action(MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
-    idp.admin_set_user_password()
-        .user_pool_id(&id)
-        .username(username)
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .unwrap();
-    let user = idp
-        .admin_get_user()
-        .user_pool_id(&id)
-        .username(username)
-        .send()
-        .await
-        .unwrap();
-    let sub = user
-        .user_attributes()
-        .iter()
-        .find(|a| a.name() == "sub")
-        .and_then(|a| a.value())
-        .unwrap()
-        .to_string();
-    let pool = Pool {
-        client_id: client_id.to_string(),
-        idp,
-        id,
-    };
-    (pool, sub)
-}
-
-impl Pool {
-    /// A real sign-in (`InitiateAuth USER_PASSWORD_AUTH`): the access token.
-    pub(crate) async fn sign_in(&self, username: &str) -> Auth {
-        let auth = self
-            .idp
-            .initiate_auth()
-            .auth_flow(AuthFlowType::UserPasswordAuth)
-            .client_id(&self.client_id)
-            .auth_parameters("USERNAME", username)
-            .auth_parameters("PASSWORD", PASSWORD)
-            .send()
-            .await
-            .unwrap();
-        let tokens = auth.authentication_result().expect("no challenge");
-        Auth::Bearer(tokens.access_token().unwrap().to_string())
-    }
-
-    pub(crate) async fn sign_out(&self, username: &str) {
-        self.idp
-            .admin_user_global_sign_out()
-            .user_pool_id(&self.id)
-            .username(username)
-            .send()
-            .await
-            .unwrap();
-    }
-}
 
 pub(crate) struct Queues {
     pub(crate) sqs: Sqs,
@@ -271,13 +174,8 @@ pub(crate) async fn app_for(pool: &Pool, queues: &Queues) -> TestApp {
 
 /// [`app_for`]'s settings without the dead-letter queue, for a test to add to.
 pub(crate) async fn builder_for(pool: &Pool, queues: &Queues) -> AppBuilder {
-    let region = moto::sdk().await.region().unwrap().to_string();
-    let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{}", pool.id);
-    let jwks_url = format!("{}/{}/.well-known/jwks.json", moto::endpoint(), pool.id);
-    app()
-        .with_issuer(&issuer, &jwks_url, &pool.client_id)
-        .with("scope_read", MOTO_SCOPE)
-        .with("scope_write", MOTO_SCOPE)
+    pool.service()
+        .await
         .with("control_poll_secs", "1")
         .with("revocation_queue_url", &queues.url)
 }

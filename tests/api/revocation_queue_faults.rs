@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::helpers::assert_problem;
 use crate::revocation_queue::{
-    PASSWORD, app_for, builder_for, cloudtrail_event, entries, outcome, pool_with_user, queues,
-    queues_with,
+    app_for, builder_for, cloudtrail_event, entries, outcome, queues, queues_with,
 };
+use crate::support::cognito_pool::pool_with_user;
 use crate::support::{eventually, moto};
 
 #[tokio::test]
@@ -142,23 +142,7 @@ async fn a_user_deleted_in_cognito_is_refused_by_user_name_and_a_new_user_of_tha
     while unix_now() <= at {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    pool.idp
-        .admin_create_user()
-        .user_pool_id(&pool.id)
-        .username("frank")
-        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
-    pool.idp
-        .admin_set_user_password()
-        .user_pool_id(&pool.id)
-        .username("frank")
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .unwrap();
+    pool.add_user("frank").await;
     let newcomer = pool.sign_in("frank").await;
     assert_eq!(app.list_status(&newcomer).await, 200);
 }

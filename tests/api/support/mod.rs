@@ -1,8 +1,9 @@
-//! Support code below the typed helpers: moto and its SDK clients, the CloudWatch adapter, a
-//! proxy to moto for outages, `cutover serve` as a child process, and what the telemetry tests
-//! share.
+//! Support code below the typed helpers: moto and its SDK clients, a Cognito user pool on moto,
+//! the CloudWatch adapter, a proxy to moto for outages, `cutover serve` as a child process, and
+//! what the telemetry tests share.
 
 pub mod cloudwatch_adapter;
+pub mod cognito_pool;
 pub mod jwks_server;
 pub mod moto;
 pub mod proxy;
