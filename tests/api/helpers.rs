@@ -12,6 +12,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
 use crate::support::moto;
+/// The `cutover` binary, with no `CUTOVER_*` setting inherited from the test process.
+pub use crate::support::serve::cutover_command;
 
 /// The scopes of an ordinary user.
 pub const READ_WRITE: &str = "photos/read photos/write";
@@ -440,15 +442,6 @@ impl TestApp {
     pub async fn eventual_status(&self, auth: &Auth, want: u16) -> u16 {
         self.eventually(auth, want).await.status().as_u16()
     }
-}
-
-/// The `cutover` binary, with no `CUTOVER_*` setting inherited from the test process.
-pub fn cutover_command() -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CUTOVER_")) {
-        cmd.env_remove(k);
-    }
-    cmd
 }
 
 /// Runs `cutover` with these settings; returns (status, stdout, stderr).

@@ -14,6 +14,7 @@ use tokio::process::{Child, Command};
 
 use crate::helpers::{AppBuilder, Auth, TestApp, app};
 use crate::support::eventually;
+use crate::support::serve::free_port;
 
 /// The suite's Redis, checked to answer; `None` (after a note) when `TEST_REDIS_URL` is unset.
 fn redis_url() -> Option<String> {
@@ -174,14 +175,6 @@ async fn start_redis(port: u16) -> Child {
     })
     .await;
     child
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -2,74 +2,41 @@
 //! first refusals of a client network are logged whole, the rest are not, and another network
 //! is still heard.
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::cutover_command;
+use crate::support::serve::ServeProcess;
 
-/// A `cutover serve` whose log goes to a file; killed on drop.
+/// A `cutover serve` whose log (JSON lines, at `info`) goes to a file.
 struct Logged {
-    address: String,
+    serve: ServeProcess,
     log: std::path::PathBuf,
-    child: Child,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 async fn serve(pairs: &[(&str, &str)]) -> Logged {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr.log");
-    let (port, admin) = (free_port(), free_port());
-    let mut cmd = cutover_command();
-    cmd.env("CUTOVER_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CUTOVER_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
-        .env("CUTOVER_DATA_DIR", dir.path().join("data"))
-        .env("CUTOVER_LOG", "info")
-        .env("CUTOVER_LOG_FORMAT", "json");
-    for (k, v) in pairs {
-        cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
-    }
-    let child = cmd
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("cutover serve starts");
-    let served = Logged {
-        address: format!("http://127.0.0.1:{port}"),
+    let stderr = std::fs::File::create(&log).unwrap();
+    let serve = ServeProcess::launch(pairs, |cmd| {
+        cmd.env("CUTOVER_LOG", "info")
+            .env("CUTOVER_LOG_FORMAT", "json")
+            .stderr(stderr);
+    })
+    .await;
+    Logged {
+        serve,
         log,
-        child,
         _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{}/healthz", served.address))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "cutover serve did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    served
 }
 
 impl Logged {
     /// A request with a token no issuer signed, from `client` (behind the trusted proxy).
     async fn refused(&self, client: &str) -> u16 {
         reqwest::Client::new()
-            .get(format!("{}/api/photos", self.address))
+            .get(format!("{}/api/photos", self.serve.address))
             .header("authorization", "Bearer not.a.token")
             .header("x-forwarded-for", client)
             .send()
@@ -83,7 +50,7 @@ impl Logged {
     /// written before each answer leaves, so this only guards against a slow file system);
     /// the deadline is generous, the count is exact.
     async fn lines(&self, message: &str, want: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(crate::support::PATIENCE_SECS);
         loop {
             let text = std::fs::read_to_string(&self.log).unwrap_or_default();
             let found: Vec<Value> = text
@@ -145,7 +112,7 @@ async fn a_flood_from_one_network_logs_its_first_ten_refusals_whole_and_another_
 async fn refusals_made_before_100_continue_are_counted_per_network_too() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = serve(&[("trusted_proxies", "127.0.0.1")]).await;
-    let host = app.address.trim_start_matches("http://").to_string();
+    let host = app.serve.address.trim_start_matches("http://").to_string();
     for _ in 0..12 {
         let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
         let head = "POST /api/uploads HTTP/1.1\r\nHost: cutover\r\nExpect: 100-continue\r\n\

@@ -4,7 +4,7 @@
 //! both come back on their own once the store does.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -82,63 +82,28 @@ async fn uploads_answer_503_while_the_object_directory_takes_no_writes_and_ready
 /// `cutover serve` in a child whose files may not grow past a limit set later with `prlimit`
 /// (so writing past it fails with EFBIG, an I/O error, instead of killing the process with
 /// SIGXFSZ, which the shell ignores and `exec` passes on).
-struct LimitedServe {
-    address: String,
-    data_dir: tempfile::TempDir,
-    child: Child,
-}
+struct LimitedServe(ServeProcess);
 
-impl Drop for LimitedServe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for LimitedServe {
+    type Target = ServeProcess;
+    fn deref(&self) -> &ServeProcess {
+        &self.0
     }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 impl LimitedServe {
     async fn start() -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
-        let (port, admin) = (free_port(), free_port());
-        let cutover = cutover_command();
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "trap '' XFSZ; exec \"$0\" serve"])
-            .arg(cutover.get_program())
-            .env_clear()
-            .envs(std::env::vars().filter(|(k, _)| !k.starts_with("CUTOVER_")))
-            .env("CUTOVER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CUTOVER_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
-            .env("CUTOVER_DATA_DIR", data_dir.path())
-            .env("CUTOVER_STORAGE", "local")
-            .env("CUTOVER_LOG", "warn")
-            .stdout(Stdio::null());
-        let child = cmd.spawn().expect("cutover serve starts");
-        let serve = LimitedServe {
-            address: format!("http://127.0.0.1:{port}"),
-            data_dir,
-            child,
-        };
-        for _ in 0..200 {
-            if reqwest::get(format!("{}/healthz", serve.address))
-                .await
-                .is_ok()
-            {
-                return serve;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("cutover serve did not come up");
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\""])
+            .arg(cutover_command().get_program());
+        LimitedServe(ServeProcess::launch_as(sh, &[("storage", "local")], |_| {}).await)
     }
 
     /// Files of the process may not grow past `limit` bytes (`None`: no limit).
     fn limit_file_size(&self, limit: Option<u64>) {
         let value = limit.map_or("unlimited".to_string(), |n| n.to_string());
         let ok = Command::new("prlimit")
-            .args(["--pid", &self.child.id().to_string()])
+            .args(["--pid", &self.pid().to_string()])
             .arg(format!("--fsize={value}:"))
             .status()
             .expect("prlimit runs");

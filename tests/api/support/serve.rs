@@ -1,63 +1,23 @@
 //! `cutover serve` as a child process, for tests that need their own AWS endpoint settings
-//! (environment variables the in-process app would share with every other test).
+//! (environment variables the in-process app would share with every other test), a process to
+//! kill, or its signals: the one shared with the browser suite, and what only the API tests do
+//! with it.
 
-use crate::helpers::{Auth, READ_WRITE, authorize, cutover_command, mint};
+use crate::helpers::{Auth, READ_WRITE, authorize, mint};
 
-/// A running `cutover serve`; killed on drop.
-pub struct ServeProcess {
-    pub address: String,
-    pub admin_address: String,
-    pub data_dir: tempfile::TempDir,
-    child: std::process::Child,
-}
+#[path = "../../common/serve.rs"]
+mod process;
 
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use process::{Served as ServeProcess, cutover_command, free_port};
 
 impl ServeProcess {
+    /// `cutover serve` with `pairs` as settings and `env` as more environment (the AWS
+    /// endpoints of a test's own); its log goes to the test's stderr.
     pub async fn start(pairs: &[(&str, &str)], env: &[(&str, &str)]) -> ServeProcess {
-        let data_dir = tempfile::tempdir().unwrap();
-        let (port, admin) = (free_port(), free_port());
-        let mut cmd = cutover_command();
-        cmd.env("CUTOVER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CUTOVER_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
-            .env("CUTOVER_DATA_DIR", data_dir.path())
-            .env("CUTOVER_LOG", "warn");
-        for (k, v) in pairs {
-            cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
-        }
-        cmd.envs(env.iter().copied());
-        let child = cmd
-            .arg("serve")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("cutover serve starts");
-        let p = ServeProcess {
-            address: format!("http://127.0.0.1:{port}"),
-            admin_address: format!("http://127.0.0.1:{admin}"),
-            data_dir,
-            child,
-        };
-        let up = super::poll(super::PATIENCE_SECS, || async {
-            reqwest::get(format!("{}/healthz", p.address))
-                .await
-                .ok()
-                .map(|_| ())
-        });
-        assert!(up.await.is_some(), "cutover serve did not come up");
-        p
+        ServeProcess::launch(pairs, |cmd| {
+            cmd.envs(env.iter().copied());
+        })
+        .await
     }
 
     pub async fn get(&self, path: &str, auth: &Auth) -> reqwest::Response {
@@ -67,43 +27,6 @@ impl ServeProcess {
 
     pub async fn status(&self, path: &str, auth: &Auth) -> u16 {
         self.get(path, auth).await.status().as_u16()
-    }
-
-    /// Sends SIGTERM and waits (at most `PATIENCE_SECS`) for the process to exit.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
-        self.signal_term();
-        self.wait_exit()
-    }
-
-    /// SIGKILL: no shutdown work of any kind; waits for the process to be gone.
-    pub fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-    }
-
-    /// Sends SIGTERM and returns at once.
-    pub fn signal_term(&self) {
-        let pid = self.child.id().to_string();
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status();
-        assert!(sent.unwrap().success(), "kill -TERM {pid}");
-    }
-
-    /// Waits (at most `PATIENCE_SECS`) for the process to exit.
-    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let patience = std::time::Duration::from_secs(super::PATIENCE_SECS);
-        let deadline = std::time::Instant::now() + patience;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no exit within {patience:?} of SIGTERM"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
     }
 
     /// A read+write token for `sub` from this process's dev issuer.

@@ -2,6 +2,8 @@
 
 use std::process::{Child, Command, Stdio};
 
+use super::served::free_port;
+
 pub struct Chromedriver {
     pub url: String,
     child: Child,
@@ -12,14 +14,6 @@ impl Drop for Chromedriver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Chromedriver {

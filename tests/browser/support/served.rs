@@ -1,67 +1,30 @@
 //! `cutover serve` as a child process with its own data dir, on free loopback ports: the
-//! binary a user runs, so the page is exactly the embedded one.
+//! binary a user runs, so the page is exactly the embedded one. The process is the one shared
+//! with the API suite; what the browser tests do with it is here.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
-use super::chromedriver::free_port;
+// Stopping by signal and the like serve the API suite's shutdown tests, not these.
+#[allow(dead_code)]
+#[path = "../../common/serve.rs"]
+mod process;
 
-pub struct Served {
-    pub address: String,
-    /// For pages on the admin listener (the migration console).
-    #[allow(dead_code)]
-    pub admin_address: String,
-    pub data_dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use process::Served;
+pub(super) use process::free_port;
 
 impl Served {
-    /// `pairs`: settings as `name = value` (lowercase, without the `CUTOVER_` prefix).
+    /// `pairs`: settings as `name = value` (lowercase, without the `CUTOVER_` prefix). Its log
+    /// is discarded: a browser test reads the page and the browser's console.
     pub async fn start(pairs: &[(&str, &str)]) -> Served {
-        let data_dir = tempfile::tempdir().unwrap();
-        let (port, admin) = (free_port(), free_port());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cutover"));
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CUTOVER_")) {
-            cmd.env_remove(k);
-        }
-        cmd.env("CUTOVER_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CUTOVER_ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
-            .env("CUTOVER_DATA_DIR", data_dir.path())
-            .env("CUTOVER_LOG", "warn");
-        for (k, v) in pairs {
-            cmd.env(format!("CUTOVER_{}", k.to_uppercase()), v);
-        }
-        let child = cmd
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cutover serve starts");
-        let served = Served {
-            address: format!("http://127.0.0.1:{port}"),
-            admin_address: format!("http://127.0.0.1:{admin}"),
-            data_dir,
-            child,
-        };
-        super::eventually(super::PATIENCE_SECS, "cutover serve to come up", || async {
-            let res = reqwest::get(format!("{}/healthz", served.address)).await;
-            res.ok().map(|_| ())
+        Served::launch(pairs, |cmd| {
+            cmd.stderr(Stdio::null());
         })
-        .await;
-        served
+        .await
     }
-}
 
-impl Served {
     /// An access token for `sub` from this instance's dev issuer (`cutover token`).
     pub fn token(&self, sub: &str) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        let out = process::cutover_command()
             .env("CUTOVER_DATA_DIR", self.data_dir.path())
             .env("CUTOVER_LOG", "warn")
             .args(["token", "--sub", sub])
