@@ -156,15 +156,9 @@ impl LedgerStore for SqliteLedger {
                 )?;
                 let mut batch = Batch::new();
                 for row in stmt.query_map(params![from as i64, to as i64], counted)? {
-                    if let Some(Counted {
-                        key,
-                        at: day,
-                        kind,
-                        name,
-                        seen,
-                    }) = row?
-                    {
-                        batch.entry((key, day)).or_default().add(kind, &name, &seen);
+                    if let Some(r) = row? {
+                        let day = batch.entry((r.key, r.at)).or_default();
+                        day.add(r.kind, &r.name, &r.seen);
                     }
                 }
                 let mut stmt = c.prepare(
@@ -173,18 +167,9 @@ impl LedgerStore for SqliteLedger {
                 )?;
                 let (first, last) = (*hours_of_day(from).start(), *hours_of_day(to).end());
                 for row in stmt.query_map(params![first as i64, last as i64], counted)? {
-                    if let Some(Counted {
-                        key,
-                        at: hour,
-                        kind,
-                        name,
-                        seen,
-                    }) = row?
-                    {
-                        batch
-                            .entry((key, hour / 24))
-                            .or_default()
-                            .add_use(hour, kind, &name, &seen);
+                    if let Some(r) = row? {
+                        let day = batch.entry((r.key, r.at / 24)).or_default();
+                        day.add_use(r.at, r.kind, &r.name, &r.seen);
                     }
                 }
                 Ok(batch)
