@@ -43,8 +43,30 @@ fn stored_names(tx: &rusqlite::Transaction, key: &KeyId, day: Day) -> rusqlite::
     Ok(stored)
 }
 
-/// Runs an upsert of a counted row of `ledger` or `key_use`, whose parameters are `key_id`, the
-/// day or hour, `kind`, `name`, `count`, `first_seen`, `last_seen`.
+/// The upsert of a counted row into `$table`, whose period column is `$at` (`day` in `ledger`,
+/// `hour` in `key_use`): the counts add up, the first and last sightings widen. A literal, so
+/// each table's statement is prepared once and cached.
+macro_rules! add_counted_sql {
+    ($table:literal, $at:literal) => {
+        concat!(
+            "INSERT INTO ",
+            $table,
+            " (key_id, ",
+            $at,
+            ", kind, name, count, first_seen, last_seen) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT(key_id, ",
+            $at,
+            ", kind, name) DO UPDATE SET \
+             count = count + excluded.count, \
+             first_seen = MIN(first_seen, excluded.first_seen), \
+             last_seen = MAX(last_seen, excluded.last_seen)"
+        )
+    };
+}
+
+/// Runs [`add_counted_sql`]'s upsert with its parameters: `key_id`, the day or hour, `kind`,
+/// `name`, `count`, `first_seen`, `last_seen`.
 fn add_counted(
     upsert: &mut rusqlite::CachedStatement,
     key: &KeyId,
@@ -114,27 +136,11 @@ impl LedgerStore for SqliteLedger {
                 for ((key, day), delta) in &batch {
                     let mut delta = delta.clone();
                     delta.cap_against(&stored_names(&tx, key, *day)?);
-                    let mut upsert = tx.prepare_cached(
-                        "INSERT INTO ledger \
-                         (key_id, day, kind, name, count, first_seen, last_seen) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                         ON CONFLICT(key_id, day, kind, name) DO UPDATE SET \
-                         count = count + excluded.count, \
-                         first_seen = MIN(first_seen, excluded.first_seen), \
-                         last_seen = MAX(last_seen, excluded.last_seen)",
-                    )?;
+                    let mut upsert = tx.prepare_cached(add_counted_sql!("ledger", "day"))?;
                     for ((kind, name), seen) in &delta.rows {
                         add_counted(&mut upsert, key, *day, *kind, name, seen)?;
                     }
-                    let mut add_use = tx.prepare_cached(
-                        "INSERT INTO key_use \
-                         (key_id, hour, kind, name, count, first_seen, last_seen) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                         ON CONFLICT(key_id, hour, kind, name) DO UPDATE SET \
-                         count = count + excluded.count, \
-                         first_seen = MIN(first_seen, excluded.first_seen), \
-                         last_seen = MAX(last_seen, excluded.last_seen)",
-                    )?;
+                    let mut add_use = tx.prepare_cached(add_counted_sql!("key_use", "hour"))?;
                     for ((hour, kind, name), seen) in &delta.uses {
                         add_counted(&mut add_use, key, *hour, *kind, name, seen)?;
                     }
