@@ -2,28 +2,10 @@
 //! shows the key's requests and the key path's share, a brownout window added with the CLI,
 //! and it loads with no console errors and no CSP violations.
 
-use std::process::Command;
-
 use serde_json::json;
 
 use crate::needs_browser;
 use crate::support::{Browser, Chromedriver, Served, eventually, save_screenshot};
-
-/// Runs `cutover` on the served instance's data directory; returns its stdout.
-fn cli(served: &Served, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .env("CUTOVER_DATA_DIR", served.data_dir.path())
-        .env("CUTOVER_LOG", "warn")
-        .args(args)
-        .output()
-        .expect("cutover runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 async fn get(served: &Served, auth: (&str, &str), agent: &str) -> u16 {
     reqwest::Client::new()
@@ -105,31 +87,25 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
         ("control_poll_secs", "1"),
     ])
     .await;
-    let mobile = cli(&served, &["keys", "add", "--id", "legacy-mobile"]);
-    let cron = cli(
-        &served,
-        &[
-            "keys",
-            "add",
-            "--id",
-            "partner-cron",
-            "--owner",
-            "partner-x",
-        ],
-    );
-    cli(&served, &["keys", "add", "--id", "old-batch"]);
-    cli(&served, &["fallback", "set", "warn"]);
-    let window = cli(
-        &served,
-        &[
-            "brownouts",
-            "add",
-            "--start",
-            "2099-01-05T10:00:00Z",
-            "--duration",
-            "3h",
-        ],
-    );
+    let mobile = served.cli(&["keys", "add", "--id", "legacy-mobile"]);
+    let cron = served.cli(&[
+        "keys",
+        "add",
+        "--id",
+        "partner-cron",
+        "--owner",
+        "partner-x",
+    ]);
+    served.cli(&["keys", "add", "--id", "old-batch"]);
+    served.cli(&["fallback", "set", "warn"]);
+    let window = served.cli(&[
+        "brownouts",
+        "add",
+        "--start",
+        "2099-01-05T10:00:00Z",
+        "--duration",
+        "3h",
+    ]);
     // The running instance loads the keys within a second.
     eventually(15, "the keys to be accepted", || async {
         (get(&served, ("X-API-KEY", &mobile), "MobileApp/1.2 (iPhone)").await == 200).then_some(())

@@ -22,20 +22,25 @@ impl Served {
         .await
     }
 
-    /// An access token for `sub` from this instance's dev issuer (`cutover token`).
-    pub fn token(&self, sub: &str) -> String {
+    /// Runs `cutover` on this instance's data directory; its stdout, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
         let out = process::cutover_command()
             .env("CUTOVER_DATA_DIR", self.data_dir.path())
             .env("CUTOVER_LOG", "warn")
-            .args(["token", "--sub", sub])
+            .args(args)
             .output()
-            .expect("cutover token runs");
+            .expect("cutover runs");
         assert!(
             out.status.success(),
-            "{}",
+            "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// An access token for `sub` from this instance's dev issuer (`cutover token`).
+    pub fn token(&self, sub: &str) -> String {
+        self.cli(&["token", "--sub", sub])
     }
 
     /// The revocation list in this instance's control store (its embedded database).
