@@ -7,6 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// Random bytes from the system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
+    #[allow(
+        clippy::expect_used,
+        reason = "without the system CSPRNG no secret can be made: stopping is failing closed"
+    )]
     aws_lc_rs::rand::fill(&mut out).expect("the system CSPRNG is available");
     out
 }
@@ -42,7 +46,9 @@ impl Default for Sha256Stream {
 }
 
 fn to_array(d: digest::Digest) -> [u8; 32] {
-    d.as_ref().try_into().expect("a SHA-256 digest is 32 bytes")
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
 }
 
 pub fn b64url(data: &[u8]) -> String {

@@ -45,8 +45,9 @@ pub fn decide(
     rules: &Rules,
     now: Timestamp,
 ) -> Option<KeyRefusal> {
-    if found.dates.expired(now) {
-        let sunset = found.dates.sunset.expect("expired implies a sunset");
+    if let Some(sunset) = found.dates.sunset
+        && found.dates.expired(now)
+    {
         return Some(KeyRefusal::Closed(KeyClosure::Expired { sunset }));
     }
     if let Some(window) = rules.brownouts.refusing(&found.id, now) {

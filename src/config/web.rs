@@ -13,7 +13,7 @@ const WEB_APP: Setting = Setting::new(
 const OAUTH_DOMAIN: Setting = Setting::new(
     "oauth_domain",
     "",
-    "the Hosted UI domain the app signs in with (`https://<prefix>.auth.<region>.amazoncognito.com`); unset with the dev issuer: the service's own `/oauth2/*` and `/logout`; unset with a real issuer: the app says sign-in is not configured",
+    "the Hosted UI domain the app signs in with (`https://<prefix>.auth.<region>.amazoncognito.com`), an origin only (`scheme://host[:port]`, no path: it is a source of the app's Content-Security-Policy); unset with the dev issuer: the service's own `/oauth2/*` and `/logout`; unset with a real issuer: the app says sign-in is not configured",
 );
 const OAUTH_CLIENT_ID: Setting = Setting::new(
     "oauth_client_id",
@@ -65,7 +65,21 @@ pub(super) fn parse(
         None => None,
         Some(domain) => {
             check_url(&OAUTH_DOMAIN, domain)?;
-            Some(domain.trim_end_matches('/').to_string())
+            let origin = domain.trim_end_matches('/');
+            // It goes into the photo app's Content-Security-Policy as a source: an origin
+            // only, so no space, `;` or other text can add a directive of its own.
+            let host = origin.split_once("://").map_or("", |(_, h)| h);
+            if host.is_empty()
+                || !host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+            {
+                return Err(ConfigError::invalid(
+                    &OAUTH_DOMAIN,
+                    format!("{domain:?} is not an origin (scheme://host[:port])"),
+                ));
+            }
+            Some(origin.to_string())
         }
     };
     let oauth_client_id = match raw.get(&OAUTH_CLIENT_ID) {
@@ -99,6 +113,28 @@ mod tests {
         assert!(s.web.oauth_domain.is_none());
         assert!(!settings(&[("web_app", "off")]).unwrap().web.app);
         assert!(error(&[("web_app", "maybe")]).contains("CUTOVER_WEB_APP"));
+    }
+
+    #[test]
+    fn the_sign_in_domain_is_an_origin_so_it_cannot_add_to_the_policy() {
+        let domain = |d: &str| settings(&[("oauth_domain", d)]).map(|s| s.web.oauth_domain);
+        assert_eq!(
+            domain("https://x.auth.eu-west-1.amazoncognito.com/").unwrap(),
+            Some("https://x.auth.eu-west-1.amazoncognito.com".to_string())
+        );
+        assert!(domain("http://127.0.0.1:8080").is_ok());
+        for bad in [
+            "https://x.example; script-src *",
+            "https://x.example/path",
+            "https://exämple.com",
+            "https://",
+        ] {
+            let e = error(&[("oauth_domain", bad)]);
+            assert!(
+                e.contains("CUTOVER_OAUTH_DOMAIN") && e.contains("not an origin"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

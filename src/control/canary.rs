@@ -22,7 +22,8 @@ pub struct Canary {
 /// 10 000 (the bias of the modulo is below one part in 10^15).
 pub fn bucket(key: &KeyId) -> u16 {
     let hash = crate::crypto::sha256(key.as_str().as_bytes());
-    let first: [u8; 8] = hash[..8].try_into().expect("a SHA-256 has 32 bytes");
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
     (u64::from_be_bytes(first) % u64::from(ALL)) as u16
 }
 

@@ -246,7 +246,9 @@ impl DevClients {
             rotated = Some(client.clone());
             Ok(())
         })?;
-        Ok((rotated.expect("the update found it"), secret))
+        let rotated =
+            rotated.ok_or_else(|| anyhow::anyhow!("the update of client {id} did not find it"))?;
+        Ok((rotated, secret))
     }
 
     pub fn remove(&self, id: &str) -> anyhow::Result<()> {

@@ -221,7 +221,7 @@ fn pem_encode(der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
     for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push_str(&String::from_utf8_lossy(line));
         out.push('\n');
     }
     out.push_str("-----END PRIVATE KEY-----\n");

@@ -136,15 +136,16 @@ pub fn batches(datums: Vec<Datum>) -> Vec<Vec<Datum>> {
     let mut bytes = 0;
     for d in datums {
         let size = d.estimated_bytes();
-        let full = out
-            .last()
-            .is_none_or(|b| b.len() >= MAX_DATUMS_PER_CALL || bytes + size > BYTES_BUDGET);
-        if full {
-            out.push(Vec::new());
-            bytes = 0;
+        match out.last_mut() {
+            Some(batch) if batch.len() < MAX_DATUMS_PER_CALL && bytes + size <= BYTES_BUDGET => {
+                batch.push(d);
+                bytes += size;
+            }
+            _ => {
+                out.push(vec![d]);
+                bytes = size;
+            }
         }
-        bytes += size;
-        out.last_mut().expect("pushed above").push(d);
     }
     out
 }
@@ -192,7 +193,12 @@ impl DeltaSink for CloudWatchSink {
             per_key: self.keys.take(),
             ..delta.clone()
         };
-        let mut calls = std::mem::take(&mut *self.retry.lock().expect("not poisoned"));
+        let mut calls = std::mem::take(
+            &mut *self
+                .retry
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         calls.extend(
             batches(datums(&delta))
                 .into_iter()
@@ -233,7 +239,10 @@ impl DeltaSink for CloudWatchSink {
                 "CloudWatch unavailable for long: oldest data dropped"
             );
         }
-        *self.retry.lock().expect("not poisoned") = retry;
+        *self
+            .retry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = retry;
         match last_error {
             None => Ok(()),
             Some(e) => {

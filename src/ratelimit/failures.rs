@@ -85,7 +85,7 @@ impl FailureBrake {
     /// the burst: a client may get its credentials wrong that many times in a row.
     pub fn new(per_minute: u32) -> Self {
         let policy = brake_policy(per_minute);
-        let n = NonZeroU32::new(per_minute.max(1)).expect("at least 1");
+        let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::new(
             Quota::per_minute(n),
             BrakeStore::default(),

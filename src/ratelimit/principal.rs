@@ -52,7 +52,7 @@ type Limiter = RateLimiter<
 >;
 
 fn limiter(policy: &Policy) -> Limiter {
-    let nz = |n: u32| NonZeroU32::new(n.max(1)).expect("at least 1");
+    let nz = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
     let quota = Quota::per_minute(nz(policy.per_minute)).allow_burst(nz(policy.burst));
     RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>()
 }
@@ -132,7 +132,7 @@ impl PrincipalLimits {
     }
 
     pub fn upload_cost(&self) -> NonZeroU32 {
-        NonZeroU32::new(self.settings.upload_cost.max(1)).expect("at least 1")
+        NonZeroU32::new(self.settings.upload_cost).unwrap_or(NonZeroU32::MIN)
     }
 
     /// Forgets principals whose bucket is full again (indistinguishable from a new one).

@@ -186,6 +186,10 @@ struct LocalWriter {
 }
 
 #[async_trait]
+#[allow(
+    clippy::expect_used,
+    reason = "the file and its temp path are taken only by commit, which consumes the writer"
+)]
 impl ObjectWriter for LocalWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
         let file = self.file.as_mut().expect("writer used after commit");

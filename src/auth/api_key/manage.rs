@@ -226,5 +226,5 @@ pub async fn set(
         })
         .await?;
     let entry = written.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(entry.expect("a successful update ran the change"))
+    entry.ok_or_else(|| anyhow::anyhow!("the update of key {id} wrote without running its change"))
 }

@@ -115,6 +115,10 @@ impl StoredObject {
         }
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "the photo is taken only by keep or discard, which consume the guard"
+    )]
     pub fn photo(&self) -> &Photo {
         self.photo
             .as_ref()
@@ -122,6 +126,10 @@ impl StoredObject {
     }
 
     /// The row was written: the object stays.
+    #[allow(
+        clippy::expect_used,
+        reason = "the photo is taken only by keep or discard, which consume the guard"
+    )]
     pub fn keep(mut self) -> Photo {
         self.photo.take().expect("present until kept or discarded")
     }

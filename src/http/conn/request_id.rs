@@ -22,6 +22,10 @@ pub struct RequestId(HeaderValue);
 
 impl RequestId {
     /// 128 random bits, as 32 lowercase hex digits.
+    #[allow(
+        clippy::expect_used,
+        reason = "16 bytes are 32 hex digits, a header value"
+    )]
     pub fn generate() -> Self {
         let mut hex = [0u8; 32];
         hex::encode_to_slice(crate::crypto::random_bytes::<16>(), &mut hex)
@@ -61,6 +65,10 @@ impl RequestId {
             .unwrap_or_else(Self::generate)
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "a request id is checked, or made, visible ASCII"
+    )]
     pub fn as_str(&self) -> &str {
         self.0.to_str().expect("checked to be visible ASCII")
     }

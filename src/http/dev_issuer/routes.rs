@@ -121,6 +121,7 @@ fn check_client<'a>(
 }
 
 /// `uri` with `params` added to its query.
+#[allow(clippy::expect_used, reason = "pairs of strings always URL-encode")]
 fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
     let sep = if uri.contains('?') { '&' } else { '?' };
     let query = serde_urlencoded::to_string(params).expect("string pairs encode");

@@ -39,11 +39,16 @@ pub struct DeprecationNotice {
 }
 
 /// RFC 9745: an sf-date, `@` and Unix seconds.
+#[allow(
+    clippy::expect_used,
+    reason = "an sf-date (@ and digits) is a header value"
+)]
 fn deprecation_value(at: Timestamp) -> HeaderValue {
     HeaderValue::from_str(&format!("@{}", at.as_second())).expect("digits are a valid header value")
 }
 
 /// RFC 8594: an IMF-fixdate.
+#[allow(clippy::expect_used, reason = "an HTTP-date is a header value")]
 fn sunset_value(at: Timestamp) -> HeaderValue {
     HeaderValue::from_str(&httpdate::fmt_http_date(at.into()))
         .expect("an HTTP-date is a valid header value")

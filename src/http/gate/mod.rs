@@ -59,6 +59,10 @@ impl FromRequest for Identified {
 
 /// Authenticates `req` for `access`, spends its rate-limit cost (`auth::gate`), and hands the
 /// extractor what it `take`s of the gate's decision (the hot routes take only the principal).
+#[allow(
+    clippy::expect_used,
+    reason = "startup registers AppState on the listener that routes here, and an admitted request has its caller"
+)]
 async fn gate<T>(
     req: &HttpRequest,
     access: Access,

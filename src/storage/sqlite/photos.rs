@@ -49,7 +49,11 @@ fn view<'r>(row: &'r Row<'_>) -> rusqlite::Result<PhotoView<'r>> {
 fn owned(row: &Row<'_>) -> rusqlite::Result<Photo> {
     let v = view(row)?;
     let Stamp::Rfc3339(uploaded_at) = v.uploaded_at else {
-        unreachable!("a row's time is its text")
+        return Err(rusqlite::Error::InvalidColumnType(
+            6,
+            "uploaded_at".into(),
+            rusqlite::types::Type::Text,
+        ));
     };
     Ok(Photo {
         owner: PrincipalId::from_stored(v.owner.to_string()),

@@ -124,6 +124,10 @@ fn secure(headers: &mut header::HeaderMap) {
 
 /// The stylesheet, or `304` when `If-None-Match` names its `ETag`. The page links it with its
 /// version in the query, so a browser may keep it for a day and still sees a new one at once.
+#[allow(
+    clippy::expect_used,
+    reason = "the ETag is the hex digits of the embedded stylesheet's hash"
+)]
 pub async fn stylesheet(req: HttpRequest) -> HttpResponse {
     let etag: &str = &CSS_ETAG;
     let mut res = if crate::http::api::app::none_match(req.headers(), etag) {

@@ -118,15 +118,19 @@ pub fn routes(cfg: &mut web::ServiceConfig, app: Arc<WebApp>) {
     cfg.service(
         web::resource("/")
             .app_data(data.clone())
-            .route(
-                web::get().to(|app: web::Data<WebApp>, req: HttpRequest| async move {
-                    let mut res = answer(&req, &app.index);
-                    let headers = res.headers_mut();
-                    let csp = header::HeaderValue::from_str(&app.csp).expect("the policy is ASCII");
-                    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-                    res
-                }),
-            ),
+            .route(web::get().to(
+            |app: web::Data<WebApp>, req: HttpRequest| async move {
+                let mut res = answer(&req, &app.index);
+                let headers = res.headers_mut();
+                #[allow(
+                    clippy::expect_used,
+                    reason = "the policy is ASCII: the sign-in domain is checked to be an origin"
+                )]
+                let csp = header::HeaderValue::from_str(&app.csp).expect("the policy is ASCII");
+                headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+                res
+            },
+        )),
     )
     .service(web::resource("/config.json").app_data(data.clone()).route(
         web::get().to(|app: web::Data<WebApp>, req: HttpRequest| async move {
@@ -169,6 +173,10 @@ fn answer(req: &HttpRequest, served: &Served) -> HttpResponse {
         HttpResponse::NotModified().finish()
     };
     let headers = res.headers_mut();
+    #[allow(
+        clippy::expect_used,
+        reason = "ETags and types of embedded assets are ASCII"
+    )]
     let value = |v: &str| header::HeaderValue::from_str(v).expect("ASCII header value");
     headers.insert(header::ETAG, value(&served.etag));
     headers.insert(header::CACHE_CONTROL, value(served.cache_control));

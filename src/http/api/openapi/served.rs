@@ -17,6 +17,10 @@ pub struct Served<'a> {
 
 /// The document as served: the configured scopes in place of the defaults (a scope switched
 /// off leaves the token requirement without one), the configured upload types, and the links.
+#[allow(
+    clippy::expect_used,
+    reason = "the document is made of types that serialise to JSON"
+)]
 pub fn document(served: &Served<'_>) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
     set_scopes(&mut doc, served.scopes);
