@@ -4,6 +4,13 @@
 //! NODELAY, a thread draining the other end (what a server pays: the syscalls, and a head
 //! written apart from its body would cost a second one). `cargo bench --bench parser_errors`;
 //! figures in docs/performance.md.
+// Test code: a failed assumption is a failed test (the server code denies these, Cargo.toml).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 use std::hint::black_box;
 use std::io::Read;

@@ -10,6 +10,13 @@
 //! The harness (`support`) is meant for more pages than the photo app: a new page's test opens
 //! a [`support::Browser`] on a [`support::Served`] instance, drives it, and ends with
 //! [`support::Browser::assert_clean_console`].
+// Test code: a failed assumption is a failed test (the server code denies these, Cargo.toml).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 mod console;
 mod photo_app;
