@@ -8,15 +8,14 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use serde_json::json;
+use actix_web::{HttpMessage, HttpRequest, web};
 use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::auth::Caller;
 use crate::domain::{AuthFailure, AuthMethod};
 use crate::http::conn::request_id::{RequestId, X_REQUEST_ID};
-use crate::http::problem::ApiError;
+use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::telemetry::refusals;
 
@@ -225,17 +224,7 @@ fn is_problem(res: &ServiceResponse<BoxBody>) -> bool {
 fn problemize(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let (req, old) = res.into_parts();
     let status = old.status();
-    let mut new = HttpResponse::build(status)
-        .content_type("application/problem+json")
-        .body(
-            json!({
-                "type": "about:blank",
-                "title": status.canonical_reason().unwrap_or("Error"),
-                "status": status.as_u16(),
-                "detail": status.canonical_reason().unwrap_or("Error"),
-            })
-            .to_string(),
-        );
+    let mut new = Problem::about_blank(status).into_response();
     for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(v) = old.headers().get(&name) {
             new.headers_mut().insert(name, HeaderValue::clone(v));
