@@ -13,7 +13,7 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
-use crate::helpers::{Auth, authorize, png};
+use crate::helpers::{Auth, assert_problem, authorize, png};
 use crate::support::moto;
 use crate::support::proxy::MotoProxy;
 use crate::support::serve::ServeProcess;
@@ -195,8 +195,7 @@ async fn every_route_under(service: Service, fault: Fault) {
         assert_eq!(status, want, "{service:?} {fault:?} {route:?}");
         if status == 503 {
             assert!(res.headers().contains_key("retry-after"), "{route:?}");
-            let body: Value = res.json().await.unwrap();
-            assert_eq!(body["type"], "urn:cutover:problem:unavailable", "{body}");
+            assert_problem(res, 503, "unavailable").await;
         }
     }
     let (status, body) = readyz(&rig.serve).await;

@@ -20,7 +20,7 @@ async fn readyz(address: &str) -> (u16, Value) {
 
 async fn assert_outage(res: reqwest::Response) {
     assert!(res.headers().contains_key("retry-after"), "{res:?}");
-    assert_problem(res, 503).await;
+    assert_problem(res, 503, "unavailable").await;
 }
 
 /// Moves `path` aside and puts `replacement` in its place; `restore` undoes it.
@@ -268,6 +268,7 @@ async fn content_of_an_item_whose_object_alone_is_missing_is_404() {
     assert_problem(
         app.get(&format!("/api/photos/{id}/content"), &alice).await,
         404,
+        "not-found",
     )
     .await;
     assert_eq!(local_objects(&app), 0);

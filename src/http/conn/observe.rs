@@ -38,7 +38,7 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let id = RequestId::of(req.request(), state.as_ref().map(|s| &s.limits.proxies));
     // One span per request: everything logged while it is handled (the gate's verdicts, a 500's
-    // cause chain from `problem.rs`, the access log below) carries its id. `route`, `principal`
+    // cause chain from `problem/`, the access log below) carries its id. `route`, `principal`
     // and `auth_method` are recorded once known, by the gate (`record_caller`) or below.
     let span = tracing::info_span!(
         "request",
