@@ -129,11 +129,15 @@ async fn send(serve: &ServeProcess, route: Route, auth: &Auth, id: &str) -> reqw
         .unwrap()
 }
 
+/// `/readyz`'s status and body; a 503 is checked as the `not-ready` problem.
 async fn readyz(serve: &ServeProcess) -> (u16, Value) {
     let res = reqwest::get(format!("{}/readyz", serve.address))
         .await
         .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    match res.status().as_u16() {
+        503 => (503, assert_problem(res, 503, "not-ready").await),
+        status => (status, res.json().await.unwrap()),
+    }
 }
 
 /// `/readyz` once it is 200, polling for up to 60 s (a stalled pooled connection must first

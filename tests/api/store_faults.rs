@@ -13,9 +13,13 @@ use crate::support::moto;
 use crate::support::proxy::MotoProxy;
 use crate::support::serve::ServeProcess;
 
+/// `/readyz`'s status and body; a 503 is checked as the `not-ready` problem.
 async fn readyz(address: &str) -> (u16, Value) {
     let res = reqwest::get(format!("{address}/readyz")).await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    match res.status().as_u16() {
+        503 => (503, assert_problem(res, 503, "not-ready").await),
+        status => (status, res.json().await.unwrap()),
+    }
 }
 
 async fn assert_outage(res: reqwest::Response) {
