@@ -186,6 +186,40 @@ impl ApiError {
             ApiError::Internal(_) => "something went wrong on our side".into(),
         }
     }
+
+    /// `Retry-After`'s seconds, for a type whose row carries it: the limiter's or the upload
+    /// guard's wait, a brownout's end, else a short retry of an outage.
+    fn retry_after_secs(&self) -> u64 {
+        match self {
+            ApiError::RateLimited(info) => info.retry_after_secs,
+            ApiError::TooManyUploads { retry_after_secs } => *retry_after_secs,
+            ApiError::Auth(e) => match e.answered() {
+                AuthError::KeyClosed { closure, .. } => {
+                    closure.retry_after_secs().unwrap_or(UNAVAILABLE_RETRY_SECS)
+                }
+                _ => UNAVAILABLE_RETRY_SECS,
+            },
+            _ => UNAVAILABLE_RETRY_SECS,
+        }
+    }
+
+    /// `WWW-Authenticate` (RFC 6750 §3), for a type whose row carries it: every such row is a
+    /// refusal by the gate.
+    fn www_authenticate(&self) -> String {
+        match self {
+            ApiError::Auth(e) => match e.answered() {
+                // No credentials at all: nothing was invalid, so no error code (§3.1).
+                AuthError::Unauthenticated(AuthFailure::Missing) => {
+                    r#"Bearer realm="cutover""#.into()
+                }
+                AuthError::InsufficientScope(scope) => format!(
+                    r#"Bearer realm="cutover", error="insufficient_scope", scope="{scope}""#
+                ),
+                _ => r#"Bearer realm="cutover", error="invalid_token""#.into(),
+            },
+            _ => r#"Bearer realm="cutover", error="invalid_token""#.into(),
+        }
+    }
 }
 
 fn closure_detail(closure: &KeyClosure, migration_url: Option<&str>) -> String {
@@ -228,34 +262,28 @@ impl ResponseError for ApiError {
             problem = problem.violated_policy(info.violated_policy);
         }
         let mut res = problem.into_response();
-        match self {
-            ApiError::Auth(e) => auth_headers(e.answered(), &mut res),
-            ApiError::RateLimited(info) => {
-                insert(
-                    &mut res,
-                    header::RETRY_AFTER,
-                    info.retry_after_secs.to_string(),
-                );
-                insert(
-                    &mut res,
-                    HeaderName::from_static("ratelimit-policy"),
-                    info.policy.clone(),
-                );
-                insert(
-                    &mut res,
-                    HeaderName::from_static("ratelimit"),
-                    info.state.clone(),
-                );
-            }
-            ApiError::TooManyUploads { retry_after_secs } => {
-                insert(&mut res, header::RETRY_AFTER, retry_after_secs.to_string())
-            }
-            ApiError::Unavailable(_) => insert(
+        let kind = self.problem_type();
+        if kind.retry_after() {
+            insert(
                 &mut res,
                 header::RETRY_AFTER,
-                UNAVAILABLE_RETRY_SECS.to_string(),
-            ),
-            _ => {}
+                self.retry_after_secs().to_string(),
+            );
+        }
+        if kind.www_authenticate() {
+            insert(&mut res, header::WWW_AUTHENTICATE, self.www_authenticate());
+        }
+        if let ApiError::RateLimited(info) = self {
+            insert(
+                &mut res,
+                HeaderName::from_static("ratelimit-policy"),
+                info.policy.clone(),
+            );
+            insert(
+                &mut res,
+                HeaderName::from_static("ratelimit"),
+                info.state.clone(),
+            );
         }
         if let Some(url) = self.migration_url() {
             insert(
@@ -265,37 +293,6 @@ impl ResponseError for ApiError {
             );
         }
         res
-    }
-}
-
-/// `WWW-Authenticate` (RFC 6750 §3) and `Retry-After` of a refusal by the gate.
-fn auth_headers(e: &AuthError, res: &mut HttpResponse) {
-    match e {
-        AuthError::Unauthenticated(AuthFailure::Missing) => insert(
-            res,
-            header::WWW_AUTHENTICATE,
-            r#"Bearer realm="cutover""#.into(),
-        ),
-        AuthError::Unauthenticated(_)
-        | AuthError::KeyPathDisabled { .. }
-        | AuthError::KeyClosed { .. } => insert(
-            res,
-            header::WWW_AUTHENTICATE,
-            r#"Bearer realm="cutover", error="invalid_token""#.into(),
-        ),
-        AuthError::InsufficientScope(scope) => insert(
-            res,
-            header::WWW_AUTHENTICATE,
-            format!(r#"Bearer realm="cutover", error="insufficient_scope", scope="{scope}""#),
-        ),
-        AuthError::Unavailable(_) | AuthError::IdpUnavailable | AuthError::KeyRefused { .. } => {
-            insert(res, header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS.to_string())
-        }
-    }
-    if let AuthError::KeyClosed { closure, .. } = e
-        && let Some(secs) = closure.retry_after_secs()
-    {
-        insert(res, header::RETRY_AFTER, secs.to_string());
     }
 }
 
