@@ -6,9 +6,9 @@
 
 use std::borrow::Cow;
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, HttpResponseBuilder};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -216,19 +216,14 @@ impl<'a> Problem<'a> {
     }
 
     /// The answer: status, `content-type` and body; the caller adds the headers its row promises.
-    pub fn response(&self) -> HttpResponseBuilder {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut res = HttpResponse::build(status);
-        res.insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        ));
-        res
-    }
-
     pub fn into_response(self) -> HttpResponse {
-        let body = self.to_json();
-        self.response().body(body)
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        HttpResponse::build(status)
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            ))
+            .body(self.to_json())
     }
 }
 
