@@ -1,5 +1,5 @@
 //! Why the gate refused a request, in authentication's own terms. The HTTP layer turns each into
-//! its problem answer (`http/problem.rs`); nothing here knows about status codes or headers.
+//! its problem answer (`http/problem/`); nothing here knows about status codes or headers.
 
 use super::key_refusal::KeyClosure;
 use crate::domain::{AuthFailure, KeyId, Scope};

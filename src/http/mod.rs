@@ -14,9 +14,9 @@ pub mod state;
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpResponse, web};
-use serde_json::json;
 
 use crate::common::Route;
+use crate::http::problem::{Problem, ProblemType};
 
 /// Registered after a path's method-guarded resources: a request on a known path whose method
 /// no resource took gets 405 with `Allow` (RFC 9110 §15.5.6), not the 404 of an unknown path.
@@ -36,18 +36,13 @@ pub(crate) fn refuse_other_methods(cfg: &mut web::ServiceConfig, path: &str, all
 /// A 405 problem body. Built here rather than left to the observe middleware, because the admin
 /// listener has no such middleware and answers problem+json all the same.
 fn method_not_allowed(allow: &str) -> HttpResponse {
-    HttpResponse::MethodNotAllowed()
-        .content_type("application/problem+json")
-        .insert_header((header::ALLOW, allow))
-        .body(
-            json!({
-                "type": "urn:cutover:problem:method-not-allowed",
-                "title": "Method not allowed",
-                "status": 405,
-                "detail": format!("this resource answers {allow}"),
-            })
-            .to_string(),
-        )
+    let detail = format!("this resource answers {allow}");
+    let mut res = Problem::new(ProblemType::MethodNotAllowed, detail).into_response();
+    // The methods come from the route table: always token characters.
+    if let Ok(allow) = header::HeaderValue::from_str(allow) {
+        res.headers_mut().insert(header::ALLOW, allow);
+    }
+    res
 }
 
 /// The route a request was registered under ([`api`]); `Other` for health checks and unmatched

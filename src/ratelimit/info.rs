@@ -19,16 +19,3 @@ pub enum RateLimitProblem {
     /// A pattern that suggests abuse: here, too many failed authentications.
     AbnormalUsage,
 }
-
-impl RateLimitProblem {
-    pub fn type_uri(self) -> &'static str {
-        match self {
-            RateLimitProblem::QuotaExceeded => {
-                "https://iana.org/assignments/http-problem-types#quota-exceeded"
-            }
-            RateLimitProblem::AbnormalUsage => {
-                "https://iana.org/assignments/http-problem-types#abnormal-usage-detected"
-            }
-        }
-    }
-}

@@ -206,7 +206,7 @@ async fn every_jwt_check_accepts_or_rejects_as_specified(app: &TestApp) {
                 Some(r#"Bearer realm="cutover", error="invalid_token""#),
                 "{name}"
             );
-            let body = assert_problem(res, 401).await;
+            let body = assert_problem(res, 401, "unauthorized").await;
             // The body never says which check failed.
             assert_eq!(
                 body["detail"], "the credentials were not accepted",
@@ -224,10 +224,15 @@ async fn a_token_without_the_routes_scope_is_403_and_with_it_200() {
     let www = header(&res, "www-authenticate").unwrap_or_default();
     assert!(www.contains(r#"error="insufficient_scope""#), "{www}");
     assert!(www.contains(r#"scope="photos/write""#), "{www}");
-    assert_problem(res, 403).await;
+    assert_problem(res, 403, "insufficient-scope").await;
 
     let write_only = Auth::Bearer(app.token("alice", "photos/write"));
-    assert_problem(app.get("/api/photos", &write_only).await, 403).await;
+    assert_problem(
+        app.get("/api/photos", &write_only).await,
+        403,
+        "insufficient-scope",
+    )
+    .await;
 
     let both = app.user("alice");
     assert_eq!(app.upload(&both, "a.png", png(b"x")).await.status(), 201);
@@ -244,7 +249,12 @@ async fn a_cached_token_without_the_routes_scope_is_still_403() {
         "verified and cached"
     );
     for _ in 0..2 {
-        assert_problem(app.upload(&read_only, "a.png", png(b"x")).await, 403).await;
+        assert_problem(
+            app.upload(&read_only, "a.png", png(b"x")).await,
+            403,
+            "insufficient-scope",
+        )
+        .await;
     }
     assert_eq!(app.list_status(&read_only).await, 200);
 }
@@ -270,7 +280,12 @@ async fn an_empty_scope_setting_switches_the_scope_check_off() {
     let app = app().with("scope_read", "").spawn().await;
     let no_scope = Auth::Bearer(app.token("alice", "unrelated"));
     assert_eq!(app.list_status(&no_scope).await, 200);
-    assert_problem(app.upload(&no_scope, "a.png", png(b"x")).await, 403).await;
+    assert_problem(
+        app.upload(&no_scope, "a.png", png(b"x")).await,
+        403,
+        "insufficient-scope",
+    )
+    .await;
 }
 
 #[tokio::test]

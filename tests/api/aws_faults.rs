@@ -13,7 +13,7 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
-use crate::helpers::{Auth, authorize, png};
+use crate::helpers::{Auth, assert_problem, authorize, png};
 use crate::support::moto;
 use crate::support::proxy::MotoProxy;
 use crate::support::serve::ServeProcess;
@@ -129,11 +129,15 @@ async fn send(serve: &ServeProcess, route: Route, auth: &Auth, id: &str) -> reqw
         .unwrap()
 }
 
+/// `/readyz`'s status and body; a 503 is checked as the `not-ready` problem.
 async fn readyz(serve: &ServeProcess) -> (u16, Value) {
     let res = reqwest::get(format!("{}/readyz", serve.address))
         .await
         .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    match res.status().as_u16() {
+        503 => (503, assert_problem(res, 503, "not-ready").await),
+        status => (status, res.json().await.unwrap()),
+    }
 }
 
 /// `/readyz` once it is 200, polling for up to 60 s (a stalled pooled connection must first
@@ -195,8 +199,7 @@ async fn every_route_under(service: Service, fault: Fault) {
         assert_eq!(status, want, "{service:?} {fault:?} {route:?}");
         if status == 503 {
             assert!(res.headers().contains_key("retry-after"), "{route:?}");
-            let body: Value = res.json().await.unwrap();
-            assert_eq!(body["type"], "urn:cutover:problem:unavailable", "{body}");
+            assert_problem(res, 503, "unavailable").await;
         }
     }
     let (status, body) = readyz(&rig.serve).await;

@@ -39,5 +39,5 @@ async fn when_dynamodb_stops_answering_admin_migration_gets_a_503_instead_of_han
     proxy.stall();
     let res = answered(async { migration().await.unwrap() }).await;
     assert!(res.headers().contains_key("retry-after"));
-    assert_problem(res, 503).await;
+    assert_problem(res, 503, "unavailable").await;
 }

@@ -238,7 +238,7 @@ async fn an_upload_over_the_size_limit_is_413_and_leaves_no_object_no_multipart_
     let user = app.user("alice");
     // Streamed without Content-Length, so the limit is hit after a part went to S3.
     let res = upload_generated(&app, &user, 12 * MIB).await;
-    assert_problem(res, 413).await;
+    assert_problem(res, 413, "payload-too-large").await;
     assert_nothing_left(&app, &user).await;
 }
 
@@ -259,7 +259,7 @@ async fn when_the_item_write_fails_after_the_object_was_stored_the_object_is_rem
 
     let res = app.upload(&user, "a.png", png(b"orphan?")).await;
     assert!(res.headers().contains_key("retry-after"));
-    let body = assert_problem(res, 503).await;
+    let body = assert_problem(res, 503, "unavailable").await;
     assert!(!body.to_string().contains("ResourceNotFound"), "{body}");
     assert_eq!(moto::object_keys(&bucket(&app)).await, Vec::<String>::new());
     assert_eq!(moto::open_multipart_uploads(&bucket(&app)).await, 0);

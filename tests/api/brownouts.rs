@@ -5,7 +5,6 @@ use serde_json::Value;
 use crate::helpers::{Auth, TestApp, app, assert_problem, header};
 
 const MIGRATION: &str = "https://example.com/migrate-to-cognito";
-const BROWNOUT: &str = "urn:cutover:problem:key-path-brownout";
 
 async fn spawn() -> TestApp {
     app()
@@ -54,8 +53,7 @@ async fn a_window_for_one_key_refuses_that_key_until_its_end_and_not_another() {
         (3000..=3600).contains(&retry_after),
         "Retry-After {retry_after}"
     );
-    let body = assert_problem(res, 401).await;
-    assert_eq!(body["type"], BROWNOUT);
+    let body = assert_problem(res, 401, "key-path-brownout").await;
     let windows = listed(&app);
     assert_eq!(windows.len(), 1);
     assert_eq!(windows[0]["id"], id.as_str());
@@ -92,8 +90,7 @@ async fn a_window_for_all_keys_refuses_every_key_and_removing_it_restores_them()
 
     let id = add(&app, &["--start", "now", "--duration", "30m"]);
     for key in [&mobile, &web] {
-        let body = assert_problem(app.eventually(key, 401).await, 401).await;
-        assert_eq!(body["type"], BROWNOUT);
+        assert_problem(app.eventually(key, 401).await, 401, "key-path-brownout").await;
     }
 
     let (ok, _, stderr) = app.cli(&["brownouts", "remove", &id]);
@@ -134,8 +131,7 @@ async fn two_instances_on_one_store_follow_the_same_window() {
 
     let id = add(&a, &["--start", "now", "--duration", "1h"]);
     for app in [&a, &b] {
-        let body = assert_problem(app.eventually(&mobile, 401).await, 401).await;
-        assert_eq!(body["type"], BROWNOUT);
+        assert_problem(app.eventually(&mobile, 401).await, 401, "key-path-brownout").await;
     }
     assert!(b.cli(&["brownouts", "remove", &id]).0);
     assert_eq!(a.eventual_status(&mobile, 200).await, 200);

@@ -86,7 +86,7 @@ async fn the_console_is_only_on_the_admin_listener_and_answers_only_get() {
         .send()
         .await
         .unwrap();
-    assert_problem(res, 405).await;
+    assert_problem(res, 405, "method-not-allowed").await;
 }
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn an_unreadable_period_is_a_400_problem() {
     let app = spawn().await;
     for query in ["?days=abc", "?days=0", "?days=91"] {
         let res = app.admin_get(&format!("/console{query}")).await;
-        let body = assert_problem(res, 400).await;
+        let body = assert_problem(res, 400, "bad-request").await;
         assert!(
             body["detail"].as_str().unwrap().contains("days"),
             "{query}: {body}"

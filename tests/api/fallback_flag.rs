@@ -45,7 +45,7 @@ async fn deny_answers_key_requests_401_pointing_at_the_migration_url() {
         res.headers()["link"],
         format!("<{MIGRATION}>; rel=\"deprecation\"").as_str()
     );
-    let body = assert_problem(res, 401).await;
+    let body = assert_problem(res, 401, "api-key-disabled").await;
     assert_eq!(body["migration_url"], MIGRATION);
     assert!(body["detail"].as_str().unwrap().contains(MIGRATION));
     assert_eq!(app.list_status(&app.user("alice")).await, 200);

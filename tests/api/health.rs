@@ -1,6 +1,6 @@
 //! Health, readiness and the admin listener.
 
-use crate::helpers::{Auth, app, spawn_app};
+use crate::helpers::{Auth, app, assert_problem, spawn_app};
 
 #[tokio::test]
 async fn healthz_is_public_and_answers_200() {
@@ -29,8 +29,9 @@ async fn readyz_is_503_while_the_issuer_keys_cannot_be_loaded() {
         .spawn()
         .await;
     let res = app.get("/readyz", &Auth::None).await;
-    assert_eq!(res.status(), 503);
     assert!(res.headers().contains_key("retry-after"));
+    let body = assert_problem(res, 503, "not-ready").await;
+    assert_eq!(body["checks"]["signing_keys"], false, "{body}");
 }
 
 #[tokio::test]

@@ -488,8 +488,10 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Asserts an RFC 9457 problem body with this status; returns it.
-pub async fn assert_problem(res: Response, status: u16) -> Value {
+/// Asserts an RFC 9457 problem body of this status and type; returns it. `kind` is a slug of
+/// `docs/reference.md`'s table (the type `urn:cutover:problem:<slug>`) or a whole type URI (the
+/// registered 429 types, [`QUOTA_EXCEEDED`] and [`ABNORMAL_USAGE`]).
+pub async fn assert_problem(res: Response, status: u16, kind: &str) -> Value {
     assert_eq!(res.status(), status);
     let ct = header(&res, "content-type").unwrap_or_default();
     assert!(
@@ -497,9 +499,20 @@ pub async fn assert_problem(res: Response, status: u16) -> Value {
         "content-type {ct}"
     );
     let body: Value = res.json().await.unwrap();
-    for field in ["type", "title", "status", "detail"] {
-        assert!(body.get(field).is_some(), "problem without {field}: {body}");
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "problem without a {field}: {body}");
     }
-    assert_eq!(body["status"], status);
+    assert_eq!(body["status"], status, "{body}");
+    let uri = if kind.contains(':') {
+        kind.to_string()
+    } else {
+        format!("urn:cutover:problem:{kind}")
+    };
+    assert_eq!(body["type"], uri.as_str(), "{body}");
     body
 }
+
+/// The rate-limit draft's 429 types, registered at IANA.
+pub const QUOTA_EXCEEDED: &str = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+pub const ABNORMAL_USAGE: &str =
+    "https://iana.org/assignments/http-problem-types#abnormal-usage-detected";

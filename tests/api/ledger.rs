@@ -252,7 +252,7 @@ async fn admin_clients_refuses_a_bad_window_with_a_problem() {
     let app = spawn().await;
     for days in ["0", "abc", "3651", "-1", "1.5"] {
         let res = app.admin_get(&format!("/admin/clients?days={days}")).await;
-        let problem = assert_problem(res, 400).await;
+        let problem = assert_problem(res, 400, "bad-request").await;
         assert!(
             problem["detail"].as_str().unwrap().contains("days"),
             "{problem}"

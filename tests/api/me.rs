@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Auth, app, assert_problem, header, spawn_app};
+use crate::helpers::{Auth, QUOTA_EXCEEDED, app, assert_problem, header, spawn_app};
 
 async fn me(app: &crate::helpers::TestApp, auth: &Auth) -> Value {
     let res = app.get("/api/me", auth).await;
@@ -86,7 +86,12 @@ async fn a_token_without_any_scope_may_ask_who_it_is_but_not_list() {
     let app = spawn_app().await;
     let bare = Auth::Bearer(app.token("alice", ""));
     assert_eq!(me(&app, &bare).await["principal"], "alice");
-    assert_problem(app.get("/api/photos", &bare).await, 403).await;
+    assert_problem(
+        app.get("/api/photos", &bare).await,
+        403,
+        "insufficient-scope",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -101,7 +106,7 @@ async fn asking_who_one_is_spends_the_rate_limit_like_any_request() {
     for _ in 0..2 {
         assert_eq!(app.get("/api/me", &alice).await.status(), 200);
     }
-    assert_problem(app.get("/api/me", &alice).await, 429).await;
+    assert_problem(app.get("/api/me", &alice).await, 429, QUOTA_EXCEEDED).await;
 }
 
 #[tokio::test]
@@ -112,5 +117,5 @@ async fn asking_who_one_is_without_credentials_is_401() {
         header(&res, "www-authenticate").as_deref(),
         Some(r#"Bearer realm="cutover""#)
     );
-    assert_problem(res, 401).await;
+    assert_problem(res, 401, "unauthorized").await;
 }

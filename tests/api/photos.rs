@@ -17,9 +17,24 @@ async fn neither_user_can_list_get_download_or_delete_the_others_items() {
         let mine = ids(&app.list(me, "").await);
         assert_eq!(mine.len(), 1);
         assert!(!mine.iter().any(|m| m == id));
-        assert_problem(app.get(&format!("/api/photos/{id}"), me).await, 404).await;
-        assert_problem(app.get(&format!("/api/photos/{id}/content"), me).await, 404).await;
-        assert_problem(app.delete(&format!("/api/photos/{id}"), me).await, 404).await;
+        assert_problem(
+            app.get(&format!("/api/photos/{id}"), me).await,
+            404,
+            "not-found",
+        )
+        .await;
+        assert_problem(
+            app.get(&format!("/api/photos/{id}/content"), me).await,
+            404,
+            "not-found",
+        )
+        .await;
+        assert_problem(
+            app.delete(&format!("/api/photos/{id}"), me).await,
+            404,
+            "not-found",
+        )
+        .await;
     }
     // Both items survived the other's attempts.
     assert_eq!(app.list(&alice, "").await["items"][0]["id"], a["id"]);
@@ -68,7 +83,12 @@ async fn forged_or_foreign_cursors_and_bad_limits_are_400() {
         "?limit=101".to_string(),
         "?limit=ten".to_string(),
     ] {
-        assert_problem(app.get(&format!("/api/photos{query}"), &alice).await, 400).await;
+        assert_problem(
+            app.get(&format!("/api/photos{query}"), &alice).await,
+            400,
+            "bad-request",
+        )
+        .await;
     }
     // An empty cursor is the first page, as the document says.
     let first = app.list(&alice, "?limit=1&cursor=").await;
@@ -77,6 +97,7 @@ async fn forged_or_foreign_cursors_and_bad_limits_are_400() {
     assert_problem(
         app.get(&format!("/api/photos?cursor={cursor}"), &bob).await,
         400,
+        "bad-request",
     )
     .await;
 }
@@ -90,7 +111,12 @@ async fn malformed_ids_are_404_like_missing_ones() {
         "01jabcdefghjkmnpqrstvwxyz0",
         "01JABCDEFGHJKMNPQRSTVWXYZ0",
     ] {
-        assert_problem(app.get(&format!("/api/photos/{id}"), &alice).await, 404).await;
+        assert_problem(
+            app.get(&format!("/api/photos/{id}"), &alice).await,
+            404,
+            "not-found",
+        )
+        .await;
     }
 }
 

@@ -44,8 +44,7 @@ async fn assert_revoked(app: &TestApp, auth: &Auth) {
             .and_then(|v| v.to_str().ok()),
         Some(r#"Bearer realm="cutover", error="invalid_token""#)
     );
-    let body = assert_problem(res, 401).await;
-    assert_eq!(body["type"], "urn:cutover:problem:token-revoked", "{body}");
+    assert_problem(res, 401, "token-revoked").await;
 }
 
 fn revocations(app: &TestApp) -> Vec<Value> {
@@ -141,8 +140,7 @@ async fn a_revoked_key_is_refused_within_the_poll_not_at_the_next_key_refresh() 
     let (ok, _, err) = first.cli(&["keys", "revoke", "--id", "legacy-mobile"]);
     assert!(ok, "{err}");
     let res = second.eventually(&key, 401).await;
-    let body = assert_problem(res, 401).await;
-    assert_eq!(body["type"], "urn:cutover:problem:key-revoked", "{body}");
+    assert_problem(res, 401, "key-revoked").await;
 }
 
 #[tokio::test]

@@ -77,8 +77,12 @@ async fn a_sign_out_in_one_pool_revokes_its_user_and_not_the_same_name_in_anothe
         (app.list_status(&new_alice).await == 401).then_some(())
     })
     .await;
-    let body = assert_problem(app.get("/api/photos", &new_alice).await, 401).await;
-    assert_eq!(body["type"], "urn:cutover:problem:token-revoked", "{body}");
+    assert_problem(
+        app.get("/api/photos", &new_alice).await,
+        401,
+        "token-revoked",
+    )
+    .await;
     assert_eq!(
         app.list_status(&old_alice).await,
         200,

@@ -133,7 +133,7 @@ async fn started_with_secrets_manager_unreachable_the_key_path_is_503_and_jwt_is
         .get("/api/photos", &Auth::Key("cok_anything".into()))
         .await;
     assert!(res.headers().contains_key("retry-after"));
-    assert_problem(res, 503).await;
+    assert_problem(res, 503, "unavailable").await;
     assert_eq!(serve.status("/api/photos", &serve.user("alice")).await, 200);
     assert_eq!(serve.status("/readyz", &Auth::None).await, 503);
 }

@@ -13,14 +13,18 @@ use crate::support::moto;
 use crate::support::proxy::MotoProxy;
 use crate::support::serve::ServeProcess;
 
+/// `/readyz`'s status and body; a 503 is checked as the `not-ready` problem.
 async fn readyz(address: &str) -> (u16, Value) {
     let res = reqwest::get(format!("{address}/readyz")).await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    match res.status().as_u16() {
+        503 => (503, assert_problem(res, 503, "not-ready").await),
+        status => (status, res.json().await.unwrap()),
+    }
 }
 
 async fn assert_outage(res: reqwest::Response) {
     assert!(res.headers().contains_key("retry-after"), "{res:?}");
-    assert_problem(res, 503).await;
+    assert_problem(res, 503, "unavailable").await;
 }
 
 /// Moves `path` aside and puts `replacement` in its place; `restore` undoes it.
@@ -233,6 +237,7 @@ async fn content_of_an_item_whose_object_alone_is_missing_is_404() {
     assert_problem(
         app.get(&format!("/api/photos/{id}/content"), &alice).await,
         404,
+        "not-found",
     )
     .await;
     assert_eq!(local_objects(&app), 0);

@@ -27,7 +27,7 @@ async fn every_api_route_without_credentials_is_401_with_www_authenticate() {
             Some(r#"Bearer realm="cutover""#),
             "{method} {path}"
         );
-        assert_problem(res, 401).await;
+        assert_problem(res, 401, "unauthorized").await;
     }
 }
 
@@ -49,7 +49,7 @@ async fn repeated_credential_headers_are_401() {
         let res = app
             .get("/api/photos", &Auth::Headers(headers.clone()))
             .await;
-        assert_problem(res, 401).await;
+        assert_problem(res, 401, "unauthorized").await;
     }
 }
 
@@ -71,7 +71,7 @@ async fn malformed_authorization_headers_are_401_invalid_token() {
             .await;
         let www = header(&res, "www-authenticate").unwrap_or_default();
         assert!(www.contains(r#"error="invalid_token""#), "{value}: {www}");
-        assert_problem(res, 401).await;
+        assert_problem(res, 401, "unauthorized").await;
     }
     // The scheme is case-insensitive.
     let res = app
@@ -86,5 +86,5 @@ async fn malformed_authorization_headers_are_401_invalid_token() {
 #[tokio::test]
 async fn unknown_routes_are_problem_404s() {
     let app = spawn_app().await;
-    assert_problem(app.get("/nope", &Auth::None).await, 404).await;
+    assert_problem(app.get("/nope", &Auth::None).await, 404, "not-found").await;
 }

@@ -45,13 +45,24 @@ async fn upload_list_get_download_and_delete_round_trip() {
             .status(),
         204
     );
-    assert_problem(app.get(&format!("/api/photos/{id}"), &alice).await, 404).await;
+    assert_problem(
+        app.get(&format!("/api/photos/{id}"), &alice).await,
+        404,
+        "not-found",
+    )
+    .await;
     assert_problem(
         app.get(&format!("/api/photos/{id}/content"), &alice).await,
         404,
+        "not-found",
     )
     .await;
-    assert_problem(app.delete(&format!("/api/photos/{id}"), &alice).await, 404).await;
+    assert_problem(
+        app.delete(&format!("/api/photos/{id}"), &alice).await,
+        404,
+        "not-found",
+    )
+    .await;
     assert_eq!(
         app.stored_object_count().await,
         0,
@@ -98,7 +109,7 @@ async fn an_oversize_upload_is_413_and_leaves_nothing_behind() {
     let res = app
         .upload(&alice, "big.png", png(&vec![1u8; 300_000]))
         .await;
-    assert_problem(res, 413).await;
+    assert_problem(res, 413, "payload-too-large").await;
     let chunks = futures_util::stream::iter((0..20).map(|i| {
         Ok::<_, std::io::Error>(if i == 0 {
             png(&[0; 10_000])
@@ -109,7 +120,7 @@ async fn an_oversize_upload_is_413_and_leaves_nothing_behind() {
     let part =
         reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(chunks)).file_name("big.png");
     let res = app.upload_part(&alice, part).await;
-    assert_problem(res, 413).await;
+    assert_problem(res, 413, "payload-too-large").await;
     app.assert_nothing_stored(&alice).await;
 }
 
@@ -122,7 +133,7 @@ async fn a_disallowed_type_is_415_whatever_the_client_claims() {
         .mime_str("image/png")
         .unwrap();
     let res = app.upload_part(&alice, part).await;
-    assert_problem(res, 415).await;
+    assert_problem(res, 415, "unsupported-media-type").await;
     app.assert_nothing_stored(&alice).await;
 }
 
@@ -180,7 +191,7 @@ async fn malformed_upload_requests_are_400_and_store_nothing() {
     for (name, rb) in cases {
         let res = rb.send().await.unwrap();
         assert_eq!(res.status(), 400, "{name}");
-        assert_problem(res, 400).await;
+        assert_problem(res, 400, "bad-request").await;
     }
     app.assert_nothing_stored(&alice).await;
 }

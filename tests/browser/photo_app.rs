@@ -256,6 +256,11 @@ async fn refusal_of_text(served: &Served) -> (u16, String) {
         .await;
     let status = res.status().as_u16();
     let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (status, &body["type"]),
+        (415, &json!("urn:cutover:problem:unsupported-media-type")),
+        "{body}"
+    );
     (status, body["title"].as_str().unwrap().to_string())
 }
 

@@ -1,9 +1,10 @@
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::FallbackMode;
-use crate::http::problem::ApiError;
+use crate::http::problem::{ApiError, Problem, ProblemType};
 use crate::http::state::AppState;
 use crate::ratelimit::StoreStatus;
 
@@ -129,19 +130,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     .collect();
     // A problem body (the error middleware would otherwise replace a plain JSON 503 with a
     // generic one), with the checks as an extension member.
-    HttpResponse::ServiceUnavailable()
-        .insert_header(("Retry-After", "5"))
-        .content_type("application/problem+json")
-        .body(
-            json!({
-                "type": "urn:cutover:problem:not-ready",
-                "title": "Not ready",
-                "status": 503,
-                "detail": failing.join("; "),
-                "checks": checks,
-                "issuers": issuers,
-                "rate_limits": rate_limits,
-            })
-            .to_string(),
-        )
+    let mut res = Problem::new(ProblemType::NotReady, failing.join("; "))
+        .with("checks", checks)
+        .with("issuers", json!(issuers))
+        .with("rate_limits", rate_limits)
+        .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    res
 }

@@ -8,15 +8,14 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use serde_json::json;
+use actix_web::{HttpMessage, HttpRequest, web};
 use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::auth::Caller;
 use crate::domain::{AuthFailure, AuthMethod};
 use crate::http::conn::request_id::{RequestId, X_REQUEST_ID};
-use crate::http::problem::ApiError;
+use crate::http::problem::{ApiError, Problem};
 use crate::http::state::AppState;
 use crate::telemetry::refusals;
 
@@ -39,7 +38,7 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let id = RequestId::of(req.request(), state.as_ref().map(|s| &s.limits.proxies));
     // One span per request: everything logged while it is handled (the gate's verdicts, a 500's
-    // cause chain from `problem.rs`, the access log below) carries its id. `route`, `principal`
+    // cause chain from `problem/`, the access log below) carries its id. `route`, `principal`
     // and `auth_method` are recorded once known, by the gate (`record_caller`) or below.
     let span = tracing::info_span!(
         "request",
@@ -225,17 +224,7 @@ fn is_problem(res: &ServiceResponse<BoxBody>) -> bool {
 fn problemize(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let (req, old) = res.into_parts();
     let status = old.status();
-    let mut new = HttpResponse::build(status)
-        .content_type("application/problem+json")
-        .body(
-            json!({
-                "type": "about:blank",
-                "title": status.canonical_reason().unwrap_or("Error"),
-                "status": status.as_u16(),
-                "detail": status.canonical_reason().unwrap_or("Error"),
-            })
-            .to_string(),
-        );
+    let mut new = Problem::about_blank(status).into_response();
     for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(v) = old.headers().get(&name) {
             new.headers_mut().insert(name, HeaderValue::clone(v));

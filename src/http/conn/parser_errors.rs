@@ -17,6 +17,7 @@
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::sync::LazyLock;
 use std::task::{Context, Poll, ready};
 
 use actix_web::http::StatusCode;
@@ -24,31 +25,45 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::http::conn::request_id::RequestId;
+use crate::http::problem::{Problem, ProblemType};
 
 /// A head longer than this is not one actix wrote (its own limit is far lower): pass through.
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
 
-/// The problem answer for a status the dispatcher makes itself, if it is one.
-fn problem(status: u16) -> Option<(&'static str, &'static str, &'static str)> {
-    match status {
-        400 => Some((
-            "bad-request",
-            "Bad request",
-            "the request could not be parsed as HTTP/1.1 (request line or headers)",
-        )),
-        408 => Some((
-            "request-timeout",
-            "Request timeout",
-            "the request's head did not arrive in time",
-        )),
-        431 => Some((
-            "request-header-fields-too-large",
-            "Request header fields too large",
-            "the request's head is over the server's limit",
-        )),
-        _ => None,
-    }
+/// The dispatcher's own answers: their row of the problem table and their detail.
+const PARSER_PROBLEMS: [(ProblemType, &str); 3] = [
+    (
+        ProblemType::BadRequest,
+        "the request could not be parsed as HTTP/1.1 (request line or headers)",
+    ),
+    (
+        ProblemType::RequestTimeout,
+        "the request's head did not arrive in time",
+    ),
+    (
+        ProblemType::RequestHeaderFieldsTooLarge,
+        "the request's head is over the server's limit",
+    ),
+];
+
+/// Their bodies, rendered once: a rewrite copies bytes, it does not serialise.
+static PARSER_BODIES: LazyLock<[String; 3]> =
+    LazyLock::new(|| PARSER_PROBLEMS.map(|(kind, detail)| Problem::new(kind, detail).to_json()));
+
+/// The problem body for a status the dispatcher makes itself, if it is one. Called on every
+/// response head, so a `match` on the status as before the table, its arms the rows' statuses.
+fn problem(status: u16) -> Option<&'static str> {
+    const BAD: u16 = PARSER_PROBLEMS[0].0.status_u16();
+    const TIMEOUT: u16 = PARSER_PROBLEMS[1].0.status_u16();
+    const TOO_LARGE: u16 = PARSER_PROBLEMS[2].0.status_u16();
+    let at = match status {
+        BAD => 0,
+        TIMEOUT => 1,
+        TOO_LARGE => 2,
+        _ => return None,
+    };
+    PARSER_BODIES.get(at).map(String::as_str)
 }
 
 /// Where the outgoing byte stream is.
@@ -313,18 +328,7 @@ fn judge(head: &[u8]) -> Head {
 
 /// The dispatcher's empty answer as a problem: its status line and headers, with the body's
 /// length, type and a request id.
-fn rewrite(
-    code: u16,
-    headers: &[httparse::Header<'_>],
-    (slug, title, detail): (&str, &str, &str),
-) -> Vec<u8> {
-    let body = serde_json::json!({
-        "type": format!("urn:cutover:problem:{slug}"),
-        "title": title,
-        "status": code,
-        "detail": detail,
-    })
-    .to_string();
+fn rewrite(code: u16, headers: &[httparse::Header<'_>], body: &str) -> Vec<u8> {
     let reason = StatusCode::from_u16(code)
         .ok()
         .and_then(|s| s.canonical_reason())

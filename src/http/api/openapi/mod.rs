@@ -17,7 +17,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::http::problem::ApiError;
+use crate::http::problem::{ApiError, ProblemType};
 use crate::http::state::AppState;
 
 mod served;
@@ -58,8 +58,8 @@ const PROBLEM_JSON: &str = "application/problem+json";
 )]
 pub struct ApiDoc;
 
-/// A problem answer: the body [`ApiError`]'s `error_response` writes (a `serde_json::Value`,
-/// so there is no struct to derive from; its members are described here, and an API test holds
+/// A problem answer: the body [`ApiError`]'s `error_response` writes (`http::problem::Problem`,
+/// whose extension members are flattened, so they are described here by hand; an API test holds
 /// them to a real refusal's).
 impl utoipa::PartialSchema for ApiError {
     fn schema() -> RefOr<Schema> {
@@ -75,7 +75,7 @@ impl utoipa::PartialSchema for ApiError {
                     .description(Some(
                         "`urn:cutover:problem:<slug>` (the slugs are in `docs/reference.md`).",
                     ))
-                    .examples(["urn:cutover:problem:unauthorized"]),
+                    .examples([ProblemType::Unauthorized.uri()]),
             )
             .property("title", text())
             .property(

@@ -1,17 +1,22 @@
 //! Every error a client can see, mapped in this one place to an RFC 9457 problem body with an
 //! explicit status. Internal errors are logged with their cause chain and answered opaquely.
+//! Each error names its row of the one table of problem types (`types.rs`); this file adds the
+//! instance's `detail`, extension members and headers.
+
+mod types;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+
+pub use self::types::{Problem, ProblemType, Registry};
 
 use crate::auth::AuthError;
 use crate::auth::gate::Refusal;
 use crate::auth::key_refusal::KeyClosure;
 use crate::common::{StoreError, rfc3339};
 use crate::domain::{AuthFailure, KeyId};
-use crate::ratelimit::RateLimitInfo;
+use crate::ratelimit::{RateLimitInfo, RateLimitProblem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -86,47 +91,47 @@ impl ApiError {
         }
     }
 
-    fn slug_and_title(&self) -> (&'static str, &'static str) {
+    /// The row of the table this error is answered with.
+    pub fn problem_type(&self) -> ProblemType {
         match self {
             ApiError::Auth(e) => match e.answered() {
                 // Its own type: the token is good, so the client's fix is not "sign in again".
-                AuthError::Unauthenticated(AuthFailure::CredentialMismatch) => (
-                    "credential-mismatch",
-                    "The token and the API key belong to different users",
-                ),
+                AuthError::Unauthenticated(AuthFailure::CredentialMismatch) => {
+                    ProblemType::CredentialMismatch
+                }
                 // A revoked credential is not a bad guess: its holder's fix is to sign in again
                 // (token) or to get a new key.
                 AuthError::Unauthenticated(AuthFailure::Revoked) if e.refused_key().is_some() => {
-                    ("key-revoked", "The API key was revoked")
+                    ProblemType::KeyRevoked
                 }
-                AuthError::Unauthenticated(AuthFailure::Revoked) => {
-                    ("token-revoked", "The token was revoked")
-                }
-                AuthError::Unauthenticated(_) => ("unauthorized", "Authentication required"),
-                AuthError::KeyPathDisabled { .. } => {
-                    ("api-key-disabled", "API keys are no longer accepted")
-                }
-                AuthError::KeyClosed { closure, .. } => closure_slug_and_title(closure),
-                AuthError::InsufficientScope(_) => ("insufficient-scope", "Insufficient scope"),
-                AuthError::IdpUnavailable => (
-                    "identity-provider-unavailable",
-                    "Identity provider unavailable",
-                ),
+                AuthError::Unauthenticated(AuthFailure::Revoked) => ProblemType::TokenRevoked,
+                AuthError::Unauthenticated(_) => ProblemType::Unauthorized,
+                AuthError::KeyPathDisabled { .. } => ProblemType::ApiKeyDisabled,
+                // The canary answers exactly as `deny` does: the chosen clients see what everyone
+                // will see, so their fix is the final one.
+                AuthError::KeyClosed { closure, .. } => match closure {
+                    KeyClosure::Expired { .. } => ProblemType::KeyExpired,
+                    KeyClosure::Brownout { .. } => ProblemType::KeyPathBrownout,
+                    KeyClosure::Canary => ProblemType::ApiKeyDisabled,
+                },
+                AuthError::InsufficientScope(_) => ProblemType::InsufficientScope,
+                AuthError::IdpUnavailable => ProblemType::IdentityProviderUnavailable,
                 AuthError::Unavailable(_) | AuthError::KeyRefused { .. } => {
-                    ("unavailable", "Service unavailable")
+                    ProblemType::Unavailable
                 }
             },
-            ApiError::NotFound => ("not-found", "Not found"),
-            ApiError::BadRequest(_) => ("bad-request", "Bad request"),
-            ApiError::RequestTimeout => ("request-timeout", "Request timeout"),
-            ApiError::TooManyUploads { .. } => ("too-many-uploads", "Too many uploads in progress"),
-            ApiError::PayloadTooLarge(_) => ("payload-too-large", "Upload too large"),
-            ApiError::UnsupportedMediaType(_) => {
-                ("unsupported-media-type", "Unsupported media type")
-            }
-            ApiError::RateLimited(_) => ("rate-limited", "Too many requests"),
-            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
-            ApiError::Internal(_) => ("internal", "Internal server error"),
+            ApiError::NotFound => ProblemType::NotFound,
+            ApiError::BadRequest(_) => ProblemType::BadRequest,
+            ApiError::RequestTimeout => ProblemType::RequestTimeout,
+            ApiError::TooManyUploads { .. } => ProblemType::TooManyUploads,
+            ApiError::PayloadTooLarge(_) => ProblemType::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ProblemType::UnsupportedMediaType,
+            ApiError::RateLimited(info) => match info.problem {
+                RateLimitProblem::QuotaExceeded => ProblemType::QuotaExceeded,
+                RateLimitProblem::AbnormalUsage => ProblemType::AbnormalUsageDetected,
+            },
+            ApiError::Unavailable(_) => ProblemType::Unavailable,
+            ApiError::Internal(_) => ProblemType::Internal,
         }
     }
 
@@ -181,18 +186,39 @@ impl ApiError {
             ApiError::Internal(_) => "something went wrong on our side".into(),
         }
     }
-}
 
-/// A closed key's problem type and title. The canary answers exactly as `deny` does: the chosen
-/// clients see what everyone will see, so their fix is the final one.
-fn closure_slug_and_title(closure: &KeyClosure) -> (&'static str, &'static str) {
-    match closure {
-        KeyClosure::Expired { .. } => ("key-expired", "This API key has expired"),
-        KeyClosure::Brownout { .. } => (
-            "key-path-brownout",
-            "API keys are switched off for a scheduled brownout",
-        ),
-        KeyClosure::Canary => ("api-key-disabled", "API keys are no longer accepted"),
+    /// `Retry-After`'s seconds, for a type whose row carries it: the limiter's or the upload
+    /// guard's wait, a brownout's end, else a short retry of an outage.
+    fn retry_after_secs(&self) -> u64 {
+        match self {
+            ApiError::RateLimited(info) => info.retry_after_secs,
+            ApiError::TooManyUploads { retry_after_secs } => *retry_after_secs,
+            ApiError::Auth(e) => match e.answered() {
+                AuthError::KeyClosed { closure, .. } => {
+                    closure.retry_after_secs().unwrap_or(UNAVAILABLE_RETRY_SECS)
+                }
+                _ => UNAVAILABLE_RETRY_SECS,
+            },
+            _ => UNAVAILABLE_RETRY_SECS,
+        }
+    }
+
+    /// `WWW-Authenticate` (RFC 6750 §3), for a type whose row carries it: every such row is a
+    /// refusal by the gate.
+    fn www_authenticate(&self) -> String {
+        match self {
+            ApiError::Auth(e) => match e.answered() {
+                // No credentials at all: nothing was invalid, so no error code (§3.1).
+                AuthError::Unauthenticated(AuthFailure::Missing) => {
+                    r#"Bearer realm="cutover""#.into()
+                }
+                AuthError::InsufficientScope(scope) => format!(
+                    r#"Bearer realm="cutover", error="insufficient_scope", scope="{scope}""#
+                ),
+                _ => r#"Bearer realm="cutover", error="invalid_token""#.into(),
+            },
+            _ => r#"Bearer realm="cutover", error="invalid_token""#.into(),
+        }
     }
 }
 
@@ -223,78 +249,41 @@ fn insert(res: &mut HttpResponse, name: HeaderName, value: String) {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Auth(e) => match e.answered() {
-                AuthError::Unauthenticated(_)
-                | AuthError::KeyPathDisabled { .. }
-                | AuthError::KeyClosed { .. } => StatusCode::UNAUTHORIZED,
-                AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-                AuthError::Unavailable(_)
-                | AuthError::IdpUnavailable
-                | AuthError::KeyRefused { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            },
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::TooManyUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.problem_type().status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
         if let ApiError::Internal(e) = self {
             tracing::error!(error = format!("{e:#}"), "internal error");
         }
-        let (slug, title) = self.slug_and_title();
-        let mut body = json!({
-            "type": format!("urn:cutover:problem:{slug}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": self.detail(),
-        });
-        if let Some(url) = self.migration_url() {
-            body["migration_url"] = json!(url);
-        }
+        let mut problem =
+            Problem::new(self.problem_type(), self.detail()).migration_url(self.migration_url());
         if let ApiError::RateLimited(info) = self {
-            body["type"] = json!(info.problem.type_uri());
-            body["violated-policies"] = json!([info.violated_policy]);
+            problem = problem.violated_policy(info.violated_policy);
         }
-        let mut res = HttpResponse::build(status)
-            .content_type("application/problem+json")
-            .body(body.to_string());
-        match self {
-            ApiError::Auth(e) => auth_headers(e.answered(), &mut res),
-            ApiError::RateLimited(info) => {
-                insert(
-                    &mut res,
-                    header::RETRY_AFTER,
-                    info.retry_after_secs.to_string(),
-                );
-                insert(
-                    &mut res,
-                    HeaderName::from_static("ratelimit-policy"),
-                    info.policy.clone(),
-                );
-                insert(
-                    &mut res,
-                    HeaderName::from_static("ratelimit"),
-                    info.state.clone(),
-                );
-            }
-            ApiError::TooManyUploads { retry_after_secs } => {
-                insert(&mut res, header::RETRY_AFTER, retry_after_secs.to_string())
-            }
-            ApiError::Unavailable(_) => insert(
+        let mut res = problem.into_response();
+        let kind = self.problem_type();
+        if kind.retry_after() {
+            insert(
                 &mut res,
                 header::RETRY_AFTER,
-                UNAVAILABLE_RETRY_SECS.to_string(),
-            ),
-            _ => {}
+                self.retry_after_secs().to_string(),
+            );
+        }
+        if kind.www_authenticate() {
+            insert(&mut res, header::WWW_AUTHENTICATE, self.www_authenticate());
+        }
+        if let ApiError::RateLimited(info) = self {
+            insert(
+                &mut res,
+                HeaderName::from_static("ratelimit-policy"),
+                info.policy.clone(),
+            );
+            insert(
+                &mut res,
+                HeaderName::from_static("ratelimit"),
+                info.state.clone(),
+            );
         }
         if let Some(url) = self.migration_url() {
             insert(
@@ -304,37 +293,6 @@ impl ResponseError for ApiError {
             );
         }
         res
-    }
-}
-
-/// `WWW-Authenticate` (RFC 6750 §3) and `Retry-After` of a refusal by the gate.
-fn auth_headers(e: &AuthError, res: &mut HttpResponse) {
-    match e {
-        AuthError::Unauthenticated(AuthFailure::Missing) => insert(
-            res,
-            header::WWW_AUTHENTICATE,
-            r#"Bearer realm="cutover""#.into(),
-        ),
-        AuthError::Unauthenticated(_)
-        | AuthError::KeyPathDisabled { .. }
-        | AuthError::KeyClosed { .. } => insert(
-            res,
-            header::WWW_AUTHENTICATE,
-            r#"Bearer realm="cutover", error="invalid_token""#.into(),
-        ),
-        AuthError::InsufficientScope(scope) => insert(
-            res,
-            header::WWW_AUTHENTICATE,
-            format!(r#"Bearer realm="cutover", error="insufficient_scope", scope="{scope}""#),
-        ),
-        AuthError::Unavailable(_) | AuthError::IdpUnavailable | AuthError::KeyRefused { .. } => {
-            insert(res, header::RETRY_AFTER, UNAVAILABLE_RETRY_SECS.to_string())
-        }
-    }
-    if let AuthError::KeyClosed { closure, .. } = e
-        && let Some(secs) = closure.retry_after_secs()
-    {
-        insert(res, header::RETRY_AFTER, secs.to_string());
     }
 }
 
@@ -384,3 +342,9 @@ mod attribution_tests {
         assert_eq!(body(a), body(b));
     }
 }
+
+#[cfg(test)]
+mod reference_tests;
+
+#[cfg(test)]
+mod row_tests;
