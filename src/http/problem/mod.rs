@@ -137,40 +137,7 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
-            ApiError::Auth(e) => match e.answered() {
-                // Never say which check failed: that is for the log.
-                AuthError::Unauthenticated(AuthFailure::Missing) => {
-                    "send a bearer token in Authorization".into()
-                }
-                AuthError::Unauthenticated(AuthFailure::CredentialMismatch) => {
-                    "the X-API-KEY sent with this token is another user's; send the token alone"
-                        .into()
-                }
-                AuthError::Unauthenticated(AuthFailure::Revoked) if e.refused_key().is_some() => {
-                    "this X-API-KEY was revoked; ask for a new key or sign in with Cognito".into()
-                }
-                AuthError::Unauthenticated(AuthFailure::Revoked) => {
-                    "this token was revoked (a sign-out or an operator's revocation); sign in again"
-                        .into()
-                }
-                AuthError::Unauthenticated(_) => "the credentials were not accepted".into(),
-                AuthError::KeyPathDisabled { migration_url } => match migration_url {
-                    Some(url) => {
-                        format!("X-API-KEY is switched off; sign in with Cognito instead: {url}")
-                    }
-                    None => "X-API-KEY is switched off; sign in with Cognito instead".into(),
-                },
-                AuthError::KeyClosed {
-                    closure,
-                    migration_url,
-                } => closure_detail(closure, migration_url.as_deref()),
-                AuthError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
-                AuthError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
-                AuthError::IdpUnavailable => "the identity provider's signing keys cannot be \
-                                              fetched now; retry shortly"
-                    .into(),
-                AuthError::KeyRefused { .. } => unreachable!("answered() unwraps attributions"),
-            },
+            ApiError::Auth(e) => auth_detail(e),
             ApiError::NotFound => "no such resource".into(),
             ApiError::BadRequest(why) => why.clone(),
             ApiError::RequestTimeout => "the request body sent nothing for too long".into(),
@@ -307,6 +274,43 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => ApiError::Internal(anyhow::anyhow!("unexpected conflict")),
             StoreError::Other(e) => ApiError::Internal(e),
         }
+    }
+}
+
+/// An authentication refusal's `detail`: what to do next, never which check failed (that is for
+/// the log). An attributed refusal reads as the refusal it wraps.
+fn auth_detail(e: &AuthError) -> String {
+    match e {
+        // Never say which check failed: that is for the log.
+        AuthError::Unauthenticated(AuthFailure::Missing) => {
+            "send a bearer token in Authorization".into()
+        }
+        AuthError::Unauthenticated(AuthFailure::CredentialMismatch) => {
+            "the X-API-KEY sent with this token is another user's; send the token alone".into()
+        }
+        AuthError::Unauthenticated(AuthFailure::Revoked) if e.refused_key().is_some() => {
+            "this X-API-KEY was revoked; ask for a new key or sign in with Cognito".into()
+        }
+        AuthError::Unauthenticated(AuthFailure::Revoked) => {
+            "this token was revoked (a sign-out or an operator's revocation); sign in again".into()
+        }
+        AuthError::Unauthenticated(_) => "the credentials were not accepted".into(),
+        AuthError::KeyPathDisabled { migration_url } => match migration_url {
+            Some(url) => {
+                format!("X-API-KEY is switched off; sign in with Cognito instead: {url}")
+            }
+            None => "X-API-KEY is switched off; sign in with Cognito instead".into(),
+        },
+        AuthError::KeyClosed {
+            closure,
+            migration_url,
+        } => closure_detail(closure, migration_url.as_deref()),
+        AuthError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
+        AuthError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
+        AuthError::IdpUnavailable => "the identity provider's signing keys cannot be \
+                                      fetched now; retry shortly"
+            .into(),
+        AuthError::KeyRefused { inner, .. } => auth_detail(inner),
     }
 }
 
