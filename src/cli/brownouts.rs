@@ -9,6 +9,7 @@ use clap::Subcommand;
 use jiff::Timestamp;
 
 use super::Format;
+use super::stdout::outln;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::common::rfc3339;
@@ -85,9 +86,12 @@ async fn check_keys(backends: &Backends, keys: &[KeyId]) -> anyhow::Result<()> {
 }
 
 fn print_windows(windows: &[Window], now: Timestamp) {
-    println!(
+    outln!(
         "{:<18} {:<10} {:<21} {:<21} KEYS",
-        "ID", "STATE", "START", "END"
+        "ID",
+        "STATE",
+        "START",
+        "END"
     );
     for w in windows {
         let keys = if w.keys.is_empty() {
@@ -99,7 +103,7 @@ fn print_windows(windows: &[Window], now: Timestamp) {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        println!(
+        outln!(
             "{:<18} {:<10} {:<21} {:<21} {keys}",
             w.id,
             w.state(now),
@@ -134,12 +138,12 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
                 rfc3339(window.start),
                 rfc3339(window.end)
             );
-            println!("{}", window.id);
+            outln!("{}", window.id);
         }
         BrownoutsCommand::List { format } => {
             let doc: Brownouts = control::read(store, Document::Brownouts).await?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&doc)?),
                 Format::Text => print_windows(&doc.windows, now),
             }
         }

@@ -23,6 +23,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::stdout::outln;
 use crate::auth::api_key::manage::{self, OwnerChange};
 use crate::backends::Backends;
 use crate::common::StoreError;
@@ -37,18 +38,84 @@ const BATCH: u32 = 100;
 /// Added to the control poll before the originals go: a poll under way, an upload under way.
 pub const MARGIN_SECS: u64 = 2;
 
-/// Whom the key goes to, as the command line named it.
-#[derive(Debug, Clone, Copy)]
-pub enum NewOwner<'a> {
-    /// `--owner SUB`: a Cognito user.
-    User(&'a str),
-    /// `--client ID`: a machine client, `client:<ID>`.
-    Client(&'a str),
+/// `cutover keys link`'s options.
+#[derive(clap::Args)]
+pub struct LinkArgs {
+    /// The key id to link.
+    #[arg(long)]
+    id: KeyId,
+    #[command(flatten)]
+    pub(super) to: NewOwner,
+    /// Print what would change (owner, number of uploads) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seconds to wait, once the link is published, for every instance's control poll
+    /// before removing the originals; default CUTOVER_CONTROL_POLL_SECS + 2 from when the
+    /// key was linked; 0: remove at once.
+    #[arg(long)]
+    wait: Option<u64>,
 }
 
-impl NewOwner<'_> {
+/// Whom the key goes to, as the command line named it: exactly one of `--owner` and `--client`.
+#[derive(Debug, Clone)]
+pub enum NewOwner {
+    /// `--owner SUB`: a Cognito user.
+    User(String),
+    /// `--client ID`: a machine client, `client:<ID>`.
+    Client(String),
+}
+
+/// The two flags as clap declares them; read into [`NewOwner`] only.
+#[derive(clap::Args)]
+#[group(id = "to", required = true, multiple = false)]
+struct NewOwnerFlags {
+    /// The Cognito sub that becomes the key's owner and receives its uploads.
+    #[arg(long)]
+    owner: Option<String>,
+    /// The app client id (client-credentials grant) that becomes the key's owner, as
+    /// `client:<id>`, and receives its uploads.
+    #[arg(long)]
+    client: Option<String>,
+}
+
+impl clap::FromArgMatches for NewOwner {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        match NewOwnerFlags::from_arg_matches(matches)? {
+            NewOwnerFlags {
+                owner: Some(sub),
+                client: None,
+            } => Ok(NewOwner::User(sub)),
+            NewOwnerFlags {
+                owner: None,
+                client: Some(client),
+            } => Ok(NewOwner::Client(client)),
+            // The group refuses both and neither first, with clap's usual message.
+            _ => Err(clap::Error::raw(
+                clap::error::ErrorKind::ArgumentConflict,
+                "give exactly one of --owner and --client\n",
+            )),
+        }
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for NewOwner {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        NewOwnerFlags::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        NewOwnerFlags::augment_args_for_update(cmd)
+    }
+}
+
+impl NewOwner {
     /// The principal, or why the text names none; checked before any store is opened.
-    fn principal(self) -> anyhow::Result<PrincipalId> {
+    fn principal(&self) -> anyhow::Result<PrincipalId> {
         match self {
             NewOwner::User(sub) => {
                 // A bare `sub`, or another issuer's user as `ns:<namespace>/<sub>`.
@@ -71,13 +138,14 @@ impl NewOwner<'_> {
     }
 }
 
-pub async fn run(
-    settings: Settings,
-    id: &KeyId,
-    to: NewOwner<'_>,
-    dry_run: bool,
-    wait: Option<u64>,
-) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, args: LinkArgs) -> anyhow::Result<()> {
+    let LinkArgs {
+        id,
+        to,
+        dry_run,
+        wait,
+    } = args;
+    let id = &id;
     let owner = to.principal()?;
     let backends = Backends::build(&settings).await?;
     let (keys, control) = (backends.keys.as_ref(), backends.control.as_ref());
@@ -102,7 +170,7 @@ pub async fn run(
             None => format!("owner would be set to {owner}"),
         };
         eprintln!("dry run: nothing changed");
-        println!("key {id}: {owner_line}; {count} uploads would move from {from} to {owner}");
+        outln!("key {id}: {owner_line}; {count} uploads would move from {from} to {owner}");
         return Ok(());
     }
 
@@ -139,10 +207,10 @@ pub async fn run(
     eprintln!("copied {late} uploads taken under {from} meanwhile");
     let removed = remove_copied(store, &from, &owner, &copied).await?;
     for photo in &removed {
-        println!("moved {photo}");
+        outln!("moved {photo}");
     }
     eprintln!("removed {} originals under {from}", removed.len());
-    println!("moved {} uploads from {from} to {owner}", removed.len());
+    outln!("moved {} uploads from {from} to {owner}", removed.len());
     Ok(())
 }
 
@@ -241,23 +309,23 @@ mod tests {
 
     #[test]
     fn the_new_owner_is_a_user_or_a_client_and_never_one_for_the_other() {
-        let user = NewOwner::User("alice").principal().unwrap();
+        let user = NewOwner::User("alice".into()).principal().unwrap();
         assert_eq!(user, PrincipalId::from_sub("alice").unwrap());
-        let client = NewOwner::Client("partner-cron").principal().unwrap();
+        let client = NewOwner::Client("partner-cron".into()).principal().unwrap();
         assert_eq!(client.as_str(), "client:partner-cron");
-        let err = NewOwner::User("client:partner-cron")
+        let err = NewOwner::User("client:partner-cron".into())
             .principal()
             .unwrap_err();
         assert!(err.to_string().contains("--client partner-cron"), "{err}");
         for bad in ["", "a b", "client:partner-cron", "x/y"] {
-            let err = NewOwner::Client(bad).principal().unwrap_err();
+            let err = NewOwner::Client(bad.into()).principal().unwrap_err();
             assert!(err.to_string().contains("not a usable client id"), "{err}");
         }
-        assert!(NewOwner::User("apikey:legacy").principal().is_err());
-        let other_pool = NewOwner::User("ns:eu/alice").principal().unwrap();
+        assert!(NewOwner::User("apikey:legacy".into()).principal().is_err());
+        let other_pool = NewOwner::User("ns:eu/alice".into()).principal().unwrap();
         assert_eq!(other_pool.as_str(), "ns:eu/alice");
         for bad in ["ns:eu/client:cron", "ns:eu", "ns:EU/alice"] {
-            assert!(NewOwner::User(bad).principal().is_err(), "{bad}");
+            assert!(NewOwner::User(bad.into()).principal().is_err(), "{bad}");
         }
     }
 
