@@ -106,7 +106,9 @@ fn one_of_several_flags_is_parsed_into_the_variant_it_names() {
     };
     assert!(matches!(&token.subject, Subject::Client(c) if c == "cron"));
     let Command::Keys(keys::KeysCommand::Link(link)) =
-        parse(&["keys", "link", "--id", "k", "--owner", "alice"]).unwrap().command
+        parse(&["keys", "link", "--id", "k", "--owner", "alice"])
+            .unwrap()
+            .command
     else {
         panic!("keys link");
     };

@@ -56,11 +56,18 @@ fn a_command_run_away_from_the_data_refuses_the_default_and_a_named_dir_is_creat
             "{args:?}: {stderr}"
         );
         assert!(out.stdout.is_empty(), "{args:?}");
-        assert!(!elsewhere.path().join("data").exists(), "{args:?} made ./data");
+        assert!(
+            !elsewhere.path().join("data").exists(),
+            "{args:?} made ./data"
+        );
     }
     let named = elsewhere.path().join("named");
     let out = run(&["fallback", "get"], Some(&named));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "allow");
     assert!(named.is_dir(), "a named data dir is created");
 }
