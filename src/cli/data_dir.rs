@@ -6,21 +6,23 @@
 //! the TOML file is the operator's choice and may still be created (scripts do so before the
 //! first `serve`).
 //!
-//! What reads the data dir: the embedded stores (`CUTOVER_STORAGE=local`), the key file
-//! (`CUTOVER_API_KEY_SOURCE=file`), and for `token` and `dev-clients` the dev issuer's key and
-//! clients. On the AWS backends with Secrets Manager, the other commands read no data dir and
-//! nothing changes for them.
+//! What reads the data dir ([`Reads`]): the embedded stores (`CUTOVER_STORAGE=local`), the key
+//! file (`CUTOVER_API_KEYS_SOURCE=file`) for the commands that read keys, and for `token` and
+//! `dev-clients` the dev issuer's key and clients (with the dev issuer). On the AWS backends
+//! with Secrets Manager, the other commands read no data dir and nothing changes for them.
 
 use anyhow::bail;
 
 use crate::config::{KeySourceSettings, Settings, StorageSettings};
 
-/// Which part of the data dir a command reads besides the stores.
+/// What of the data dir a command reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reads {
-    /// The stores and the key source.
+    /// The stores: the embedded ones live there.
     Stores,
-    /// The dev issuer's key and clients too (`token`, `dev-clients`).
+    /// The stores and the key source: the key file lives there too.
+    Keys,
+    /// The dev issuer's key and clients only (`token`, `dev-clients`).
     DevIssuer,
 }
 
@@ -34,9 +36,13 @@ pub fn check(settings: &Settings, reads: Reads) -> anyhow::Result<()> {
 
 /// Why the command must not run on this data dir (`exists`: whether it does), if it must not.
 fn refusal(settings: &Settings, reads: Reads, exists: bool) -> Option<String> {
-    let uses = settings.storage == StorageSettings::Local
-        || settings.api_keys.source == KeySourceSettings::File
-        || (reads == Reads::DevIssuer && settings.dev_issuer());
+    let local = settings.storage == StorageSettings::Local;
+    let uses = match reads {
+        Reads::Stores => local,
+        Reads::Keys => local || settings.api_keys.source == KeySourceSettings::File,
+        // With another issuer, the command refuses for that reason first.
+        Reads::DevIssuer => settings.dev_issuer(),
+    };
     (uses && !exists && !settings.data_dir_named).then(|| {
         format!(
             "no data directory at {} (the default, relative to the current directory): run \
@@ -67,15 +73,31 @@ mod tests {
         // Named: created, as scripts expect before the first `serve`.
         let named = settings(&[("data_dir", "/var/lib/cutover")]);
         assert_eq!(refusal(&named, Reads::DevIssuer, false), None);
-        // On AWS with Secrets Manager, only the dev issuer's commands read it.
-        let aws = settings(&[
+        // On AWS, the key file is read by the commands that read keys, and the dev issuer's
+        // files by its own commands.
+        let aws = [
             ("storage", "aws"),
             ("s3_bucket", "b"),
             ("dynamodb_table", "t"),
+        ];
+        let file_keys = settings(&aws);
+        assert_eq!(refusal(&file_keys, Reads::Stores, false), None);
+        assert!(refusal(&file_keys, Reads::Keys, false).is_some());
+        assert!(refusal(&file_keys, Reads::DevIssuer, false).is_some());
+        let secrets_manager = [
             ("api_keys_source", "secretsmanager"),
             ("api_keys_secret_id", "s"),
-        ]);
-        assert_eq!(refusal(&aws, Reads::Stores, false), None);
-        assert!(refusal(&aws, Reads::DevIssuer, false).is_some());
+        ];
+        let cloud = settings(&[&aws[..], &secrets_manager].concat());
+        assert_eq!(refusal(&cloud, Reads::Keys, false), None);
+        // Another issuer: `token` says it is the wrong issuer, not that a directory is missing.
+        let issuer = [
+            (
+                "jwt_issuer",
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",
+            ),
+            ("jwt_client_ids", "c"),
+        ];
+        assert_eq!(refusal(&settings(&issuer), Reads::DevIssuer, false), None);
     }
 }

@@ -54,6 +54,13 @@ impl From<Mode> for FallbackMode {
     }
 }
 
+impl FallbackCommand {
+    /// Whether it reads the key source (the canary checks its exceptions are known keys).
+    pub fn reads_keys(&self) -> bool {
+        matches!(self, FallbackCommand::Canary { .. })
+    }
+}
+
 pub async fn run(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()> {
     let backends = Backends::build(&settings).await?;
     match cmd {

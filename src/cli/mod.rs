@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Settings;
-use data_dir::Reads;
+use data_dir::Reads::{self, DevIssuer, Keys, Stores};
 
 mod brownouts;
 mod canary;
@@ -139,24 +139,22 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve => serve::run(Settings::load()?).await?,
         Command::Healthcheck => healthcheck::run(&Settings::load()?).await?,
         Command::Openapi => openapi::run(&Settings::load()?)?,
-        Command::Readiness(args) => return readiness::run(&stored()?, args).await,
-        Command::Token(args) => token::run(&reading(Reads::DevIssuer)?, args)?,
-        Command::DevClients(cmd) => dev_clients::run(&reading(Reads::DevIssuer)?, cmd)?,
-        Command::Keys(cmd) => keys::run(stored()?, cmd).await?,
-        Command::Fallback(cmd) => fallback::run(stored()?, cmd).await?,
-        Command::Brownouts(cmd) => brownouts::run(stored()?, cmd).await?,
-        Command::Revoke(args) => revoke::revoke(stored()?, args).await?,
-        Command::Revocations(cmd) => revoke::run(stored()?, cmd).await?,
-        Command::Orphans(args) => orphans::run(stored()?, args).await?,
-        Command::Clients(args) => clients::run(stored()?, args).await?,
-        Command::Dashboard(cmd) => dashboard::run(&stored()?, cmd).await?,
+        Command::Readiness(args) => return readiness::run(&reading(Keys)?, args).await,
+        Command::Token(args) => token::run(&reading(DevIssuer)?, args)?,
+        Command::DevClients(cmd) => dev_clients::run(&reading(DevIssuer)?, cmd)?,
+        Command::Keys(cmd) => keys::run(reading(Keys)?, cmd).await?,
+        Command::Fallback(cmd) => {
+            let reads = if cmd.reads_keys() { Keys } else { Stores };
+            fallback::run(reading(reads)?, cmd).await?
+        }
+        Command::Brownouts(cmd) => brownouts::run(reading(Keys)?, cmd).await?,
+        Command::Revoke(args) => revoke::revoke(reading(Stores)?, args).await?,
+        Command::Revocations(cmd) => revoke::run(reading(Stores)?, cmd).await?,
+        Command::Orphans(args) => orphans::run(reading(Stores)?, args).await?,
+        Command::Clients(args) => clients::run(reading(Keys)?, args).await?,
+        Command::Dashboard(cmd) => dashboard::run(&reading(Stores)?, cmd).await?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The settings of a command that reads the stores `serve` keeps.
-fn stored() -> anyhow::Result<Settings> {
-    reading(Reads::Stores)
 }
 
 /// The settings of a command that reads `reads`: run from another directory, it must not read
