@@ -7,14 +7,17 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Subcommand;
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 use super::Format;
+use super::stdout::outln;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::common::rfc3339;
 use crate::config::Settings;
-use crate::control::brownout::{parse_date, parse_duration};
-use crate::control::{self, Brownouts, ControlError, Document, Window, plan};
+use crate::control::brownout::parse_duration;
+use crate::control::plan::{self, PlanDate};
+use crate::control::{self, Brownouts, ControlError, Document, Window};
 use crate::domain::KeyId;
 
 #[derive(Subcommand)]
@@ -45,13 +48,14 @@ pub enum BrownoutsCommand {
     /// Propose escalating windows (1 h, 3 h, 12 h, 24 h, 48 h) over a period, each opening at
     /// 10:00 on a working day of --tz; stores them only with --apply.
     Plan {
-        /// The period's start: YYYY-MM-DD (UTC midnight) or an RFC 3339 date-time.
-        #[arg(long, value_parser = parse_date)]
-        from: Timestamp,
+        /// The period's start: YYYY-MM-DD (midnight in --tz) or an RFC 3339 date-time.
+        #[arg(long, value_parser = PlanDate::parse)]
+        from: PlanDate,
         /// The period's end, same forms; every window ends by then.
-        #[arg(long, value_parser = parse_date)]
-        until: Timestamp,
-        /// The operators' IANA time zone: windows open on its working hours.
+        #[arg(long, value_parser = PlanDate::parse)]
+        until: PlanDate,
+        /// The operators' IANA time zone: windows open on its working hours, and are printed in
+        /// it.
         #[arg(long, default_value = "UTC")]
         tz: String,
         /// Refuse only this key id in the planned windows (repeat for several).
@@ -84,10 +88,23 @@ async fn check_keys(backends: &Backends, keys: &[KeyId]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_windows(windows: &[Window], now: Timestamp) {
-    println!(
-        "{:<18} {:<10} {:<21} {:<21} KEYS",
-        "ID", "STATE", "START", "END"
+/// The windows as a table: times in UTC, or in `zone` (a plan, in the operators' zone); ids
+/// only of stored windows (a plan not applied has none yet).
+fn print_windows(windows: &[Window], now: Timestamp, zone: Option<&TimeZone>, stored: bool) {
+    let time = |t: Timestamp| match zone {
+        Some(tz) => t
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+        None => rfc3339(t),
+    };
+    let width = if zone.is_some() { 25 } else { 21 };
+    outln!(
+        "{:<18} {:<10} {:<width$} {:<width$} KEYS",
+        "ID",
+        "STATE",
+        "START",
+        "END"
     );
     for w in windows {
         let keys = if w.keys.is_empty() {
@@ -99,12 +116,12 @@ fn print_windows(windows: &[Window], now: Timestamp) {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        println!(
-            "{:<18} {:<10} {:<21} {:<21} {keys}",
-            w.id,
+        outln!(
+            "{:<18} {:<10} {:<width$} {:<width$} {keys}",
+            if stored { w.id.as_str() } else { "-" },
             w.state(now),
-            rfc3339(w.start),
-            rfc3339(w.end)
+            time(w.start),
+            time(w.end)
         );
     }
 }
@@ -134,13 +151,13 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
                 rfc3339(window.start),
                 rfc3339(window.end)
             );
-            println!("{}", window.id);
+            outln!("{}", window.id);
         }
         BrownoutsCommand::List { format } => {
             let doc: Brownouts = control::read(store, Document::Brownouts).await?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
-                Format::Text => print_windows(&doc.windows, now),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&doc)?),
+                Format::Text => print_windows(&doc.windows, now, None, true),
             }
         }
         BrownoutsCommand::Remove { id } => {
@@ -165,8 +182,9 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
         } => {
             let zone = plan::time_zone(&tz)?;
             check_keys(&backends, &keys).await?;
+            let (from, until) = (from.resolve(&zone)?, until.resolve(&zone)?);
             let windows = plan::plan(from, until, &zone, &keys)?;
-            print_windows(&windows, now);
+            print_windows(&windows, now, Some(&zone), apply);
             if !apply {
                 eprintln!("nothing stored; run again with --apply to schedule these windows");
                 return Ok(());

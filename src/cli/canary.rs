@@ -3,6 +3,7 @@
 
 use anyhow::bail;
 
+use super::stdout::outln;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::config::Settings;
@@ -51,6 +52,6 @@ pub async fn run(
             }
         );
     }
-    println!("{}", canary.percent());
+    outln!("{}", canary.percent());
     Ok(())
 }

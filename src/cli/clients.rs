@@ -3,10 +3,21 @@
 
 use clap::ValueEnum;
 
+use super::stdout::{out, outln};
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::config::Settings;
 use crate::report::{MigrationReport, render};
+
+#[derive(clap::Args)]
+pub struct ClientsArgs {
+    /// The window, in days (the ledger keeps CUTOVER_LEDGER_DAYS).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    days: u64,
+    /// Output: a table for people, CSV for a spreadsheet, or JSON for scripts.
+    #[arg(long, value_enum, default_value_t = ClientsFormat::Table)]
+    format: ClientsFormat,
+}
 
 /// How `cutover clients` prints the list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -38,13 +49,14 @@ pub async fn report(
     .await?)
 }
 
-pub async fn run(settings: Settings, days: u64, format: ClientsFormat) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, args: ClientsArgs) -> anyhow::Result<()> {
+    let ClientsArgs { days, format } = args;
     let backends = Backends::build(&settings).await?;
     let list = report(&settings, &backends, days).await?.clients;
     match format {
-        ClientsFormat::Table => print!("{}", render::table(&list)),
-        ClientsFormat::Csv => print!("{}", render::csv(&list)?),
-        ClientsFormat::Json => println!("{}", render::json(&list)?),
+        ClientsFormat::Table => out!("{}", render::table(&list)),
+        ClientsFormat::Csv => out!("{}", render::csv(&list)?),
+        ClientsFormat::Json => outln!("{}", render::json(&list)?),
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use clap::Subcommand;
 
+use super::stdout::outln;
 use crate::config::Settings;
 use crate::dev_issuer::clients::{DevClients, NewClient, parse_id};
 
@@ -117,7 +118,7 @@ pub fn run(settings: &Settings, cmd: DevClientsCommand) -> anyhow::Result<()> {
                 client.fingerprint(),
                 store.describe()
             );
-            println!("{secret}");
+            outln!("{secret}");
         }
         DevClientsCommand::Rotate { id } => {
             let (client, secret) = store.rotate(&id)?;
@@ -126,7 +127,7 @@ pub fn run(settings: &Settings, cmd: DevClientsCommand) -> anyhow::Result<()> {
                 client.id,
                 client.fingerprint()
             );
-            println!("{secret}");
+            outln!("{secret}");
         }
         DevClientsCommand::Remove { id } => {
             store.remove(&id)?;
@@ -135,12 +136,14 @@ pub fn run(settings: &Settings, cmd: DevClientsCommand) -> anyhow::Result<()> {
             );
         }
         DevClientsCommand::List => {
-            println!(
+            outln!(
                 "{:<24} {:<22} {:<16} SCOPES",
-                "ID", "FINGERPRINT", "QUOTA (RPM/BURST)"
+                "ID",
+                "FINGERPRINT",
+                "QUOTA (RPM/BURST)"
             );
             for c in store.list()? {
-                println!(
+                outln!(
                     "{:<24} {:<22} {:<16} {}",
                     c.id,
                     c.fingerprint(),

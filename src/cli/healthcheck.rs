@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use super::stdout::outln;
 use crate::config::Settings;
 
 /// Shorter than the image's `HEALTHCHECK --timeout`, so a hung server reads as a failed check.
@@ -22,7 +23,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("GET {url}"))?;
     anyhow::ensure!(res.status().is_success(), "GET {url}: {}", res.status());
-    println!("ok");
+    outln!("ok");
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 
+use super::stdout::outln;
 use crate::auth::api_key::KeySource;
 use crate::auth::api_key::manage::{self, KeyUpdate, Quota};
 use crate::config::Settings;
@@ -50,6 +51,6 @@ pub async fn run(settings: &Settings, source: &dyn KeySource, args: SetArgs) -> 
         show(entry.dates.deprecation),
         show(entry.dates.sunset)
     );
-    println!("{}", args.id);
+    outln!("{}", args.id);
     Ok(())
 }

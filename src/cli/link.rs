@@ -14,41 +14,104 @@
 //! 3. after the control poll (and a margin for an upload under way), what an instance not yet
 //!    switched uploaded under `apikey:<id>` meanwhile is copied too, then the originals go.
 //!
-//! Rows are keyed by owner and photo id on both backends and objects by photo id alone, so a
-//! copy is a second row naming the same object and no byte moves. Every step is idempotent: a
-//! copy already there is skipped, a link already published is kept (with its time, so a rerun
-//! waits only what is left of the poll), an original is removed only once its copy exists. A
-//! crash at any point is finished by running the command again.
+//! The copies and removals are `storage::moves` (a copy is a second row naming the same object:
+//! no byte moves). Every step is idempotent: a copy already there is skipped, a link already
+//! published is kept (with its time, so a rerun waits only what is left of the poll), an
+//! original is removed only once its copy exists. A crash at any point is finished by running
+//! the command again.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::stdout::outln;
 use crate::auth::api_key::manage::{self, OwnerChange};
 use crate::backends::Backends;
-use crate::common::StoreError;
 use crate::config::Settings;
 use crate::control::links::{self, CarriedQuota, LinkChange};
-use crate::domain::{CLIENT_PREFIX, KeyId, Photo, PhotoId, PrincipalId, PrincipalKind};
-use crate::storage::MetadataStore;
-
-/// Items read per store call: a SQLite query or a DynamoDB page.
-const BATCH: u32 = 100;
+use crate::domain::{CLIENT_PREFIX, KeyId, PrincipalId, PrincipalKind};
+use crate::storage::moves::{copy_all, count, remove_copied};
 
 /// Added to the control poll before the originals go: a poll under way, an upload under way.
 pub const MARGIN_SECS: u64 = 2;
 
-/// Whom the key goes to, as the command line named it.
-#[derive(Debug, Clone, Copy)]
-pub enum NewOwner<'a> {
-    /// `--owner SUB`: a Cognito user.
-    User(&'a str),
-    /// `--client ID`: a machine client, `client:<ID>`.
-    Client(&'a str),
+/// `cutover keys link`'s options.
+#[derive(clap::Args)]
+pub struct LinkArgs {
+    /// The key id to link.
+    #[arg(long)]
+    id: KeyId,
+    #[command(flatten)]
+    pub(super) to: NewOwner,
+    /// Print what would change (owner, number of uploads) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seconds to wait, once the link is published, for every instance's control poll
+    /// before removing the originals; default CUTOVER_CONTROL_POLL_SECS + 2 from when the
+    /// key was linked; 0: remove at once.
+    #[arg(long)]
+    wait: Option<u64>,
 }
 
-impl NewOwner<'_> {
+/// Whom the key goes to, as the command line named it: exactly one of `--owner` and `--client`.
+#[derive(Debug, Clone)]
+pub enum NewOwner {
+    /// `--owner SUB`: a Cognito user.
+    User(String),
+    /// `--client ID`: a machine client, `client:<ID>`.
+    Client(String),
+}
+
+/// The two flags as clap declares them; read into [`NewOwner`] only.
+#[derive(clap::Args)]
+#[group(id = "to", required = true, multiple = false)]
+struct NewOwnerFlags {
+    /// The Cognito sub that becomes the key's owner and receives its uploads.
+    #[arg(long)]
+    owner: Option<String>,
+    /// The app client id (client-credentials grant) that becomes the key's owner, as
+    /// `client:<id>`, and receives its uploads.
+    #[arg(long)]
+    client: Option<String>,
+}
+
+impl clap::FromArgMatches for NewOwner {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        match NewOwnerFlags::from_arg_matches(matches)? {
+            NewOwnerFlags {
+                owner: Some(sub),
+                client: None,
+            } => Ok(NewOwner::User(sub)),
+            NewOwnerFlags {
+                owner: None,
+                client: Some(client),
+            } => Ok(NewOwner::Client(client)),
+            // The group refuses both and neither first, with clap's usual message.
+            _ => Err(clap::Error::raw(
+                clap::error::ErrorKind::ArgumentConflict,
+                "give exactly one of --owner and --client\n",
+            )),
+        }
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for NewOwner {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        NewOwnerFlags::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        NewOwnerFlags::augment_args_for_update(cmd)
+    }
+}
+
+impl NewOwner {
     /// The principal, or why the text names none; checked before any store is opened.
-    fn principal(self) -> anyhow::Result<PrincipalId> {
+    fn principal(&self) -> anyhow::Result<PrincipalId> {
         match self {
             NewOwner::User(sub) => {
                 // A bare `sub`, or another issuer's user as `ns:<namespace>/<sub>`.
@@ -71,13 +134,14 @@ impl NewOwner<'_> {
     }
 }
 
-pub async fn run(
-    settings: Settings,
-    id: &KeyId,
-    to: NewOwner<'_>,
-    dry_run: bool,
-    wait: Option<u64>,
-) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, args: LinkArgs) -> anyhow::Result<()> {
+    let LinkArgs {
+        id,
+        to,
+        dry_run,
+        wait,
+    } = args;
+    let id = &id;
     let owner = to.principal()?;
     let backends = Backends::build(&settings).await?;
     let (keys, control) = (backends.keys.as_ref(), backends.control.as_ref());
@@ -102,7 +166,7 @@ pub async fn run(
             None => format!("owner would be set to {owner}"),
         };
         eprintln!("dry run: nothing changed");
-        println!("key {id}: {owner_line}; {count} uploads would move from {from} to {owner}");
+        outln!("key {id}: {owner_line}; {count} uploads would move from {from} to {owner}");
         return Ok(());
     }
 
@@ -139,180 +203,36 @@ pub async fn run(
     eprintln!("copied {late} uploads taken under {from} meanwhile");
     let removed = remove_copied(store, &from, &owner, &copied).await?;
     for photo in &removed {
-        println!("moved {photo}");
+        outln!("moved {photo}");
     }
     eprintln!("removed {} originals under {from}", removed.len());
-    println!("moved {} uploads from {from} to {owner}", removed.len());
+    outln!("moved {} uploads from {from} to {owner}", removed.len());
     Ok(())
-}
-
-/// Every item of `from`, page by page, oldest last (the list's order).
-async fn all_of(store: &dyn MetadataStore, from: &PrincipalId) -> Result<Vec<Photo>, StoreError> {
-    let (mut items, mut before) = (Vec::new(), None);
-    loop {
-        let page = store.list(from, BATCH, before).await?;
-        before = page.items.last().filter(|_| page.more).map(|p| p.id);
-        items.extend(page.items);
-        if before.is_none() {
-            return Ok(items);
-        }
-    }
-}
-
-/// Writes `photo` under `to` unless it is there already; whether this call wrote it.
-async fn copy_one(
-    store: &dyn MetadataStore,
-    photo: &Photo,
-    to: &PrincipalId,
-) -> Result<bool, StoreError> {
-    let copy = Photo {
-        owner: to.clone(),
-        ..photo.clone()
-    };
-    match store.insert(&copy).await {
-        Ok(()) => Ok(true),
-        // Ids are fresh ULIDs: the id under `to` is this photo's copy, from an earlier pass.
-        Err(StoreError::Conflict) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// Copies every item of `from` that `to` does not have, except the ones this run copied
-/// already (a copy gone since was deleted by the owner, object and all: it must not come back),
-/// and adds the ids it copied to `copied`; how many.
-async fn copy_all(
-    store: &dyn MetadataStore,
-    from: &PrincipalId,
-    to: &PrincipalId,
-    copied: &mut HashSet<PhotoId>,
-) -> anyhow::Result<usize> {
-    let mut n = 0;
-    for photo in all_of(store, from).await? {
-        if !copied.contains(&photo.id) && copy_one(store, &photo, to).await? {
-            copied.insert(photo.id);
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
-/// Removes the originals under `from` whose copy `to` has, and the ones this run copied whose
-/// copy is gone (the owner deleted it, with its object, meanwhile). An item with no copy that
-/// this run did not copy (one uploaded since the last pass) is copied first: an original never
-/// goes before its copy exists.
-async fn remove_copied(
-    store: &dyn MetadataStore,
-    from: &PrincipalId,
-    to: &PrincipalId,
-    copied: &HashSet<PhotoId>,
-) -> anyhow::Result<Vec<PhotoId>> {
-    let mut removed = Vec::new();
-    for photo in all_of(store, from).await? {
-        if !copied.contains(&photo.id) && store.get(to, photo.id).await?.is_none() {
-            copy_one(store, &photo, to).await?;
-        }
-        if store.delete(from, photo.id).await? {
-            removed.push(photo.id);
-        }
-    }
-    Ok(removed)
-}
-
-/// How many items `owner` has, read page by page.
-async fn count(store: &dyn MetadataStore, owner: &PrincipalId) -> anyhow::Result<usize> {
-    let (mut total, mut before) = (0, None);
-    loop {
-        let page = store.list(owner, BATCH, before).await?;
-        total += page.items.len();
-        match page.items.last() {
-            Some(last) if page.more => before = Some(last.id),
-            _ => return Ok(total),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use jiff::Timestamp;
-
     use super::*;
-    use crate::domain::Filename;
-    use crate::storage::sqlite::Database;
 
     #[test]
     fn the_new_owner_is_a_user_or_a_client_and_never_one_for_the_other() {
-        let user = NewOwner::User("alice").principal().unwrap();
+        let user = NewOwner::User("alice".into()).principal().unwrap();
         assert_eq!(user, PrincipalId::from_sub("alice").unwrap());
-        let client = NewOwner::Client("partner-cron").principal().unwrap();
+        let client = NewOwner::Client("partner-cron".into()).principal().unwrap();
         assert_eq!(client.as_str(), "client:partner-cron");
-        let err = NewOwner::User("client:partner-cron")
+        let err = NewOwner::User("client:partner-cron".into())
             .principal()
             .unwrap_err();
         assert!(err.to_string().contains("--client partner-cron"), "{err}");
         for bad in ["", "a b", "client:partner-cron", "x/y"] {
-            let err = NewOwner::Client(bad).principal().unwrap_err();
+            let err = NewOwner::Client(bad.into()).principal().unwrap_err();
             assert!(err.to_string().contains("not a usable client id"), "{err}");
         }
-        assert!(NewOwner::User("apikey:legacy").principal().is_err());
-        let other_pool = NewOwner::User("ns:eu/alice").principal().unwrap();
+        assert!(NewOwner::User("apikey:legacy".into()).principal().is_err());
+        let other_pool = NewOwner::User("ns:eu/alice".into()).principal().unwrap();
         assert_eq!(other_pool.as_str(), "ns:eu/alice");
         for bad in ["ns:eu/client:cron", "ns:eu", "ns:EU/alice"] {
-            assert!(NewOwner::User(bad).principal().is_err(), "{bad}");
+            assert!(NewOwner::User(bad.into()).principal().is_err(), "{bad}");
         }
-    }
-
-    async fn upload(db: &Database, owner: &PrincipalId) -> PhotoId {
-        let id = PhotoId::generate();
-        db.insert(&Photo {
-            owner: owner.clone(),
-            id,
-            filename: Filename::from_stored("a.png".into()),
-            content_type: "image/png".into(),
-            size: 1,
-            sha256: "00".into(),
-            uploaded_at: Timestamp::now(),
-        })
-        .await
-        .unwrap();
-        id
-    }
-
-    #[tokio::test]
-    async fn copies_then_removes_every_page_and_never_brings_back_a_copy_the_owner_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Database::open(dir.path()).unwrap();
-        let from = PrincipalId::for_key(&KeyId::parse("legacy").unwrap());
-        let to = PrincipalId::from_sub("alice").unwrap();
-        let n = BATCH as usize + 5;
-        let mut ids = Vec::new();
-        for _ in 0..n {
-            ids.push(upload(&db, &from).await);
-        }
-        let mut copied = HashSet::new();
-        assert_eq!(copy_all(&db, &from, &to, &mut copied).await.unwrap(), n);
-        assert_eq!(count(&db, &from).await.unwrap(), n, "the originals stay");
-        assert_eq!(count(&db, &to).await.unwrap(), n);
-        // Meanwhile the owner deletes one copy, and an instance not yet switched uploads one.
-        assert!(db.delete(&to, ids[0]).await.unwrap());
-        let late = upload(&db, &from).await;
-        assert_eq!(copy_all(&db, &from, &to, &mut copied).await.unwrap(), 1);
-        let removed = remove_copied(&db, &from, &to, &copied).await.unwrap();
-        assert_eq!(removed.len(), n + 1);
-        assert_eq!(count(&db, &from).await.unwrap(), 0);
-        assert_eq!(
-            count(&db, &to).await.unwrap(),
-            n,
-            "the deleted copy stays deleted"
-        );
-        assert!(db.get(&to, late).await.unwrap().is_some());
-        assert!(db.get(&to, ids[0]).await.unwrap().is_none());
-
-        // A rerun after a crash, knowing nothing: an original without a copy is copied first.
-        let stray = upload(&db, &from).await;
-        let removed = remove_copied(&db, &from, &to, &HashSet::new())
-            .await
-            .unwrap();
-        assert_eq!(removed, vec![stray]);
-        assert!(db.get(&to, stray).await.unwrap().is_some());
     }
 }

@@ -5,6 +5,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::Format;
+use super::stdout::outln;
 use crate::backends::Backends;
 use crate::common::unix_now;
 use crate::config::Settings;
@@ -37,18 +38,18 @@ pub async fn run(settings: Settings, args: OrphansArgs) -> anyhow::Result<()> {
         0
     };
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::json!({ "report": report, "removed": removed })
         ),
         Format::Text => {
-            println!("{} objects, {} items", report.objects, report.items);
+            outln!("{} objects, {} items", report.objects, report.items);
             for id in &report.objects_without_item {
                 let done = if args.delete { " (removed)" } else { "" };
-                println!("object without its item: {id}{done}");
+                outln!("object without its item: {id}{done}");
             }
             for id in &report.items_without_object {
-                println!("item without its object: {id}");
+                outln!("item without its object: {id}");
             }
         }
     }

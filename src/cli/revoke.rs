@@ -2,34 +2,82 @@
 //! store, followed by every instance within CUTOVER_CONTROL_POLL_SECS.
 
 use anyhow::bail;
-use clap::{ArgGroup, Args, Subcommand};
+use clap::error::ErrorKind;
+use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
 use super::Format;
+use super::stdout::outln;
 use crate::backends::Backends;
 use crate::common::{parse_rfc3339, rfc3339, unix_now};
 use crate::config::Settings;
 use crate::control::revocations::{self, Entry, Revoked};
 
-/// What to revoke: exactly one of the four.
 #[derive(Args)]
-#[command(group(ArgGroup::new("what").required(true).multiple(false)))]
 pub struct RevokeArgs {
-    /// Every token of this user (`sub`) issued at or before --before.
-    #[arg(long, group = "what")]
-    sub: Option<String>,
-    /// The one token with this `jti`.
-    #[arg(long, group = "what")]
-    jti: Option<String>,
-    /// Every token of one session: those whose `origin_jti` is this (a refresh token's family).
-    #[arg(long, group = "what")]
-    origin_jti: Option<String>,
-    /// Every client-credentials token of this machine client issued at or before --before.
-    #[arg(long, group = "what")]
-    client: Option<String>,
+    #[command(flatten)]
+    pub(super) what: What,
     /// The cut-off for --sub and --client: `now` (default) or an RFC 3339 date-time, not in the
     /// future beyond CUTOVER_JWT_LEEWAY_SECS.
     #[arg(long)]
     before: Option<String>,
+}
+
+/// What to revoke: exactly one of the four.
+pub enum What {
+    Sub(String),
+    Jti(String),
+    OriginJti(String),
+    Client(String),
+}
+
+/// The four flags as clap declares them; read into [`What`] only.
+#[derive(Args)]
+#[group(id = "what", required = true, multiple = false)]
+struct WhatFlags {
+    /// Every token of this user (`sub`) issued at or before --before.
+    #[arg(long)]
+    sub: Option<String>,
+    /// The one token with this `jti`.
+    #[arg(long)]
+    jti: Option<String>,
+    /// Every token of one session: those whose `origin_jti` is this (a refresh token's family).
+    #[arg(long)]
+    origin_jti: Option<String>,
+    /// Every client-credentials token of this machine client issued at or before --before.
+    #[arg(long)]
+    client: Option<String>,
+}
+
+impl FromArgMatches for What {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let flags = WhatFlags::from_arg_matches(matches)?;
+        match (flags.sub, flags.jti, flags.origin_jti, flags.client) {
+            (Some(sub), None, None, None) => Ok(What::Sub(sub)),
+            (None, Some(jti), None, None) => Ok(What::Jti(jti)),
+            (None, None, Some(origin_jti), None) => Ok(What::OriginJti(origin_jti)),
+            (None, None, None, Some(client)) => Ok(What::Client(client)),
+            // The group refuses two or none first, with clap's usual message.
+            _ => Err(clap::Error::raw(
+                ErrorKind::ArgumentConflict,
+                "give exactly one of --sub, --jti, --origin-jti and --client\n",
+            )),
+        }
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for What {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        WhatFlags::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        WhatFlags::augment_args_for_update(cmd)
+    }
 }
 
 #[derive(Subcommand)]
@@ -55,16 +103,15 @@ fn revoked(args: RevokeArgs, now: u64) -> anyhow::Result<Revoked> {
             .as_second()
             .max(0) as u64,
     };
-    let per_principal = args.sub.is_some() || args.client.is_some();
+    let per_principal = matches!(args.what, What::Sub(_) | What::Client(_));
     if args.before.is_some() && !per_principal {
         bail!("--before applies to --sub and --client only");
     }
-    Ok(match (args.sub, args.jti, args.origin_jti, args.client) {
-        (Some(sub), ..) => Revoked::Sub { sub, before },
-        (_, Some(jti), ..) => Revoked::Jti { jti },
-        (_, _, Some(origin_jti), _) => Revoked::OriginJti { origin_jti },
-        (.., Some(client_id)) => Revoked::Client { client_id, before },
-        _ => unreachable!("clap requires one of --sub, --jti, --origin-jti, --client"),
+    Ok(match args.what {
+        What::Sub(sub) => Revoked::Sub { sub, before },
+        What::Jti(jti) => Revoked::Jti { jti },
+        What::OriginJti(origin_jti) => Revoked::OriginJti { origin_jti },
+        What::Client(client_id) => Revoked::Client { client_id, before },
     })
 }
 
@@ -86,7 +133,7 @@ pub async fn revoke(settings: Settings, args: RevokeArgs) -> anyhow::Result<()> 
         settings.fallback.poll.as_secs(),
         rfc3339(entry.expires)
     );
-    println!("{}", entry.revoked.id());
+    outln!("{}", entry.revoked.id());
     Ok(())
 }
 
@@ -97,11 +144,11 @@ pub async fn run(settings: Settings, cmd: RevocationsCommand) -> anyhow::Result<
         RevocationsCommand::List { format } => {
             let entries = revocations::list(store, unix_now()).await?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&entries)?),
                 Format::Text => {
-                    println!("{:<48} {:<21} {:<21} REVOKES", "ID", "CREATED", "EXPIRES");
+                    outln!("{:<48} {:<21} {:<21} REVOKES", "ID", "CREATED", "EXPIRES");
                     for e in &entries {
-                        println!(
+                        outln!(
                             "{:<48} {:<21} {:<21} {}",
                             e.revoked.id(),
                             rfc3339(e.created),

@@ -1,6 +1,9 @@
 use clap::{CommandFactory, Parser};
 
+use super::fallback::{FallbackCommand, Mode};
+use super::readiness::ReadinessArgs;
 use super::*;
+use crate::domain::FallbackMode;
 
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
     Cli::try_parse_from(std::iter::once("cutover").chain(args.iter().copied()))
@@ -70,10 +73,10 @@ fn readiness_takes_a_window_of_one_day_to_ten_years() {
     let cli = parse(&["readiness", "--days", "2", "--format", "json"]).unwrap();
     assert!(matches!(
         cli.command,
-        Command::Readiness {
+        Command::Readiness(ReadinessArgs {
             days: 2,
             format: Format::Json
-        }
+        })
     ));
     assert!(parse(&["readiness", "--days", "0"]).is_err());
     assert!(parse(&["readiness", "--days", "3651"]).is_err());
@@ -91,4 +94,39 @@ fn completions_are_offered_for_bash_zsh_and_fish() {
 fn a_key_id_is_parsed_before_any_store_is_touched() {
     assert!(parse(&["keys", "rotate", "--id", "legacy-mobile"]).is_ok());
     assert!(parse(&["keys", "rotate", "--id", "not a key id"]).is_err());
+}
+
+#[test]
+fn one_of_several_flags_is_parsed_into_the_variant_it_names() {
+    use super::link::NewOwner;
+    use super::revoke::What;
+    use super::token::Subject;
+    let Command::Token(token) = parse(&["token", "--client", "cron"]).unwrap().command else {
+        panic!("token");
+    };
+    assert!(matches!(&token.subject, Subject::Client(c) if c == "cron"));
+    let Command::Keys(keys::KeysCommand::Link(link)) =
+        parse(&["keys", "link", "--id", "k", "--owner", "alice"])
+            .unwrap()
+            .command
+    else {
+        panic!("keys link");
+    };
+    assert!(matches!(&link.to, NewOwner::User(s) if s == "alice"));
+    let Command::Revoke(revoke) = parse(&["revoke", "--origin-jti", "j1"]).unwrap().command else {
+        panic!("revoke");
+    };
+    assert!(matches!(&revoke.what, What::OriginJti(j) if j == "j1"));
+    for twice in [
+        &["token", "--sub", "a", "--client", "b"][..],
+        &["keys", "link", "--id", "k", "--owner", "a", "--client", "b"],
+        &["revoke", "--sub", "a", "--jti", "b"],
+        &["revoke"],
+    ] {
+        assert_eq!(
+            parse(twice).err().map(|e| e.exit_code()),
+            Some(2),
+            "{twice:?}"
+        );
+    }
 }

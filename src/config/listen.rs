@@ -36,6 +36,7 @@ pub(super) struct Listen {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub data_dir: PathBuf,
+    pub data_dir_named: bool,
     pub shutdown_timeout: Duration,
 }
 
@@ -44,6 +45,7 @@ pub(super) fn parse(raw: &RawSettings) -> Result<Listen, ConfigError> {
         listen: raw.parse(&LISTEN)?,
         admin_listen: raw.parse(&ADMIN_LISTEN)?,
         data_dir: raw.parse(&DATA_DIR)?,
+        data_dir_named: raw.given(&DATA_DIR).is_some_and(|v| !v.is_empty()),
         shutdown_timeout: raw.secs(&SHUTDOWN_TIMEOUT_SECS)?,
     })
 }
@@ -58,6 +60,13 @@ mod tests {
         assert_eq!(s.listen.to_string(), "0.0.0.0:80");
         assert_eq!(s.data_dir, std::path::PathBuf::from("/var/lib/cutover"));
         assert!(error(&[("admin_listen", "9090")]).contains("CUTOVER_ADMIN_LISTEN"));
+    }
+
+    #[test]
+    fn the_data_dir_is_named_only_when_a_layer_gives_it() {
+        assert!(!settings(&[]).unwrap().data_dir_named);
+        assert!(!settings(&[("data_dir", " ")]).unwrap().data_dir_named);
+        assert!(settings(&[("data_dir", "./data")]).unwrap().data_dir_named);
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Whether a layer (the TOML file, the environment) named `data_dir` rather than leaving
+    /// its default: the CLI may create a named one, never the default (`cli/data_dir.rs`).
+    pub data_dir_named: bool,
     /// How long a graceful stop waits for in-flight requests (`CUTOVER_SHUTDOWN_TIMEOUT_SECS`).
     pub shutdown_timeout: std::time::Duration,
     pub storage: StorageSettings,
@@ -171,6 +174,7 @@ impl RawSettings {
             listen: listen.listen,
             admin_listen: listen.admin_listen,
             data_dir: listen.data_dir,
+            data_dir_named: listen.data_dir_named,
             shutdown_timeout: listen.shutdown_timeout,
             storage: storage::parse(self)?,
             jwt,

@@ -10,6 +10,7 @@ pub mod brownout;
 pub mod canary;
 mod document;
 mod flag;
+pub mod key_ids;
 pub mod links;
 pub mod plan;
 pub mod revocations;

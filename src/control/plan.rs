@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
 use super::Window;
+use super::brownout::WhenError;
 use crate::domain::KeyId;
 
 /// The escalation: short enough at first that a client's retry hides it, then long enough that
@@ -37,6 +38,38 @@ pub enum PlanError {
     TooShort,
     #[error("date arithmetic failed: {0}")]
     Time(#[from] jiff::Error),
+}
+
+/// A bound of the period as the operator wrote it: a calendar day, which opens at midnight in
+/// the plan's time zone (`--from 2026-12-01 --tz Europe/Paris` is Paris's midnight, not UTC's),
+/// or an RFC 3339 date-time, which names its instant whatever the zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanDate {
+    Day(jiff::civil::Date),
+    Instant(Timestamp),
+}
+
+impl PlanDate {
+    /// `YYYY-MM-DD` or an RFC 3339 date-time, as [`super::brownout::parse_date`] takes them.
+    pub fn parse(text: &str) -> Result<Self, WhenError> {
+        let bad = || WhenError::Date(text.to_string());
+        let text = text.trim();
+        if text.len() == 10 {
+            return text.parse().map(PlanDate::Day).map_err(|_| bad());
+        }
+        crate::common::parse_rfc3339(text)
+            .map(PlanDate::Instant)
+            .map_err(|_| bad())
+    }
+
+    /// The instant in `tz`: a day's midnight there (or the first moment of the day, where a
+    /// change of offset skips midnight).
+    pub fn resolve(self, tz: &TimeZone) -> Result<Timestamp, PlanError> {
+        match self {
+            PlanDate::Day(date) => Ok(date.to_zoned(tz.clone())?.timestamp()),
+            PlanDate::Instant(t) => Ok(t),
+        }
+    }
 }
 
 pub fn time_zone(name: &str) -> Result<TimeZone, PlanError> {
@@ -174,6 +207,23 @@ mod tests {
             plan(until, from, &paris(), &[]),
             Err(PlanError::EmptyPeriod)
         ));
+    }
+
+    #[test]
+    fn a_day_opens_at_midnight_in_the_plans_time_zone_and_a_date_time_is_its_instant() {
+        let day = PlanDate::parse("2026-12-01").unwrap();
+        let midnight = day.resolve(&paris()).unwrap();
+        assert_eq!(midnight, datetime("2026-11-30T23:00:00Z"));
+        let utc = day.resolve(&TimeZone::UTC).unwrap();
+        assert_eq!(utc, datetime("2026-12-01T00:00:00Z"));
+        let instant = PlanDate::parse("2026-12-01T09:00:00Z").unwrap();
+        assert_eq!(
+            instant.resolve(&paris()).unwrap(),
+            datetime("2026-12-01T09:00:00Z")
+        );
+        for bad in ["2026-13-01", "tomorrow", "2026-12-01 09:00"] {
+            assert!(PlanDate::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

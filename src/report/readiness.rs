@@ -100,9 +100,10 @@ pub fn assess(
     }
     for k in reports.iter().filter(|k| k.requests_window > 0) {
         reasons.push(format!(
-            "key {} made {} requests in the last {days} days (last seen {})",
+            "key {} made {} request{} in the last {days} days (last seen {})",
             k.key_id,
             k.requests_window,
+            if k.requests_window == 1 { "" } else { "s" },
             k.last_seen.as_deref().unwrap_or("unknown"),
         ));
     }
@@ -145,6 +146,8 @@ pub fn with_clients(mut report: Readiness, clients: &Clients) -> Readiness {
             .max_by(|a, b| a.last_seen.cmp(&b.last_seen))
             .map(|a| a.agent.clone())
     };
+    // Each key's suggestion is given once: in its reason for use, else in its brownout reason.
+    let mut suggested = Vec::new();
     for reason in report.reasons.iter_mut() {
         let Some(row) = clients
             .clients
@@ -153,6 +156,7 @@ pub fn with_clients(mut report: Readiness, clients: &Clients) -> Readiness {
         else {
             continue;
         };
+        suggested.push(&row.key_id);
         let agent = last_agent(row);
         reason.push_str(&format!(
             "; last user agent {}; suggested: {}",
@@ -172,13 +176,18 @@ pub fn with_clients(mut report: Readiness, clients: &Clients) -> Readiness {
             last_user_agent: last_agent(row),
             suggested_action: row.suggested_action.clone(),
         };
+        let suggestion = if suggested.contains(&&row.key_id) {
+            String::new()
+        } else {
+            format!("; suggested: {}", caller.suggested_action)
+        };
         report.reasons.push(format!(
-            "key {} kept calling during brownouts: {refused} requests refused in the last {} days \
-             (last user agent {}; suggested: {})",
+            "key {} kept calling during brownouts: {refused} request{} refused in the last {} \
+             days (last user agent {}{suggestion})",
             caller.key_id,
+            if refused == 1 { "" } else { "s" },
             report.window_days,
             caller.last_user_agent.as_deref().unwrap_or("(unknown)"),
-            caller.suggested_action
         ));
         report.brownout_callers.push(caller);
     }
@@ -214,6 +223,18 @@ mod tests {
 
         let week = assess(&retained, &hours, keys, Window::new(7, now), 90);
         assert!(!week.ready);
+        assert!(
+            week.reasons[0].starts_with("key legacy made 5 requests in"),
+            "{week:?}"
+        );
+        let mut once = KeyDay::default();
+        once.add(Kind::Accepted, "", &Seen::at(three_days_ago));
+        let once = Batch::from([((k.clone(), day_of(three_days_ago)), once)]);
+        let one = assess(&once, &hours, keys, Window::new(7, now), 90);
+        assert!(
+            one.reasons[0].starts_with("key legacy made 1 request in"),
+            "{one:?}"
+        );
         assert_eq!(week.keys[0].requests_window, 5);
         assert_eq!(week.keys[0].requests_7d, 5);
         assert_eq!(week.keys[0].requests_24h, 0);
@@ -278,7 +299,7 @@ mod tests {
             traffic: Traffic::default(),
             ready: false,
             reasons: vec![
-                "key legacy made 1 requests in the last 7 days (last seen x)".into(),
+                "key legacy made 1 request in the last 7 days (last seen x)".into(),
                 "the service reported no traffic at all".into(),
             ],
             brownout_callers: vec![],
@@ -328,5 +349,32 @@ mod tests {
             "{}",
             named.reasons[0]
         );
+        assert!(named.reasons[0].contains("; suggested: "), "{named:?}");
+
+        // Used and refused: the suggestion is in the reason for use, not repeated.
+        let mut day = KeyDay::default();
+        day.add(Kind::Total, "", &Seen::at(now - 90));
+        day.add(Kind::Accepted, "", &Seen::at(now - 90));
+        day.add(Kind::Total, "", &Seen::at(now - 60));
+        day.add(Kind::Refused, "brownout", &Seen::at(now - 60));
+        let list = build(
+            &Batch::from([((k.clone(), day_of(now)), day)]),
+            &[],
+            Window::new(7, now),
+        );
+        let used = Readiness {
+            window_days: 7,
+            keys: vec![],
+            traffic: Traffic::default(),
+            ready: false,
+            reasons: vec!["key cron made 1 request in the last 7 days (last seen x)".into()],
+            brownout_callers: vec![],
+        };
+        let named = with_clients(used, &list);
+        let all = named.reasons.join("\n");
+        assert_eq!(named.reasons.len(), 2, "{all}");
+        assert_eq!(all.matches("suggested: ").count(), 1, "{all}");
+        assert!(named.reasons[0].contains("suggested: "), "{all}");
+        assert!(named.reasons[1].contains(": 1 request refused"), "{all}");
     }
 }

@@ -79,15 +79,18 @@ pub fn json(list: &Clients) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(list)?)
 }
 
-/// Aligned columns for a terminal; the full lists are in the CSV and JSON.
+/// Aligned columns for a terminal; the full lists are in the CSV and JSON. The counts add up:
+/// REQUESTS = ACCEPTED (decided by the key) + WITH JWT (decided by a token that came with the
+/// key) + REFUSED.
 pub fn table(list: &Clients) -> String {
     let mut out = format!(
-        "{:<24} {:<16} {:<21} {:>9} {:>9} {:>8}  {:<32} {:<20} ACTION\n",
+        "{:<24} {:<16} {:<21} {:>9} {:>9} {:>9} {:>8}  {:<32} {:<20} ACTION\n",
         "KEY ID",
         "OWNER",
         "LAST SEEN",
         "REQUESTS",
         "ACCEPTED",
+        "WITH JWT",
         "REFUSED",
         "TOP USER AGENT",
         "TOP NETWORK"
@@ -96,12 +99,13 @@ pub fn table(list: &Clients) -> String {
         let agent = row.user_agents.first().map_or("-", |a| a.agent.as_str());
         let agent: String = agent.chars().take(32).collect();
         out.push_str(&format!(
-            "{:<24} {:<16} {:<21} {:>9} {:>9} {:>8}  {:<32} {:<20} {}\n",
+            "{:<24} {:<16} {:<21} {:>9} {:>9} {:>9} {:>8}  {:<32} {:<20} {}\n",
             row.key_id.as_str(),
             row.owner.as_deref().unwrap_or("-"),
             row.last_seen.as_deref().unwrap_or("never"),
             row.requests,
             row.accepted,
+            row.with_jwt,
             row.refused,
             agent,
             row.networks.first().map_or("-", |n| n.network.as_str()),

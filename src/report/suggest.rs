@@ -83,7 +83,7 @@ fn scopes_used(routes: &BTreeMap<String, u64>) -> &'static str {
 ///    --id K --client C)`; once the key is owned by `client:C` (with that client or no `sub`
 ///    seen): `linked to client C: switch the client to its token`;
 /// 5. a key without an owner that [`looks_like_a_machine`]: `machine client: create an app
-///    client with client credentials (…), then cutover keys link --id K --client <client id>`;
+///    client (…), then cutover keys link --id K --client <client id>`;
 /// 6. otherwise `contact[ OWNER]: last UA …`, prefixed `still trying after N refusals: ` when
 ///    nothing was accepted.
 pub(super) fn suggest(
@@ -142,11 +142,9 @@ pub(super) fn suggest(
         let scopes = scopes_used(&row.routes);
         let template_scopes = scopes.replace(' ', ",");
         return format!(
-            "machine client: create an app client with client credentials \
-             (rollout/machine-client.yaml with ClientName={id} Scopes={template_scopes}, whose \
-             ClientId output is the client id; dev issuer: cutover dev-clients add --id {id} \
-             --scopes \"{scopes}\", client id {id}), then cutover keys link --id {id} --client \
-             <client id>"
+            "machine client: create an app client (rollout/machine-client.yaml ClientName={id} \
+             Scopes={template_scopes}, or cutover dev-clients add --id {id} --scopes \
+             \"{scopes}\"), then cutover keys link --id {id} --client <client id>"
         );
     }
     let agent = last_agent.unwrap_or("(unknown)");
@@ -206,7 +204,7 @@ mod tests {
         let two_nets = ["203.0.113.0/24", "198.51.100.0/24"];
         let three_nets = ["203.0.113.0/24", "198.51.100.0/24", "192.0.2.0/24"];
         const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0";
-        let machine = "machine client: create an app client with client credentials";
+        let machine = "machine client: create an app client (rollout/machine-client.yaml";
         let link_as_client =
             "link to client partner-cron (cutover keys link --id k --client partner-cron)";
         let linked_client = "linked to client partner-cron: switch the client to its token";
@@ -404,12 +402,14 @@ mod tests {
         };
         let both = suggestion(&["list", "upload"]);
         for part in [
-            "rollout/machine-client.yaml with ClientName=partner-cron Scopes=photos/read,photos/write",
+            "rollout/machine-client.yaml ClientName=partner-cron Scopes=photos/read,photos/write",
             r#"cutover dev-clients add --id partner-cron --scopes "photos/read photos/write""#,
             "then cutover keys link --id partner-cron --client <client id>",
         ] {
             assert!(both.contains(part), "{part:?} in {both}");
         }
+        // Read once in a table cell, a console row and a readiness reason: it stays short.
+        assert!(both.len() <= 270, "{} characters: {both}", both.len());
         let read = suggestion(&["list", "get", "content"]);
         assert!(
             read.contains("Scopes=photos/read,") && read.contains(r#"--scopes "photos/read""#),

@@ -3,6 +3,7 @@
 
 pub mod dynamodb;
 pub mod local;
+pub mod moves;
 pub mod orphans;
 pub mod s3;
 pub mod sniff;

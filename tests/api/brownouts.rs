@@ -360,3 +360,32 @@ async fn a_control_document_is_written_only_over_the_text_it_was_read_from() {
         Some("second")
     );
 }
+
+/// `--tz` is the operators' zone: a bare `--from` day opens at midnight there, and the plan is
+/// printed there. At UTC+14 (Kiritimati), UTC's midnight is 14:00 local, so a one-day period
+/// read in UTC would have no working morning left on its first day and would propose the next
+/// one's. A plan not stored shows no window id: none exists until `--apply`.
+#[tokio::test]
+async fn a_plan_reads_its_days_and_prints_its_windows_in_the_time_zone_asked() {
+    let app = spawn().await;
+    let (ok, proposed, stderr) = app.cli(&[
+        "brownouts",
+        "plan",
+        "--from",
+        "2099-03-03",
+        "--until",
+        "2099-03-04",
+        "--tz",
+        "Pacific/Kiritimati",
+    ]);
+    assert!(ok, "{stderr}");
+    let rows: Vec<&str> = proposed.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{proposed}");
+    assert!(
+        rows[0].contains("2099-03-03T10:00:00+14:00")
+            && rows[0].contains("2099-03-03T11:00:00+14:00"),
+        "{proposed}"
+    );
+    assert!(rows[0].starts_with("- "), "{proposed}");
+    assert!(!proposed.contains("bw_"), "{proposed}");
+}

@@ -322,3 +322,47 @@ async fn a_key_sent_beside_one_users_token_is_suggested_for_linking_and_beside_t
     let action = app_row["suggested_action"].as_str().unwrap();
     assert!(action.starts_with("shared by 3 users"), "{action}");
 }
+
+/// A right-aligned count of `cutover clients`' table: the number of `line` ending where the
+/// column `name` ends in `header`.
+fn table_count(header: &str, line: &str, name: &str) -> u64 {
+    let end = header
+        .find(name)
+        .unwrap_or_else(|| panic!("no {name}: {header}"))
+        + name.len();
+    let cell = line[..end].split_whitespace().last().unwrap_or_default();
+    cell.parse()
+        .unwrap_or_else(|_| panic!("{name}: {cell:?} in {line}"))
+}
+
+#[tokio::test]
+async fn the_clients_table_adds_up_including_the_requests_a_token_decided() {
+    let app = spawn().await;
+    let key = &add_keys(&app, &["desk"]).await[0];
+    for _ in 0..3 {
+        assert_eq!(call(&app, key, CRON_UA, "203.0.113.9").await, 200);
+    }
+    assert_eq!(call_with_token(&app, "alice", key).await, 200);
+    row_with(&app, "desk", 4).await;
+
+    let (ok, out, err) = app.cli(&["clients"]);
+    assert!(ok, "{err}");
+    let header = out.lines().next().unwrap_or_default();
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("desk "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let count = |name| table_count(header, line, name);
+    let (requests, accepted, with_jwt, refused) = (
+        count("REQUESTS"),
+        count("ACCEPTED"),
+        count("WITH JWT"),
+        count("REFUSED"),
+    );
+    assert_eq!(
+        (requests, accepted, with_jwt, refused),
+        (4, 3, 1, 0),
+        "{out}"
+    );
+    assert_eq!(requests, accepted + with_jwt + refused, "{out}");
+}

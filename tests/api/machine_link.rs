@@ -136,8 +136,8 @@ async fn a_server_key_is_suggested_as_a_machine_client_and_moves_to_it_with_its_
     assert_eq!(row["distinct_subs"], 0);
     let action = row["suggested_action"].as_str().unwrap();
     for part in [
-        "machine client: create an app client with client credentials",
-        "rollout/machine-client.yaml with ClientName=partner-cron",
+        "machine client: create an app client (rollout/machine-client.yaml",
+        "rollout/machine-client.yaml ClientName=partner-cron",
         r#"cutover dev-clients add --id partner-cron --scopes "photos/read photos/write""#,
         "then cutover keys link --id partner-cron --client <client id>",
     ] {

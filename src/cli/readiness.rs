@@ -1,0 +1,66 @@
+//! `cutover readiness`: per key id, requests in the window and last seen, and whether the key
+//! path can be switched off, as an exit status: 0 ready, 1 not ready, 2 could not tell (any
+//! error, settings included: see `mod.rs`).
+
+use std::process::ExitCode;
+
+use super::stdout::outln;
+use super::{Format, clients};
+use crate::backends::Backends;
+use crate::config::Settings;
+use crate::report::Readiness;
+
+#[derive(clap::Args)]
+pub struct ReadinessArgs {
+    /// The window, in days.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub days: u64,
+    /// Output: a table for people, or the report as one JSON document for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The verdict as an exit status: 0 ready, 1 not ready. An error means "could not tell".
+pub async fn run(settings: &Settings, args: ReadinessArgs) -> anyhow::Result<ExitCode> {
+    let ReadinessArgs { days, format } = args;
+    let backends = Backends::build(settings).await?;
+    let report = clients::report(settings, &backends, days).await?.readiness;
+    match format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => print(&report, days),
+    }
+    Ok(if report.ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print(report: &Readiness, days: u64) {
+    outln!(
+        "{:<24} {:>10} {:>10} {:>14} LAST SEEN",
+        "KEY ID",
+        "LAST 1H",
+        "LAST 24H",
+        format!("LAST {days}D")
+    );
+    for k in &report.keys {
+        outln!(
+            "{:<24} {:>10} {:>10} {:>14} {}",
+            k.key_id.as_str(),
+            k.requests_1h,
+            k.requests_24h,
+            k.requests_window,
+            k.last_seen.as_deref().unwrap_or("never")
+        );
+    }
+    outln!(
+        "traffic in the last {days} days: jwt {}, api_key {}",
+        report.traffic.jwt,
+        report.traffic.api_key
+    );
+    for reason in &report.reasons {
+        outln!("  - {reason}");
+    }
+    outln!("{}", if report.ready { "ready" } else { "not ready" });
+}
