@@ -134,10 +134,15 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
         task.map(|joined| joined.unwrap_or(false)).boxed().shared()
     }
 
-    /// Refreshes every `every` until the background stops.
-    pub fn spawn_every(self: &Arc<Self>, bg: &crate::periodic::Background, every: Duration) {
+    /// Refreshes every `every` until the background stops, as the loop named `task`.
+    pub fn spawn_every(
+        self: &Arc<Self>,
+        bg: &crate::periodic::Background,
+        task: crate::periodic::Task,
+        every: Duration,
+    ) {
         let this = self.clone();
-        bg.spawn_every(every, move || {
+        bg.spawn_every(task, every, move || {
             let this = this.clone();
             async move {
                 this.refresh(None).await;

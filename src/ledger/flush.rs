@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::{Batch, Kind, Ledger, WriteId, Writer, day_of, merge_batch};
 use crate::metrics::keys::KeyDeltas;
-use crate::periodic::Background;
+use crate::periodic::{Background, Task};
 
 /// Hands a drained delta's per-key figures to CloudWatch: accepted on the key path, refused,
 /// and the latest accepted request. Once per drain, whether or not the store write succeeds
@@ -82,7 +82,7 @@ impl Flusher {
 
     pub fn spawn(self: &Arc<Self>, bg: &Background, every: Duration) {
         let me = self.clone();
-        bg.spawn_every(every, move || {
+        bg.spawn_every(Task::LedgerFlush, every, move || {
             let me = me.clone();
             async move {
                 me.flush(crate::common::unix_now()).await;

@@ -29,7 +29,7 @@ use self::shared::SharedLimits;
 use crate::common::Route;
 use crate::config::RateSettings;
 use crate::domain::PrincipalId;
-use crate::periodic::Background;
+use crate::periodic::{Background, Task};
 use crate::telemetry::refusals::RefusalLog;
 
 /// The policy names the headers and problem bodies use.
@@ -172,7 +172,7 @@ impl RateLimits {
     pub fn spawn_sweeper(self: &Arc<Self>, bg: &Background) {
         if self.shared.is_some() {
             let limits: Weak<Self> = Arc::downgrade(self);
-            bg.spawn_every(PROBE_EVERY, move || {
+            bg.spawn_every(Task::RateStoreProbe, PROBE_EVERY, move || {
                 let limits = limits.upgrade();
                 async move {
                     let Some(limits) = limits else { return false };
@@ -184,7 +184,7 @@ impl RateLimits {
             });
         }
         let limits: Weak<Self> = Arc::downgrade(self);
-        bg.spawn_every(SWEEP_EVERY, move || {
+        bg.spawn_every(Task::LimiterSweep, SWEEP_EVERY, move || {
             let limits = limits.upgrade();
             async move {
                 let Some(limits) = limits else { return false };
