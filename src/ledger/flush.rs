@@ -9,24 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use super::{Batch, Kind, Ledger, WriteId, Writer, day_of, merge_batch};
+use super::{Batch, Ledger, WriteId, Writer, day_of, merge_batch, publish};
 use crate::metrics::keys::KeyDeltas;
 use crate::periodic::{Background, Task};
-
-/// Hands a drained delta's per-key figures to CloudWatch: accepted on the key path, refused,
-/// and the latest accepted request. Once per drain, whether or not the store write succeeds
-/// (a failed write is carried and sent again; publishing it again would count it twice).
-pub(super) fn publish(to: &KeyDeltas, drained: &Batch) {
-    for ((key, _), day) in drained {
-        let accepted = day.get(Kind::Accepted, "");
-        let refused: u64 = day
-            .of_kind(Kind::Refused)
-            .iter()
-            .map(|(_, s)| s.count)
-            .sum();
-        to.add(key, accepted.count, refused, accepted.last);
-    }
-}
 
 pub struct Flusher {
     ledger: Ledger,
@@ -125,8 +110,8 @@ impl Pending {
 mod tests {
     use super::*;
     use crate::domain::KeyId;
-    use crate::ledger::LedgerStore;
     use crate::ledger::recorder::{Observation, Recorder};
+    use crate::ledger::{Kind, LedgerStore};
     use crate::storage::sqlite::Database;
     use crate::storage::sqlite::ledger::SqliteLedger;
 
