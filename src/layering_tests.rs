@@ -1,6 +1,9 @@
 //! The layers, checked from the source: no circle among the top-level modules of `src/` (in
 //! code that is not a test), and nothing outside the HTTP layer, the composition root and the
-//! command line imports `crate::http` or an actix crate (docs/architecture.md, "Layers").
+//! command line imports `crate::http` or an actix crate (docs/architecture.md, "Layers"). The
+//! same holds among the files of a folder (`files.rs`).
+
+mod files;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +23,15 @@ const ACTIX_CRATES: [&str; 6] = [
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Test-only files (`tests.rs`, `*_tests.rs`, and what a `*_tests/` folder holds) are test code.
+fn is_test_file(rel: &Path) -> bool {
+    rel.iter().any(|c| {
+        let c = c.to_string_lossy();
+        let stem = c.trim_end_matches(".rs");
+        stem == "tests" || stem.ends_with("_tests")
+    })
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -225,9 +237,7 @@ fn graph() -> Graph {
     let mut actix = BTreeSet::new();
     for path in &files {
         let top = top_of(path);
-        let name = path.file_name().unwrap().to_string_lossy();
-        // Test-only files (`tests.rs`, `*_tests.rs`) are test code.
-        if !tops.contains(&top) || name == "tests.rs" || name.ends_with("_tests.rs") {
+        if !tops.contains(&top) || is_test_file(path.strip_prefix(&root).unwrap()) {
             continue;
         }
         let code = without_tests(&code_only(&std::fs::read_to_string(path).unwrap()));

@@ -7,6 +7,7 @@
 //! another, and a caller that gives up (a dropped request) does not cancel it for the others.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -18,8 +19,19 @@ use tracing::Instrument;
 type Loader<T> =
     Box<dyn Fn() -> Pin<Box<dyn Future<Output = anyhow::Result<T>> + Send>> + Send + Sync>;
 
-/// The load in flight; resolves to whether it succeeded.
-type Flight = Shared<BoxFuture<'static, bool>>;
+/// The load in flight; resolves to how it ended.
+type Flight = Shared<BoxFuture<'static, Outcome>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Loaded,
+    Failed,
+    /// The loader panicked. Caught in the load's task, so the load is over like any failed
+    /// one (a panic left uncaught there would keep it "in flight" for good: every later refresh
+    /// would join it and none would load again), and raised again in the scheduled loop's run,
+    /// where the background reports it by name.
+    Panicked,
+}
 
 #[derive(Default)]
 struct Attempts {
@@ -80,6 +92,10 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
     /// within it. Joins the load already in flight if there is one, whoever started it. Returns
     /// whether the load this call waited for succeeded.
     pub async fn refresh(self: &Arc<Self>, min_interval: Option<Duration>) -> bool {
+        self.load(min_interval).await == Outcome::Loaded
+    }
+
+    async fn load(self: &Arc<Self>, min_interval: Option<Duration>) -> Outcome {
         let flight = {
             let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
             match &attempts.in_flight {
@@ -87,7 +103,7 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
                 None => {
                     if let Some(min) = min_interval {
                         if attempts.last.is_some_and(|at| at.elapsed() < min) {
-                            return false;
+                            return Outcome::Failed;
                         }
                         attempts.last = Some(Instant::now());
                     }
@@ -105,7 +121,11 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
         let this = self.clone();
         let task = tokio::spawn(
             async move {
-                let loaded = (this.loader)().await;
+                let caught = AssertUnwindSafe(async { (this.loader)().await })
+                    .catch_unwind()
+                    .await;
+                let panicked = caught.is_err();
+                let loaded = caught.unwrap_or_else(|_| Err(anyhow::anyhow!("the load panicked")));
                 let ok = loaded.is_ok();
                 let error = loaded.as_ref().err().map(|e| e.to_string());
                 match loaded {
@@ -127,20 +147,38 @@ impl<T: Send + Sync + 'static> Refreshing<T> {
                     attempts.loaded = Some(Instant::now());
                 }
                 attempts.error = error;
-                ok
+                match (ok, panicked) {
+                    (true, _) => Outcome::Loaded,
+                    (false, true) => Outcome::Panicked,
+                    (false, false) => Outcome::Failed,
+                }
             }
             .instrument(tracing::info_span!("refresh", what = self.what)),
         );
-        task.map(|joined| joined.unwrap_or(false)).boxed().shared()
+        task.map(|joined| joined.unwrap_or(Outcome::Failed))
+            .boxed()
+            .shared()
     }
 
-    /// Refreshes every `every` until the background stops.
-    pub fn spawn_every(self: &Arc<Self>, bg: &crate::periodic::Background, every: Duration) {
+    /// Refreshes every `every` until the background stops, as the loop named `task`.
+    #[allow(
+        clippy::panic,
+        reason = "a load's panic, caught in its own task, is raised again in the named loop, \
+                  which catches, logs and counts it by name"
+    )]
+    pub fn spawn_every(
+        self: &Arc<Self>,
+        bg: &crate::periodic::Background,
+        task: crate::periodic::Task,
+        every: Duration,
+    ) {
         let this = self.clone();
-        bg.spawn_every(every, move || {
+        bg.spawn_every(task, every, move || {
             let this = this.clone();
             async move {
-                this.refresh(None).await;
+                if this.load(None).await == Outcome::Panicked {
+                    panic!("the {} load panicked", this.what);
+                }
                 true
             }
         });
@@ -221,5 +259,38 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         assert_eq!(r.current().as_deref(), Some(&3));
         assert_eq!(r.status().last_error, None, "a success clears the error");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_load_that_panics_ends_and_is_reported_by_the_scheduled_loop() {
+        use crate::periodic::{Background, Task};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let r = Arc::new(Refreshing::new("test", move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                assert!(n > 1, "a key set the parser did not expect");
+                Ok(n)
+            }
+        }));
+        assert!(!r.refresh(None).await);
+        assert_eq!(r.status().last_error.as_deref(), Some("the load panicked"));
+        assert!(
+            r.refresh(None).await,
+            "the panicked load is over: the next one runs"
+        );
+        assert_eq!(r.current().as_deref(), Some(&2));
+
+        let failed = Arc::new(Mutex::new(Vec::new()));
+        let hook = failed.clone();
+        let bg = Background::new(move |task| hook.lock().unwrap().push(task));
+        calls.store(0, Ordering::SeqCst);
+        r.spawn_every(&bg, Task::KeyRefresh, Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(*failed.lock().unwrap(), [Task::KeyRefresh]);
+        assert_eq!(bg.failing(), [Task::KeyRefresh]);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(bg.failing(), [], "the next scheduled load succeeded");
+        bg.stop().await;
     }
 }

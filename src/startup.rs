@@ -25,7 +25,7 @@ use crate::ledger::LedgerStore;
 use crate::ledger::heartbeat::Heartbeat;
 use crate::metrics::Metrics;
 use crate::metrics::report::{DeltaSink, Reporter};
-use crate::periodic::Background;
+use crate::periodic::{Background, Task};
 
 pub struct Application {
     port: u16,
@@ -48,11 +48,11 @@ fn start_reporters(
     store: Arc<dyn LedgerStore>,
 ) -> Vec<Arc<Reporter>> {
     let heartbeat = Reporter::new(metrics.clone(), Arc::new(Heartbeat { store }));
-    heartbeat.spawn(bg, settings.metrics.usage_flush);
+    heartbeat.spawn(bg, Task::Heartbeat, settings.metrics.usage_flush);
     let mut reporters = vec![heartbeat];
     if let Some(sink) = sink {
         let publisher = Reporter::new(metrics.clone(), sink);
-        publisher.spawn(bg, settings.metrics.interval);
+        publisher.spawn(bg, Task::MetricsReport, settings.metrics.interval);
         reporters.push(publisher);
     }
     reporters
@@ -110,6 +110,12 @@ impl Application {
         };
         let ledger_flush = crate::ledger::flush::Flusher::new(ledger.clone());
 
+        // Created here so readiness can read it; its loops start only once both listeners are
+        // bound (below). A panicking run is counted under its task's name.
+        let background = {
+            let metrics = metrics.clone();
+            Background::new(move |task| metrics.background_failed(task))
+        };
         let deprecation = DeprecationNotice::new(&settings.fallback, flag.clone());
         let state = web::Data::new(AppState {
             auth: Authenticator {
@@ -131,6 +137,7 @@ impl Application {
             dev_issuer,
             limits,
             ledger,
+            background: background.clone(),
         });
 
         let listener = TcpListener::bind(settings.listen)
@@ -179,7 +186,6 @@ impl Application {
         .disable_signals()
         .run();
         // Started once both listeners are bound, so a failed start leaves no task behind.
-        let background = Background::default();
         let auth = &app_state.auth;
         for issuer in auth.jwt.issuers() {
             issuer
@@ -223,6 +229,11 @@ impl Application {
 
     pub fn admin_port(&self) -> u16 {
         self.admin_port
+    }
+
+    /// The background loops: tests add one to see a failure reported.
+    pub fn background(&self) -> &Background {
+        &self.background
     }
 
     /// Handles that stop both listeners (tests, signal handling).

@@ -227,7 +227,7 @@ impl Jwks {
     /// Refreshes the remote set every `every` until the background stops.
     pub fn spawn_refresh(&self, bg: &crate::periodic::Background, every: Duration) {
         if let Jwks::Remote(remote) = self {
-            remote.spawn_every(bg, every);
+            remote.spawn_every(bg, crate::periodic::Task::JwksRefresh, every);
         }
     }
 }

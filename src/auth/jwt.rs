@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::jwks::{Jwks, KeyLookup};
 use super::token_cache::{CachedToken, TokenCache, TokenHash};
+use super::verified_token::VerifiedToken;
 use crate::config::{JwtSettings, TrustedIssuer};
 use crate::crypto::b64url_decode;
 use crate::dev_issuer::clients::DevClients;
@@ -24,23 +25,6 @@ pub enum JwtError {
     Invalid(&'static str),
     /// No signing keys could be loaded, so nothing can be verified.
     Unavailable,
-}
-
-#[derive(Debug, Clone)]
-pub struct VerifiedToken {
-    pub sub: PrincipalId,
-    pub jti: Option<String>,
-    pub scope: String,
-    /// The `iss` of the issuer that signed it, as configured.
-    pub issuer: Arc<str>,
-    /// The `jti` of the refresh token this token came from (Cognito's, with token revocation
-    /// on; the dev issuer's): its session, which `cutover revoke --origin-jti` ends.
-    pub origin_jti: Option<String>,
-    /// `iat`, for revocations by cut-off.
-    pub issued_at: Option<u64>,
-    /// The user's name in its pool (`username`, or an id token's `cognito:username`), for a
-    /// revocation of a user deleted before its `sub` could be looked up.
-    pub username: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -11,12 +11,14 @@ pub mod jwt;
 pub mod key_dates;
 pub mod key_refusal;
 pub mod token_cache;
+pub mod verified_token;
 
 use self::api_key::{ApiKeys, KeyLookupError, KeyMatch};
 pub use self::error::AuthError;
-use self::jwt::{JwtError, JwtVerifier, VerifiedToken};
+use self::jwt::{JwtError, JwtVerifier};
 use self::key_dates::KeyDates;
 use self::key_refusal::KeyRefusal;
+use self::verified_token::VerifiedToken;
 use crate::config::{CredentialMismatch, ScopeSettings};
 use crate::control::FallbackFlag;
 use crate::control::revocations::TokenFacts;

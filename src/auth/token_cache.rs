@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_lc_rs::digest::{SHA256, digest};
 use quick_cache::sync::Cache;
 
-use super::jwt::VerifiedToken;
+use super::verified_token::VerifiedToken;
 
 /// What a verification established, kept until `exp`.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::Format;
+use super::format::Format;
 use super::stdout::outln;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;

@@ -1,9 +1,6 @@
 //! `cutover completions SHELL`: a shell completion script, generated from the command line's
 //! definition so it never lists a flag that is gone.
 
-use clap::CommandFactory;
-
-use super::Cli;
 use super::stdout::out;
 
 #[derive(clap::Args)]
@@ -12,10 +9,11 @@ pub struct CompletionsArgs {
     shell: clap_complete::Shell,
 }
 
-pub fn run(args: CompletionsArgs) {
+/// `cli`: the whole command line's definition, from the dispatcher.
+pub fn run(args: CompletionsArgs, mut cli: clap::Command) {
     // Generated into memory: clap_complete panics when it cannot write, and a reader that stops
     // early (`| head`) is no failure (see `stdout.rs`).
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "cutover", &mut script);
+    clap_complete::generate(args.shell, &mut cli, "cutover", &mut script);
     out!("{}", String::from_utf8_lossy(&script));
 }

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::Settings;
 use data_dir::Reads::{self, DevIssuer, Keys, Stores};
@@ -17,7 +17,9 @@ mod completions;
 mod dashboard;
 mod data_dir;
 mod dev_clients;
+
 mod fallback;
+mod format;
 mod healthcheck;
 mod keys;
 mod keys_set;
@@ -96,15 +98,6 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
 }
 
-/// How a command prints its result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns and a verdict line.
-    Text,
-    /// One JSON document.
-    Json,
-}
-
 /// Exit status of a command that could not tell (`readiness`: settings invalid, a store
 /// unreachable); every other command's errors are exit status 1.
 const COULD_NOT_TELL: u8 = 2;
@@ -134,7 +127,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         // Needs no settings: completions work whatever the environment holds.
-        Command::Completions(args) => completions::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
         // These read no data dir (`serve` creates it).
         Command::Serve => serve::run(Settings::load()?).await?,
         Command::Healthcheck => healthcheck::run(&Settings::load()?).await?,

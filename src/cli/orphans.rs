@@ -4,7 +4,7 @@
 use anyhow::bail;
 use clap::Args;
 
-use super::Format;
+use super::format::Format;
 use super::stdout::outln;
 use crate::backends::Backends;
 use crate::common::unix_now;

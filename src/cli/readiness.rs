@@ -4,8 +4,9 @@
 
 use std::process::ExitCode;
 
+use super::clients;
+use super::format::Format;
 use super::stdout::outln;
-use super::{Format, clients};
 use crate::backends::Backends;
 use crate::config::Settings;
 use crate::report::Readiness;

@@ -5,7 +5,7 @@ use anyhow::bail;
 use clap::error::ErrorKind;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
-use super::Format;
+use super::format::Format;
 use super::stdout::outln;
 use crate::backends::Backends;
 use crate::common::{parse_rfc3339, rfc3339, unix_now};

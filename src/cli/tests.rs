@@ -1,6 +1,7 @@
 use clap::{CommandFactory, Parser};
 
 use super::fallback::{FallbackCommand, Mode};
+use super::format::Format;
 use super::readiness::ReadinessArgs;
 use super::*;
 use crate::domain::FallbackMode;

@@ -6,9 +6,11 @@
 //! parses them. The known names are the union of those declarations ([`SECTIONS`]), so a setting
 //! cannot be read without being known, and `docs/reference.md` is checked against the same list.
 
+mod error;
 mod fallback;
 mod jwt;
 mod keys;
+mod layers;
 mod ledger;
 mod listen;
 mod metrics;
@@ -26,6 +28,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use error::ConfigError;
 pub use fallback::FallbackSettings;
 pub use jwt::{
     DEV_CLIENT_ID, DEV_ISSUER, DEV_TOKEN_TTL_SECS, IssuerSettings, JwtSettings, TrustedIssuer,
@@ -41,16 +44,6 @@ pub use setting::Setting;
 pub use storage::StorageSettings;
 pub use uploads::{AllowedTypes, UploadSettings};
 pub use web::WebSettings;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("unknown setting {0}")]
-    Unknown(String),
-    #[error("{name}: {message}")]
-    Invalid { name: String, message: String },
-    #[error("cannot read config file {path}: {message}")]
-    File { path: String, message: String },
-}
 
 /// The settings of every section, in the order `docs/reference.md` lists them.
 pub const SECTIONS: &[(&str, &[Setting])] = &[

@@ -1,5 +1,5 @@
-//! Settings as text, merged from their layers (TOML file, then environment), and the typed
-//! readers every section parses through. A reader takes a [`Setting`], never a bare name, so a
+//! Settings as text, merged from their layers (`layers.rs`), and the typed readers every
+//! section parses through. A reader takes a [`Setting`], never a bare name, so a
 //! section cannot read a setting it has not declared.
 
 use std::collections::BTreeMap;
@@ -8,81 +8,17 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::ConfigError;
 use super::setting::Setting;
-use super::{ConfigError, is_known};
 
 #[derive(Debug, Default, Clone)]
 pub struct RawSettings {
-    values: BTreeMap<String, String>,
+    pub(super) values: BTreeMap<String, String>,
     /// Settings that are arrays of tables (`[[jwt_issuers]]`): only a TOML file can give them.
-    tables: BTreeMap<String, Vec<toml::Table>>,
-}
-
-impl ConfigError {
-    pub(crate) fn invalid(setting: &Setting, message: impl Into<String>) -> Self {
-        ConfigError::Invalid {
-            name: setting.env_name(),
-            message: message.into(),
-        }
-    }
+    pub(super) tables: BTreeMap<String, Vec<toml::Table>>,
 }
 
 impl RawSettings {
-    /// Adds a layer over the current values; a name no section declares stops here.
-    pub fn merge(&mut self, layer: BTreeMap<String, String>) -> Result<(), ConfigError> {
-        for (key, value) in layer {
-            if !is_known(&key) {
-                return Err(ConfigError::Unknown(format!(
-                    "CUTOVER_{}",
-                    key.to_ascii_uppercase()
-                )));
-            }
-            self.values.insert(key, value);
-        }
-        Ok(())
-    }
-
-    pub fn merge_toml_file(&mut self, path: &str) -> Result<(), ConfigError> {
-        let file_error = |message: String| ConfigError::File {
-            path: path.to_string(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
-        let mut layer = BTreeMap::new();
-        for (key, value) in table {
-            if let Some(tables) = array_of_tables(&value) {
-                if !is_known(&key) {
-                    return Err(ConfigError::Unknown(format!(
-                        "CUTOVER_{}",
-                        key.to_ascii_uppercase()
-                    )));
-                }
-                self.tables.insert(key, tables);
-                continue;
-            }
-            let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                toml::Value::Array(items) => items
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(","),
-                other => return Err(file_error(format!("{key}: unsupported value {other}"))),
-            };
-            layer.insert(key, text);
-        }
-        self.merge(layer)
-    }
-
     /// The configured value, else the default; an empty value counts as unset.
     pub(super) fn get(&self, s: &Setting) -> Option<&str> {
         self.values
@@ -190,12 +126,6 @@ impl RawSettings {
             .map(Some)
             .map_err(|e| ConfigError::invalid(s, format!("{v:?} is not an RFC 3339 date: {e}")))
     }
-}
-
-/// `[[name]]` in TOML: a non-empty array whose items are all tables.
-fn array_of_tables(value: &toml::Value) -> Option<Vec<toml::Table>> {
-    let items = value.as_array().filter(|items| !items.is_empty())?;
-    items.iter().map(|i| i.as_table().cloned()).collect()
 }
 
 pub(super) fn check_url(s: &Setting, url: &str) -> Result<(), ConfigError> {

@@ -9,7 +9,7 @@ use super::links::{self, LinkSet};
 use super::revocations::{self, RevocationSet};
 use super::{Brownouts, Canary, ControlStore, Document, StoredFlag};
 use crate::domain::FallbackMode;
-use crate::periodic::Background;
+use crate::periodic::{Background, Task};
 
 /// The brownout windows and the canary as this instance last read them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -210,7 +210,7 @@ impl FallbackFlag {
     /// Follows the control store every `every` until the background stops.
     pub fn spawn_poller(&self, bg: &Background, store: Arc<dyn ControlStore>, every: Duration) {
         let flag = self.clone();
-        bg.spawn_every(every, move || {
+        bg.spawn_every(Task::ControlPoll, every, move || {
             let (flag, store) = (flag.clone(), store.clone());
             async move {
                 flag.refresh(store.as_ref()).await;

@@ -45,6 +45,9 @@ pub struct QueryDef {
     pub expression: Option<String>,
     #[serde(default)]
     pub label: Option<String>,
+    /// The period of a Metrics Insights query (a metric-math expression takes its metrics').
+    #[serde(default)]
+    pub period: Option<i32>,
     pub return_data: bool,
     #[serde(default)]
     pub metric_stat: Option<StatDef>,
@@ -101,6 +104,7 @@ fn query(q: &QueryDef) -> MetricDataQuery {
         .id(&q.id)
         .set_expression(q.expression.clone())
         .set_label(q.label.clone())
+        .set_period(q.period)
         .return_data(q.return_data)
         .set_metric_stat(stat)
         .build()

@@ -181,13 +181,17 @@ impl DevClients {
     /// Looks at the file every [`REFRESH`] until `bg` stops.
     pub fn spawn_refresh(self: &Arc<Self>, bg: &crate::periodic::Background) {
         let this = self.clone();
-        bg.spawn_every(REFRESH, move || {
-            let this = this.clone();
-            async move {
-                this.refresh().await;
-                true
-            }
-        });
+        bg.spawn_every(
+            crate::periodic::Task::DevClientsRefresh,
+            REFRESH,
+            move || {
+                let this = this.clone();
+                async move {
+                    this.refresh().await;
+                    true
+                }
+            },
+        );
     }
 
     pub fn find(&self, id: &str) -> Option<DevClient> {

@@ -27,4 +27,6 @@ pub struct AppState {
     /// The migration ledger, the one count of key use: the request path records into it, the
     /// admin listener's reports read it.
     pub ledger: crate::ledger::Ledger,
+    /// The background loops, whose failing tasks `/readyz` reports.
+    pub background: crate::periodic::Background,
 }

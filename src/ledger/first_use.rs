@@ -7,7 +7,7 @@
 //!   and whose outcome they share;
 //! - the request goes away mid-write (the client hangs up, the shutdown deadline passes): the
 //!   write is a task of its own, on the runtime that outlives the HTTP workers, and the final
-//!   flush waits for it ([`Ledger::settle`]).
+//!   flush waits for it ([`FirstUses::settle`]).
 //!
 //! Why per instance and hour: a crash loses at most one flush interval of counts, never the fact
 //! that a key was used (readiness must not call a key unused that a killed instance served).
@@ -23,8 +23,9 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::recorder::{Observation, Recorder};
-use super::{Ledger, Writer, hour_of};
+use super::{LedgerStore, Writer, hour_of};
 use crate::domain::KeyId;
+use crate::metrics::keys::KeyDeltas;
 
 /// A write in flight, shared by the requests that wait for it: `true` once it landed.
 type Write = Shared<BoxFuture<'static, bool>>;
@@ -94,11 +95,17 @@ impl FirstUses {
     }
 }
 
-impl Ledger {
+impl FirstUses {
     /// Makes `o`'s hour durable for its key before the request goes on: returns at once when
-    /// it is, else writes `o` (or waits for the write of the same hour already in flight).
-    pub async fn first_use(&self, o: &Observation<'_>) -> Result<FirstUse, NotDurable> {
-        let uses = &*self.first_uses;
+    /// it is, else writes `o` to `store` (or waits for the write of the same hour already in
+    /// flight), handing what it wrote to `published` as a flush does.
+    pub async fn first_use(
+        &self,
+        store: &Arc<dyn LedgerStore>,
+        published: &Option<Arc<KeyDeltas>>,
+        o: &Observation<'_>,
+    ) -> Result<FirstUse, NotDurable> {
+        let uses = self;
         if uses.is_durable(o.key, o.at) {
             return Ok(FirstUse::Durable);
         }
@@ -114,7 +121,7 @@ impl Ledger {
                 // in flight: wait for it rather than write again. A failed one is not reused.
                 Some((h, w)) if *h >= hour && w.peek() != Some(&false) => (w.clone(), false),
                 _ => {
-                    let w = self.spawn_write(o, slot.clone(), hour);
+                    let w = self.spawn_write(store, published, o, slot.clone(), hour);
                     *inflight = Some((hour, w.clone()));
                     (w, true)
                 }
@@ -129,18 +136,25 @@ impl Ledger {
 
     /// Starts the write of `o` as a task of its own, so that it runs to its end whether or not
     /// anyone still waits for it.
-    fn spawn_write(&self, o: &Observation<'_>, slot: Arc<Slot>, hour: u64) -> Write {
+    fn spawn_write(
+        &self,
+        store: &Arc<dyn LedgerStore>,
+        published: &Option<Arc<KeyDeltas>>,
+        o: &Observation<'_>,
+        slot: Arc<Slot>,
+        hour: u64,
+    ) -> Write {
         let one = Recorder::default();
         one.record(o);
         let batch = one.drain();
-        let id = self.first_uses.writer.next();
-        let (store, published) = (self.store.clone(), self.published.clone());
+        let id = self.writer.next();
+        let (store, published) = (store.clone(), published.clone());
         let key = o.key.clone();
         let write = async move {
             match store.record(&batch, id).await {
                 Ok(()) => {
                     if let Some(published) = &published {
-                        super::flush::publish(published, &batch);
+                        super::publish(published, &batch);
                     }
                     slot.durable.fetch_max(hour, Ordering::Release);
                     true
@@ -154,8 +168,8 @@ impl Ledger {
             }
         }
         .instrument(tracing::Span::current());
-        let tasks = &self.first_uses.tasks;
-        let task = match &self.first_uses.runtime {
+        let tasks = &self.tasks;
+        let task = match &self.runtime {
             Some(runtime) => tasks.spawn_on(write, runtime),
             None => tasks.spawn(write),
         };
@@ -166,8 +180,8 @@ impl Ledger {
     /// Waits for every first-use write in flight (and any started meanwhile) to end: the final
     /// flush comes after it, so a shutdown loses none.
     pub async fn settle(&self) {
-        self.first_uses.tasks.close();
-        self.first_uses.tasks.wait().await;
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 }
 
@@ -176,7 +190,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ledger::{Kind, LedgerStore, day_of};
+    use crate::ledger::{Kind, Ledger, day_of};
     use crate::storage::sqlite::Database;
     use crate::storage::sqlite::ledger::SqliteLedger;
 

@@ -9,24 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use super::{Batch, Kind, Ledger, WriteId, Writer, day_of, merge_batch};
+use super::{Batch, Ledger, WriteId, Writer, day_of, merge_batch, publish};
 use crate::metrics::keys::KeyDeltas;
-use crate::periodic::Background;
-
-/// Hands a drained delta's per-key figures to CloudWatch: accepted on the key path, refused,
-/// and the latest accepted request. Once per drain, whether or not the store write succeeds
-/// (a failed write is carried and sent again; publishing it again would count it twice).
-pub(super) fn publish(to: &KeyDeltas, drained: &Batch) {
-    for ((key, _), day) in drained {
-        let accepted = day.get(Kind::Accepted, "");
-        let refused: u64 = day
-            .of_kind(Kind::Refused)
-            .iter()
-            .map(|(_, s)| s.count)
-            .sum();
-        to.add(key, accepted.count, refused, accepted.last);
-    }
-}
+use crate::periodic::{Background, Task};
 
 pub struct Flusher {
     ledger: Ledger,
@@ -82,7 +67,7 @@ impl Flusher {
 
     pub fn spawn(self: &Arc<Self>, bg: &Background, every: Duration) {
         let me = self.clone();
-        bg.spawn_every(every, move || {
+        bg.spawn_every(Task::LedgerFlush, every, move || {
             let me = me.clone();
             async move {
                 me.flush(crate::common::unix_now()).await;
@@ -125,8 +110,8 @@ impl Pending {
 mod tests {
     use super::*;
     use crate::domain::KeyId;
-    use crate::ledger::LedgerStore;
     use crate::ledger::recorder::{Observation, Recorder};
+    use crate::ledger::{Kind, LedgerStore};
     use crate::storage::sqlite::Database;
     use crate::storage::sqlite::ledger::SqliteLedger;
 

@@ -18,12 +18,12 @@
 
 pub mod first_use;
 pub mod flush;
+mod handle;
 pub mod heartbeat;
 pub mod recorder;
 pub mod traffic;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -42,6 +42,7 @@ pub const OTHER: &str = "(other)";
 /// The refusal cause of a 429 on a key request (the others are `AuthFailure` labels).
 pub const RATE_LIMITED: &str = "rate_limited";
 
+pub use handle::Ledger;
 pub use traffic::Traffic;
 
 const DAY_SECS: u64 = 86_400;
@@ -316,6 +317,21 @@ pub fn merge_batch(into: &mut Batch, from: Batch) {
     }
 }
 
+/// Hands a drained delta's per-key figures to CloudWatch: accepted on the key path, refused,
+/// and the latest accepted request. Once per drain, whether or not the store write succeeds
+/// (a failed write is carried and sent again; publishing it again would count it twice).
+pub(crate) fn publish(to: &crate::metrics::keys::KeyDeltas, drained: &Batch) {
+    for ((key, _), day) in drained {
+        let accepted = day.get(Kind::Accepted, "");
+        let refused: u64 = day
+            .of_kind(Kind::Refused)
+            .iter()
+            .map(|(_, s)| s.count)
+            .sum();
+        to.add(key, accepted.count, refused, accepted.last);
+    }
+}
+
 /// Names one write of a batch, so that a store which can apply a request twice (DynamoDB's
 /// `ADD`, when a timed-out attempt landed and the SDK or the flusher sends it again) applies it
 /// once: the same batch is always sent again under the same id. `writer` is random per process
@@ -373,18 +389,6 @@ pub trait LedgerStore: Send + Sync {
         from: Hour,
         to: Hour,
     ) -> Result<Vec<(Hour, Traffic)>, StoreError>;
-}
-
-/// What the service holds of the ledger: the request path's aggregate, the durable store,
-/// how long days are kept, and where each flush's per-key figures also go (CloudWatch).
-#[derive(Clone)]
-pub struct Ledger {
-    pub recorder: Arc<recorder::Recorder>,
-    pub store: Arc<dyn LedgerStore>,
-    pub days: u64,
-    pub published: Option<Arc<crate::metrics::keys::KeyDeltas>>,
-    /// Each key's first use in each hour, written before its request is served.
-    pub first_uses: Arc<first_use::FirstUses>,
 }
 
 #[cfg(test)]

@@ -43,10 +43,11 @@ pub enum Counter {
     RequestsByPrincipalKind,
     IdpUnavailable,
     RevocationEvents,
+    BackgroundFailures,
 }
 
 impl Counter {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 }
 
 /// Where a metric's series come from.
@@ -116,10 +117,25 @@ pub const PRINCIPAL_KINDS: &[&str] = &["user", "client", "api_key"];
 pub const REVOCATION_OUTCOMES: &[&str] =
     &["revoked", "duplicate", "skipped", "deferred", "poisoned"];
 
+/// `periodic::Task::ALL`'s names, in that order (a unit test holds them equal): the label of
+/// `cutover_background_failures_total`.
+pub const BACKGROUND_TASKS: &[&str] = &[
+    "jwks-refresh",
+    "key-refresh",
+    "control-poll",
+    "dev-clients-refresh",
+    "limiter-sweep",
+    "rate-store-probe",
+    "ledger-flush",
+    "heartbeat",
+    "metrics-report",
+    "revocation-queue",
+];
+
 /// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).
 pub const LIMITS: &[&str] = &["principal", "auth_failures"];
 
-pub const DEFS: [Def; 13] = [
+pub const DEFS: [Def; 14] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -272,6 +288,19 @@ pub const DEFS: [Def; 13] = [
         }),
     },
     Def {
+        prometheus: "cutover_background_failures_total",
+        help: "Runs of a background loop (JWKS and key refresh, control poll, ledger flush, reports, limiter sweeps, the revocation queue) that panicked, by task. The loop goes on at its next tick; /readyz is 503 until a run of it ends normally.",
+        kind: Kind::Counter,
+        label: "task",
+        series: Series::Counter(Counter::BackgroundFailures, BACKGROUND_TASKS),
+        cloudwatch: Some(CloudWatch {
+            name: "BackgroundFailures",
+            dimension: "Task",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
         prometheus: "cutover_latency_ms",
         help: "Request latency by route, in milliseconds.",
         kind: Kind::Histogram,
@@ -347,6 +376,7 @@ mod tests {
             Counter::UploadBytes,
             Counter::RateLimitStoreFallbacks,
             Counter::RevocationEvents,
+            Counter::BackgroundFailures,
         ] {
             let n = DEFS
                 .iter()
@@ -361,6 +391,19 @@ mod tests {
     fn the_reason_labels_are_the_auth_failure_taxonomy_in_order() {
         let labels: Vec<_> = AuthFailure::ALL.iter().map(|f| f.label()).collect();
         assert_eq!(labels, AUTH_FAILURES);
+    }
+
+    #[test]
+    fn the_task_labels_are_the_background_tasks_in_order() {
+        use crate::periodic::Task;
+        let names: Vec<_> = Task::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(names, BACKGROUND_TASKS);
+        for (i, t) in Task::ALL.iter().enumerate() {
+            assert_eq!(
+                *t as usize, i,
+                "Metrics::background_failed indexes by the discriminant"
+            );
+        }
     }
 
     #[test]
@@ -397,6 +440,7 @@ mod tests {
         m.upload_bytes(10);
         m.add(Counter::RateLimitStoreFallbacks, 0, 1);
         m.add(Counter::RevocationEvents, 0, 1);
+        m.background_failed(crate::periodic::Task::JwksRefresh);
         m.latency(Route::Upload, 12);
         let snap = m.snapshot();
         let text = prometheus::render(&snap);
@@ -437,6 +481,7 @@ mod tests {
                 "UploadBytes",
                 "RateLimitStoreFallbacks",
                 "RevocationEvents",
+                "BackgroundFailures",
                 "Latency"
             ]
         );

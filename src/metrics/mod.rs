@@ -19,6 +19,7 @@ use crate::common::Route;
 use crate::common::unix_now;
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, KeyId, PrincipalKind};
+use crate::periodic::Task;
 
 /// Latency histogram bucket bounds, in milliseconds.
 pub const LATENCY_BUCKETS_MS: [u64; 12] =
@@ -63,6 +64,7 @@ impl Default for Counters {
             Counter::RequestsByPrincipalKind,
             Counter::IdpUnavailable,
             Counter::RevocationEvents,
+            Counter::BackgroundFailures,
         ];
         Counters {
             counters: ALL.map(|c| (0..counter_len(c)).map(|_| AtomicU64::new(0)).collect()),
@@ -168,6 +170,11 @@ impl Metrics {
 
     pub fn latency(&self, route: Route, ms: u64) {
         self.counters.latency[route as usize].observe(ms);
+    }
+
+    /// A run of a background loop that panicked (`periodic::Background`'s failure hook).
+    pub fn background_failed(&self, task: Task) {
+        self.add(Counter::BackgroundFailures, task as usize, 1);
     }
 
     pub fn upload_bytes(&self, bytes: u64) {

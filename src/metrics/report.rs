@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::Metrics;
 use super::snapshot::Snapshot;
-use crate::periodic::Background;
+use crate::periodic::{Background, Task};
 
 #[async_trait]
 pub trait DeltaSink: Send + Sync {
@@ -56,10 +56,11 @@ impl Reporter {
         }
     }
 
-    /// Flushes every `every` until the background stops (the first report after one interval).
-    pub fn spawn(self: &Arc<Self>, bg: &Background, every: Duration) {
+    /// Flushes every `every` until the background stops (the first report after one interval),
+    /// as the loop named `task`.
+    pub fn spawn(self: &Arc<Self>, bg: &Background, task: Task, every: Duration) {
         let me = self.clone();
-        bg.spawn_every(every, move || {
+        bg.spawn_every(task, every, move || {
             let me = me.clone();
             async move {
                 me.flush().await;

@@ -51,6 +51,7 @@ impl Default for Snapshot {
                 zeros(Counter::RequestsByPrincipalKind),
                 zeros(Counter::IdpUnavailable),
                 zeros(Counter::RevocationEvents),
+                zeros(Counter::BackgroundFailures),
             ],
             latency: Default::default(),
             per_key: BTreeMap::new(),

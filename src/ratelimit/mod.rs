@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod failures;
 pub mod headers;
 mod info;
+mod policy;
 pub mod principal;
 pub mod shared;
 pub mod store_health;
@@ -18,26 +19,20 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use self::client_ip::TrustedProxies;
 use self::failures::FailureBrake;
 pub use self::info::{RateLimitInfo, RateLimitProblem};
+pub use self::policy::{
+    AUTH_FAILURES_POLICY, CLIENT_POLICY, DEFAULT_POLICY, KEY_POLICY, Policy, RateLimitHeaders,
+};
 pub use self::principal::KeyQuota;
 use self::principal::PrincipalLimits;
 use self::shared::SharedLimits;
 use crate::common::Route;
 use crate::config::RateSettings;
 use crate::domain::PrincipalId;
-use crate::periodic::Background;
+use crate::periodic::{Background, Task};
 use crate::telemetry::refusals::RefusalLog;
-
-/// The policy names the headers and problem bodies use.
-pub const DEFAULT_POLICY: &str = "default";
-pub const KEY_POLICY: &str = "apikey";
-/// A machine client's own quota (`cutover dev-clients`, `CUTOVER_CLIENT_QUOTAS`).
-pub const CLIENT_POLICY: &str = "client";
-pub const AUTH_FAILURES_POLICY: &str = "auth-failures";
 
 /// How often idle buckets are reclaimed. A bucket is idle once it is full again, which takes
 /// `burst / rate` (6 s by default), so between sweeps memory holds at most a minute's principals.
@@ -46,22 +41,6 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How often a shared store that stopped answering is tried again. Requests never wait for it
 /// while it is down; they are decided locally until a probe is answered.
 pub const PROBE_EVERY: Duration = Duration::from_millis(500);
-
-/// One quota as this instance enforces it: cells per minute and burst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Policy {
-    pub name: &'static str,
-    pub per_minute: u32,
-    pub burst: u32,
-}
-
-/// The fields a request that passed its quota check answers with (part of the gate's `Caller`):
-/// ready header values, the policy one shared by every request under that policy.
-#[derive(Debug, Clone)]
-pub struct RateLimitHeaders {
-    pub policy: Bytes,
-    pub limit: Bytes,
-}
 
 /// Where the quotas are decided, as `/readyz` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +151,7 @@ impl RateLimits {
     pub fn spawn_sweeper(self: &Arc<Self>, bg: &Background) {
         if self.shared.is_some() {
             let limits: Weak<Self> = Arc::downgrade(self);
-            bg.spawn_every(PROBE_EVERY, move || {
+            bg.spawn_every(Task::RateStoreProbe, PROBE_EVERY, move || {
                 let limits = limits.upgrade();
                 async move {
                     let Some(limits) = limits else { return false };
@@ -184,7 +163,7 @@ impl RateLimits {
             });
         }
         let limits: Weak<Self> = Arc::downgrade(self);
-        bg.spawn_every(SWEEP_EVERY, move || {
+        bg.spawn_every(Task::LimiterSweep, SWEEP_EVERY, move || {
             let limits = limits.upgrade();
             async move {
                 let Some(limits) = limits else { return false };

@@ -14,50 +14,19 @@ pub mod clients;
 pub mod days;
 pub mod readiness;
 pub mod render;
+mod rows;
 pub mod share;
 pub mod suggest;
+mod window;
 
 use crate::common::StoreError;
 use crate::domain::KeyId;
-use crate::ledger::{Day, Hour, LedgerStore, day_of, hour_of};
+use crate::ledger::{LedgerStore, day_of};
 
 pub use clients::Clients;
 pub use readiness::Readiness;
 pub use share::DayShare;
-
-const DAY_SECS: u64 = 86_400;
-
-/// The window of a report: `days` days back from `now`, in whole hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub days: u64,
-    pub now: u64,
-}
-
-impl Window {
-    pub fn new(days: u64, now: u64) -> Self {
-        Window {
-            days: days.max(1),
-            now,
-        }
-    }
-
-    /// The hours of the last `secs` seconds, rounded out: `from..=to`.
-    pub fn hours_of(&self, secs: u64) -> (Hour, Hour) {
-        (hour_of(self.now.saturating_sub(secs)), hour_of(self.now))
-    }
-
-    /// The report's own hours.
-    pub fn hours(&self) -> (Hour, Hour) {
-        self.hours_of(self.days * DAY_SECS)
-    }
-
-    /// The UTC days of the share chart: the last `days` calendar days, today included.
-    pub fn chart_days(&self) -> (Day, Day) {
-        let today = day_of(self.now);
-        (today + 1 - self.days.min(today + 1), today)
-    }
-}
+pub use window::Window;
 
 /// What every surface shows, built once.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::clients::ClientRow;
+use super::rows::ClientRow;
 // A machine client's principal, in the ledger's `sub`s and a key's `owner`, begins so; no
 // user's `sub` can (`PrincipalId::from_sub`).
 use crate::domain::CLIENT_PREFIX;

@@ -38,7 +38,7 @@ use crate::control::ControlStore;
 use crate::domain::Namespace;
 use crate::metrics::Metrics;
 use crate::metrics::defs::Counter;
-use crate::periodic::Background;
+use crate::periodic::{Background, Task};
 
 pub use apply::Verdict;
 
@@ -164,7 +164,7 @@ impl RevocationQueue {
         }
         let queue = Arc::new(self);
         let background = bg.clone();
-        bg.spawn_every(Duration::from_secs(1), move || {
+        bg.spawn_every(Task::RevocationQueue, Duration::from_secs(1), move || {
             let queue = queue.clone();
             let stopped = background.stopped();
             async move {

@@ -16,7 +16,13 @@ async fn readyz_is_public_and_reports_every_check() {
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ready");
-    for check in ["signing_keys", "api_keys", "objects", "metadata"] {
+    for check in [
+        "signing_keys",
+        "api_keys",
+        "objects",
+        "metadata",
+        "background",
+    ] {
         assert_eq!(body["checks"][check], true, "{check}");
     }
 }

@@ -81,6 +81,8 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     /// The settings the app was built from, as `name = value` pairs (for CLI subprocesses).
     pub pairs: Vec<(String, String)>,
+    /// The app's own background loops (a test adds one to see a failure reported).
+    pub background: cutover::periodic::Background,
     handles: (ServerHandle, ServerHandle),
 }
 
@@ -221,6 +223,7 @@ impl AppBuilder {
         let address = format!("http://127.0.0.1:{}", app.port());
         let admin_address = format!("http://127.0.0.1:{}", app.admin_port());
         let handles = app.handles();
+        let background = app.background().clone();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
@@ -234,6 +237,7 @@ impl AppBuilder {
                 .unwrap(),
             data_dir,
             pairs,
+            background,
             handles,
         }
     }

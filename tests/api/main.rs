@@ -34,6 +34,7 @@ mod aws_faults;
 mod aws_items;
 mod aws_outage;
 mod aws_storage;
+mod background;
 mod brownouts;
 mod canary;
 mod cli;

@@ -127,7 +127,8 @@ impl ApiKeys {
 
     /// Reloads the key set every `every` until the background stops.
     pub fn spawn_refresh(&self, bg: &crate::periodic::Background, every: Duration) {
-        self.ring.spawn_every(bg, every);
+        self.ring
+            .spawn_every(bg, crate::periodic::Task::KeyRefresh, every);
     }
 
     /// Every configured key id, once each, sorted (for the migration view).

@@ -52,6 +52,11 @@ pub async fn healthz() -> HttpResponse {
 /// store and a stable reason (`unavailable`, `writes failing`, `error`); the error itself, which may
 /// name paths, `os error` codes or SDK messages, goes to the log, never to this public answer.
 ///
+/// A background loop whose latest run panicked (`checks.background` false, `detail` naming the
+/// task, such as `background: jwks-refresh failing`) fails readiness too: a JWKS refresh that
+/// no longer runs is otherwise found only when keys rotate. The loop goes on at its next tick,
+/// and readiness comes back once a run of it ends normally.
+///
 /// A shared rate-limit store (Redis) that does not answer is reported under `rate_limits` but
 /// never fails readiness: the instance still serves, on its local share of the quotas, and
 /// taking every instance out of the balancer because a cache is down would turn a degraded
@@ -96,13 +101,21 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .collect();
     let api_keys = state.auth.flag.get() == FallbackMode::Deny || state.auth.keys.is_loaded();
     let (objects, metadata) = tokio::join!(state.objects.check(), state.metadata.check());
+    let failing_tasks: Vec<&str> = state
+        .background
+        .failing()
+        .iter()
+        .map(|t| t.name())
+        .collect();
+    let background = failing_tasks.is_empty();
     let checks = json!({
         "signing_keys": signing_keys,
         "api_keys": api_keys,
         "objects": objects.is_ok(),
         "metadata": metadata.is_ok(),
+        "background": background,
     });
-    if signing_keys && api_keys && objects.is_ok() && metadata.is_ok() {
+    if signing_keys && api_keys && objects.is_ok() && metadata.is_ok() && background {
         return HttpResponse::Ok().json(json!({
             "status": "ready",
             "checks": checks,
@@ -123,6 +136,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (
             "metadata",
             metadata.map_err(|e| public_reason("metadata", &e)),
+        ),
+        (
+            "background",
+            background
+                .then_some(())
+                .ok_or(format!("{} failing", failing_tasks.join(", "))),
         ),
     ]
     .into_iter()

@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine;
 use serde_json::json;
 
-use super::routes::TokenParams;
+use super::form::{TokenParams, form_decode};
 use super::{DevOAuth, OAuthError, TOKEN_TTL_SECS};
 use crate::dev_issuer::clients::{ClientAuthError, DevClient};
 use crate::http::gate::client_ip::client_ip;
@@ -144,24 +144,6 @@ fn basic(value: &[u8]) -> Option<(String, String)> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     Some((form_decode(id)?, form_decode(secret)?))
-}
-
-/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
-pub(super) fn form_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = (bytes.next()? as char).to_digit(16)?;
-                let lo = (bytes.next()? as char).to_digit(16)?;
-                out.push((hi * 16 + lo) as u8);
-            }
-            b => out.push(b),
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// The scope of the token: what was asked (space-separated), each one allowed to the client;

@@ -9,6 +9,7 @@
 //! accepts `cutover token`'s.
 
 mod client_credentials;
+mod form;
 mod page;
 mod revoke;
 mod routes;

@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::routes::secret_in_query;
+use super::form::secret_in_query;
 use super::{DevOAuth, OAuthError, client_credentials};
 use crate::common::unix_now;
 use crate::control::revocations::RevokeFailure;

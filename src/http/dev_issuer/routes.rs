@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::form::{TokenParams, secret_in_query};
 use super::page::{self, origin_of};
 use super::{DevOAuth, MAX_TOKEN_REQUEST, OAuthError, TOKEN_TTL_SECS, client_credentials, revoke};
 use crate::dev_issuer::TokenRequest;
@@ -236,29 +237,6 @@ async fn sign_in(
         params.push(("state", state));
     }
     redirect(with_query(checked.redirect_uri, &params))
-}
-
-/// The token request's form. No `Debug`: it may hold a client secret.
-#[derive(Deserialize)]
-pub(super) struct TokenParams {
-    pub(super) grant_type: Option<String>,
-    pub(super) client_id: Option<String>,
-    /// Client credentials in the body (RFC 6749 §2.3.1), instead of HTTP Basic.
-    pub(super) client_secret: Option<String>,
-    pub(super) scope: Option<String>,
-    code: Option<String>,
-    redirect_uri: Option<String>,
-    code_verifier: Option<String>,
-    refresh_token: Option<String>,
-}
-
-/// Whether the query string carries a client secret, which it never may (RFC 6749 §2.3.1:
-/// "MUST NOT be included in the request URI"): URIs end up in logs and histories.
-pub(super) fn secret_in_query(req: &HttpRequest) -> bool {
-    req.query_string().split('&').any(|pair| {
-        let name = pair.split('=').next().unwrap_or_default();
-        client_credentials::form_decode(name).as_deref() == Some("client_secret")
-    })
 }
 
 fn required<'a>(value: &'a Option<String>, why: &'static str) -> Result<&'a str, OAuthError> {

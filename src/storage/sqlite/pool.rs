@@ -12,6 +12,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::connection::configure;
+
 /// More idle readers than threads that read at once (actix workers, the blocking pool's
 /// occasional reader) would only hold file descriptors and page caches.
 const MAX_IDLE: usize = 16;
@@ -59,7 +61,7 @@ fn open_reader(path: &std::path::Path) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    super::configure(&conn)?;
+    configure(&conn)?;
     Ok(conn)
 }
 

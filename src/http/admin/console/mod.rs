@@ -38,7 +38,7 @@ pub async fn console(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     // `days`: 1 to 90, default 30 (the page links 7, 30 and 90).
-    let days = crate::http::admin::days_param(req.query_string())?;
+    let days = super::migration_report::days_param(req.query_string())?;
     let days = crate::report::days::parse_days(days.as_deref(), DEFAULT_DAYS, MAX_DAYS)
         .map_err(ApiError::BadRequest)?;
     let now = crate::common::unix_now();
@@ -48,7 +48,7 @@ pub async fn console(
         readiness: report,
         clients,
         share: series,
-    } = crate::http::admin::report(&state, days, "/console").await?;
+    } = super::migration_report::report(&state, days, "/console").await?;
     let keys = state.auth.keys.key_ids();
 
     let rules = state.auth.flag.rules();
