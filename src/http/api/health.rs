@@ -1,3 +1,6 @@
+//! `/healthz` (the process answers) and `/readyz` (it can serve: signing keys, API keys, both
+//! stores, the background loops), on the public listener; `/healthz` also on the admin listener.
+
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
