@@ -1,5 +1,5 @@
 //! The revocation queue: Cognito's own sign-out, disable and delete events, read from SQS and
-//! turned into entries of the revocation list (`fallback::revocations`), so a user signed out
+//! turned into entries of the revocation list (`control::revocations`), so a user signed out
 //! in Cognito loses access here within the control poll, without anyone running a command.
 //!
 //! An EventBridge rule on CloudTrail's Cognito events feeds the queue
