@@ -17,7 +17,7 @@ use crate::common::rfc3339;
 use crate::config::Settings;
 use crate::control::brownout::parse_duration;
 use crate::control::plan::{self, PlanDate};
-use crate::control::{self, Brownouts, ControlError, Document, Window};
+use crate::control::{self, Brownouts, Document, Window, schedule};
 use crate::domain::KeyId;
 
 #[derive(Subcommand)]
@@ -140,11 +140,7 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
             let start = control::brownout::parse_start(&start, now)?;
             check_keys(&backends, &keys).await?;
             let window = Window::new(start, duration, keys);
-            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
-                doc.add(window.clone(), now);
-                Ok(doc)
-            })
-            .await?;
+            schedule::add_windows(store, std::slice::from_ref(&window), now).await?;
             eprintln!(
                 "brownout {} from {} to {}; running instances follow within {poll} s",
                 window.id,
@@ -161,16 +157,7 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
             }
         }
         BrownoutsCommand::Remove { id } => {
-            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
-                if doc.remove(&id) {
-                    Ok(doc)
-                } else {
-                    Err(ControlError::Refused(format!(
-                        "no brownout window {id}; `cutover brownouts list` shows them"
-                    )))
-                }
-            })
-            .await?;
+            schedule::remove_window(store, &id).await?;
             eprintln!("removed brownout {id}; running instances follow within {poll} s");
         }
         BrownoutsCommand::Plan {
@@ -189,13 +176,7 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
                 eprintln!("nothing stored; run again with --apply to schedule these windows");
                 return Ok(());
             }
-            control::update(store, Document::Brownouts, |mut doc: Brownouts| {
-                for w in &windows {
-                    doc.add(w.clone(), now);
-                }
-                Ok(doc)
-            })
-            .await?;
+            schedule::add_windows(store, &windows, now).await?;
             eprintln!(
                 "stored {} brownout windows; running instances follow within {poll} s",
                 windows.len()

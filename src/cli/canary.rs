@@ -7,7 +7,7 @@ use super::stdout::outln;
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::config::Settings;
-use crate::control::{self, Canary, Document};
+use crate::control::{Canary, schedule};
 use crate::domain::KeyId;
 
 pub async fn run(
@@ -27,10 +27,7 @@ pub async fn run(
         basis_points,
         except,
     };
-    control::update(backends.control.as_ref(), Document::Canary, |_: Canary| {
-        Ok(canary.clone())
-    })
-    .await?;
+    schedule::set_canary(backends.control.as_ref(), &canary).await?;
     let poll = settings.fallback.poll.as_secs();
     if !canary.is_on() {
         eprintln!("canary off; running instances follow within {poll} s");

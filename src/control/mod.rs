@@ -14,6 +14,7 @@ pub mod key_ids;
 pub mod links;
 pub mod plan;
 pub mod revocations;
+pub mod schedule;
 
 use async_trait::async_trait;
 
