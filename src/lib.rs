@@ -15,7 +15,9 @@ pub mod control;
 pub mod crypto;
 pub mod dashboard;
 pub mod dev_issuer;
+
 pub mod domain;
+pub mod gateway;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

@@ -65,6 +65,8 @@ pub struct Caller {
     /// On the key path: the key's own deprecation and sunset dates, which override the global
     /// ones in the deprecation headers.
     pub key_dates: KeyDates,
+    /// On the JWT path: the token's scopes (space-separated), which the gateway hands on.
+    pub scope: Option<std::sync::Arc<str>>,
 }
 
 impl Caller {
@@ -76,6 +78,7 @@ impl Caller {
             rate: None,
             linked_key: None,
             key_dates: KeyDates::default(),
+            scope: None,
         }
     }
 }
@@ -188,6 +191,7 @@ impl Authenticator {
     /// A token's caller; a machine client carries its own quota, as a key entry may.
     fn token_caller(&self, verified: VerifiedToken) -> Caller {
         let key_quota = self.client_quota(&verified.sub);
+        let scope = (!verified.scope.is_empty()).then(|| std::sync::Arc::from(verified.scope.as_str()));
         let mut caller = Caller::new(Principal {
             id: verified.sub,
             method: AuthMethod::Jwt {
@@ -196,6 +200,7 @@ impl Authenticator {
             },
         });
         caller.key_quota = key_quota;
+        caller.scope = scope;
         caller
     }
 
@@ -243,6 +248,7 @@ impl Authenticator {
             rate: None,
             linked_key: None,
             key_dates: found.dates,
+            scope: None,
         }
     }
 

@@ -8,6 +8,7 @@
 
 mod error;
 mod fallback;
+mod gateway;
 mod jwt;
 mod keys;
 mod layers;
@@ -30,6 +31,10 @@ use std::path::PathBuf;
 
 pub use error::ConfigError;
 pub use fallback::FallbackSettings;
+pub use gateway::{
+    GatewaySettings, RESERVED_PREFIXES, Scheme, UpstreamKeySettings, UpstreamKeySource,
+    UpstreamSettings,
+};
 pub use jwt::{
     DEV_CLIENT_ID, DEV_ISSUER, DEV_TOKEN_TTL_SECS, IssuerSettings, JwtSettings, TrustedIssuer,
 };
@@ -59,6 +64,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("web app and sign-in", web::SETTINGS),
     ("migration ledger", ledger::SETTINGS),
     ("revocation queue", revocation::SETTINGS),
+    ("gateway", gateway::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -102,6 +108,8 @@ pub struct Settings {
     pub ledger: LedgerSettings,
     /// The queue of Cognito's sign-out events, when one is configured.
     pub revocation_queue: Option<RevocationQueueSettings>,
+    /// The upstreams cutover fronts, and the assertion it hands them.
+    pub gateway: GatewaySettings,
 }
 
 impl Settings {
@@ -163,6 +171,8 @@ impl RawSettings {
         let listen = listen::parse(self)?;
         let jwt = jwt::parse(self)?;
         let web = web::parse(self, jwt.dev(), jwt.first_client_ids())?;
+        let scopes = scopes::parse(self)?;
+        let gateway = gateway::parse(self, &scopes)?;
         Ok(Settings {
             listen: listen.listen,
             admin_listen: listen.admin_listen,
@@ -171,7 +181,7 @@ impl RawSettings {
             shutdown_timeout: listen.shutdown_timeout,
             storage: storage::parse(self)?,
             jwt,
-            scopes: scopes::parse(self)?,
+            scopes,
             api_keys: keys::parse(self)?,
             fallback: fallback::parse(self)?,
             metrics: metrics::parse(self)?,
@@ -181,6 +191,7 @@ impl RawSettings {
             web,
             ledger: ledger::parse(self)?,
             revocation_queue: revocation::parse(self)?,
+            gateway,
         })
     }
 }

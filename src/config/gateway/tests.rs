@@ -1,0 +1,117 @@
+use crate::config::{ConfigError, Settings};
+
+fn with_file(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cutover.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut vars = vec![("CUTOVER_CONFIG".to_string(), path.display().to_string())];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::from_env(vars)
+}
+
+fn refusal(toml: &str) -> String {
+    match with_file(toml, &[]) {
+        Ok(_) => panic!("accepted:\n{toml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn table(extra: &str) -> String {
+    format!("[[upstreams]]\nname = \"orders\"\nprefix = \"/orders\"\nurl = \"http://127.0.0.1:8081\"\n{extra}\n")
+}
+
+#[test]
+fn a_plain_table_gets_the_defaults_of_a_json_api() {
+    let s = with_file(&table(""), &[]).unwrap();
+    let u = &s.gateway.upstreams[0];
+    assert_eq!(u.name, "orders");
+    assert_eq!(u.prefix.as_str(), "/orders");
+    assert_eq!(u.authority, "127.0.0.1:8081");
+    assert_eq!(u.base_path, "");
+    assert!(!u.strip_prefix && !u.public && !u.preserve_host && !u.forward_authorization);
+    assert_eq!(u.read_scope.as_ref().unwrap().as_str(), "photos/read");
+    assert_eq!(u.write_scope.as_ref().unwrap().as_str(), "photos/write");
+    assert_eq!(u.timeout.as_secs(), 30);
+    assert!(u.upstream_key.is_none());
+    assert!(s.gateway.upstreams.len() == 1);
+}
+
+#[test]
+fn scopes_and_the_upstream_key_are_read_from_the_table() {
+    let s = with_file(
+        &table("read_scope = \"orders/read\"\nwrite_scope = \"\"\nupstream_key_file = \"/run/orders.key\""),
+        &[],
+    )
+    .unwrap();
+    let u = &s.gateway.upstreams[0];
+    assert_eq!(u.read_scope.as_ref().unwrap().as_str(), "orders/read");
+    assert!(u.write_scope.is_none(), "an empty scope switches the check off");
+    let key = u.upstream_key.as_ref().unwrap();
+    assert_eq!(key.header, "X-API-KEY");
+}
+
+#[test]
+fn every_bad_table_stops_the_start_naming_the_table() {
+    let cases = [
+        (table("prefix = \"/x\""), "duplicate key"),
+        (table("colour = \"red\""), "unknown field"),
+        (table("").replace("/orders", "/api/orders"), "shadows cutover's own /api"),
+        (table("").replace("/orders", "/"), "at least one segment"),
+        (table("").replace("/orders", "/.well-known/x"), "shadows"),
+        (table("").replace("/orders", "/or ders"), "prefix"),
+        (table("").replace("http://127.0.0.1:8081", "ftp://x"), "not http or https"),
+        (table("").replace("http://127.0.0.1:8081", "http://u:p@x"), "expected http(s)://host[:port][/path]"),
+        (table("").replace("http://127.0.0.1:8081", "http://x/?a=1"), "a query or fragment"),
+        (table("").replace("http://127.0.0.1:8081", "http://x:0"), "bad host or port"),
+        (table("").replace("http://127.0.0.1:8081", "http://x:99999"), "bad host or port"),
+        (table("").replace("http://127.0.0.1:8081", "http://"), "no host"),
+        (table("").replace("http://127.0.0.1:8081", "http://x/a/../b"), "dot segments"),
+        (table("").replace("\"orders\"", "\"Orders\""), "expected 1 to 32"),
+        (table("timeout_secs = 0"), "timeout_secs"),
+        (table("public = true\nupstream_key_file = \"/k\""), "choose one"),
+        (table("upstream_key_file = \"/k\"\nupstream_key_secret_id = \"s\""), "choose one"),
+        (table("upstream_key_header = \"X-Key\""), "without upstream_key_file"),
+        (table("upstream_key_file = \"/k\"\nupstream_key_header = \"Connection\""), "sets or removes itself"),
+        (table("upstream_key_file = \"/k\"\nupstream_key_header = \"X-Cutover-Principal\""), "sets or removes itself"),
+        (table("upstream_key_file = \"/k\"\nupstream_key_header = \"a b\""), "not a header name"),
+        (table("read_scope = \"a b\""), "read_scope"),
+    ];
+    for (toml, want) in cases {
+        let message = refusal(&toml);
+        assert!(message.contains("CUTOVER_UPSTREAMS"), "{toml}: {message}");
+        assert!(message.contains(want), "{toml}: {message}");
+    }
+}
+
+#[test]
+fn two_tables_may_not_share_a_name_or_overlap() {
+    let two = |second: &str| format!("{}{}", table(""), second);
+    let other = |name: &str, prefix: &str| {
+        format!("[[upstreams]]\nname = \"{name}\"\nprefix = \"{prefix}\"\nurl = \"http://127.0.0.1:1\"\n")
+    };
+    let message = refusal(&two(&other("orders", "/billing")));
+    assert!(message.contains("taken twice"), "{message}");
+    let message = refusal(&two(&other("v2", "/orders/v2")));
+    assert!(
+        message.contains("[[upstreams]] \"v2\"") && message.contains("overlaps"),
+        "{message}"
+    );
+    assert!(with_file(&two(&other("archive", "/orders-archive")), &[]).is_ok());
+}
+
+#[test]
+fn upstreams_come_only_from_the_file_and_the_assertion_lifetime_is_bounded() {
+    let message = Settings::from_env([("CUTOVER_UPSTREAMS".to_string(), "x".to_string())])
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("only the CUTOVER_CONFIG file"), "{message}");
+    for ttl in ["59", "3601", "0"] {
+        let message = with_file("", &[("CUTOVER_GATEWAY_ASSERTION_TTL_SECS", ttl)])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("CUTOVER_GATEWAY_ASSERTION_TTL_SECS"), "{message}");
+    }
+    let s = with_file("", &[]).unwrap();
+    assert!(s.gateway.upstreams.is_empty());
+    assert_eq!(s.gateway.assertion_ttl.as_secs(), 300);
+}
