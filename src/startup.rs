@@ -140,6 +140,12 @@ impl Application {
             background: background.clone(),
         });
 
+        let gateway = web::Data::new(http::gateway::Gateway::new(
+            &settings.gateway,
+            crate::gateway::assertion::Assertions::unsigned(),
+            Arc::new(crate::gateway::upstream_key::UpstreamKeys::default()),
+        ));
+
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding CUTOVER_LISTEN {}", settings.listen))?;
         let admin_listener = TcpListener::bind(settings.admin_listen)
@@ -173,6 +179,8 @@ impl Application {
                     }
                 })
                 .configure(http::api::public)
+                // Last: its default service (the proxy, else 404) replaces the API's.
+                .configure(|cfg| http::gateway::routes(cfg, gateway.clone()))
         })?;
         let admin = HttpServer::new(move || {
             App::new()

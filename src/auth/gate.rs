@@ -15,7 +15,7 @@ pub struct Request<'a> {
     pub client: IpAddr,
     /// The route, for the request's cost in quota cells.
     pub route: Route,
-    pub access: Access,
+    pub access: Access<'a>,
 }
 
 /// Why the gate refused a request.

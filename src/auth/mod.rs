@@ -40,11 +40,15 @@ pub struct Credentials<'a> {
 
 /// What a route needs: read or write access, or only an authenticated caller (`GET /api/me`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub enum Access<'a> {
+    /// The built-in API's reads (`CUTOVER_SCOPE_READ`).
     Read,
+    /// The built-in API's writes (`CUTOVER_SCOPE_WRITE`).
     Write,
     /// Any authenticated caller, whatever scopes its token carries.
     Any,
+    /// A scope of an upstream's own (`[[upstreams]]` `read_scope`, `write_scope`).
+    Needs(&'a Scope),
 }
 
 /// What the gate decided about one request.
@@ -105,18 +109,19 @@ fn bearer_token(value: &[u8]) -> Option<&str> {
 }
 
 impl Authenticator {
-    fn scope(&self, access: Access) -> Option<&Scope> {
+    fn scope<'a>(&'a self, access: Access<'a>) -> Option<&'a Scope> {
         match access {
             Access::Read => self.scopes.read.as_ref(),
             Access::Write => self.scopes.write.as_ref(),
             Access::Any => None,
+            Access::Needs(scope) => Some(scope),
         }
     }
 
     pub async fn authenticate(
         &self,
         presented: &Credentials<'_>,
-        access: Access,
+        access: Access<'_>,
     ) -> Result<Caller, AuthError> {
         if presented.repeated {
             return Err(AuthError::Unauthenticated(
@@ -137,7 +142,7 @@ impl Authenticator {
     pub fn authenticate_known(
         &self,
         presented: &Credentials<'_>,
-        access: Access,
+        access: Access<'_>,
     ) -> Option<Caller> {
         if presented.repeated {
             return None;
@@ -191,7 +196,8 @@ impl Authenticator {
     /// A token's caller; a machine client carries its own quota, as a key entry may.
     fn token_caller(&self, verified: VerifiedToken) -> Caller {
         let key_quota = self.client_quota(&verified.sub);
-        let scope = (!verified.scope.is_empty()).then(|| std::sync::Arc::from(verified.scope.as_str()));
+        let scope =
+            (!verified.scope.is_empty()).then(|| std::sync::Arc::from(verified.scope.as_str()));
         let mut caller = Caller::new(Principal {
             id: verified.sub,
             method: AuthMethod::Jwt {
@@ -289,7 +295,7 @@ impl Authenticator {
         &self,
         value: &[u8],
         key: Option<&[u8]>,
-        access: Access,
+        access: Access<'_>,
     ) -> Result<Caller, AuthError> {
         let Some(token) = bearer_token(value) else {
             refusal!(reason = "not one Bearer credential", "JWT rejected");

@@ -157,7 +157,10 @@ fn default_max_connections() -> usize {
     256
 }
 
-pub(super) fn parse(raw: &RawSettings, scopes: &ScopeSettings) -> Result<GatewaySettings, ConfigError> {
+pub(super) fn parse(
+    raw: &RawSettings,
+    scopes: &ScopeSettings,
+) -> Result<GatewaySettings, ConfigError> {
     let upstreams = match raw.tables(&UPSTREAMS) {
         Some(tables) => upstreams(tables, scopes)?,
         None if raw.given(&UPSTREAMS).is_some_and(|v| !v.is_empty()) => {
@@ -242,7 +245,10 @@ fn upstream(t: UpstreamTable, scopes: &ScopeSettings) -> Result<UpstreamSettings
             .map_err(|e| format!("{what} {v:?}: {e}")),
     };
     if t.timeout_secs == 0 || t.timeout_secs > 3600 {
-        return Err(format!("timeout_secs {}: expected 1 to 3600", t.timeout_secs));
+        return Err(format!(
+            "timeout_secs {}: expected 1 to 3600",
+            t.timeout_secs
+        ));
     }
     if t.max_body_bytes == 0 {
         return Err("max_body_bytes: must be greater than 0".into());
@@ -337,7 +343,9 @@ fn valid_authority(authority: &str) -> bool {
             && host.len() <= 253
             && host.split('.').all(|label| {
                 (1..=63).contains(&label.len())
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             })
     };
     port_ok && host_ok
@@ -356,7 +364,10 @@ fn upstream_key(
     let source = match (file, secret_id) {
         (None, None) => {
             return match header {
-                Some(_) => Err("upstream_key_header without upstream_key_file or upstream_key_secret_id".into()),
+                Some(_) => Err(
+                    "upstream_key_header without upstream_key_file or upstream_key_secret_id"
+                        .into(),
+                ),
                 None => Ok(None),
             };
         }

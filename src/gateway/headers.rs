@@ -47,7 +47,13 @@ mod tests {
 
     #[test]
     fn hop_by_hop_names_are_matched_whatever_their_case() {
-        for name in ["Connection", "TE", "transfer-encoding", "Proxy-Connection", "Upgrade"] {
+        for name in [
+            "Connection",
+            "TE",
+            "transfer-encoding",
+            "Proxy-Connection",
+            "Upgrade",
+        ] {
             assert!(is_hop_by_hop_name(name), "{name}");
         }
         for name in ["content-length", "x-api-key", "authorization", "te-x"] {

@@ -70,7 +70,9 @@ impl NormalPath {
     /// The path to forward: `base` (an upstream's base path, `""` or `/a/b`), then `segments`,
     /// with the trailing `/` the request had.
     pub fn forwarded(&self, base: &str, segments: &[String]) -> String {
-        let mut out = String::with_capacity(base.len() + 1 + segments.iter().map(|s| s.len() + 1).sum::<usize>());
+        let mut out = String::with_capacity(
+            base.len() + 1 + segments.iter().map(|s| s.len() + 1).sum::<usize>(),
+        );
         out.push_str(base);
         for s in segments {
             out.push('/');

@@ -27,7 +27,10 @@ impl Routes {
     pub fn new(upstreams: &[UpstreamSettings]) -> Self {
         let mut by_first: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, u) in upstreams.iter().enumerate() {
-            by_first.entry(u.prefix.first().to_string()).or_default().push(i);
+            by_first
+                .entry(u.prefix.first().to_string())
+                .or_default()
+                .push(i);
         }
         Routes {
             upstreams: upstreams.iter().cloned().map(Arc::new).collect(),

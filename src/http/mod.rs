@@ -9,6 +9,7 @@ pub mod api;
 pub mod conn;
 pub mod dev_issuer;
 pub mod gate;
+pub mod gateway;
 pub mod problem;
 pub mod state;
 
@@ -45,8 +46,12 @@ fn method_not_allowed(allow: &str) -> HttpResponse {
     res
 }
 
-/// The route a request was registered under ([`api`]); `Other` for health checks and unmatched
-/// paths.
+/// The route a request was registered under ([`api`]), or the upstream the gateway matched it
+/// to ([`gateway`]); `Other` for health checks and unmatched paths.
 pub fn route_of(req: &actix_web::HttpRequest) -> Route {
-    req.app_data::<Route>().copied().unwrap_or(Route::Other)
+    use actix_web::HttpMessage;
+    req.app_data::<Route>()
+        .copied()
+        .or_else(|| req.extensions().get::<Route>().copied())
+        .unwrap_or(Route::Other)
 }

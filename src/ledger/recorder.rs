@@ -133,6 +133,8 @@ struct PendingDay {
     /// The hours seen since the last drain, in order (one, except around the hour).
     hours: Vec<(Hour, PendingHour)>,
     routes: [Seen; Route::ALL.len()],
+    /// The upstreams the key called through the gateway, by name: a few per key.
+    upstreams: Vec<(&'static str, Seen)>,
     agents: Named<String>,
     networks: Named<IpNet>,
     subs: Named<String>,
@@ -151,7 +153,16 @@ impl PendingDay {
                 self.hours.push((hour, p));
             }
         }
-        self.routes[o.route as usize].hit(at);
+        match o.route.index() {
+            Some(i) => self.routes[i].hit(at),
+            None => {
+                let name = o.route.label();
+                match self.upstreams.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, seen)) => seen.hit(at),
+                    None => self.upstreams.push((name, Seen::at(at))),
+                }
+            }
+        }
         self.agents.hit(cut_agent(o.agent), MAX_NAMES, at);
         self.networks.hit(&network(o.ip), MAX_NAMES, at);
         if let Some(sub) = o.sub {
@@ -170,6 +181,9 @@ impl PendingDay {
         }
         for (route, seen) in Route::ALL.iter().zip(&self.routes) {
             day.add(Kind::Route, route.label(), seen);
+        }
+        for (name, seen) in &self.upstreams {
+            day.add(Kind::Route, name, seen);
         }
         self.agents.drain_into(&mut day, Kind::Agent, String::clone);
         self.networks

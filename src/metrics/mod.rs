@@ -8,6 +8,7 @@ pub mod keys;
 pub mod prometheus;
 pub mod report;
 pub mod snapshot;
+pub mod upstreams;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -51,6 +52,8 @@ pub struct Counters {
     pub per_key: DashMap<KeyId, KeyUse>,
     /// JWT-path requests per trusted issuer's `iss`.
     pub per_issuer: DashMap<Arc<str>, AtomicU64>,
+    /// Per upstream of the gateway mode, by name.
+    pub per_upstream: DashMap<&'static str, upstreams::UpstreamCounters>,
 }
 
 impl Default for Counters {
@@ -71,6 +74,7 @@ impl Default for Counters {
             latency: Default::default(),
             per_key: DashMap::new(),
             per_issuer: DashMap::new(),
+            per_upstream: DashMap::new(),
         }
     }
 }
@@ -168,8 +172,12 @@ impl Metrics {
         self.add(Counter::RateLimited, if via_key { API_KEY } else { JWT }, 1);
     }
 
+    /// A built-in route's latency; the gateway's routes count theirs per upstream
+    /// ([`Metrics::upstream_answered`]).
     pub fn latency(&self, route: Route, ms: u64) {
-        self.counters.latency[route as usize].observe(ms);
+        if let Some(i) = route.index() {
+            self.counters.latency[i].observe(ms);
+        }
     }
 
     /// A run of a background loop that panicked (`periodic::Background`'s failure hook).

@@ -17,7 +17,9 @@ fn refusal(toml: &str) -> String {
 }
 
 fn table(extra: &str) -> String {
-    format!("[[upstreams]]\nname = \"orders\"\nprefix = \"/orders\"\nurl = \"http://127.0.0.1:8081\"\n{extra}\n")
+    format!(
+        "[[upstreams]]\nname = \"orders\"\nprefix = \"/orders\"\nurl = \"http://127.0.0.1:8081\"\n{extra}\n"
+    )
 }
 
 #[test]
@@ -45,7 +47,10 @@ fn scopes_and_the_upstream_key_are_read_from_the_table() {
     .unwrap();
     let u = &s.gateway.upstreams[0];
     assert_eq!(u.read_scope.as_ref().unwrap().as_str(), "orders/read");
-    assert!(u.write_scope.is_none(), "an empty scope switches the check off");
+    assert!(
+        u.write_scope.is_none(),
+        "an empty scope switches the check off"
+    );
     let key = u.upstream_key.as_ref().unwrap();
     assert_eq!(key.header, "X-API-KEY");
 }
@@ -55,25 +60,70 @@ fn every_bad_table_stops_the_start_naming_the_table() {
     let cases = [
         (table("prefix = \"/x\""), "duplicate key"),
         (table("colour = \"red\""), "unknown field"),
-        (table("").replace("/orders", "/api/orders"), "shadows cutover's own /api"),
+        (
+            table("").replace("/orders", "/api/orders"),
+            "shadows cutover's own /api",
+        ),
         (table("").replace("/orders", "/"), "at least one segment"),
         (table("").replace("/orders", "/.well-known/x"), "shadows"),
         (table("").replace("/orders", "/or ders"), "prefix"),
-        (table("").replace("http://127.0.0.1:8081", "ftp://x"), "not http or https"),
-        (table("").replace("http://127.0.0.1:8081", "http://u:p@x"), "expected http(s)://host[:port][/path]"),
-        (table("").replace("http://127.0.0.1:8081", "http://x/?a=1"), "a query or fragment"),
-        (table("").replace("http://127.0.0.1:8081", "http://x:0"), "bad host or port"),
-        (table("").replace("http://127.0.0.1:8081", "http://x:99999"), "bad host or port"),
-        (table("").replace("http://127.0.0.1:8081", "http://"), "no host"),
-        (table("").replace("http://127.0.0.1:8081", "http://x/a/../b"), "dot segments"),
-        (table("").replace("\"orders\"", "\"Orders\""), "expected 1 to 32"),
+        (
+            table("").replace("http://127.0.0.1:8081", "ftp://x"),
+            "not http or https",
+        ),
+        (
+            table("").replace("http://127.0.0.1:8081", "http://u:p@x"),
+            "expected http(s)://host[:port][/path]",
+        ),
+        (
+            table("").replace("http://127.0.0.1:8081", "http://x/?a=1"),
+            "a query or fragment",
+        ),
+        (
+            table("").replace("http://127.0.0.1:8081", "http://x:0"),
+            "bad host or port",
+        ),
+        (
+            table("").replace("http://127.0.0.1:8081", "http://x:99999"),
+            "bad host or port",
+        ),
+        (
+            table("").replace("http://127.0.0.1:8081", "http://"),
+            "no host",
+        ),
+        (
+            table("").replace("http://127.0.0.1:8081", "http://x/a/../b"),
+            "dot segments",
+        ),
+        (
+            table("").replace("\"orders\"", "\"Orders\""),
+            "expected 1 to 32",
+        ),
         (table("timeout_secs = 0"), "timeout_secs"),
-        (table("public = true\nupstream_key_file = \"/k\""), "choose one"),
-        (table("upstream_key_file = \"/k\"\nupstream_key_secret_id = \"s\""), "choose one"),
-        (table("upstream_key_header = \"X-Key\""), "without upstream_key_file"),
-        (table("upstream_key_file = \"/k\"\nupstream_key_header = \"Connection\""), "sets or removes itself"),
-        (table("upstream_key_file = \"/k\"\nupstream_key_header = \"X-Cutover-Principal\""), "sets or removes itself"),
-        (table("upstream_key_file = \"/k\"\nupstream_key_header = \"a b\""), "not a header name"),
+        (
+            table("public = true\nupstream_key_file = \"/k\""),
+            "choose one",
+        ),
+        (
+            table("upstream_key_file = \"/k\"\nupstream_key_secret_id = \"s\""),
+            "choose one",
+        ),
+        (
+            table("upstream_key_header = \"X-Key\""),
+            "without upstream_key_file",
+        ),
+        (
+            table("upstream_key_file = \"/k\"\nupstream_key_header = \"Connection\""),
+            "sets or removes itself",
+        ),
+        (
+            table("upstream_key_file = \"/k\"\nupstream_key_header = \"X-Cutover-Principal\""),
+            "sets or removes itself",
+        ),
+        (
+            table("upstream_key_file = \"/k\"\nupstream_key_header = \"a b\""),
+            "not a header name",
+        ),
         (table("read_scope = \"a b\""), "read_scope"),
     ];
     for (toml, want) in cases {
@@ -87,7 +137,9 @@ fn every_bad_table_stops_the_start_naming_the_table() {
 fn two_tables_may_not_share_a_name_or_overlap() {
     let two = |second: &str| format!("{}{}", table(""), second);
     let other = |name: &str, prefix: &str| {
-        format!("[[upstreams]]\nname = \"{name}\"\nprefix = \"{prefix}\"\nurl = \"http://127.0.0.1:1\"\n")
+        format!(
+            "[[upstreams]]\nname = \"{name}\"\nprefix = \"{prefix}\"\nurl = \"http://127.0.0.1:1\"\n"
+        )
     };
     let message = refusal(&two(&other("orders", "/billing")));
     assert!(message.contains("taken twice"), "{message}");
@@ -104,12 +156,18 @@ fn upstreams_come_only_from_the_file_and_the_assertion_lifetime_is_bounded() {
     let message = Settings::from_env([("CUTOVER_UPSTREAMS".to_string(), "x".to_string())])
         .unwrap_err()
         .to_string();
-    assert!(message.contains("only the CUTOVER_CONFIG file"), "{message}");
+    assert!(
+        message.contains("only the CUTOVER_CONFIG file"),
+        "{message}"
+    );
     for ttl in ["59", "3601", "0"] {
         let message = with_file("", &[("CUTOVER_GATEWAY_ASSERTION_TTL_SECS", ttl)])
             .unwrap_err()
             .to_string();
-        assert!(message.contains("CUTOVER_GATEWAY_ASSERTION_TTL_SECS"), "{message}");
+        assert!(
+            message.contains("CUTOVER_GATEWAY_ASSERTION_TTL_SECS"),
+            "{message}"
+        );
     }
     let s = with_file("", &[]).unwrap();
     assert!(s.gateway.upstreams.is_empty());

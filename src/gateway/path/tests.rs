@@ -60,7 +60,12 @@ fn characters_outside_a_path_segment_are_escaped_upper_case() {
 #[test]
 fn a_prefix_takes_whole_segments_only() {
     let orders = Prefix::parse("/orders").unwrap();
-    let under = |raw: &str| NormalPath::parse(raw).unwrap().under(&orders).map(<[String]>::len);
+    let under = |raw: &str| {
+        NormalPath::parse(raw)
+            .unwrap()
+            .under(&orders)
+            .map(<[String]>::len)
+    };
     assert_eq!(under("/orders"), Some(0));
     assert_eq!(under("/orders/1/items"), Some(2));
     assert_eq!(under("/orders-archive/1"), None);
@@ -72,7 +77,9 @@ fn a_prefix_takes_whole_segments_only() {
 #[test]
 fn prefixes_are_checked_and_overlaps_found() {
     assert_eq!(Prefix::parse("/orders/").unwrap().as_str(), "/orders");
-    for bad in ["", "/", "orders", "/a//b", "/a/../b", "/a b", "/a%2Fb", "/a?x"] {
+    for bad in [
+        "", "/", "orders", "/a//b", "/a/../b", "/a b", "/a%2Fb", "/a?x",
+    ] {
         assert!(Prefix::parse(bad).is_err(), "{bad:?}");
     }
     let p = |s| Prefix::parse(s).unwrap();

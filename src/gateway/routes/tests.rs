@@ -5,11 +5,8 @@ fn routes(toml: &str) -> Routes {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cutover.toml");
     std::fs::write(&path, toml).unwrap();
-    let settings = Settings::from_env([(
-        "CUTOVER_CONFIG".to_string(),
-        path.display().to_string(),
-    )])
-    .unwrap();
+    let settings =
+        Settings::from_env([("CUTOVER_CONFIG".to_string(), path.display().to_string())]).unwrap();
     Routes::new(&settings.gateway.upstreams)
 }
 
@@ -40,7 +37,10 @@ fn a_path_finds_its_upstream_and_the_path_it_is_forwarded_under() {
         ("/orders", Some(("orders", "/orders"))),
         ("/orders/7?x", None),
         ("/orders/7", Some(("orders", "/orders/7"))),
-        ("/billing/v2/invoices/", Some(("billing", "/base/invoices/"))),
+        (
+            "/billing/v2/invoices/",
+            Some(("billing", "/base/invoices/")),
+        ),
         ("/billing/v2", Some(("billing", "/base"))),
         ("/billing/v1/invoices", None),
         ("/orders/../billing/v2/x", Some(("billing", "/base/x"))),

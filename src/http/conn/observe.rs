@@ -48,6 +48,8 @@ pub async fn observe(
         principal_kind = Empty,
         auth_method = Empty,
     );
+    // For the handlers that hand it on (the gateway's identity fields).
+    req.extensions_mut().insert(id.clone());
     let mut res = next
         .call(req)
         .instrument(span.clone())
@@ -102,6 +104,7 @@ pub async fn observe(
         state.deprecation.apply_for(&c.key_dates, res.headers_mut());
     }
 
+    let own_body = res.response().extensions().contains::<OwnErrorBody>();
     // The access log: id, route, principal and auth method are on the span; the event adds only
     // what the span does not say, and leaves out empty fields.
     let (key_id, jti, issuer) = match principal.map(|p| &p.method) {
@@ -152,7 +155,6 @@ pub async fn observe(
         }
     });
 
-    let own_body = res.response().extensions().contains::<OwnErrorBody>();
     if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) && !own_body {
         res = problemize(res);
     }
@@ -175,7 +177,7 @@ pub async fn observe(
     // A HEAD answer goes out without its body but would announce the body's length; sent
     // empty, its `content-length` says what is on the wire, so every answer is framed by its
     // own headers (which `parser_errors` follows). No route answers HEAD but with 405.
-    if res.request().method() == actix_web::http::Method::HEAD {
+    if res.request().method() == actix_web::http::Method::HEAD && !own_body {
         res = res.map_body(|_, _| BoxBody::new(()));
     }
     // Last, so that a problem body built above carries it too.

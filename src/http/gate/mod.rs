@@ -63,9 +63,9 @@ impl FromRequest for Identified {
     clippy::expect_used,
     reason = "startup registers AppState on the listener that routes here, and an admitted request has its caller"
 )]
-async fn gate<T>(
+pub(crate) async fn gate<T>(
     req: &HttpRequest,
-    access: Access,
+    access: Access<'_>,
     take: impl FnOnce(&Caller) -> T,
 ) -> Result<T, ApiError> {
     let state = req

@@ -42,6 +42,27 @@ pub enum ApiError {
     Unavailable(&'static str),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// The gateway mode's own answers for an upstream (`http/gateway/`).
+    #[error("upstream {upstream}: {failure}")]
+    Upstream {
+        upstream: &'static str,
+        failure: UpstreamAnswer,
+    },
+}
+
+/// Why the gateway answered for an upstream rather than passing its answer on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamAnswer {
+    #[error("unavailable")]
+    Unavailable,
+    #[error("timed out")]
+    Timeout,
+    #[error("at its connection limit")]
+    Busy,
+    #[error("upgrade refused")]
+    Upgrade,
+    #[error("request body over {0} bytes")]
+    BodyTooLarge(u64),
 }
 
 impl From<Refusal> for ApiError {
@@ -132,6 +153,13 @@ impl ApiError {
             },
             ApiError::Unavailable(_) => ProblemType::Unavailable,
             ApiError::Internal(_) => ProblemType::Internal,
+            ApiError::Upstream { failure, .. } => match failure {
+                UpstreamAnswer::Unavailable => ProblemType::UpstreamUnavailable,
+                UpstreamAnswer::Timeout => ProblemType::UpstreamTimeout,
+                UpstreamAnswer::Busy => ProblemType::UpstreamBusy,
+                UpstreamAnswer::Upgrade => ProblemType::UpgradeNotSupported,
+                UpstreamAnswer::BodyTooLarge(_) => ProblemType::PayloadTooLarge,
+            },
         }
     }
 
@@ -151,6 +179,24 @@ impl ApiError {
             }
             ApiError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
             ApiError::Internal(_) => "something went wrong on our side".into(),
+            // The upstream's name, never its address: that is the operators' to know.
+            ApiError::Upstream { upstream, failure } => match failure {
+                UpstreamAnswer::Unavailable => {
+                    format!("the {upstream} API could not be reached or did not answer in HTTP")
+                }
+                UpstreamAnswer::Timeout => {
+                    format!("the {upstream} API did not answer in time")
+                }
+                UpstreamAnswer::Busy => format!(
+                    "the {upstream} API has as many requests in progress as it takes; retry shortly"
+                ),
+                UpstreamAnswer::Upgrade => format!(
+                    "the gateway does not carry protocol upgrades (WebSocket) to the {upstream} API"
+                ),
+                UpstreamAnswer::BodyTooLarge(max) => {
+                    format!("request bodies to the {upstream} API are limited to {max} bytes")
+                }
+            },
         }
     }
 

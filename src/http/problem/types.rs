@@ -139,6 +139,15 @@ problem_types! {
         retry_after: true, www_authenticate: false;
     Internal => urn "internal", 500, "Internal server error",
         retry_after: false, www_authenticate: false;
+    UpstreamUnavailable => urn "upstream-unavailable", 502, "The upstream did not answer",
+        retry_after: false, www_authenticate: false;
+    UpstreamTimeout => urn "upstream-timeout", 504, "The upstream took too long",
+        retry_after: false, www_authenticate: false;
+    UpstreamBusy => urn "upstream-busy", 503, "The upstream is at its connection limit",
+        retry_after: true, www_authenticate: false;
+    UpgradeNotSupported => urn "upgrade-not-supported", 501,
+        "Protocol upgrades are not supported",
+        retry_after: false, www_authenticate: false;
 }
 
 impl ProblemType {
