@@ -1,9 +1,10 @@
 //! Foundations every layer uses: the route labels, the clock (with the one RFC 3339 text), the
-//! stores' error and files only the service's user may read.
+//! stores' error, files only the service's user may read, and the header rules a proxy keeps.
 
 mod clock;
 pub mod html;
 pub mod private_file;
+pub mod proxy_headers;
 mod route;
 mod store_error;
 

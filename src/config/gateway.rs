@@ -10,8 +10,9 @@ use super::ConfigError;
 use super::raw::RawSettings;
 use super::scopes::ScopeSettings;
 use super::setting::Setting;
+use crate::common::proxy_headers::{IDENTITY_PREFIX, is_hop_by_hop_name};
 use crate::domain::Scope;
-use crate::gateway::path::{Prefix, PrefixError};
+use crate::domain::{Prefix, PrefixError};
 
 const UPSTREAMS: Setting = Setting::new(
     "upstreams",
@@ -382,8 +383,8 @@ fn upstream_key(
         return Err(format!("upstream_key_header {header:?}: not a header name"));
     }
     let lower = header.to_ascii_lowercase();
-    if crate::gateway::headers::is_hop_by_hop_name(&lower)
-        || lower.starts_with(crate::gateway::identity::HEADER_PREFIX)
+    if is_hop_by_hop_name(&lower)
+        || lower.starts_with(IDENTITY_PREFIX)
         || ["host", "content-length", "forwarded", "via"].contains(&lower.as_str())
     {
         return Err(format!(

@@ -6,6 +6,7 @@ mod filename;
 mod key_id;
 mod photo;
 mod principal;
+mod request_path;
 mod scope;
 
 pub use auth_failure::AuthFailure;
@@ -16,6 +17,7 @@ pub use photo::{Photo, PhotoId, PhotoView, Stamp};
 pub use principal::{
     AuthMethod, CLIENT_PREFIX, DEFAULT_NAMESPACE, Namespace, Principal, PrincipalId, PrincipalKind,
 };
+pub use request_path::{NormalPath, PathError, Prefix, PrefixError};
 pub use scope::Scope;
 
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,9 @@
 use crate::auth::Caller;
 use crate::domain::{AuthMethod, PrincipalKind};
 
-/// Every header of the family starts with this (lowercase, as `http` keeps names).
-pub const HEADER_PREFIX: &str = "x-cutover-";
+pub use crate::common::proxy_headers::{
+    IDENTITY_PREFIX as HEADER_PREFIX, is_identity_family as is_family,
+};
 
 /// The principal's id, as the ledger and the logs name it (`alice`, `client:cron`, `apikey:legacy`).
 pub const PRINCIPAL: &str = "x-cutover-principal";
@@ -80,10 +81,4 @@ pub fn kind_label(kind: PrincipalKind) -> &'static str {
         PrincipalKind::Client => "client",
         PrincipalKind::Key => "key",
     }
-}
-
-/// Whether a header name (lowercase) is of the family: removed from every client request.
-pub fn is_family(name: &str) -> bool {
-    name.len() >= HEADER_PREFIX.len()
-        && name.as_bytes()[..HEADER_PREFIX.len()].eq_ignore_ascii_case(HEADER_PREFIX.as_bytes())
 }

@@ -1,12 +1,10 @@
-//! The gateway mode, without HTTP framework: the upstreams' route table and the normalised path
-//! it matches (`path`, `routes`), the rules a proxy keeps on headers (`headers`), the verified
+//! The gateway mode, without HTTP framework: the upstreams' route table over normalised paths
+//! (`routes`; the paths are `domain::NormalPath`, the header rules `common::proxy_headers`), the verified
 //! identity handed to an upstream (`identity`) and its signed assertion (`assertion`), and the
 //! static key a legacy upstream still checks (`upstream_key`). The proxy itself and the
 //! forward-auth endpoint are the HTTP layer's (`http/gateway/`).
 
 pub mod assertion;
-pub mod headers;
 pub mod identity;
-pub mod path;
 pub mod routes;
 pub mod upstream_key;

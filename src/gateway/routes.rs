@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::path::NormalPath;
 use crate::config::UpstreamSettings;
+use crate::domain::NormalPath;
 
 /// A matched request: its upstream and the path the upstream is sent.
 pub struct Matched<'a> {

@@ -54,6 +54,8 @@ pub enum Value {
 pub struct Datum {
     pub name: &'static str,
     pub dimension: (&'static str, String),
+    /// A second dimension, for a series with two labels (the gateway's per upstream and class).
+    pub second: Option<(&'static str, &'static str)>,
     pub value: Value,
 }
 
@@ -62,6 +64,7 @@ impl Datum {
         Datum {
             name,
             dimension: (dim, value.into()),
+            second: None,
             value: v,
         }
     }
@@ -73,7 +76,8 @@ impl Datum {
             Value::Millis { values, .. } => values.len() * 2 * 24,
             _ => 24,
         };
-        96 + self.name.len() + self.dimension.0.len() + self.dimension.1.len() + values
+        let second = self.second.map_or(0, |(n, v)| 48 + n.len() + v.len());
+        96 + self.name.len() + self.dimension.0.len() + self.dimension.1.len() + second + values
     }
 
     fn to_sdk(&self, at: DateTime) -> MetricDatum {
@@ -81,10 +85,13 @@ impl Datum {
             .name(self.dimension.0)
             .value(&self.dimension.1)
             .build();
-        let b = MetricDatum::builder()
+        let mut b = MetricDatum::builder()
             .metric_name(self.name)
             .dimensions(dim)
             .timestamp(at);
+        if let Some((name, value)) = self.second {
+            b = b.dimensions(Dimension::builder().name(name).value(value).build());
+        }
         match &self.value {
             Value::Count(v) => b.value(*v).unit(StandardUnit::Count),
             Value::Bytes(v) => b.value(*v).unit(StandardUnit::Bytes),
@@ -105,7 +112,7 @@ pub fn datums(delta: &Snapshot) -> Vec<Datum> {
     let mut out = Vec::new();
     for def in &DEFS {
         let Some(cw) = def.cloudwatch else { continue };
-        for (label, sample) in samples(def, delta) {
+        for (labels, sample) in samples(def, delta) {
             if sample.is_zero() && !cw.zeros {
                 continue;
             }
@@ -114,7 +121,9 @@ pub fn datums(delta: &Snapshot) -> Vec<Datum> {
                 (Sample::Value(n), _) => Value::Count(n as f64),
                 (Sample::Histogram(h), _) => histogram(h),
             };
-            out.push(Datum::new(cw.name, cw.dimension, label, value));
+            let mut datum = Datum::new(cw.name, cw.dimension, labels.value, value);
+            datum.second = labels.second.map(|(_, dimension, v)| (dimension, v));
+            out.push(datum);
         }
     }
     out

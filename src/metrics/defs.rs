@@ -65,6 +65,21 @@ pub enum Series {
     IssuerRequests,
     /// The latency histogram, per route.
     Latency,
+    /// The gateway's answers per upstream and status class (second label `class`).
+    UpstreamAnswers,
+    /// The gateway's own failures per upstream and kind (second label `failure`).
+    UpstreamFailures,
+    /// The latency to an upstream's answer head, per upstream.
+    UpstreamLatency,
+}
+
+/// A series' second label, where it has one: its Prometheus name and CloudWatch dimension.
+pub fn second_label(series: Series) -> Option<(&'static str, &'static str)> {
+    match series {
+        Series::UpstreamAnswers => Some(("class", "StatusClass")),
+        Series::UpstreamFailures => Some(("failure", "Failure")),
+        _ => None,
+    }
 }
 
 /// How a metric is published to CloudWatch; `None` in [`Def`] keeps it Prometheus-only.
@@ -135,7 +150,7 @@ pub const BACKGROUND_TASKS: &[&str] = &[
 /// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).
 pub const LIMITS: &[&str] = &["principal", "auth_failures"];
 
-pub const DEFS: [Def; 14] = [
+pub const DEFS: [Def; 17] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -301,6 +316,45 @@ pub const DEFS: [Def; 14] = [
         }),
     },
     Def {
+        prometheus: "cutover_upstream_requests_total",
+        help: "Requests the gateway forwarded (or answered for) per upstream, by status class of the answer.",
+        kind: Kind::Counter,
+        label: "upstream",
+        series: Series::UpstreamAnswers,
+        cloudwatch: Some(CloudWatch {
+            name: "UpstreamRequests",
+            dimension: "Upstream",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
+        prometheus: "cutover_upstream_failures_total",
+        help: "Requests the gateway answered itself per upstream: unavailable (502), timeout (504), busy (503).",
+        kind: Kind::Counter,
+        label: "upstream",
+        series: Series::UpstreamFailures,
+        cloudwatch: Some(CloudWatch {
+            name: "UpstreamFailures",
+            dimension: "Upstream",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
+        prometheus: "cutover_upstream_latency_ms",
+        help: "Time to an upstream's answer head per upstream, in milliseconds.",
+        kind: Kind::Histogram,
+        label: "upstream",
+        series: Series::UpstreamLatency,
+        cloudwatch: Some(CloudWatch {
+            name: "UpstreamLatency",
+            dimension: "Upstream",
+            unit: Unit::Milliseconds,
+            zeros: false,
+        }),
+    },
+    Def {
         prometheus: "cutover_latency_ms",
         help: "Request latency by route, in milliseconds.",
         kind: Kind::Histogram,
@@ -419,6 +473,12 @@ mod tests {
         }
     }
 
+    fn datums_have_second(datums: &[crate::metrics::cloudwatch::Datum]) -> bool {
+        datums
+            .iter()
+            .any(|d| d.name == "UpstreamRequests" && d.second == Some(("StatusClass", "2xx")))
+    }
+
     #[test]
     fn every_definition_is_rendered_by_prometheus_and_cloudwatch_from_one_snapshot() {
         use crate::common::Route;
@@ -442,8 +502,19 @@ mod tests {
         m.add(Counter::RevocationEvents, 0, 1);
         m.background_failed(crate::periodic::Task::JwksRefresh);
         m.latency(Route::Upload, 12);
+        let orders = Route::upstream("orders").label();
+        m.upstream_answered(orders, 200, 4);
+        m.upstream_failed(orders, crate::metrics::upstreams::UpstreamFailure::Timeout);
         let snap = m.snapshot();
         let text = prometheus::render(&snap);
+        assert!(
+            text.contains("cutover_upstream_requests_total{upstream=\"orders\",class=\"2xx\"} 1"),
+            "{text}"
+        );
+        assert!(
+            datums_have_second(&cloudwatch::datums(&snap)),
+            "the per-class datums carry their second dimension"
+        );
         let datums = cloudwatch::datums(&snap);
         for def in &DEFS {
             let typed = format!("# TYPE {} {}", def.prometheus, def.kind.prometheus());
@@ -482,6 +553,9 @@ mod tests {
                 "RateLimitStoreFallbacks",
                 "RevocationEvents",
                 "BackgroundFailures",
+                "UpstreamRequests",
+                "UpstreamFailures",
+                "UpstreamLatency",
                 "Latency"
             ]
         );

@@ -4,6 +4,7 @@
 
 pub mod cloudwatch;
 pub mod defs;
+mod histogram;
 pub mod keys;
 pub mod prometheus;
 pub mod report;
@@ -16,32 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use dashmap::DashMap;
 
 use self::defs::{API_KEY, Counter, JWT, counter_len};
+pub use self::histogram::{Histogram, LATENCY_BUCKETS_MS};
+use self::upstreams::{UpstreamCounters, UpstreamFailure};
 use crate::common::Route;
 use crate::common::unix_now;
 use crate::domain::AuthFailure;
 use crate::domain::{AuthMethod, KeyId, PrincipalKind};
 use crate::periodic::Task;
-
-/// Latency histogram bucket bounds, in milliseconds.
-pub const LATENCY_BUCKETS_MS: [u64; 12] =
-    [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
-
-#[derive(Default)]
-pub struct Histogram {
-    /// Cumulative-free counts per bucket, the last one for values above every bound.
-    pub buckets: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
-    pub sum_ms: AtomicU64,
-    pub count: AtomicU64,
-}
-
-impl Histogram {
-    fn observe(&self, ms: u64) {
-        let i = LATENCY_BUCKETS_MS.partition_point(|&b| b < ms);
-        self.buckets[i].fetch_add(1, Relaxed);
-        self.sum_ms.fetch_add(ms, Relaxed);
-        self.count.fetch_add(1, Relaxed);
-    }
-}
 
 pub struct Counters {
     /// Per [`Counter`], one atomic per label value of its definition.
@@ -53,7 +35,7 @@ pub struct Counters {
     /// JWT-path requests per trusted issuer's `iss`.
     pub per_issuer: DashMap<Arc<str>, AtomicU64>,
     /// Per upstream of the gateway mode, by name.
-    pub per_upstream: DashMap<&'static str, upstreams::UpstreamCounters>,
+    pub per_upstream: DashMap<&'static str, UpstreamCounters>,
 }
 
 impl Default for Counters {
@@ -187,5 +169,29 @@ impl Metrics {
 
     pub fn upload_bytes(&self, bytes: u64) {
         self.add(Counter::UploadBytes, 0, bytes);
+    }
+
+    /// An answer to a request routed to `upstream`, and how long it took to its head.
+    pub fn upstream_answered(&self, upstream: &'static str, status: u16, ms: u64) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.with_upstream(upstream, |c| {
+            c.answers[class].fetch_add(1, Relaxed);
+            c.latency.observe(ms);
+        });
+    }
+
+    pub fn upstream_failed(&self, upstream: &'static str, failure: UpstreamFailure) {
+        self.with_upstream(upstream, |c| {
+            c.failures[failure as usize].fetch_add(1, Relaxed);
+        });
+    }
+
+    fn with_upstream(&self, upstream: &'static str, f: impl FnOnce(&UpstreamCounters)) {
+        let per = &self.counters.per_upstream;
+        if let Some(c) = per.get(upstream) {
+            f(&c);
+            return;
+        }
+        f(&per.entry(upstream).or_default());
     }
 }

@@ -23,7 +23,12 @@ fn family(w: &mut String, def: &Def, snap: &Snapshot) {
         def.help,
         def.kind.prometheus()
     );
-    for (value, sample) in samples(def, snap) {
+    for (labels, sample) in samples(def, snap) {
+        // `label="value"`, and the second label where the series has one.
+        let mut value = labels.value.to_string();
+        if let Some((second, _, v)) = labels.second {
+            value.push_str(&format!("\",{second}=\"{v}"));
+        }
         match sample {
             Sample::Value(v) => {
                 let _ = writeln!(w, "{name}{{{label}=\"{value}\"}} {v}");

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::defs::{API_KEY, Counter, Def, JWT, Series, counter_len};
+use super::defs::{API_KEY, Counter, Def, JWT, Series, counter_len, second_label};
+use super::upstreams::{STATUS_CLASSES, UpstreamFailure};
 use super::{LATENCY_BUCKETS_MS, Metrics, Route};
 use crate::domain::KeyId;
 
@@ -36,6 +37,33 @@ pub struct Snapshot {
     pub per_key: BTreeMap<KeyId, KeyCount>,
     /// JWT-path requests per trusted issuer.
     pub per_issuer: BTreeMap<String, u64>,
+    /// Per upstream of the gateway mode, by name.
+    pub per_upstream: BTreeMap<String, UpstreamCounts>,
+}
+
+/// One upstream's counts ([`super::upstreams::UpstreamCounters`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamCounts {
+    pub answers: [u64; STATUS_CLASSES.len()],
+    pub failures: [u64; UpstreamFailure::ALL.len()],
+    pub latency: LatencyCounts,
+}
+
+/// A series' labels: the value of its one label, and for a series with two, the second's
+/// Prometheus name, CloudWatch dimension and value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Labels<'a> {
+    pub value: &'a str,
+    pub second: Option<(&'static str, &'static str, &'static str)>,
+}
+
+impl<'a> From<&'a str> for Labels<'a> {
+    fn from(value: &'a str) -> Self {
+        Labels {
+            value,
+            second: None,
+        }
+    }
 }
 
 impl Default for Snapshot {
@@ -56,6 +84,7 @@ impl Default for Snapshot {
             latency: Default::default(),
             per_key: BTreeMap::new(),
             per_issuer: BTreeMap::new(),
+            per_upstream: BTreeMap::new(),
         }
     }
 }
@@ -77,8 +106,61 @@ impl Sample<'_> {
     }
 }
 
-/// The series of `def` in `snap`, as (label value, sample), in a stable order.
-pub fn samples<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(&'a str, Sample<'a>)> {
+/// The series of `def` in `snap`, as (labels, sample), in a stable order.
+pub fn samples<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(Labels<'a>, Sample<'a>)> {
+    let second = |value: &'static str| {
+        second_label(def.series).map(|(prometheus, cloudwatch)| (prometheus, cloudwatch, value))
+    };
+    let upstreams = || snap.per_upstream.iter();
+    let one = |pairs: Vec<(&'a str, Sample<'a>)>| -> Vec<(Labels<'a>, Sample<'a>)> {
+        pairs
+            .into_iter()
+            .map(|(l, s)| (Labels::from(l), s))
+            .collect()
+    };
+    match def.series {
+        Series::UpstreamAnswers => upstreams()
+            .flat_map(|(name, u)| {
+                STATUS_CLASSES
+                    .iter()
+                    .zip(&u.answers)
+                    .map(move |(class, n)| (name.as_str(), *class, *n))
+            })
+            .map(|(value, class, n)| {
+                (
+                    Labels {
+                        value,
+                        second: second(class),
+                    },
+                    Sample::Value(n),
+                )
+            })
+            .collect(),
+        Series::UpstreamFailures => upstreams()
+            .flat_map(|(name, u)| {
+                UpstreamFailure::ALL
+                    .iter()
+                    .zip(&u.failures)
+                    .map(move |(f, n)| (name.as_str(), f.label(), *n))
+            })
+            .map(|(value, failure, n)| {
+                (
+                    Labels {
+                        value,
+                        second: second(failure),
+                    },
+                    Sample::Value(n),
+                )
+            })
+            .collect(),
+        Series::UpstreamLatency => upstreams()
+            .map(|(name, u)| (Labels::from(name.as_str()), Sample::Histogram(&u.latency)))
+            .collect(),
+        _ => one(one_label(def, snap)),
+    }
+}
+
+fn one_label<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(&'a str, Sample<'a>)> {
     match def.series {
         Series::Counter(c, labels) => labels
             .iter()
@@ -112,6 +194,24 @@ pub fn samples<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(&'a str, Sample<'a>)> 
             .zip(&snap.latency)
             .map(|(r, h)| (r.label(), Sample::Histogram(h)))
             .collect(),
+        Series::UpstreamAnswers | Series::UpstreamFailures | Series::UpstreamLatency => Vec::new(),
+    }
+}
+
+fn latency_counts(h: &super::Histogram) -> LatencyCounts {
+    LatencyCounts {
+        buckets: std::array::from_fn(|b| h.buckets[b].load(Relaxed)),
+        sum_ms: h.sum_ms.load(Relaxed),
+        count: h.count.load(Relaxed),
+    }
+}
+
+fn latency_since(now: &LatencyCounts, then: &LatencyCounts) -> LatencyCounts {
+    let d = |now: u64, then: u64| now.saturating_sub(then);
+    LatencyCounts {
+        buckets: std::array::from_fn(|b| d(now.buckets[b], then.buckets[b])),
+        sum_ms: d(now.sum_ms, then.sum_ms),
+        count: d(now.count, then.count),
     }
 }
 
@@ -147,6 +247,19 @@ impl Metrics {
                 .per_issuer
                 .iter()
                 .map(|e| (e.key().to_string(), e.value().load(Relaxed)))
+                .collect(),
+            per_upstream: c
+                .per_upstream
+                .iter()
+                .map(|e| {
+                    let u = e.value();
+                    let counts = UpstreamCounts {
+                        answers: std::array::from_fn(|i| u.answers[i].load(Relaxed)),
+                        failures: std::array::from_fn(|i| u.failures[i].load(Relaxed)),
+                        latency: latency_counts(&u.latency),
+                    };
+                    (e.key().to_string(), counts)
+                })
                 .collect(),
         }
     }
@@ -197,6 +310,20 @@ impl Snapshot {
                     (iss.clone(), d(*now, then))
                 })
                 .collect(),
+            per_upstream: self
+                .per_upstream
+                .iter()
+                .map(|(name, now)| {
+                    let none = UpstreamCounts::default();
+                    let then = earlier.per_upstream.get(name).unwrap_or(&none);
+                    let delta = UpstreamCounts {
+                        answers: std::array::from_fn(|i| d(now.answers[i], then.answers[i])),
+                        failures: std::array::from_fn(|i| d(now.failures[i], then.failures[i])),
+                        latency: latency_since(&now.latency, &then.latency),
+                    };
+                    (name.clone(), delta)
+                })
+                .collect(),
         }
     }
 
@@ -240,7 +367,7 @@ mod tests {
         assert_eq!((delta.requests_jwt(), delta.requests_api_key()), (0, 2));
         assert_eq!(delta.per_key[&k].count, 2);
         assert!(delta.per_key[&k].last_seen > 0);
-        assert_eq!(delta.latency[Route::List as usize].count, 1);
+        assert_eq!(delta.latency[1].count, 1, "the list's place in Route::ALL");
         let idle = m.snapshot().since(&m.snapshot());
         assert_eq!(idle.per_key[&k].count, 0, "a quiet key stays, at zero");
         assert_eq!(idle.used_keys().count(), 0);
@@ -253,7 +380,39 @@ mod tests {
             assert_eq!(*f as usize, i);
         }
         for (i, r) in Route::ALL.iter().enumerate() {
-            assert_eq!(*r as usize, i);
+            assert_eq!(r.index(), Some(i));
         }
+    }
+
+    #[test]
+    fn an_upstreams_answers_failures_and_latency_are_series_of_their_own() {
+        use crate::metrics::defs::DEFS;
+        let m = Metrics::default();
+        let orders = Route::upstream("orders").label();
+        let first = m.snapshot();
+        m.upstream_answered(orders, 201, 3);
+        m.upstream_answered(orders, 502, 1);
+        m.upstream_failed(orders, UpstreamFailure::Unavailable);
+        m.latency(Route::upstream("orders"), 3);
+        let delta = m.snapshot().since(&first);
+        let u = &delta.per_upstream["orders"];
+        assert_eq!(u.answers, [0, 1, 0, 0, 1]);
+        assert_eq!(u.failures, [1, 0, 0]);
+        assert_eq!(u.latency.count, 2);
+        assert!(
+            delta.latency.iter().all(|h| h.count == 0),
+            "an upstream's latency is not a built-in route's"
+        );
+        let def = DEFS
+            .iter()
+            .find(|d| d.prometheus == "cutover_upstream_requests_total")
+            .unwrap();
+        let samples = samples(def, &delta);
+        let (labels, value) = samples
+            .iter()
+            .find(|(l, _)| l.second.is_some_and(|(_, _, class)| class == "5xx"))
+            .unwrap();
+        assert_eq!(labels.value, "orders");
+        assert_eq!(*value, Sample::Value(1));
     }
 }

@@ -2,9 +2,9 @@
 //! names itself (`upstream-unavailable`, `upstream-timeout`, `upstream-busy`). Keyed by the
 //! upstream's interned name, so a request adds to atomics behind one shard's read lock.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 
-use super::{Histogram, Metrics};
+use super::histogram::Histogram;
 
 /// Why the gateway answered for an upstream instead of passing its answer on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,30 +42,4 @@ pub struct UpstreamCounters {
     pub answers: [AtomicU64; STATUS_CLASSES.len()],
     pub failures: [AtomicU64; UpstreamFailure::ALL.len()],
     pub latency: Histogram,
-}
-
-impl Metrics {
-    /// An answer to a request routed to `upstream`, and how long it took to its head.
-    pub fn upstream_answered(&self, upstream: &'static str, status: u16, ms: u64) {
-        let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.with_upstream(upstream, |c| {
-            c.answers[class].fetch_add(1, Relaxed);
-            c.latency.observe(ms);
-        });
-    }
-
-    pub fn upstream_failed(&self, upstream: &'static str, failure: UpstreamFailure) {
-        self.with_upstream(upstream, |c| {
-            c.failures[failure as usize].fetch_add(1, Relaxed);
-        });
-    }
-
-    fn with_upstream(&self, upstream: &'static str, f: impl FnOnce(&UpstreamCounters)) {
-        let per = &self.counters.per_upstream;
-        if let Some(c) = per.get(upstream) {
-            f(&c);
-            return;
-        }
-        f(&per.entry(upstream).or_default());
-    }
 }

@@ -58,7 +58,6 @@ fn scopes_and_the_upstream_key_are_read_from_the_table() {
 #[test]
 fn every_bad_table_stops_the_start_naming_the_table() {
     let cases = [
-        (table("prefix = \"/x\""), "duplicate key"),
         (table("colour = \"red\""), "unknown field"),
         (
             table("").replace("/orders", "/api/orders"),

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::Settings;
+use crate::domain::NormalPath;
 
 fn routes(toml: &str) -> Routes {
     let dir = tempfile::tempdir().unwrap();

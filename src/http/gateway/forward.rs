@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::client::{self, Failure};
 use super::incoming::{self, Body};
 use super::outgoing::{self, Handed};
-use super::{Gateway, Target, name_route};
+use super::state::{Gateway, Target, name_route};
 use crate::auth::Caller;
 use crate::gateway::identity::Identity;
 use crate::http::conn::observe::OwnErrorBody;

@@ -14,7 +14,7 @@ use futures_util::Stream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
-use crate::gateway::headers::{connection_named, is_hop_by_hop_name};
+use crate::common::proxy_headers::{connection_named, is_hop_by_hop_name};
 use crate::metrics::Metrics;
 use crate::metrics::upstreams::UpstreamFailure;
 

@@ -12,8 +12,8 @@ use actix_web::HttpRequest;
 use actix_web::http::Version;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::common::proxy_headers::{SET_BY_GATEWAY, connection_named, is_hop_by_hop_name};
 use crate::config::UpstreamSettings;
-use crate::gateway::headers::{SET_BY_GATEWAY, connection_named, is_hop_by_hop_name};
 use crate::gateway::identity::{self, Identity};
 use crate::ratelimit::client_ip::TrustedProxies;
 

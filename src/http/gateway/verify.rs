@@ -12,7 +12,7 @@ use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
-use super::{Gateway, name_route};
+use super::state::{Gateway, name_route};
 use crate::auth::{Access, Caller};
 use crate::common::Route;
 use crate::gateway::identity::{self, Identity};

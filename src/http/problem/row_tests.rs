@@ -6,7 +6,7 @@ use actix_web::ResponseError;
 use actix_web::body::MessageBody;
 use actix_web::http::header;
 
-use super::{ApiError, ProblemType};
+use super::{ApiError, ProblemType, UpstreamAnswer};
 use crate::auth::AuthError;
 use crate::auth::key_refusal::KeyClosure;
 use crate::domain::{AuthFailure, KeyId, Scope};
@@ -24,6 +24,13 @@ type Case = (
 );
 
 /// One error of each kind the API answers (a type may have several).
+fn upstream(failure: UpstreamAnswer) -> ApiError {
+    ApiError::Upstream {
+        upstream: "orders",
+        failure,
+    }
+}
+
 fn every_error() -> Vec<Case> {
     let limited = |problem| RateLimitInfo {
         retry_after_secs: 3,
@@ -184,6 +191,36 @@ fn every_error() -> Vec<Case> {
         (
             ApiError::Internal(anyhow::anyhow!("boom")),
             "internal",
+            None,
+            None,
+        ),
+        (
+            upstream(UpstreamAnswer::Unavailable),
+            "upstream-unavailable",
+            None,
+            None,
+        ),
+        (
+            upstream(UpstreamAnswer::Timeout),
+            "upstream-timeout",
+            None,
+            None,
+        ),
+        (
+            upstream(UpstreamAnswer::Busy),
+            "upstream-busy",
+            Some("5"),
+            None,
+        ),
+        (
+            upstream(UpstreamAnswer::Upgrade),
+            "upgrade-not-supported",
+            None,
+            None,
+        ),
+        (
+            upstream(UpstreamAnswer::BodyTooLarge(10)),
+            "payload-too-large",
             None,
             None,
         ),

@@ -1,5 +1,6 @@
 //! The rules a proxy keeps on header fields, by name (lowercase, as HTTP libraries keep them):
-//! what never crosses a hop (RFC 9110 §7.6.1), and what the gateway itself decides.
+//! what never crosses a hop (RFC 9110 §7.6.1), and what the gateway itself decides. Here, not in
+//! `gateway/`, because the settings refuse an upstream key header that is one of them.
 
 /// The hop-by-hop fields RFC 9110 §7.6.1 names, and `Proxy-Connection` (never standard, still
 /// sent). Every field a `Connection` header names is hop-by-hop too ([`connection_named`]).
@@ -24,6 +25,16 @@ pub fn connection_named(value: &str) -> impl Iterator<Item = String> + '_ {
         .split(',')
         .map(|t| t.trim().to_ascii_lowercase())
         .filter(|t| !t.is_empty())
+}
+
+/// The family of fields that hands the verified identity to an upstream (`gateway::identity`):
+/// only the gateway speaks it, so every client field of it is removed before forwarding.
+pub const IDENTITY_PREFIX: &str = "x-cutover-";
+
+/// Whether a field name is of the identity family, whatever its case.
+pub fn is_identity_family(name: &str) -> bool {
+    name.len() >= IDENTITY_PREFIX.len()
+        && name.as_bytes()[..IDENTITY_PREFIX.len()].eq_ignore_ascii_case(IDENTITY_PREFIX.as_bytes())
 }
 
 /// Request fields the gateway sets itself from what it verified, so a client's are dropped:

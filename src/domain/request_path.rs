@@ -1,4 +1,4 @@
-//! Paths as the gateway matches and forwards them. A request's path is normalised once
+//! Request paths as the gateway matches and forwards them, and the upstreams' path prefixes. A request's path is normalised once
 //! (RFC 3986 §6.2.2: percent-encoded unreserved characters decoded, other escapes upper-cased,
 //! dot segments removed, empty segments dropped), then matched segment by segment against the
 //! upstreams' prefixes, and forwarded in that normalised form. So `..`, `//`, `%2e` and their
@@ -149,7 +149,10 @@ pub struct Prefix {
 
 impl Prefix {
     pub fn parse(text: &str) -> Result<Self, PrefixError> {
-        let trimmed = text.strip_suffix('/').unwrap_or(text);
+        let trimmed = match text.strip_suffix('/') {
+            Some(t) if !t.is_empty() => t,
+            _ => text,
+        };
         let rest = trimmed
             .strip_prefix('/')
             .ok_or(PrefixError::Invalid("must start with /"))?;
