@@ -6,6 +6,7 @@ pub mod cloudwatch_adapter;
 pub mod cognito_pool;
 pub mod jwks_server;
 pub mod moto;
+pub mod nginx;
 pub mod proxy;
 pub mod serve;
 pub mod upstream;
