@@ -47,6 +47,8 @@ mod dev_oauth;
 mod dev_revoke;
 mod external_issuer;
 mod fallback_flag;
+mod gateway_nginx;
+mod gateway_upstream;
 mod health;
 mod http_contract;
 mod key_dates;

@@ -1,13 +1,15 @@
 //! Support code below the typed helpers: moto and its SDK clients, a Cognito user pool on moto,
-//! the CloudWatch adapter, a proxy to moto for outages, `cutover serve` as a child process, and
-//! what the telemetry tests share.
+//! the CloudWatch adapter, a proxy to moto for outages, `cutover serve` as a child process, the
+//! gateway's neighbours (a real upstream, nginx in front), and what the telemetry tests share.
 
 pub mod cloudwatch_adapter;
 pub mod cognito_pool;
 pub mod jwks_server;
 pub mod moto;
+pub mod nginx;
 pub mod proxy;
 pub mod serve;
+pub mod upstream;
 
 use std::time::Duration;
 
