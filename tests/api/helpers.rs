@@ -448,6 +448,20 @@ impl TestApp {
     }
 }
 
+/// Waits until a GET of `path` with `auth` answers `want` (key sets and the flag are picked up
+/// on the next refresh or poll), for up to `PATIENCE_SECS`; returns the last answer.
+pub async fn eventually_at(app: &TestApp, path: &str, auth: &Auth, want: u16) -> Response {
+    let patience = std::time::Duration::from_secs(crate::support::PATIENCE_SECS);
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let res = app.get(path, auth).await;
+        if res.status() == want || std::time::Instant::now() > deadline {
+            return res;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Runs `cutover` with these settings; returns (status, stdout, stderr).
 pub fn run_cli(pairs: &[(String, String)], args: &[&str]) -> (bool, String, String) {
     let (code, out, err) = run_cli_code(pairs, args);

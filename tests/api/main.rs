@@ -47,6 +47,7 @@ mod dev_oauth;
 mod dev_revoke;
 mod external_issuer;
 mod fallback_flag;
+mod gateway;
 mod gateway_nginx;
 mod gateway_upstream;
 mod health;

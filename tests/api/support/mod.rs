@@ -8,6 +8,7 @@ pub mod jwks_server;
 pub mod moto;
 pub mod nginx;
 pub mod proxy;
+pub mod raw_http;
 pub mod serve;
 pub mod upstream;
 
