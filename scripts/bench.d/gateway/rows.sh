@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The gateway rows of scripts/bench (sourced by it; uses its row, emit, want, start_server, stop,
 # free_port and the seeded tokens and key). One upstream for all of them: nginx answering a fixed
 # 200 JSON (upstream-nginx.conf), so what differs between rows is only the gateway in front:
@@ -33,11 +34,10 @@ gateway_public_key() { # out-file
 # `cutover serve` with the gateway's config; returns non-zero (and leaves no process) when it
 # does not come up, rather than ending the run as start_server does.
 gateway_cutover_start() { # config-file
-    local i
     env CUTOVER_CONFIG="$1" "$BIN" serve >>"$WORK/gateway.log" 2>&1 &
     SERVER=$!
     PIDS+=("$SERVER")
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && return 0
         kill -0 "$SERVER" 2>/dev/null || return 1
         sleep 0.1
