@@ -28,7 +28,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, gateway: web::Data<Gateway>) {
                 .route(web::get().to(jwks))
                 .route(web::head().to(jwks)),
         )
-        .service(web::resource(verify::PATH).route(web::route().to(verify::verify)));
+        .service(web::resource(verify::PATH).route(web::route().to(verify::verify)))
+        // Envoy's `ext_authz` puts the original path after the endpoint's (`path_prefix`).
+        .service(
+            web::resource(format!("{}/{{original:.*}}", verify::PATH))
+                .route(web::route().to(verify::verify)),
+        );
     crate::http::refuse_other_methods(
         cfg,
         "/.well-known/jwks.json",
