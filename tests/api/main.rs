@@ -48,6 +48,7 @@ mod dev_revoke;
 mod external_issuer;
 mod fallback_flag;
 mod gateway;
+mod gateway_faults;
 mod gateway_nginx;
 mod gateway_upstream;
 mod health;

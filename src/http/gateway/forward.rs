@@ -135,6 +135,18 @@ pub async fn forward(req: HttpRequest, payload: web::Payload) -> Result<HttpResp
             return Err(failed(&state, name, Failure::Timeout, "no answer", ms));
         }
     };
+    // Both lengths (which one the upstream meant is a guess a proxy must not make), or a head
+    // over the bound: refused, never handed on.
+    let refused_head = if incoming::ambiguous_framing(upstream_res.headers()) {
+        Some("ambiguous framing")
+    } else if incoming::head_too_large(upstream_res.headers()) {
+        Some("head too large")
+    } else {
+        None
+    };
+    if let Some(cause) = refused_head {
+        return Err(failed(&state, name, Failure::Unavailable, cause, ms));
+    }
     state
         .metrics
         .upstream_answered(name, upstream_res.status().as_u16(), ms);

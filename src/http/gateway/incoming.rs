@@ -33,6 +33,26 @@ pub fn passed_on(
     })
 }
 
+/// An answer framed by both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.3): refused
+/// rather than passed on, since the two parsers it meets could read it as two different bodies.
+pub fn ambiguous_framing(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH)
+}
+
+/// The most an upstream's answer head may carry (names and values), as nginx's default
+/// `proxy_buffer_size` bounds it more tightly still: more is refused (502) rather than handed
+/// to clients whose own parsers may cut it differently.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Whether an answer's head is over [`MAX_HEAD_BYTES`].
+pub fn head_too_large(headers: &HeaderMap) -> bool {
+    headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        > MAX_HEAD_BYTES
+}
+
 /// Why a body passed through ended early.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
