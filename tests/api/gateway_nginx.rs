@@ -65,3 +65,64 @@ async fn a_refusal_reaches_the_client_with_its_status_and_the_upstream_is_not_ca
     assert_eq!(up.requests_to("/status/").len(), 3);
     assert!(up.requests_to("/echo/").is_empty(), "{:?}", up.requests());
 }
+
+/// nginx in front of `up`, asking the cutover app `app` (with `up` as its `orders` upstream).
+async fn nginx_verified_by_cutover(up: &Upstream, app: &crate::helpers::TestApp) -> Nginx {
+    let upstream = format!("127.0.0.1:{}", up.port());
+    Nginx::start(&upstream, &format!("{}/gateway/verify", app.address)).await
+}
+
+#[tokio::test]
+async fn nginx_asks_cutover_and_the_upstream_gets_the_identity_or_the_client_the_refusal() {
+    needs_nginx!();
+    let up = Upstream::start();
+    // The route `orders` names the upstream's `/echo/...` paths, with scopes of its own.
+    let toml = format!(
+        "[[upstreams]]\nname = \"orders\"\nprefix = \"/echo\"\nurl = \"{}\"\nread_scope = \"orders/read\"\nwrite_scope = \"orders/write\"\n",
+        up.url()
+    );
+    let app = crate::gateway::fronting(&toml, &[]).await;
+    let nginx = nginx_verified_by_cutover(&up, &app).await;
+    let client = reqwest::Client::new();
+    let reader = app.token("alice", "orders/read");
+
+    let res = client
+        .get(format!("{}/echo/orders/7", nginx.url()))
+        .bearer_auth(&reader)
+        .header("X-Cutover-Principal", "mallory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", nginx.error_log());
+    let reached = up.requests_to("/echo/orders/7");
+    assert_eq!(reached.len(), 1);
+    assert_eq!(reached[0].header("x-cutover-principal"), Some("alice"));
+    assert_eq!(reached[0].header("x-cutover-upstream"), Some("orders"));
+    assert_eq!(reached[0].header("x-cutover-auth-method"), Some("jwt"));
+    assert_eq!(reached[0].header("authorization"), None);
+
+    // No credentials: 401 with cutover's challenge; a reader writing: 403. Neither reaches it.
+    let res = client
+        .get(format!("{}/echo/orders/anon", nginx.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()
+            .get("www-authenticate")
+            .is_some_and(|v| v.to_str().unwrap().starts_with("Bearer")),
+        "{:?}",
+        res.headers()
+    );
+    let res = client
+        .post(format!("{}/echo/orders/write", nginx.url()))
+        .bearer_auth(&reader)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(up.requests_to("/echo/orders/anon").is_empty());
+    assert!(up.requests_to("/echo/orders/write").is_empty());
+}
