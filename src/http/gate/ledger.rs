@@ -164,6 +164,7 @@ mod tests {
             rate: None,
             linked_key,
             key_dates: Default::default(),
+            scope: None,
         }
     }
 
