@@ -47,6 +47,7 @@ mod dev_oauth;
 mod dev_revoke;
 mod external_issuer;
 mod fallback_flag;
+mod gateway_keys;
 mod health;
 mod http_contract;
 mod key_dates;
