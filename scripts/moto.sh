@@ -1,5 +1,6 @@
 # Sourced by scripts/test: installs moto (and the linters scripts/test runs: cfn-lint,
-# openapi-spec-validator) into .venv-aws, starts it on a free loopback port and
+# openapi-spec-validator; and PyJWT, the independent verifier of the gateway's assertions in the
+# API suite) into .venv-aws, starts it on a free loopback port and
 # exports the AWS variables the SDK reads. `moto_stop` stops it by pid.
 
 MOTO_VERSION=5.2.5
@@ -8,11 +9,13 @@ MOTO_LAUNCHER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/moto_server.py"
 
 moto_install() {
     if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] \
-        || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+        || [ ! -x "$VENV/bin/openapi-spec-validator" ] \
+        || ! "$VENV/bin/python" -c 'import jwt' 2>/dev/null; then
         echo "installing moto $MOTO_VERSION, cfn-lint and openapi-spec-validator into $VENV" >&2
         python3 -m venv "$VENV"
         "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-            "moto[server]==$MOTO_VERSION" boto3 cfn-lint openapi-spec-validator >&2
+            "moto[server]==$MOTO_VERSION" boto3 cfn-lint openapi-spec-validator \
+            "PyJWT[crypto]==2.10.1" >&2
     fi
 }
 

@@ -22,10 +22,14 @@ use crate::auth::jwt::Issuer;
 use crate::aws::Aws;
 use crate::config::{
     IssuerSettings, KeySourceSettings, MetricsSink, RateStore, Settings, StorageSettings,
+    UpstreamKeySource,
 };
 use crate::control::ControlStore;
 use crate::dev_issuer::clients::DevClients;
 use crate::dev_issuer::{DEV_CLIENT_ID, DEV_ISSUER, DevIssuer};
+use crate::gateway::assertion::file_store::{self, FileSigningKeys};
+use crate::gateway::assertion::secret_store::SecretSigningKeys;
+use crate::gateway::assertion::store::SigningKeyStore;
 use crate::ledger::LedgerStore;
 use crate::metrics::Metrics;
 use crate::metrics::cloudwatch::CloudWatchSink;
@@ -60,6 +64,10 @@ pub struct Backends {
     /// The migration ledger (`src/ledger/`): key use per key and hour, and the heartbeat.
     pub ledger: Arc<dyn LedgerStore>,
     pub keys: Arc<dyn KeySource>,
+    /// The gateway's signing keys: the file beside the embedded stores, or the secret on AWS.
+    pub gateway_keys: Arc<dyn SigningKeyStore>,
+    /// The client the upstreams' static keys are read with, when some upstream names a secret.
+    pub upstream_secrets: Option<aws_sdk_secretsmanager::Client>,
 }
 
 impl Backends {
@@ -69,6 +77,8 @@ impl Backends {
 
     async fn build_with(settings: &Settings, aws: &AwsConfig) -> anyhow::Result<Self> {
         let keys = key_source(settings, aws).await;
+        let gateway_keys = signing_key_store(settings, aws).await;
+        let upstream_secrets = upstream_secrets(settings, aws).await;
         match &settings.storage {
             StorageSettings::Local => {
                 let db =
@@ -84,6 +94,8 @@ impl Backends {
                     control: Arc::new(db),
                     ledger: Arc::new(ledger),
                     keys,
+                    gateway_keys,
+                    upstream_secrets,
                 })
             }
             StorageSettings::Aws { bucket, table } => {
@@ -106,6 +118,8 @@ impl Backends {
                         settings.ledger.days,
                     )),
                     keys,
+                    gateway_keys,
+                    upstream_secrets,
                 })
             }
         }
@@ -243,5 +257,39 @@ async fn key_source(settings: &Settings, aws: &AwsConfig) -> Arc<dyn KeySource> 
             aws.get().await.secrets_manager(),
             secret_id.clone(),
         )),
+    }
+}
+
+/// The gateway's signing keys alone, for `cutover gateway-key` (which needs no other store).
+pub async fn gateway_keys(settings: &Settings) -> Arc<dyn SigningKeyStore> {
+    signing_key_store(settings, &AwsConfig::default()).await
+}
+
+/// With the other secrets: a file on the embedded default, the configured secret on AWS.
+async fn signing_key_store(settings: &Settings, aws: &AwsConfig) -> Arc<dyn SigningKeyStore> {
+    match &settings.storage {
+        StorageSettings::Local => Arc::new(FileSigningKeys::new(
+            settings.data_dir.join(file_store::FILE_NAME),
+        )),
+        StorageSettings::Aws { .. } => Arc::new(SecretSigningKeys::new(
+            aws.get().await.secrets_manager(),
+            settings.gateway.signing_secret_id.clone(),
+        )),
+    }
+}
+
+/// A Secrets Manager client when some upstream's static key is a secret (whatever the storage).
+async fn upstream_secrets(
+    settings: &Settings,
+    aws: &AwsConfig,
+) -> Option<aws_sdk_secretsmanager::Client> {
+    let named = settings.gateway.upstreams.iter().any(|u| {
+        u.upstream_key
+            .as_ref()
+            .is_some_and(|k| matches!(k.source, UpstreamKeySource::SecretsManager(_)))
+    });
+    match named {
+        true => Some(aws.get().await.secrets_manager()),
+        false => None,
     }
 }

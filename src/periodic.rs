@@ -34,11 +34,13 @@ pub enum Task {
     Heartbeat,
     MetricsReport,
     RevocationQueue,
+    /// The gateway's signing keys and the upstreams' static keys.
+    GatewayKeys,
 }
 
 impl Task {
     /// Every task, in discriminant order (the metric's label values, `metrics::defs`).
-    pub const ALL: [Task; 10] = [
+    pub const ALL: [Task; 11] = [
         Task::JwksRefresh,
         Task::KeyRefresh,
         Task::ControlPoll,
@@ -49,6 +51,7 @@ impl Task {
         Task::Heartbeat,
         Task::MetricsReport,
         Task::RevocationQueue,
+        Task::GatewayKeys,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +66,7 @@ impl Task {
             Task::Heartbeat => "heartbeat",
             Task::MetricsReport => "metrics-report",
             Task::RevocationQueue => "revocation-queue",
+            Task::GatewayKeys => "gateway-keys",
         }
     }
 }

@@ -140,10 +140,23 @@ impl Application {
             background: background.clone(),
         });
 
+        // The assertions' signing keys and the upstreams' own keys: read before anything is
+        // served, so a store that cannot give them stops the start.
+        let assertions = crate::gateway::assertion::Assertions::load(
+            backends.gateway_keys.clone(),
+            &settings.gateway,
+        )
+        .await
+        .context("reading the gateway's signing keys")?;
+        let upstream_keys = crate::gateway::upstream_key::UpstreamKeys::load(
+            &settings.gateway.upstreams,
+            backends.upstream_secrets.clone(),
+        )
+        .await?;
         let gateway = web::Data::new(http::gateway::Gateway::new(
             &settings.gateway,
-            crate::gateway::assertion::Assertions::unsigned(),
-            Arc::new(crate::gateway::upstream_key::UpstreamKeys::default()),
+            assertions.clone(),
+            upstream_keys.clone(),
         ));
 
         let listener = TcpListener::bind(settings.listen)
@@ -202,6 +215,8 @@ impl Application {
         }
         auth.keys
             .spawn_refresh(&background, settings.api_keys.refresh);
+        assertions.spawn_refresh(&background, settings.api_keys.refresh);
+        upstream_keys.spawn_refresh(&background, settings.api_keys.refresh);
         auth.flag
             .spawn_poller(&background, control, settings.fallback.poll);
         app_state.limits.spawn_sweeper(&background);

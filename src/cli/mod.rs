@@ -20,6 +20,7 @@ mod dev_clients;
 
 mod fallback;
 mod format;
+mod gateway_key;
 mod healthcheck;
 mod keys;
 mod keys_set;
@@ -90,6 +91,9 @@ pub enum Command {
     /// The CloudWatch migration dashboard and alarms.
     #[command(subcommand)]
     Dashboard(dashboard::DashboardCommand),
+    /// The keys that sign the gateway's assertions to upstreams: rotate them, or list them.
+    #[command(subcommand)]
+    GatewayKey(gateway_key::GatewayKeyCommand),
     /// Print the public API's OpenAPI 3.1 document (as served at `/openapi.json`) on stdout.
     Openapi,
     /// Exit 0 when this host's instance answers `GET /healthz` (the container health check).
@@ -146,6 +150,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Orphans(args) => orphans::run(reading(Stores)?, args).await?,
         Command::Clients(args) => clients::run(reading(Keys)?, args).await?,
         Command::Dashboard(cmd) => dashboard::run(&reading(Stores)?, cmd).await?,
+        Command::GatewayKey(cmd) => gateway_key::run(&reading(Stores)?, cmd).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

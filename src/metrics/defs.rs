@@ -145,6 +145,7 @@ pub const BACKGROUND_TASKS: &[&str] = &[
     "heartbeat",
     "metrics-report",
     "revocation-queue",
+    "gateway-keys",
 ];
 
 /// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).

@@ -80,14 +80,12 @@ pub async fn forward(req: HttpRequest, payload: web::Payload) -> Result<HttpResp
         .get::<RequestId>()
         .map(|id| id.as_str().to_string())
         .unwrap_or_default();
+    let upstream_key = gateway.upstream_keys.get(target.index);
     let handed = Handed {
         identity: identity.as_ref(),
         assertion: assertion.as_deref(),
         request_id: &request_id,
-        upstream_key: gateway
-            .upstream_keys
-            .get(target.index)
-            .map(|(h, v)| (h, &**v)),
+        upstream_key: upstream_key.as_ref().map(|(h, v)| (*h, &**v)),
     };
     let url = upstream_url(&target);
     // The upstream's answer is passed on as it is encoded: never decoded, and no

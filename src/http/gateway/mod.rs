@@ -42,9 +42,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, gateway: web::Data<Gateway>) {
     cfg.default_service(web::to(forward::forward));
 }
 
-/// How long a client may cache the JWKS: well under the time a rotated-in key waits before it
-/// signs (`gateway-key rotate`), so every verifier has it first.
-const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// How long a verifier may cache the JWKS: the margin a rotated-in key waits, after every
+/// instance has published it, before it signs (`gateway-key rotate`), so every verifier that
+/// honours the cache lifetime has it first.
+const JWKS_MAX_AGE: Duration = crate::gateway::assertion::keyset::MARGIN;
 
 async fn jwks(gateway: web::Data<Gateway>) -> HttpResponse {
     HttpResponse::Ok()
