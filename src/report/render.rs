@@ -84,7 +84,7 @@ pub fn json(list: &Clients) -> anyhow::Result<String> {
 /// key) + REFUSED.
 pub fn table(list: &Clients) -> String {
     let mut out = format!(
-        "{:<24} {:<16} {:<21} {:>9} {:>9} {:>9} {:>8}  {:<32} {:<20} ACTION\n",
+        "{:<24} {:<16} {:<21} {:>9} {:>9} {:>9} {:>8}  {:<32} {:<20} {:<32} ACTION\n",
         "KEY ID",
         "OWNER",
         "LAST SEEN",
@@ -93,13 +93,15 @@ pub fn table(list: &Clients) -> String {
         "WITH JWT",
         "REFUSED",
         "TOP USER AGENT",
-        "TOP NETWORK"
+        "TOP NETWORK",
+        "ROUTES"
     );
     for row in &list.clients {
         let agent = row.user_agents.first().map_or("-", |a| a.agent.as_str());
         let agent: String = agent.chars().take(32).collect();
+        let routes: String = row.routes_called().chars().take(32).collect();
         out.push_str(&format!(
-            "{:<24} {:<16} {:<21} {:>9} {:>9} {:>9} {:>8}  {:<32} {:<20} {}\n",
+            "{:<24} {:<16} {:<21} {:>9} {:>9} {:>9} {:>8}  {:<32} {:<20} {:<32} {}\n",
             row.key_id.as_str(),
             row.owner.as_deref().unwrap_or("-"),
             row.last_seen.as_deref().unwrap_or("never"),
@@ -109,6 +111,7 @@ pub fn table(list: &Clients) -> String {
             row.refused,
             agent,
             row.networks.first().map_or("-", |n| n.network.as_str()),
+            routes,
             row.suggested_action,
         ));
     }

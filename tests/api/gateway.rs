@@ -478,6 +478,21 @@ async fn forwarded_requests_are_counted_per_upstream_and_the_ledger_names_the_ro
         assert!(std::time::Instant::now() < deadline, "no route in {out}");
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
+    let (ok, table, err) = app.cli(&["clients"]);
+    assert!(ok, "{err}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("legacy-cron"))
+        .unwrap();
+    assert!(
+        row.contains("orders ("),
+        "the table names the route: {table}"
+    );
+    let console = app.admin_get("/console").await.text().await.unwrap();
+    assert!(
+        console.contains(r#"<td class="routes">orders ("#),
+        "the console names the route"
+    );
 }
 
 #[tokio::test]

@@ -174,7 +174,7 @@ fn clients(h: &mut String, v: &View<'_>) {
     }
     h.push_str(
         "<table><thead><tr><th>Key id</th><th>Owner</th><th>Last seen</th><th>Top user agent</th>\
-         <th class=\"num\">Requests</th><th>Refusals</th><th>Linked subs</th><th>Suggested action</th>\
+         <th class=\"num\">Requests</th><th>Routes</th><th>Refusals</th><th>Linked subs</th><th>Suggested action</th>\
          </tr></thead><tbody>",
     );
     for row in &list.clients {
@@ -201,7 +201,7 @@ fn clients(h: &mut String, v: &View<'_>) {
         let key = escape(row.key_id.as_str());
         let _ = write!(
             h,
-            r#"<tr data-key="{key}"{cls}><td class="key">{key}{revoked}</td><td>{owner}</td><td>{seen}</td><td class="agent">{agent}</td><td class="num requests">{requests}</td><td>{refused}</td><td>{subs}</td><td>{action}</td></tr>"#,
+            r#"<tr data-key="{key}"{cls}><td class="key">{key}{revoked}</td><td>{owner}</td><td>{seen}</td><td class="agent">{agent}</td><td class="num requests">{requests}</td><td class="routes">{routes}</td><td>{refused}</td><td>{subs}</td><td>{action}</td></tr>"#,
             cls = if row.configured {
                 ""
             } else {
@@ -216,6 +216,7 @@ fn clients(h: &mut String, v: &View<'_>) {
             seen = escape(row.last_seen.as_deref().unwrap_or("never")),
             agent = escape(&agent),
             requests = row.requests,
+            routes = escape(&row.routes_called()),
             refused = refusals(row),
             subs = escape(&subs),
             action = escape(&row.suggested_action),
