@@ -23,11 +23,20 @@ impl RawSettings {
     }
 
     pub fn merge_toml_file(&mut self, path: &str) -> Result<(), ConfigError> {
-        let file_error = |message: String| ConfigError::File {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
             path: path.to_string(),
+            message: e.to_string(),
+        })?;
+        self.merge_toml(&text, path)
+    }
+
+    /// The same layer from TOML text; `origin` names it in errors (a path, or the variable
+    /// `CUTOVER_CONFIG_TOML` that carried it).
+    pub fn merge_toml(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let file_error = |message: String| ConfigError::File {
+            path: origin.to_string(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| file_error(e.to_string()))?;

@@ -122,20 +122,31 @@ impl Settings {
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut from_env = BTreeMap::new();
         let mut config_file = None;
+        let mut config_text = None;
         for (name, value) in vars {
             let Some(key) = name.strip_prefix("CUTOVER_") else {
                 continue;
             };
             let key = key.to_ascii_lowercase();
             if key == process::CONFIG.name {
-                config_file = Some(value);
+                config_file = Some(value).filter(|v| !v.trim().is_empty());
+            } else if key == process::CONFIG_TOML.name {
+                config_text = Some(value).filter(|v| !v.trim().is_empty());
             } else if !PROCESS_SETTINGS.iter().any(|s| s.name == key) {
                 from_env.insert(key, value);
             }
         }
         let mut raw = RawSettings::default();
-        if let Some(path) = config_file {
-            raw.merge_toml_file(&path)?;
+        match (config_file, config_text) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    &process::CONFIG_TOML,
+                    "cannot be set beside CUTOVER_CONFIG: give the file or its text, not both",
+                ));
+            }
+            (Some(path), None) => raw.merge_toml_file(&path)?,
+            (None, Some(text)) => raw.merge_toml(&text, &process::CONFIG_TOML.env_name())?,
+            (None, None) => {}
         }
         raw.merge(from_env)?;
         raw.validate()

@@ -8,6 +8,11 @@ pub const CONFIG: Setting = Setting::new(
     "",
     "a TOML file with any of the settings below, lowercased and without the prefix; the environment wins over it",
 );
+pub const CONFIG_TOML: Setting = Setting::new(
+    "config_toml",
+    "",
+    "the same file's text itself, for a platform that passes variables rather than files (an ECS task definition); not beside `CUTOVER_CONFIG`",
+);
 pub const LOG: Setting = Setting::new(
     "log",
     "info",
@@ -19,4 +24,4 @@ pub const LOG_FORMAT: Setting = Setting::new(
     "`json` for JSON lines; anything else: human-readable lines (stderr either way)",
 );
 
-pub(super) const SETTINGS: &[Setting] = &[CONFIG, LOG, LOG_FORMAT];
+pub(super) const SETTINGS: &[Setting] = &[CONFIG, CONFIG_TOML, LOG, LOG_FORMAT];

@@ -172,3 +172,34 @@ fn upstreams_come_only_from_the_file_and_the_assertion_lifetime_is_bounded() {
     assert!(s.gateway.upstreams.is_empty());
     assert_eq!(s.gateway.assertion_ttl.as_secs(), 300);
 }
+
+#[test]
+fn the_file_may_come_as_text_in_a_variable_but_not_beside_a_file() {
+    let text = table("");
+    let s = Settings::from_env([("CUTOVER_CONFIG_TOML".to_string(), text.clone())]).unwrap();
+    assert_eq!(s.gateway.upstreams[0].name, "orders");
+    let message = Settings::from_env([(
+        "CUTOVER_CONFIG_TOML".to_string(),
+        "[[upstreams]]\nname = 1\n".to_string(),
+    )])
+    .unwrap_err()
+    .to_string();
+    assert!(message.contains("CUTOVER_UPSTREAMS"), "{message}");
+    let message = Settings::from_env([
+        ("CUTOVER_CONFIG_TOML".to_string(), text),
+        (
+            "CUTOVER_CONFIG".to_string(),
+            "/etc/cutover.toml".to_string(),
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        message.contains("CUTOVER_CONFIG_TOML") && message.contains("not both"),
+        "{message}"
+    );
+    let message = Settings::from_env([("CUTOVER_CONFIG_TOML".to_string(), "x = [".to_string())])
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("CUTOVER_CONFIG_TOML"), "{message}");
+}
