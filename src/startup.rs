@@ -177,6 +177,7 @@ impl Application {
             max_upload: settings.uploads.max_bytes,
             shutdown_timeout: drain,
             state: state.clone(),
+            gateway: gateway.clone(),
         };
         let server = http::conn::expect::serve(public, move || {
             App::new()

@@ -309,3 +309,35 @@ async fn a_body_over_the_routes_limit_is_refused_and_a_thousand_slow_clients_hol
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_client_waiting_for_100_continue_is_refused_before_it_sends_a_body_it_would_waste() {
+    let up = Upstream::start();
+    let app = fronting(&orders(&up, "max_body_bytes = 1000"), &[]).await;
+    let token = app.token("alice", "photos/read photos/write");
+    let head = |auth: &str, len: u64| {
+        format!(
+            "POST /orders/sink HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {len}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
+    };
+    // No body follows: an answer that arrives at all was given before it.
+    let (status, rest) = status_and_rest(&exchange(&app.address, head("", 10).as_bytes()).await);
+    assert_eq!(status, 401, "{rest}");
+    assert!(rest.contains("urn:cutover:problem:unauthorized"), "{rest}");
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    let (status, rest) =
+        status_and_rest(&exchange(&app.address, head(&bearer, 1001).as_bytes()).await);
+    assert_eq!(status, 413, "{rest}");
+    assert!(rest.contains("1000 bytes"), "{rest}");
+    // Within the limit: 100 Continue, then the body, then the upstream's answer.
+    let mut ok = head(&bearer, 3).into_bytes();
+    ok.extend_from_slice(b"abc");
+    let wire = String::from_utf8_lossy(&exchange(&app.address, &ok).await).to_string();
+    assert!(wire.starts_with("HTTP/1.1 100 Continue"), "{wire}");
+    assert!(wire.contains("\"body_len\":3"), "{wire}");
+    assert_eq!(
+        up.requests_to("/sink").len(),
+        1,
+        "only the admitted one reached it"
+    );
+}

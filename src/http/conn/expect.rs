@@ -24,6 +24,7 @@ use crate::auth::AuthError;
 use crate::domain::AuthFailure;
 use crate::http::conn::parser_errors::ProblemIo;
 use crate::http::conn::request_id::{RequestId, X_REQUEST_ID};
+use crate::http::gateway::Gateway;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -35,10 +36,12 @@ const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 const UPLOADS: &str = "/api/uploads";
 
 /// What the `expect` service decides for one request: `None` lets it through (and actix sends
-/// `100 Continue`), `Some` is the answer instead.
-fn refusal(req: &Request, max_upload: u64) -> Option<ApiError> {
+/// `100 Continue`), `Some` is the answer instead. A request under an upstream's prefix is the
+/// gateway's to judge (`Gateway::refusal_before_body`).
+fn refusal(req: &Request, max_upload: u64, gateway: &Gateway) -> Option<ApiError> {
     if req.method() != Method::POST || req.path() != UPLOADS {
-        return None;
+        let query = req.uri().query().unwrap_or("");
+        return gateway.refusal_before_body(req.path(), query, req.headers());
     }
     let headers = req.headers();
     if !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-api-key") {
@@ -60,6 +63,8 @@ pub struct Listener {
     pub shutdown_timeout: u64,
     /// For the metrics and the trusted proxies of a refusal made here.
     pub state: web::Data<AppState>,
+    /// The upstreams' routes, whose requests are judged here too.
+    pub gateway: web::Data<Gateway>,
 }
 
 /// The answer to a request refused before its body: the problem body, counted, with its id.
@@ -109,13 +114,15 @@ where
     let addr = l.listener.local_addr()?;
     let max_upload = l.max_upload;
     let state = l.state;
+    let gateway = l.gateway;
     let mut builder = Server::build();
     let shutdown = builder.graceful_shutdown_signal();
     builder = builder.listen(format!("cutover-public-{addr}"), l.listener, move || {
         let shutdown = shutdown.clone();
         let state = state.clone();
+        let gateway = gateway.clone();
         let expect = fn_service(move |req: Request| {
-            let answer = match refusal(&req, max_upload) {
+            let answer = match refusal(&req, max_upload, &gateway) {
                 None => Ok(req),
                 Some(e) => Err(refuse(&req, &e, &state)),
             };

@@ -90,6 +90,38 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// For a request that waits for `100 Continue` (`http/conn/expect.rs`): the answer it gets
+    /// instead, when it is under an upstream's prefix and sure to be refused whatever its body
+    /// (no credentials on a route that needs them, or an announced body over the route's
+    /// limit), so the client never sends a body that would be thrown away.
+    pub fn refusal_before_body(
+        &self,
+        path: &str,
+        query: &str,
+        headers: &actix_web::http::header::HeaderMap,
+    ) -> Option<ApiError> {
+        use actix_web::http::header;
+        let target = self.target(path, query).ok()??;
+        let upstream = target.upstream;
+        if !upstream.public
+            && !headers.contains_key(header::AUTHORIZATION)
+            && !headers.contains_key("x-api-key")
+        {
+            return Some(ApiError::Auth(crate::auth::AuthError::Unauthenticated(
+                crate::domain::AuthFailure::Missing,
+            )));
+        }
+        let announced = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())?;
+        (announced > upstream.max_body_bytes).then(|| ApiError::Upstream {
+            upstream: target.route.label(),
+            failure: crate::http::problem::UpstreamAnswer::BodyTooLarge(upstream.max_body_bytes),
+        })
+    }
+}
+
 impl Target<'_> {
     /// The scope a method needs on this upstream: reads are GET, HEAD and OPTIONS.
     pub fn access(&self, method: &actix_web::http::Method) -> Access<'_> {
