@@ -354,3 +354,27 @@ async fn a_client_waiting_for_100_continue_is_refused_before_it_sends_a_body_it_
         "only the admitted one reached it"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_goes_away_ends_the_upstream_request_with_it() {
+    let up = Upstream::start();
+    // A timeout far past the test's patience: only the client's leaving can end the exchange.
+    let app = fronting(&orders(&up, "timeout_secs = 3600"), &[]).await;
+    let token = app.token("alice", "photos/read photos/write");
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let mut client = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "GET /orders/stall-head HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    until("the request reached the upstream", || {
+        !up.requests_to("/stall-head").is_empty() && up.open_connections() > 0
+    })
+    .await;
+    drop(client);
+    until(
+        "the upstream's connection closed after the client left",
+        || up.open_connections() == 0,
+    )
+    .await;
+}
