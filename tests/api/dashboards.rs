@@ -72,9 +72,13 @@ fn every_metric_the_dashboard_and_alarms_name_is_one_the_service_publishes() {
         metrics, published,
         "the dashboard shows every published metric"
     );
+    // Each series' dimension, and the second one of the two-label series (the gateway's).
     let known: BTreeSet<String> = DEFS
         .iter()
         .filter_map(|d| d.cloudwatch.map(|cw| cw.dimension.to_string()))
+        .chain(DEFS.iter().filter_map(|d| {
+            cutover::metrics::defs::second_label(d.series).map(|(_, cw)| cw.to_string())
+        }))
         .collect();
     assert!(dims.is_subset(&known), "{dims:?} ⊄ {known:?}");
     assert!(DASHBOARD_TEMPLATE.contains("FILL(") && ALARMS_TEMPLATE.contains("FILL(m, 0)"));
