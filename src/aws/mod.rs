@@ -1,9 +1,11 @@
 //! The one AWS setup: the SDK configuration, loaded once per process into an [`Aws`] value, every
 //! service client built from it with its time limits ([`clients`]), and the classification of
-//! SDK errors every AWS caller shares ([`error`]).
+//! SDK errors every AWS caller shares ([`error`]); the compare-and-swap on a secret's current
+//! version that the stores kept in Secrets Manager share ([`secret_swap`]).
 
 pub mod clients;
 pub mod error;
+pub mod secret_swap;
 
 use std::sync::Arc;
 

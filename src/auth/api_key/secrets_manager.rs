@@ -98,59 +98,15 @@ impl SecretsManagerKeys {
     /// moves `AWSPREVIOUS` to `read` with it, as `PutSecretValue` did: the rotation grace is
     /// unchanged. `Ok(false)`: someone else wrote since `read`.
     async fn swap(&self, read: &str, doc: &KeyDoc) -> anyhow::Result<bool> {
-        // The version id; a retried request with the same token is not a second version.
-        let token = hex::encode(random_bytes::<16>());
-        let put = self
-            .client
-            .put_secret_value()
-            .secret_id(&self.secret_id)
-            .client_request_token(&token)
-            .secret_string(serde_json::to_string(doc)?)
-            .version_stages(PENDING)
-            .send()
+        let current = || async {
+            Ok(self
+                .versioned("AWSCURRENT")
+                .await?
+                .map(|(version, _)| version))
+        };
+        let text = serde_json::to_string(doc)?;
+        crate::aws::secret_swap::swap(&self.client, &self.secret_id, PENDING, read, text, current)
             .await
-            .map_err(|e| AwsError::new("PutSecretValue", e))?;
-        let staged = put.version_id().unwrap_or(&token).to_string();
-        let moved = self
-            .client
-            .update_secret_version_stage()
-            .secret_id(&self.secret_id)
-            .version_stage("AWSCURRENT")
-            .move_to_version_id(&staged)
-            .remove_from_version_id(read)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("UpdateSecretVersionStage", e));
-        self.unstage(&staged).await;
-        match moved {
-            Ok(_) => Ok(true),
-            // The refusal is an InvalidParameterException, which is also what a bad request
-            // gets: asking where AWSCURRENT is now tells a lost race from a real error.
-            Err(e) => match self.versioned("AWSCURRENT").await? {
-                // The move landed but its answer was lost (and the SDK's retry refused).
-                Some((now, _)) if now == staged => Ok(true),
-                Some((now, _)) if now != read => Ok(false),
-                _ => Err(e.into()),
-            },
-        }
-    }
-
-    /// Takes [`PENDING`] off a staged version, so only an interrupted write leaves it behind (and
-    /// the next write takes it over). Best effort: a concurrent writer may have taken the label
-    /// already, and a left-over label is harmless.
-    async fn unstage(&self, version: &str) {
-        let res = self
-            .client
-            .update_secret_version_stage()
-            .secret_id(&self.secret_id)
-            .version_stage(PENDING)
-            .remove_from_version_id(version)
-            .send()
-            .await;
-        if let Err(e) = res {
-            let e = AwsError::new("UpdateSecretVersionStage", e);
-            tracing::debug!(secret = %self.secret_id, error = %e, "staging label left in place");
-        }
     }
 }
 

@@ -66,48 +66,10 @@ impl SecretSigningKeys {
 
     /// One compare-and-swap from version `read` to `doc`; `Ok(false)`: someone wrote since.
     async fn swap(&self, read: &str, doc: &KeySetDoc) -> anyhow::Result<bool> {
-        // The version id; a retried request with the same token is not a second version.
-        let token = hex::encode(random_bytes::<16>());
-        let put = self
-            .client
-            .put_secret_value()
-            .secret_id(&self.secret_id)
-            .client_request_token(&token)
-            .secret_string(serde_json::to_string(doc)?)
-            .version_stages(PENDING)
-            .send()
+        let current = || async { Ok(self.current().await?.map(|(version, _)| version)) };
+        let text = serde_json::to_string(doc)?;
+        crate::aws::secret_swap::swap(&self.client, &self.secret_id, PENDING, read, text, current)
             .await
-            .map_err(|e| AwsError::new("PutSecretValue", e))?;
-        let staged = put.version_id().unwrap_or(&token).to_string();
-        let moved = self
-            .client
-            .update_secret_version_stage()
-            .secret_id(&self.secret_id)
-            .version_stage("AWSCURRENT")
-            .move_to_version_id(&staged)
-            .remove_from_version_id(read)
-            .send()
-            .await
-            .map_err(|e| AwsError::new("UpdateSecretVersionStage", e));
-        // Best effort: a left-over label is harmless, and the next write takes it over.
-        let _ = self
-            .client
-            .update_secret_version_stage()
-            .secret_id(&self.secret_id)
-            .version_stage(PENDING)
-            .remove_from_version_id(&staged)
-            .send()
-            .await;
-        match moved {
-            Ok(_) => Ok(true),
-            // A lost race and a bad request are both InvalidParameterException: where
-            // AWSCURRENT is now tells them apart.
-            Err(e) => match self.current().await? {
-                Some((now, _)) if now == staged => Ok(true),
-                Some((now, _)) if now != read => Ok(false),
-                _ => Err(e.into()),
-            },
-        }
     }
 }
 
