@@ -139,11 +139,7 @@ where
             // `HttpServer`'s defaults, which the admin listener still uses.
             .client_request_timeout(Duration::from_secs(5))
             .client_disconnect_timeout(Duration::from_secs(1))
-            // Not `HttpServer`'s: a client whose connection reads end-of-stream has gone away,
-            // and its request is dropped with everything it holds (the gateway's upstream
-            // exchange first; nginx's `proxy_ignore_client_abort off`), rather than running on
-            // until an answer has nowhere to go.
-            .h1_allow_half_closed(false)
+            .h1_allow_half_closed(true)
             .local_addr(addr)
             .expect(expect)
             // `AppConfig` only supplies a host for URLs when a request has no `Host` header; no
