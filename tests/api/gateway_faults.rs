@@ -356,25 +356,46 @@ async fn a_client_waiting_for_100_continue_is_refused_before_it_sends_a_body_it_
 }
 
 #[tokio::test]
-async fn a_client_that_goes_away_ends_the_upstream_request_with_it() {
+async fn a_client_that_goes_away_mid_body_ends_the_upstream_exchange_with_it() {
     let up = Upstream::start();
-    // A timeout far past the test's patience: only the client's leaving can end the exchange.
+    // A timeout far past the test's patience: only the client's leaving can end the exchanges.
     let app = fronting(&orders(&up, "timeout_secs = 3600"), &[]).await;
     let token = app.token("alice", "photos/read photos/write");
     let addr = app.address.trim_start_matches("http://").to_string();
+
+    // Leaving in the middle of an upload the upstream is reading.
     let mut client = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(
-        "GET /orders/stall-head HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+        "POST /orders/sink HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 1000000\r\n\r\n"
     );
     client.write_all(head.as_bytes()).await.unwrap();
-    until("the request reached the upstream", || {
-        !up.requests_to("/stall-head").is_empty() && up.open_connections() > 0
+    // More than the upstream client's write buffer (8 KiB), which it sends on when full.
+    client.write_all(&[7u8; 64 * 1024]).await.unwrap();
+    until("the upload reached the upstream", || {
+        !up.requests_to("/sink").is_empty() && up.open_connections() > 0
     })
     .await;
     drop(client);
-    until(
-        "the upstream's connection closed after the client left",
-        || up.open_connections() == 0,
-    )
+    until("the upstream's upload connection closed", || {
+        up.open_connections() == 0
+    })
+    .await;
+
+    // Leaving in the middle of a gigabyte download.
+    let mut client = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "GET /orders/bytes/{} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n",
+        1u64 << 30
+    );
+    client.write_all(head.as_bytes()).await.unwrap();
+    let mut first = vec![0u8; 64 * 1024];
+    let read = tokio::io::AsyncReadExt::read(&mut client, &mut first)
+        .await
+        .unwrap();
+    assert!(read > 0, "the download started");
+    drop(client);
+    until("the upstream's download connection closed", || {
+        up.open_connections() == 0
+    })
     .await;
 }
