@@ -4,8 +4,10 @@
 # 200 JSON (upstream-nginx.conf), so what differs between rows is only the gateway in front:
 #   the upstream served directly     the floor; CPU and RSS are nginx's
 #   HAProxy jwt_verify               RS256 verified per request, iss/exp ACLs, X-User, access log on
-#   cutover gateway, JWT / API key   an [[upstreams]] table; until this build proxies the prefix,
-#                                    these rows say "unavailable" and the run goes on
+#   cutover gateway, JWT / API key   an [[upstreams]] table, the log at its default `info` (the
+#                                    access log on, sampled as in production, to a file), as
+#                                    HAProxy's is on; a build that does not proxy the prefix
+#                                    says "unavailable" and the run goes on
 # Server CPU per request and RSS are the gateway process's alone (the upstream's are not counted).
 
 GATEWAY_D="$BENCH_D/gateway"
@@ -31,10 +33,11 @@ gateway_public_key() { # out-file
     stop "$SERVER"
 }
 
-# `cutover serve` with the gateway's config; returns non-zero (and leaves no process) when it
+# `cutover serve` with the gateway's config and its default log level (the other rows run at
+# `warn`); returns non-zero (and leaves no process) when it
 # does not come up, rather than ending the run as start_server does.
 gateway_cutover_start() { # config-file
-    env CUTOVER_CONFIG="$1" "$BIN" serve >>"$WORK/gateway.log" 2>&1 &
+    env CUTOVER_CONFIG="$1" CUTOVER_LOG=info "$BIN" serve >>"$WORK/gateway.log" 2>&1 &
     SERVER=$!
     PIDS+=("$SERVER")
     for _ in $(seq 1 300); do
