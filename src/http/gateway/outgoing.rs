@@ -70,13 +70,21 @@ pub fn write(
         put(out, identity::ASSERTION, assertion);
     }
     if let Some((name, key)) = handed.upstream_key {
-        put(out, name, key);
+        put_named(out, name, key);
     }
 }
 
-/// Sets a field whose name and value the gateway chose (checked at start or built from
-/// verified values); one that would not be a valid field is left out rather than sent broken.
-fn put(out: &mut HeaderMap, name: &str, value: &str) {
+/// Sets a field of the gateway's own, named by a lowercase constant (no name parsed per
+/// request); a value that would not be a valid field is left out rather than sent broken.
+fn put(out: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        out.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// Sets a field whose name comes from the configuration (the upstream key's header, checked
+/// at start).
+fn put_named(out: &mut HeaderMap, name: &str, value: &str) {
     if let (Ok(name), Ok(value)) = (
         HeaderName::from_bytes(name.as_bytes()),
         HeaderValue::from_str(value),
