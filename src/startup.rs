@@ -126,6 +126,13 @@ impl Application {
                 scopes: settings.scopes.clone(),
                 mismatch: settings.api_keys.credential_mismatch,
                 clients: ClientQuotas::new(&settings.rate, dev_clients.clone()),
+                keyless_apis: settings
+                    .gateway
+                    .upstreams
+                    .iter()
+                    .filter(|u| u.key_policy == crate::config::KeyPolicy::Never)
+                    .map(|u| crate::common::Route::upstream(&u.name).api())
+                    .collect(),
             },
             deprecation,
             objects: backends.objects,

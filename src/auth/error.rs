@@ -8,13 +8,24 @@ use crate::domain::{AuthFailure, KeyId, Scope};
 pub enum AuthError {
     #[error("authentication failed: {}", .0.label())]
     Unauthenticated(AuthFailure),
-    #[error("the API-key path is switched off")]
-    KeyPathDisabled { migration_url: Option<String> },
-    /// A key refused by a brownout window, the canary or its own sunset.
-    #[error("the key is refused: {}", .closure.auth_failure().label())]
+    /// The flag in force for `api` (its own, else the global one) says `deny`.
+    #[error("the API-key path is switched off for {api}")]
+    KeyPathDisabled {
+        migration_url: Option<String>,
+        api: &'static str,
+    },
+    /// A key refused on `api` by a brownout window, the canary or its own sunset.
+    #[error("the key is refused on {api}: {}", .closure.auth_failure().label())]
     KeyClosed {
         closure: KeyClosure,
         migration_url: Option<String>,
+        api: &'static str,
+    },
+    /// A key presented to an API whose table says `api_keys = "never"`: refused unread.
+    #[error("{api} does not accept API keys")]
+    KeysNotAccepted {
+        migration_url: Option<String>,
+        api: &'static str,
     },
     #[error("missing scope {0}")]
     InsufficientScope(Scope),
@@ -69,6 +80,7 @@ impl AuthError {
         match self.answered() {
             AuthError::Unauthenticated(reason) => Some(*reason),
             AuthError::KeyPathDisabled { .. } => Some(AuthFailure::KeyPathDisabled),
+            AuthError::KeysNotAccepted { .. } => Some(AuthFailure::KeysNotAccepted),
             AuthError::KeyClosed { closure, .. } => Some(closure.auth_failure()),
             AuthError::InsufficientScope(_) => Some(AuthFailure::InsufficientScope),
             AuthError::Unavailable(_)
@@ -90,8 +102,19 @@ impl AuthError {
     /// Where a refused key client should go instead.
     pub fn migration_url(&self) -> Option<&str> {
         match self.answered() {
-            AuthError::KeyPathDisabled { migration_url }
+            AuthError::KeyPathDisabled { migration_url, .. }
+            | AuthError::KeysNotAccepted { migration_url, .. }
             | AuthError::KeyClosed { migration_url, .. } => migration_url.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The API whose key policy refused the request (the problem body's `api`).
+    pub fn api(&self) -> Option<&'static str> {
+        match self.answered() {
+            AuthError::KeyPathDisabled { api, .. }
+            | AuthError::KeysNotAccepted { api, .. }
+            | AuthError::KeyClosed { api, .. } => Some(api),
             _ => None,
         }
     }
@@ -106,11 +129,13 @@ mod tests {
         let key = KeyId::parse("legacy-mobile").unwrap();
         let refused = AuthError::KeyPathDisabled {
             migration_url: Some("https://example.com/m".into()),
+            api: "orders",
         }
         .for_key(key.clone());
         assert_eq!(refused.refused_key(), Some(&key));
         assert_eq!(refused.auth_failure(), Some(AuthFailure::KeyPathDisabled));
         assert_eq!(refused.migration_url(), Some("https://example.com/m"));
+        assert_eq!(refused.api(), Some("orders"));
         let twice = refused.for_key(KeyId::parse("other").unwrap());
         assert_eq!(twice.refused_key(), Some(&key));
     }
@@ -129,6 +154,11 @@ mod tests {
             AuthError::Unauthenticated(AuthFailure::AmbiguousCredentials),
             AuthError::KeyPathDisabled {
                 migration_url: None,
+                api: "photos",
+            },
+            AuthError::KeysNotAccepted {
+                migration_url: None,
+                api: "orders",
             },
             AuthError::Unavailable("API keys"),
         ] {

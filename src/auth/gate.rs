@@ -13,7 +13,7 @@ pub struct Request<'a> {
     pub credentials: Credentials<'a>,
     /// The client's address, as the trusted proxies tell it: the brake's key.
     pub client: IpAddr,
-    /// The route, for the request's cost in quota cells.
+    /// The route: the request's cost in quota cells, and the API whose key policy applies.
     pub route: Route,
     pub access: Access<'a>,
 }
@@ -52,15 +52,19 @@ pub async fn decide(auth: &Authenticator, limits: &RateLimits, req: &Request<'_>
     // credential known good skips the store's brake check (one round trip fewer); it would pass
     // the brake anyway.
     let known = || {
-        auth.authenticate_known(&req.credentials, req.access)
+        auth.authenticate_known(&req.credentials, req.access, req.route.api())
             .is_some()
     };
     let mut caller = match limits.admit(req.client, known).await {
-        Err(braked) => match auth.authenticate_known(&req.credentials, req.access) {
+        Err(braked) => match auth.authenticate_known(&req.credentials, req.access, req.route.api())
+        {
             Some(caller) => caller,
             None => return Decision::refused(Refusal::RateLimited(braked)),
         },
-        Ok(()) => match auth.authenticate(&req.credentials, req.access).await {
+        Ok(()) => match auth
+            .authenticate(&req.credentials, req.access, req.route.api())
+            .await
+        {
             Ok(caller) => caller,
             Err(e) => {
                 if e.is_failed_guess() {
@@ -149,6 +153,7 @@ mod tests {
             scopes: settings.scopes.clone(),
             mismatch: settings.api_keys.credential_mismatch,
             clients: Default::default(),
+            keyless_apis: Vec::new(),
         };
         let limits = RateLimits::new(&settings.rate, None);
         Fixture {

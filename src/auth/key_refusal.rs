@@ -38,11 +38,14 @@ pub enum KeyRefusal {
     Disabled,
 }
 
-/// The rules in their order of precedence; `None`: accepted.
+/// The rules in their order of precedence, for a request of `api` (`mode` is the one in force
+/// for it: its own, else the global one); `None`: accepted. The brownout windows are the API's
+/// own and the global ones; the canary is the API's own, else the global one.
 pub fn decide(
     found: &KeyMatch,
     mode: FallbackMode,
     rules: &Rules,
+    api: &str,
     now: Timestamp,
 ) -> Option<KeyRefusal> {
     if let Some(sunset) = found.dates.sunset
@@ -50,14 +53,17 @@ pub fn decide(
     {
         return Some(KeyRefusal::Closed(KeyClosure::Expired { sunset }));
     }
-    if let Some(window) = rules.brownouts.refusing(&found.id, now) {
+    if let Some(window) = rules.brownouts.refusing(&found.id, api, now) {
         let left = window.end.duration_since(now).as_secs_f64().ceil().max(1.0) as u64;
         return Some(KeyRefusal::Closed(KeyClosure::Brownout {
             ends: window.end,
             retry_after_secs: left,
         }));
     }
-    if rules.canary.chooses_at(found.canary_bucket, &found.id) {
+    if rules
+        .canary_for(api)
+        .chooses_at(found.canary_bucket, &found.id)
+    {
         return Some(KeyRefusal::Closed(KeyClosure::Canary));
     }
     (mode == FallbackMode::Deny).then_some(KeyRefusal::Disabled)
@@ -113,6 +119,8 @@ mod tests {
         }
     }
 
+    const API: &str = crate::common::BUILTIN_API;
+
     fn now() -> Timestamp {
         datetime("2027-01-01T10:00:00Z")
     }
@@ -126,12 +134,19 @@ mod tests {
                 basis_points: crate::control::canary::ALL,
                 except: vec![],
             },
+            apis: Default::default(),
         }
     }
 
     #[test]
     fn an_expired_key_is_expired_before_brownout_canary_and_deny() {
-        let refusal = decide(&found(Some(now())), FallbackMode::Deny, &all_rules(), now());
+        let refusal = decide(
+            &found(Some(now())),
+            FallbackMode::Deny,
+            &all_rules(),
+            API,
+            now(),
+        );
         assert!(matches!(
             refusal,
             Some(KeyRefusal::Closed(KeyClosure::Expired { .. }))
@@ -140,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_brownout_comes_before_the_canary_and_says_when_it_ends() {
-        let refusal = decide(&found(None), FallbackMode::Deny, &all_rules(), now());
+        let refusal = decide(&found(None), FallbackMode::Deny, &all_rules(), API, now());
         assert_eq!(
             refusal,
             Some(KeyRefusal::Closed(KeyClosure::Brownout {
@@ -154,13 +169,25 @@ mod tests {
     fn the_canary_comes_before_deny_and_deny_before_acceptance() {
         let mut rules = all_rules();
         rules.brownouts = Brownouts::default();
-        let canary = decide(&found(None), FallbackMode::Deny, &rules, now());
+        let canary = decide(&found(None), FallbackMode::Deny, &rules, API, now());
         assert_eq!(canary, Some(KeyRefusal::Closed(KeyClosure::Canary)));
-        let deny = decide(&found(None), FallbackMode::Deny, &Rules::default(), now());
+        let deny = decide(
+            &found(None),
+            FallbackMode::Deny,
+            &Rules::default(),
+            API,
+            now(),
+        );
         assert_eq!(deny, Some(KeyRefusal::Disabled));
         let future = Some(now() + jiff::SignedDuration::from_hours(24));
         assert_eq!(
-            decide(&found(future), FallbackMode::Warn, &Rules::default(), now()),
+            decide(
+                &found(future),
+                FallbackMode::Warn,
+                &Rules::default(),
+                API,
+                now()
+            ),
             None
         );
     }

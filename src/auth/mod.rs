@@ -98,6 +98,8 @@ pub struct Authenticator {
     pub mismatch: CredentialMismatch,
     /// Machine clients' own quotas.
     pub clients: client_quota::ClientQuotas,
+    /// The APIs whose tables say `api_keys = "never"`: a key there is refused unread.
+    pub keyless_apis: Vec<&'static str>,
 }
 
 fn bearer_token(value: &[u8]) -> Option<&str> {
@@ -118,10 +120,13 @@ impl Authenticator {
         }
     }
 
+    /// Authenticates a request of `api` (the route's, `Route::api`): the key path follows that
+    /// API's policy.
     pub async fn authenticate(
         &self,
         presented: &Credentials<'_>,
         access: Access<'_>,
+        api: &'static str,
     ) -> Result<Caller, AuthError> {
         if presented.repeated {
             return Err(AuthError::Unauthenticated(
@@ -130,7 +135,7 @@ impl Authenticator {
         }
         match (presented.authorization, presented.api_key) {
             (Some(value), key) => self.by_token(value, key, access).await,
-            (None, Some(value)) => self.by_key(value).await,
+            (None, Some(value)) => self.by_key(value, api).await,
             (None, None) => Err(AuthError::Unauthenticated(AuthFailure::Missing)),
         }
     }
@@ -143,6 +148,7 @@ impl Authenticator {
         &self,
         presented: &Credentials<'_>,
         access: Access<'_>,
+        api: &'static str,
     ) -> Option<Caller> {
         if presented.repeated {
             return None;
@@ -162,8 +168,9 @@ impl Authenticator {
                     .flatten()
             }
             (None, Some(value)) => {
-                let mode = self.flag.get();
-                if mode == FallbackMode::Deny {
+                let rules = self.flag.rules();
+                let mode = self.flag.mode_for(&rules, api);
+                if mode == FallbackMode::Deny || self.keyless_apis.contains(&api) {
                     return None;
                 }
                 let presented = std::str::from_utf8(value).ok()?.trim();
@@ -172,7 +179,7 @@ impl Authenticator {
                     return None;
                 }
                 let now = jiff::Timestamp::now();
-                if key_refusal::decide(&found, mode, &self.flag.rules(), now).is_some() {
+                if key_refusal::decide(&found, mode, &rules, api, now).is_some() {
                     return None;
                 }
                 Some(Self::key_caller(found, mode))
@@ -323,15 +330,25 @@ impl Authenticator {
         self.link(self.token_caller(verified), key)
     }
 
-    async fn by_key(&self, value: &[u8]) -> Result<Caller, AuthError> {
-        let mode = self.flag.get();
+    async fn by_key(&self, value: &[u8], api: &'static str) -> Result<Caller, AuthError> {
+        if self.keyless_apis.contains(&api) {
+            // Never a key here: nothing is looked up, so a key sent to such an API is no
+            // oracle of which keys exist, and costs no key-store call.
+            refusal!(api, "API key sent to an API that never accepts keys");
+            return Err(AuthError::KeysNotAccepted {
+                migration_url: self.migration_url.clone(),
+                api,
+            });
+        }
+        let rules = self.flag.rules();
+        let mode = self.flag.mode_for(&rules, api);
         let presented = std::str::from_utf8(value).unwrap_or_default().trim();
         let found = if mode == FallbackMode::Deny {
             // Under `deny`, only the set in force (no key-store call): enough to attribute the
             // refusal to the key, so the ledger shows who keeps trying after `deny`.
             match self.keys.find_loaded(presented) {
                 Some(found) => found,
-                None => return Err(self.key_refusal(KeyRefusal::Disabled)),
+                None => return Err(self.key_refusal(KeyRefusal::Disabled, api)),
             }
         } else {
             if presented.is_empty() {
@@ -355,23 +372,24 @@ impl Authenticator {
         }
         // Expired, brownout, canary, deny: in that order (key_refusal.rs says why).
         let now = jiff::Timestamp::now();
-        if let Some(refusal) = key_refusal::decide(&found, mode, &self.flag.rules(), now) {
-            let refused = self.key_refusal(refusal);
-            tracing::debug!(key_id = %found.id, reason = refused.auth_failure().map(|r| r.label()), "API key refused");
+        if let Some(refusal) = key_refusal::decide(&found, mode, &rules, api, now) {
+            let refused = self.key_refusal(refusal, api);
+            tracing::debug!(key_id = %found.id, api, reason = refused.auth_failure().map(|r| r.label()), "API key refused");
             return Err(refused.for_key(found.id));
         }
         tracing::debug!(key_id = %found.id, fingerprint = %found.fingerprint, stage = found.stage.label(), "API key accepted");
         Ok(Self::key_caller(found, mode))
     }
 
-    /// The answer to a refused key, pointing at the migration guide.
-    fn key_refusal(&self, refusal: KeyRefusal) -> AuthError {
+    /// The answer to a refused key on `api`, pointing at the migration guide.
+    fn key_refusal(&self, refusal: KeyRefusal, api: &'static str) -> AuthError {
         let migration_url = self.migration_url.clone();
         match refusal {
-            KeyRefusal::Disabled => AuthError::KeyPathDisabled { migration_url },
+            KeyRefusal::Disabled => AuthError::KeyPathDisabled { migration_url, api },
             KeyRefusal::Closed(closure) => AuthError::KeyClosed {
                 closure,
                 migration_url,
+                api,
             },
         }
     }

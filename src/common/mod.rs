@@ -11,5 +11,5 @@ mod store_error;
 #[cfg(test)]
 pub use clock::datetime;
 pub use clock::{Moment, Rfc3339Error, parse_rfc3339, rfc3339, rfc3339_serde, unix_now};
-pub use route::Route;
+pub use route::{BUILTIN_API, Route};
 pub use store_error::StoreError;

@@ -19,6 +19,11 @@ pub enum Route {
     Upstream(&'static str),
 }
 
+/// The built-in API's name (its routes `/api/…`), beside the upstreams' names: the API whose
+/// policy a request of the built-in API follows, the `api` of its metrics and reports. No
+/// `[[upstreams]]` table may take it.
+pub const BUILTIN_API: &str = "photos";
+
 /// Upstream names, each kept once for the life of the process: a few per configuration, so
 /// `Route` stays `Copy` and the hot path never allocates a label.
 static NAMES: LazyLock<Mutex<HashSet<&'static str>>> = LazyLock::new(Default::default);
@@ -65,6 +70,14 @@ impl Route {
         })
     }
 
+    /// The API the route belongs to: an upstream's name, or [`BUILTIN_API`].
+    pub fn api(self) -> &'static str {
+        match self {
+            Route::Upstream(name) => name,
+            _ => BUILTIN_API,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Route::Upload => "upload",
@@ -92,5 +105,7 @@ mod tests {
         assert_eq!(orders.index(), None);
         assert_eq!(orders.label(), "orders");
         assert_eq!(orders, Route::upstream(&String::from("orders")));
+        assert_eq!(orders.api(), "orders");
+        assert!(Route::ALL.iter().all(|r| r.api() == BUILTIN_API));
     }
 }

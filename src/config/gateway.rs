@@ -10,6 +10,7 @@ use super::ConfigError;
 use super::raw::RawSettings;
 use super::scopes::ScopeSettings;
 use super::setting::Setting;
+use crate::common::BUILTIN_API;
 use crate::common::proxy_headers::{IDENTITY_PREFIX, is_hop_by_hop_name};
 use crate::domain::Scope;
 use crate::domain::{Prefix, PrefixError};
@@ -60,6 +61,18 @@ pub struct GatewaySettings {
     pub signing_secret_id: String,
 }
 
+impl GatewaySettings {
+    /// The APIs this configuration serves: the built-in one, then the upstreams in table order.
+    pub fn api_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(BUILTIN_API).chain(self.upstreams.iter().map(|u| u.name.as_str()))
+    }
+
+    /// The configured upstream named `name`.
+    pub fn upstream(&self, name: &str) -> Option<&UpstreamSettings> {
+        self.upstreams.iter().find(|u| u.name == name)
+    }
+}
+
 /// One `[[upstreams]]` table, checked.
 #[derive(Debug, Clone)]
 pub struct UpstreamSettings {
@@ -87,6 +100,21 @@ pub struct UpstreamSettings {
     pub forward_authorization: bool,
     /// The static key the upstream itself still checks, added to every forwarded request.
     pub upstream_key: Option<UpstreamKeySettings>,
+    /// Whether the API's clients may still present an `X-API-KEY` (the migration walk decides),
+    /// or never could.
+    pub key_policy: KeyPolicy,
+}
+
+/// An API's key policy, fixed by its table (`api_keys`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyPolicy {
+    /// Keys follow the control state (the flag, brownouts, canary), the API's own or the
+    /// global one.
+    #[default]
+    Migrating,
+    /// The API never accepted keys and never will: a key is refused without being looked up.
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +172,8 @@ struct UpstreamTable {
     upstream_key_header: Option<String>,
     upstream_key_file: Option<String>,
     upstream_key_secret_id: Option<String>,
+    #[serde(default)]
+    api_keys: KeyPolicy,
 }
 
 fn default_timeout() -> u64 {
@@ -225,6 +255,12 @@ fn upstream(t: UpstreamTable, scopes: &ScopeSettings) -> Result<UpstreamSettings
     if !valid_name(&t.name) {
         return Err(format!("name {:?}: expected 1 to 32 of a-z 0-9 -", t.name));
     }
+    if t.name == BUILTIN_API {
+        return Err(format!(
+            "name {:?} is the built-in API's (its policy, metrics and reports go by that name)",
+            t.name
+        ));
+    }
     let prefix = Prefix::parse(&t.prefix).map_err(|e| match e {
         PrefixError::Invalid(why) => format!("prefix {:?}: {why}", t.prefix),
     })?;
@@ -287,6 +323,7 @@ fn upstream(t: UpstreamTable, scopes: &ScopeSettings) -> Result<UpstreamSettings
         public: t.public,
         forward_authorization: t.forward_authorization,
         upstream_key,
+        key_policy: t.api_keys,
     })
 }
 

@@ -32,7 +32,7 @@ use std::path::PathBuf;
 pub use error::ConfigError;
 pub use fallback::FallbackSettings;
 pub use gateway::{
-    GatewaySettings, RESERVED_PREFIXES, Scheme, UpstreamKeySettings, UpstreamKeySource,
+    GatewaySettings, KeyPolicy, RESERVED_PREFIXES, Scheme, UpstreamKeySettings, UpstreamKeySource,
     UpstreamSettings,
 };
 pub use jwt::{

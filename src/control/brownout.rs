@@ -13,7 +13,8 @@ use crate::domain::KeyId;
 /// `brownouts list` still show the recent ones).
 const KEEP_ENDED: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 30);
 
-/// One window. `keys` empty: every key.
+/// One window. `keys` empty: every key. `api` none: every API (a global window); else only the
+/// requests of that API (its name, as `Route::api` gives it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     pub id: String,
@@ -23,6 +24,8 @@ pub struct Window {
     pub end: Timestamp,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KeyId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
 }
 
 impl Window {
@@ -33,7 +36,14 @@ impl Window {
             start,
             end: start + length,
             keys,
+            api: None,
         }
+    }
+
+    /// The same window, for one API only.
+    pub fn for_api(mut self, api: Option<String>) -> Self {
+        self.api = api;
+        self
     }
 
     pub fn is_open(&self, now: Timestamp) -> bool {
@@ -42,6 +52,16 @@ impl Window {
 
     pub fn covers(&self, key: &KeyId) -> bool {
         self.keys.is_empty() || self.keys.contains(key)
+    }
+
+    /// Whether the window applies to requests of `api`: a global window applies to every API.
+    pub fn applies_to(&self, api: &str) -> bool {
+        self.api.as_deref().is_none_or(|own| own == api)
+    }
+
+    /// Which API the window refuses, for people: `every API`, or its name.
+    pub fn api_label(&self) -> &str {
+        self.api.as_deref().unwrap_or("every API")
     }
 
     /// Which keys the window refuses, for people: `every key`, or the ids joined by `, `.
@@ -72,12 +92,13 @@ pub struct Brownouts {
 }
 
 impl Brownouts {
-    /// The window that refuses `key` at `now`; of overlapping ones, the one that ends last (so
-    /// `Retry-After` is never too early).
-    pub fn refusing(&self, key: &KeyId, now: Timestamp) -> Option<&Window> {
+    /// The window that refuses `key` on `api` at `now`: an API's own windows and the global
+    /// ones all apply, and of overlapping ones the one that ends last answers (so `Retry-After`
+    /// is never too early).
+    pub fn refusing(&self, key: &KeyId, api: &str, now: Timestamp) -> Option<&Window> {
         self.windows
             .iter()
-            .filter(|w| w.is_open(now) && w.covers(key))
+            .filter(|w| w.is_open(now) && w.covers(key) && w.applies_to(api))
             .max_by_key(|w| w.end)
     }
 
@@ -164,6 +185,8 @@ mod tests {
 
     use super::*;
 
+    const API: &str = crate::common::BUILTIN_API;
+
     fn key(id: &str) -> KeyId {
         KeyId::parse(id).unwrap()
     }
@@ -197,15 +220,19 @@ mod tests {
             Window::new(at, Duration::from_secs(3600), vec![key("mobile")]),
             at,
         );
-        assert!(b.refusing(&key("mobile"), at).is_some());
-        assert!(b.refusing(&key("web"), at).is_none());
+        assert!(b.refusing(&key("mobile"), API, at).is_some());
+        assert!(b.refusing(&key("web"), API, at).is_none());
         assert!(
-            b.refusing(&key("mobile"), at - jiff::SignedDuration::from_secs(1))
+            b.refusing(&key("mobile"), API, at - jiff::SignedDuration::from_secs(1))
                 .is_none()
         );
         assert!(
-            b.refusing(&key("mobile"), at + jiff::SignedDuration::from_hours(1))
-                .is_none(),
+            b.refusing(
+                &key("mobile"),
+                API,
+                at + jiff::SignedDuration::from_hours(1)
+            )
+            .is_none(),
             "end is exclusive"
         );
     }
@@ -219,11 +246,44 @@ mod tests {
             Window::new(at, Duration::from_secs(7200), vec![key("mobile")]),
             at,
         );
-        let w = b.refusing(&key("mobile"), at).unwrap();
+        let w = b.refusing(&key("mobile"), API, at).unwrap();
         assert_eq!(w.end, at + jiff::SignedDuration::from_hours(2));
         assert_eq!(
-            b.refusing(&key("web"), at).unwrap().end,
+            b.refusing(&key("web"), API, at).unwrap().end,
             at + jiff::SignedDuration::from_hours(1)
+        );
+    }
+
+    #[test]
+    fn an_api_s_window_refuses_only_on_that_api_and_a_global_one_everywhere() {
+        let at = datetime("2026-12-01T10:00:00Z");
+        let hour = Duration::from_secs(3600);
+        let mut b = Brownouts::default();
+        b.add(
+            Window::new(at, hour * 3, vec![]).for_api(Some("orders".into())),
+            at,
+        );
+        assert_eq!(
+            b.refusing(&key("mobile"), "orders", at).unwrap().end,
+            at + jiff::SignedDuration::from_hours(3)
+        );
+        assert!(b.refusing(&key("mobile"), "billing", at).is_none());
+        // A global window overlapping it: both apply, the one ending last answers.
+        b.add(Window::new(at, hour, vec![]), at);
+        assert_eq!(
+            b.refusing(&key("mobile"), "billing", at).unwrap().end,
+            at + jiff::SignedDuration::from_hours(1)
+        );
+        assert_eq!(
+            b.refusing(&key("mobile"), "orders", at).unwrap().end,
+            at + jiff::SignedDuration::from_hours(3)
+        );
+        let text = serde_json::to_string(&b).unwrap();
+        assert!(text.contains(r#""api":"orders""#), "{text}");
+        assert_eq!(
+            text.matches(r#""api""#).count(),
+            1,
+            "a global window has none"
         );
     }
 

@@ -7,15 +7,31 @@ use jiff::Timestamp;
 
 use super::links::{self, LinkSet};
 use super::revocations::{self, RevocationSet};
-use super::{Brownouts, Canary, ControlStore, Document, StoredFlag};
+use super::{ApiOverrides, Brownouts, Canary, ControlStore, Document, StoredFlag};
 use crate::domain::FallbackMode;
 use crate::periodic::{Background, Task};
 
-/// The brownout windows and the canary as this instance last read them.
+/// The brownout windows, the canary and the per-API overrides as this instance last read them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
     pub brownouts: Brownouts,
     pub canary: Canary,
+    pub apis: ApiOverrides,
+}
+
+impl Rules {
+    /// The canary in force for `api`: its own, else the global one.
+    pub fn canary_for(&self, api: &str) -> &Canary {
+        self.apis
+            .get(api)
+            .and_then(|o| o.canary.as_ref())
+            .unwrap_or(&self.canary)
+    }
+
+    /// `api`'s own mode, if it has one.
+    pub fn mode_of(&self, api: &str) -> Option<FallbackMode> {
+        self.apis.get(api).and_then(|o| o.mode)
+    }
 }
 
 /// The control state as this instance sees it: the flag, the brownout windows and the canary.
@@ -67,8 +83,24 @@ impl FallbackFlag {
         }
     }
 
+    /// The global mode.
     pub fn get(&self) -> FallbackMode {
         decode(self.mode.load(Ordering::Relaxed))
+    }
+
+    /// The mode in force for `api` under `rules` (a snapshot the caller already holds): the
+    /// API's own, else the global one.
+    pub fn mode_for(&self, rules: &Rules, api: &str) -> FallbackMode {
+        rules.mode_of(api).unwrap_or_else(|| self.get())
+    }
+
+    /// Since when `api`'s key path has been deprecated: its own moment when it has a mode of its
+    /// own, else the global one.
+    pub fn deprecated_since_for(&self, api: &str) -> Option<Timestamp> {
+        match self.rules().apis.get(api) {
+            Some(own) if own.mode.is_some() => own.deprecated_since,
+            _ => self.deprecated_since(),
+        }
     }
 
     /// Since when the key path has been deprecated, as stored with the flag (the same on every
@@ -153,7 +185,8 @@ impl FallbackFlag {
             tracing::info!(
                 windows = rules.brownouts.windows.len(),
                 canary_percent = rules.canary.percent(),
-                "brownout windows or canary changed"
+                apis_with_overrides = rules.apis.apis.len(),
+                "brownout windows, canary or per-API overrides changed"
             );
             self.rules.store(Arc::new(rules));
         }
@@ -177,10 +210,15 @@ impl FallbackFlag {
         }
         let brownouts = super::read::<Brownouts>(store, Document::Brownouts).await;
         let canary = super::read::<Canary>(store, Document::Canary).await;
-        match (brownouts, canary) {
-            (Ok(brownouts), Ok(canary)) => self.set_rules(Rules { brownouts, canary }),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!(error = %e, "cannot read the brownouts or canary; keeping the last ones")
+        let apis = super::read::<ApiOverrides>(store, Document::Apis).await;
+        match (brownouts, canary, apis) {
+            (Ok(brownouts), Ok(canary), Ok(apis)) => self.set_rules(Rules {
+                brownouts,
+                canary,
+                apis,
+            }),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the brownouts, canary or per-API overrides; keeping the last ones")
             }
         }
         self.refresh_revocations(store).await;

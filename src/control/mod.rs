@@ -6,6 +6,7 @@
 //! `serve` polls all of it in one pass ([`FallbackFlag::refresh`]) and the request path reads a
 //! snapshot, never the store.
 
+pub mod apis;
 pub mod brownout;
 pub mod canary;
 mod document;
@@ -18,6 +19,7 @@ pub mod schedule;
 
 use async_trait::async_trait;
 
+pub use apis::{ApiOverride, ApiOverrides};
 pub use brownout::{Brownouts, Window};
 pub use canary::Canary;
 pub use document::{ControlError, read, update};
@@ -61,6 +63,8 @@ pub enum Document {
     Canary,
     /// Key links and carried quotas ([`links`]).
     Links,
+    /// The per-API overrides ([`apis`]).
+    Apis,
 }
 
 impl Document {
@@ -70,6 +74,7 @@ impl Document {
             Document::Brownouts => "brownouts",
             Document::Canary => "canary",
             Document::Links => "links",
+            Document::Apis => "apis",
         }
     }
 
@@ -79,6 +84,7 @@ impl Document {
             Document::Brownouts => "BROWNOUTS",
             Document::Canary => "CANARY",
             Document::Links => "LINKS",
+            Document::Apis => "APIS",
         }
     }
 }

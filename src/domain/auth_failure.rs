@@ -20,10 +20,12 @@ pub enum AuthFailure {
     KeyExpired,
     /// A token (or key) on the revocation list (`cutover revoke`, a sign-out).
     Revoked,
+    /// A key presented to an API whose table says `api_keys = "never"`.
+    KeysNotAccepted,
 }
 
 impl AuthFailure {
-    pub const ALL: [AuthFailure; 11] = [
+    pub const ALL: [AuthFailure; 12] = [
         AuthFailure::Missing,
         AuthFailure::InvalidToken,
         AuthFailure::InsufficientScope,
@@ -35,6 +37,7 @@ impl AuthFailure {
         AuthFailure::Canary,
         AuthFailure::KeyExpired,
         AuthFailure::Revoked,
+        AuthFailure::KeysNotAccepted,
     ];
 
     pub fn label(self) -> &'static str {
@@ -50,6 +53,7 @@ impl AuthFailure {
             AuthFailure::Canary => "canary",
             AuthFailure::KeyExpired => "key_expired",
             AuthFailure::Revoked => "revoked",
+            AuthFailure::KeysNotAccepted => "keys_not_accepted",
         }
     }
 }

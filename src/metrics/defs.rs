@@ -122,6 +122,7 @@ pub const AUTH_FAILURES: &[&str] = &[
     "canary",
     "key_expired",
     "revoked",
+    "keys_not_accepted",
 ];
 
 /// `PrincipalKind::ALL`'s labels, in that order (a unit test holds them equal).

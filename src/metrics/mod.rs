@@ -2,6 +2,7 @@
 //! then exposed as Prometheus text on the admin listener or published to CloudWatch. What is
 //! counted, and under which names, is the one table in [`defs`].
 
+pub mod apis;
 pub mod cloudwatch;
 pub mod defs;
 mod histogram;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use dashmap::DashMap;
 
+use self::apis::ApiCounters;
 use self::defs::{API_KEY, Counter, JWT, counter_len};
 pub use self::histogram::{Histogram, LATENCY_BUCKETS_MS};
 use self::upstreams::{UpstreamCounters, UpstreamFailure};
@@ -36,6 +38,8 @@ pub struct Counters {
     pub per_issuer: DashMap<Arc<str>, AtomicU64>,
     /// Per upstream of the gateway mode, by name.
     pub per_upstream: DashMap<&'static str, UpstreamCounters>,
+    /// Per API (the built-in one and each upstream), by name.
+    pub per_api: DashMap<&'static str, ApiCounters>,
 }
 
 impl Default for Counters {
@@ -57,6 +61,7 @@ impl Default for Counters {
             per_key: DashMap::new(),
             per_issuer: DashMap::new(),
             per_upstream: DashMap::new(),
+            per_api: DashMap::new(),
         }
     }
 }
@@ -184,6 +189,30 @@ impl Metrics {
         self.with_upstream(upstream, |c| {
             c.failures[failure as usize].fetch_add(1, Relaxed);
         });
+    }
+
+    /// An authenticated request to `api`, on the key path or not.
+    pub fn api_authenticated(&self, api: &'static str, via_key: bool) {
+        let method = if via_key { API_KEY } else { JWT };
+        self.with_api(api, |c| {
+            c.requests[method].fetch_add(1, Relaxed);
+        });
+    }
+
+    /// A refused request to `api`.
+    pub fn api_refused(&self, api: &'static str, reason: AuthFailure) {
+        self.with_api(api, |c| {
+            c.refused[reason as usize].fetch_add(1, Relaxed);
+        });
+    }
+
+    fn with_api(&self, api: &'static str, f: impl FnOnce(&ApiCounters)) {
+        let per = &self.counters.per_api;
+        if let Some(c) = per.get(api) {
+            f(&c);
+            return;
+        }
+        f(&per.entry(api).or_default());
     }
 
     fn with_upstream(&self, upstream: &'static str, f: impl FnOnce(&UpstreamCounters)) {

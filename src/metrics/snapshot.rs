@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::apis::ApiCounts;
 use super::defs::{API_KEY, Counter, Def, JWT, Series, counter_len, second_label};
 use super::upstreams::{STATUS_CLASSES, UpstreamFailure};
 use super::{LATENCY_BUCKETS_MS, Metrics, Route};
@@ -39,6 +40,8 @@ pub struct Snapshot {
     pub per_issuer: BTreeMap<String, u64>,
     /// Per upstream of the gateway mode, by name.
     pub per_upstream: BTreeMap<String, UpstreamCounts>,
+    /// Per API (the built-in one and each upstream), by name.
+    pub per_api: BTreeMap<String, ApiCounts>,
 }
 
 /// One upstream's counts ([`super::upstreams::UpstreamCounters`]).
@@ -85,6 +88,7 @@ impl Default for Snapshot {
             per_key: BTreeMap::new(),
             per_issuer: BTreeMap::new(),
             per_upstream: BTreeMap::new(),
+            per_api: BTreeMap::new(),
         }
     }
 }
@@ -261,6 +265,11 @@ impl Metrics {
                     (e.key().to_string(), counts)
                 })
                 .collect(),
+            per_api: c
+                .per_api
+                .iter()
+                .map(|e| (e.key().to_string(), e.value().counts()))
+                .collect(),
         }
     }
 }
@@ -322,6 +331,17 @@ impl Snapshot {
                         latency: latency_since(&now.latency, &then.latency),
                     };
                     (name.clone(), delta)
+                })
+                .collect(),
+            per_api: self
+                .per_api
+                .iter()
+                .map(|(name, now)| {
+                    let none = ApiCounts::default();
+                    (
+                        name.clone(),
+                        now.since(earlier.per_api.get(name).unwrap_or(&none)),
+                    )
                 })
                 .collect(),
         }

@@ -83,6 +83,7 @@ pub async fn observe(
     }
     if let Some(reason) = failure {
         metrics.auth_failed(reason);
+        metrics.api_refused(route.api(), reason);
     }
     if status == actix_web::http::StatusCode::TOO_MANY_REQUESTS {
         // The brake on failed guesses answers before any principal exists: count it under the
@@ -97,6 +98,7 @@ pub async fn observe(
         metrics.rate_limited(via_key);
     } else if let Some(p) = principal {
         metrics.authenticated(&p.method);
+        metrics.api_authenticated(route.api(), matches!(p.method, AuthMethod::ApiKey { .. }));
         metrics.principal_kind(p.id.kind());
     }
 

@@ -217,6 +217,7 @@ mod tests {
         let denied = ApiError::from(
             AuthError::KeyPathDisabled {
                 migration_url: None,
+                api: "photos",
             }
             .for_key(key.clone()),
         );

@@ -127,7 +127,10 @@ impl ApiError {
                 }
                 AuthError::Unauthenticated(AuthFailure::Revoked) => ProblemType::TokenRevoked,
                 AuthError::Unauthenticated(_) => ProblemType::Unauthorized,
-                AuthError::KeyPathDisabled { .. } => ProblemType::ApiKeyDisabled,
+                // An API that never took keys answers as `deny` does: the client's fix is the same.
+                AuthError::KeyPathDisabled { .. } | AuthError::KeysNotAccepted { .. } => {
+                    ProblemType::ApiKeyDisabled
+                }
                 // The canary answers exactly as `deny` does: the chosen clients see what everyone
                 // will see, so their fix is the final one.
                 AuthError::KeyClosed { closure, .. } => match closure {
@@ -235,7 +238,7 @@ impl ApiError {
     }
 }
 
-fn closure_detail(closure: &KeyClosure, migration_url: Option<&str>) -> String {
+fn closure_detail(closure: &KeyClosure, migration_url: Option<&str>, api: &str) -> String {
     let instead = match migration_url {
         Some(url) => format!("sign in with Cognito instead: {url}"),
         None => "sign in with Cognito instead".to_string(),
@@ -246,11 +249,11 @@ fn closure_detail(closure: &KeyClosure, migration_url: Option<&str>) -> String {
             rfc3339(*sunset)
         ),
         KeyClosure::Brownout { ends, .. } => format!(
-            "X-API-KEY is switched off in a scheduled brownout until {}, and will be switched \
-             off for good; {instead}",
+            "X-API-KEY is switched off for the {api} API in a scheduled brownout until {}, and \
+             will be switched off for good; {instead}",
             rfc3339(*ends)
         ),
-        KeyClosure::Canary => format!("X-API-KEY is switched off; {instead}"),
+        KeyClosure::Canary => format!("X-API-KEY is switched off for the {api} API; {instead}"),
     }
 }
 
@@ -273,6 +276,11 @@ impl ResponseError for ApiError {
             Problem::new(self.problem_type(), self.detail()).migration_url(self.migration_url());
         if let ApiError::RateLimited(info) = self {
             problem = problem.violated_policy(info.violated_policy);
+        }
+        if let ApiError::Auth(e) = self
+            && let Some(api) = e.api()
+        {
+            problem = problem.with("api", serde_json::Value::from(api));
         }
         let mut res = problem.into_response();
         let kind = self.problem_type();
@@ -341,16 +349,31 @@ fn auth_detail(e: &AuthError) -> String {
             "this token was revoked (a sign-out or an operator's revocation); sign in again".into()
         }
         AuthError::Unauthenticated(_) => "the credentials were not accepted".into(),
-        AuthError::KeyPathDisabled { migration_url } => match migration_url {
+        AuthError::KeyPathDisabled { migration_url, api } => match migration_url {
             Some(url) => {
-                format!("X-API-KEY is switched off; sign in with Cognito instead: {url}")
+                format!(
+                    "X-API-KEY is switched off for the {api} API; sign in with Cognito instead: {url}"
+                )
             }
-            None => "X-API-KEY is switched off; sign in with Cognito instead".into(),
+            None => {
+                format!("X-API-KEY is switched off for the {api} API; sign in with Cognito instead")
+            }
+        },
+        AuthError::KeysNotAccepted { migration_url, api } => match migration_url {
+            Some(url) => {
+                format!(
+                    "the {api} API does not accept X-API-KEY; sign in with Cognito instead: {url}"
+                )
+            }
+            None => {
+                format!("the {api} API does not accept X-API-KEY; sign in with Cognito instead")
+            }
         },
         AuthError::KeyClosed {
             closure,
             migration_url,
-        } => closure_detail(closure, migration_url.as_deref()),
+            api,
+        } => closure_detail(closure, migration_url.as_deref(), api),
         AuthError::InsufficientScope(scope) => format!("this route needs scope {scope}"),
         AuthError::Unavailable(what) => format!("{what} is unavailable; retry shortly"),
         AuthError::IdpUnavailable => "the identity provider's signing keys cannot be \
@@ -374,6 +397,7 @@ mod attribution_tests {
         let key = KeyId::parse("legacy-mobile").unwrap();
         let refusal = || AuthError::KeyPathDisabled {
             migration_url: Some("https://example.com/m".into()),
+            api: "photos",
         };
         let plain = ApiError::from(refusal());
         let attributed = ApiError::from(refusal().for_key(key.clone()));

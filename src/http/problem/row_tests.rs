@@ -42,6 +42,7 @@ fn every_error() -> Vec<Case> {
     let closed = |closure| AuthError::KeyClosed {
         closure,
         migration_url: Some("https://example.com/m".into()),
+        api: "photos",
     };
     let unauthenticated = |f| ApiError::from(AuthError::Unauthenticated(f));
     let key = KeyId::parse("legacy-mobile").unwrap();
@@ -93,6 +94,7 @@ fn every_error() -> Vec<Case> {
         (
             AuthError::KeyPathDisabled {
                 migration_url: None,
+                api: "photos",
             }
             .into(),
             "api-key-disabled",
