@@ -1,9 +1,12 @@
 //! The migration console, `GET /console` on the admin listener: a server-rendered page with a
 //! strict CSP, showing what the usage store, the ledger and the control state say.
 
+use cutover::control::{ApiOverride, ApiOverrides, Canary, Document};
+use cutover::domain::FallbackMode;
 use reqwest::Method;
 
 use crate::helpers::{Auth, TestApp, app, assert_problem, header};
+use crate::support::upstream::Upstream;
 use crate::support::{add_keys, poll};
 
 async fn spawn() -> TestApp {
@@ -187,4 +190,100 @@ async fn the_stylesheet_has_an_etag_and_is_not_sent_again_when_it_matches() {
     assert_eq!(header(&again, "etag").as_deref(), Some(etag.as_str()));
     let html = page(&app, "").await;
     assert!(html.contains(r#"<link rel="stylesheet" href="/console/console.css?v="#));
+}
+
+/// Sets `api`'s own overrides as `cutover fallback set|canary --api` store them: one control
+/// document, compare-and-swap.
+async fn override_api(app: &TestApp, api: &str, change: impl Fn(&mut ApiOverride) + Copy) {
+    let control = app.backends().await.control;
+    cutover::control::update::<ApiOverrides, _>(control.as_ref(), Document::Apis, |mut doc| {
+        doc.edit(api, change);
+        Ok(doc)
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_console_shows_a_row_per_api_at_its_own_stage_and_an_orphaned_override() {
+    let up = Upstream::start();
+    let app = app()
+        .with_config_file(&crate::gateway::orders(&up, ""))
+        .with("api_keys_refresh_secs", "1")
+        .with("usage_flush_secs", "1")
+        .with("control_poll_secs", "1")
+        .spawn()
+        .await;
+    override_api(&app, "orders", |o| {
+        o.mode = Some(FallbackMode::Deny);
+        o.canary = Some(Canary {
+            basis_points: 2_500,
+            except: vec![],
+        });
+    })
+    .await;
+    // An API removed from the config since its override was set.
+    override_api(&app, "billing", |o| o.mode = Some(FallbackMode::Warn)).await;
+    let keys = add_keys(&app, &["partner-cron"]).await;
+    let cron = Auth::Key(keys[0].clone());
+    // The built-in API follows the global flag (allow); orders refuses keys by its own.
+    assert_eq!(app.list_status(&cron).await, 200);
+    let refused = poll(60, || async {
+        let status = app.get("/orders/echo/1", &cron).await.status();
+        (status != 200).then_some(status)
+    })
+    .await;
+    assert!(refused.is_some(), "orders never refused the key");
+    assert_eq!(app.list_status(&app.user("alice")).await, 200);
+
+    let html = page_until(&app, "both APIs' key requests", |h| {
+        h.contains(r#"<tr data-api="photos">"#)
+            && h.contains(r#"<tr data-api="orders">"#)
+            && h.matches("1 key still calling").count() == 2
+    })
+    .await;
+    let row = |api: &str| {
+        let start = html.find(&format!(r#"<tr data-api="{api}">"#)).unwrap();
+        let end = start + html[start..].find("</tr>").unwrap();
+        html[start..end].to_string()
+    };
+    let (photos, orders) = (row("photos"), row("orders"));
+    assert!(
+        photos.contains(r#"allow <span class="origin">global</span>"#),
+        "{photos}"
+    );
+    assert!(
+        photos.contains("cutover fallback set warn --api photos"),
+        "{photos}"
+    );
+    assert!(
+        orders.contains(r#"deny <span class="origin">own</span>"#),
+        "{orders}"
+    );
+    assert!(
+        orders.contains(r#"25% <span class="origin">own</span>"#),
+        "{orders}"
+    );
+    assert!(
+        orders.contains("cutover clients --days 30 --api orders"),
+        "{orders}"
+    );
+    assert!(
+        html.contains("<code>cutover fallback clear --api billing</code>"),
+        "{html}"
+    );
+    assert!(!html.contains(r#"<tr data-api="billing">"#), "{html}");
+
+    // One API on its own; a name that is not configured is refused with the known ones.
+    let one = page(&app, "?api=orders").await;
+    assert!(one.contains(r#"<tr data-api="orders">"#), "{one}");
+    assert!(!one.contains(r#"<tr data-api="photos">"#), "{one}");
+    let unknown = app.admin_get("/console?api=billing").await;
+    let body = assert_problem(unknown, 400, "bad-request").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("the configured APIs: photos, orders")),
+        "{body}"
+    );
 }

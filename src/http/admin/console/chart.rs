@@ -81,6 +81,41 @@ pub fn svg(days: &[DayShare]) -> String {
     out
 }
 
+/// A row's small chart: one bar per day, its height the key path's share (a grey sliver on a
+/// day without traffic), each with a `<title>` naming the day's numbers.
+pub fn sparkline(days: &[DayShare]) -> String {
+    const W: f64 = 120.0;
+    const H: f64 = 24.0;
+    let slot = W / days.len().max(1) as f64;
+    let bar_w = (slot * 0.8).max(0.5);
+    let mut out = format!(
+        r#"<svg class="sparkline" viewBox="0 0 {W} {H}" width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg">"#
+    );
+    for (i, d) in days.iter().enumerate() {
+        let x = slot * i as f64;
+        let date = date(d.day);
+        let (class, h, title) = match d.key_share() {
+            Some(share) => (
+                "bar",
+                (H * share / 100.0).max(1.0),
+                format!(
+                    "{date}: {share:.1}% through the key path ({} of {} requests)",
+                    d.traffic.api_key,
+                    d.traffic.total()
+                ),
+            ),
+            None => ("no-traffic", 1.0, format!("{date}: no traffic")),
+        };
+        let _ = write!(
+            out,
+            r#"<rect class="{class}" x="{x:.1}" y="{:.1}" width="{bar_w:.1}" height="{h:.1}"><title>{title}</title></rect>"#,
+            H - h
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +135,10 @@ mod tests {
         assert!(svg.contains("25.0% through the key path (1 of 4 requests)"));
         assert!(!svg.contains("style="));
         assert_eq!(date(20_000), "2024-10-04");
+
+        let small = sparkline(&days);
+        assert_eq!(small.matches(r#"class="bar""#).count(), 1);
+        assert!(small.contains("2024-10-04: 25.0% through the key path (1 of 4 requests)"));
+        assert!(!small.contains("style="));
     }
 }

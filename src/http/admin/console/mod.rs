@@ -1,9 +1,13 @@
 //! The migration console: `GET /console` on the admin listener. One server-rendered page (no
 //! script at all) with the key path's share per day, the ledger's per-key table, the flag, the
-//! canary, the brownouts, the readiness verdict and the command that takes the next step.
+//! canary, the brownouts, the readiness verdict and the command that takes the next step; and
+//! one row per API with the same, for that API (`?api=NAME`: that row alone).
 //! Read-only: changes stay with the CLI. The admin listener has no authentication, so this page
 //! is for the operators' network only, like `/admin/migration`.
 
+pub mod api_rows;
+mod api_table;
+pub mod api_use;
 pub mod chart;
 pub mod next_step;
 pub mod page;
@@ -13,6 +17,7 @@ use std::sync::LazyLock;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use self::api_rows::ConfiguredApis;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -33,22 +38,59 @@ static CSS_ETAG: LazyLock<String> = LazyLock::new(|| {
 const DEFAULT_DAYS: u64 = 30;
 const MAX_DAYS: u64 = 90;
 
+/// How many configured APIs an unknown `?api=` names in its refusal.
+const NAMED_IN_REFUSAL: usize = 10;
+
+#[derive(serde::Deserialize)]
+struct Query {
+    days: Option<String>,
+    api: Option<String>,
+}
+
+/// `days` (1 to 90, default 30: the page links 7, 30 and 90) and `api` (a configured API, or
+/// none for all): a query that is not readable, or names what is not there, is a 400.
+fn query(q: &str, apis: &ConfiguredApis) -> Result<(u64, Option<String>), ApiError> {
+    // Parsed here rather than by the `Query` extractor, whose refusal would be actix's text.
+    let q = web::Query::<Query>::from_query(q)
+        .map_err(|_| ApiError::BadRequest("the query string is not readable".into()))?
+        .into_inner();
+    let days = crate::report::days::parse_days(q.days.as_deref(), DEFAULT_DAYS, MAX_DAYS)
+        .map_err(ApiError::BadRequest)?;
+    if let Some(api) = &q.api
+        && !apis.names.contains(api)
+    {
+        let mut known = apis.names[..apis.names.len().min(NAMED_IN_REFUSAL)].join(", ");
+        if apis.names.len() > NAMED_IN_REFUSAL {
+            known.push_str(&format!(
+                " and {} more",
+                apis.names.len() - NAMED_IN_REFUSAL
+            ));
+        }
+        // Bounded, and the name is not echoed: the refusal lists what is configured.
+        return Err(ApiError::BadRequest(format!(
+            "api names no configured API; the configured APIs: {known}"
+        )));
+    }
+    Ok((days, q.api))
+}
+
 pub async fn console(
     state: web::Data<AppState>,
+    apis: web::Data<ConfiguredApis>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    // `days`: 1 to 90, default 30 (the page links 7, 30 and 90).
-    let days = super::migration_report::days_param(req.query_string())?;
-    let days = crate::report::days::parse_days(days.as_deref(), DEFAULT_DAYS, MAX_DAYS)
-        .map_err(ApiError::BadRequest)?;
+    let (days, focus) = query(req.query_string(), &apis)?;
     let now = crate::common::unix_now();
     let today = now / 86_400;
-    // One report over the page's window: the chart, the verdict and the keys table agree.
+    // One report over the page's window: the chart, the verdict, the keys table and every
+    // API's row agree, and a thousand APIs still cost one ledger read.
+    let full = super::migration_report::report(&state, days, "/console").await?;
+    let uses = api_use::per_api(&full, &apis.names(), days <= state.ledger.days);
     let crate::report::MigrationReport {
         readiness: report,
         clients,
         share: series,
-    } = super::migration_report::report(&state, days, "/console").await?;
+    } = full;
     let keys = state.auth.keys.key_ids();
 
     let rules = state.auth.flag.rules();
@@ -66,7 +108,22 @@ pub async fn console(
         keys: &keys,
         today: &chart::date(today),
         in_four_weeks: &chart::date(today + 28),
+        api: None,
     });
+    let (today, in_four_weeks) = (chart::date(today), chart::date(today + 28));
+    let api_table = api_rows::table(
+        &apis,
+        uses,
+        focus.as_deref(),
+        &api_rows::Context {
+            rules: &rules,
+            global: mode,
+            now: at,
+            keys: &keys,
+            today: &today,
+            in_four_weeks: &in_four_weeks,
+        },
+    );
 
     let stylesheet = format!("{STYLESHEET_PATH}?v={}", CSS_ETAG.trim_matches('"'));
     let issuers: Vec<page::IssuerHealth> = state
@@ -94,6 +151,7 @@ pub async fn console(
         readiness: &report,
         clients: Some(&clients),
         next: &next,
+        apis: &api_table,
         issuers: &issuers,
         stylesheet: &stylesheet,
     });

@@ -1,6 +1,7 @@
 //! "What now?": from the flag mode, the readiness verdict, key traffic and the brownouts ahead,
-//! the one CLI command that takes the migration a step further. Pure, so every stage of the
-//! runbook is a unit test.
+//! the one CLI command that takes the migration a step further, for the whole service or for
+//! one API (its row in the console's APIs table: every command then names it with `--api`).
+//! Pure, so every stage of the runbook is a unit test.
 
 use crate::domain::{FallbackMode, KeyId};
 
@@ -19,6 +20,8 @@ pub struct Situation<'a> {
     /// Today (UTC), `YYYY-MM-DD`, and four weeks on: the period a brownout plan covers.
     pub today: &'a str,
     pub in_four_weeks: &'a str,
+    /// The API the step is for; `None`: the global state, for every API.
+    pub api: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,36 +40,44 @@ fn step(why: impl Into<String>, commands: impl IntoIterator<Item = String>) -> N
 }
 
 pub fn next_step(s: &Situation<'_>) -> NextStep {
+    // ` --api orders`: pasted as shown, the command acts on that API alone.
+    let api = s.api.map(|a| format!(" --api {a}")).unwrap_or_default();
     match s.mode {
         FallbackMode::Allow => step(
             "Keys are accepted silently: announce the end with Deprecation and Sunset headers.",
-            ["cutover fallback set warn".to_string()],
+            [format!("cutover fallback set warn{api}")],
         ),
         FallbackMode::Warn if s.ready => step(
             "No key was used in the readiness window and the service had traffic: switch the key path off.",
-            ["cutover fallback set deny".to_string()],
+            [format!("cutover fallback set deny{api}")],
         ),
         FallbackMode::Warn if s.key_requests > 0 && !s.brownouts_ahead => step(
             "Clients still use keys: contact them, and schedule brownouts so the rest notice.",
             [
-                "cutover clients --days 30".to_string(),
+                format!("cutover clients --days 30{api}"),
                 format!(
-                    "cutover brownouts plan --from {} --until {} --apply",
+                    "cutover brownouts plan --from {} --until {}{api} --apply",
                     s.today, s.in_four_weeks
                 ),
             ],
         ),
         FallbackMode::Warn if s.key_requests > 0 => step(
             "Clients still use keys and brownouts are scheduled: contact the clients behind each key.",
-            ["cutover clients --days 30".to_string()],
+            [format!("cutover clients --days 30{api}")],
         ),
         FallbackMode::Warn => step(
             "No key traffic, but no service traffic either: a silent gateway is not zero fallback. Check the traffic, then ask again.",
-            ["cutover readiness".to_string()],
+            [format!("cutover readiness{api}")],
         ),
         FallbackMode::Deny if s.key_requests > 0 => step(
             "Keys are refused but clients still try them: find whom to tell before revoking.",
-            ["cutover clients --days 30".to_string()],
+            [format!("cutover clients --days 30{api}")],
+        ),
+        // A key may call other APIs still open to it: revoking is not one API's decision (the
+        // keys table suggests it for a key once every API it calls refuses keys).
+        FallbackMode::Deny if s.api.is_some() => step(
+            "Keys are refused here and none was tried in the window: this API's cutover is done.",
+            [],
         ),
         FallbackMode::Deny if !s.keys.is_empty() => step(
             "Keys are refused and none was tried in the window: revoke them.",
@@ -98,6 +109,7 @@ mod tests {
             keys: &keys,
             today: "2027-01-15",
             in_four_weeks: "2027-02-12",
+            api: None,
         })
     }
 
@@ -149,7 +161,48 @@ mod tests {
             keys: &[],
             today: "2027-01-15",
             in_four_weeks: "2027-02-12",
+            api: None,
         });
         assert!(done.commands.is_empty());
+    }
+
+    fn for_orders(mode: FallbackMode, ready: bool, key_requests: u64) -> NextStep {
+        let keys = [KeyId::parse("legacy-a").unwrap()];
+        next_step(&Situation {
+            mode,
+            ready,
+            key_requests,
+            brownouts_ahead: false,
+            keys: &keys,
+            today: "2027-01-15",
+            in_four_weeks: "2027-02-12",
+            api: Some("orders"),
+        })
+    }
+
+    #[test]
+    fn an_api_s_step_names_it_in_every_command_and_never_revokes_a_key_for_it_alone() {
+        assert_eq!(
+            for_orders(FallbackMode::Allow, false, 3).commands,
+            ["cutover fallback set warn --api orders"]
+        );
+        assert_eq!(
+            for_orders(FallbackMode::Warn, false, 3).commands,
+            [
+                "cutover clients --days 30 --api orders",
+                "cutover brownouts plan --from 2027-01-15 --until 2027-02-12 --api orders --apply"
+            ]
+        );
+        assert_eq!(
+            for_orders(FallbackMode::Warn, true, 0).commands,
+            ["cutover fallback set deny --api orders"]
+        );
+        assert_eq!(
+            for_orders(FallbackMode::Warn, false, 0).commands,
+            ["cutover readiness --api orders"]
+        );
+        let done = for_orders(FallbackMode::Deny, true, 0);
+        assert!(done.commands.is_empty(), "{done:?}");
+        assert!(done.why.contains("this API's cutover is done"));
     }
 }

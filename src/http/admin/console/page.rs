@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use jiff::Timestamp;
 
+use super::api_rows::ApiTable;
 use super::chart;
 use super::next_step::NextStep;
 use crate::control::{Canary, Window};
@@ -30,6 +31,8 @@ pub struct View<'a> {
     /// None when the ledger could not be read (the rest of the page still stands).
     pub clients: Option<&'a Clients>,
     pub next: &'a NextStep,
+    /// One row per configured API, with its own step.
+    pub apis: &'a ApiTable<'a>,
     /// Each trusted issuer's signing keys as this instance holds them.
     pub issuers: &'a [IssuerHealth],
     pub stylesheet: &'a str,
@@ -53,6 +56,7 @@ pub fn render(v: &View<'_>) -> String {
     );
     next_step(&mut h, v);
     status(&mut h, v);
+    super::api_table::section(&mut h, v.apis, v.now, v.days);
     share(&mut h, v);
     clients(&mut h, v);
     brownouts(&mut h, v);
@@ -99,7 +103,7 @@ fn status(h: &mut String, v: &View<'_>) {
     };
     let _ = write!(
         h,
-        r#"<section id="status" class="card"><h2>State</h2><dl><dt>Fallback flag</dt><dd id="mode" class="mode-{mode}">{mode}</dd><dt>Canary</dt><dd id="canary">{canary}</dd><dt>Readiness ({days} days)</dt><dd id="verdict" class="{cls}">{verdict}</dd></dl>"#,
+        r#"<section id="status" class="card"><h2>State, every API</h2><dl><dt>Fallback flag (global)</dt><dd id="mode" class="mode-{mode}">{mode}</dd><dt>Canary (global)</dt><dd id="canary">{canary}</dd><dt>Readiness ({days} days)</dt><dd id="verdict" class="{cls}">{verdict}</dd></dl>"#,
         mode = v.mode.as_str(),
         days = r.window_days,
         cls = if r.ready { "ready" } else { "not-ready" },
@@ -350,6 +354,14 @@ mod tests {
             next: &NextStep {
                 why: "why".into(),
                 commands: vec![],
+            },
+            apis: &ApiTable {
+                rows: vec![],
+                hidden: 0,
+                first_hidden: None,
+                focused: false,
+                orphans: vec![],
+                orphans_total: 0,
             },
             stylesheet: "/console/console.css",
         });
