@@ -1,6 +1,8 @@
 //! The migration console on the admin listener, in headless Chromium: after key traffic it
 //! shows the key's requests and the key path's share, a brownout window added with the CLI,
-//! and it loads with no console errors and no CSP violations.
+//! one row per API at its own stage (the built-in API on the global `warn`, an upstream `orders`
+//! on its own `deny` with a canary) and an override left for a removed API, and it loads with no
+//! console errors and no CSP violations.
 
 use serde_json::json;
 
@@ -8,8 +10,12 @@ use crate::needs_browser;
 use crate::support::{Browser, Chromedriver, Served, eventually, save_screenshot};
 
 async fn get(served: &Served, auth: (&str, &str), agent: &str) -> u16 {
+    get_at(served, "/api/photos", auth, agent).await
+}
+
+async fn get_at(served: &Served, path: &str, auth: (&str, &str), agent: &str) -> u16 {
     reqwest::Client::new()
-        .get(format!("{}/api/photos", served.address))
+        .get(format!("{}{path}", served.address))
         .header(auth.0, auth.1)
         .header("User-Agent", agent)
         .send()
@@ -53,9 +59,16 @@ async fn seed_history(served: &Served) -> u64 {
             d.add(Kind::Accepted, "", &seen);
             d
         };
-        let mut writes = Batch::from([((mobile.clone(), day_of(at)), day(api_key - old))]);
+        let on = |api: &str, mut d: KeyDay| {
+            let n = d.get(Kind::Total, "");
+            d.add(Kind::Route, api, &n);
+            d
+        };
+        // The mobile app calls the built-in API; old-batch called the orders API.
+        let mut writes =
+            Batch::from([((mobile.clone(), day_of(at)), on("list", day(api_key - old)))]);
         if old > 0 {
-            writes.insert((batch.clone(), day_of(at)), day(old));
+            writes.insert((batch.clone(), day_of(at)), on("orders", day(old)));
         }
         mobile_total += api_key - old;
         store.record(&writes, Writer::new().next()).await.unwrap();
@@ -78,15 +91,59 @@ async fn text(b: &Browser, css: &str) -> Option<String> {
     v.as_str().map(str::to_string)
 }
 
+/// A gateway table for `orders`, at a loopback port nobody listens on: every key request there
+/// is refused by the API's own `deny` before anything is forwarded.
+fn orders_config(dir: &std::path::Path) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = dir.join("cutover.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[upstreams]]\nname = \"orders\"\nprefix = \"/orders\"\nurl = \"http://127.0.0.1:{port}\"\nstrip_prefix = true\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// `orders` on its own `deny` with a 25 % canary, and an override left for `billing`, an API
+/// since removed from the config: the control document `cutover fallback … --api` writes.
+async fn override_apis(served: &Served) {
+    use cutover::control::{ApiOverrides, Canary, Document, update};
+    use cutover::domain::FallbackMode;
+    let db = cutover::storage::sqlite::Database::open(served.data_dir.path()).unwrap();
+    update::<ApiOverrides, _>(&db, Document::Apis, |mut doc| {
+        doc.edit("orders", |o| {
+            o.mode = Some(FallbackMode::Deny);
+            o.canary = Some(Canary {
+                basis_points: 2_500,
+                except: vec![],
+            });
+        });
+        doc.edit("billing", |o| o.mode = Some(FallbackMode::Warn));
+        Ok(doc)
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_brownout_window() {
     needs_browser!();
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = orders_config(config_dir.path());
     let served = Served::start(&[
         ("api_keys_refresh_secs", "1"),
         ("usage_flush_secs", "1"),
         ("control_poll_secs", "1"),
+        ("config", &config),
     ])
     .await;
+    override_apis(&served).await;
     let mobile = served.cli(&["keys", "add", "--id", "legacy-mobile"]);
     let cron = served.cli(&[
         "keys",
@@ -97,6 +154,7 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
         "partner-x",
     ]);
     served.cli(&["keys", "add", "--id", "old-batch"]);
+    let orders_key = served.cli(&["keys", "add", "--id", "partner-orders"]);
     served.cli(&["fallback", "set", "warn"]);
     let window = served.cli(&[
         "brownouts",
@@ -130,13 +188,30 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
             200
         );
     }
+    let driver = Chromedriver::start().await;
+    let b = Browser::open(&driver).await;
+    let console = format!("{}/console", served.admin_address);
+    // No request reaches orders before the instance holds its override (the poll, every second).
+    eventually(20, "the console to show orders in deny", || async {
+        b.goto(&console).await;
+        let mode = text(&b, r#"tr[data-api="orders"] .mode"#).await?;
+        mode.starts_with("deny").then_some(())
+    })
+    .await;
+    for _ in 0..2 {
+        let status = get_at(
+            &served,
+            "/orders/v1/orders",
+            ("X-API-KEY", &orders_key),
+            "orders-sync/3.1",
+        )
+        .await;
+        assert!(status == 401 || status == 403, "refused: {status}");
+    }
     let earlier = seed_history(&served).await;
     // The two requests above and the one that found the keys loaded, beside the month before.
     let mobile_30d = (earlier + 3).to_string();
 
-    let driver = Chromedriver::start().await;
-    let b = Browser::open(&driver).await;
-    let console = format!("{}/console", served.admin_address);
     // The ledger and the heartbeat are flushed every second: reload until both are in.
     let today = eventually(20, "the console to show today's requests", || async {
         b.goto(&console).await;
@@ -174,6 +249,27 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
     assert_eq!(text(&b, "#mode").await.as_deref(), Some("warn"));
     let next = text(&b, "#next-step code").await.unwrap();
     assert!(next.contains("cutover clients --days 30"), "{next}");
+    // Two APIs at different stages, each with its own step; the removed API's override below.
+    let photos = text(&b, r#"tr[data-api="photos"]"#).await.unwrap();
+    assert!(photos.contains("warn global"), "{photos}");
+    assert!(photos.contains("2 keys still calling"), "{photos}");
+    assert!(
+        photos.contains("cutover clients --days 30 --api photos"),
+        "{photos}"
+    );
+    let orders = text(&b, r#"tr[data-api="orders"]"#).await.unwrap();
+    assert!(orders.contains("deny own"), "{orders}");
+    assert!(orders.contains("25% own"), "{orders}");
+    assert!(orders.contains("2 keys still calling"), "{orders}");
+    assert!(
+        orders.contains("cutover clients --days 30 --api orders"),
+        "{orders}"
+    );
+    let orphans = text(&b, "#orphans").await.unwrap();
+    assert!(
+        orphans.contains("cutover fallback clear --api billing"),
+        "{orphans}"
+    );
     // The stylesheet applied (CSP allows it): the chart's bars are coloured by a class.
     let fill = b
         .eval(
@@ -183,7 +279,7 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
         .await;
     assert_ne!(fill, json!("rgb(0, 0, 0)"), "the stylesheet is not applied");
     // The whole page in the picture.
-    b.client.set_window_size(1280, 1320).await.unwrap();
+    b.client.set_window_size(1280, 1900).await.unwrap();
     save_screenshot("console", &b.screenshot().await);
 
     b.assert_clean_console(&[]).await;
