@@ -213,13 +213,21 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
     let mobile_30d = (earlier + 3).to_string();
 
     // The ledger and the heartbeat are flushed every second: reload until both are in.
-    let today = eventually(20, "the console to show today's requests", || async {
-        b.goto(&console).await;
-        let requests = text(&b, r#"tr[data-key="legacy-mobile"] .requests"#).await;
-        let today = text(&b, "#share svg rect.bar:last-of-type title").await?;
-        (requests.as_deref() == Some(mobile_30d.as_str()) && today.contains("of 20 requests"))
+    let today = eventually(
+        20,
+        "the console to show today's requests and refusals",
+        || async {
+            b.goto(&console).await;
+            let requests = text(&b, r#"tr[data-key="legacy-mobile"] .requests"#).await;
+            let today = text(&b, "#share svg rect.bar:last-of-type title").await?;
+            // The refusals on orders may land a flush later than the rest.
+            let refused = text(&b, r#"tr[data-key="partner-orders"] .requests"#).await;
+            (requests.as_deref() == Some(mobile_30d.as_str())
+                && today.contains("of 20 requests")
+                && refused.as_deref() == Some("2"))
             .then_some(today)
-    })
+        },
+    )
     .await;
     // One count, one window: the verdict's reason names the same figure as the keys table.
     let verdict = text(&b, "#reasons").await.unwrap_or_default();
