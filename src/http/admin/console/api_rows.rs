@@ -96,6 +96,8 @@ pub struct ApiTable<'a> {
     /// Overrides for APIs no longer configured, at most [`MAX_ROWS`], and how many in all.
     pub orphans: Vec<&'a str>,
     pub orphans_total: usize,
+    /// Brownout windows not yet ended for an API no longer configured: they refuse nothing.
+    pub orphan_windows: Vec<&'a Window>,
 }
 
 /// The table for `apis` with their `uses` (same order); `focus`: the one API asked for, which
@@ -133,7 +135,16 @@ pub fn table<'a>(
         .filter(|api| !known.contains(api));
     let orphans: Vec<&'a str> = orphaned.by_ref().take(MAX_ROWS).collect();
     let orphans_total = orphans.len() + orphaned.count();
+    let orphan_windows = cx
+        .rules
+        .brownouts
+        .windows
+        .iter()
+        .filter(|w| w.api.as_deref().is_some_and(|api| !known.contains(api)) && cx.now < w.end)
+        .take(MAX_ROWS)
+        .collect();
     ApiTable {
+        orphan_windows,
         hidden: apis.names.len() - rows.len(),
         rows,
         first_hidden,
@@ -258,7 +269,12 @@ mod tests {
             end: datetime("2027-01-01T12:00:00Z"),
             ..global.clone()
         };
-        rules.brownouts.windows = vec![past, global, orders_only];
+        let removed = Window {
+            id: "bw_billing".into(),
+            api: Some("billing".into()),
+            ..global.clone()
+        };
+        rules.brownouts.windows = vec![past, global, orders_only, removed];
         let keys = [KeyId::parse("partner-cron").unwrap()];
         let configured = apis(&["photos", "orders"]);
         let t = table(
@@ -303,6 +319,8 @@ mod tests {
             (t.orphans.as_slice(), t.orphans_total),
             (&["billing"][..], 1)
         );
+        let windows: Vec<&str> = t.orphan_windows.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(windows, ["bw_billing"]);
         assert_eq!(t.hidden, 0);
     }
 

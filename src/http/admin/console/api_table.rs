@@ -100,20 +100,30 @@ fn api_row(h: &mut String, row: &ApiRow<'_>, now: Timestamp) {
 /// Overrides kept for APIs no longer configured: never applied (no request is routed to them),
 /// shown so that someone removes them.
 fn orphans(h: &mut String, t: &ApiTable<'_>) {
-    if t.orphans_total == 0 {
+    if t.orphans_total == 0 && t.orphan_windows.is_empty() {
         return;
     }
     let _ = write!(
         h,
-        r#"<div id="orphans"><h3>Orphaned overrides</h3><p class="note">{} override{} for APIs no longer configured: kept, never applied. Remove each with its command.</p><ul>"#,
+        r#"<div id="orphans"><h3>Orphaned overrides</h3><p class="note">{} override{} and {} brownout window{} for APIs no longer configured: kept, never applied. Remove each with its command.</p><ul>"#,
         t.orphans_total,
         if t.orphans_total == 1 { "" } else { "s" },
+        t.orphan_windows.len(),
+        if t.orphan_windows.len() == 1 { "" } else { "s" },
     );
     for api in &t.orphans {
         let api = escape(api);
         let _ = write!(
             h,
             r#"<li data-orphan="{api}"><code>{api}</code>: <code>cutover fallback clear --api {api}</code></li>"#
+        );
+    }
+    for w in &t.orphan_windows {
+        let _ = write!(
+            h,
+            r#"<li data-orphan-window="{id}"><code>{api}</code> window {id}: <code>cutover brownouts remove {id}</code></li>"#,
+            id = escape(&w.id),
+            api = escape(w.api_label()),
         );
     }
     h.push_str("</ul>");
@@ -141,6 +151,13 @@ mod tests {
             basis_points: 2_500,
             except: vec![],
         };
+        let window = crate::control::Window {
+            id: "bw_1".into(),
+            start: Timestamp::UNIX_EPOCH,
+            end: Timestamp::UNIX_EPOCH,
+            keys: vec![],
+            api: Some("gone".into()),
+        };
         let t = ApiTable {
             rows: vec![ApiRow {
                 name: "orders",
@@ -166,6 +183,7 @@ mod tests {
             focused: false,
             orphans: vec!["<gone>"],
             orphans_total: 1,
+            orphan_windows: vec![&window],
         };
         let mut h = String::new();
         section(&mut h, &t, Timestamp::UNIX_EPOCH, 30);
@@ -179,6 +197,10 @@ mod tests {
         assert!(h.contains(r#"href="?api=api-0949""#), "{h}");
         assert!(
             h.contains("<code>cutover fallback clear --api &lt;gone&gt;</code>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<code>cutover brownouts remove bw_1</code>"),
             "{h}"
         );
         assert!(!h.contains("<why>") && !h.contains("<gone>"), "{h}");

@@ -362,6 +362,7 @@ mod tests {
                 focused: false,
                 orphans: vec![],
                 orphans_total: 0,
+                orphan_windows: vec![],
             },
             stylesheet: "/console/console.css",
         });
