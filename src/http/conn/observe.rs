@@ -103,7 +103,9 @@ pub async fn observe(
     }
 
     if let Some(c) = caller.as_ref().filter(|c| c.deprecated) {
-        state.deprecation.apply_for(&c.key_dates, res.headers_mut());
+        state
+            .deprecation
+            .apply_for(&c.key_dates, route.api(), res.headers_mut());
     }
 
     let own_body = res.response().extensions().contains::<OwnErrorBody>();
