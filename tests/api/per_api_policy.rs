@@ -455,3 +455,23 @@ async fn an_override_for_an_api_removed_from_the_config_is_shown_orphaned_ignore
     let state = json(&second.cli(&["fallback", "get", "--format", "json"]).1);
     assert_eq!(state["orphaned"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn forward_auth_answers_each_api_by_its_own_state() {
+    let up = Upstream::start();
+    let app = fronting(&two_apis(&up, "")).await;
+    let key = Auth::Key(app.add_key("mobile", None));
+    let verify = |uri: &'static str| {
+        app.request(reqwest::Method::GET, "/gateway/verify", &key)
+            .header("X-Original-Method", "GET")
+            .header("X-Original-URI", uri)
+            .send()
+    };
+    answers(&app, ORDERS, &key, 200).await;
+    assert!(app.cli(&["fallback", "set", "deny", "--api", "orders"]).0);
+    answers(&app, ORDERS, &key, 401).await;
+    let res = verify("/orders/7").await.unwrap();
+    let body = assert_problem(res, 401, "api-key-disabled").await;
+    assert_eq!(body["api"], "orders");
+    assert_eq!(verify("/billing/7").await.unwrap().status(), 200);
+}
