@@ -145,6 +145,14 @@ impl Application {
             limits,
             ledger,
             background: background.clone(),
+            apis: settings
+                .gateway
+                .api_names()
+                .map(|name| match name {
+                    crate::common::BUILTIN_API => crate::common::BUILTIN_API,
+                    upstream => crate::common::Route::upstream(upstream).api(),
+                })
+                .collect(),
         });
 
         // The assertions' signing keys and the upstreams' own keys: read before anything is

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use super::apis::{known_api, names};
 use super::format::Format;
 use super::stdout::outln;
 use crate::auth::api_key::KeyRing;
@@ -33,12 +34,19 @@ pub enum BrownoutsCommand {
         /// Refuse only this key id (repeat for several); default: every key.
         #[arg(long = "key")]
         keys: Vec<KeyId>,
+        /// Only on this API (the built-in `photos`, or an `[[upstreams]]` name); default: every
+        /// API.
+        #[arg(long)]
+        api: Option<String>,
     },
     /// Show the stored windows (scheduled, open and recently ended).
     List {
         /// Output: a table for people, or one JSON document for scripts.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Only the windows that apply to this API: its own and the global ones.
+        #[arg(long)]
+        api: Option<String>,
     },
     /// Delete a window (ends it at once if open); every instance follows within the poll.
     Remove {
@@ -61,6 +69,9 @@ pub enum BrownoutsCommand {
         /// Refuse only this key id in the planned windows (repeat for several).
         #[arg(long = "key")]
         keys: Vec<KeyId>,
+        /// Plan the windows for this API only; default: every API.
+        #[arg(long)]
+        api: Option<String>,
         /// Store the proposed windows (without it, nothing is written).
         #[arg(long)]
         apply: bool,
@@ -89,8 +100,15 @@ async fn check_keys(backends: &Backends, keys: &[KeyId]) -> anyhow::Result<()> {
 }
 
 /// The windows as a table: times in UTC, or in `zone` (a plan, in the operators' zone); ids
-/// only of stored windows (a plan not applied has none yet).
-fn print_windows(windows: &[Window], now: Timestamp, zone: Option<&TimeZone>, stored: bool) {
+/// only of stored windows (a plan not applied has none yet). A window for an API that is not
+/// configured (`known`) is marked orphaned: it applies to no request.
+fn print_windows(
+    windows: &[Window],
+    now: Timestamp,
+    zone: Option<&TimeZone>,
+    stored: bool,
+    known: &[&str],
+) {
     let time = |t: Timestamp| match zone {
         Some(tz) => t
             .to_zoned(tz.clone())
@@ -100,11 +118,12 @@ fn print_windows(windows: &[Window], now: Timestamp, zone: Option<&TimeZone>, st
     };
     let width = if zone.is_some() { 25 } else { 21 };
     outln!(
-        "{:<18} {:<10} {:<width$} {:<width$} KEYS",
+        "{:<18} {:<10} {:<width$} {:<width$} {:<16} KEYS",
         "ID",
         "STATE",
         "START",
-        "END"
+        "END",
+        "API"
     );
     for w in windows {
         let keys = if w.keys.is_empty() {
@@ -116,8 +135,13 @@ fn print_windows(windows: &[Window], now: Timestamp, zone: Option<&TimeZone>, st
                 .collect::<Vec<_>>()
                 .join(",")
         };
+        let api = match w.api.as_deref() {
+            None => "all".to_string(),
+            Some(api) if known.contains(&api) => api.to_string(),
+            Some(api) => format!("{api} (orphaned)"),
+        };
         outln!(
-            "{:<18} {:<10} {:<width$} {:<width$} {keys}",
+            "{:<18} {:<10} {:<width$} {:<width$} {api:<16} {keys}",
             if stored { w.id.as_str() } else { "-" },
             w.state(now),
             time(w.start),
@@ -127,6 +151,14 @@ fn print_windows(windows: &[Window], now: Timestamp, zone: Option<&TimeZone>, st
 }
 
 pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()> {
+    // Checked before any store is opened: a window for a typo would brown out nobody.
+    if let BrownoutsCommand::Add { api: Some(api), .. }
+    | BrownoutsCommand::List { api: Some(api), .. }
+    | BrownoutsCommand::Plan { api: Some(api), .. } = &cmd
+    {
+        known_api(&settings, api)?;
+    }
+    let known = names(&settings);
     let backends = Backends::build(&settings).await?;
     let store = backends.control.as_ref();
     let poll = settings.fallback.poll.as_secs();
@@ -136,24 +168,29 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
             start,
             duration,
             keys,
+            api,
         } => {
             let start = control::brownout::parse_start(&start, now)?;
             check_keys(&backends, &keys).await?;
-            let window = Window::new(start, duration, keys);
+            let window = Window::new(start, duration, keys).for_api(api);
             schedule::add_windows(store, std::slice::from_ref(&window), now).await?;
             eprintln!(
-                "brownout {} from {} to {}; running instances follow within {poll} s",
+                "brownout {} from {} to {} on {}; running instances follow within {poll} s",
                 window.id,
                 rfc3339(window.start),
-                rfc3339(window.end)
+                rfc3339(window.end),
+                window.api_label()
             );
             outln!("{}", window.id);
         }
-        BrownoutsCommand::List { format } => {
-            let doc: Brownouts = control::read(store, Document::Brownouts).await?;
+        BrownoutsCommand::List { format, api } => {
+            let mut doc: Brownouts = control::read(store, Document::Brownouts).await?;
+            if let Some(api) = api {
+                doc.windows.retain(|w| w.applies_to(&api));
+            }
             match format {
                 Format::Json => outln!("{}", serde_json::to_string_pretty(&doc)?),
-                Format::Text => print_windows(&doc.windows, now, None, true),
+                Format::Text => print_windows(&doc.windows, now, None, true, &known),
             }
         }
         BrownoutsCommand::Remove { id } => {
@@ -165,13 +202,17 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
             until,
             tz,
             keys,
+            api,
             apply,
         } => {
             let zone = plan::time_zone(&tz)?;
             check_keys(&backends, &keys).await?;
             let (from, until) = (from.resolve(&zone)?, until.resolve(&zone)?);
-            let windows = plan::plan(from, until, &zone, &keys)?;
-            print_windows(&windows, now, Some(&zone), apply);
+            let windows: Vec<Window> = plan::plan(from, until, &zone, &keys)?
+                .into_iter()
+                .map(|w| w.for_api(api.clone()))
+                .collect();
+            print_windows(&windows, now, Some(&zone), apply, &known);
             if !apply {
                 eprintln!("nothing stored; run again with --apply to schedule these windows");
                 return Ok(());

@@ -15,6 +15,7 @@ pub async fn run(
     backends: &Backends,
     basis_points: u16,
     except: Vec<KeyId>,
+    api: Option<&str>,
 ) -> anyhow::Result<()> {
     let known = KeyRing::from_versions(&backends.keys.load().await?).key_ids();
     if let Some(unknown) = except.iter().find(|k| !known.contains(k)) {
@@ -27,10 +28,15 @@ pub async fn run(
         basis_points,
         except,
     };
-    schedule::set_canary(backends.control.as_ref(), &canary).await?;
+    let store = backends.control.as_ref();
+    match api {
+        None => schedule::set_canary(store, &canary).await?,
+        Some(api) => drop(schedule::set_api_canary(store, api, &canary).await?),
+    }
     let poll = settings.fallback.poll.as_secs();
+    let on = api.map(|api| format!(" on {api}")).unwrap_or_default();
     if !canary.is_on() {
-        eprintln!("canary off; running instances follow within {poll} s");
+        eprintln!("canary off{on}; running instances follow within {poll} s");
     } else {
         let chosen: Vec<&str> = known
             .iter()
@@ -38,7 +44,7 @@ pub async fn run(
             .map(KeyId::as_str)
             .collect();
         eprintln!(
-            "canary at {} %: {} of {} keys refused now ({}); running instances follow within {poll} s",
+            "canary{on} at {} %: {} of {} keys refused now ({}); running instances follow within {poll} s",
             canary.percent(),
             chosen.len(),
             known.len(),

@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::config::Settings;
 use data_dir::Reads::{self, DevIssuer, Keys, Stores};
 
+mod apis;
 mod brownouts;
 mod canary;
 pub mod clients;
@@ -19,6 +20,7 @@ mod data_dir;
 mod dev_clients;
 
 mod fallback;
+mod fallback_state;
 mod format;
 mod gateway_key;
 mod healthcheck;

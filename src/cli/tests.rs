@@ -49,7 +49,10 @@ fn fallback_set_takes_only_the_three_modes_and_help_lists_them() {
     let cli = parse(&["fallback", "set", "warn"]).unwrap();
     assert!(matches!(
         cli.command,
-        Command::Fallback(FallbackCommand::Set { mode: Mode::Warn })
+        Command::Fallback(FallbackCommand::Set {
+            mode: Mode::Warn,
+            api: None
+        })
     ));
     assert_eq!(FallbackMode::from(Mode::Deny), FallbackMode::Deny);
     let refused = parse(&["fallback", "set", "maybe"]).err().unwrap();

@@ -29,4 +29,6 @@ pub struct AppState {
     pub ledger: crate::ledger::Ledger,
     /// The background loops, whose failing tasks `/readyz` reports.
     pub background: crate::periodic::Background,
+    /// The configured APIs, the built-in one first, as `Route::api` names them.
+    pub apis: Vec<&'static str>,
 }

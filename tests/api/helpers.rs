@@ -206,19 +206,14 @@ impl AppBuilder {
             pairs.extend(moto::storage_pairs().await);
         }
         pairs.extend(self.pairs);
-        let settings = match &self.config {
-            None => Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-            Some(toml) => {
-                let path = data_dir.path().join("cutover.toml");
-                std::fs::write(&path, toml).unwrap();
-                let env = pairs
-                    .iter()
-                    .map(|(k, v)| (format!("CUTOVER_{}", k.to_ascii_uppercase()), v.clone()))
-                    .chain([("CUTOVER_CONFIG".to_string(), path.display().to_string())]);
-                Settings::from_env(env)
-            }
+        // The config file is one more pair (`config`: `CUTOVER_CONFIG`), so the CLI run beside
+        // the app and a second instance built `with_pairs` read the same `[[upstreams]]`.
+        if let Some(toml) = &self.config {
+            let path = data_dir.path().join("cutover.toml");
+            std::fs::write(&path, toml).unwrap();
+            pairs.push(("config".to_string(), path.display().to_string()));
         }
-        .expect("test settings are valid");
+        let settings = settings_of(&pairs).expect("test settings are valid");
         let app = Application::build(settings).await.expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let admin_address = format!("http://127.0.0.1:{}", app.admin_port());
@@ -246,10 +241,7 @@ impl AppBuilder {
 impl TestApp {
     /// The settings the app runs with (its environment, as `Settings` reads it).
     pub fn settings(&self) -> cutover::config::Settings {
-        cutover::config::Settings::from_pairs(
-            self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        )
-        .unwrap()
+        settings_of(&self.pairs).unwrap()
     }
 
     /// The app's own stores, opened as a CLI command would open them beside it.
@@ -480,6 +472,20 @@ pub fn run_cli_code(pairs: &[(String, String)], args: &[&str]) -> (Option<i32>, 
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The settings of `pairs`, as the CLI reads them from its environment (a `config` pair is
+/// `CUTOVER_CONFIG`, the file of the `[[…]]` tables).
+fn settings_of(
+    pairs: &[(String, String)],
+) -> Result<cutover::config::Settings, cutover::config::ConfigError> {
+    if !pairs.iter().any(|(k, _)| k == "config") {
+        return Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    let env = pairs
+        .iter()
+        .map(|(k, v)| (format!("CUTOVER_{}", k.to_ascii_uppercase()), v.clone()));
+    Settings::from_env(env)
 }
 
 /// `name = value` settings from string pairs.

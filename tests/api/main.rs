@@ -70,6 +70,7 @@ mod openapi;
 mod openapi_contract;
 mod orphans;
 mod parser_errors;
+mod per_api_policy;
 mod photos;
 mod rate_limits;
 mod readiness;

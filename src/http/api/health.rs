@@ -102,7 +102,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             })
         })
         .collect();
-    let api_keys = state.auth.flag.get() == FallbackMode::Deny || state.auth.keys.is_loaded();
+    // Keys are needed unless no API can take one (each in `deny`, its own or the global one).
+    let flag = &state.auth.flag;
+    let rules = flag.rules();
+    let all_denied = state
+        .apis
+        .iter()
+        .all(|api| flag.mode_for(&rules, api) == FallbackMode::Deny);
+    let api_keys = all_denied || state.auth.keys.is_loaded();
     let (objects, metadata) = tokio::join!(state.objects.check(), state.metadata.check());
     let failing_tasks: Vec<&str> = state
         .background

@@ -84,19 +84,24 @@ pub async fn me(
     Identified(caller): Identified,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mode = state.auth.flag.get();
+    // The built-in API's state: its own, else the global one.
+    let api = crate::common::BUILTIN_API;
+    let mode = state.auth.flag.mode_for(&state.auth.flag.rules(), api);
     let notice = &state.deprecation;
+    let (api_deprecation, api_sunset) = notice
+        .api_dates(api)
+        .unwrap_or((notice.deprecated_at(), notice.sunset()));
     // A key's own dates (`cutover keys set`) override the service's, as in its headers; a key
     // with dates of its own carries them in any mode.
     let own = &caller.key_dates;
     let deprecation = match own.deprecation {
         Some(at) => Some(at),
-        None => (mode != FallbackMode::Allow).then(|| notice.deprecated_at()),
+        None => (mode != FallbackMode::Allow).then_some(api_deprecation),
     };
     let key_path = KeyPath {
         mode,
         deprecation: deprecation.map(rfc3339),
-        sunset: own.sunset.or(notice.sunset()).map(rfc3339),
+        sunset: own.sunset.or(api_sunset).map(rfc3339),
         migration_url: notice.migration_url().map(str::to_string),
         dates_from: if own.is_set() { "key" } else { "service" },
     };

@@ -1,9 +1,11 @@
 //! The headers that tell a key-path client it is living on borrowed time (`warn` mode, or a key
 //! with dates of its own): `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and
-//! `Link rel="deprecation"`. A key's own dates override the global ones.
+//! `Link rel="deprecation"`. A key's own dates override its API's (`cutover fallback dates
+//! --api`), which override the global ones.
 //!
-//! The `Deprecation` date is `CUTOVER_DEPRECATION_DATE` when configured, else the moment the
-//! flag left `allow`, stored with the flag ([`FallbackFlag::deprecated_since`]): the same on
+//! The `Deprecation` date is the first of: the key's own, the API's own, `CUTOVER_DEPRECATION_DATE`,
+//! the moment the API's own mode left `allow` (when it has one), the moment the global flag left
+//! `allow` — each stored with its flag ([`FallbackFlag::deprecated_since_for`]): the same on
 //! every instance and across restarts.
 
 use std::sync::Arc;
@@ -120,12 +122,42 @@ impl DeprecationNotice {
         }
     }
 
-    /// The headers for a key with `own` dates: each of its own dates replaces the global one.
-    pub fn apply_for(&self, own: &KeyDates, headers: &mut HeaderMap) {
-        if !own.is_set() {
-            return self.apply(headers);
-        }
-        for (name, value) in self.build(self.deprecated_at(), own) {
+    /// The `Deprecation` and `Sunset` dates of `api`'s key answers, before a key's own: the
+    /// API's own dates, else the global ones; `None` when the API has nothing of its own (its
+    /// answers carry the global headers, built once).
+    pub fn api_dates(&self, api: &str) -> Option<(Timestamp, Option<Timestamp>)> {
+        let rules = self.flag.rules();
+        let own = rules
+            .apis
+            .get(api)
+            .filter(|o| o.deprecation.is_some() || o.sunset.is_some() || o.mode.is_some())?;
+        let at = own
+            .deprecation
+            .or(self.configured)
+            .or(match own.mode {
+                // An API with a mode of its own counts its own period (`None` in `allow`).
+                Some(_) => own.deprecated_since,
+                None => self.flag.deprecated_since(),
+            })
+            .unwrap_or(self.started);
+        Some((at, own.sunset.or(self.sunset)))
+    }
+
+    /// The headers for a key with `own` dates on `api`: each of its own dates replaces the
+    /// API's, and each of the API's the global one.
+    pub fn apply_for(&self, own: &KeyDates, api: &str, headers: &mut HeaderMap) {
+        let built = match self.api_dates(api) {
+            None if !own.is_set() => return self.apply(headers),
+            None => self.build(self.deprecated_at(), own),
+            Some((at, sunset)) => self.build(
+                at,
+                &KeyDates {
+                    deprecation: own.deprecation,
+                    sunset: own.sunset.or(sunset),
+                },
+            ),
+        };
+        for (name, value) in built {
             headers.append(name, value);
         }
     }
