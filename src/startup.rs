@@ -211,13 +211,10 @@ impl Application {
                 // Last: its default service (the proxy, else 404) replaces the API's.
                 .configure(|cfg| http::gateway::routes(cfg, gateway.clone()))
         })?;
-        let apis = web::Data::new(http::admin::console::api_rows::ConfiguredApis::new(
-            &settings.gateway,
-        ));
         let admin = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .configure(|cfg| http::admin::routes(cfg, apis.clone()))
+                .configure(http::admin::routes)
         })
         .workers(1)
         .tcp_nodelay(true)

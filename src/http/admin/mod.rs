@@ -16,9 +16,7 @@ use crate::metrics::prometheus;
 
 pub(crate) const MIGRATION_WINDOW_DAYS: u64 = 7;
 
-/// `apis`: the configured APIs, for the console's per-API rows.
-pub fn routes(cfg: &mut web::ServiceConfig, apis: web::Data<console::api_rows::ConfiguredApis>) {
-    cfg.app_data(apis);
+pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics))
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))

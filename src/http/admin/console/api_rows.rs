@@ -13,7 +13,6 @@ use jiff::Timestamp;
 
 use super::api_use::ApiUse;
 use super::next_step::{NextStep, Situation, next_step};
-use crate::config::{GatewaySettings, KeyPolicy};
 use crate::control::{Canary, Rules, Window};
 use crate::domain::{FallbackMode, KeyId};
 
@@ -22,29 +21,11 @@ pub const MAX_ROWS: usize = 50;
 
 /// The configured APIs, in the config's order (the built-in one first), and which never take
 /// keys: what the console needs of the settings.
-#[derive(Debug, Clone, Default)]
-pub struct ConfiguredApis {
-    pub names: Vec<String>,
+#[derive(Debug, Clone, Copy)]
+pub struct ConfiguredApis<'a> {
+    pub names: &'a [&'a str],
     /// `api_keys = "never"`: keys are refused there unread, whatever the flag.
-    pub keyless: Vec<String>,
-}
-
-impl ConfiguredApis {
-    pub fn new(gateway: &GatewaySettings) -> Self {
-        ConfiguredApis {
-            names: gateway.api_names().map(str::to_string).collect(),
-            keyless: gateway
-                .upstreams
-                .iter()
-                .filter(|u| u.key_policy == KeyPolicy::Never)
-                .map(|u| u.name.clone())
-                .collect(),
-        }
-    }
-
-    pub fn names(&self) -> Vec<&str> {
-        self.names.iter().map(String::as_str).collect()
-    }
+    pub keyless: &'a [&'a str],
 }
 
 /// What every row is judged against.
@@ -103,7 +84,7 @@ pub struct ApiTable<'a> {
 /// The table for `apis` with their `uses` (same order); `focus`: the one API asked for, which
 /// the caller has checked is configured.
 pub fn table<'a>(
-    apis: &'a ConfiguredApis,
+    apis: ConfiguredApis<'a>,
     uses: Vec<ApiUse>,
     focus: Option<&str>,
     cx: &Context<'a>,
@@ -111,7 +92,7 @@ pub fn table<'a>(
     let mut listed: Vec<(&'a str, ApiUse)> = apis
         .names
         .iter()
-        .map(String::as_str)
+        .copied()
         .zip(uses)
         .filter(|(name, _)| focus.is_none_or(|f| f == *name))
         .collect();
@@ -122,10 +103,10 @@ pub fn table<'a>(
     listed.truncate(shown);
     let rows = listed
         .into_iter()
-        .map(|(name, usage)| row(name, apis.keyless.iter().any(|k| k == name), usage, cx))
+        .map(|(name, usage)| row(name, apis.keyless.contains(&name), usage, cx))
         .collect::<Vec<_>>();
     // `ApiOverrides::orphaned`, with a set: a thousand names against a thousand overrides.
-    let known: HashSet<&str> = apis.names.iter().map(String::as_str).collect();
+    let known: HashSet<&str> = apis.names.iter().copied().collect();
     let mut orphaned = cx
         .rules
         .apis
@@ -218,10 +199,10 @@ mod tests {
         }
     }
 
-    fn apis(names: &[&str]) -> ConfiguredApis {
+    fn apis<'a>(names: &'a [&'a str]) -> ConfiguredApis<'a> {
         ConfiguredApis {
-            names: names.iter().map(|n| n.to_string()).collect(),
-            keyless: vec![],
+            names,
+            keyless: &[],
         }
     }
 
@@ -278,7 +259,7 @@ mod tests {
         let keys = [KeyId::parse("partner-cron").unwrap()];
         let configured = apis(&["photos", "orders"]);
         let t = table(
-            &configured,
+            configured,
             vec![used_by(&["partner-cron"], 3), used_by(&[], 0)],
             None,
             &context(&rules, &keys),
@@ -328,11 +309,11 @@ mod tests {
     fn an_api_that_never_takes_keys_has_no_mode_and_no_step() {
         let rules = Rules::default();
         let configured = ConfiguredApis {
-            names: vec!["photos".into(), "mobile".into()],
-            keyless: vec!["mobile".into()],
+            names: &["photos", "mobile"],
+            keyless: &["mobile"],
         };
         let t = table(
-            &configured,
+            configured,
             vec![used_by(&[], 0), used_by(&[], 0)],
             Some("mobile"),
             &context(&rules, &[]),
@@ -350,10 +331,8 @@ mod tests {
     #[test]
     fn a_thousand_apis_show_the_busiest_fifty_and_count_the_rest() {
         let names: Vec<String> = (0..1_000).map(|i| format!("api-{i:04}")).collect();
-        let configured = ConfiguredApis {
-            names: names.clone(),
-            keyless: vec![],
-        };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let configured = apis(&names);
         // api-0999 has the most key traffic, api-0998 the next, …
         let uses = (0..1_000).map(|i| used_by(&["k"], i)).collect();
         let mut rules = Rules::default();
@@ -363,7 +342,7 @@ mod tests {
             });
         }
         let keys = [KeyId::parse("k").unwrap()];
-        let t = table(&configured, uses, None, &context(&rules, &keys));
+        let t = table(configured, uses, None, &context(&rules, &keys));
         assert_eq!(t.rows.len(), MAX_ROWS);
         assert_eq!(t.rows[0].name, "api-0999");
         assert_eq!(t.rows[MAX_ROWS - 1].name, "api-0950");

@@ -49,7 +49,7 @@ struct Query {
 
 /// `days` (1 to 90, default 30: the page links 7, 30 and 90) and `api` (a configured API, or
 /// none for all): a query that is not readable, or names what is not there, is a 400.
-fn query(q: &str, apis: &ConfiguredApis) -> Result<(u64, Option<String>), ApiError> {
+fn query(q: &str, apis: ConfiguredApis<'_>) -> Result<(u64, Option<String>), ApiError> {
     // Parsed here rather than by the `Query` extractor, whose refusal would be actix's text.
     let q = web::Query::<Query>::from_query(q)
         .map_err(|_| ApiError::BadRequest("the query string is not readable".into()))?
@@ -57,7 +57,7 @@ fn query(q: &str, apis: &ConfiguredApis) -> Result<(u64, Option<String>), ApiErr
     let days = crate::report::days::parse_days(q.days.as_deref(), DEFAULT_DAYS, MAX_DAYS)
         .map_err(ApiError::BadRequest)?;
     if let Some(api) = &q.api
-        && !apis.names.contains(api)
+        && !apis.names.contains(&api.as_str())
     {
         let mut known = apis.names[..apis.names.len().min(NAMED_IN_REFUSAL)].join(", ");
         if apis.names.len() > NAMED_IN_REFUSAL {
@@ -76,16 +76,19 @@ fn query(q: &str, apis: &ConfiguredApis) -> Result<(u64, Option<String>), ApiErr
 
 pub async fn console(
     state: web::Data<AppState>,
-    apis: web::Data<ConfiguredApis>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (days, focus) = query(req.query_string(), &apis)?;
+    let apis = ConfiguredApis {
+        names: &state.apis,
+        keyless: &state.auth.keyless_apis,
+    };
+    let (days, focus) = query(req.query_string(), apis)?;
     let now = crate::common::unix_now();
     let today = now / 86_400;
     // One report over the page's window: the chart, the verdict, the keys table and every
     // API's row agree, and a thousand APIs still cost one ledger read.
     let full = super::migration_report::report(&state, days, "/console").await?;
-    let uses = api_use::per_api(&full, &apis.names(), days <= state.ledger.days);
+    let uses = api_use::per_api(&full, apis.names, days <= state.ledger.days);
     let crate::report::MigrationReport {
         readiness: report,
         clients,
@@ -112,7 +115,7 @@ pub async fn console(
     });
     let (today, in_four_weeks) = (chart::date(today), chart::date(today + 28));
     let api_table = api_rows::table(
-        &apis,
+        apis,
         uses,
         focus.as_deref(),
         &api_rows::Context {
