@@ -2,6 +2,7 @@
 //! then exposed as Prometheus text on the admin listener or published to CloudWatch. What is
 //! counted, and under which names, is the one table in [`defs`].
 
+mod api_series;
 pub mod apis;
 pub mod cloudwatch;
 pub mod defs;
