@@ -9,6 +9,8 @@ pub mod defs;
 mod histogram;
 pub mod keys;
 pub mod prometheus;
+#[cfg(test)]
+mod reference_tests;
 pub mod report;
 pub mod snapshot;
 pub mod upstreams;
