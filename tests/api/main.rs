@@ -65,6 +65,7 @@ mod m2m;
 mod machine_link;
 mod me;
 mod metrics;
+mod metrics_per_api;
 mod one_count;
 mod openapi;
 mod openapi_contract;

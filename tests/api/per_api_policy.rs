@@ -297,9 +297,10 @@ async fn an_api_that_never_took_keys_refuses_any_key_unread_and_counts_it() {
 }
 
 #[tokio::test]
-async fn an_api_s_own_dates_and_mode_give_its_key_answers_their_own_headers() {
+async fn an_api_s_own_dates_mode_and_guide_give_its_key_answers_their_own_headers() {
     let up = Upstream::start();
-    let app = fronting(&two_apis(&up, "")).await;
+    let guide = "https://example.com/orders-guide";
+    let app = fronting(&two_apis(&up, &format!("migration_url = \"{guide}\""))).await;
     let key = Auth::Key(app.add_key("mobile", None));
     for cmd in [
         vec!["fallback", "set", "warn", "--api", "orders"],
@@ -324,7 +325,11 @@ async fn an_api_s_own_dates_and_mode_give_its_key_answers_their_own_headers() {
         header(&res, "sunset").as_deref(),
         Some("Wed, 30 Jun 2027 00:00:00 GMT")
     );
-    assert!(header(&res, "link").unwrap().contains(MIGRATION));
+    assert_eq!(
+        header(&res, "link").unwrap(),
+        format!("<{guide}>; rel=\"deprecation\""),
+        "orders' own guide"
+    );
     // The global flag is still `allow`: the other APIs' key answers carry nothing.
     for path in [BILLING, PHOTOS] {
         let res = answers(&app, path, &key, 200).await;
@@ -349,6 +354,14 @@ async fn an_api_s_own_dates_and_mode_give_its_key_answers_their_own_headers() {
         api_entry(&state, "orders")["sunset"],
         "2027-06-30T00:00:00Z"
     );
+
+    // Refusals point at the API's own guide too; the other APIs at the service's.
+    assert!(app.cli(&["fallback", "set", "deny"]).0);
+    assert!(app.cli(&["fallback", "set", "deny", "--api", "orders"]).0);
+    let body = eventually_problem(&app, ORDERS, &key, "api-key-disabled").await;
+    assert_eq!(body["migration_url"], guide);
+    let body = eventually_problem(&app, BILLING, &key, "api-key-disabled").await;
+    assert_eq!(body["migration_url"], MIGRATION);
 }
 
 #[tokio::test]

@@ -244,3 +244,25 @@ fn a_thousand_apis_are_read_and_named_in_table_order() {
     assert_eq!(names[0], "photos");
     assert_eq!(names[1000], "api-999");
 }
+
+#[test]
+fn an_api_s_migration_guide_must_fit_a_link_header() {
+    let s = with_file(
+        &table("migration_url = \"https://docs.example.com/orders\""),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        s.gateway.upstreams[0].migration_url.as_deref(),
+        Some("https://docs.example.com/orders")
+    );
+    for bad in [
+        "ftp://x",
+        "https://x/a b",
+        "https://x/<a>",
+        "https://x/\\\"q",
+    ] {
+        let err = refusal(&table(&format!("migration_url = \"{bad}\"")));
+        assert!(err.contains("migration_url"), "{bad}: {err}");
+    }
+}
