@@ -286,3 +286,26 @@ async fn the_console_shows_a_row_per_api_at_its_own_stage_and_an_orphaned_overri
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn with_a_thousand_apis_the_console_shows_fifty_rows_and_counts_the_rest() {
+    // The built-in API and 999 upstreams, none of them called: fifty rows in the config's order.
+    let toml: String = (1..1_000)
+        .map(|i| {
+            format!(
+                "[[upstreams]]\nname = \"api-{i:03}\"\nprefix = \"/api-{i:03}\"\nurl = \"http://127.0.0.1:9\"\n"
+            )
+        })
+        .collect();
+    let app = app().with_config_file(&toml).spawn().await;
+    let html = page(&app, "").await;
+    assert_eq!(html.matches("<tr data-api=").count(), 50, "{html}");
+    assert!(html.contains(r#"<tr data-api="photos">"#), "{html}");
+    assert!(html.contains(r#"<tr data-api="api-049">"#), "{html}");
+    assert!(!html.contains(r#"<tr data-api="api-050">"#), "{html}");
+    assert!(html.contains("950 more not shown"), "{html}");
+    assert!(html.contains(r#"href="?api=api-050""#), "{html}");
+    let one = page(&app, "?api=api-999").await;
+    assert_eq!(one.matches("<tr data-api=").count(), 1, "{one}");
+    assert!(one.contains(r#"<tr data-api="api-999">"#), "{one}");
+}
