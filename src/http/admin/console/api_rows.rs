@@ -81,29 +81,56 @@ pub struct ApiTable<'a> {
     pub orphan_windows: Vec<&'a Window>,
 }
 
-/// The table for `apis` with their `uses` (same order); `focus`: the one API asked for, which
-/// the caller has checked is configured.
-pub fn table<'a>(
+/// The APIs that get a row, each with its place in the config's list: chosen before anything
+/// is worked out per row, so what a row costs is paid for [`MAX_ROWS`] APIs at most.
+#[derive(Debug, Clone)]
+pub struct Selection<'a> {
+    pub shown: Vec<(usize, &'a str)>,
+    pub hidden: usize,
+    pub first_hidden: Option<&'a str>,
+    pub focused: bool,
+}
+
+/// The one API asked for (`focus`, which the caller has checked is configured), else the
+/// [`MAX_ROWS`] with the most key requests (`key_requests`, in the config's order): the APIs
+/// still to move first, the config's order among equals.
+pub fn select<'a>(
     apis: ConfiguredApis<'a>,
-    uses: Vec<ApiUse>,
+    key_requests: &[u64],
     focus: Option<&str>,
-    cx: &Context<'a>,
-) -> ApiTable<'a> {
-    let mut listed: Vec<(&'a str, ApiUse)> = apis
+) -> Selection<'a> {
+    let mut listed: Vec<(usize, &'a str)> = apis
         .names
         .iter()
         .copied()
-        .zip(uses)
-        .filter(|(name, _)| focus.is_none_or(|f| f == *name))
+        .enumerate()
+        .filter(|(_, name)| focus.is_none_or(|f| f == *name))
         .collect();
-    // The APIs still to move first; the config's order among equals (a stable sort).
-    listed.sort_by_key(|(_, usage)| std::cmp::Reverse(usage.key_requests));
+    // A stable sort: equals keep the config's order.
+    listed.sort_by_key(|(i, _)| std::cmp::Reverse(key_requests.get(*i).copied().unwrap_or(0)));
     let shown = listed.len().min(MAX_ROWS);
-    let first_hidden = listed.get(shown).map(|(name, _)| *name);
+    let first_hidden = listed.get(shown).map(|(_, name)| *name);
     listed.truncate(shown);
-    let rows = listed
-        .into_iter()
-        .map(|(name, usage)| row(name, apis.keyless.contains(&name), usage, cx))
+    Selection {
+        hidden: apis.names.len() - listed.len(),
+        shown: listed,
+        first_hidden,
+        focused: focus.is_some(),
+    }
+}
+
+/// The table of the `selection`'s APIs, with their `uses` (one per shown API, in its order).
+pub fn table<'a>(
+    apis: ConfiguredApis<'a>,
+    selection: Selection<'a>,
+    uses: Vec<ApiUse>,
+    cx: &Context<'a>,
+) -> ApiTable<'a> {
+    let rows = selection
+        .shown
+        .iter()
+        .zip(uses)
+        .map(|((_, name), usage)| row(name, apis.keyless.contains(name), usage, cx))
         .collect::<Vec<_>>();
     // `ApiOverrides::orphaned`, with a set: a thousand names against a thousand overrides.
     let known: HashSet<&str> = apis.names.iter().copied().collect();
@@ -126,10 +153,10 @@ pub fn table<'a>(
         .collect();
     ApiTable {
         orphan_windows,
-        hidden: apis.names.len() - rows.len(),
+        hidden: selection.hidden,
         rows,
-        first_hidden,
-        focused: focus.is_some(),
+        first_hidden: selection.first_hidden,
+        focused: selection.focused,
         orphans,
         orphans_total,
     }
@@ -204,6 +231,23 @@ mod tests {
             names,
             keyless: &[],
         }
+    }
+
+    /// As the handler: every API's use, the selection by key requests, the shown ones' rows.
+    fn table<'a>(
+        apis: ConfiguredApis<'a>,
+        uses: Vec<ApiUse>,
+        focus: Option<&str>,
+        cx: &Context<'a>,
+    ) -> ApiTable<'a> {
+        let counts: Vec<u64> = uses.iter().map(|u| u.key_requests).collect();
+        let selection = select(apis, &counts, focus);
+        let shown = selection
+            .shown
+            .iter()
+            .map(|(i, _)| uses[*i].clone())
+            .collect();
+        super::table(apis, selection, shown, cx)
     }
 
     fn context<'a>(rules: &'a Rules, keys: &'a [KeyId]) -> Context<'a> {

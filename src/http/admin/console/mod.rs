@@ -74,6 +74,27 @@ fn query(q: &str, apis: ConfiguredApis<'_>) -> Result<(u64, Option<String>), Api
     Ok((days, q.api))
 }
 
+/// Which APIs get a row, and each shown API's use: every API's key requests split in memory
+/// from the one report (no read per API) choose the rows, and the shown ones' use comes from the
+/// same split. Where the report per API (its own heartbeat: its share per day, its traffic) is
+/// to be read for the shown rows, and only for them.
+fn rows_of<'a>(
+    full: &crate::report::MigrationReport,
+    apis: ConfiguredApis<'a>,
+    focus: Option<&str>,
+    retained: bool,
+) -> (api_rows::Selection<'a>, Vec<api_use::ApiUse>) {
+    let uses = api_use::per_api(full, apis.names, retained);
+    let counts: Vec<u64> = uses.iter().map(|u| u.key_requests).collect();
+    let selection = api_rows::select(apis, &counts, focus);
+    let shown = selection
+        .shown
+        .iter()
+        .map(|(i, _)| uses.get(*i).cloned().unwrap_or_default())
+        .collect();
+    (selection, shown)
+}
+
 pub async fn console(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -88,7 +109,7 @@ pub async fn console(
     // One report over the page's window: the chart, the verdict, the keys table and every
     // API's row agree, and a thousand APIs still cost one ledger read.
     let full = super::migration_report::report(&state, days, "/console").await?;
-    let uses = api_use::per_api(&full, apis.names, days <= state.ledger.days);
+    let (selection, shown) = rows_of(&full, apis, focus.as_deref(), days <= state.ledger.days);
     let crate::report::MigrationReport {
         readiness: report,
         clients,
@@ -116,8 +137,8 @@ pub async fn console(
     let (today, in_four_weeks) = (chart::date(today), chart::date(today + 28));
     let api_table = api_rows::table(
         apis,
-        uses,
-        focus.as_deref(),
+        selection,
+        shown,
         &api_rows::Context {
             rules: &rules,
             global: mode,
