@@ -488,3 +488,40 @@ async fn forward_auth_answers_each_api_by_its_own_state() {
     assert_eq!(body["api"], "orders");
     assert_eq!(verify("/billing/7").await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn operators_setting_apis_at_once_all_land() {
+    let up = Upstream::start();
+    let app = fronting(&two_apis(&up, "")).await;
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["fallback", "set", "deny", "--api", "orders"],
+        vec!["fallback", "canary", "--percent", "25", "--api", "orders"],
+        vec!["fallback", "set", "warn", "--api", "billing"],
+        vec!["fallback", "dates", "--api", "billing", "--sunset", "2030-01-01"],
+        vec!["fallback", "canary", "--percent", "5", "--api", "photos"],
+    ];
+    let outcomes: Vec<(bool, String, String)> = std::thread::scope(|s| {
+        let runs: Vec<_> = commands
+            .iter()
+            .map(|cmd| s.spawn(|| app.cli(cmd)))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for ((ok, _, stderr), cmd) in outcomes.iter().zip(&commands) {
+        // Either it landed, or it was told to run again; never a silent loss.
+        assert!(
+            *ok || stderr.contains("run the command again"),
+            "{cmd:?}: {stderr}"
+        );
+    }
+    let state = json(&app.cli(&["fallback", "get", "--format", "json"]).1);
+    let landed = |i: usize| outcomes[i].0;
+    let orders = api_entry(&state, "orders");
+    let billing = api_entry(&state, "billing");
+    let photos = api_entry(&state, "photos");
+    assert_eq!(orders["mode"] == "deny", landed(0), "{state}");
+    assert_eq!(orders["canary_percent"] == 25.0, landed(1), "{state}");
+    assert_eq!(billing["mode"] == "warn", landed(2), "{state}");
+    assert_eq!(billing["sunset"] == "2030-01-01T00:00:00Z", landed(3), "{state}");
+    assert_eq!(photos["canary_percent"] == 5.0, landed(4), "{state}");
+}
