@@ -231,3 +231,31 @@ pub async fn stylesheet(req: HttpRequest) -> HttpResponse {
     secure(headers);
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_api_is_refused_naming_at_most_ten_configured_ones_and_never_echoed() {
+        let names: Vec<String> = (0..1_000).map(|i| format!("api-{i:03}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let apis = ConfiguredApis {
+            names: &names,
+            keyless: &[],
+        };
+        let Err(ApiError::BadRequest(why)) = query("api=%3Cb%3E", apis) else {
+            panic!("an unknown API is a 400");
+        };
+        assert!(
+            why.ends_with("api-000, api-001, api-002, api-003, api-004, api-005, api-006, api-007, api-008, api-009 and 990 more"),
+            "{why}"
+        );
+        assert!(!why.contains("<b>"), "{why}");
+        assert_eq!(
+            query("days=7&api=api-999", apis).ok(),
+            Some((7, Some("api-999".to_string())))
+        );
+        assert_eq!(query("", apis).ok(), Some((30, None)));
+    }
+}
