@@ -5,6 +5,11 @@
 //! (`src/report/`) and CloudWatch's per-key series all read these counts, so they agree.
 //! Beside it, per hour, the service's traffic by auth method (the heartbeat, [`traffic`]).
 //!
+//! Per API (the built-in one, or an upstream's name): each count is also kept per key, hour and
+//! API ([`Kind::ApiAccepted`], [`Kind::ApiWithJwt`], [`Kind::ApiRefused`] by cause), and the
+//! heartbeat per hour and API, so that readiness and the contact list can be read for one API
+//! ([`per_api`]).
+//!
 //! The request path only touches the in-memory [`recorder::Recorder`]; a background flush adds its
 //! deltas to the durable [`LedgerStore`] (SQLite on the embedded default, DynamoDB on aws; the
 //! implementations are in `src/storage/`), so the ledger survives restarts and sums over
@@ -20,6 +25,7 @@ pub mod first_use;
 pub mod flush;
 mod handle;
 pub mod heartbeat;
+pub mod per_api;
 pub mod recorder;
 pub mod traffic;
 
@@ -133,10 +139,16 @@ pub enum Kind {
     Sub,
     /// The trusted issuer (`iss`) of a JWT that came with the key.
     Issuer,
+    /// Accepted on the key path, per API (name: the API, `Route::api`).
+    ApiAccepted,
+    /// Decided by a JWT that came with the key, per API (name: the API).
+    ApiWithJwt,
+    /// Refused, per API and cause (name: `api/cause`, [`per_api::api_cause`]).
+    ApiRefused,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Total,
         Kind::Accepted,
         Kind::WithJwt,
@@ -146,6 +158,9 @@ impl Kind {
         Kind::Route,
         Kind::Sub,
         Kind::Issuer,
+        Kind::ApiAccepted,
+        Kind::ApiWithJwt,
+        Kind::ApiRefused,
     ];
 
     pub fn label(self) -> &'static str {
@@ -159,6 +174,9 @@ impl Kind {
             Kind::Route => "route",
             Kind::Sub => "sub",
             Kind::Issuer => "issuer",
+            Kind::ApiAccepted => "api_accepted",
+            Kind::ApiWithJwt => "api_with_jwt",
+            Kind::ApiRefused => "api_refused",
         }
     }
 
@@ -171,7 +189,13 @@ impl Kind {
     pub fn is_count(self) -> bool {
         matches!(
             self,
-            Kind::Total | Kind::Accepted | Kind::WithJwt | Kind::Refused
+            Kind::Total
+                | Kind::Accepted
+                | Kind::WithJwt
+                | Kind::Refused
+                | Kind::ApiAccepted
+                | Kind::ApiWithJwt
+                | Kind::ApiRefused
         )
     }
 
@@ -389,6 +413,29 @@ pub trait LedgerStore: Send + Sync {
         from: Hour,
         to: Hour,
     ) -> Result<Vec<(Hour, Traffic)>, StoreError>;
+    /// Adds each API's traffic of `hour` (the heartbeat per API), in as few writes as the store
+    /// allows. On an error, the entries that were not written (each written one is left out:
+    /// sent again, it would count twice).
+    async fn add_api_traffic(
+        &self,
+        hour: Hour,
+        apis: &[(String, Traffic)],
+    ) -> Result<(), Unwritten>;
+    /// One API's traffic per hour in `from..=to`: `(hour, traffic)` in hour order, hours
+    /// without traffic left out.
+    async fn api_traffic_by_hour(
+        &self,
+        api: &str,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<(Hour, Traffic)>, StoreError>;
+}
+
+/// What [`LedgerStore::add_api_traffic`] could not write, and why.
+#[derive(Debug)]
+pub struct Unwritten {
+    pub entries: Vec<(String, Traffic)>,
+    pub error: StoreError,
 }
 
 #[cfg(test)]
