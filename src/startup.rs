@@ -145,6 +145,7 @@ impl Application {
             limits,
             ledger,
             background: background.clone(),
+            apis: settings.gateway.api_names().map(str::to_string).collect(),
         });
 
         // The assertions' signing keys and the upstreams' own keys: read before anything is

@@ -29,4 +29,7 @@ pub struct AppState {
     pub ledger: crate::ledger::Ledger,
     /// The background loops, whose failing tasks `/readyz` reports.
     pub background: crate::periodic::Background,
+    /// The configured APIs, in order: the built-in one, then each upstream (the reports are
+    /// asked for one of them by name).
+    pub apis: Vec<String>,
 }

@@ -27,13 +27,11 @@ mod handle;
 pub mod heartbeat;
 pub mod per_api;
 pub mod recorder;
+mod store;
 pub mod traffic;
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-
-use crate::common::StoreError;
 use crate::domain::KeyId;
 
 /// Distinct user agents, and distinct networks, kept per key and day; the rest count as [`OTHER`].
@@ -49,6 +47,7 @@ pub const OTHER: &str = "(other)";
 pub const RATE_LIMITED: &str = "rate_limited";
 
 pub use handle::Ledger;
+pub use store::{LedgerStore, Unwritten, WriteId, Writer};
 pub use traffic::Traffic;
 
 const DAY_SECS: u64 = 86_400;
@@ -354,88 +353,6 @@ pub(crate) fn publish(to: &crate::metrics::keys::KeyDeltas, drained: &Batch) {
             .sum();
         to.add(key, accepted.count, refused, accepted.last);
     }
-}
-
-/// Names one write of a batch, so that a store which can apply a request twice (DynamoDB's
-/// `ADD`, when a timed-out attempt landed and the SDK or the flusher sends it again) applies it
-/// once: the same batch is always sent again under the same id. `writer` is random per process
-/// and per path (the flush, a key's first use), `seq` counts that writer's batches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteId {
-    pub writer: u64,
-    pub seq: u64,
-}
-
-/// Hands out [`WriteId`]s for one writer.
-pub struct Writer {
-    id: u64,
-    seq: std::sync::atomic::AtomicU64,
-}
-
-impl Writer {
-    pub fn new() -> Self {
-        Writer {
-            id: u64::from_le_bytes(crate::crypto::random_bytes()),
-            seq: Default::default(),
-        }
-    }
-
-    pub fn next(&self) -> WriteId {
-        WriteId {
-            writer: self.id,
-            seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-        }
-    }
-}
-
-impl Default for Writer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-pub trait LedgerStore: Send + Sync {
-    /// Adds a batch (counts add up across instances; first/last seen keep the extremes), keeping
-    /// each kind within its per-day bound. Sent again under the same `write`, a batch that
-    /// landed is not added twice.
-    async fn record(&self, batch: &Batch, write: WriteId) -> Result<(), StoreError>;
-    /// Every key's days in `from..=to`.
-    async fn read(&self, from: Day, to: Day) -> Result<Batch, StoreError>;
-    /// Forgets every day before `before`.
-    async fn prune(&self, before: Day) -> Result<(), StoreError>;
-    /// Adds the service's traffic of `hour` (the heartbeat).
-    async fn add_traffic(&self, hour: Hour, traffic: &Traffic) -> Result<(), StoreError>;
-    /// The service's traffic per hour in `from..=to`, in one read: `(hour, traffic)` in hour
-    /// order, hours without traffic left out.
-    async fn traffic_by_hour(
-        &self,
-        from: Hour,
-        to: Hour,
-    ) -> Result<Vec<(Hour, Traffic)>, StoreError>;
-    /// Adds each API's traffic of `hour` (the heartbeat per API), in as few writes as the store
-    /// allows. On an error, the entries that were not written (each written one is left out:
-    /// sent again, it would count twice).
-    async fn add_api_traffic(
-        &self,
-        hour: Hour,
-        apis: &[(String, Traffic)],
-    ) -> Result<(), Unwritten>;
-    /// One API's traffic per hour in `from..=to`: `(hour, traffic)` in hour order, hours
-    /// without traffic left out.
-    async fn api_traffic_by_hour(
-        &self,
-        api: &str,
-        from: Hour,
-        to: Hour,
-    ) -> Result<Vec<(Hour, Traffic)>, StoreError>;
-}
-
-/// What [`LedgerStore::add_api_traffic`] could not write, and why.
-#[derive(Debug)]
-pub struct Unwritten {
-    pub entries: Vec<(String, Traffic)>,
-    pub error: StoreError,
 }
 
 #[cfg(test)]
