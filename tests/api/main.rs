@@ -73,6 +73,7 @@ mod parser_errors;
 mod photos;
 mod rate_limits;
 mod readiness;
+mod readiness_per_api;
 mod redis_limits;
 mod refusal_causes;
 mod refusal_log;
