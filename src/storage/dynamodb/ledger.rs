@@ -499,4 +499,30 @@ mod tests {
         assert_eq!(day.get(Kind::Refused, "key_path_disabled").count, 2);
         assert_eq!((day.rows.len(), day.uses.len()), (1, 1));
     }
+
+    #[test]
+    fn per_api_counts_read_back_and_name_their_api_and_cause() {
+        let t = 1_800_000_000;
+        let h = hour_of(t);
+        let item = HashMap::from([
+            (use_attr('c', h, Kind::ApiAccepted, "orders"), n(4)),
+            (use_attr('l', h, Kind::ApiAccepted, "orders"), n(t)),
+            (use_attr('c', h, Kind::ApiRefused, "orders/brownout"), n(1)),
+            (use_attr('l', h, Kind::ApiRefused, "orders/brownout"), n(t)),
+            (use_attr('c', h, Kind::Accepted, ""), n(4)),
+            (use_attr('c', h, Kind::Refused, "brownout"), n(1)),
+        ]);
+        assert_eq!(
+            use_attr('c', h, Kind::ApiRefused, "orders/brownout"),
+            format!("c#api_refused@{:02}#orders/brownout", h % 24)
+        );
+        let day = parse_item(&item, t / DAY_SECS);
+        assert_eq!(day.get(Kind::ApiAccepted, "orders").count, 4);
+        let orders = day.for_api("orders").unwrap();
+        assert_eq!(orders.get(Kind::Refused, "brownout").count, 1);
+        assert!(
+            day.for_api("photos").is_none(),
+            "every count is the orders API's"
+        );
+    }
 }
