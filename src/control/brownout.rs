@@ -262,7 +262,11 @@ mod tests {
         for api in [API, "orders"] {
             assert!(b.refusing(&key("mobile"), api, at).is_some(), "{api}");
         }
-        assert_eq!(serde_json::to_string(&b).unwrap(), text, "written back as it was");
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            text,
+            "written back as it was"
+        );
     }
 
     #[test]

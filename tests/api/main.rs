@@ -75,6 +75,7 @@ mod per_api_policy;
 mod photos;
 mod rate_limits;
 mod readiness;
+mod readiness_per_api;
 mod redis_limits;
 mod refusal_causes;
 mod refusal_log;

@@ -497,7 +497,14 @@ async fn operators_setting_apis_at_once_all_land() {
         vec!["fallback", "set", "deny", "--api", "orders"],
         vec!["fallback", "canary", "--percent", "25", "--api", "orders"],
         vec!["fallback", "set", "warn", "--api", "billing"],
-        vec!["fallback", "dates", "--api", "billing", "--sunset", "2030-01-01"],
+        vec![
+            "fallback",
+            "dates",
+            "--api",
+            "billing",
+            "--sunset",
+            "2030-01-01",
+        ],
         vec!["fallback", "canary", "--percent", "5", "--api", "photos"],
     ];
     let outcomes: Vec<(bool, String, String)> = std::thread::scope(|s| {
@@ -522,6 +529,10 @@ async fn operators_setting_apis_at_once_all_land() {
     assert_eq!(orders["mode"] == "deny", landed(0), "{state}");
     assert_eq!(orders["canary_percent"] == 25.0, landed(1), "{state}");
     assert_eq!(billing["mode"] == "warn", landed(2), "{state}");
-    assert_eq!(billing["sunset"] == "2030-01-01T00:00:00Z", landed(3), "{state}");
+    assert_eq!(
+        billing["sunset"] == "2030-01-01T00:00:00Z",
+        landed(3),
+        "{state}"
+    );
     assert_eq!(photos["canary_percent"] == 5.0, landed(4), "{state}");
 }
