@@ -85,6 +85,7 @@ mod revocation_namespaces;
 mod revocation_queue;
 mod revocation_queue_faults;
 mod revocation_writes;
+mod runbook_per_api;
 mod secrets_manager;
 mod shutdown;
 mod source_faults;
