@@ -47,7 +47,7 @@ fn start_reporters(
     metrics: &Metrics,
     store: Arc<dyn LedgerStore>,
 ) -> Vec<Arc<Reporter>> {
-    let heartbeat = Reporter::new(metrics.clone(), Arc::new(Heartbeat { store }));
+    let heartbeat = Reporter::new(metrics.clone(), Arc::new(Heartbeat::new(store)));
     heartbeat.spawn(bg, Task::Heartbeat, settings.metrics.usage_flush);
     let mut reporters = vec![heartbeat];
     if let Some(sink) = sink {
