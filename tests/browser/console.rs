@@ -76,6 +76,24 @@ async fn seed_history(served: &Served) -> u64 {
             .add_traffic(hour_of(at), &Traffic { jwt: 50, api_key })
             .await
             .unwrap();
+        // The same hour per API: the photo app's users on photos, a partner's service on orders.
+        let per_api = [
+            (
+                "photos".to_string(),
+                Traffic {
+                    jwt: 40,
+                    api_key: api_key - old,
+                },
+            ),
+            (
+                "orders".to_string(),
+                Traffic {
+                    jwt: 10,
+                    api_key: old,
+                },
+            ),
+        ];
+        store.add_api_traffic(hour_of(at), &per_api).await.unwrap();
     }
     mobile_total
 }
@@ -273,6 +291,14 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
         orders.contains("cutover clients --days 30 --api orders"),
         "{orders}"
     );
+    // Each API's own share per day, from its own heartbeat.
+    let share = text(
+        &b,
+        r#"tr[data-api="photos"] svg.sparkline rect.bar:last-of-type title"#,
+    )
+    .await
+    .unwrap();
+    assert!(share.contains("% through the key path"), "{share}");
     let orphans = text(&b, "#orphans").await.unwrap();
     assert!(
         orphans.contains("cutover fallback clear --api billing"),

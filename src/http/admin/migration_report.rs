@@ -8,19 +8,6 @@ use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::report::{Ledgered, MigrationReport, Modes};
 
-/// The migration report over `days` days for the whole service, as every admin surface shows
-/// it. `what` names the surface in the log line of a store that does not answer (503).
-pub(crate) async fn report(
-    state: &AppState,
-    days: u64,
-    what: &'static str,
-) -> Result<MigrationReport, ApiError> {
-    Reports::read(state, days, what)
-        .await?
-        .of(state, None)
-        .await
-}
-
 /// The ledger read once for a window, with the keys and the modes in force: the report of the
 /// whole service or of any API from it, each API costing one more read (its heartbeat). The
 /// console calls `Reports::read` once, then `of(state, Some(api))` per API.

@@ -222,7 +222,7 @@ mod tests {
             keys: keys.iter().map(|k| KeyId::parse(k).unwrap()).collect(),
             ready: keys.is_empty(),
             why_not: String::new(),
-            share: None,
+            share: vec![],
         }
     }
 

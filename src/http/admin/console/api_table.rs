@@ -65,10 +65,7 @@ fn api_row(h: &mut String, row: &ApiRow<'_>, now: Timestamp) {
             w.api_label()
         ),
     };
-    let share = match &row.usage.share {
-        Some(days) => chart::sparkline(days),
-        None => r#"<span class="muted" title="awaits the per-API report">–</span>"#.to_string(),
-    };
+    let share = chart::sparkline(&row.usage.share);
     let verdict = if row.usage.ready {
         r#"<span class="ready">ready</span>"#.to_string()
     } else {
@@ -103,13 +100,22 @@ fn orphans(h: &mut String, t: &ApiTable<'_>) {
     if t.orphans_total == 0 && t.orphan_windows.is_empty() {
         return;
     }
+    let count = |n: usize, what: &str| match n {
+        0 => None,
+        1 => Some(format!("1 {what}")),
+        n => Some(format!("{n} {what}s")),
+    };
+    let what: Vec<String> = [
+        count(t.orphans_total, "override"),
+        count(t.orphan_windows.len(), "brownout window"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let _ = write!(
         h,
-        r#"<div id="orphans"><h3>Orphaned overrides</h3><p class="note">{} override{} and {} brownout window{} for APIs no longer configured: kept, never applied. Remove each with its command.</p><ul>"#,
-        t.orphans_total,
-        if t.orphans_total == 1 { "" } else { "s" },
-        t.orphan_windows.len(),
-        if t.orphan_windows.len() == 1 { "" } else { "s" },
+        r#"<div id="orphans"><h3>Orphaned overrides</h3><p class="note">{} for APIs no longer configured: kept, never applied. Remove each with its command.</p><ul>"#,
+        what.join(" and "),
     );
     for api in &t.orphans {
         let api = escape(api);
@@ -171,7 +177,7 @@ mod tests {
                     keys: vec![],
                     ready: false,
                     why_not: "1 key still calling".into(),
-                    share: None,
+                    share: vec![],
                 },
                 next: NextStep {
                     why: "<why>".into(),

@@ -1,17 +1,18 @@
-//! Each API's key use, as the console's APIs table shows it: split in memory from the one
-//! migration report the page already built, so a thousand APIs cost one ledger read, not a
-//! thousand.
+//! Each API's key use, as the console's APIs table shows it, in two steps so that a thousand
+//! APIs never cost a thousand reads:
 //!
-//! The split reads the contact list's routes: the ledger records, per key and day, the routes a
-//! key called (the built-in API's by their labels, an upstream's by its name). So per API it
-//! knows which keys called it and how often, but not the API's own traffic by auth method (the
-//! heartbeat is the service's): until the report is built per API from a per-API heartbeat,
-//! "carried traffic" is the service's traffic and the share per day is not shown per API.
+//! - [`per_api`] splits the whole service's report in memory (no read) by the contact list's
+//!   routes (the ledger records, per key and day, the routes a key called: the built-in API's by
+//!   their labels, an upstream's by its name): enough to order the APIs by key requests and
+//!   choose the rows;
+//! - [`from_report`] reads a shown API's own report (`report::Ledgered::report`, built from the
+//!   one ledger read with one more read, the API's heartbeat): its verdict, the keys that called
+//!   it and its share per day, as `cutover readiness|clients --api` say them.
 
 use std::collections::HashMap;
 
-use crate::common::{BUILTIN_API, Route};
 use crate::domain::KeyId;
+use crate::ledger::per_api::api_of_route;
 use crate::report::{DayShare, MigrationReport};
 
 /// One API's key use over the report's window.
@@ -27,59 +28,66 @@ pub struct ApiUse {
     pub ready: bool,
     /// Why not, in a few words; empty when ready.
     pub why_not: String,
-    /// The key path's share per day of the API's own traffic, when the report has it per API.
-    pub share: Option<Vec<DayShare>>,
+    /// The key path's share per day of the API's own traffic.
+    pub share: Vec<DayShare>,
 }
 
-/// The use of each of `apis` (in their order) from `report`; `retained`: whether the ledger
-/// keeps the whole window (else no verdict can be ready).
-pub fn per_api(report: &MigrationReport, apis: &[&str], retained: bool) -> Vec<ApiUse> {
+/// The requests that came with a key on each of `apis` (in their order), from the whole
+/// service's `report`, in memory: what orders the rows.
+pub fn key_requests(report: &MigrationReport, apis: &[&str]) -> Vec<u64> {
     let index: HashMap<&str, usize> = apis.iter().enumerate().map(|(i, a)| (*a, i)).collect();
-    let mut calls: Vec<Vec<(&KeyId, u64)>> = vec![Vec::new(); apis.len()];
+    let mut counts = vec![0; apis.len()];
     for row in &report.clients.clients {
-        for (route, n) in row.routes.iter().filter(|(_, n)| **n > 0) {
-            // A built-in route's label names the built-in API; any other name is an upstream's,
-            // which may no longer be configured (then nobody is shown its use).
-            let api = if Route::ALL.iter().any(|r| r.label() == route) {
-                BUILTIN_API
-            } else {
-                route.as_str()
-            };
-            let Some(&i) = index.get(api) else { continue };
-            match calls[i].iter_mut().find(|(k, _)| *k == &row.key_id) {
-                Some((_, count)) => *count += n,
-                None => calls[i].push((&row.key_id, *n)),
+        for (route, n) in &row.routes {
+            // An upstream no longer configured counts under no API.
+            if let Some(count) = index
+                .get(api_of_route(route))
+                .and_then(|&i| counts.get_mut(i))
+            {
+                *count += n;
             }
         }
     }
-    let traffic = report.readiness.traffic.total() > 0;
-    calls
-        .into_iter()
-        .map(|mut keys| {
-            keys.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            let key_requests = keys.iter().map(|(_, n)| n).sum();
-            let why_not = if !keys.is_empty() {
-                format!(
-                    "{} key{} still calling",
-                    keys.len(),
-                    if keys.len() == 1 { "" } else { "s" }
-                )
-            } else if !retained {
-                "the window is longer than the ledger keeps".to_string()
-            } else if !traffic {
-                "no traffic in the window".to_string()
-            } else {
-                String::new()
-            };
-            ApiUse {
-                key_requests,
-                keys: keys.into_iter().map(|(k, _)| k.clone()).collect(),
-                ready: why_not.is_empty(),
-                why_not,
-                share: None,
-            }
-        })
-        .collect()
+    counts
+}
+
+/// One API's use from its own report: the keys of its contact list (only those that called it),
+/// its verdict and its share per day.
+pub fn from_report(report: &MigrationReport) -> ApiUse {
+    let mut callers: Vec<(&KeyId, u64)> = report
+        .clients
+        .clients
+        .iter()
+        .filter(|row| row.requests > 0)
+        .map(|row| (&row.key_id, row.requests))
+        .collect();
+    callers.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let r = &report.readiness;
+    let why_not = if !callers.is_empty() {
+        still_calling(callers.len())
+    } else if r.ready {
+        String::new()
+    } else if r.traffic.total() == 0 {
+        "no traffic in the window".to_string()
+    } else {
+        // Rare (the window longer than the ledger keeps, keys no longer configured): the
+        // verdict's own words.
+        r.reasons.first().cloned().unwrap_or_default()
+    };
+    ApiUse {
+        key_requests: callers.iter().map(|(_, n)| n).sum(),
+        keys: callers.into_iter().map(|(k, _)| k.clone()).collect(),
+        ready: r.ready,
+        why_not,
+        share: report.share.clone(),
+    }
+}
+
+fn still_calling(keys: usize) -> String {
+    format!(
+        "{keys} key{} still calling",
+        if keys == 1 { "" } else { "s" }
+    )
 }
 
 #[cfg(test)]
@@ -133,12 +141,12 @@ mod tests {
     }
 
     #[test]
-    fn a_key_counts_under_each_api_it_called_and_an_api_no_key_called_is_ready() {
+    fn a_key_counts_under_each_api_it_called_and_a_removed_api_under_none() {
         let r = report(
             vec![
                 client("cron", &[("orders", 5), ("list", 2)]),
-                client("mobile", &[("orders", 9)]),
-                // An upstream removed from the config: shown under no API.
+                client("mobile", &[("orders", 9), ("upload", 1)]),
+                // An upstream removed from the config: counted under no API.
                 client("old", &[("billing", 4)]),
             ],
             Traffic {
@@ -146,19 +154,39 @@ mod tests {
                 api_key: 5,
             },
         );
-        let uses = per_api(&r, &["photos", "orders", "search"], true);
-        assert_eq!(uses[0].key_requests, 2);
-        assert_eq!(uses[0].keys, [KeyId::parse("cron").unwrap()]);
-        assert_eq!(uses[1].key_requests, 14);
-        let orders: Vec<&str> = uses[1].keys.iter().map(KeyId::as_str).collect();
-        assert_eq!(orders, ["mobile", "cron"], "most requests first");
-        assert_eq!(uses[1].why_not, "2 keys still calling");
-        assert!(!uses[1].ready);
-        assert!(uses[2].ready, "{:?}", uses[2]);
+        assert_eq!(
+            key_requests(&r, &["photos", "orders", "search"]),
+            [3, 14, 0]
+        );
+    }
 
-        let silent = per_api(&report(vec![], Traffic::default()), &["photos"], true);
-        assert_eq!(silent[0].why_not, "no traffic in the window");
-        let beyond = per_api(&r, &["search"], false);
-        assert!(!beyond[0].ready);
+    #[test]
+    fn an_api_s_own_report_gives_its_callers_its_verdict_and_its_share() {
+        let mut own = report(
+            vec![client("cron", &[("orders", 5)]), client("idle", &[])],
+            Traffic {
+                jwt: 10,
+                api_key: 5,
+            },
+        );
+        own.share = vec![DayShare {
+            day: 20_000,
+            traffic: Traffic {
+                jwt: 10,
+                api_key: 5,
+            },
+        }];
+        let usage = from_report(&own);
+        assert_eq!(usage.key_requests, 5);
+        assert_eq!(usage.keys, [KeyId::parse("cron").unwrap()]);
+        assert_eq!(usage.why_not, "1 key still calling");
+        assert_eq!(usage.share, own.share);
+
+        let mut ready = report(vec![client("idle", &[])], Traffic { jwt: 3, api_key: 0 });
+        ready.readiness.ready = true;
+        let usage = from_report(&ready);
+        assert!(usage.ready && usage.keys.is_empty() && usage.why_not.is_empty());
+        let silent = from_report(&report(vec![], Traffic::default()));
+        assert_eq!(silent.why_not, "no traffic in the window");
     }
 }

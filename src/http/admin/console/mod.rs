@@ -18,6 +18,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use self::api_rows::ConfiguredApis;
+use super::migration_report::Reports;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -74,25 +75,31 @@ fn query(q: &str, apis: ConfiguredApis<'_>) -> Result<(u64, Option<String>), Api
     Ok((days, q.api))
 }
 
-/// Which APIs get a row, and each shown API's use: every API's key requests split in memory
-/// from the one report (no read per API) choose the rows, and the shown ones' use comes from the
-/// same split. Where the report per API (its own heartbeat: its share per day, its traffic) is
-/// to be read for the shown rows, and only for them.
-fn rows_of<'a>(
+/// Which APIs get a row, and each shown API's use: every API's key requests, split in memory
+/// from the whole service's report (no read), choose the rows; then each shown API's own report
+/// (one read each, its heartbeat: at most [`api_rows::MAX_ROWS`]) gives its verdict, callers
+/// and share, as `cutover readiness|clients --api` say them.
+async fn rows_of<'a>(
+    reports: &Reports,
+    state: &AppState,
     full: &crate::report::MigrationReport,
     apis: ConfiguredApis<'a>,
     focus: Option<&str>,
-    retained: bool,
-) -> (api_rows::Selection<'a>, Vec<api_use::ApiUse>) {
-    let uses = api_use::per_api(full, apis.names, retained);
-    let counts: Vec<u64> = uses.iter().map(|u| u.key_requests).collect();
+) -> Result<(api_rows::Selection<'a>, Vec<api_use::ApiUse>), ApiError> {
+    let counts = api_use::key_requests(full, apis.names);
     let selection = api_rows::select(apis, &counts, focus);
-    let shown = selection
-        .shown
-        .iter()
-        .map(|(i, _)| uses.get(*i).cloned().unwrap_or_default())
-        .collect();
-    (selection, shown)
+    let own = futures_util::future::join_all(
+        selection
+            .shown
+            .iter()
+            .map(|(_, api)| reports.of(state, Some(api))),
+    )
+    .await;
+    let shown = own
+        .into_iter()
+        .map(|r| r.map(|report| api_use::from_report(&report)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((selection, shown))
 }
 
 pub async fn console(
@@ -106,10 +113,11 @@ pub async fn console(
     let (days, focus) = query(req.query_string(), apis)?;
     let now = crate::common::unix_now();
     let today = now / 86_400;
-    // One report over the page's window: the chart, the verdict, the keys table and every
-    // API's row agree, and a thousand APIs still cost one ledger read.
-    let full = super::migration_report::report(&state, days, "/console").await?;
-    let (selection, shown) = rows_of(&full, apis, focus.as_deref(), days <= state.ledger.days);
+    // One ledger read over the page's window: the chart, the verdict, the keys table and every
+    // API's row agree, and a thousand APIs cost one read more per shown row, not a thousand.
+    let reports = Reports::read(&state, days, "/console").await?;
+    let full = reports.of(&state, None).await?;
+    let (selection, shown) = rows_of(&reports, &state, &full, apis, focus.as_deref()).await?;
     let crate::report::MigrationReport {
         readiness: report,
         clients,
