@@ -807,7 +807,6 @@ def main():
             failures.append(f"convergence: {s['step']} took {s['max']:.2f} s (budget {BUDGET} s) "
                             f"{s.get('note', '')}")
 
-    # limits
     # one API denied alone: every instance answered each API through HAProxy meanwhile
     w = WINDOWS.get("per-api", {})
     if "all_denied" in w:
@@ -818,6 +817,7 @@ def main():
     per_api = dict(window={k: round(v - T0, 2) for k, v in w.items()}, lb_instances=HELD,
                    held=apis.held(answers, w or None))
 
+    # limits
     for lim in LIMITS:
         if not lim["ok"]:
             failures.append(f"limits ({lim['phase']}): {lim['accepted']} accepted, bound {lim['bound']}, other {lim['other']}")
