@@ -47,7 +47,7 @@ fn start_reporters(
     metrics: &Metrics,
     store: Arc<dyn LedgerStore>,
 ) -> Vec<Arc<Reporter>> {
-    let heartbeat = Reporter::new(metrics.clone(), Arc::new(Heartbeat { store }));
+    let heartbeat = Reporter::new(metrics.clone(), Arc::new(Heartbeat::new(store)));
     heartbeat.spawn(bg, Task::Heartbeat, settings.metrics.usage_flush);
     let mut reporters = vec![heartbeat];
     if let Some(sink) = sink {
@@ -116,13 +116,14 @@ impl Application {
             let metrics = metrics.clone();
             Background::new(move |task| metrics.background_failed(task))
         };
-        let deprecation = DeprecationNotice::new(&settings.fallback, flag.clone());
+        let guides = crate::auth::guides::MigrationGuides::new(&settings);
+        let deprecation = DeprecationNotice::new(&settings.fallback, guides.clone(), flag.clone());
         let state = web::Data::new(AppState {
             auth: Authenticator {
                 jwt,
                 keys,
                 flag,
-                migration_url: settings.fallback.migration_url.clone(),
+                guides,
                 scopes: settings.scopes.clone(),
                 mismatch: settings.api_keys.credential_mismatch,
                 clients: ClientQuotas::new(&settings.rate, dev_clients.clone()),

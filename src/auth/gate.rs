@@ -149,7 +149,7 @@ mod tests {
             jwt,
             keys,
             flag: FallbackFlag::new(FallbackMode::Allow),
-            migration_url: None,
+            guides: Default::default(),
             scopes: settings.scopes.clone(),
             mismatch: settings.api_keys.credential_mismatch,
             clients: Default::default(),

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod client_quota;
 mod error;
 pub mod gate;
+pub mod guides;
 pub mod jwks;
 pub mod jwt;
 pub mod key_dates;
@@ -91,8 +92,9 @@ pub struct Authenticator {
     pub jwt: JwtVerifier,
     pub keys: ApiKeys,
     pub flag: FallbackFlag,
-    /// `CUTOVER_MIGRATION_URL`, which refusals of keys point to.
-    pub migration_url: Option<String>,
+    /// The migration guides refusals of keys point to: the API's own, else
+    /// `CUTOVER_MIGRATION_URL`.
+    pub guides: guides::MigrationGuides,
     pub scopes: ScopeSettings,
     /// `CUTOVER_CREDENTIAL_MISMATCH`: a JWT with a key owned by someone else.
     pub mismatch: CredentialMismatch,
@@ -336,7 +338,7 @@ impl Authenticator {
             // oracle of which keys exist, and costs no key-store call.
             refusal!(api, "API key sent to an API that never accepts keys");
             return Err(AuthError::KeysNotAccepted {
-                migration_url: self.migration_url.clone(),
+                migration_url: self.guides.for_api(api).map(str::to_string),
                 api,
             });
         }
@@ -383,7 +385,7 @@ impl Authenticator {
 
     /// The answer to a refused key on `api`, pointing at the migration guide.
     fn key_refusal(&self, refusal: KeyRefusal, api: &'static str) -> AuthError {
-        let migration_url = self.migration_url.clone();
+        let migration_url = self.guides.for_api(api).map(str::to_string);
         match refusal {
             KeyRefusal::Disabled => AuthError::KeyPathDisabled { migration_url, api },
             KeyRefusal::Closed(closure) => AuthError::KeyClosed {

@@ -56,6 +56,7 @@ pub enum FallbackCommand {
     /// One API's own `Deprecation` and `Sunset` dates (the global ones are
     /// CUTOVER_DEPRECATION_DATE and CUTOVER_SUNSET_DATE).
     Dates {
+        /// The API whose dates these are.
         #[arg(long)]
         api: String,
         /// YYYY-MM-DD or an RFC 3339 date-time.
@@ -67,7 +68,7 @@ pub enum FallbackCommand {
     },
     /// Remove one API's overrides: it follows the global state again.
     Clear {
-        /// The API (an API no longer configured may be named, to remove its orphaned entry).
+        /// The API (one no longer configured may be named, to remove its orphaned entry).
         #[arg(long)]
         api: String,
         /// Remove only this override (default: all of them).
@@ -100,9 +101,13 @@ impl From<Mode> for FallbackMode {
 /// What `fallback clear` removes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ClearWhat {
+    /// Every override of the API.
     All,
+    /// Its mode (and the deprecation moment kept with it).
     Mode,
+    /// Its canary.
     Canary,
+    /// Its deprecation and sunset dates.
     Dates,
 }
 

@@ -79,7 +79,8 @@ fn readiness_takes_a_window_of_one_day_to_ten_years() {
         cli.command,
         Command::Readiness(ReadinessArgs {
             days: 2,
-            format: Format::Json
+            format: Format::Json,
+            api: None,
         })
     ));
     assert!(parse(&["readiness", "--days", "0"]).is_err());

@@ -103,6 +103,9 @@ pub struct UpstreamSettings {
     /// Whether the API's clients may still present an `X-API-KEY` (the migration walk decides),
     /// or never could.
     pub key_policy: KeyPolicy,
+    /// The API's own migration guide, over `CUTOVER_MIGRATION_URL`, for its key answers'
+    /// `Link` and refusals.
+    pub migration_url: Option<String>,
 }
 
 /// An API's key policy, fixed by its table (`api_keys`).
@@ -174,6 +177,7 @@ struct UpstreamTable {
     upstream_key_secret_id: Option<String>,
     #[serde(default)]
     api_keys: KeyPolicy,
+    migration_url: Option<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -324,7 +328,22 @@ fn upstream(t: UpstreamTable, scopes: &ScopeSettings) -> Result<UpstreamSettings
         forward_authorization: t.forward_authorization,
         upstream_key,
         key_policy: t.api_keys,
+        migration_url: t.migration_url.map(migration_url).transpose()?,
     })
+}
+
+/// An `http(s)` URL that fits in a `Link` header as it is.
+fn migration_url(url: String) -> Result<String, String> {
+    let fits = url
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"<>\"".contains(&b));
+    if (url.starts_with("https://") || url.starts_with("http://")) && fits {
+        Ok(url)
+    } else {
+        Err(format!(
+            "migration_url {url:?}: expected an http(s) URL without spaces, quotes or angle brackets"
+        ))
+    }
 }
 
 pub fn valid_name(name: &str) -> bool {

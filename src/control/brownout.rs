@@ -255,6 +255,21 @@ mod tests {
     }
 
     #[test]
+    fn a_window_stored_before_windows_named_an_api_applies_to_every_api() {
+        let text = r#"{"windows":[{"id":"bw_1","start":"2026-12-01T10:00:00Z","end":"2026-12-01T11:00:00Z"}]}"#;
+        let b: Brownouts = serde_json::from_str(text).unwrap();
+        let at = datetime("2026-12-01T10:30:00Z");
+        for api in [API, "orders"] {
+            assert!(b.refusing(&key("mobile"), api, at).is_some(), "{api}");
+        }
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            text,
+            "written back as it was"
+        );
+    }
+
+    #[test]
     fn an_api_s_window_refuses_only_on_that_api_and_a_global_one_everywhere() {
         let at = datetime("2026-12-01T10:00:00Z");
         let hour = Duration::from_secs(3600);

@@ -224,6 +224,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_poll_reads_a_thousand_apis_overrides_in_one_document_and_each_api_gets_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Database::open(dir.path()).unwrap();
+        update(&store, Document::Apis, |_: ApiOverrides| {
+            let mut doc = ApiOverrides::default();
+            for i in 0..1000 {
+                let mode = if i % 2 == 0 {
+                    FallbackMode::Deny
+                } else {
+                    FallbackMode::Warn
+                };
+                doc.edit(&format!("api-{i}"), |o| {
+                    o.set_mode(mode, StoredFlag::default(), at(1_800_000_000))
+                });
+            }
+            Ok(doc)
+        })
+        .await
+        .unwrap();
+        let flag = crate::control::FallbackFlag::new(FallbackMode::Allow);
+        flag.refresh(&store).await;
+        let rules = flag.rules();
+        assert_eq!(rules.apis.apis.len(), 1000);
+        assert_eq!(flag.mode_for(&rules, "api-0"), FallbackMode::Deny);
+        assert_eq!(flag.mode_for(&rules, "api-999"), FallbackMode::Warn);
+        assert_eq!(
+            flag.mode_for(&rules, crate::common::BUILTIN_API),
+            FallbackMode::Allow,
+            "an API without an entry follows the global flag"
+        );
+    }
+
+    #[tokio::test]
     async fn the_canary_is_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
         let store = Database::open(dir.path()).unwrap();

@@ -1,7 +1,8 @@
 //! `cutover dashboard deploy`: the migration dashboard and its alarms (`dashboards/*.json`,
 //! compiled in so the binary deploys the version it publishes metrics for). The files use
 //! CloudFormation's `${AWS::Region}` and a `${Namespace}` placeholder, so the same text also
-//! works inside `Fn::Sub` in `rollout/migration.yaml`.
+//! works inside `Fn::Sub` in `rollout/migration.yaml`. The deploy adds what only the running
+//! configuration knows: a graph per configured API ([`apis`]) and the stored brownout windows.
 
 use anyhow::Context;
 use aws_sdk_cloudwatch::Client;
@@ -9,10 +10,13 @@ use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat,
 };
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::aws::error::AwsError;
+use crate::control::Window;
 
 mod annotations;
+pub mod apis;
 
 pub const DASHBOARD_TEMPLATE: &str = include_str!("../../dashboards/cutover.json");
 pub const ALARMS_TEMPLATE: &str = include_str!("../../dashboards/alarms.json");
@@ -21,6 +25,29 @@ pub fn render(template: &str, namespace: &str, region: &str) -> String {
     template
         .replace("${Namespace}", namespace)
         .replace("${AWS::Region}", region)
+}
+
+/// The dashboard as deployed: the static widgets, then the per-API ones for `apis` (in
+/// configuration order) below them, with a band per brownout window on the key-traffic graphs.
+pub fn body(
+    namespace: &str,
+    region: &str,
+    apis: &[&str],
+    brownouts: &[Window],
+) -> anyhow::Result<String> {
+    let mut dashboard: Value = serde_json::from_str(&render(DASHBOARD_TEMPLATE, namespace, region))
+        .context("dashboards/cutover.json does not parse")?;
+    annotations::annotate(&mut dashboard, brownouts);
+    let widgets = dashboard["widgets"]
+        .as_array_mut()
+        .context("dashboards/cutover.json has no widgets")?;
+    let bottom = widgets
+        .iter()
+        .map(|w| w["y"].as_i64().unwrap_or(0) + w["height"].as_i64().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    widgets.extend(apis::widgets(apis, namespace, region, brownouts, bottom));
+    Ok(dashboard.to_string())
 }
 
 /// One alarm as `dashboards/alarms.json` writes it: the PutMetricAlarm fields that are used.
@@ -115,22 +142,22 @@ pub struct Deployed {
     pub alarms: Vec<String>,
 }
 
-/// PutDashboard, then PutMetricAlarm for each alarm (both replace what exists). The client's
-/// limits bound each call; a failure says its class (throttled and transient ones are worth
-/// running the command again).
+/// PutDashboard ([`body`], for the configured `apis`), then PutMetricAlarm for each alarm (both
+/// replace what exists). The client's limits bound each call; a failure says its class
+/// (throttled and transient ones are worth running the command again).
 pub async fn deploy(
     client: &Client,
     dashboard_name: &str,
     namespace: &str,
-    brownouts: &[crate::control::Window],
+    apis: &[&str],
+    brownouts: &[Window],
 ) -> anyhow::Result<Deployed> {
     let region = client
         .config()
         .region()
         .map(|r| r.to_string())
         .context("no AWS region configured (AWS_REGION)")?;
-    let body = render(DASHBOARD_TEMPLATE, namespace, &region);
-    let body = annotations::annotate(body, brownouts);
+    let body = body(namespace, &region, apis, brownouts)?;
     let out = client
         .put_dashboard()
         .dashboard_name(dashboard_name)
@@ -166,4 +193,61 @@ pub async fn deploy(
         dashboard: dashboard_name.to_string(),
         alarms: names,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::common::datetime;
+
+    #[test]
+    fn the_deployed_body_keeps_the_static_widgets_and_adds_the_apis_below_them() {
+        let statics: Value =
+            serde_json::from_str(&render(DASHBOARD_TEMPLATE, "Cutover", "eu-west-1")).unwrap();
+        let statics = statics["widgets"].as_array().unwrap().clone();
+        let orders_only = Window::new(
+            datetime("2026-12-01T09:00:00Z"),
+            Duration::from_secs(600),
+            vec![],
+        )
+        .for_api(Some("orders".into()));
+        let out = body(
+            "Cutover",
+            "eu-west-1",
+            &["photos", "orders"],
+            &[orders_only],
+        )
+        .unwrap();
+        let out: Value = serde_json::from_str(&out).unwrap();
+        let widgets = out["widgets"].as_array().unwrap();
+        assert_eq!(widgets.len(), statics.len() + 3);
+        let bottom = statics
+            .iter()
+            .map(|w| w["y"].as_i64().unwrap() + w["height"].as_i64().unwrap())
+            .max()
+            .unwrap();
+        for w in &widgets[statics.len()..] {
+            assert!(
+                w["y"].as_i64().unwrap() >= bottom,
+                "{w} overlaps a static widget"
+            );
+        }
+        let banded: Vec<&str> = widgets
+            .iter()
+            .filter(|w| !w["properties"]["annotations"]["vertical"].is_null())
+            .filter_map(|w| w["properties"]["title"].as_str())
+            .collect();
+        assert!(banded.contains(&"API orders: key-path requests, refusals, key-path share"));
+        assert!(
+            !banded.iter().any(|t| t.starts_with("API photos")),
+            "{banded:?}"
+        );
+        assert!(
+            banded.iter().any(|t| t.contains("Auth failures")),
+            "{banded:?}"
+        );
+        assert_eq!(out["start"], "-P14D", "the dashboard's own settings stay");
+    }
 }

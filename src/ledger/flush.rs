@@ -192,6 +192,22 @@ mod tests {
         {
             Ok(Vec::new())
         }
+        async fn add_api_traffic(
+            &self,
+            _: super::super::Hour,
+            _: &[(String, super::super::Traffic)],
+        ) -> Result<(), super::super::Unwritten> {
+            Ok(())
+        }
+        async fn api_traffic_by_hour(
+            &self,
+            _: &str,
+            _: super::super::Hour,
+            _: super::super::Hour,
+        ) -> Result<Vec<(super::super::Hour, super::super::Traffic)>, crate::common::StoreError>
+        {
+            Ok(Vec::new())
+        }
     }
 
     /// A failed write goes again unchanged and under its id (it may have landed), and what was

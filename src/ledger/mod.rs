@@ -5,6 +5,11 @@
 //! (`src/report/`) and CloudWatch's per-key series all read these counts, so they agree.
 //! Beside it, per hour, the service's traffic by auth method (the heartbeat, [`traffic`]).
 //!
+//! Per API (the built-in one, or an upstream's name): each count is also kept per key, hour and
+//! API ([`Kind::ApiAccepted`], [`Kind::ApiWithJwt`], [`Kind::ApiRefused`] by cause), and the
+//! heartbeat per hour and API, so that readiness and the contact list can be read for one API
+//! ([`per_api`]).
+//!
 //! The request path only touches the in-memory [`recorder::Recorder`]; a background flush adds its
 //! deltas to the durable [`LedgerStore`] (SQLite on the embedded default, DynamoDB on aws; the
 //! implementations are in `src/storage/`), so the ledger survives restarts and sums over
@@ -20,14 +25,13 @@ pub mod first_use;
 pub mod flush;
 mod handle;
 pub mod heartbeat;
+pub mod per_api;
 pub mod recorder;
+mod store;
 pub mod traffic;
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-
-use crate::common::StoreError;
 use crate::domain::KeyId;
 
 /// Distinct user agents, and distinct networks, kept per key and day; the rest count as [`OTHER`].
@@ -43,6 +47,7 @@ pub const OTHER: &str = "(other)";
 pub const RATE_LIMITED: &str = "rate_limited";
 
 pub use handle::Ledger;
+pub use store::{LedgerStore, Unwritten, WriteId, Writer};
 pub use traffic::Traffic;
 
 const DAY_SECS: u64 = 86_400;
@@ -133,10 +138,16 @@ pub enum Kind {
     Sub,
     /// The trusted issuer (`iss`) of a JWT that came with the key.
     Issuer,
+    /// Accepted on the key path, per API (name: the API, `Route::api`).
+    ApiAccepted,
+    /// Decided by a JWT that came with the key, per API (name: the API).
+    ApiWithJwt,
+    /// Refused, per API and cause (name: `api/cause`, [`per_api::api_cause`]).
+    ApiRefused,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Total,
         Kind::Accepted,
         Kind::WithJwt,
@@ -146,6 +157,9 @@ impl Kind {
         Kind::Route,
         Kind::Sub,
         Kind::Issuer,
+        Kind::ApiAccepted,
+        Kind::ApiWithJwt,
+        Kind::ApiRefused,
     ];
 
     pub fn label(self) -> &'static str {
@@ -159,6 +173,9 @@ impl Kind {
             Kind::Route => "route",
             Kind::Sub => "sub",
             Kind::Issuer => "issuer",
+            Kind::ApiAccepted => "api_accepted",
+            Kind::ApiWithJwt => "api_with_jwt",
+            Kind::ApiRefused => "api_refused",
         }
     }
 
@@ -171,7 +188,13 @@ impl Kind {
     pub fn is_count(self) -> bool {
         matches!(
             self,
-            Kind::Total | Kind::Accepted | Kind::WithJwt | Kind::Refused
+            Kind::Total
+                | Kind::Accepted
+                | Kind::WithJwt
+                | Kind::Refused
+                | Kind::ApiAccepted
+                | Kind::ApiWithJwt
+                | Kind::ApiRefused
         )
     }
 
@@ -330,65 +353,6 @@ pub(crate) fn publish(to: &crate::metrics::keys::KeyDeltas, drained: &Batch) {
             .sum();
         to.add(key, accepted.count, refused, accepted.last);
     }
-}
-
-/// Names one write of a batch, so that a store which can apply a request twice (DynamoDB's
-/// `ADD`, when a timed-out attempt landed and the SDK or the flusher sends it again) applies it
-/// once: the same batch is always sent again under the same id. `writer` is random per process
-/// and per path (the flush, a key's first use), `seq` counts that writer's batches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteId {
-    pub writer: u64,
-    pub seq: u64,
-}
-
-/// Hands out [`WriteId`]s for one writer.
-pub struct Writer {
-    id: u64,
-    seq: std::sync::atomic::AtomicU64,
-}
-
-impl Writer {
-    pub fn new() -> Self {
-        Writer {
-            id: u64::from_le_bytes(crate::crypto::random_bytes()),
-            seq: Default::default(),
-        }
-    }
-
-    pub fn next(&self) -> WriteId {
-        WriteId {
-            writer: self.id,
-            seq: self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-        }
-    }
-}
-
-impl Default for Writer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-pub trait LedgerStore: Send + Sync {
-    /// Adds a batch (counts add up across instances; first/last seen keep the extremes), keeping
-    /// each kind within its per-day bound. Sent again under the same `write`, a batch that
-    /// landed is not added twice.
-    async fn record(&self, batch: &Batch, write: WriteId) -> Result<(), StoreError>;
-    /// Every key's days in `from..=to`.
-    async fn read(&self, from: Day, to: Day) -> Result<Batch, StoreError>;
-    /// Forgets every day before `before`.
-    async fn prune(&self, before: Day) -> Result<(), StoreError>;
-    /// Adds the service's traffic of `hour` (the heartbeat).
-    async fn add_traffic(&self, hour: Hour, traffic: &Traffic) -> Result<(), StoreError>;
-    /// The service's traffic per hour in `from..=to`, in one read: `(hour, traffic)` in hour
-    /// order, hours without traffic left out.
-    async fn traffic_by_hour(
-        &self,
-        from: Hour,
-        to: Hour,
-    ) -> Result<Vec<(Hour, Traffic)>, StoreError>;
 }
 
 #[cfg(test)]

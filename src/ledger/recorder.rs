@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use dashmap::DashMap;
 use ipnet::IpNet;
 
+use super::per_api::api_cause;
 use super::{
     Batch, Day, Hour, KeyDay, Kind, MAX_AGENT_BYTES, MAX_NAMES, MAX_SUBS, OTHER, Seen, day_of,
     hour_of,
@@ -96,18 +97,16 @@ impl<K: std::hash::Hash + Eq> Named<K> {
     }
 }
 
-/// One hour's counts of one key.
+/// One hour's outcomes, of one key or of one key on one API.
 #[derive(Default)]
-struct PendingHour {
-    total: Seen,
+struct Outcomes {
     accepted: Seen,
     with_jwt: Seen,
     refused: Vec<(&'static str, Seen)>,
 }
 
-impl PendingHour {
+impl Outcomes {
     fn hit(&mut self, outcome: Outcome, at: u64) {
-        self.total.hit(at);
         match outcome {
             Outcome::Accepted => self.accepted.hit(at),
             Outcome::WithJwt => self.with_jwt.hit(at),
@@ -117,13 +116,43 @@ impl PendingHour {
             },
         }
     }
+}
+
+/// One hour's counts of one key: in all, and per API (a few per key).
+#[derive(Default)]
+struct PendingHour {
+    total: Seen,
+    all: Outcomes,
+    apis: Vec<(&'static str, Outcomes)>,
+}
+
+impl PendingHour {
+    fn hit(&mut self, outcome: Outcome, api: &'static str, at: u64) {
+        self.total.hit(at);
+        self.all.hit(outcome, at);
+        match self.apis.iter_mut().find(|(a, _)| *a == api) {
+            Some((_, o)) => o.hit(outcome, at),
+            None => {
+                let mut o = Outcomes::default();
+                o.hit(outcome, at);
+                self.apis.push((api, o));
+            }
+        }
+    }
 
     fn drain_into(&self, day: &mut KeyDay, hour: Hour) {
         day.add_use(hour, Kind::Total, "", &self.total);
-        day.add_use(hour, Kind::Accepted, "", &self.accepted);
-        day.add_use(hour, Kind::WithJwt, "", &self.with_jwt);
-        for (cause, seen) in &self.refused {
+        day.add_use(hour, Kind::Accepted, "", &self.all.accepted);
+        day.add_use(hour, Kind::WithJwt, "", &self.all.with_jwt);
+        for (cause, seen) in &self.all.refused {
             day.add_use(hour, Kind::Refused, cause, seen);
+        }
+        for (api, o) in &self.apis {
+            day.add_use(hour, Kind::ApiAccepted, api, &o.accepted);
+            day.add_use(hour, Kind::ApiWithJwt, api, &o.with_jwt);
+            for (cause, seen) in &o.refused {
+                day.add_use(hour, Kind::ApiRefused, &api_cause(api, cause), seen);
+            }
         }
     }
 }
@@ -146,10 +175,10 @@ impl PendingDay {
         let at = o.at;
         let hour = hour_of(at);
         match self.hours.iter_mut().rev().find(|(h, _)| *h == hour) {
-            Some((_, p)) => p.hit(o.outcome, at),
+            Some((_, p)) => p.hit(o.outcome, o.route.api(), at),
             None => {
                 let mut p = PendingHour::default();
-                p.hit(o.outcome, at);
+                p.hit(o.outcome, o.route.api(), at);
                 self.hours.push((hour, p));
             }
         }
@@ -326,6 +355,35 @@ mod tests {
         assert_eq!(tomorrow.get(Kind::Refused, "key_path_disabled").count, 1);
         assert_eq!(tomorrow.get(Kind::Accepted, "").count, 0);
         assert!(r.drain().is_empty(), "a drain takes what it returns");
+    }
+
+    #[test]
+    fn every_outcome_is_also_counted_per_api_with_its_cause() {
+        let r = Recorder::default();
+        let k = KeyId::parse("legacy").unwrap();
+        let t = 1_800_000_000;
+        let orders = Route::upstream("orders");
+        r.record(&Observation {
+            route: orders,
+            ..obs(&k, "a", "10.0.0.1", t)
+        });
+        r.record(&Observation {
+            route: orders,
+            outcome: Outcome::Refused("brownout"),
+            ..obs(&k, "a", "10.0.0.1", t + 1)
+        });
+        r.record(&Observation {
+            outcome: Outcome::WithJwt,
+            ..obs(&k, "a", "10.0.0.1", t + 2)
+        });
+        let batch = r.drain();
+        let day = &batch[&(k, day_of(t))];
+        assert_eq!(day.get(Kind::ApiAccepted, "orders").count, 1);
+        assert_eq!(day.get(Kind::ApiRefused, "orders/brownout").count, 1);
+        assert_eq!(day.get(Kind::ApiWithJwt, "photos").count, 1);
+        assert_eq!(day.get(Kind::ApiAccepted, "photos").count, 0);
+        assert_eq!(day.get(Kind::Total, "").count, 3);
+        assert_eq!(day.for_api("orders").unwrap().get(Kind::Total, "").count, 2);
     }
 
     #[test]

@@ -26,8 +26,8 @@ use crate::config::MetricsSettings;
 /// Every metric name the service publishes (the dashboard may name no other).
 pub use super::defs::PUBLISHED_METRICS;
 
-/// PutMetricData limits: datums per call and request size. Each datum here has one dimension,
-/// well under the 30-dimension limit.
+/// PutMetricData limits: datums per call and request size. Each datum here has one dimension or
+/// two (the per-upstream and per-API series), well under the 30-dimension limit.
 pub const MAX_DATUMS_PER_CALL: usize = 1000;
 pub const MAX_BYTES_PER_CALL: usize = 1_000_000;
 /// Room left for the envelope and for the size estimate being an estimate.
@@ -54,7 +54,8 @@ pub enum Value {
 pub struct Datum {
     pub name: &'static str,
     pub dimension: (&'static str, String),
-    /// A second dimension, for a series with two labels (the gateway's per upstream and class).
+    /// A second dimension, for a series with two labels (per upstream and class, per API and
+    /// auth method or reason).
     pub second: Option<(&'static str, &'static str)>,
     pub value: Value,
 }
@@ -105,9 +106,9 @@ impl Datum {
 }
 
 /// The datums for one interval's delta: every definition of [`DEFS`] with a CloudWatch name.
-/// Series marked `zeros` are always present (both `Requests` series, and every key id this
-/// process has seen, so "no key-path traffic" reads as 0 rather than as missing data); others
-/// only when something happened.
+/// Series marked `zeros` are always present (both `Requests` series, every key id this process
+/// has seen, and both methods of every API that carried traffic, so "no key-path traffic" reads
+/// as 0 rather than as missing data); others only when something happened.
 pub fn datums(delta: &Snapshot) -> Vec<Datum> {
     let mut out = Vec::new();
     for def in &DEFS {

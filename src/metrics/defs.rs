@@ -71,6 +71,10 @@ pub enum Series {
     UpstreamFailures,
     /// The latency to an upstream's answer head, per upstream.
     UpstreamLatency,
+    /// Authenticated requests per API and auth method (second label `auth_method`).
+    ApiRequests,
+    /// Refused requests per API and reason (second label `reason`), the reasons seen only.
+    ApiRefusals,
 }
 
 /// A series' second label, where it has one: its Prometheus name and CloudWatch dimension.
@@ -78,6 +82,8 @@ pub fn second_label(series: Series) -> Option<(&'static str, &'static str)> {
     match series {
         Series::UpstreamAnswers => Some(("class", "StatusClass")),
         Series::UpstreamFailures => Some(("failure", "Failure")),
+        Series::ApiRequests => Some(("auth_method", "AuthMethod")),
+        Series::ApiRefusals => Some(("reason", "Reason")),
         _ => None,
     }
 }
@@ -152,7 +158,7 @@ pub const BACKGROUND_TASKS: &[&str] = &[
 /// Label values of `limit` / `Limit`: which limit a fallback decided (`Metrics::add` index order).
 pub const LIMITS: &[&str] = &["principal", "auth_failures"];
 
-pub const DEFS: [Def; 17] = [
+pub const DEFS: [Def; 19] = [
     Def {
         prometheus: "cutover_requests_total",
         help: "Authenticated requests by auth method.",
@@ -357,6 +363,34 @@ pub const DEFS: [Def; 17] = [
         }),
     },
     Def {
+        prometheus: "cutover_api_requests_total",
+        help: "Authenticated requests per API (the built-in one and each upstream) by auth method: the key path's traffic one API at a time.",
+        kind: Kind::Counter,
+        label: "api",
+        series: Series::ApiRequests,
+        // Both methods of every API that carried traffic, zeros included: "no key-path traffic
+        // on orders" must read as 0, and the per-API share needs both terms.
+        cloudwatch: Some(CloudWatch {
+            name: "ApiRequests",
+            dimension: "Api",
+            unit: Unit::Count,
+            zeros: true,
+        }),
+    },
+    Def {
+        prometheus: "cutover_api_refusals_total",
+        help: "Refused requests per API by reason (the same reasons as cutover_auth_failures_total); an API's reason appears from its first refusal.",
+        kind: Kind::Counter,
+        label: "api",
+        series: Series::ApiRefusals,
+        cloudwatch: Some(CloudWatch {
+            name: "ApiRefusals",
+            dimension: "Api",
+            unit: Unit::Count,
+            zeros: false,
+        }),
+    },
+    Def {
         prometheus: "cutover_latency_ms",
         help: "Request latency by route, in milliseconds.",
         kind: Kind::Histogram,
@@ -507,6 +541,8 @@ mod tests {
         let orders = Route::upstream("orders").label();
         m.upstream_answered(orders, 200, 4);
         m.upstream_failed(orders, crate::metrics::upstreams::UpstreamFailure::Timeout);
+        m.api_authenticated(orders, true);
+        m.api_refused(orders, AuthFailure::KeyPathDisabled);
         let snap = m.snapshot();
         let text = prometheus::render(&snap);
         assert!(
@@ -558,6 +594,8 @@ mod tests {
                 "UpstreamRequests",
                 "UpstreamFailures",
                 "UpstreamLatency",
+                "ApiRequests",
+                "ApiRefusals",
                 "Latency"
             ]
         );

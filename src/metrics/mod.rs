@@ -2,12 +2,15 @@
 //! then exposed as Prometheus text on the admin listener or published to CloudWatch. What is
 //! counted, and under which names, is the one table in [`defs`].
 
+mod api_series;
 pub mod apis;
 pub mod cloudwatch;
 pub mod defs;
 mod histogram;
 pub mod keys;
 pub mod prometheus;
+#[cfg(test)]
+mod reference_tests;
 pub mod report;
 pub mod snapshot;
 pub mod upstreams;

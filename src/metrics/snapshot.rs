@@ -160,6 +160,18 @@ pub fn samples<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(Labels<'a>, Sample<'a>
         Series::UpstreamLatency => upstreams()
             .map(|(name, u)| (Labels::from(name.as_str()), Sample::Histogram(&u.latency)))
             .collect(),
+        Series::ApiRequests | Series::ApiRefusals => {
+            super::api_series::series(def.series, &snap.per_api)
+                .into_iter()
+                .map(|(value, v, n)| {
+                    let labels = Labels {
+                        value,
+                        second: second(v),
+                    };
+                    (labels, Sample::Value(n))
+                })
+                .collect()
+        }
         _ => one(one_label(def, snap)),
     }
 }
@@ -198,7 +210,11 @@ fn one_label<'a>(def: &Def, snap: &'a Snapshot) -> Vec<(&'a str, Sample<'a>)> {
             .zip(&snap.latency)
             .map(|(r, h)| (r.label(), Sample::Histogram(h)))
             .collect(),
-        Series::UpstreamAnswers | Series::UpstreamFailures | Series::UpstreamLatency => Vec::new(),
+        Series::UpstreamAnswers
+        | Series::UpstreamFailures
+        | Series::UpstreamLatency
+        | Series::ApiRequests
+        | Series::ApiRefusals => Vec::new(),
     }
 }
 

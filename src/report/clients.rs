@@ -3,7 +3,7 @@
 //! Part of the migration report; rendered as a table, CSV or JSON (`render.rs`) by `cutover
 //! clients` and `/admin/clients`, and as the console's keys table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Window;
 use super::suggest::suggest;
@@ -21,8 +21,14 @@ fn top(day: &KeyDay, kind: Kind) -> Vec<(&str, Seen)> {
 }
 
 /// The list from retained days: counts from the window's hours, names from the days it
-/// touches, first/last seen from everything retained.
-pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], w: Window) -> Clients {
+/// touches, first/last seen from everything retained. `denied`: the keys whose every API they
+/// called in the window is in `deny`, with those APIs (their suggestion is to revoke).
+pub fn build(
+    retained: &Batch,
+    keys: &[(KeyId, Option<String>)],
+    w: Window,
+    denied: &BTreeMap<KeyId, BTreeSet<String>>,
+) -> Clients {
     let (days, now) = (w.days, w.now);
     let (from, to) = w.hours();
     let from_day = from / 24;
@@ -120,6 +126,7 @@ pub fn build(retained: &Batch, keys: &[(KeyId, Option<String>)], w: Window) -> C
                 (total.count > 0).then_some(total.last),
                 last_agent.as_deref(),
                 more_subs,
+                denied.get(id),
                 days,
                 now,
             );
@@ -171,7 +178,7 @@ mod tests {
             ),
         ]);
         let keys = vec![(key("idle"), Some("bob".to_string()))];
-        let list = build(&retained, &keys, Window::new(30, now));
+        let list = build(&retained, &keys, Window::new(30, now), &Default::default());
         let action = |id: &str| {
             let row = list
                 .clients

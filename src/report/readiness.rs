@@ -52,14 +52,17 @@ pub struct BrownoutCaller {
 }
 
 /// Assesses `keys` (every configured key id, used or not) in `window` from the retained ledger
-/// and the heartbeat `hours`: a key's requests are those accepted on the key path.
+/// and the heartbeat `hours`: a key's requests are those accepted on the key path. For one
+/// `api`, the ledger and the heartbeat given are that API's, and the reasons name it.
 pub fn assess(
     retained: &Batch,
     hours: &[(Hour, Traffic)],
     keys: &[KeyId],
     window: Window,
     retain_days: u64,
+    api: Option<&str>,
 ) -> Readiness {
+    let to_api = api.map(|a| format!(" to {a}")).unwrap_or_default();
     let mut per_key: BTreeMap<&KeyId, KeyDay> = BTreeMap::new();
     for ((key, _), day) in retained {
         per_key.entry(key).or_default().merge(day);
@@ -100,7 +103,7 @@ pub fn assess(
     }
     for k in reports.iter().filter(|k| k.requests_window > 0) {
         reasons.push(format!(
-            "key {} made {} request{} in the last {days} days (last seen {})",
+            "key {} made {} request{}{to_api} in the last {days} days (last seen {})",
             k.key_id,
             k.requests_window,
             if k.requests_window == 1 { "" } else { "s" },
@@ -115,14 +118,20 @@ pub fn assess(
         .sum();
     if unconfigured > 0 {
         reasons.push(format!(
-            "{unconfigured} key-path requests in the last {days} days came from keys no longer configured"
+            "{unconfigured} key-path requests{to_api} in the last {days} days came from keys no longer configured"
         ));
     }
     if traffic.total() == 0 {
-        reasons.push(format!(
-            "the service reported no traffic at all in the last {days} days; \
-             a silent gateway is not zero fallback"
-        ));
+        reasons.push(match api {
+            None => format!(
+                "the service reported no traffic at all in the last {days} days; \
+                 a silent gateway is not zero fallback"
+            ),
+            Some(api) => format!(
+                "the {api} API carried no traffic at all in the last {days} days; \
+                 a silent API is not zero fallback"
+            ),
+        });
     }
     Readiness {
         window_days: days,
@@ -206,7 +215,7 @@ mod tests {
         let keys = std::slice::from_ref(&k);
         let now = 1_800_000_000;
 
-        let none = assess(&Batch::new(), &[], keys, Window::new(7, now), 90);
+        let none = assess(&Batch::new(), &[], keys, Window::new(7, now), 90, None);
         assert!(!none.ready);
         assert!(none.reasons[0].contains("no traffic"));
 
@@ -221,7 +230,7 @@ mod tests {
             (hour_of(now - 60), Traffic { jwt: 9, api_key: 0 }),
         ];
 
-        let week = assess(&retained, &hours, keys, Window::new(7, now), 90);
+        let week = assess(&retained, &hours, keys, Window::new(7, now), 90, None);
         assert!(!week.ready);
         assert!(
             week.reasons[0].starts_with("key legacy made 5 requests in"),
@@ -230,7 +239,7 @@ mod tests {
         let mut once = KeyDay::default();
         once.add(Kind::Accepted, "", &Seen::at(three_days_ago));
         let once = Batch::from([((k.clone(), day_of(three_days_ago)), once)]);
-        let one = assess(&once, &hours, keys, Window::new(7, now), 90);
+        let one = assess(&once, &hours, keys, Window::new(7, now), 90, None);
         assert!(
             one.reasons[0].starts_with("key legacy made 1 request in"),
             "{one:?}"
@@ -238,7 +247,7 @@ mod tests {
         assert_eq!(week.keys[0].requests_window, 5);
         assert_eq!(week.keys[0].requests_7d, 5);
         assert_eq!(week.keys[0].requests_24h, 0);
-        let two_days = assess(&retained, &hours, keys, Window::new(2, now), 90);
+        let two_days = assess(&retained, &hours, keys, Window::new(2, now), 90, None);
         assert!(two_days.ready, "{:?}", two_days.reasons);
         assert!(two_days.keys[0].last_seen.is_some());
         assert_eq!(two_days.traffic, Traffic { jwt: 9, api_key: 0 });
@@ -260,9 +269,10 @@ mod tests {
             std::slice::from_ref(&k),
             Window::new(7, now),
             90,
+            None,
         );
         assert_eq!(r.keys[0].requests_1h, 1, "counted more, never less");
-        let long = assess(&retained, &hours, &[], Window::new(400, now), 90);
+        let long = assess(&retained, &hours, &[], Window::new(400, now), 90, None);
         assert!(!long.ready);
         assert!(
             long.reasons[0].contains("CUTOVER_LEDGER_DAYS=90"),
@@ -292,6 +302,7 @@ mod tests {
             &Batch::from([((k.clone(), day_of(now)), day)]),
             &[],
             Window::new(7, now),
+            &Default::default(),
         );
         let report = Readiness {
             window_days: 7,
@@ -329,6 +340,7 @@ mod tests {
             &Batch::from([((k.clone(), day_of(now)), day)]),
             &[],
             Window::new(7, now),
+            &Default::default(),
         );
         let report = Readiness {
             window_days: 7,
@@ -361,6 +373,7 @@ mod tests {
             &Batch::from([((k.clone(), day_of(now)), day)]),
             &[],
             Window::new(7, now),
+            &Default::default(),
         );
         let used = Readiness {
             window_days: 7,

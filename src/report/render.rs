@@ -75,14 +75,24 @@ pub fn csv(list: &Clients) -> anyhow::Result<String> {
     Ok(String::from_utf8(w.into_inner()?)?)
 }
 
-pub fn json(list: &Clients) -> anyhow::Result<String> {
-    Ok(serde_json::to_string_pretty(list)?)
+/// A report's JSON with the API it is about (`api`, left out for the whole service, so that
+/// document reads as before).
+#[derive(serde::Serialize)]
+pub struct Scoped<'a, T> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<&'a str>,
+    #[serde(flatten)]
+    pub report: &'a T,
+}
+
+pub fn json(list: &Clients, api: Option<&str>) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(&Scoped { api, report: list })?)
 }
 
 /// Aligned columns for a terminal; the full lists are in the CSV and JSON. The counts add up:
 /// REQUESTS = ACCEPTED (decided by the key) + WITH JWT (decided by a token that came with the
-/// key) + REFUSED.
-pub fn table(list: &Clients) -> String {
+/// key) + REFUSED. For one API (`api`), the counts and routes are that API's.
+pub fn table(list: &Clients, api: Option<&str>) -> String {
     let mut out = format!(
         "{:<24} {:<16} {:<21} {:>9} {:>9} {:>9} {:>8}  {:<32} {:<20} {:<32} ACTION\n",
         "KEY ID",
@@ -115,8 +125,9 @@ pub fn table(list: &Clients) -> String {
             row.suggested_action,
         ));
     }
+    let called = api.map(|a| format!(" that called {a}")).unwrap_or_default();
     out.push_str(&format!(
-        "{} key ids, last {} days\n",
+        "{} key ids{called}, last {} days\n",
         list.clients.len(),
         list.window_days
     ));

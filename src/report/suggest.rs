@@ -2,7 +2,7 @@
 //! operator acts on, from what the ledger saw of it in the window. The rule that tells a server
 //! from people (a machine client to create) lives here too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::rows::ClientRow;
 // A machine client's principal, in the ledger's `sub`s and a key's `owner`, begins so; no
@@ -75,7 +75,10 @@ fn scopes_used(routes: &BTreeMap<String, u64>) -> &'static str {
 
 /// The next step for one key, in the words an operator acts on. First match wins:
 ///
-/// 1. no request in the window: `never seen: revoke`, `unused for N days: revoke`;
+/// 1. no request in the window: `never seen: revoke`, `unused for N days: revoke`; every API
+///    the key called in the window in `deny` (its own mode, the global one, or `api_keys =
+///    "never"`): `every API it calls is in deny (orders, photos): revoke` (the key can no
+///    longer do anything, and its refusals only hide the clients that still matter);
 /// 2. seen with several `sub`s: `shared by N users: an app key; …`;
 /// 3. seen with one user's `sub`: `link to SUB (cutover keys link --id K --owner SUB)`, or
 ///    `linked to SUB: switch the client to its token` once SUB owns the key;
@@ -91,6 +94,7 @@ pub(super) fn suggest(
     last_seen: Option<u64>,
     last_agent: Option<&str>,
     more_subs: bool,
+    every_api_denied: Option<&BTreeSet<String>>,
     days: u64,
     now: u64,
 ) -> String {
@@ -102,6 +106,13 @@ pub(super) fn suggest(
                 (now.saturating_sub(t) / DAY_SECS).max(days)
             ),
         };
+    }
+    if let Some(apis) = every_api_denied {
+        let apis: Vec<&str> = apis.iter().map(String::as_str).collect();
+        return format!(
+            "every API it calls is in deny ({}): revoke",
+            apis.join(", ")
+        );
     }
     let id = &row.key_id;
     if row.distinct_subs > 1 || more_subs {
@@ -378,7 +389,7 @@ mod tests {
             let retained =
                 Batch::from([((key("k"), today), used(now, agents, networks, routes, subs))]);
             let keys = vec![(key("k"), owner.map(str::to_string))];
-            let list = build(&retained, &keys, Window::new(30, now));
+            let list = build(&retained, &keys, Window::new(30, now), &Default::default());
             let action = &list.clients[0].suggested_action;
             assert!(action.starts_with(want), "{case}: {action}");
         }
@@ -396,7 +407,7 @@ mod tests {
                 &[],
             );
             let retained = Batch::from([((key("partner-cron"), day_of(now)), day)]);
-            build(&retained, &[], Window::new(30, now)).clients[0]
+            build(&retained, &[], Window::new(30, now), &Default::default()).clients[0]
                 .suggested_action
                 .clone()
         };

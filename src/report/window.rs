@@ -30,6 +30,13 @@ impl Window {
         self.hours_of(self.days * DAY_SECS)
     }
 
+    /// The hours a report reads of a heartbeat: its own and the share chart's calendar days.
+    pub fn heartbeat_hours(&self) -> (Hour, Hour) {
+        let (from, to) = self.hours();
+        let (chart_from, _) = self.chart_days();
+        (from.min(chart_from * 24), to)
+    }
+
     /// The UTC days of the share chart: the last `days` calendar days, today included.
     pub fn chart_days(&self) -> (Day, Day) {
         let today = day_of(self.now);

@@ -1,8 +1,10 @@
-//! `dashboards/`: deployed to moto and read back, and naming only what the service publishes.
+//! `dashboards/`: deployed to moto and read back (with the per-API graphs the deploy generates
+//! from the configured APIs), and naming only what the service publishes.
 
 use std::collections::BTreeSet;
 
-use cutover::dashboard::{ALARMS_TEMPLATE, DASHBOARD_TEMPLATE, render};
+use cutover::dashboard::apis::MAX_API_WIDGETS;
+use cutover::dashboard::{ALARMS_TEMPLATE, DASHBOARD_TEMPLATE, body, render};
 use cutover::metrics::cloudwatch::PUBLISHED_METRICS;
 use cutover::metrics::defs::DEFS;
 use serde_json::Value;
@@ -12,8 +14,21 @@ use crate::support::cloudwatch_adapter;
 use crate::support::moto::{cloudwatch, unique_name};
 
 /// Metric and dimension names a dashboard expression names: `MetricName="X"` and the
-/// `{Namespace,Dim,...}` schema of SEARCH.
+/// `{Namespace,Dim,...}` schema of SEARCH, or a Metrics Insights query's `SUM(X)` and
+/// `SCHEMA("Namespace", Dim, ...)`.
 fn names_in_expression(expr: &str, metrics: &mut BTreeSet<String>, dims: &mut BTreeSet<String>) {
+    if let Some(query) = expr.strip_prefix("SELECT SUM(") {
+        metrics.insert(query.split(')').next().unwrap().to_string());
+        let schema = query.split("SCHEMA(").nth(1).unwrap().split(')').next();
+        dims.extend(
+            schema
+                .unwrap()
+                .split(',')
+                .skip(1)
+                .map(|d| d.trim().to_string()),
+        );
+        return;
+    }
     for part in expr.split("MetricName=\"").skip(1) {
         metrics.insert(part.split('"').next().unwrap().to_string());
     }
@@ -22,31 +37,23 @@ fn names_in_expression(expr: &str, metrics: &mut BTreeSet<String>, dims: &mut BT
     }
 }
 
-/// (metric names, dimension names) the dashboard and the alarms refer to.
+/// `count` API names: the built-in one, then upstreams.
+fn apis(count: usize) -> Vec<String> {
+    std::iter::once("photos".to_string())
+        .chain((1..count).map(|i| format!("api-{i}")))
+        .collect()
+}
+
+/// (metric names, dimension names) the dashboard (as deployed for a few APIs, and for more than
+/// get a graph each) and the alarms refer to.
 fn referenced_names() -> (BTreeSet<String>, BTreeSet<String>) {
     let (mut metrics, mut dims) = (BTreeSet::new(), BTreeSet::new());
-    let dashboard: Value =
-        serde_json::from_str(&render(DASHBOARD_TEMPLATE, "Cutover", "us-east-1")).unwrap();
-    for widget in dashboard["widgets"].as_array().unwrap() {
-        for row in widget["properties"]["metrics"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let row = row.as_array().unwrap();
-            match &row[0] {
-                Value::String(_) => {
-                    metrics.insert(row[1].as_str().unwrap().to_string());
-                    let pairs = row[2..].iter().take_while(|v| v.is_string());
-                    dims.extend(pairs.step_by(2).map(|d| d.as_str().unwrap().to_string()));
-                }
-                Value::Object(o) => {
-                    let expr = o["expression"].as_str().unwrap();
-                    names_in_expression(expr, &mut metrics, &mut dims);
-                }
-                other => panic!("unexpected metrics row {other}"),
-            }
-        }
+    for count in [2, MAX_API_WIDGETS + 1] {
+        let names = apis(count);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let deployed = body("Cutover", "us-east-1", &names, &[]).unwrap();
+        let dashboard: Value = serde_json::from_str(&deployed).unwrap();
+        names_in_dashboard(&dashboard, &mut metrics, &mut dims);
     }
     let alarms: Value = serde_json::from_str(&render(ALARMS_TEMPLATE, "Cutover", "")).unwrap();
     for alarm in alarms.as_array().unwrap() {
@@ -63,6 +70,34 @@ fn referenced_names() -> (BTreeSet<String>, BTreeSet<String>) {
     (metrics, dims)
 }
 
+fn names_in_dashboard(
+    dashboard: &Value,
+    metrics: &mut BTreeSet<String>,
+    dims: &mut BTreeSet<String>,
+) {
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        for row in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let row = row.as_array().unwrap();
+            match &row[0] {
+                Value::String(_) => {
+                    metrics.insert(row[1].as_str().unwrap().to_string());
+                    let pairs = row[2..].iter().take_while(|v| v.is_string());
+                    dims.extend(pairs.step_by(2).map(|d| d.as_str().unwrap().to_string()));
+                }
+                Value::Object(o) => {
+                    let expr = o["expression"].as_str().unwrap();
+                    names_in_expression(expr, metrics, dims);
+                }
+                other => panic!("unexpected metrics row {other}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn every_metric_the_dashboard_and_alarms_name_is_one_the_service_publishes() {
     let (metrics, dims) = referenced_names();
@@ -72,7 +107,7 @@ fn every_metric_the_dashboard_and_alarms_name_is_one_the_service_publishes() {
         metrics, published,
         "the dashboard shows every published metric"
     );
-    // Each series' dimension, and the second one of the two-label series (the gateway's).
+    // Each series' dimension, and the second one of the two-label series (per upstream, per API).
     let known: BTreeSet<String> = DEFS
         .iter()
         .filter_map(|d| d.cloudwatch.map(|cw| cw.dimension.to_string()))
@@ -92,7 +127,16 @@ async fn the_dashboard_and_alarms_deploy_to_cloudwatch_and_read_back() {
     let name = unique_name("cutover-test");
     let ns = unique_name("CutoverTest");
     let data = tempfile::tempdir().unwrap();
+    // A second API, `orders`, beside the built-in one: the deploy draws a graph for each. The
+    // upstream is never called.
+    let config = data.path().join("cutover.toml");
+    std::fs::write(
+        &config,
+        "[[upstreams]]\nname = \"orders\"\nprefix = \"/orders\"\nurl = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
     let pairs = settings_pairs(&[
+        ("config", config.display().to_string()),
         ("data_dir", data.path().display().to_string()),
         ("metrics_namespace", ns.clone()),
         ("cloudwatch_endpoint_url", adapter.url.clone()),
@@ -115,8 +159,29 @@ async fn the_dashboard_and_alarms_deploy_to_cloudwatch_and_read_back() {
         .expect("GetDashboard");
     let body: Value = serde_json::from_str(got.dashboard_body().unwrap()).unwrap();
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    let want: Value = serde_json::from_str(&render(DASHBOARD_TEMPLATE, &ns, &region)).unwrap();
+    let want: Value = serde_json::from_str(
+        &cutover::dashboard::body(&ns, &region, &["photos", "orders"], &[]).unwrap(),
+    )
+    .unwrap();
     assert_eq!(body, want);
+    // The static widgets first, as the template has them; then the header and a graph per API.
+    let static_part: Value =
+        serde_json::from_str(&render(DASHBOARD_TEMPLATE, &ns, &region)).unwrap();
+    let statics = static_part["widgets"].as_array().unwrap();
+    let widgets = body["widgets"].as_array().unwrap();
+    assert_eq!(&widgets[..statics.len()], &statics[..]);
+    let per_api: Vec<&str> = widgets[statics.len() + 1..]
+        .iter()
+        .map(|w| w["properties"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        per_api,
+        [
+            "API photos: key-path requests, refusals, key-path share",
+            "API orders: key-path requests, refusals, key-path share"
+        ]
+    );
+    assert!(widgets.last().unwrap().to_string().contains(&ns));
     assert!(
         !got.dashboard_body().unwrap().contains("${"),
         "every placeholder is filled"

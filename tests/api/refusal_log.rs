@@ -132,3 +132,39 @@ async fn refusals_made_before_100_continue_are_counted_per_network_too() {
     let logged = app.lines("refused before 100 Continue", 10).await;
     assert_eq!(logged.len(), 10, "{logged:?}");
 }
+
+#[tokio::test]
+async fn a_key_refused_by_one_api_s_policy_is_logged_naming_that_api_and_never_the_key() {
+    let up = crate::support::upstream::Upstream::start();
+    let config = format!(
+        "[[upstreams]]\nname = \"orders\"\nprefix = \"/orders\"\nurl = \"{}\"\napi_keys = \"never\"\n",
+        up.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let serve = ServeProcess::launch(&[], |cmd| {
+        cmd.env("CUTOVER_LOG", "info")
+            .env("CUTOVER_LOG_FORMAT", "json")
+            .env("CUTOVER_CONFIG_TOML", &config)
+            .stderr(stderr);
+    })
+    .await;
+    let app = Logged {
+        serve,
+        log,
+        _dir: dir,
+    };
+    let secret = "a-key-that-must-never-be-logged";
+    let res = app
+        .serve
+        .get("/orders/x", &crate::helpers::Auth::Key(secret.into()))
+        .await;
+    assert_eq!(res.status(), 401);
+    let access = app.lines("request", 1).await;
+    assert_eq!(access.len(), 1, "{access:?}");
+    assert_eq!(access[0]["fields"]["api"], "orders");
+    assert_eq!(access[0]["fields"]["failure"], "keys_not_accepted");
+    let text = std::fs::read_to_string(&app.log).unwrap();
+    assert!(!text.contains(secret), "the key is never logged");
+}

@@ -203,3 +203,66 @@ fn the_file_may_come_as_text_in_a_variable_but_not_beside_a_file() {
         .to_string();
     assert!(message.contains("CUTOVER_CONFIG_TOML"), "{message}");
 }
+
+#[test]
+fn the_built_in_api_s_name_is_taken_and_a_table_may_refuse_keys_for_good() {
+    let err = refusal(&table("").replace("\"orders\"", "\"photos\""));
+    assert!(err.contains("is the built-in API's"), "{err}");
+    let s = with_file(&table("api_keys = \"never\""), &[]).unwrap();
+    assert_eq!(
+        s.gateway.upstreams[0].key_policy,
+        crate::config::KeyPolicy::Never
+    );
+    let default = with_file(&table(""), &[]).unwrap();
+    assert_eq!(
+        default.gateway.upstreams[0].key_policy,
+        crate::config::KeyPolicy::Migrating
+    );
+    let err = refusal(&table("api_keys = \"sometimes\""));
+    assert!(
+        err.contains("api_keys") || err.contains("sometimes"),
+        "{err}"
+    );
+    assert_eq!(
+        default.gateway.api_names().collect::<Vec<_>>(),
+        ["photos", "orders"]
+    );
+}
+
+#[test]
+fn a_thousand_apis_are_read_and_named_in_table_order() {
+    let toml: String = (0..1000)
+        .map(|i| {
+            format!(
+                "[[upstreams]]\nname = \"api-{i}\"\nprefix = \"/api-{i}\"\nurl = \"http://127.0.0.1:8081\"\n\n"
+            )
+        })
+        .collect();
+    let s = with_file(&toml, &[]).unwrap();
+    let names: Vec<&str> = s.gateway.api_names().collect();
+    assert_eq!(names.len(), 1001);
+    assert_eq!(names[0], "photos");
+    assert_eq!(names[1000], "api-999");
+}
+
+#[test]
+fn an_api_s_migration_guide_must_fit_a_link_header() {
+    let s = with_file(
+        &table("migration_url = \"https://docs.example.com/orders\""),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        s.gateway.upstreams[0].migration_url.as_deref(),
+        Some("https://docs.example.com/orders")
+    );
+    for bad in [
+        "ftp://x",
+        "https://x/a b",
+        "https://x/<a>",
+        "https://x/\\\"q",
+    ] {
+        let err = refusal(&table(&format!("migration_url = \"{bad}\"")));
+        assert!(err.contains("migration_url"), "{bad}: {err}");
+    }
+}

@@ -9,7 +9,7 @@ use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use self::migration_report::{days_param, report};
+use self::migration_report::{Reports, api_param, days_param};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::metrics::prometheus;
@@ -62,26 +62,35 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The migration view: flag mode, per key id 1h/24h/7d counts and last seen (every configured
-/// key, used or not), the service's traffic, and the 7-day readiness verdict.
-async fn migration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let report = report(&state, MIGRATION_WINDOW_DAYS, "/admin/migration")
-        .await?
-        .readiness;
-    Ok(HttpResponse::Ok().json(json!({
-        "mode": state.auth.flag.get(),
+/// key, used or not), the service's traffic, and the 7-day readiness verdict; `?api=NAME`: the
+/// same for one API (its mode, its key traffic, its heartbeat).
+async fn migration(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let api = api_param(&state, req.query_string())?;
+    let reports = Reports::read(&state, MIGRATION_WINDOW_DAYS, "/admin/migration").await?;
+    let report = reports.of(&state, api).await?.readiness;
+    let mut body = json!({
+        "mode": reports.mode_of(&state, api),
         "window_days": report.window_days,
         "keys": report.keys,
         "traffic": report.traffic,
         "ready": report.ready,
         "verdict": if report.ready { "ready" } else { "not ready" },
         "reasons": report.reasons,
-    })))
+    });
+    if let Some(api) = api {
+        body["api"] = json!(api);
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 const DEFAULT_CLIENT_DAYS: u64 = 30;
 const MAX_CLIENT_DAYS: u64 = 3650;
 
-/// The migration ledger's contact list (the JSON of `cutover clients --format json`).
+/// The migration ledger's contact list (the JSON of `cutover clients --format json`);
+/// `?api=NAME`: only the keys that called that API, with their use of it.
 async fn clients(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
@@ -90,6 +99,11 @@ async fn clients(
     let days =
         crate::report::days::parse_days(days.as_deref(), DEFAULT_CLIENT_DAYS, MAX_CLIENT_DAYS)
             .map_err(ApiError::BadRequest)?;
-    let list = report(&state, days, "/admin/clients").await?.clients;
-    Ok(HttpResponse::Ok().json(list))
+    let api = api_param(&state, req.query_string())?;
+    let list = Reports::read(&state, days, "/admin/clients")
+        .await?
+        .of(&state, api)
+        .await?
+        .clients;
+    Ok(HttpResponse::Ok().json(crate::report::render::Scoped { api, report: &list }))
 }

@@ -102,7 +102,7 @@ pub async fn me(
         mode,
         deprecation: deprecation.map(rfc3339),
         sunset: own.sunset.or(api_sunset).map(rfc3339),
-        migration_url: notice.migration_url().map(str::to_string),
+        migration_url: notice.migration_url(api).map(str::to_string),
         dates_from: if own.is_set() { "key" } else { "service" },
     };
     Ok(HttpResponse::Ok().json(describe(&caller, key_path)))

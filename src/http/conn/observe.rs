@@ -74,6 +74,13 @@ pub async fn observe(
         .error()
         .and_then(|e| e.as_error::<ApiError>());
     let failure: Option<AuthFailure> = api_error.and_then(ApiError::auth_failure);
+    // The API whose policy refused a key (or warned it), for the access log.
+    let api = api_error.and_then(ApiError::refused_api).or_else(|| {
+        caller
+            .as_ref()
+            .filter(|c| c.deprecated)
+            .map(|_| route.api())
+    });
     crate::http::gate::ledger::record(&state, res.request(), status, caller.as_ref(), api_error);
 
     let metrics = &state.metrics;
@@ -146,6 +153,7 @@ pub async fn observe(
                 key_id,
                 jti,
                 issuer,
+                api,
                 failure = failure.map(|f| f.label()),
                 "request"
             )

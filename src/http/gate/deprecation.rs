@@ -14,6 +14,9 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use arc_swap::ArcSwap;
 use jiff::Timestamp;
 
+use std::collections::HashMap;
+
+use crate::auth::guides::MigrationGuides;
 use crate::auth::key_dates::KeyDates;
 use crate::config::FallbackSettings;
 use crate::control::FallbackFlag;
@@ -36,8 +39,15 @@ pub struct DeprecationNotice {
     /// start): this process's start, as before the moment was stored.
     started: Timestamp,
     sunset: Option<Timestamp>,
+    /// The service's guide's `Link`.
     link: Option<HeaderValue>,
-    migration_url: Option<String>,
+    /// The APIs with a guide of their own, and its `Link`.
+    api_links: Arc<HashMap<&'static str, HeaderValue>>,
+    guides: MigrationGuides,
+}
+
+fn link_value(url: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(r#"<{url}>; rel="deprecation""#)).ok()
 }
 
 /// RFC 9745: an sf-date, `@` and Unix seconds.
@@ -57,28 +67,36 @@ fn sunset_value(at: Timestamp) -> HeaderValue {
 }
 
 impl DeprecationNotice {
-    pub fn new(settings: &FallbackSettings, flag: FallbackFlag) -> Self {
-        let link = settings
-            .migration_url
-            .as_ref()
-            .and_then(|url| HeaderValue::from_str(&format!(r#"<{url}>; rel="deprecation""#)).ok());
+    pub fn new(settings: &FallbackSettings, guides: MigrationGuides, flag: FallbackFlag) -> Self {
         let notice = DeprecationNotice {
             headers: Arc::default(),
             configured: settings.deprecation,
             flag,
             started: Timestamp::now(),
             sunset: settings.sunset,
-            link,
-            migration_url: settings.migration_url.clone(),
+            link: settings.migration_url.as_deref().and_then(link_value),
+            api_links: Arc::new(
+                guides
+                    .own()
+                    .filter_map(|(api, url)| Some((api, link_value(url)?)))
+                    .collect(),
+            ),
+            guides,
         };
         let at = notice.deprecated_at();
-        notice
-            .headers
-            .store(Arc::new((at, notice.build(at, &KeyDates::default()))));
+        notice.headers.store(Arc::new((
+            at,
+            notice.build(at, &KeyDates::default(), notice.link.as_ref()),
+        )));
         notice
     }
 
-    fn build(&self, global: Timestamp, own: &KeyDates) -> Vec<(HeaderName, HeaderValue)> {
+    fn build(
+        &self,
+        global: Timestamp,
+        own: &KeyDates,
+        link: Option<&HeaderValue>,
+    ) -> Vec<(HeaderName, HeaderValue)> {
         let mut headers = vec![(
             DEPRECATION,
             deprecation_value(own.deprecation.unwrap_or(global)),
@@ -86,7 +104,7 @@ impl DeprecationNotice {
         if let Some(sunset) = own.sunset.or(self.sunset) {
             headers.push((SUNSET, sunset_value(sunset)));
         }
-        if let Some(link) = &self.link {
+        if let Some(link) = link {
             headers.push((actix_web::http::header::LINK, link.clone()));
         }
         headers
@@ -104,8 +122,9 @@ impl DeprecationNotice {
         self.sunset
     }
 
-    pub fn migration_url(&self) -> Option<&str> {
-        self.migration_url.as_deref()
+    /// The migration guide of `api`'s key clients: its own, else the service's.
+    pub fn migration_url(&self, api: &str) -> Option<&str> {
+        self.guides.for_api(api)
     }
 
     /// The global dates' headers.
@@ -113,8 +132,10 @@ impl DeprecationNotice {
         let at = self.deprecated_at();
         let mut built = self.headers.load();
         if built.0 != at {
-            self.headers
-                .store(Arc::new((at, self.build(at, &KeyDates::default()))));
+            self.headers.store(Arc::new((
+                at,
+                self.build(at, &KeyDates::default(), self.link.as_ref()),
+            )));
             built = self.headers.load();
         }
         for (name, value) in &built.1 {
@@ -146,15 +167,18 @@ impl DeprecationNotice {
     /// The headers for a key with `own` dates on `api`: each of its own dates replaces the
     /// API's, and each of the API's the global one.
     pub fn apply_for(&self, own: &KeyDates, api: &str, headers: &mut HeaderMap) {
+        let own_link = self.api_links.get(api);
+        let link = own_link.or(self.link.as_ref());
         let built = match self.api_dates(api) {
-            None if !own.is_set() => return self.apply(headers),
-            None => self.build(self.deprecated_at(), own),
+            None if !own.is_set() && own_link.is_none() => return self.apply(headers),
+            None => self.build(self.deprecated_at(), own, link),
             Some((at, sunset)) => self.build(
                 at,
                 &KeyDates {
                     deprecation: own.deprecation,
                     sunset: own.sunset.or(sunset),
                 },
+                link,
             ),
         };
         for (name, value) in built {

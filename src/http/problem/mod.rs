@@ -104,6 +104,14 @@ impl ApiError {
         matches!(self, ApiError::Auth(e) if matches!(e.answered(), AuthError::IdpUnavailable))
     }
 
+    /// The API whose key policy refused the request.
+    pub fn refused_api(&self) -> Option<&'static str> {
+        match self {
+            ApiError::Auth(e) => e.api(),
+            _ => None,
+        }
+    }
+
     /// Where a refused key client should go instead.
     fn migration_url(&self) -> Option<&str> {
         match self {

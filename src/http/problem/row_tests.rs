@@ -102,6 +102,16 @@ fn every_error() -> Vec<Case> {
             INVALID,
         ),
         (
+            AuthError::KeysNotAccepted {
+                migration_url: Some("https://example.com/m".into()),
+                api: "orders",
+            }
+            .into(),
+            "api-key-disabled",
+            None,
+            INVALID,
+        ),
+        (
             closed(KeyClosure::Expired {
                 sunset: jiff::Timestamp::UNIX_EPOCH,
             })

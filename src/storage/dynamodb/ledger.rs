@@ -26,7 +26,11 @@
 //! split reads the item; that only moves counts between a name and `(other)`.)
 //!
 //! The heartbeat: `pk = TRAFFIC`, `sk = HOUR#YYYY-MM-DDTHH`: `jwt`, `api_key` (atomic ADD), with
-//! `expires_at` 400 days on. The previous release's usage items (`pk = KEYUSE#<key id>`) are no
+//! `expires_at` 400 days on. The heartbeat per API: `pk = TRAFFIC#<api>`, the same sort key and
+//! attributes; one UpdateItem per API that had traffic in the interval (an `ADD` cannot be
+//! batched: BatchWriteItem only puts), a few at once, so one API's hours are one Query and 1,000
+//! APIs cost one small write each. Per-API counts of key use are count rows of their own kinds
+//! (`c#api_accepted@13#orders`), which a release that does not know them skips. The previous release's usage items (`pk = KEYUSE#<key id>`) are no
 //! longer read or written: the ledger items of that release held the same key use for its
 //! retention; they expire by TTL (hours) or can be deleted (`LAST_SEEN`), see `docs/aws.md`.
 
@@ -41,7 +45,8 @@ use crate::aws::error::classify;
 use crate::common::StoreError;
 use crate::domain::KeyId;
 use crate::ledger::{
-    Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, WriteId, day_label, hour_of,
+    Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, Unwritten, WriteId, day_label,
+    hour_of,
 };
 
 /// Rows per UpdateItem: an update expression may be at most 4 KB.
@@ -258,13 +263,66 @@ impl LedgerStore for DynamoLedger {
     }
 
     async fn add_traffic(&self, hour: Hour, traffic: &Traffic) -> Result<(), StoreError> {
+        self.add_hour(TRAFFIC_PK.to_string(), hour, traffic).await
+    }
+
+    async fn traffic_by_hour(
+        &self,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<(Hour, Traffic)>, StoreError> {
+        self.hours(TRAFFIC_PK.to_string(), from, to).await
+    }
+
+    async fn add_api_traffic(
+        &self,
+        hour: Hour,
+        apis: &[(String, Traffic)],
+    ) -> Result<(), Unwritten> {
+        use futures_util::StreamExt;
+        let results: Vec<_> = futures_util::stream::iter(apis.iter().cloned())
+            .map(|(api, t)| async move {
+                let r = self.add_hour(api_traffic_pk(&api), hour, &t).await;
+                (api, t, r)
+            })
+            .buffer_unordered(API_WRITES_AT_ONCE)
+            .collect()
+            .await;
+        let mut unwritten: Option<Unwritten> = None;
+        for (api, t, r) in results {
+            if let Err(error) = r {
+                unwritten
+                    .get_or_insert(Unwritten {
+                        entries: Vec::new(),
+                        error,
+                    })
+                    .entries
+                    .push((api, t));
+            }
+        }
+        unwritten.map_or(Ok(()), Err)
+    }
+
+    async fn api_traffic_by_hour(
+        &self,
+        api: &str,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<(Hour, Traffic)>, StoreError> {
+        self.hours(api_traffic_pk(api), from, to).await
+    }
+}
+
+impl DynamoLedger {
+    /// Adds `traffic` to the hour item of the heartbeat `pk`.
+    async fn add_hour(&self, pk: String, hour: Hour, traffic: &Traffic) -> Result<(), StoreError> {
         // Hour items expire once no readiness window can reach them (if the table's TTL is on
         // `expires_at`).
         let expires_at = hour * 3600 + TRAFFIC_RETAIN_SECS;
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(TRAFFIC_PK))
+            .key("pk", s(pk))
             .key("sk", s(hour_sk(hour)))
             .update_expression("ADD #j :j, #a :a SET #exp = :exp")
             .expression_attribute_names("#j", "jwt")
@@ -279,8 +337,10 @@ impl LedgerStore for DynamoLedger {
             .map_err(|e| classify("UpdateItem", e))
     }
 
-    async fn traffic_by_hour(
+    /// The hour items of the heartbeat `pk` in `from..=to`, in hour order.
+    async fn hours(
         &self,
+        pk: String,
         from: Hour,
         to: Hour,
     ) -> Result<Vec<(Hour, Traffic)>, StoreError> {
@@ -290,7 +350,7 @@ impl LedgerStore for DynamoLedger {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(TRAFFIC_PK))
+            .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":from", s(hour_sk(from)))
             .expression_attribute_values(":to", s(hour_sk(to)))
             .into_paginator()
@@ -314,6 +374,15 @@ impl LedgerStore for DynamoLedger {
         Ok(out)
     }
 }
+
+/// The partition of one API's heartbeat.
+fn api_traffic_pk(api: &str) -> String {
+    format!("{TRAFFIC_PK}#{api}")
+}
+
+/// How many APIs' hour items are written at once: a heartbeat of 1,000 APIs takes a few
+/// seconds, without a burst that would throttle the table for the request path.
+const API_WRITES_AT_ONCE: usize = 8;
 
 const TRAFFIC_PK: &str = "TRAFFIC";
 /// How long heartbeat items are kept: longer than any sensible `readiness --days`.
@@ -429,5 +498,31 @@ mod tests {
         );
         assert_eq!(day.get(Kind::Refused, "key_path_disabled").count, 2);
         assert_eq!((day.rows.len(), day.uses.len()), (1, 1));
+    }
+
+    #[test]
+    fn per_api_counts_read_back_and_name_their_api_and_cause() {
+        let t = 1_800_000_000;
+        let h = hour_of(t);
+        let item = HashMap::from([
+            (use_attr('c', h, Kind::ApiAccepted, "orders"), n(4)),
+            (use_attr('l', h, Kind::ApiAccepted, "orders"), n(t)),
+            (use_attr('c', h, Kind::ApiRefused, "orders/brownout"), n(1)),
+            (use_attr('l', h, Kind::ApiRefused, "orders/brownout"), n(t)),
+            (use_attr('c', h, Kind::Accepted, ""), n(4)),
+            (use_attr('c', h, Kind::Refused, "brownout"), n(1)),
+        ]);
+        assert_eq!(
+            use_attr('c', h, Kind::ApiRefused, "orders/brownout"),
+            format!("c#api_refused@{:02}#orders/brownout", h % 24)
+        );
+        let day = parse_item(&item, t / DAY_SECS);
+        assert_eq!(day.get(Kind::ApiAccepted, "orders").count, 4);
+        let orders = day.for_api("orders").unwrap();
+        assert_eq!(orders.get(Kind::Refused, "brownout").count, 1);
+        assert!(
+            day.for_api("photos").is_none(),
+            "every count is the orders API's"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! The ledger in the embedded database: table `key_use` (migration 3), one row per key id, UTC
 //! hour, count kind and name (the cause of a refusal); table `ledger` (migration 2), one row per
-//! key id, UTC day, naming kind and name; table `traffic`, the heartbeat per hour. A flush is one
+//! key id, UTC day, naming kind and name; table `traffic`, the heartbeat per hour; table
+//! `api_traffic` (migration 5), the heartbeat per API and hour. The per-API counts of key use
+//! are rows of `key_use` of their own kinds (`api_accepted`, …), which a release that does not
+//! know them skips. A flush is one
 //! transaction on the one writer, so the per-day bounds are exact: the names a day already holds
 //! are read inside the transaction that adds new ones.
 
@@ -11,7 +14,7 @@ use super::Database;
 use crate::common::StoreError;
 use crate::domain::KeyId;
 use crate::ledger::{
-    Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, WriteId, hours_of_day,
+    Batch, Day, Hour, KeyDay, Kind, LedgerStore, Seen, Traffic, Unwritten, WriteId, hours_of_day,
 };
 
 #[derive(Clone)]
@@ -193,6 +196,7 @@ impl LedgerStore for SqliteLedger {
                 let hour = *hours_of_day(before).start() as i64;
                 tx.execute("DELETE FROM key_use WHERE hour < ?1", params![hour])?;
                 tx.execute("DELETE FROM traffic WHERE hour < ?1", params![hour])?;
+                tx.execute("DELETE FROM api_traffic WHERE hour < ?1", params![hour])?;
                 tx.commit()
             })
             .await
@@ -224,6 +228,63 @@ impl LedgerStore for SqliteLedger {
                 "SELECT hour, jwt, api_key FROM traffic WHERE hour BETWEEN ?1 AND ?2 ORDER BY hour",
             )?;
             let rows = stmt.query_map(params![from as i64, to as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?.max(0) as u64,
+                    Traffic {
+                        jwt: r.get::<_, i64>(1)?.max(0) as u64,
+                        api_key: r.get::<_, i64>(2)?.max(0) as u64,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// One transaction: every API's hour lands, or none does.
+    async fn add_api_traffic(
+        &self,
+        hour: Hour,
+        apis: &[(String, Traffic)],
+    ) -> Result<(), Unwritten> {
+        let entries = apis.to_vec();
+        let written = entries.clone();
+        self.db
+            .write(move |c| {
+                let tx = c.transaction()?;
+                {
+                    let mut upsert = tx.prepare_cached(
+                        "INSERT INTO api_traffic (api, hour, jwt, api_key) VALUES (?1, ?2, ?3, ?4) \
+                         ON CONFLICT(api, hour) DO UPDATE \
+                         SET jwt = jwt + excluded.jwt, api_key = api_key + excluded.api_key",
+                    )?;
+                    for (api, t) in &written {
+                        upsert.execute(params![
+                            api,
+                            hour as i64,
+                            t.jwt as i64,
+                            t.api_key as i64
+                        ])?;
+                    }
+                }
+                tx.commit()
+            })
+            .await
+            .map_err(|error| Unwritten { entries, error })
+    }
+
+    async fn api_traffic_by_hour(
+        &self,
+        api: &str,
+        from: Hour,
+        to: Hour,
+    ) -> Result<Vec<(Hour, Traffic)>, StoreError> {
+        let api = api.to_string();
+        self.db.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT hour, jwt, api_key FROM api_traffic \
+                 WHERE api = ?1 AND hour BETWEEN ?2 AND ?3 ORDER BY hour",
+            )?;
+            let rows = stmt.query_map(params![api, from as i64, to as i64], |r| {
                 Ok((
                     r.get::<_, i64>(0)?.max(0) as u64,
                     Traffic {
@@ -340,5 +401,43 @@ mod tests {
             series,
             vec![(h, Traffic { jwt: 4, api_key: 2 }), (h + 2, t1)]
         );
+    }
+
+    #[tokio::test]
+    async fn each_apis_heartbeat_reads_back_alone_and_per_api_counts_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteLedger::new(Database::open(dir.path()).unwrap());
+        let h = hour_of(1_800_000_000);
+        let t = |jwt, api_key| Traffic { jwt, api_key };
+        let both = [
+            ("orders".to_string(), t(0, 3)),
+            ("photos".to_string(), t(5, 0)),
+        ];
+        store.add_api_traffic(h, &both).await.unwrap();
+        store.add_api_traffic(h, &both[..1]).await.unwrap();
+        store.add_api_traffic(h + 1, &both[1..]).await.unwrap();
+        assert_eq!(
+            store.api_traffic_by_hour("orders", h, h + 1).await.unwrap(),
+            vec![(h, t(0, 6))]
+        );
+        assert_eq!(
+            store.api_traffic_by_hour("photos", h, h + 1).await.unwrap(),
+            vec![(h, t(5, 0)), (h + 1, t(5, 0))]
+        );
+        assert!(store.traffic_by_hour(h, h + 1).await.unwrap().is_empty());
+
+        let k = KeyId::parse("legacy").unwrap();
+        let (at, day) = (1_800_000_000, 1_800_000_000 / 86_400);
+        let mut d = KeyDay::default();
+        d.add(Kind::ApiAccepted, "orders", &Seen::at(at));
+        d.add(Kind::ApiRefused, "orders/brownout", &Seen::at(at));
+        store
+            .record(
+                &Batch::from([((k.clone(), day), d.clone())]),
+                Writer::new().next(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.read(day, day).await.unwrap()[&(k, day)], d);
     }
 }

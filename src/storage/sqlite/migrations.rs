@@ -106,6 +106,18 @@ CREATE TABLE revocations (
 ) WITHOUT ROWID;
 CREATE INDEX revocations_by_expiry ON revocations (expires);
 ",
+    // 5: the heartbeat per API (`storage/sqlite/ledger.rs`): per API and UTC hour, requests by
+    // auth method, beside `traffic` (the service's), which keeps its meaning.
+    "
+CREATE TABLE api_traffic (
+    api TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    jwt INTEGER NOT NULL,
+    api_key INTEGER NOT NULL,
+    PRIMARY KEY (api, hour)
+) WITHOUT ROWID;
+CREATE INDEX api_traffic_by_hour ON api_traffic (hour);
+",
 ];
 
 /// The version a database has once [`apply`] ran.

@@ -66,7 +66,7 @@ impl utoipa::PartialSchema for ApiError {
         let text = || ObjectBuilder::new().schema_type(Type::String);
         ObjectBuilder::new()
             .description(Some(
-                "An RFC 9457 problem; some types add members (`migration_url`, \
+                "An RFC 9457 problem; some types add members (`migration_url`, `api`, \
                  `violated-policies`, `checks`).",
             ))
             .property(
