@@ -17,6 +17,8 @@ import threading
 import time
 import urllib.parse
 
+import apis
+
 CFG = json.load(open(sys.argv[1]))
 OUT = CFG["out"]
 QUICK = CFG["quick"]
@@ -24,6 +26,8 @@ POLL = CFG["poll_secs"]
 FLUSH = CFG["flush_secs"]
 LB = ("127.0.0.1", CFG["lb_port"])
 INST = {name: ("127.0.0.1", port) for name, port in CFG["instances"].items()}
+DENIED, KEPT = CFG["apis"]["denied"], CFG["apis"]["kept"]   # the upstreams (see apis.py)
+UPSTREAMS = (DENIED, KEPT)
 CUTOVER = os.path.join(OUT, "cutover")
 START = os.path.join(OUT, "start")
 # Timing budgets are a benchmark's: the full run checks them, --quick only reports them, so
@@ -105,10 +109,11 @@ def call(conn, src, kind, who, key_id, method, path, headers, body=None, extra=N
     a = dict(t0=t0, t1=t1, src=src, kind=kind, who=who, key=key_id, status=status, err=err,
              server=h.get("x-fleet-server") if src == "lb" else src,
              retry_after=("retry-after" in h), ctype=h.get("content-type", ""),
-             ptype="")
+             ptype="", api=apis.api_of(path, UPSTREAMS), papi=None)
     if status and status >= 400 and a["ctype"].startswith("application/problem+json"):
         try:
-            a["ptype"] = json.loads(data).get("type", "")
+            j = json.loads(data)
+            a["ptype"], a["papi"] = j.get("type", ""), j.get("api")
         except ValueError:
             pass
     if extra:
@@ -160,12 +165,23 @@ def worker(seed):
         r = rnd.random()
         sub = rnd.choice(list(TOKENS))
         k = rnd.choice(LOAD_KEYS)
-        if r < 0.35:
+        if r < 0.30:
             call(conn, "lb", "list", sub, None, "GET", "/api/photos?limit=10", jwt_headers(sub))
-        elif r < 0.65:
+        elif r < 0.55:
             call(conn, "lb", "list", k, k, "GET", "/api/photos?limit=10", key_headers(k))
-        elif r < 0.86:   # uploads: 0.65-0.80 with a token, 0.80-0.86 with a key
-            by_key = r >= 0.80
+        elif r < 0.71:   # the upstreams: 0.55-0.63 with a key, 0.63-0.71 with a token
+            by_key = r < 0.63
+            api = rnd.choice(UPSTREAMS)
+            h = key_headers(k) if by_key else jwt_headers(sub)
+            who, kid = (k, k) if by_key else (sub, None)
+            if rnd.random() < 0.25:
+                h["Content-Type"] = "application/json"
+                call(conn, "lb", "gateway", who, kid, "POST", f"/{api}/items", h,
+                     json.dumps({"n": rnd.randint(0, 1 << 30)}).encode())
+            else:
+                call(conn, "lb", "gateway", who, kid, "GET", f"/{api}/items/{rnd.randint(1, 999)}", h)
+        elif r < 0.89:   # uploads: 0.71-0.84 with a token, 0.84-0.89 with a key
+            by_key = r >= 0.84
             content = png(rnd.randint(1024, 16384))
             body, ctype = multipart(content)
             h = key_headers(k) if by_key else jwt_headers(sub)
@@ -203,16 +219,16 @@ def cli(*args):
 
 
 def converge(step, cond, since, cmd_secs):
-    """Polls every instance directly until `cond(status, headers, body)` holds; per instance
+    """Polls every instance directly until `cond.check(conn, instance)` holds; per instance
     the seconds from `since` (the moment the change was stored) to its first such answer.
-    Converging within DEADLINE is required in both modes; within BUDGET only in the full run."""
+    Converging within DEADLINE is required in both modes; within BUDGET only in the full run.
+    Returns the step's record (its `max` is None when an instance never got there)."""
     res = {}
 
     def one(name):
         conn = Conn(INST[name], timeout=DEADLINE)
         while now() - since < DEADLINE:
-            status, h, data = cond.probe(conn, name)
-            if cond.ok(status, h, data):
+            if cond.check(conn, name):
                 res[name] = max(0.0, now() - since)
                 break
             time.sleep(0.05)
@@ -228,6 +244,7 @@ def converge(step, cond, since, cmd_secs):
                       cmd_secs=round(cmd_secs, 2)))
     log(f"step {step}: {'converged in %.2fs' % worst if worst is not None else 'NOT converged'}"
         f" (command {cmd_secs:.2f}s) {res}")
+    return STEPS[-1]
 
 
 class Probe:
@@ -242,6 +259,20 @@ class Probe:
     def ok(self, s, h, d):
         return self.ok_fn(s, h, d)
 
+    def check(self, conn, name):
+        return self.ok(*self.probe(conn, name))
+
+
+class AllOf:
+    """Several probes of one instance in one poll: it has converged when all hold at once (in
+    order, stopping at the first that does not)."""
+
+    def __init__(self, *probes):
+        self.probes = probes
+
+    def check(self, conn, name):
+        return all(p.check(conn, name) for p in self.probes)
+
 
 def key_probe(k, ok, path="/api/me"):
     return Probe(path, lambda: key_headers(k), ok, "key", k, k)
@@ -254,7 +285,75 @@ def ptype(d):
         return ""
 
 
+def problem_api(d):
+    try:
+        return json.loads(d).get("api")
+    except ValueError:
+        return None
+
+
+# Where and when keys may be refused (apis.py): "per-api" and "global", each from the moment its
+# first command was sent to the moment every instance answered by its last one.
+WINDOWS = {}
+# Answers through HAProxy while orders was denied everywhere: per API, the instances that
+# answered (each instance must have answered each API by its own state, under the load).
+HELD = {}
+
+
+def accepted(s, h, d):
+    return s == 200
+
+
+def refused_on(api):
+    return lambda s, h, d: s == 401 and ptype(d).endswith("api-key-disabled") and problem_api(d) == api
+
+
+def each_api(k, denied):
+    """One key on every API of one instance: refused on `denied` (None: on none), accepted on
+    the others."""
+    return AllOf(*(key_probe(k, refused_on(api) if api == denied else accepted,
+                             path=f"/{api}/fleet-probe" if api != apis.BUILTIN else "/api/me")
+                   for api in (*UPSTREAMS, apis.BUILTIN)))
+
+
+def through_lb(k, secs):
+    """For `secs` at least, and until each instance has answered each API (DEADLINE at most):
+    the key on every API through HAProxy, beside the load. classify() judges the answers."""
+    conn = Conn(LB)
+    t = now()
+    seen = {api: set() for api in (*UPSTREAMS, apis.BUILTIN)}
+    while now() - t < DEADLINE and (now() - t < secs or any(len(v) < len(INST) for v in seen.values())):
+        for api in seen:
+            path = f"/{api}/fleet-lb" if api != apis.BUILTIN else "/api/me"
+            s, h, _ = call(conn, "lb", "walk", k, k, "GET", path, key_headers(k))
+            if s is not None and h.get("x-fleet-server") in INST:
+                seen[api].add(h["x-fleet-server"])
+        time.sleep(0.05)
+    conn.close()
+    HELD.update({api: sorted(v) for api, v in seen.items()})
+
+
+def per_api_walk():
+    """One API (orders) to deny on its own and back, while the other upstream (billing), the
+    built-in API and the global flag stay on allow. Before the global walk, so that the two
+    never overlap and each window's refusals are its own."""
+    k = "k-web"
+    w = WINDOWS["per-api"] = dict(start=now())
+    _, _, c = cli("fallback", "set", "deny", "--api", DENIED)
+    st = converge(f"deny --api {DENIED}", each_api(k, DENIED), now(), c)
+    if st["max"] is not None:
+        w["all_denied"] = now()
+    out, err, _ = cli("fallback", "get")
+    log(f"fallback get: {out!r} {err.strip()!r}")
+    through_lb(k, CFG["per_api_hold_secs"])
+    w["clear_start"] = now()
+    _, _, c = cli("fallback", "clear", "--api", DENIED)
+    converge(f"clear --api {DENIED}", each_api(k, None), now(), c)
+    w["end"] = now()
+
+
 def operator():
+    per_api_walk()
     ka = "k-mobile"
     t = now(); _, _, c = cli("fallback", "set", "warn")
     converge("warn", key_probe(ka, lambda s, h, d: s == 200 and "deprecation" in h), now(), c)
@@ -262,6 +361,7 @@ def operator():
     # An instance sees the brownout only while it lasts: in --quick it lasts long enough for a
     # busy machine's slowest poll, so that "never seen" means the poll failed, not that it lagged.
     dur = CFG["brownout_secs"]
+    g = WINDOWS["global"] = dict(start=now())
     _, _, c = cli("brownouts", "add", "--start", "now", "--duration", f"{dur}s", "--key", "k-brown")
     opened = now()
     converge("brownout opens", key_probe("k-brown", lambda s, h, d: s == 401 and "brownout" in ptype(d)), opened, c)
@@ -285,6 +385,7 @@ def operator():
     _, _, c2 = cli("fallback", "canary", "--percent", "0")
     back = refused[0] if refused else ka
     converge("allow + canary 0", key_probe(back, lambda s, h, d: s == 200), now(), c1 + c2)
+    g["end"] = now()
 
     new, _, c = cli("keys", "rotate", "--id", "k-rot")
     rotated = now()
@@ -543,7 +644,7 @@ def classify(a):
     s, err = a["status"], a["err"]
     lb_made = s is not None and s >= 500 and not a["ctype"].startswith("application/problem+json")
     if err is None and s is not None and s < 500:
-        return None
+        return apis.cause(a, DENIED, WINDOWS.get("per-api"), WINDOWS.get("global"))
     k = FAULTS.get("kill")
     if k and (err or lb_made) and a["server"] == k["instance"] and a["t0"] <= k["at"] <= a["t1"] + 0.05:
         return "in flight on the killed instance"
@@ -706,6 +807,16 @@ def main():
             failures.append(f"convergence: {s['step']} took {s['max']:.2f} s (budget {BUDGET} s) "
                             f"{s.get('note', '')}")
 
+    # one API denied alone: every instance answered each API through HAProxy meanwhile
+    w = WINDOWS.get("per-api", {})
+    if "all_denied" in w:
+        short = {api: sorted(set(INST) - set(v)) for api, v in HELD.items() if set(v) != set(INST)}
+        if short or not HELD:
+            failures.append(f"per API: while {DENIED} was denied, instances that did not answer an "
+                            f"API through HAProxy: {short or 'no answer at all'}")
+    per_api = dict(window={k: round(v - T0, 2) for k, v in w.items()}, lb_instances=HELD,
+                   held=apis.held(answers, w or None))
+
     # limits
     for lim in LIMITS:
         if not lim["ok"]:
@@ -799,6 +910,7 @@ def main():
         mode="quick" if QUICK else "full", seconds=round(load_secs),
         requests=sum(1 for a in answers if not a["kind"].startswith("verify")),
         through_lb=lb_n - sum(1 for a in answers if a["kind"].startswith("verify")), statuses=statuses, causes=causes, steps=STEPS, limits=LIMITS,
+        per_api=per_api,
         faults=FAULTS, uploads=len(UPLOADS), ledger=ledger, audit_counts=dict(
             objects=len(audit["objects"]), items=len(audit["items"]),
             open_multipart=audit["open_multipart_uploads"]),
@@ -825,6 +937,13 @@ def report(s):
         mark = "ok  " if st["ok"] else "FAIL"
         over = "" if st["in_budget"] or st["max"] is None else "  over budget"
         print(f"  {mark} {st['step']:22s} max {st['max']}  [{per}]  (command {st['cmd_secs']} s){over}")
+    pa = s["per_api"]
+    print(f"one API at a time ({DENIED} denied alone; seconds from the run's start {pa['window']}):")
+    print("  key answers through HAProxy while it was denied everywhere, by API: "
+          + (", ".join(f"{api} {json.dumps(v, sort_keys=True)}" for api, v in sorted(pa["held"].items()))
+             or "none"))
+    print("  instances that answered each API through HAProxy then: "
+          + ", ".join(f"{api} {'/'.join(v)}" for api, v in sorted(pa["lb_instances"].items())))
     print("limits (k-tiny through HAProxy):")
     for lim in s["limits"]:
         print(f"  {'ok  ' if lim['ok'] else 'FAIL'} {lim['phase']}: {lim['accepted']}/{lim['sent']} accepted, bound {lim['bound']}")
@@ -842,12 +961,15 @@ def report(s):
     killed = s["causes"].get("in flight on the killed instance", 0)
     unexp = sum(n for c, n in s["causes"].items() if c.startswith("UNEXPECTED"))
     rss = "/".join(str(s["rss_mib"][n]) for n in sorted(s["rss_mib"]))
+    one = {st["step"]: st["max"] for st in s["steps"]}
+    walk = " / ".join("—" if one.get(f"{v} --api {DENIED}") is None else f"{one[f'{v} --api {DENIED}']:.2f} s"
+                      for v in ("deny", "clear"))
     row = (f"| {time.strftime('%Y-%m-%d')} | {s['mode']} | {s['seconds']} s | {s['requests']} | {s['uploads']} | "
-           f"{moto} / {killed} / {unexp} | {conv:.2f} s | {s['p50_ms']} / {s['p99_ms']} ms | {rss} | "
+           f"{moto} / {killed} / {unexp} | {conv:.2f} s | {walk} | {s['p50_ms']} / {s['p99_ms']} ms | {rss} | "
            f"{'pass' if not s['failures'] else 'FAIL'} |")
     print("\n| date | mode | load | requests | uploads 201 | 5xx: moto pause / killed in flight / unexpected "
-          "| worst convergence | p50 / p99 | RSS MiB i1/i2/i3 | result |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"| worst convergence | {DENIED} alone: deny / clear | p50 / p99 | RSS MiB i1/i2/i3 | result |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(row)
     open(os.path.join(OUT, "row.md"), "w").write(row + "\n")
     if s["failures"]:

@@ -10,8 +10,8 @@ use super::ConfigError;
 use super::raw::RawSettings;
 use super::scopes::ScopeSettings;
 use super::setting::Setting;
-use crate::common::BUILTIN_API;
 use crate::common::proxy_headers::{IDENTITY_PREFIX, is_hop_by_hop_name};
+use crate::common::{BUILTIN_API, Route};
 use crate::domain::Scope;
 use crate::domain::{Prefix, PrefixError};
 
@@ -262,6 +262,14 @@ fn upstream(t: UpstreamTable, scopes: &ScopeSettings) -> Result<UpstreamSettings
     if t.name == BUILTIN_API {
         return Err(format!(
             "name {:?} is the built-in API's (its policy, metrics and reports go by that name)",
+            t.name
+        ));
+    }
+    if Route::ALL.iter().any(|r| r.label() == t.name) {
+        // The ledger and the metrics name a built-in route by this label: an upstream of the
+        // same name could not be told from it.
+        return Err(format!(
+            "name {:?} is a route of the built-in API (upload, list, get, content, delete, me, other)",
             t.name
         ));
     }

@@ -9,22 +9,28 @@ use crate::helpers::{Auth, app};
 use crate::support::moto::{cloudwatch, unique_name};
 use crate::support::{add_keys, cloudwatch_adapter, eventually, send_mix};
 
-/// (Sum, SampleCount) of one metric series from `since` on.
-async fn stats(cw: &Client, ns: &str, metric: &str, dim: (&str, &str), since: i64) -> (f64, f64) {
+/// (Sum, SampleCount) of one metric series (one dimension, or more) from `since` on.
+pub async fn stats(
+    cw: &Client,
+    ns: &str,
+    metric: &str,
+    dims: &[(&str, &str)],
+    since: i64,
+) -> (f64, f64) {
     let now = cutover::common::unix_now() as i64;
-    let out = cw
+    let mut req = cw
         .get_metric_statistics()
         .namespace(ns)
         .metric_name(metric)
-        .dimensions(Dimension::builder().name(dim.0).value(dim.1).build())
         .start_time(DateTime::from_secs(since))
         .end_time(DateTime::from_secs(now + 600))
         .period(60)
         .statistics(Statistic::Sum)
-        .statistics(Statistic::SampleCount)
-        .send()
-        .await
-        .expect("GetMetricStatistics");
+        .statistics(Statistic::SampleCount);
+    for (name, value) in dims {
+        req = req.dimensions(Dimension::builder().name(*name).value(*value).build());
+    }
+    let out = req.send().await.expect("GetMetricStatistics");
     out.datapoints().iter().fold((0.0, 0.0), |(s, n), d| {
         (
             s + d.sum().unwrap_or(0.0),
@@ -63,7 +69,7 @@ async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when
     ];
     eventually(20, "the published sums to match the requests", || async {
         for (metric, dim, want) in expected {
-            let (sum, _) = stats(&cw, &ns, metric, dim, start).await;
+            let (sum, _) = stats(&cw, &ns, metric, &[dim], start).await;
             if sum != want {
                 return None;
             }
@@ -75,15 +81,21 @@ async fn cloudwatch_gets_the_exact_sums_per_auth_method_and_key_id_and_zero_when
     // Nothing happens from here on: the key path keeps publishing, as an explicit 0.
     let idle_from = cutover::common::unix_now() as i64 + 1;
     let (sum, samples) = eventually(15, "idle intervals to publish api_key = 0", || async {
-        let (sum, samples) =
-            stats(&cw, &ns, "Requests", ("AuthMethod", "api_key"), idle_from).await;
+        let (sum, samples) = stats(
+            &cw,
+            &ns,
+            "Requests",
+            &[("AuthMethod", "api_key")],
+            idle_from,
+        )
+        .await;
         (samples >= 2.0).then_some((sum, samples))
     })
     .await;
     assert_eq!(sum, 0.0, "{samples} idle datums must all be 0");
     for (metric, dim, want) in expected {
         assert_eq!(
-            stats(&cw, &ns, metric, dim, start).await.0,
+            stats(&cw, &ns, metric, &[dim], start).await.0,
             want,
             "{metric} {dim:?}"
         );
@@ -117,7 +129,7 @@ async fn cloudwatch_gets_refused_key_requests_per_key_id_after_deny() {
     }
     let refused = ("KeyId", "legacy-a");
     let sum = eventually(20, "three refusals of legacy-a published", || async {
-        let (sum, _) = stats(&cw, &ns, "ApiKeyRefused", refused, start).await;
+        let (sum, _) = stats(&cw, &ns, "ApiKeyRefused", &[refused], start).await;
         (sum >= 3.0).then_some(sum)
     })
     .await;
@@ -126,7 +138,7 @@ async fn cloudwatch_gets_refused_key_requests_per_key_id_after_deny() {
         &cw,
         &ns,
         "AuthFailures",
-        ("Reason", "key_path_disabled"),
+        &[("Reason", "key_path_disabled")],
         start,
     )
     .await;

@@ -2,12 +2,10 @@
 //! counted under their own `api` (Prometheus) / `Api` (CloudWatch, against moto), and a key
 //! refused by an API that never took keys under that API's `keys_not_accepted`.
 
-use aws_sdk_cloudwatch::Client;
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use reqwest::Method;
 use serde_json::json;
 
+use crate::cloudwatch::stats;
 use crate::gateway::{call, orders};
 use crate::helpers::{Auth, TestApp, app};
 use crate::support::moto::{cloudwatch, unique_name};
@@ -79,36 +77,6 @@ async fn a_key_request_to_an_upstream_and_a_jwt_request_to_photos_are_counted_un
     assert!(!text.contains("k-legacy"), "a key leaked into /metrics");
 }
 
-/// (Sum, SampleCount) of one two-dimension series from `since` on.
-async fn stats(
-    cw: &Client,
-    ns: &str,
-    metric: &str,
-    dims: [(&str, &str); 2],
-    since: i64,
-) -> (f64, f64) {
-    let now = cutover::common::unix_now() as i64;
-    let mut req = cw
-        .get_metric_statistics()
-        .namespace(ns)
-        .metric_name(metric)
-        .start_time(DateTime::from_secs(since))
-        .end_time(DateTime::from_secs(now + 600))
-        .period(60)
-        .statistics(Statistic::Sum)
-        .statistics(Statistic::SampleCount);
-    for (name, value) in dims {
-        req = req.dimensions(Dimension::builder().name(name).value(value).build());
-    }
-    let out = req.send().await.expect("GetMetricStatistics");
-    out.datapoints().iter().fold((0.0, 0.0), |(s, n), d| {
-        (
-            s + d.sum().unwrap_or(0.0),
-            n + d.sample_count().unwrap_or(0.0),
-        )
-    })
-}
-
 #[tokio::test]
 async fn cloudwatch_gets_the_requests_and_refusals_per_api_and_a_zero_for_an_apis_idle_key_path() {
     crate::aws_only!();
@@ -149,7 +117,7 @@ async fn cloudwatch_gets_the_requests_and_refusals_per_api_and_a_zero_for_an_api
     ];
     eventually(20, "the per-API sums to match the requests", || async {
         for (metric, dims, want) in expected {
-            if stats(&cw, &ns, metric, dims, start).await.0 != want {
+            if stats(&cw, &ns, metric, &dims, start).await.0 != want {
                 return None;
             }
         }
@@ -159,7 +127,7 @@ async fn cloudwatch_gets_the_requests_and_refusals_per_api_and_a_zero_for_an_api
     // Photos never saw a key: its key path is published as explicit zeros, not missing data.
     let (sum, samples) = eventually(20, "photos' key path published as 0", || async {
         let dims = [("Api", "photos"), ("AuthMethod", "api_key")];
-        let (sum, samples) = stats(&cw, &ns, "ApiRequests", dims, start).await;
+        let (sum, samples) = stats(&cw, &ns, "ApiRequests", &dims, start).await;
         (samples >= 2.0).then_some((sum, samples))
     })
     .await;
@@ -171,7 +139,7 @@ async fn cloudwatch_gets_the_requests_and_refusals_per_api_and_a_zero_for_an_api
         &cw,
         &ns,
         "ApiRefusals",
-        [("Api", "photos"), ("Reason", "keys_not_accepted")],
+        &[("Api", "photos"), ("Reason", "keys_not_accepted")],
         start,
     )
     .await;

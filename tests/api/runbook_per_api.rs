@@ -44,7 +44,9 @@ async fn every_command_of_move_one_api_at_a_time_runs_as_written() {
         .await;
     let key = Auth::Key(app.add_key("mobile", None));
     assert_eq!(
-        eventually_at(&app, "/orders/echo/1", &key, 200).await.status(),
+        eventually_at(&app, "/orders/echo/1", &key, 200)
+            .await
+            .status(),
         200
     );
     for args in &commands {
@@ -62,7 +64,9 @@ async fn every_command_of_move_one_api_at_a_time_runs_as_written() {
     let res = eventually_at(&app, "/orders/echo/1", &key, 401).await;
     assert_eq!(res.status(), 401);
     assert_eq!(
-        eventually_at(&app, "/billing/echo/1", &key, 200).await.status(),
+        eventually_at(&app, "/billing/echo/1", &key, 200)
+            .await
+            .status(),
         200
     );
 }

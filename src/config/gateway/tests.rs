@@ -208,6 +208,8 @@ fn the_file_may_come_as_text_in_a_variable_but_not_beside_a_file() {
 fn the_built_in_api_s_name_is_taken_and_a_table_may_refuse_keys_for_good() {
     let err = refusal(&table("").replace("\"orders\"", "\"photos\""));
     assert!(err.contains("is the built-in API's"), "{err}");
+    let err = refusal(&table("").replace("\"orders\"", "\"list\""));
+    assert!(err.contains("is a route of the built-in API"), "{err}");
     let s = with_file(&table("api_keys = \"never\""), &[]).unwrap();
     assert_eq!(
         s.gateway.upstreams[0].key_policy,
