@@ -227,15 +227,7 @@ impl LedgerStore for SqliteLedger {
             let mut stmt = c.prepare(
                 "SELECT hour, jwt, api_key FROM traffic WHERE hour BETWEEN ?1 AND ?2 ORDER BY hour",
             )?;
-            let rows = stmt.query_map(params![from as i64, to as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?.max(0) as u64,
-                    Traffic {
-                        jwt: r.get::<_, i64>(1)?.max(0) as u64,
-                        api_key: r.get::<_, i64>(2)?.max(0) as u64,
-                    },
-                ))
-            })?;
+            let rows = stmt.query_map(params![from as i64, to as i64], traffic_row)?;
             rows.collect()
         })
     }
@@ -284,18 +276,21 @@ impl LedgerStore for SqliteLedger {
                 "SELECT hour, jwt, api_key FROM api_traffic \
                  WHERE api = ?1 AND hour BETWEEN ?2 AND ?3 ORDER BY hour",
             )?;
-            let rows = stmt.query_map(params![api, from as i64, to as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?.max(0) as u64,
-                    Traffic {
-                        jwt: r.get::<_, i64>(1)?.max(0) as u64,
-                        api_key: r.get::<_, i64>(2)?.max(0) as u64,
-                    },
-                ))
-            })?;
+            let rows = stmt.query_map(params![api, from as i64, to as i64], traffic_row)?;
             rows.collect()
         })
     }
+}
+
+/// A `(hour, jwt, api_key)` row of the heartbeat's tables.
+fn traffic_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Hour, Traffic)> {
+    Ok((
+        r.get::<_, i64>(0)?.max(0) as u64,
+        Traffic {
+            jwt: r.get::<_, i64>(1)?.max(0) as u64,
+            api_key: r.get::<_, i64>(2)?.max(0) as u64,
+        },
+    ))
 }
 
 #[cfg(test)]
