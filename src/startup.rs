@@ -145,6 +145,7 @@ impl Application {
             dev_issuer,
             limits,
             ledger,
+            audit: backends.audit,
             background: background.clone(),
             apis: settings
                 .gateway

@@ -6,6 +6,7 @@
 //! parses them. The known names are the union of those declarations ([`SECTIONS`]), so a setting
 //! cannot be read without being known, and `docs/reference.md` is checked against the same list.
 
+mod audit;
 mod error;
 mod fallback;
 mod gateway;
@@ -29,6 +30,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use audit::AuditSettings;
 pub use error::ConfigError;
 pub use fallback::FallbackSettings;
 pub use gateway::{
@@ -63,6 +65,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("rate limits", rate::SETTINGS),
     ("web app and sign-in", web::SETTINGS),
     ("migration ledger", ledger::SETTINGS),
+    ("audit trail", audit::SETTINGS),
     ("revocation queue", revocation::SETTINGS),
     ("gateway", gateway::SETTINGS),
 ];
@@ -106,6 +109,8 @@ pub struct Settings {
     pub rate: RateSettings,
     pub web: WebSettings,
     pub ledger: LedgerSettings,
+    /// The audit trail's retention.
+    pub audit: AuditSettings,
     /// The queue of Cognito's sign-out events, when one is configured.
     pub revocation_queue: Option<RevocationQueueSettings>,
     /// The upstreams cutover fronts, and the assertion it hands them.
@@ -201,6 +206,7 @@ impl RawSettings {
             rate: rate::parse(self)?,
             web,
             ledger: ledger::parse(self)?,
+            audit: audit::parse(self)?,
             revocation_queue: revocation::parse(self)?,
             gateway,
         })

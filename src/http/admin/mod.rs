@@ -2,6 +2,7 @@
 //! ledger's contact list and the migration console. Not for the public internet: it has no
 //! authentication by design.
 
+mod audit;
 pub mod console;
 mod migration_report;
 
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))
         .route("/admin/clients", web::get().to(clients))
+        .route("/admin/audit", web::get().to(audit::audit))
         .route(
             "/console",
             web::get().to(crate::http::admin::console::console),
@@ -35,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/.well-known/jwks.json",
         "/admin/migration",
         "/admin/clients",
+        "/admin/audit",
         "/console",
         crate::http::admin::console::STYLESHEET_PATH,
         "/healthz",

@@ -11,6 +11,7 @@ pub mod api_use;
 pub mod chart;
 pub mod next_step;
 pub mod page;
+pub mod timeline;
 
 use std::sync::LazyLock;
 
@@ -173,6 +174,7 @@ pub async fn console(
             }
         })
         .collect();
+    let timeline = timeline::latest(state.audit.as_ref()).await;
     let html = page::render(&page::View {
         days,
         chart: &series,
@@ -185,6 +187,7 @@ pub async fn console(
         next: &next,
         apis: &api_table,
         issuers: &issuers,
+        timeline: timeline.as_deref(),
         stylesheet: &stylesheet,
     });
     let mut res = HttpResponse::Ok()
