@@ -29,6 +29,7 @@ mod helpers;
 mod support;
 
 mod api_keys;
+mod audit;
 mod auth_jwt;
 mod aws_faults;
 mod aws_items;
