@@ -6,6 +6,7 @@
 //! parses them. The known names are the union of those declarations ([`SECTIONS`]), so a setting
 //! cannot be read without being known, and `docs/reference.md` is checked against the same list.
 
+mod admin;
 mod audit;
 mod error;
 mod fallback;
@@ -30,6 +31,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use admin::AdminSettings;
 pub use audit::AuditSettings;
 pub use error::ConfigError;
 pub use fallback::FallbackSettings;
@@ -68,6 +70,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("audit trail", audit::SETTINGS),
     ("revocation queue", revocation::SETTINGS),
     ("gateway", gateway::SETTINGS),
+    ("operators", admin::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -115,6 +118,8 @@ pub struct Settings {
     pub revocation_queue: Option<RevocationQueueSettings>,
     /// The upstreams cutover fronts, and the assertion it hands them.
     pub gateway: GatewaySettings,
+    /// Who may use the admin listener.
+    pub admin: AdminSettings,
 }
 
 impl Settings {
@@ -209,6 +214,7 @@ impl RawSettings {
             audit: audit::parse(self)?,
             revocation_queue: revocation::parse(self)?,
             gateway,
+            admin: admin::parse(self, listen.admin_listen)?,
         })
     }
 }

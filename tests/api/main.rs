@@ -28,6 +28,7 @@ macro_rules! aws_only {
 mod helpers;
 mod support;
 
+mod admin_auth;
 mod api_keys;
 mod audit;
 mod auth_jwt;

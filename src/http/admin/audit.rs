@@ -2,12 +2,16 @@
 //! `next_cursor` (absent on the last page). `since`: a date, an RFC 3339 date-time or a
 //! duration back from now (as `cutover audit --since`); `cursor`: a `next_cursor` as given;
 //! `limit`: 1 to 1000 (default 100). Anything else in them is a 400 problem.
+//!
+//! An admin endpoint that changes state (none does yet) records it as [`actor`] of the
+//! request's [`Operator`], with the request id as its [`Origin`], before the change.
 
 use actix_web::{HttpResponse, web};
 use jiff::Timestamp;
 use serde_json::json;
 
-use crate::audit::{Cursor, Query, parse_since};
+use super::operator::{Operator, OperatorVia};
+use crate::audit::{Actor, Cursor, Origin, Query, Via, parse_since};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -58,6 +62,25 @@ fn query(text: &str, now: Timestamp) -> Result<Query, ApiError> {
     })
 }
 
+/// Who an admin request acts as, in the audit trail: the operator's principal (a user's
+/// `sub`, or `client:<id>`) and how it signed in.
+pub fn actor(operator: &Operator) -> Actor {
+    Actor::Operator {
+        sub: operator.principal.to_string(),
+        via: match operator.via {
+            OperatorVia::Bearer => Via::Bearer,
+            OperatorVia::Console => Via::Console,
+        },
+    }
+}
+
+/// Where an admin request's change comes from: its request id.
+pub fn origin(request_id: &str) -> Origin {
+    Origin::Request {
+        request_id: request_id.to_string(),
+    }
+}
+
 pub async fn audit(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
@@ -74,6 +97,21 @@ pub async fn audit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operator_is_recorded_by_principal_and_sign_in() {
+        let operator = Operator {
+            principal: crate::domain::PrincipalId::for_client("deploy-bot").unwrap(),
+            via: OperatorVia::Bearer,
+        };
+        let actor = actor(&operator);
+        assert_eq!(actor.to_string(), "client:deploy-bot (token)");
+        assert_eq!(
+            serde_json::to_value(&actor).unwrap(),
+            json!({ "kind": "operator", "sub": "client:deploy-bot", "via": "bearer" })
+        );
+        assert_eq!(origin("r-1").to_string(), "request r-1");
+    }
 
     #[test]
     fn bad_since_cursor_and_limit_are_refused_and_the_defaults_hold() {
