@@ -205,7 +205,7 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand, rec: &Recorder) -> a
         BrownoutsCommand::Remove { id } => {
             let doc: Brownouts = control::read(store, Document::Brownouts).await?;
             let Some(window) = doc.windows.iter().find(|w| w.id == id) else {
-                bail!("no brownout {id:?} (see cutover brownouts list)");
+                bail!("no brownout window {id}; `cutover brownouts list` shows them");
             };
             let change = Change::new(
                 Action::BrownoutsRemove,
