@@ -462,3 +462,54 @@ async fn without_an_sts_answer_the_change_is_recorded_as_the_os_user_and_said_so
         json!({ "kind": "cli", "user": user, "host": host, "aws_identity": null })
     );
 }
+
+/// A real DynamoDB fault that hits the audit write only: an item over DynamoDB's 400 KB. A
+/// window refusing 3,500 keys of 64-character ids is a brownouts document of about 240 KB,
+/// which the control item takes; its entry holds the window and the command line, about 480
+/// KB, which DynamoDB refuses. The command fails and the window is not stored.
+#[tokio::test]
+async fn on_dynamodb_an_entry_the_table_refuses_refuses_the_change() {
+    crate::aws_only!();
+    let ids: Vec<String> = (0..3500).map(|i| format!("{i:0>64}")).collect();
+    let keys: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({ "id": id, "key": format!("k-{id}") }))
+        .collect();
+    let app = app().with_keys(json!(keys)).spawn().await;
+    let mut args = vec!["brownouts", "add", "--start", "now", "--duration", "1h"];
+    for id in &ids {
+        args.extend(["--key", id.as_str()]);
+    }
+    let (ok, stdout, stderr) = app.cli(&args);
+    assert!(!ok, "the change passed without its audit entry");
+    assert!(
+        stderr.contains("the audit trail could not record brownouts.add"),
+        "{stderr}"
+    );
+    assert_eq!(stdout, "");
+    let listed: Value =
+        serde_json::from_str(&self::ok(&app, &["brownouts", "list", "--format", "json"])).unwrap();
+    let stored = listed["windows"].as_array().unwrap().len();
+    assert_eq!(stored, 0, "the window was stored");
+    let (entries, _) = trail(&app);
+    assert!(entries.is_empty(), "{entries:?}");
+
+    // The same window fits the control store: only the audit write failed.
+    let backends = app.backends().await;
+    let key_ids = ids
+        .iter()
+        .map(|id| cutover::domain::KeyId::parse(id).unwrap())
+        .collect();
+    let window = cutover::control::Window::new(
+        jiff::Timestamp::now(),
+        std::time::Duration::from_secs(3600),
+        key_ids,
+    );
+    cutover::control::schedule::add_windows(
+        backends.control.as_ref(),
+        &[window],
+        jiff::Timestamp::now(),
+    )
+    .await
+    .expect("the window alone fits");
+}
