@@ -1,8 +1,9 @@
 //! The admin listener: metrics, the dev issuer's JWKS, the migration view, the migration
-//! ledger's contact list and the migration console. Not for the public internet: it has no
-//! authentication by design.
+//! ledger's contact list, readiness in full and the migration console. Not for the public
+//! internet: it has no authentication by design.
 
 pub mod console;
+mod health;
 mod migration_report;
 
 use actix_web::http::Method;
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))
         .route("/admin/clients", web::get().to(clients))
+        .route("/admin/health", web::get().to(health::health))
         .route(
             "/console",
             web::get().to(crate::http::admin::console::console),
@@ -35,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/.well-known/jwks.json",
         "/admin/migration",
         "/admin/clients",
+        "/admin/health",
         "/console",
         crate::http::admin::console::STYLESHEET_PATH,
         "/healthz",

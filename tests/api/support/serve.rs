@@ -25,6 +25,15 @@ impl ServeProcess {
         authorize(rb, auth).send().await.unwrap()
     }
 
+    /// A `GET` on the admin listener (as `TestApp::admin_get`).
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.admin_address))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn status(&self, path: &str, auth: &Auth) -> u16 {
         self.get(path, auth).await.status().as_u16()
     }
