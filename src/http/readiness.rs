@@ -221,6 +221,26 @@ mod tests {
         );
     }
 
+    /// The contract's table of reasons names exactly these words, in this order.
+    #[test]
+    fn the_reference_lists_exactly_the_reason_words_in_their_order() {
+        let reference = include_str!("../../docs/reference.md");
+        let section = reference
+            .split("### Readiness reasons")
+            .nth(1)
+            .and_then(|rest| rest.split("\n#").next())
+            .unwrap_or_default();
+        // The table's rows, after its header and separator.
+        let listed: Vec<&str> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("|---"))
+            .skip(1)
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .collect();
+        let names: Vec<_> = Check::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(listed, names);
+    }
+
     fn readiness(objects: Result<(), StoreError>, tasks: Vec<&'static str>) -> Readiness {
         Readiness {
             issuers: vec![IssuerHealth {

@@ -196,6 +196,10 @@ async fn the_readiness_answers_are_exactly_their_closed_schemas() {
         assert_eq!(schemas[schema]["additionalProperties"], false, "{schema}");
     }
     assert_eq!(
+        schemas["Ready"]["properties"]["status"]["enum"],
+        serde_json::json!(["ready"])
+    );
+    assert_eq!(
         schemas["NotReady"]["properties"]["reason"]["enum"],
         serde_json::json!([
             "signing_keys",

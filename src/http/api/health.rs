@@ -37,8 +37,15 @@ pub async fn healthz() -> HttpResponse {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ready {
-    #[schema(example = "ready")]
-    status: &'static str,
+    #[schema(inline)]
+    status: Verdict,
+}
+
+/// The only verdict the 200 carries.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Verdict {
+    Ready,
 }
 
 /// The not-ready answer (`http::problem::Problem` of type `not-ready`), described by hand as
@@ -107,7 +114,9 @@ impl utoipa::ToSchema for NotReady {
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let Some(check) = Readiness::probe(&state).await.reason() else {
-        return HttpResponse::Ok().json(Ready { status: "ready" });
+        return HttpResponse::Ok().json(Ready {
+            status: Verdict::Ready,
+        });
     };
     // A problem body (the error middleware would otherwise replace a plain JSON 503 with a
     // generic one).
