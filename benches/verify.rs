@@ -153,6 +153,7 @@ fn memory_per_entry() {
                     origin_jti: Some(format!("5d4c3b2a-1f0e-4d9c-8b7a-{i:012}")),
                     issued_at: Some(1_899_996_400),
                     username: None,
+                    groups: Default::default(),
                 },
                 kid: kid.clone(),
                 issuer: 0,

@@ -212,9 +212,18 @@ impl Application {
                 // Last: its default service (the proxy, else 404) replaces the API's.
                 .configure(|cfg| http::gateway::routes(cfg, gateway.clone()))
         })?;
+        if !settings.admin.auth {
+            tracing::warn!(
+                admin = %settings.admin_listen,
+                "CUTOVER_ADMIN_AUTH=off: the admin listener asks for no sign-in (allowed on loopback only)"
+            );
+        }
+        let admin_settings = web::Data::new(settings.admin.clone());
         let admin = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(admin_settings.clone())
+                .wrap(from_fn(http::admin::operator::require_operator))
                 .configure(http::admin::routes)
         })
         .workers(1)

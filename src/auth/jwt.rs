@@ -79,6 +79,9 @@ struct Claims {
     /// The id token's name for `username`.
     #[serde(rename = "cognito:username")]
     cognito_username: Option<String>,
+    /// The user's groups: an array of names, as Cognito writes it.
+    #[serde(rename = "cognito:groups", default)]
+    groups: Vec<String>,
     exp: Option<NumericDate>,
     nbf: Option<NumericDate>,
     /// Bounds the token's lifetime (`exp - iat`) and may not lie in the future.
@@ -373,6 +376,7 @@ fn check_claims(issuer: &Issuer, claims: Claims) -> Result<VerifiedToken, JwtErr
         origin_jti: claims.origin_jti,
         issued_at: claims.iat.map(NumericDate::until),
         username: claims.username.or(claims.cognito_username),
+        groups: claims.groups.into(),
     })
 }
 

@@ -306,6 +306,20 @@ impl Authenticator {
         key: Option<&[u8]>,
         access: Access<'_>,
     ) -> Result<Caller, AuthError> {
+        let verified = self.bearer(value).await?;
+        if let Some(scope) = self.scope(access)
+            && !scope.granted_by(&verified.scope)
+        {
+            refusal!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
+            return Err(AuthError::InsufficientScope(scope.clone()));
+        }
+        self.link(self.token_caller(verified), key)
+    }
+
+    /// An `Authorization` value's one Bearer token, verified against the trusted issuers and
+    /// not revoked: who it names, whatever it may do (the admin listener's operators start
+    /// here too).
+    pub async fn bearer(&self, value: &[u8]) -> Result<VerifiedToken, AuthError> {
         let Some(token) = bearer_token(value) else {
             refusal!(reason = "not one Bearer credential", "JWT rejected");
             return Err(AuthError::Unauthenticated(AuthFailure::InvalidToken));
@@ -323,13 +337,7 @@ impl Authenticator {
             refusal!(sub = %verified.sub, jti = ?verified.jti, origin_jti = ?verified.origin_jti, "revoked token refused");
             return Err(AuthError::Unauthenticated(AuthFailure::Revoked));
         }
-        if let Some(scope) = self.scope(access)
-            && !scope.granted_by(&verified.scope)
-        {
-            refusal!(sub = %verified.sub, jti = ?verified.jti, %scope, "scope missing");
-            return Err(AuthError::InsufficientScope(scope.clone()));
-        }
-        self.link(self.token_caller(verified), key)
+        Ok(verified)
     }
 
     async fn by_key(&self, value: &[u8], api: &'static str) -> Result<Caller, AuthError> {

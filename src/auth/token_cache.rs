@@ -94,6 +94,7 @@ mod tests {
                 sub: PrincipalId::from_sub("alice").unwrap(),
                 jti: None,
                 scope: String::new(),
+                groups: Default::default(),
                 issuer: "https://i.example".into(),
                 origin_jti: None,
                 issued_at: None,

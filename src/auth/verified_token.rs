@@ -20,4 +20,14 @@ pub struct VerifiedToken {
     /// The user's name in its pool (`username`, or an id token's `cognito:username`), for a
     /// revocation of a user deleted before its `sub` could be looked up.
     pub username: Option<String>,
+    /// The user's Cognito groups (`cognito:groups`); the operators' one opens the admin
+    /// listener. Shared, so a cached token is handed on without copying them.
+    pub groups: Arc<[String]>,
+}
+
+impl VerifiedToken {
+    /// Whether the token names `group` among its `cognito:groups`.
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
+    }
 }

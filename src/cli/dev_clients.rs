@@ -17,8 +17,8 @@ pub enum DevClientsCommand {
         /// `client:<id>`.
         #[arg(long, value_parser = parse_id)]
         id: String,
-        /// Space-separated scopes the client may be granted, among CUTOVER_SCOPE_READ and
-        /// CUTOVER_SCOPE_WRITE.
+        /// Space-separated scopes the client may be granted, among CUTOVER_SCOPE_READ,
+        /// CUTOVER_SCOPE_WRITE and CUTOVER_ADMIN_SCOPE (an operator: scrapers, automation).
         #[arg(long)]
         scopes: String,
         /// This client's own quota (requests per minute), instead of CUTOVER_RATE_PER_MINUTE.
@@ -56,24 +56,22 @@ pub fn store(settings: &Settings, command: &str) -> anyhow::Result<DevClients> {
     Ok(DevClients::new(&settings.data_dir))
 }
 
-/// The scopes of `--scopes`, each one the service checks (`CUTOVER_SCOPE_READ`/`_WRITE`).
+/// The scopes of `--scopes`, each one the service checks (`CUTOVER_SCOPE_READ`/`_WRITE`, and
+/// `CUTOVER_ADMIN_SCOPE` on the admin listener).
 fn scopes(settings: &Settings, given: &str) -> anyhow::Result<Vec<String>> {
     let known: Vec<&str> = [&settings.scopes.read, &settings.scopes.write]
         .into_iter()
         .flatten()
+        .chain([&settings.admin.scope])
         .map(|s| s.as_str())
         .collect();
     let mut out: Vec<String> = Vec::new();
     for scope in given.split_whitespace() {
         if !known.contains(&scope) {
             anyhow::bail!(
-                "scope {scope:?} is not one of the service's scopes ({}); see CUTOVER_SCOPE_READ \
-                 and CUTOVER_SCOPE_WRITE",
-                if known.is_empty() {
-                    "none: both scope checks are off".to_string()
-                } else {
-                    known.join(", ")
-                }
+                "scope {scope:?} is not one of the service's scopes ({}); see CUTOVER_SCOPE_READ, \
+                 CUTOVER_SCOPE_WRITE and CUTOVER_ADMIN_SCOPE",
+                known.join(", ")
             );
         }
         if !out.iter().any(|s| s == scope) {

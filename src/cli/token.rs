@@ -17,8 +17,15 @@ pub struct TokenArgs {
     /// client's allowed scopes; a narrower set is allowed, a wider one refused).
     #[arg(long)]
     scope: Option<String>,
-    /// Comma-separated Cognito groups (`cognito:groups`).
-    #[arg(long, value_delimiter = ',', conflicts_with = "client")]
+    /// A Cognito group of the user (`cognito:groups`), repeatable: `--group cutover-operators`
+    /// makes an operator of the admin listener. `--groups g1,g2` is the older spelling.
+    #[arg(
+        long = "group",
+        visible_alias = "groups",
+        value_name = "NAME",
+        value_delimiter = ',',
+        conflicts_with = "client"
+    )]
     groups: Vec<String>,
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 3600)]

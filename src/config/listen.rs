@@ -16,7 +16,7 @@ const LISTEN: Setting = Setting::new(
 const ADMIN_LISTEN: Setting = Setting::new(
     "admin_listen",
     "127.0.0.1:9090",
-    "address of the admin listener (`/metrics`, `/admin/migration`, the dev issuer's JWKS); keep it private",
+    "address of the admin listener (`/metrics`, `/admin/migration`, `/admin/clients`, `/console`, the dev issuer's JWKS), for operators only ([Admin listener](#admin-listener-cutover_admin_listen-operators-only))",
 );
 const DATA_DIR: Setting = Setting::new(
     "data_dir",

@@ -6,6 +6,7 @@
 //! parses them. The known names are the union of those declarations ([`SECTIONS`]), so a setting
 //! cannot be read without being known, and `docs/reference.md` is checked against the same list.
 
+mod admin;
 mod error;
 mod fallback;
 mod gateway;
@@ -29,6 +30,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use admin::AdminSettings;
 pub use error::ConfigError;
 pub use fallback::FallbackSettings;
 pub use gateway::{
@@ -65,6 +67,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("migration ledger", ledger::SETTINGS),
     ("revocation queue", revocation::SETTINGS),
     ("gateway", gateway::SETTINGS),
+    ("operators", admin::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -110,6 +113,8 @@ pub struct Settings {
     pub revocation_queue: Option<RevocationQueueSettings>,
     /// The upstreams cutover fronts, and the assertion it hands them.
     pub gateway: GatewaySettings,
+    /// Who may use the admin listener.
+    pub admin: AdminSettings,
 }
 
 impl Settings {
@@ -203,6 +208,7 @@ impl RawSettings {
             ledger: ledger::parse(self)?,
             revocation_queue: revocation::parse(self)?,
             gateway,
+            admin: admin::parse(self, listen.admin_listen)?,
         })
     }
 }

@@ -32,12 +32,12 @@ async fn when_dynamodb_stops_answering_admin_migration_gets_a_503_instead_of_han
     crate::aws_only!();
     let proxy = MotoProxy::start().await;
     let serve = serve_through(&proxy).await;
-    let migration = || reqwest::get(format!("{}/admin/migration", serve.admin_address));
-    let res = migration().await.unwrap();
+    let migration = || serve.admin_get("/admin/migration");
+    let res = migration().await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
     proxy.stall();
-    let res = answered(async { migration().await.unwrap() }).await;
+    let res = answered(migration()).await;
     assert!(res.headers().contains_key("retry-after"));
     assert_problem(res, 503, "unavailable").await;
 }

@@ -5,7 +5,7 @@ use cutover::control::{ApiOverride, ApiOverrides, Document};
 use cutover::domain::FallbackMode;
 use reqwest::Method;
 
-use crate::helpers::{Auth, TestApp, app, assert_problem, header};
+use crate::helpers::{Auth, TestApp, app, assert_problem, authorize, header};
 use crate::support::upstream::Upstream;
 use crate::support::{add_keys, poll};
 
@@ -83,12 +83,8 @@ async fn the_console_is_only_on_the_admin_listener_and_answers_only_get() {
     let app = spawn().await;
     let public = app.get("/console", &Auth::None).await;
     assert_ne!(public.status(), 200, "not on the public listener");
-    let res = app
-        .client
-        .post(format!("{}/console", app.admin_address))
-        .send()
-        .await
-        .unwrap();
+    let post = app.client.post(format!("{}/console", app.admin_address));
+    let res = authorize(post, &app.operator()).send().await.unwrap();
     assert_problem(res, 405, "method-not-allowed").await;
 }
 
@@ -181,7 +177,8 @@ async fn the_stylesheet_has_an_etag_and_is_not_sent_again_when_it_matches() {
     let etag = header(&res, "etag").expect("an ETag");
     let again = app
         .client
-        .get(format!("{}/console/console.css", app.admin_address))
+        .get(format!("{}/console/console.css", app.admin_address));
+    let again = authorize(again, &app.operator())
         .header("If-None-Match", &etag)
         .send()
         .await

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
 use crate::helpers::{Auth, app, assert_problem, run_cli, settings_pairs};
-use crate::support::readiness::{admin_health, readyz};
+use crate::support::readiness::{admin_health, health_answer, readyz};
 
 const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test";
 const CLIENT: &str = "client-123";
@@ -87,6 +87,19 @@ fn token(key: &DevIssuer, kid: &str, iss: &str, client_id: &str) -> String {
     let claims = json!({
         "iss": iss, "sub": "carol", "client_id": client_id, "token_use": "access",
         "scope": "photos/read photos/write", "exp": now + 600, "iat": now, "jti": "j",
+    });
+    key.sign(&h, &claims).unwrap()
+}
+
+/// A user's access token of the pool `iss` whose user is in the operators' group.
+fn operator_token(key: &DevIssuer, iss: &str, client_id: &str) -> String {
+    let now = jsonwebtoken::get_current_timestamp();
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some(key.kid().to_string());
+    let claims = json!({
+        "iss": iss, "sub": "olivia", "client_id": client_id, "token_use": "access",
+        "username": "olivia", "cognito:groups": [crate::helpers::OPERATORS],
+        "scope": "openid", "exp": now + 600, "iat": now, "jti": "op",
     });
     key.sign(&h, &claims).unwrap()
 }
@@ -182,7 +195,13 @@ async fn with_no_key_set_ever_loaded_the_jwt_path_answers_503_with_retry_after()
     let keys = tempfile::tempdir().unwrap();
     let issuer_key = DevIssuer::load_or_create(keys.path()).unwrap();
     let unreachable = "http://127.0.0.1:9/jwks.json";
-    let app = app().with_issuer(ISSUER, unreachable, CLIENT).spawn().await;
+    // No operator can sign in while no key set was ever loaded: the metrics are read on a
+    // laptop's open admin listener.
+    let app = app()
+        .with_issuer(ISSUER, unreachable, CLIENT)
+        .with("admin_auth", "off")
+        .spawn()
+        .await;
     let auth = Auth::Bearer(token(&issuer_key, issuer_key.kid(), ISSUER, CLIENT));
     let res = app.get("/api/photos", &auth).await;
     assert!(res.headers().contains_key("retry-after"));
@@ -206,7 +225,11 @@ async fn an_unknown_kid_while_the_jwks_cannot_be_fetched_is_503_not_401() {
         DevIssuer::load_or_create(&keys.path().join("b")).unwrap(),
     );
     let jwks = serve_jwks(issuer_key.jwks());
-    let app = app().with_issuer(ISSUER, &jwks.url, CLIENT).spawn().await;
+    let app = app()
+        .with_issuer(ISSUER, &jwks.url, CLIENT)
+        .with("admin_auth", "off")
+        .spawn()
+        .await;
     jwks.go_down();
     // A key the issuer may have rotated in: its JWKS cannot say, so the answer is "retry".
     let t = token(&rotated_in, rotated_in.kid(), ISSUER, CLIENT);
@@ -404,7 +427,11 @@ async fn two_issuers_at_once_each_with_its_own_keys_and_client_ids() {
         .unwrap();
     assert_eq!(me["issuer"], NEW_POOL, "{me}");
     assert_eq!(me["principal"], "ns:new/carol", "{me}");
-    let metrics = app.metrics_text().await;
+    // An operator of the new pool (its `cognito:groups`) reads the metrics.
+    let operator = Auth::Bearer(operator_token(&new, NEW_POOL, "web-new"));
+    let res = app.admin_get_as("/metrics", &operator).await;
+    assert_eq!(res.status(), 200);
+    let metrics = res.text().await.unwrap();
     for iss in [ISSUER, NEW_POOL] {
         let series = format!("cutover_jwt_requests_total{{issuer=\"{iss}\"}}");
         assert!(metrics.contains(&series), "{series} in\n{metrics}");
@@ -455,7 +482,9 @@ async fn an_unknown_iss_fetches_nothing_and_one_pools_outage_leaves_the_other_se
         200,
         "one pool's keys are enough to be ready"
     );
-    let (status, body) = admin_health(&app).await;
+    // An operator of the pool that is up sees the other's outage.
+    let operator = Auth::Bearer(operator_token(&old, ISSUER, CLIENT));
+    let (status, body) = health_answer(app.admin_get_as("/admin/health", &operator).await).await;
     assert_eq!(status, 200, "{body}");
     let issuers = body["issuers"].as_array().unwrap();
     assert_eq!(issuers.len(), 2, "{body}");

@@ -46,16 +46,24 @@ pub fn authorize(rb: RequestBuilder, auth: &Auth) -> RequestBuilder {
 
 /// A token with `scope` from the dev issuer of the data dir at `data_dir`.
 pub fn mint(data_dir: &Path, sub: &str, scope: &str) -> String {
+    mint_in_groups(data_dir, sub, scope, &[])
+}
+
+/// A token with `scope` whose user is in `groups` (`cognito:groups`).
+pub fn mint_in_groups(data_dir: &Path, sub: &str, scope: &str, groups: &[&str]) -> String {
     DevIssuer::load_or_create(data_dir)
         .unwrap()
         .mint(&TokenRequest {
             sub: sub.into(),
             scope: Some(scope.into()),
-            groups: vec![],
+            groups: groups.iter().map(|g| g.to_string()).collect(),
             ttl_secs: 600,
         })
         .unwrap()
 }
+
+/// The operators' group, as `CUTOVER_ADMIN_GROUP` defaults it.
+pub const OPERATORS: &str = "cutover-operators";
 
 /// A response header as text, if present.
 pub fn header(res: &Response, name: &str) -> Option<String> {
@@ -297,13 +305,32 @@ impl TestApp {
             .unwrap()
     }
 
-    /// A `GET` on the admin listener.
+    /// A dev-issuer token of an operator (a user in the operators' group), as the admin
+    /// listener asks for.
+    pub fn operator(&self) -> Auth {
+        // The data dir in force: a second instance built `with_pairs` shares the first's.
+        Auth::Bearer(mint_in_groups(
+            &self.settings().data_dir,
+            "operator",
+            "openid",
+            &[OPERATORS],
+        ))
+    }
+
+    /// A `GET` on the admin listener, as an operator.
     pub async fn admin_get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.admin_address))
-            .send()
-            .await
-            .unwrap()
+        self.admin_get_as(path, &self.operator()).await
+    }
+
+    /// A `GET` on the admin listener with `auth`'s credentials.
+    pub async fn admin_get_as(&self, path: &str, auth: &Auth) -> Response {
+        authorize(
+            self.client.get(format!("{}{path}", self.admin_address)),
+            auth,
+        )
+        .send()
+        .await
+        .unwrap()
     }
 
     /// The Prometheus text of the admin `/metrics`.

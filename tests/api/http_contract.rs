@@ -8,7 +8,7 @@ use reqwest::Method;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Auth, TestApp, assert_problem, header, spawn_app};
+use crate::helpers::{Auth, TestApp, assert_problem, authorize, header, spawn_app};
 
 fn allowed(res: &reqwest::Response) -> Vec<String> {
     header(res, "allow")
@@ -70,21 +70,15 @@ async fn a_wrong_method_is_405_even_without_credentials_and_an_unknown_path_stay
 #[tokio::test]
 async fn the_admin_listener_answers_a_wrong_method_with_405_and_allow() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .post(format!("{}/metrics", app.admin_address))
-        .send()
-        .await
-        .unwrap();
+    let post = |path: &str| {
+        let rb = app.client.post(format!("{}{path}", app.admin_address));
+        authorize(rb, &app.operator()).send()
+    };
+    let res = post("/metrics").await.unwrap();
     assert_eq!(allowed(&res), ["GET"]);
     assert_problem(res, 405, "method-not-allowed").await;
 
-    let res = app
-        .client
-        .post(format!("{}/nothing-here", app.admin_address))
-        .send()
-        .await
-        .unwrap();
+    let res = post("/nothing-here").await.unwrap();
     assert_problem(res, 404, "not-found").await;
 }
 

@@ -265,10 +265,11 @@ async fn admin_clients_refuses_a_bad_window_with_a_problem() {
 }
 
 #[tokio::test]
-async fn the_contact_list_is_on_the_admin_listener_only_and_needs_no_credentials_there() {
+async fn the_contact_list_is_on_the_admin_listener_only_for_operators() {
     let app = spawn().await;
-    // The admin listener is private by design and carries no authentication.
     assert_eq!(app.admin_get("/admin/clients").await.status(), 200);
+    let anonymous = app.admin_get_as("/admin/clients", &Auth::None).await;
+    assert_eq!(anonymous.status(), 401);
     // Not on the public listener, with or without credentials.
     let public = app.get("/admin/clients", &Auth::None).await;
     assert_ne!(public.status(), 200);

@@ -28,6 +28,7 @@ macro_rules! aws_only {
 mod helpers;
 mod support;
 
+mod admin_auth;
 mod api_keys;
 mod auth_jwt;
 mod aws_faults;

@@ -159,6 +159,7 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
         ("usage_flush_secs", "1"),
         ("control_poll_secs", "1"),
         ("config", &config),
+        ("admin_auth", "off"),
     ])
     .await;
     override_apis(&served).await;

@@ -1,10 +1,11 @@
 //! The admin listener: metrics, the dev issuer's JWKS, the migration view, the migration
-//! ledger's contact list, readiness in full and the migration console. Not for the public
-//! internet: it has no authentication by design.
+//! ledger's contact list, readiness in full and the migration console, all behind the
+//! operators' door ([`operator`]) but the liveness probe and the public keys.
 
 pub mod console;
 mod health;
 mod migration_report;
+pub mod operator;
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
@@ -16,6 +17,19 @@ use crate::http::state::AppState;
 use crate::metrics::prometheus;
 
 pub(crate) const MIGRATION_WINDOW_DAYS: u64 = 7;
+
+/// Every path the admin listener answers (`GET` only): the tests walk it, anonymous, as a
+/// non-operator and as an operator.
+pub const GET_PATHS: &[&str] = &[
+    "/metrics",
+    "/.well-known/jwks.json",
+    "/admin/migration",
+    "/admin/clients",
+    "/admin/health",
+    "/console",
+    console::STYLESHEET_PATH,
+    "/healthz",
+];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(metrics))
@@ -32,16 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(crate::http::admin::console::stylesheet),
         )
         .route("/healthz", web::get().to(crate::http::api::health::healthz));
-    for path in [
-        "/metrics",
-        "/.well-known/jwks.json",
-        "/admin/migration",
-        "/admin/clients",
-        "/admin/health",
-        "/console",
-        crate::http::admin::console::STYLESHEET_PATH,
-        "/healthz",
-    ] {
+    for path in GET_PATHS {
         super::refuse_other_methods(cfg, path, &[Method::GET]);
     }
     cfg.default_service(web::to(|| async {

@@ -23,6 +23,10 @@ pub enum ApiError {
     /// The gate's refusal (authentication's own type, attributed to a key where one matched).
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// A signed-in caller who is no operator, on the admin listener: `group` and `scope` are
+    /// what would make it one.
+    #[error("not an operator")]
+    NotAnOperator { group: String, scope: String },
     #[error("not found")]
     NotFound,
     #[error("bad request: {0}")]
@@ -152,6 +156,7 @@ impl ApiError {
                     ProblemType::Unavailable
                 }
             },
+            ApiError::NotAnOperator { .. } => ProblemType::NotAnOperator,
             ApiError::NotFound => ProblemType::NotFound,
             ApiError::BadRequest(_) => ProblemType::BadRequest,
             ApiError::RequestTimeout => ProblemType::RequestTimeout,
@@ -177,6 +182,10 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::Auth(e) => auth_detail(e),
+            ApiError::NotAnOperator { group, scope } => format!(
+                "the admin listener is for operators: a user in the {group} group, or a machine \
+                 client whose token has the {scope} scope"
+            ),
             ApiError::NotFound => "no such resource".into(),
             ApiError::BadRequest(why) => why.clone(),
             ApiError::RequestTimeout => "the request body sent nothing for too long".into(),

@@ -137,6 +137,15 @@ fn every_error() -> Vec<Case> {
             INVALID,
         ),
         (
+            ApiError::NotAnOperator {
+                group: "cutover-operators".into(),
+                scope: "cutover/admin".into(),
+            },
+            "not-an-operator",
+            None,
+            None,
+        ),
+        (
             AuthError::InsufficientScope(Scope::parse("photos/write").unwrap()).into(),
             "insufficient-scope",
             None,

@@ -109,6 +109,8 @@ problem_types! {
         retry_after: false, www_authenticate: true;
     InsufficientScope => urn "insufficient-scope", 403, "Insufficient scope",
         retry_after: false, www_authenticate: true;
+    NotAnOperator => urn "not-an-operator", 403, "Operators only",
+        retry_after: false, www_authenticate: false;
     NotFound => urn "not-found", 404, "Not found",
         retry_after: false, www_authenticate: false;
     MethodNotAllowed => urn "method-not-allowed", 405, "Method not allowed",

@@ -83,7 +83,11 @@ async fn verdict(res: Response) -> (u16, Value) {
 /// `GET /admin/health` on the admin listener, as an operator: its status and body (a 503
 /// checked as the `not-ready` problem).
 pub async fn admin_health(app: &impl Instance) -> (u16, Value) {
-    let res = app.admin("/admin/health").await;
+    health_answer(app.admin("/admin/health").await).await
+}
+
+/// An `/admin/health` answer asked for with other credentials (an operator of another issuer).
+pub async fn health_answer(res: Response) -> (u16, Value) {
     match res.status().as_u16() {
         503 => (503, assert_problem(res, 503, "not-ready").await),
         status => (status, res.json().await.unwrap()),

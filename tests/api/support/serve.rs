@@ -3,7 +3,7 @@
 //! kill, or its signals: the one shared with the browser suite, and what only the API tests do
 //! with it.
 
-use crate::helpers::{Auth, READ_WRITE, authorize, mint};
+use crate::helpers::{Auth, OPERATORS, READ_WRITE, authorize, mint, mint_in_groups};
 
 #[path = "../../common/serve.rs"]
 mod process;
@@ -25,15 +25,6 @@ impl ServeProcess {
         authorize(rb, auth).send().await.unwrap()
     }
 
-    /// A `GET` on the admin listener (as `TestApp::admin_get`).
-    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
-        reqwest::Client::new()
-            .get(format!("{}{path}", self.admin_address))
-            .send()
-            .await
-            .unwrap()
-    }
-
     pub async fn status(&self, path: &str, auth: &Auth) -> u16 {
         self.get(path, auth).await.status().as_u16()
     }
@@ -41,6 +32,18 @@ impl ServeProcess {
     /// A read+write token for `sub` from this process's dev issuer.
     pub fn user(&self, sub: &str) -> Auth {
         Auth::Bearer(mint(self.data_dir.path(), sub, READ_WRITE))
+    }
+
+    /// A `GET` on the admin listener as an operator of this process's dev issuer.
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        let operator = Auth::Bearer(mint_in_groups(
+            self.data_dir.path(),
+            "operator",
+            "openid",
+            &[OPERATORS],
+        ));
+        let rb = reqwest::Client::new().get(format!("{}{path}", self.admin_address));
+        authorize(rb, &operator).send().await.unwrap()
     }
 }
 

@@ -1,0 +1,112 @@
+//! The admin listener's door: every route but the liveness probe and the public keys needs an
+//! operator. An operator is a token of a trusted issuer (the public API's rules: signature,
+//! `iss`, `token_use`, client ids, lifetime, revocation) whose user is in the operators' group
+//! (`cognito:groups`) or, for a machine client, that carries the admin scope. Anonymous: 401;
+//! signed in but no operator: 403; both problem bodies, and nothing of what lies behind.
+//! `CUTOVER_ADMIN_AUTH=off` (loopback only, checked with the settings) opens the door.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+
+use crate::auth::AuthError;
+use crate::auth::verified_token::VerifiedToken;
+use crate::config::AdminSettings;
+use crate::domain::{AuthFailure, PrincipalId};
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
+use crate::telemetry::refusals::refusal;
+
+/// The paths anyone may read: the liveness probe, and public keys (no secret).
+const OPEN: &[&str] = &["/healthz", "/.well-known/jwks.json"];
+
+/// Who is using the admin listener, for the handlers (and the audit trail) to name.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    /// The user's `sub`, or the machine client's `client:<id>`.
+    pub principal: PrincipalId,
+    pub via: OperatorVia,
+}
+
+/// How the operator proved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorVia {
+    /// A Bearer token on the request (the admin API, scrapers, scripts).
+    Bearer,
+    /// The console's session cookie.
+    Console,
+}
+
+impl OperatorVia {
+    pub fn label(self) -> &'static str {
+        match self {
+            OperatorVia::Bearer => "bearer",
+            OperatorVia::Console => "console",
+        }
+    }
+}
+
+/// Whether a verified token makes its holder an operator: the group, or the admin scope.
+pub fn is_operator(token: &VerifiedToken, admin: &AdminSettings) -> bool {
+    token.in_group(&admin.group) || admin.scope.granted_by(&token.scope)
+}
+
+/// The middleware on the whole admin listener.
+pub async fn require_operator(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let admin = req.app_data::<web::Data<AdminSettings>>().cloned();
+    let open = OPEN.contains(&req.path());
+    match admin {
+        // Off (the settings allowed it: loopback), or a path that is public anyway.
+        Some(admin) if admin.auth && !open => {}
+        Some(_) => return Ok(next.call(req).await?.map_into_left_body()),
+        // No settings registered is a wiring mistake: fail closed.
+        None => return Ok(refuse(req, &ApiError::Unavailable("the admin listener"))),
+    }
+    match operator(&req).await {
+        Ok(operator) => {
+            req.extensions_mut().insert(operator);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(refused) => Ok(refuse(req, &refused)),
+    }
+}
+
+/// The operator a request proves to be, or the refusal.
+async fn operator(req: &ServiceRequest) -> Result<Operator, ApiError> {
+    let (Some(state), Some(admin)) = (
+        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<web::Data<AdminSettings>>(),
+    ) else {
+        return Err(ApiError::Unavailable("the admin listener"));
+    };
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
+        return Err(AuthError::Unauthenticated(AuthFailure::Missing).into());
+    };
+    if values.next().is_some() {
+        return Err(AuthError::Unauthenticated(AuthFailure::AmbiguousCredentials).into());
+    }
+    let token = state.auth.bearer(value.as_bytes()).await?;
+    if !is_operator(&token, admin) {
+        refusal!(sub = %token.sub, jti = ?token.jti, "admin listener: not an operator");
+        return Err(ApiError::NotAnOperator {
+            group: admin.group.clone(),
+            scope: admin.scope.as_str().to_string(),
+        });
+    }
+    tracing::debug!(sub = %token.sub, jti = ?token.jti, path = req.path(), "operator");
+    Ok(Operator {
+        principal: token.sub,
+        via: OperatorVia::Bearer,
+    })
+}
+
+fn refuse<B>(req: ServiceRequest, refused: &ApiError) -> ServiceResponse<EitherBody<B>> {
+    req.into_response(refused.error_response())
+        .map_into_right_body()
+}
