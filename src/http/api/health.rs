@@ -35,6 +35,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The ready answer: nothing but the verdict.
 #[derive(Serialize, utoipa::ToSchema)]
+// Closes the schema (`additionalProperties: false`): the public answer may not grow.
 #[serde(deny_unknown_fields)]
 pub struct Ready {
     #[schema(inline)]
