@@ -29,7 +29,7 @@ pub struct AppState {
     pub ledger: crate::ledger::Ledger,
     /// The audit trail, for `GET /admin/audit` and the console's timeline.
     pub audit: Arc<dyn crate::audit::AuditStore>,
-    /// The background loops, whose failing tasks `/readyz` reports.
+    /// The background loops, whose failing tasks fail `/readyz` (`/admin/health` names them).
     pub background: crate::periodic::Background,
     /// The configured APIs, the built-in one first, as `Route::api` names them.
     pub apis: Vec<&'static str>,

@@ -1,9 +1,10 @@
 //! The admin listener: metrics, the dev issuer's JWKS, the migration view, the migration
-//! ledger's contact list and the migration console, all behind the operators' door
-//! ([`operator`]) but the liveness probe and the public keys.
+//! ledger's contact list, the audit trail, readiness in full and the migration console, all
+//! behind the operators' door ([`operator`]) but the liveness probe and the public keys.
 
 pub mod audit;
 pub mod console;
+mod health;
 mod migration_report;
 pub mod operator;
 
@@ -26,6 +27,7 @@ pub const GET_PATHS: &[&str] = &[
     "/admin/migration",
     "/admin/clients",
     "/admin/audit",
+    "/admin/health",
     "/console",
     console::STYLESHEET_PATH,
     "/healthz",
@@ -37,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/migration", web::get().to(migration))
         .route("/admin/clients", web::get().to(clients))
         .route("/admin/audit", web::get().to(audit::audit))
+        .route("/admin/health", web::get().to(health::health))
         .route(
             "/console",
             web::get().to(crate::http::admin::console::console),
