@@ -92,6 +92,8 @@ pub struct TestApp {
     /// The app's own background loops (a test adds one to see a failure reported).
     pub background: cutover::periodic::Background,
     handles: (ServerHandle, ServerHandle),
+    /// The admin listener's credentials when not a dev-issuer operator's.
+    operator: Option<Auth>,
 }
 
 impl Drop for TestApp {
@@ -103,6 +105,7 @@ impl Drop for TestApp {
 }
 
 pub struct AppBuilder {
+    operator: Option<Auth>,
     pairs: Vec<(String, String)>,
     keys: Option<Value>,
     config: Option<String>,
@@ -111,6 +114,7 @@ pub struct AppBuilder {
 
 pub fn app() -> AppBuilder {
     AppBuilder {
+        operator: None,
         pairs: Vec::new(),
         keys: None,
         config: None,
@@ -184,6 +188,13 @@ impl AppBuilder {
         self
     }
 
+    /// Reads the admin listener with these credentials (an operator of the app's issuer, when
+    /// it is not the dev issuer).
+    pub fn with_operator(mut self, auth: Auth) -> Self {
+        self.operator = Some(auth);
+        self
+    }
+
     /// Keep the embedded backends even when the suite runs on AWS.
     pub fn local_storage(mut self) -> Self {
         self.backend_defaults = false;
@@ -242,6 +253,7 @@ impl AppBuilder {
             pairs,
             background,
             handles,
+            operator: self.operator,
         }
     }
 }
@@ -308,6 +320,9 @@ impl TestApp {
     /// A dev-issuer token of an operator (a user in the operators' group), as the admin
     /// listener asks for.
     pub fn operator(&self) -> Auth {
+        if let Some(operator) = &self.operator {
+            return operator.clone();
+        }
         // The data dir in force: a second instance built `with_pairs` shares the first's.
         Auth::Bearer(mint_in_groups(
             &self.settings().data_dir,

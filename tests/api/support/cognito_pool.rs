@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 
 use super::moto;
-use crate::helpers::{AppBuilder, Auth, app};
+use crate::helpers::{AppBuilder, Auth, OPERATORS, app};
 
 /// The one scope moto puts in its access tokens.
 pub const MOTO_SCOPE: &str = "aws.cognito.signin.user.admin";
@@ -145,10 +145,46 @@ impl Pool {
 
     /// The service trusting this pool's access tokens (moto's one scope reads and writes), for a
     /// test to add its own settings to.
+    /// The admin listener is read as an operator of this pool: a user of its operators' group,
+    /// signed in for real.
     pub async fn service(&self) -> AppBuilder {
+        let operator = self.operator().await;
         app()
             .with_issuer(&self.issuer().await, &self.jwks_url(), &self.client_id)
             .with("scope_read", MOTO_SCOPE)
             .with("scope_write", MOTO_SCOPE)
+            .with_operator(operator)
+    }
+
+    /// A user of the pool in its operators' group (both created on first use), signed in.
+    pub async fn operator(&self) -> Auth {
+        let name = "pool-operator";
+        let known = self
+            .idp
+            .admin_get_user()
+            .user_pool_id(&self.id)
+            .username(name)
+            .send()
+            .await
+            .is_ok();
+        if !known {
+            self.add_user(name).await;
+            let _ = self
+                .idp
+                .create_group()
+                .user_pool_id(&self.id)
+                .group_name(OPERATORS)
+                .send()
+                .await;
+            self.idp
+                .admin_add_user_to_group()
+                .user_pool_id(&self.id)
+                .username(name)
+                .group_name(OPERATORS)
+                .send()
+                .await
+                .unwrap();
+        }
+        self.sign_in(name).await
     }
 }
