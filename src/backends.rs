@@ -160,6 +160,7 @@ impl ServeBackends {
                 settings,
                 queue,
                 stores.control.clone(),
+                stores.audit.clone(),
                 metrics.clone(),
             )),
         };

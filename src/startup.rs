@@ -146,6 +146,7 @@ impl Application {
             limits,
             ledger,
             audit: backends.audit,
+            audit_retention_days: settings.audit.retention_days,
             background: background.clone(),
             apis: settings
                 .gateway

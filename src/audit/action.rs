@@ -22,6 +22,9 @@ pub enum Action {
     Revoke,
     /// `revocations remove`: a revocation-list entry removed.
     RevocationsRemove,
+    /// A user's own sign-out at the dev issuer (RFC 7009 revocation of its refresh token): the
+    /// session's revocation-list entry.
+    SessionEnd,
     /// `keys add`.
     KeysAdd,
     /// `keys rotate`.
@@ -56,6 +59,7 @@ impl Action {
         Action::BrownoutsApply,
         Action::Revoke,
         Action::RevocationsRemove,
+        Action::SessionEnd,
         Action::KeysAdd,
         Action::KeysRotate,
         Action::KeysRevoke,
@@ -79,6 +83,7 @@ impl Action {
             Action::BrownoutsApply => "brownouts.apply",
             Action::Revoke => "revoke",
             Action::RevocationsRemove => "revocations.remove",
+            Action::SessionEnd => "session.end",
             Action::KeysAdd => "keys.add",
             Action::KeysRotate => "keys.rotate",
             Action::KeysRevoke => "keys.revoke",

@@ -19,6 +19,11 @@ pub enum Actor {
     /// An operator of the admin listener: the token's `sub` (a user, or a machine client's id)
     /// and how they signed in.
     Operator { sub: String, via: Via },
+    /// A user acting on their own session (the dev issuer's sign-out).
+    User { sub: String },
+    /// cutover itself, applying an event it was sent (`revocation-queue`: Cognito's sign-outs
+    /// and user changes).
+    Service { name: String },
 }
 
 /// How an operator reached the admin listener.
@@ -47,6 +52,8 @@ impl std::fmt::Display for Actor {
                 };
                 write!(f, "{sub} ({via})")
             }
+            Actor::User { sub } => write!(f, "{sub} (own session)"),
+            Actor::Service { name } => write!(f, "cutover {name}"),
         }
     }
 }
@@ -57,8 +64,10 @@ impl std::fmt::Display for Actor {
 pub enum Origin {
     /// The subcommand and its arguments, a secret-carrying value replaced by `[redacted]`.
     CommandLine { command: String },
-    /// The admin request's id (`X-Request-Id`).
+    /// The request's id (`X-Request-Id`): an admin request, or the dev issuer's revocation.
     Request { request_id: String },
+    /// An event cutover was sent: the queue message's id.
+    Event { id: String },
 }
 
 impl std::fmt::Display for Origin {
@@ -66,6 +75,7 @@ impl std::fmt::Display for Origin {
         match self {
             Origin::CommandLine { command } => write!(f, "cutover {command}"),
             Origin::Request { request_id } => write!(f, "request {request_id}"),
+            Origin::Event { id } => write!(f, "event {id}"),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! 503 "the client must assume the token still exists").
 
 use super::store::Grants;
+use crate::audit::{Action, Audit, AuditError, Change};
 use crate::control::ControlStore;
 use crate::control::revocations::{self, Entry, RevokeError, RevokeFailure, Revoked};
 
@@ -60,12 +61,17 @@ pub enum EndError {
     /// The revocation could not be stored (the store, or the list's cap).
     #[error(transparent)]
     NotStored(#[from] RevokeFailure),
+    /// Its audit entry could not be written, so nothing was revoked.
+    #[error(transparent)]
+    NotRecorded(#[from] AuditError),
 }
 
-/// Ends the session of the refresh token `token` for `client_id` at `now`.
+/// Ends the session of the refresh token `token` for `client_id` at `now`, recording it first
+/// with the audit handle `audit` gives for the session's user.
 pub async fn end_session(
     grants: &Grants,
     control: &dyn ControlStore,
+    audit: impl FnOnce(&str) -> Audit,
     client_id: &str,
     token: &str,
     lifetime: Lifetime,
@@ -82,6 +88,13 @@ pub async fn end_session(
     };
     let entry = Entry::new(revoked, now, lifetime.max_secs, lifetime.leeway_secs)
         .map_err(RevokeFailure::from)?;
+    let change = Change::new(
+        Action::SessionEnd,
+        entry.revoked.id(),
+        serde_json::Value::Null,
+        serde_json::to_value(&entry).unwrap_or_default(),
+    );
+    audit(&grant.sub).record(change).await?;
     match revocations::revoke(control, &entry, now).await {
         // Another request of the same sign-out got there first: the family is revoked.
         Ok(()) | Err(RevokeFailure::Refused(RevokeError::Duplicate(..))) => {}
@@ -192,12 +205,105 @@ mod tests {
         }
     }
 
+    /// The entries recorded, in memory: what these tests check is the order and the refusal.
+    #[derive(Default)]
+    struct Trail {
+        entries: Mutex<Vec<crate::audit::Entry>>,
+        down: bool,
+    }
+
+    #[async_trait]
+    impl crate::audit::AuditStore for Trail {
+        async fn append(&self, entry: &crate::audit::Entry) -> Result<(), StoreError> {
+            if self.down {
+                return Err(StoreError::Unavailable("audit down".into()));
+            }
+            self.entries.lock().unwrap().push(entry.clone());
+            Ok(())
+        }
+        async fn list(&self, _: &crate::audit::Query) -> Result<crate::audit::Page, StoreError> {
+            unreachable!("not read here")
+        }
+        async fn prune(&self, _: jiff::Timestamp) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+    }
+
+    /// The audit handle of a sign-out, recording into `trail`.
+    fn audit(trail: &std::sync::Arc<Trail>) -> impl FnOnce(&str) -> Audit {
+        let store: std::sync::Arc<dyn crate::audit::AuditStore> = trail.clone();
+        move |sub: &str| {
+            Audit::new(
+                store,
+                crate::audit::Actor::User { sub: sub.into() },
+                crate::audit::Origin::Request {
+                    request_id: "r1".into(),
+                },
+                400,
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sign_out_is_recorded_as_its_user_and_without_its_record_nothing_is_revoked() {
+        let (grants, control) = (Grants::default(), Control::default());
+        let (token, origin) = signed_in(&grants, "alice");
+        let trail = std::sync::Arc::new(Trail {
+            down: true,
+            ..Trail::default()
+        });
+        let ended = end_session(
+            &grants,
+            &control,
+            audit(&trail),
+            "app",
+            &token,
+            LIFETIME,
+            NOW,
+        )
+        .await;
+        assert!(matches!(ended, Err(EndError::NotRecorded(_))), "{ended:?}");
+        assert!(revocations::list(&control, NOW).await.unwrap().is_empty());
+        let trail = std::sync::Arc::new(Trail::default());
+        end_session(
+            &grants,
+            &control,
+            audit(&trail),
+            "app",
+            &token,
+            LIFETIME,
+            NOW,
+        )
+        .await
+        .unwrap();
+        let entries = trail.entries.lock().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].action, "session.end");
+        assert_eq!(entries[0].target, format!("origin_jti:{origin}"));
+        assert_eq!(
+            entries[0].actor,
+            crate::audit::Actor::User {
+                sub: "alice".into()
+            }
+        );
+    }
+
     #[tokio::test]
     async fn ending_a_session_stores_its_family_and_removes_its_refresh_token_only() {
+        let trail = std::sync::Arc::new(Trail::default());
         let (grants, control) = (Grants::default(), Control::default());
         let (token, origin) = signed_in(&grants, "alice");
         let (other, _) = signed_in(&grants, "alice");
-        let ended = end_session(&grants, &control, "app", &token, LIFETIME, NOW).await;
+        let ended = end_session(
+            &grants,
+            &control,
+            audit(&trail),
+            "app",
+            &token,
+            LIFETIME,
+            NOW,
+        )
+        .await;
         assert_eq!(
             ended.unwrap(),
             Ended::Session {
@@ -213,7 +319,8 @@ mod tests {
         assert!(grants.refresh(&other).is_some(), "the other session stays");
         // Again, or a token never issued: nothing more to do.
         for t in [token.as_str(), "made-up"] {
-            let again = end_session(&grants, &control, "app", t, LIFETIME, NOW).await;
+            let again =
+                end_session(&grants, &control, audit(&trail), "app", t, LIFETIME, NOW).await;
             assert_eq!(again.unwrap(), Ended::Unknown);
         }
     }
@@ -224,7 +331,16 @@ mod tests {
         let (token, origin) = signed_in(&grants, "alice");
         let entry = Entry::new(Revoked::OriginJti { origin_jti: origin }, NOW, 86_400, 5).unwrap();
         revocations::revoke(&control, &entry, NOW).await.unwrap();
-        let ended = end_session(&grants, &control, "app", &token, LIFETIME, NOW).await;
+        let ended = end_session(
+            &grants,
+            &control,
+            audit(&Default::default()),
+            "app",
+            &token,
+            LIFETIME,
+            NOW,
+        )
+        .await;
         assert!(matches!(ended, Ok(Ended::Session { .. })), "{ended:?}");
         assert!(grants.refresh(&token).is_none());
     }
@@ -237,12 +353,30 @@ mod tests {
             down: true,
             ..Control::default()
         };
-        let ended = end_session(&grants, &down, "app", &token, LIFETIME, NOW).await;
+        let ended = end_session(
+            &grants,
+            &down,
+            audit(&Default::default()),
+            "app",
+            &token,
+            LIFETIME,
+            NOW,
+        )
+        .await;
         assert!(matches!(ended, Err(EndError::NotStored(_))), "{ended:?}");
         assert!(grants.refresh(&token).is_some(), "the client may try again");
 
         let control = Control::default();
-        let ended = end_session(&grants, &control, "other", &token, LIFETIME, NOW).await;
+        let ended = end_session(
+            &grants,
+            &control,
+            audit(&Default::default()),
+            "other",
+            &token,
+            LIFETIME,
+            NOW,
+        )
+        .await;
         assert!(matches!(ended, Err(EndError::OtherClient)), "{ended:?}");
         assert!(grants.refresh(&token).is_some());
         assert!(revocations::list(&control, NOW).await.unwrap().is_empty());

@@ -29,6 +29,8 @@ pub struct AppState {
     pub ledger: crate::ledger::Ledger,
     /// The audit trail, for `GET /admin/audit` and the console's timeline.
     pub audit: Arc<dyn crate::audit::AuditStore>,
+    /// `CUTOVER_AUDIT_RETENTION_DAYS`, for the entries an endpoint records.
+    pub audit_retention_days: u64,
     /// The background loops, whose failing tasks fail `/readyz` (`/admin/health` names them).
     pub background: crate::periodic::Background,
     /// The configured APIs, the built-in one first, as `Route::api` names them.

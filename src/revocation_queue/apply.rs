@@ -111,9 +111,12 @@ impl RevocationQueue {
         // Every entry is written before the message is done; a retried message writes again
         // what landed (a duplicate, which is done).
         let mut outcome = Outcome::Skipped;
+        let origin = crate::audit::Origin::Event {
+            id: parsed.event_id.clone().unwrap_or_default(),
+        };
         for revoked in revoked {
             match self
-                .revoke_one(&event.name, revoked, (now, before), username)
+                .revoke_one(&event.name, revoked, (now, before), username, &origin)
                 .await
             {
                 Verdict::Done(Outcome::Revoked) => outcome = Outcome::Revoked,
@@ -149,6 +152,7 @@ impl RevocationQueue {
         revoked: Revoked,
         (now, before): (u64, u64),
         username: &str,
+        origin: &crate::audit::Origin,
     ) -> Verdict {
         let entry = match Entry::new(revoked, now, self.max_lifetime, self.leeway) {
             Ok(entry) => entry,
@@ -161,6 +165,25 @@ impl RevocationQueue {
                 "revocation event skipped: every token it covers has expired"
             );
             return Verdict::Done(Outcome::Skipped);
+        }
+        // Recorded first, as cutover's own change (a redelivered message is recorded again);
+        // without its record nothing is revoked, and the message is held for a retry.
+        let audit = crate::audit::Audit::new(
+            self.audit.clone(),
+            crate::audit::Actor::Service {
+                name: "revocation-queue".into(),
+            },
+            origin.clone(),
+            self.audit_retention_days,
+        );
+        let change = crate::audit::Change::new(
+            crate::audit::Action::Revoke,
+            entry.revoked.id(),
+            serde_json::Value::Null,
+            serde_json::to_value(&entry).unwrap_or_default(),
+        );
+        if let Err(e) = audit.record(change).await {
+            return Verdict::Outage(e.to_string());
         }
         match revocations::revoke(self.control.as_ref(), &entry, now).await {
             Ok(()) => {

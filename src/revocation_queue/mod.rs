@@ -111,6 +111,9 @@ pub struct RevocationQueue {
     cognito: aws_sdk_cognitoidentityprovider::Client,
     queue: RevocationQueueSettings,
     control: Arc<dyn ControlStore>,
+    /// Where each revocation is recorded before it is written, as cutover's own change.
+    audit: Arc<dyn crate::audit::AuditStore>,
+    audit_retention_days: u64,
     metrics: Metrics,
     /// The user pools of the trusted Cognito issuers: another pool's events revoke nothing.
     pools: Vec<String>,
@@ -126,6 +129,7 @@ impl RevocationQueue {
         settings: &Settings,
         queue: &RevocationQueueSettings,
         control: Arc<dyn ControlStore>,
+        audit: Arc<dyn crate::audit::AuditStore>,
         metrics: Metrics,
     ) -> Self {
         let pool_namespaces: Vec<(String, Option<Namespace>)> = settings
@@ -146,6 +150,8 @@ impl RevocationQueue {
             cognito: aws.cognito(),
             queue: queue.clone(),
             control,
+            audit,
+            audit_retention_days: settings.audit.retention_days,
             metrics,
             pools,
             pool_namespaces,

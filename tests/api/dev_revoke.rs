@@ -403,3 +403,37 @@ async fn a_confidential_client_authenticates_by_http_basic_and_cannot_revoke_ano
     assert_eq!(status, 429);
     assert!(headers.contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_sign_out_is_on_the_audit_trail_as_its_user_with_the_request_id_and_no_token() {
+    let app = spawn_app().await;
+    let one = sign_in(&app).await;
+    let (status, headers, _) = revoke_with(
+        &app,
+        &[("token", &one.refresh), ("client_id", CLIENT)],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let request_id = headers["x-request-id"].to_str().unwrap().to_string();
+    let (ok, out, err) = app.cli(&["audit", "--format", "json"]);
+    assert!(ok, "{err}");
+    let entries: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let ended: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "session.end")
+        .collect();
+    assert_eq!(ended.len(), 1, "{out}");
+    let entry = ended[0];
+    let sub = claims(&one.access)["sub"].as_str().unwrap().to_string();
+    assert_eq!(
+        entry["actor"],
+        serde_json::json!({"kind": "user", "sub": sub})
+    );
+    assert_eq!(entry["target"], format!("origin_jti:{}", one.origin_jti()));
+    assert_eq!(entry["origin"]["kind"], "request");
+    assert_eq!(entry["origin"]["request_id"], request_id.as_str());
+    for secret in [&one.refresh, &one.access, &one.id] {
+        assert!(!out.contains(secret.as_str()), "a token in the trail");
+    }
+}

@@ -258,6 +258,22 @@ async fn an_admin_sign_out_on_the_queue_revokes_the_user_and_bad_messages_are_co
         1,
         "one entry, nothing half-applied"
     );
+    // On the audit trail as cutover's own change, from the event: the first delivery and the
+    // redelivery each recorded before writing (the redelivery's write was a duplicate).
+    let (ok, out, err) = app.cli(&["audit", "--format", "json"]);
+    assert!(ok, "{err}");
+    let trail: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let from_queue: Vec<&Value> = trail
+        .iter()
+        .filter(|e| e["actor"] == json!({"kind": "service", "name": "revocation-queue"}))
+        .collect();
+    assert_eq!(from_queue.len(), 2, "{out}");
+    for e in from_queue {
+        assert_eq!(e["action"], "revoke");
+        assert_eq!(e["target"], format!("sub:{sub}"));
+        assert_eq!(e["origin"]["kind"], "event");
+        assert!(!e["origin"]["id"].as_str().unwrap().is_empty(), "{e}");
+    }
 }
 
 #[tokio::test]

@@ -6,11 +6,12 @@
 //! revokes refresh tokens only. What a revocation does is `dev_issuer::revoke`'s.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::form::secret_in_query;
 use super::{DevOAuth, OAuthError, client_credentials};
+use crate::audit::{Actor, Audit, Origin};
 use crate::common::unix_now;
 use crate::control::revocations::RevokeFailure;
 use crate::dev_issuer::revoke::{EndError, Ended, Presented, end_session};
@@ -50,9 +51,25 @@ pub(super) async fn revoke(
     let Presented::Refresh(token) = presented else {
         return Err(OAuthError::UnsupportedTokenType);
     };
+    // A user ending their own session: recorded as that user, with the request's id.
+    let request_id = req
+        .extensions()
+        .get::<crate::http::conn::request_id::RequestId>()
+        .map_or_else(String::new, |id| id.as_str().to_string());
+    let audit = |sub: &str| {
+        Audit::new(
+            state.audit.clone(),
+            Actor::User {
+                sub: sub.to_string(),
+            },
+            Origin::Request { request_id },
+            state.audit_retention_days,
+        )
+    };
     let ended = end_session(
         &oauth.grants,
         oauth.control.as_ref(),
+        audit,
         &client_id,
         token,
         oauth.lifetime,
@@ -75,6 +92,7 @@ pub(super) async fn revoke(
         Err(EndError::NotStored(RevokeFailure::Refused(e))) => {
             return Err(OAuthError::Server(e.into()));
         }
+        Err(EndError::NotRecorded(e)) => return Err(OAuthError::Unavailable(e.into())),
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
