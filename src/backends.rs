@@ -42,6 +42,7 @@ use crate::storage::dynamodb::DynamoStore;
 use crate::storage::dynamodb::ledger::DynamoLedger;
 use crate::storage::local::LocalObjects;
 use crate::storage::s3::S3Objects;
+use crate::storage::sessions::SessionStore;
 use crate::storage::sqlite::Database;
 use crate::storage::sqlite::ledger::SqliteLedger;
 use crate::storage::{MetadataStore, ObjectStore};
@@ -63,6 +64,8 @@ pub struct Backends {
     pub control: Arc<dyn ControlStore>,
     /// The migration ledger (`src/ledger/`): key use per key and hour, and the heartbeat.
     pub ledger: Arc<dyn LedgerStore>,
+    /// The console's sessions and the key that signs their cookies.
+    pub sessions: Arc<dyn SessionStore>,
     pub keys: Arc<dyn KeySource>,
     /// The gateway's signing keys: the file beside the embedded stores, or the secret on AWS.
     pub gateway_keys: Arc<dyn SigningKeyStore>,
@@ -91,6 +94,7 @@ impl Backends {
                 Ok(Backends {
                     objects: Arc::new(objects),
                     metadata: Arc::new(db.clone()),
+                    sessions: Arc::new(db.clone()),
                     control: Arc::new(db),
                     ledger: Arc::new(ledger),
                     keys,
@@ -111,6 +115,7 @@ impl Backends {
                 Ok(Backends {
                     objects: Arc::new(S3Objects::new(sdk.s3(), bucket.clone())),
                     metadata: Arc::new(metadata.clone()),
+                    sessions: Arc::new(metadata.clone()),
                     control: Arc::new(metadata),
                     ledger: Arc::new(DynamoLedger::new(
                         dynamodb,

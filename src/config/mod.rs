@@ -7,6 +7,7 @@
 //! cannot be read without being known, and `docs/reference.md` is checked against the same list.
 
 mod admin;
+mod console;
 mod error;
 mod fallback;
 mod gateway;
@@ -31,6 +32,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use admin::AdminSettings;
+pub use console::ConsoleSettings;
 pub use error::ConfigError;
 pub use fallback::FallbackSettings;
 pub use gateway::{
@@ -68,6 +70,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("revocation queue", revocation::SETTINGS),
     ("gateway", gateway::SETTINGS),
     ("operators", admin::SETTINGS),
+    ("console sign-in", console::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -115,6 +118,8 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     /// Who may use the admin listener.
     pub admin: AdminSettings,
+    /// How the console signs operators in.
+    pub console: ConsoleSettings,
 }
 
 impl Settings {
@@ -189,6 +194,7 @@ impl RawSettings {
         let web = web::parse(self, jwt.dev(), jwt.first_client_ids())?;
         let scopes = scopes::parse(self)?;
         let gateway = gateway::parse(self, &scopes)?;
+        let console = console::parse(self, &web)?;
         Ok(Settings {
             listen: listen.listen,
             admin_listen: listen.admin_listen,
@@ -209,6 +215,7 @@ impl RawSettings {
             revocation_queue: revocation::parse(self)?,
             gateway,
             admin: admin::parse(self, listen.admin_listen)?,
+            console,
         })
     }
 }

@@ -42,6 +42,7 @@ mod cli;
 mod cloudwatch;
 mod cognito;
 mod console;
+mod console_signin;
 mod cors;
 mod dashboards;
 mod dev_oauth;

@@ -118,6 +118,17 @@ CREATE TABLE api_traffic (
 ) WITHOUT ROWID;
 CREATE INDEX api_traffic_by_hour ON api_traffic (hour);
 ",
+    // 7 (6 is the audit trail's, merged beside it): the console's sessions and its sign-ins
+    // waiting for their callback (`storage/sqlite/sessions.rs`), under the SHA-256 of their id.
+    "
+CREATE TABLE IF NOT EXISTS console_sessions (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    last_used INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS console_sessions_by_expiry ON console_sessions (expires);
+",
 ];
 
 /// The version a database has once [`apply`] ran.
