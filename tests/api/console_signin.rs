@@ -292,7 +292,27 @@ async fn an_idle_session_ends_and_the_browser_signs_in_again() {
     let app = app().with("console_session_idle_secs", "1").spawn().await;
     let mut jar = Jar::default();
     assert_eq!(sign_in(&app, &mut jar, "ada").await.status(), 200);
-    until_sent_to_sign_in(&app, &jar).await;
+    // Watched in the store, not through the console: a visit would keep it alive.
+    let key =
+        cutover::http::admin::signin::session::record_key_of(&jar.0["cutover-console"]).unwrap();
+    let sessions = app.backends().await.sessions;
+    let patience = std::time::Duration::from_secs(crate::support::PATIENCE_SECS);
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let record = sessions
+            .get(&key)
+            .await
+            .unwrap()
+            .expect("the session is kept");
+        if record.last_used + 1 < cutover::common::unix_now() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(is_sent_to_sign_in(&console(&app, &mut jar.clone()).await));
+    // And it is gone from the store, not only refused.
+    assert!(sessions.get(&key).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -41,6 +41,14 @@ fn session_key(id: &SessionId) -> RecordKey {
     RecordKey::of("session", id)
 }
 
+/// Where the store files the session a cookie value names (tag unchecked): for tests and
+/// tools that watch a session without using it (a use would keep it alive).
+pub fn record_key_of(cookie_value: &str) -> Option<RecordKey> {
+    let id = cookie_value.split('.').next()?;
+    let id: SessionId = crate::crypto::b64url_decode(id)?.try_into().ok()?;
+    Some(session_key(&id))
+}
+
 fn pending_key(state: &str) -> RecordKey {
     RecordKey::of("pending", state.as_bytes())
 }
@@ -118,7 +126,9 @@ impl SignIn {
         };
         let now = crate::common::unix_now();
         let idle = self.settings.idle_secs;
-        if record.expires <= now || record.last_used + idle <= now {
+        // Ended once the limit has passed in whole seconds: a session lives at least as long
+        // as its settings say.
+        if record.expires < now || record.last_used + idle < now {
             // Ended: the record goes now rather than at the TTL.
             self.store.take(&key).await?;
             return Ok(None);
