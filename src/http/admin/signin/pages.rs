@@ -8,7 +8,7 @@ use super::paths::SIGNIN_PATH;
 use crate::common::html::escape;
 use crate::http::admin::console::STYLESHEET_PATH;
 
-const POLICY: &str = "default-src 'none'; style-src 'self'; frame-ancestors 'none'; \
+const POLICY: &str = "default-src 'none'; style-src 'self'; img-src data:; frame-ancestors 'none'; \
                       base-uri 'none'; form-action 'none'";
 
 pub fn page(status: StatusCode, title: &str, main: &str) -> HttpResponse {

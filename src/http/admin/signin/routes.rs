@@ -221,12 +221,19 @@ async fn callback_of(
 }
 
 /// A POST from another site, which `SameSite=Strict` already keeps the cookie off; refused
-/// anyway, by what the browser says of where the form was (`Origin`, `Sec-Fetch-Site`).
+/// anyway, by what the browser says of where the form was: `Sec-Fetch-Site` where it is sent
+/// (every current browser), else `Origin`. The console's `Referrer-Policy: no-referrer` makes
+/// Chromium send `Origin: null` for its own form, so `Origin` alone cannot be the rule.
 fn cross_site(req: &HttpRequest, origin: &str) -> bool {
     let headers = req.headers();
     let from = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    from.is_some_and(|o| o != origin) || site.is_some_and(|s| s != "same-origin")
+    match (site, from) {
+        (Some(site), _) => site != "same-origin",
+        (None, Some(from)) => from != origin,
+        // Not a browser: no cookie of another site's choosing can ride along.
+        (None, None) => false,
+    }
 }
 
 /// `POST /console/signout`: ends the session server-side and clears the cookie.
