@@ -363,6 +363,9 @@ async fn a_state_mismatch_a_replayed_callback_or_a_reused_code_opens_no_session(
     let res = get(&app, &mut second, &callback).await;
     assert_eq!(res.status(), 400);
     assert!(!second.0.contains_key("cutover-console"));
+    // Refused by the state, taken once, before the code goes anywhere.
+    let page = res.text().await.unwrap();
+    assert!(page.contains("already used"), "{page}");
 
     // A new sign-in's state with the old (used) code: the issuer refuses the code.
     let mut third = Jar::default();
