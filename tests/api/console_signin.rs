@@ -516,3 +516,49 @@ async fn the_dev_issuer_accepts_the_consoles_callback_only_on_the_admin_port() {
             .contains("not an allowed callback URL")
     );
 }
+
+#[tokio::test]
+async fn on_aws_a_session_is_an_item_under_its_ids_hash_with_the_tables_ttl() {
+    use crate::support::moto::{self, aws_app};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    crate::aws_only!();
+    let app = aws_app(&[]).await;
+    let mut jar = Jar::default();
+    sign_in(&app, &mut jar, "ada").await;
+    let cookie = jar.0["cutover-console"].clone();
+    let (id, _) = cookie.split_once('.').unwrap();
+    let table = moto::setting(&app.pairs, "dynamodb_table")
+        .unwrap()
+        .to_string();
+    let db = moto::dynamodb().await;
+    let items = db
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S("SESSION".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    // The sign-in's pending item was taken by its callback: the session alone is left.
+    assert_eq!(items.len(), 1, "{items:?}");
+    let item = &items[0];
+    let sk = item["sk"].as_s().unwrap();
+    assert_eq!(sk.len(), 64, "a SHA-256, hex: {sk}");
+    assert!(!format!("{item:?}").contains(id), "the id is never stored");
+    let expires: u64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    let now = cutover::common::unix_now();
+    assert!(expires > now && expires <= now + 43_200, "{expires}");
+    let key = db
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("CONTROL".into()))
+        .key("sk", AttributeValue::S("CONSOLE_SESSION_KEY".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the session key item");
+    assert!(matches!(&key["key"], AttributeValue::B(b) if b.as_ref().len() == 32));
+}
