@@ -48,7 +48,8 @@ RUN if [ "$(dpkg-query -W -f='${db:Status-Status}' ca-certificates 2>/dev/null)"
 USER 10001:10001
 WORKDIR /var/lib/cutover
 # Listen on every interface inside the container; the task's security groups decide who reaches
-# which port (the admin listener only from inside the VPC, see rollout/service.yaml).
+# which port (the admin listener only from the load balancer, on the console's host name, and
+# only for signed-in operators: see rollout/service.yaml).
 ENV CUTOVER_LISTEN=0.0.0.0:8080 \
     CUTOVER_ADMIN_LISTEN=0.0.0.0:9090 \
     CUTOVER_DATA_DIR=/var/lib/cutover \

@@ -7,7 +7,8 @@
 //! `error` with the name, handed to the failure hook (`cutover_background_failures_total{task}`),
 //! and the loop goes on at its next tick, so one bad run never silently ends a refresh. Until a
 //! later run of that loop ends normally the task is [`failing`](Background::failing), which
-//! `/readyz` reports. A run that returns `false` ends its loop on purpose: not a failure.
+//! `/readyz` and `/admin/health` report. A run that returns `false` ends its loop on purpose:
+//! not a failure.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// The background loops, by the name their failures are reported under (the log's `task`,
-/// the metric's label, `/readyz`). A closed set, so the metric's series are bounded.
+/// the metric's label, `/admin/health`). A closed set, so the metric's series are bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
     JwksRefresh,

@@ -1,8 +1,8 @@
 //! The HTTP layer, grouped by surface: `api/` (the public API, the photo app, the OpenAPI
 //! document), `admin/` (the admin listener and the migration console), `dev_issuer/` (the dev
 //! issuer's sign-in endpoints), `conn/` (what wraps a connection or every request), `gate/` (the
-//! gate's extractors and what a request records), and the one mapping of errors to
-//! problem+json. Nothing below it imports it.
+//! gate's extractors and what a request records), the one probe both listeners' readiness
+//! answers read, and the one mapping of errors to problem+json. Nothing below it imports it.
 
 pub mod admin;
 pub mod api;
@@ -11,6 +11,7 @@ pub mod dev_issuer;
 pub mod gate;
 pub mod gateway;
 pub mod problem;
+pub mod readiness;
 pub mod state;
 
 use actix_web::http::{Method, header};

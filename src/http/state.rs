@@ -27,7 +27,7 @@ pub struct AppState {
     /// The migration ledger, the one count of key use: the request path records into it, the
     /// admin listener's reports read it.
     pub ledger: crate::ledger::Ledger,
-    /// The background loops, whose failing tasks `/readyz` reports.
+    /// The background loops, whose failing tasks fail `/readyz` (`/admin/health` names them).
     pub background: crate::periodic::Background,
     /// The configured APIs, the built-in one first, as `Route::api` names them.
     pub apis: Vec<&'static str>,

@@ -42,7 +42,7 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// while it is down; they are decided locally until a probe is answered.
 pub const PROBE_EVERY: Duration = Duration::from_millis(500);
 
-/// Where the quotas are decided, as `/readyz` reports it.
+/// Where the quotas are decided, as `/admin/health` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreStatus {
     /// Each instance alone (`CUTOVER_RATE_STORE=local`).

@@ -1,6 +1,7 @@
-//! Whether the shared store is answering, as the request path and `/readyz` see it. Trouble is
-//! logged once per episode (when it starts, and when it ends), not once per request: while Redis
-//! is down every request is decided locally and a log line each would bury everything else.
+//! Whether the shared store is answering, as the request path and `/admin/health` see it.
+//! Trouble is logged once per episode (when it starts, and when it ends), not once per request:
+//! while Redis is down every request is decided locally and a log line each would bury
+//! everything else.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};

@@ -2,8 +2,8 @@
 //! errors, refusing connections, or not answering at all (each through a proxy to moto). Every
 //! route that needs the failing store answers 503 with `Retry-After` within its time limits
 //! (`docs/aws.md`), and once the store is back nothing was half-written: every listed item has
-//! its object, every object its item, and `/readyz`, 503 while writes failed, is 200 again
-//! without any traffic.
+//! its object, every object its item, and `/readyz`, 503 while writes failed (naming the store's
+//! check and nothing else; the details on `/admin/health`), is 200 again without any traffic.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::helpers::{Auth, assert_problem, authorize, png};
 use crate::support::moto;
 use crate::support::proxy::MotoProxy;
+use crate::support::readiness::{admin_health, not_ready, readyz};
 use crate::support::serve::ServeProcess;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -129,17 +130,6 @@ async fn send(serve: &ServeProcess, route: Route, auth: &Auth, id: &str) -> reqw
         .unwrap()
 }
 
-/// `/readyz`'s status and body; a 503 is checked as the `not-ready` problem.
-async fn readyz(serve: &ServeProcess) -> (u16, Value) {
-    let res = reqwest::get(format!("{}/readyz", serve.address))
-        .await
-        .unwrap();
-    match res.status().as_u16() {
-        503 => (503, assert_problem(res, 503, "not-ready").await),
-        status => (status, res.json().await.unwrap()),
-    }
-}
-
 /// `/readyz` once it is 200, polling for up to 60 s (a stalled pooled connection must first
 /// reach its time limit).
 async fn ready_again(serve: &ServeProcess) {
@@ -202,8 +192,31 @@ async fn every_route_under(service: Service, fault: Fault) {
             assert_problem(res, 503, "unavailable").await;
         }
     }
-    let (status, body) = readyz(&rig.serve).await;
+    // The public answer, whole: the failing store's word and nothing of the SDK's error, the
+    // endpoint or the class, which only the admin view tells (the class, not the error).
+    let check = match service {
+        Service::S3 => "objects",
+        Service::DynamoDb => "metadata",
+    };
+    let public = readyz(&rig.serve).await;
+    assert_eq!(public, (503, not_ready(check)), "{service:?} {fault:?}");
+    let (status, body) = admin_health(&rig.serve).await;
     assert_eq!(status, 503, "{service:?} {fault:?}: {body}");
+    assert_eq!(body["checks"][check], false, "{body}");
+    let class = body["stores"][check]["error"].as_str().unwrap();
+    let public = public.1.to_string();
+    for told in [
+        class,
+        &rig.proxy.url,
+        "dispatch",
+        "timeout",
+        "service error",
+    ] {
+        assert!(
+            !public.contains(told),
+            "{told:?} in the public answer {public}"
+        );
+    }
 
     rig.proxy.heal();
     ready_again(&rig.serve).await;
@@ -250,9 +263,11 @@ async fn readyz_follows_failing_writes(service: Service, check: &str, rule: fn(&
 
     let res = send(&rig.serve, Route::Upload, &rig.alice, "-").await;
     assert_eq!(res.status(), 503);
-    let (status, body) = readyz(&rig.serve).await;
+    assert_eq!(readyz(&rig.serve).await, (503, not_ready(check)));
+    let (status, body) = admin_health(&rig.serve).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"][check], false, "{body}");
+    assert_eq!(body["stores"][check]["error"], "writes failing", "{body}");
     assert!(
         body["detail"].as_str().unwrap().contains("writes failing"),
         "{body}"

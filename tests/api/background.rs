@@ -1,6 +1,7 @@
 //! Background loops by name: a loop whose runs panic is reported in the log, in
-//! `cutover_background_failures_total{task}` and by `/readyz` (503 naming the task), and goes on
-//! at its next tick, so readiness comes back once a run of it ends normally.
+//! `cutover_background_failures_total{task}`, by `/admin/health` (503 naming the task) and by
+//! the public `/readyz` (503, reason `background`), and goes on at its next tick, so readiness
+//! comes back once a run of it ends normally.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cutover::periodic::Task;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::{Auth, spawn_app};
+use crate::helpers::spawn_app;
 use crate::support::PATIENCE_SECS;
+use crate::support::readiness::{admin_health, not_ready, readyz};
 
 /// The log lines written on this test's thread, where its app's background loops run.
 #[derive(Clone, Default)]
@@ -34,17 +36,20 @@ impl Lines {
     }
 }
 
-/// `/readyz`'s body once it answers `want` (waiting up to `PATIENCE_SECS`).
-async fn readyz_until(app: &crate::helpers::TestApp, want: u16) -> Value {
+/// `/admin/health`'s body once `/readyz` and it answer `want` (waiting up to `PATIENCE_SECS`);
+/// the public answer is checked whole on the way (`readiness::readyz`).
+async fn health_until(app: &crate::helpers::TestApp, want: u16) -> Value {
     let deadline = Instant::now() + Duration::from_secs(PATIENCE_SECS);
     loop {
-        let res = app.get("/readyz", &Auth::None).await;
-        let status = res.status().as_u16();
-        let body: Value = res.json().await.unwrap();
-        if status == want {
+        let (public, _) = readyz(app).await;
+        let (status, body) = admin_health(app).await;
+        if (public, status) == (want, want) {
             return body;
         }
-        assert!(Instant::now() < deadline, "/readyz stayed {status}: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "/readyz stayed {public}, /admin/health {status}: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -59,7 +64,7 @@ async fn a_background_loop_that_panics_is_reported_by_name_in_the_log_the_counte
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let app = spawn_app().await;
-    assert_eq!(readyz_until(&app, 200).await["checks"]["background"], true);
+    assert_eq!(health_until(&app, 200).await["checks"]["background"], true);
 
     // A loop of the app's own background, as the JWKS refresh is, whose runs panic until told.
     let broken = Arc::new(AtomicBool::new(true));
@@ -73,9 +78,15 @@ async fn a_background_loop_that_panics_is_reported_by_name_in_the_log_the_counte
             }
         });
 
-    let body = readyz_until(&app, 503).await;
+    let body = health_until(&app, 503).await;
+    assert_eq!(readyz(&app).await.1, not_ready("background"));
     assert_eq!(body["type"], "urn:cutover:problem:not-ready", "{body}");
     assert_eq!(body["checks"]["background"], false, "{body}");
+    assert_eq!(
+        body["background"]["failing"],
+        json!(["jwks-refresh"]),
+        "{body}"
+    );
     assert_eq!(body["detail"], "background: jwks-refresh failing", "{body}");
     let failures = app
         .metric("cutover_background_failures_total{task=\"jwks-refresh\"}")
@@ -93,6 +104,7 @@ async fn a_background_loop_that_panics_is_reported_by_name_in_the_log_the_counte
 
     // The loop was not ended by its panics: its next normal run makes the instance ready again.
     broken.store(false, Ordering::SeqCst);
-    let body = readyz_until(&app, 200).await;
+    let body = health_until(&app, 200).await;
     assert_eq!(body["checks"]["background"], true, "{body}");
+    assert_eq!(body["background"]["failing"], json!([]), "{body}");
 }

@@ -36,3 +36,32 @@ async fn the_id_token_of_a_moto_cognito_sign_in_is_refused_while_only_access_tok
         .await;
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn a_user_in_the_pools_operators_group_opens_the_admin_listener_and_others_do_not() {
+    crate::aws_only!();
+    let (pool, _) = pool_with_user("olivia").await;
+    pool.add_user("bob").await;
+    pool.idp
+        .create_group()
+        .user_pool_id(&pool.id)
+        .group_name(crate::helpers::OPERATORS)
+        .send()
+        .await
+        .unwrap();
+    pool.idp
+        .admin_add_user_to_group()
+        .user_pool_id(&pool.id)
+        .username("olivia")
+        .group_name(crate::helpers::OPERATORS)
+        .send()
+        .await
+        .unwrap();
+    let app = pool.service().await.spawn().await;
+    let operator = pool.sign_in("olivia").await;
+    let res = app.admin_get_as("/admin/migration", &operator).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let user = pool.sign_in("bob").await;
+    let res = app.admin_get_as("/admin/migration", &user).await;
+    crate::helpers::assert_problem(res, 403, "not-an-operator").await;
+}

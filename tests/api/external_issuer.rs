@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
 use crate::helpers::{Auth, app, assert_problem, run_cli, settings_pairs};
+use crate::support::readiness::{admin_health, health_answer, readyz};
 
 const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test";
 const CLIENT: &str = "client-123";
@@ -244,13 +245,8 @@ async fn an_unknown_kid_while_the_jwks_cannot_be_fetched_is_503_not_401() {
         200,
         "known keys keep serving"
     );
-    let ready: Value = reqwest::get(format!("{}/readyz", app.address))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(ready["issuers"][0]["last_error"], "HTTP 503", "{ready}");
+    let (_, health) = admin_health(&app).await;
+    assert_eq!(health["issuers"][0]["last_error"], "HTTP 503", "{health}");
     let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("cutover_idp_unavailable_total{source=\"jwks\"} 2"),
@@ -481,15 +477,15 @@ async fn an_unknown_iss_fetches_nothing_and_one_pools_outage_leaves_the_other_se
         "the old pool's tokens are served"
     );
 
-    let ready = reqwest::get(format!("{}/readyz", app.address))
-        .await
-        .unwrap();
     assert_eq!(
-        ready.status(),
+        readyz(&app).await.0,
         200,
         "one pool's keys are enough to be ready"
     );
-    let body: Value = ready.json().await.unwrap();
+    // An operator of the pool that is up sees the other's outage.
+    let operator = Auth::Bearer(operator_token(&old, ISSUER, CLIENT));
+    let (status, body) = health_answer(app.admin_get_as("/admin/health", &operator).await).await;
+    assert_eq!(status, 200, "{body}");
     let issuers = body["issuers"].as_array().unwrap();
     assert_eq!(issuers.len(), 2, "{body}");
     assert_eq!(issuers[0]["keys_loaded"], true, "{body}");

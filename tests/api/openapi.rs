@@ -169,3 +169,53 @@ async fn the_uploads_links_lead_from_its_id_to_the_photo_routes() {
         }
     }
 }
+
+/// Both readiness answers are exactly their schemas, which allow nothing more: a member added
+/// to the public `/readyz` (an issuer, an age, an error) breaks the document's contract.
+#[tokio::test]
+async fn the_readiness_answers_are_exactly_their_closed_schemas() {
+    let ready = spawn_app().await;
+    let doc = document(&ready.address).await;
+    let (status, body) = crate::support::readiness::readyz(&ready).await;
+    assert_eq!(status, 200);
+    assert_eq!(keys(&body), properties(&doc, "Ready"));
+
+    let not_ready = app()
+        .with_issuer(
+            "https://issuer.invalid/pool",
+            "http://127.0.0.1:9/jwks.json",
+            "c1",
+        )
+        .spawn()
+        .await;
+    let (status, body) = crate::support::readiness::readyz(&not_ready).await;
+    assert_eq!(status, 503);
+    assert_eq!(keys(&body), properties(&doc, "NotReady"));
+    let schemas = &doc["components"]["schemas"];
+    for schema in ["Ready", "NotReady"] {
+        assert_eq!(schemas[schema]["additionalProperties"], false, "{schema}");
+    }
+    assert_eq!(
+        schemas["Ready"]["properties"]["status"]["enum"],
+        serde_json::json!(["ready"])
+    );
+    assert_eq!(
+        schemas["NotReady"]["properties"]["reason"]["enum"],
+        serde_json::json!([
+            "signing_keys",
+            "api_keys",
+            "objects",
+            "metadata",
+            "background"
+        ])
+    );
+    let readyz = &doc["paths"]["/readyz"]["get"]["responses"];
+    assert_eq!(
+        readyz["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Ready"
+    );
+    assert_eq!(
+        readyz["503"]["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/NotReady"
+    );
+}

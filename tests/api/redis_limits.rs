@@ -14,6 +14,7 @@ use tokio::process::{Child, Command};
 
 use crate::helpers::{AppBuilder, Auth, TestApp, app};
 use crate::support::eventually;
+use crate::support::readiness::{admin_health, readyz};
 use crate::support::serve::free_port;
 
 /// The suite's Redis, checked to answer; `None` (after a note) when `TEST_REDIS_URL` is unset.
@@ -84,10 +85,17 @@ fn count(statuses: &[u16], status: u16) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
 
-async fn readyz(app: &TestApp) -> Value {
-    let res = app.get("/readyz", &Auth::None).await;
-    assert_eq!(res.status(), 200, "a Redis outage never fails readiness");
-    res.json().await.unwrap()
+/// `/admin/health`'s body, once `/readyz` and it say ready: a Redis outage never fails
+/// readiness, and the public answer says nothing of the limits.
+async fn health(app: &TestApp) -> Value {
+    assert_eq!(
+        readyz(app).await.0,
+        200,
+        "a Redis outage never fails readiness"
+    );
+    let (status, body) = admin_health(app).await;
+    assert_eq!(status, 200, "a Redis outage never fails readiness: {body}");
+    body
 }
 
 #[tokio::test]
@@ -102,7 +110,7 @@ async fn two_instances_on_one_redis_allow_the_burst_once_between_them() {
         (5, 5),
         "five in all, not five each: {seen:?}"
     );
-    assert_eq!(readyz(&a).await["rate_limits"]["shared"], true);
+    assert_eq!(health(&a).await["rate_limits"]["shared"], true);
 }
 
 #[tokio::test]
@@ -115,7 +123,7 @@ async fn a_quota_of_a_billion_a_minute_is_still_decided_in_redis() {
         .await;
     let alice = app.user(&unique("alice"));
     assert_eq!(statuses(&[&app], 3, &alice).await, [200; 3]);
-    let ready = readyz(&app).await;
+    let ready = health(&app).await;
     assert_eq!(ready["rate_limits"]["shared"], true, "{ready}");
     let fallbacks = app
         .metric("cutover_rate_limit_store_fallbacks_total{limit=\"principal\"}")
@@ -216,7 +224,7 @@ async fn requests_are_answered_on_the_local_share_while_redis_is_down_and_shared
         "this instance's share"
     );
     assert_eq!(b.list_status(&a.user(&unique("during"))).await, 200);
-    let ready = readyz(&a).await;
+    let ready = health(&a).await;
     assert_eq!(ready["rate_limits"]["shared"], false, "{ready}");
     assert!(
         ready["rate_limits"]["detail"]
@@ -235,7 +243,7 @@ async fn requests_are_answered_on_the_local_share_while_redis_is_down_and_shared
     let _redis = start_redis(port).await;
     for app in [&a, &b] {
         eventually(15, "the instance to share its limits again", || async {
-            (readyz(app).await["rate_limits"]["shared"] == true).then_some(())
+            (health(app).await["rate_limits"]["shared"] == true).then_some(())
         })
         .await;
     }

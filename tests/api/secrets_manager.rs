@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Auth, app, assert_problem};
 use crate::support::moto::{self, unique_name};
 use crate::support::proxy::MotoProxy;
+use crate::support::readiness::{admin_health, not_ready, readyz};
 use crate::support::serve::ServeProcess;
 
 async fn secrets() -> aws_sdk_secretsmanager::Client {
@@ -135,5 +136,9 @@ async fn started_with_secrets_manager_unreachable_the_key_path_is_503_and_jwt_is
     assert!(res.headers().contains_key("retry-after"));
     assert_problem(res, 503, "unavailable").await;
     assert_eq!(serve.status("/api/photos", &serve.user("alice")).await, 200);
-    assert_eq!(serve.status("/readyz", &Auth::None).await, 503);
+    assert_eq!(readyz(&serve).await, (503, not_ready("api_keys")));
+    let (status, health) = admin_health(&serve).await;
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(health["checks"]["api_keys"], false, "{health}");
+    assert_eq!(health["checks"]["signing_keys"], true, "{health}");
 }

@@ -1,7 +1,8 @@
 //! Storage that fails under the service: a full or broken disk, a data directory gone, an object
 //! store that does not answer. Every such failure is an outage (503 with `Retry-After`), never a
-//! 500 or a 404 a client would take for a deletion; `/readyz` says so while writes fail, and
-//! both come back on their own once the store does.
+//! 500 or a 404 a client would take for a deletion; `/readyz` says so while writes fail (its
+//! reason word alone; the details on `/admin/health`), and both come back on their own once the
+//! store does.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,16 +12,8 @@ use serde_json::Value;
 use crate::helpers::{Auth, READ_WRITE, TestApp, app, assert_problem, cutover_command, mint, png};
 use crate::support::moto;
 use crate::support::proxy::MotoProxy;
+use crate::support::readiness::{admin_health, not_ready, readyz};
 use crate::support::serve::ServeProcess;
-
-/// `/readyz`'s status and body; a 503 is checked as the `not-ready` problem.
-async fn readyz(address: &str) -> (u16, Value) {
-    let res = reqwest::get(format!("{address}/readyz")).await.unwrap();
-    match res.status().as_u16() {
-        503 => (503, assert_problem(res, 503, "not-ready").await),
-        status => (status, res.json().await.unwrap()),
-    }
-}
 
 async fn assert_outage(res: reqwest::Response) {
     assert!(res.headers().contains_key("retry-after"), "{res:?}");
@@ -67,18 +60,24 @@ async fn uploads_answer_503_while_the_object_directory_takes_no_writes_and_ready
 
     let broken = Swapped::with_file(&tmp);
     assert_outage(app.upload(&alice, "a.png", png(b"a")).await).await;
-    let (status, body) = readyz(&app.address).await;
+    // `readyz` holds the public body to the reason alone: no path, no `os error`, no class.
+    assert_eq!(readyz(&app).await, (503, not_ready("objects")));
+    let (status, body) = admin_health(&app).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["objects"], false, "{body}");
+    assert_eq!(
+        body["stores"]["objects"]["error"], "writes failing",
+        "{body}"
+    );
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.starts_with("objects: "), "{body}");
     assert!(
         !detail.contains("os error") && !detail.contains(app.data_dir.path().to_str().unwrap()),
-        "no internal text in a public answer: {body}"
+        "an error's own text goes to the log, not even to the admin view: {body}"
     );
 
     broken.restore();
-    let (status, body) = readyz(&app.address).await;
+    let (status, body) = readyz(&app).await;
     assert_eq!(status, 200, "{body}");
     app.upload_ok(&alice, "a.png", png(b"a")).await;
 }
@@ -147,7 +146,8 @@ async fn uploads_answer_503_while_sqlite_cannot_write_leave_no_object_behind_and
     let res = serve.upload(&alice).await;
     assert_outage(res).await;
     assert_eq!(serve.objects(), 0, "an object without its row");
-    let (status, body) = readyz(&serve.address).await;
+    assert_eq!(readyz(&*serve).await, (503, not_ready("metadata")));
+    let (status, body) = admin_health(&*serve).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["metadata"], false, "{body}");
     assert!(
@@ -156,7 +156,7 @@ async fn uploads_answer_503_while_sqlite_cannot_write_leave_no_object_behind_and
     );
 
     serve.limit_file_size(None);
-    let (status, body) = readyz(&serve.address).await;
+    let (status, body) = readyz(&*serve).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(serve.upload(&alice).await.status(), 201);
     assert_eq!(serve.objects(), 1);
@@ -181,9 +181,11 @@ async fn uploads_answer_503_while_s3_is_unreachable_and_leave_nothing_behind() {
         .multipart(reqwest::multipart::Form::new().part("file", part));
     assert_outage(crate::helpers::authorize(rb, &alice).send().await.unwrap()).await;
     assert_eq!(moto::object_count(&storage).await, 0);
-    let (status, body) = readyz(&serve.address).await;
+    assert_eq!(readyz(&serve).await, (503, not_ready("objects")));
+    let (status, body) = admin_health(&serve).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["objects"], false, "{body}");
+    assert_eq!(body["stores"]["objects"]["ok"], false, "{body}");
 }
 
 /// An uploaded item on the embedded stores, and the path of its object.
@@ -208,7 +210,7 @@ async fn content_of_a_listed_item_is_503_not_404_while_the_object_directory_is_g
         200
     );
     assert_outage(app.get(&format!("/api/photos/{id}/content"), &alice).await).await;
-    assert_eq!(readyz(&app.address).await.0, 503);
+    assert_eq!(readyz(&app).await, (503, not_ready("objects")));
 
     gone.restore();
     let res = app.get(&format!("/api/photos/{id}/content"), &alice).await;

@@ -1,8 +1,9 @@
 //! The admin listener: metrics, the dev issuer's JWKS, the migration view, the migration
-//! ledger's contact list and the migration console, all behind the operators' door
-//! ([`operator`]) but the liveness probe and the public keys.
+//! ledger's contact list, readiness in full and the migration console, all behind the
+//! operators' door ([`operator`]) but the liveness probe and the public keys.
 
 pub mod console;
+mod health;
 mod migration_report;
 pub mod operator;
 pub mod signin;
@@ -25,6 +26,7 @@ pub const GET_PATHS: &[&str] = &[
     "/.well-known/jwks.json",
     "/admin/migration",
     "/admin/clients",
+    "/admin/health",
     "/console",
     console::STYLESHEET_PATH,
     "/healthz",
@@ -35,6 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))
         .route("/admin/clients", web::get().to(clients))
+        .route("/admin/health", web::get().to(health::health))
         .route(
             "/console",
             web::get().to(crate::http::admin::console::console),

@@ -1,6 +1,6 @@
 //! Support code below the typed helpers: moto and its SDK clients, a Cognito user pool on moto,
 //! the CloudWatch adapter, a proxy to moto for outages, `cutover serve` as a child process, the
-//! gateway's neighbours (a real upstream, nginx in front), and what the telemetry tests share.
+//! gateway's neighbours (a real upstream, nginx in front), readiness as the tests read it, and what the telemetry tests share.
 
 pub mod cloudwatch_adapter;
 pub mod cognito_pool;
@@ -9,6 +9,7 @@ pub mod moto;
 pub mod nginx;
 pub mod proxy;
 pub mod raw_http;
+pub mod readiness;
 pub mod serve;
 pub mod upstream;
 
