@@ -1,5 +1,5 @@
 //! The one place that chooses each backend from settings, with one `match` each: objects and
-//! metadata, the control store, the migration ledger and the key source
+//! metadata, the control store, the migration ledger, the audit trail and the key source
 //! ([`Backends`], which `serve` and every CLI command that touches a store build), and, for
 //! `serve` alone ([`ServeBackends`]), the token issuer, the metrics sink and the rate store.
 //! An embedded/aws choice is made exactly once.
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::OnceCell;
 
+use crate::audit::AuditStore;
 use crate::auth::api_key::KeySource;
 use crate::auth::api_key::file::FileKeys;
 use crate::auth::api_key::secrets_manager::SecretsManagerKeys;
@@ -44,6 +45,7 @@ use crate::storage::local::LocalObjects;
 use crate::storage::s3::S3Objects;
 use crate::storage::sessions::SessionStore;
 use crate::storage::sqlite::Database;
+use crate::storage::sqlite::audit::SqliteAudit;
 use crate::storage::sqlite::ledger::SqliteLedger;
 use crate::storage::{MetadataStore, ObjectStore};
 
@@ -66,6 +68,8 @@ pub struct Backends {
     pub ledger: Arc<dyn LedgerStore>,
     /// The console's sessions and the key that signs their cookies.
     pub sessions: Arc<dyn SessionStore>,
+    /// The audit trail (`src/audit/`), beside the control state it records changes to.
+    pub audit: Arc<dyn AuditStore>,
     pub keys: Arc<dyn KeySource>,
     /// The gateway's signing keys: the file beside the embedded stores, or the secret on AWS.
     pub gateway_keys: Arc<dyn SigningKeyStore>,
@@ -91,12 +95,14 @@ impl Backends {
                 // One handle on the one file: photos, flag, secrets and the ledger share its
                 // writer and its readers.
                 let ledger = SqliteLedger::new(db.clone());
+                let audit = SqliteAudit::new(db.clone());
                 Ok(Backends {
                     objects: Arc::new(objects),
                     metadata: Arc::new(db.clone()),
                     sessions: Arc::new(db.clone()),
                     control: Arc::new(db),
                     ledger: Arc::new(ledger),
+                    audit: Arc::new(audit),
                     keys,
                     gateway_keys,
                     upstream_secrets,
@@ -116,7 +122,8 @@ impl Backends {
                     objects: Arc::new(S3Objects::new(sdk.s3(), bucket.clone())),
                     metadata: Arc::new(metadata.clone()),
                     sessions: Arc::new(metadata.clone()),
-                    control: Arc::new(metadata),
+                    control: Arc::new(metadata.clone()),
+                    audit: Arc::new(metadata),
                     ledger: Arc::new(DynamoLedger::new(
                         dynamodb,
                         table.clone(),
@@ -248,6 +255,36 @@ async fn rate_limits(settings: &Settings, metrics: &Metrics) -> anyhow::Result<R
         ),
     };
     Ok(RateLimits::new(rate, shared))
+}
+
+/// What a CLI command records its changes with: the audit store (beside the control state, as
+/// `CUTOVER_STORAGE` says) and, when this process uses AWS at all (storage, key source or
+/// signing keys in Secrets Manager), the AWS configuration its caller's identity is asked of.
+pub struct AuditBackend {
+    pub store: Arc<dyn AuditStore>,
+    pub aws: Option<Aws>,
+}
+
+pub async fn audit(settings: &Settings) -> anyhow::Result<AuditBackend> {
+    let aws = AwsConfig::default();
+    let uses_aws = matches!(settings.storage, StorageSettings::Aws { .. })
+        || matches!(
+            settings.api_keys.source,
+            KeySourceSettings::SecretsManager { .. }
+        );
+    let store: Arc<dyn AuditStore> = match &settings.storage {
+        StorageSettings::Local => Arc::new(SqliteAudit::new(
+            Database::open(&settings.data_dir).context("opening the embedded database")?,
+        )),
+        StorageSettings::Aws { table, .. } => {
+            Arc::new(DynamoStore::new(aws.get().await.dynamodb(), table.clone()))
+        }
+    };
+    let aws = match uses_aws {
+        true => Some(aws.get().await.clone()),
+        false => None,
+    };
+    Ok(AuditBackend { store, aws })
 }
 
 /// The configured key source alone, for `cutover keys` (which needs no other store).

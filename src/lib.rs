@@ -5,6 +5,7 @@
 // the crate built without tests is still held to the `[lints.clippy]` table of Cargo.toml.
 #![cfg_attr(test, allow(clippy::unreachable))]
 
+pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod backends;

@@ -146,6 +146,7 @@ impl Application {
             dev_issuer,
             limits,
             ledger,
+            audit: backends.audit,
             background: background.clone(),
             apis: settings
                 .gateway

@@ -120,6 +120,16 @@ pub const COGNITO: Limits = Limits {
     attempts: 3,
 };
 
+/// STS `GetCallerIdentity`, asked by a CLI command for its audit entry: the answer only names
+/// the caller, so it is not worth waiting for (one attempt, 3 s); without it the entry names
+/// the OS user only.
+pub const STS: Limits = Limits {
+    connect: millis(1000),
+    attempt: secs(3),
+    operation: secs(3),
+    attempts: 1,
+};
+
 impl Aws {
     /// The shared configuration with `limits` applied; every service builder starts from it.
     pub fn with_limits(&self, limits: &Limits) -> aws_config::SdkConfig {
@@ -128,6 +138,10 @@ impl Aws {
             .timeout_config(limits.timeouts())
             .retry_config(RetryConfig::standard().with_max_attempts(limits.attempts))
             .build()
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.with_limits(&STS))
     }
 
     pub fn s3(&self) -> aws_sdk_s3::Client {

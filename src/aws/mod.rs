@@ -25,6 +25,11 @@ impl Aws {
         Aws { sdk: Arc::new(sdk) }
     }
 
+    /// A configuration built elsewhere (tests that need one without the environment's).
+    pub fn from_sdk_config(sdk: aws_config::SdkConfig) -> Self {
+        Aws { sdk: Arc::new(sdk) }
+    }
+
     pub fn region(&self) -> Option<&aws_config::Region> {
         self.sdk.region()
     }

@@ -11,7 +11,9 @@ use jiff::tz::TimeZone;
 
 use super::apis::{known_api, names};
 use super::format::Format;
+use super::recorder::Recorder;
 use super::stdout::outln;
+use crate::audit::{Action, Change};
 use crate::auth::api_key::KeyRing;
 use crate::backends::Backends;
 use crate::common::rfc3339;
@@ -150,7 +152,7 @@ fn print_windows(
     }
 }
 
-pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, cmd: BrownoutsCommand, rec: &Recorder) -> anyhow::Result<()> {
     // Checked before any store is opened: a window for a typo would brown out nobody.
     if let BrownoutsCommand::Add { api: Some(api), .. }
     | BrownoutsCommand::List { api: Some(api), .. }
@@ -173,6 +175,13 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
             let start = control::brownout::parse_start(&start, now)?;
             check_keys(&backends, &keys).await?;
             let window = Window::new(start, duration, keys).for_api(api);
+            let change = Change::new(
+                Action::BrownoutsAdd,
+                window.id.clone(),
+                serde_json::Value::Null,
+                serde_json::to_value(&window)?,
+            );
+            rec.record(&settings, change).await?;
             schedule::add_windows(store, std::slice::from_ref(&window), now).await?;
             eprintln!(
                 "brownout {} from {} to {} on {}; running instances follow within {poll} s",
@@ -194,6 +203,17 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
             }
         }
         BrownoutsCommand::Remove { id } => {
+            let doc: Brownouts = control::read(store, Document::Brownouts).await?;
+            let Some(window) = doc.windows.iter().find(|w| w.id == id) else {
+                bail!("no brownout window {id}; `cutover brownouts list` shows them");
+            };
+            let change = Change::new(
+                Action::BrownoutsRemove,
+                id.clone(),
+                serde_json::to_value(window)?,
+                serde_json::Value::Null,
+            );
+            rec.record(&settings, change).await?;
             schedule::remove_window(store, &id).await?;
             eprintln!("removed brownout {id}; running instances follow within {poll} s");
         }
@@ -217,6 +237,14 @@ pub async fn run(settings: Settings, cmd: BrownoutsCommand) -> anyhow::Result<()
                 eprintln!("nothing stored; run again with --apply to schedule these windows");
                 return Ok(());
             }
+            let ids: Vec<&str> = windows.iter().map(|w| w.id.as_str()).collect();
+            let change = Change::new(
+                Action::BrownoutsApply,
+                ids.join(","),
+                serde_json::Value::Null,
+                serde_json::json!({ "windows": windows }),
+            );
+            rec.record(&settings, change).await?;
             schedule::add_windows(store, &windows, now).await?;
             eprintln!(
                 "stored {} brownout windows; running instances follow within {poll} s",

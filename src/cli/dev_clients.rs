@@ -4,8 +4,11 @@
 //! secret.
 
 use clap::Subcommand;
+use serde_json::{Value, json};
 
+use super::recorder::Recorder;
 use super::stdout::outln;
+use crate::audit::{Action, Change};
 use crate::config::Settings;
 use crate::dev_issuer::clients::{DevClients, NewClient, parse_id};
 
@@ -95,7 +98,28 @@ fn quota(rate: Option<u32>, burst: Option<u32>) -> String {
     }
 }
 
-pub fn run(settings: &Settings, cmd: DevClientsCommand) -> anyhow::Result<()> {
+/// A client as the audit trail shows it: its secret's fingerprint, never the secret.
+fn shown(store: &DevClients, id: &str) -> anyhow::Result<Value> {
+    Ok(store
+        .list()?
+        .into_iter()
+        .find(|c| c.id == id)
+        .map(|c| {
+            json!({
+                "scopes": c.scopes,
+                "rate_per_minute": c.rate_per_minute,
+                "burst": c.burst,
+                "fingerprint": c.fingerprint(),
+            })
+        })
+        .unwrap_or_default())
+}
+
+pub async fn run(
+    settings: &Settings,
+    cmd: DevClientsCommand,
+    rec: &Recorder,
+) -> anyhow::Result<()> {
     let store = store(settings, "dev-clients")?;
     match cmd {
         DevClientsCommand::Add {
@@ -104,9 +128,23 @@ pub fn run(settings: &Settings, cmd: DevClientsCommand) -> anyhow::Result<()> {
             rate_per_minute,
             burst,
         } => {
+            let scopes = scopes(settings, &given)?;
+            // What `DevClients::add` would refuse is refused before the change is recorded.
+            if rate_per_minute == Some(0) || burst == Some(0) {
+                anyhow::bail!("--rate-per-minute and --burst must be greater than 0");
+            }
+            if shown(&store, &id)? != Value::Null {
+                anyhow::bail!(
+                    "client {id} exists already; use `cutover dev-clients rotate --id {id}`"
+                );
+            }
+            let after =
+                json!({ "scopes": scopes, "rate_per_minute": rate_per_minute, "burst": burst });
+            let change = Change::new(Action::DevClientsAdd, id.as_str(), Value::Null, after);
+            rec.record(settings, change).await?;
             let (client, secret) = store.add(NewClient {
                 id,
-                scopes: scopes(settings, &given)?,
+                scopes,
                 rate_per_minute,
                 burst,
             })?;
@@ -119,6 +157,13 @@ pub fn run(settings: &Settings, cmd: DevClientsCommand) -> anyhow::Result<()> {
             outln!("{secret}");
         }
         DevClientsCommand::Rotate { id } => {
+            let before = shown(&store, &id)?;
+            if before == Value::Null {
+                anyhow::bail!("no dev client {id}");
+            }
+            let after = json!({ "fingerprint": "a new secret's (see dev-clients list)" });
+            let change = Change::new(Action::DevClientsRotate, id.as_str(), before, after);
+            rec.record(settings, change).await?;
             let (client, secret) = store.rotate(&id)?;
             eprintln!(
                 "rotated dev client {} ({}); the old secret no longer works. New secret:",
@@ -128,6 +173,12 @@ pub fn run(settings: &Settings, cmd: DevClientsCommand) -> anyhow::Result<()> {
             outln!("{secret}");
         }
         DevClientsCommand::Remove { id } => {
+            let before = shown(&store, &id)?;
+            if before == Value::Null {
+                anyhow::bail!("no dev client {id}");
+            }
+            let change = Change::new(Action::DevClientsRemove, id.as_str(), before, Value::Null);
+            rec.record(settings, change).await?;
             store.remove(&id)?;
             eprintln!(
                 "removed dev client {id}; tokens already issued stay valid until they expire"

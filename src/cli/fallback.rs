@@ -7,18 +7,21 @@
 use anyhow::bail;
 use clap::{Subcommand, ValueEnum};
 use jiff::Timestamp;
+use serde_json::{Value, json};
 
 use super::apis::known_api;
 use super::canary;
 use super::fallback_state::{self, State};
 use super::format::Format;
+use super::recorder::Recorder;
 use super::stdout::outln;
+use crate::audit::{Action, Change};
 use crate::backends::Backends;
 use crate::common::rfc3339;
 use crate::config::Settings;
 use crate::control::brownout::parse_date;
 use crate::control::schedule::{self, Clear};
-use crate::control::{ControlStore, StoredFlag};
+use crate::control::{self, ApiOverrides, ControlStore, Document, StoredFlag};
 use crate::domain::{FallbackMode, KeyId};
 
 #[derive(Subcommand)]
@@ -118,7 +121,7 @@ impl FallbackCommand {
     }
 }
 
-pub async fn run(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, cmd: FallbackCommand, rec: &Recorder) -> anyhow::Result<()> {
     // Checked before any store is opened: a typo changes nothing, whatever the store's state.
     if let FallbackCommand::Get { api: Some(api), .. }
     | FallbackCommand::Set { api: Some(api), .. }
@@ -134,22 +137,22 @@ pub async fn run(settings: Settings, cmd: FallbackCommand) -> anyhow::Result<()>
             let state = fallback_state::read(&settings, store).await?;
             get(&state, api.as_deref(), format)
         }
-        FallbackCommand::Set { mode, api: None } => set(&settings, store, mode).await,
+        FallbackCommand::Set { mode, api: None } => set(&settings, store, mode, rec).await,
         FallbackCommand::Set {
             mode,
             api: Some(api),
-        } => set_for(&settings, store, mode, &api).await,
+        } => set_for(&settings, store, mode, &api, rec).await,
         FallbackCommand::Canary {
             percent,
             except,
             api,
-        } => canary::run(&settings, &backends, percent, except, api.as_deref()).await,
+        } => canary::run(&settings, &backends, percent, except, api.as_deref(), rec).await,
         FallbackCommand::Dates {
             api,
             deprecation,
             sunset,
-        } => dates(&settings, store, &api, deprecation, sunset).await,
-        FallbackCommand::Clear { api, only } => clear(&settings, store, &api, only).await,
+        } => dates(&settings, store, &api, deprecation, sunset, rec).await,
+        FallbackCommand::Clear { api, only } => clear(&settings, store, &api, only, rec).await,
     }
 }
 
@@ -168,8 +171,25 @@ fn get(state: &State, api: Option<&str>, format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn set(settings: &Settings, store: &dyn ControlStore, mode: Mode) -> anyhow::Result<()> {
+async fn set(
+    settings: &Settings,
+    store: &dyn ControlStore,
+    mode: Mode,
+    rec: &Recorder,
+) -> anyhow::Result<()> {
     let mode = FallbackMode::from(mode);
+    let before = store.fallback_mode().await?;
+    let before = before.mode.unwrap_or(settings.fallback.initial);
+    rec.record(
+        settings,
+        Change::new(
+            Action::FallbackSet,
+            "global",
+            json!({ "mode": before }),
+            json!({ "mode": mode }),
+        ),
+    )
+    .await?;
     let stored = store.set_fallback_mode(mode).await?;
     eprintln!(
         "fallback set to {mode}; running instances follow within {} s",
@@ -185,8 +205,21 @@ async fn set_for(
     store: &dyn ControlStore,
     mode: Mode,
     api: &str,
+    rec: &Recorder,
 ) -> anyhow::Result<()> {
     let mode = FallbackMode::from(mode);
+    let own: ApiOverrides = control::read(store, Document::Apis).await?;
+    let before = own.get(api).and_then(|o| o.mode);
+    rec.record(
+        settings,
+        Change::new(
+            Action::FallbackSet,
+            api,
+            json!({ "mode": before }),
+            json!({ "mode": mode }),
+        ),
+    )
+    .await?;
     let global = store.fallback_mode().await?;
     let inherited = StoredFlag {
         mode: Some(global.mode.unwrap_or(settings.fallback.initial)),
@@ -225,6 +258,7 @@ async fn dates(
     api: &str,
     deprecation: Option<Timestamp>,
     sunset: Option<Timestamp>,
+    rec: &Recorder,
 ) -> anyhow::Result<()> {
     if deprecation.is_none() && sunset.is_none() {
         bail!("give --deprecation, --sunset or both");
@@ -244,6 +278,17 @@ async fn dates(
             rfc3339(d)
         );
     }
+    let dates = |d: Option<Timestamp>, s: Option<Timestamp>| json!({ "deprecation": d.map(rfc3339), "sunset": s.map(rfc3339) });
+    rec.record(
+        settings,
+        Change::new(
+            Action::FallbackDates,
+            api,
+            dates(own.deprecation, own.sunset),
+            dates(deprecation.or(own.deprecation), sunset.or(own.sunset)),
+        ),
+    )
+    .await?;
     let written = schedule::set_api_dates(store, api, deprecation, sunset).await?;
     eprintln!(
         "{api}: deprecation {}, sunset {}; running instances follow within {} s",
@@ -263,13 +308,27 @@ async fn clear(
     store: &dyn ControlStore,
     api: &str,
     only: ClearWhat,
+    rec: &Recorder,
 ) -> anyhow::Result<()> {
     // An orphaned entry (its API removed from the configuration) may be named too.
     let state = fallback_state::read(settings, store).await?;
-    if state.overrides.get(api).is_none() {
+    let Some(own) = state.overrides.get(api) else {
         known_api(settings, api)?;
         bail!("{api} has no override: it follows the global state already");
+    };
+    let mut left = own.clone();
+    match only {
+        ClearWhat::All => left = Default::default(),
+        ClearWhat::Mode => (left.mode, left.deprecated_since) = (None, None),
+        ClearWhat::Canary => left.canary = None,
+        ClearWhat::Dates => (left.deprecation, left.sunset) = (None, None),
     }
+    let shown = |o: &crate::control::ApiOverride| serde_json::to_value(o).unwrap_or(Value::Null);
+    rec.record(
+        settings,
+        Change::new(Action::FallbackClear, api, shown(own), shown(&left)),
+    )
+    .await?;
     let what = match only {
         ClearWhat::All => Clear::All,
         ClearWhat::Mode => Clear::Mode,

@@ -5,7 +5,9 @@
 use clap::Subcommand;
 
 use super::format::Format;
+use super::recorder::Recorder;
 use super::stdout::outln;
+use crate::audit::{Action, Change};
 use crate::backends;
 use crate::common::{rfc3339, unix_now};
 use crate::config::Settings;
@@ -25,7 +27,11 @@ pub enum GatewayKeyCommand {
     },
 }
 
-pub async fn run(settings: &Settings, cmd: GatewayKeyCommand) -> anyhow::Result<()> {
+pub async fn run(
+    settings: &Settings,
+    cmd: GatewayKeyCommand,
+    rec: &Recorder,
+) -> anyhow::Result<()> {
     let store = backends::gateway_keys(settings).await;
     let store = store.as_ref();
     let now = unix_now();
@@ -33,6 +39,18 @@ pub async fn run(settings: &Settings, cmd: GatewayKeyCommand) -> anyhow::Result<
         GatewayKeyCommand::Rotate => {
             let refresh = settings.api_keys.refresh;
             let ttl = settings.gateway.assertion_ttl;
+            let kids: Vec<String> = manage::list(store, now)
+                .await?
+                .into_iter()
+                .map(|r| r.kid)
+                .collect();
+            let change = Change::new(
+                Action::GatewayKeyRotate,
+                "gateway signing keys",
+                serde_json::json!({ "kids": kids }),
+                serde_json::json!({ "kids": kids, "added": "a new key (its kid is printed)" }),
+            );
+            rec.record(settings, change).await?;
             let rotated = manage::rotate(store, now, refresh, ttl).await?;
             let retiring: Vec<String> = rotated
                 .doc

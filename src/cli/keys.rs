@@ -2,10 +2,14 @@
 //! (the key file or Secrets Manager). A new key is printed once, alone on stdout; messages name
 //! the key id, never the key. `link` and `set` have files of their own.
 
+use anyhow::bail;
 use clap::Subcommand;
+use serde_json::{Value, json};
 
+use super::recorder::Recorder;
 use super::stdout::outln;
 use super::{keys_set, link};
+use crate::audit::{Action, Change};
 use crate::auth::api_key::manage;
 use crate::backends::{self, Backends};
 use crate::config::Settings;
@@ -51,7 +55,21 @@ pub enum KeysCommand {
     Set(keys_set::SetArgs),
 }
 
-pub async fn run(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
+/// A key's fingerprints and stages as the audit trail shows them (never the key).
+async fn fingerprints(
+    source: &dyn crate::auth::api_key::KeySource,
+    id: &KeyId,
+) -> anyhow::Result<Value> {
+    let rows: Vec<Value> = manage::list(source)
+        .await?
+        .into_iter()
+        .filter(|k| k.id == id.as_str())
+        .map(|k| json!({ "fingerprint": k.fingerprint, "stage": k.stage, "owner": k.owner }))
+        .collect();
+    Ok(json!(rows))
+}
+
+pub async fn run(settings: Settings, cmd: KeysCommand, rec: &Recorder) -> anyhow::Result<()> {
     let source = backends::keys(&settings).await;
     let source = source.as_ref();
     match cmd {
@@ -65,6 +83,22 @@ pub async fn run(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                 rate_per_minute,
                 burst,
             };
+            // What `manage::add` would refuse is refused before the change is recorded.
+            if quota.rate_per_minute == Some(0) || quota.burst == Some(0) {
+                bail!("--rate-per-minute and --burst must be greater than 0");
+            }
+            if let Some(owner) = owner.as_deref()
+                && crate::domain::PrincipalId::from_owner(owner).is_none()
+            {
+                bail!("{owner:?} is not a usable owner (a Cognito sub, or client:<client id>)");
+            }
+            if fingerprints(source, &id).await? != json!([]) {
+                bail!("key {id} exists already; use `cutover keys rotate --id {id}`");
+            }
+            let after =
+                json!({ "owner": owner, "rate_per_minute": rate_per_minute, "burst": burst });
+            let change = Change::new(Action::KeysAdd, id.as_str(), Value::Null, after);
+            rec.record(&settings, change).await?;
             let key = manage::add(source, &id, owner.as_deref(), quota).await?;
             let backends = Backends::build(&settings).await?;
             let cleared = key_ids::clear(backends.control.as_ref(), &id).await?;
@@ -78,6 +112,13 @@ pub async fn run(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             outln!("{key}");
         }
         KeysCommand::Rotate { id } => {
+            let before = fingerprints(source, &id).await?;
+            if before == json!([]) {
+                bail!("no key {id}");
+            }
+            let after = json!({ "previous": before, "current": "a new key (see keys list)" });
+            let change = Change::new(Action::KeysRotate, id.as_str(), before, after);
+            rec.record(&settings, change).await?;
             let key = manage::rotate(source, &id).await?;
             eprintln!(
                 "rotated key {id} in {}; the old key stays valid as AWSPREVIOUS until the next change. New key:",
@@ -86,6 +127,12 @@ pub async fn run(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
             outln!("{key}");
         }
         KeysCommand::Revoke { id } => {
+            let before = fingerprints(source, &id).await?;
+            if before == json!([]) {
+                bail!("no key {id}");
+            }
+            let change = Change::new(Action::KeysRevoke, id.as_str(), before, Value::Null);
+            rec.record(&settings, change).await?;
             manage::revoke(source, &id).await?;
             // As long as a key refresh could still let it through, or a token minted from it.
             let lifetime =
@@ -112,8 +159,8 @@ pub async fn run(settings: Settings, cmd: KeysCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        KeysCommand::Link(args) => link::run(settings, args).await?,
-        KeysCommand::Set(args) => keys_set::run(&settings, source, args).await?,
+        KeysCommand::Link(args) => link::run(settings, args, rec).await?,
+        KeysCommand::Set(args) => keys_set::run(&settings, source, args, rec).await?,
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 
 use jiff::Timestamp;
 
+use super::recorder::Recorder;
 use super::stdout::outln;
+use crate::audit::{Action, Change};
 use crate::auth::api_key::KeySource;
 use crate::auth::api_key::manage::{self, KeyUpdate, Quota};
 use crate::config::Settings;
@@ -34,7 +36,12 @@ fn show(t: Option<Timestamp>) -> String {
         .unwrap_or_else(|| "global".into())
 }
 
-pub async fn run(settings: &Settings, source: &dyn KeySource, args: SetArgs) -> anyhow::Result<()> {
+pub async fn run(
+    settings: &Settings,
+    source: &dyn KeySource,
+    args: SetArgs,
+    rec: &Recorder,
+) -> anyhow::Result<()> {
     let update = KeyUpdate {
         deprecation: args.deprecation,
         sunset: args.sunset,
@@ -43,6 +50,27 @@ pub async fn run(settings: &Settings, source: &dyn KeySource, args: SetArgs) -> 
             burst: args.burst,
         },
     };
+    let now = manage::entry(source, &args.id).await?;
+    let shown = |d: Option<Timestamp>, s: Option<Timestamp>, r: Option<u32>, b: Option<u32>| {
+        let at = |t: Option<Timestamp>| t.map(crate::common::rfc3339);
+        serde_json::json!({
+            "deprecation": at(d), "sunset": at(s), "rate_per_minute": r, "burst": b,
+        })
+    };
+    let (d, s) = (now.dates.deprecation, now.dates.sunset);
+    let (r, b) = (now.rate_per_minute, now.burst);
+    let change = Change::new(
+        Action::KeysSet,
+        args.id.as_str(),
+        shown(d, s, r, b),
+        shown(
+            args.deprecation.or(d),
+            args.sunset.or(s),
+            args.rate_per_minute.or(r),
+            args.burst.or(b),
+        ),
+    );
+    rec.record(settings, change).await?;
     let entry = manage::set(source, &args.id, update, settings.fallback.deprecation).await?;
     eprintln!(
         "key {} in {}: deprecation {}, sunset {}; instances follow at their next key refresh",

@@ -23,7 +23,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::recorder::Recorder;
 use super::stdout::outln;
+use crate::audit::{Action, Change};
 use crate::auth::api_key::manage::{self, OwnerChange};
 use crate::backends::Backends;
 use crate::config::Settings;
@@ -134,7 +136,7 @@ impl NewOwner {
     }
 }
 
-pub async fn run(settings: Settings, args: LinkArgs) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, args: LinkArgs, rec: &Recorder) -> anyhow::Result<()> {
     let LinkArgs {
         id,
         to,
@@ -170,6 +172,13 @@ pub async fn run(settings: Settings, args: LinkArgs) -> anyhow::Result<()> {
         return Ok(());
     }
 
+    let change = Change::new(
+        Action::KeysLink,
+        id.as_str(),
+        serde_json::json!({ "owner": current }),
+        serde_json::json!({ "owner": owner.as_str() }),
+    );
+    rec.record(&settings, change).await?;
     let mut copied = HashSet::new();
     let first = copy_all(store, &from, &owner, &mut copied).await?;
     eprintln!("copied {first} uploads of {from} to {owner}; the key lists them as before");

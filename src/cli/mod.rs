@@ -1,7 +1,9 @@
 //! The command line: one file per command, each with its options and its `run`; this module only
 //! parses and dispatches. Every argument has help text and every mode is an enum, so `--help`
 //! (and the shell completions) list the choices. What a command changes in a store is done by a
-//! library function, tested there; a command reads its settings, calls it and prints.
+//! library function, tested there; a command reads its settings, calls it and prints. A command
+//! that changes the cutover's state records the change in the audit trail first, through the
+//! run's [`Recorder`](recorder::Recorder).
 
 use std::process::ExitCode;
 
@@ -11,9 +13,11 @@ use crate::config::Settings;
 use data_dir::Reads::{self, DevIssuer, Keys, Stores};
 
 mod apis;
+mod audit;
 mod brownouts;
 mod canary;
 pub mod clients;
+mod command_line;
 mod completions;
 mod dashboard;
 mod data_dir;
@@ -30,6 +34,7 @@ mod link;
 mod openapi;
 mod orphans;
 mod readiness;
+mod recorder;
 mod revoke;
 mod serve;
 mod stdout;
@@ -90,6 +95,9 @@ pub enum Command {
     /// The migration ledger's contact list: per key id, who still uses it (user agents,
     /// networks, Cognito subs, refusals) and the suggested next step.
     Clients(clients::ClientsArgs),
+    /// The audit trail: every change to the cutover's state, who made it and when, newest
+    /// first.
+    Audit(audit::AuditArgs),
     /// The CloudWatch migration dashboard and alarms.
     #[command(subcommand)]
     Dashboard(dashboard::DashboardCommand),
@@ -111,7 +119,9 @@ const COULD_NOT_TELL: u8 = 2;
 /// Runs a command; errors are printed on stderr and become its exit status.
 pub async fn run(cli: Cli) -> ExitCode {
     let could_not_tell = matches!(cli.command, Command::Readiness(_));
-    let code = match dispatch(cli.command).await {
+    let recorder =
+        recorder::Recorder::new(command_line::redacted(Cli::command(), std::env::args_os()));
+    let code = match dispatch(cli.command, &recorder).await {
         Ok(code) => code,
         Err(e) if could_not_tell => {
             eprintln!("error: {e:#}");
@@ -130,7 +140,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+async fn dispatch(command: Command, rec: &recorder::Recorder) -> anyhow::Result<ExitCode> {
     match command {
         // Needs no settings: completions work whatever the environment holds.
         Command::Completions(args) => completions::run(args, Cli::command()),
@@ -140,19 +150,20 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Openapi => openapi::run(&Settings::load()?)?,
         Command::Readiness(args) => return readiness::run(&reading(Keys)?, args).await,
         Command::Token(args) => token::run(&reading(DevIssuer)?, args)?,
-        Command::DevClients(cmd) => dev_clients::run(&reading(DevIssuer)?, cmd)?,
-        Command::Keys(cmd) => keys::run(reading(Keys)?, cmd).await?,
+        Command::DevClients(cmd) => dev_clients::run(&reading(DevIssuer)?, cmd, rec).await?,
+        Command::Keys(cmd) => keys::run(reading(Keys)?, cmd, rec).await?,
         Command::Fallback(cmd) => {
             let reads = if cmd.reads_keys() { Keys } else { Stores };
-            fallback::run(reading(reads)?, cmd).await?
+            fallback::run(reading(reads)?, cmd, rec).await?
         }
-        Command::Brownouts(cmd) => brownouts::run(reading(Keys)?, cmd).await?,
-        Command::Revoke(args) => revoke::revoke(reading(Stores)?, args).await?,
-        Command::Revocations(cmd) => revoke::run(reading(Stores)?, cmd).await?,
-        Command::Orphans(args) => orphans::run(reading(Stores)?, args).await?,
+        Command::Brownouts(cmd) => brownouts::run(reading(Keys)?, cmd, rec).await?,
+        Command::Revoke(args) => revoke::revoke(reading(Stores)?, args, rec).await?,
+        Command::Revocations(cmd) => revoke::run(reading(Stores)?, cmd, rec).await?,
+        Command::Orphans(args) => orphans::run(reading(Stores)?, args, rec).await?,
         Command::Clients(args) => clients::run(reading(Keys)?, args).await?,
+        Command::Audit(args) => audit::run(&reading(Stores)?, args).await?,
         Command::Dashboard(cmd) => dashboard::run(&reading(Stores)?, cmd).await?,
-        Command::GatewayKey(cmd) => gateway_key::run(&reading(Stores)?, cmd).await?,
+        Command::GatewayKey(cmd) => gateway_key::run(&reading(Stores)?, cmd, rec).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

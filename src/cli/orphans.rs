@@ -5,7 +5,9 @@ use anyhow::bail;
 use clap::Args;
 
 use super::format::Format;
+use super::recorder::Recorder;
 use super::stdout::outln;
+use crate::audit::{Action, Change};
 use crate::backends::Backends;
 use crate::common::unix_now;
 use crate::config::Settings;
@@ -28,11 +30,18 @@ pub struct OrphansArgs {
 
 /// Succeeds when nothing is left inconsistent: no item without its object, and no object
 /// without its item (or `--delete` removed them).
-pub async fn run(settings: Settings, args: OrphansArgs) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, args: OrphansArgs, rec: &Recorder) -> anyhow::Result<()> {
     let backends = Backends::build(&settings).await?;
     let before = unix_now().saturating_sub(args.older_than);
     let report = orphans::find(&*backends.objects, &*backends.metadata, before).await?;
     let removed = if args.delete {
+        let change = Change::new(
+            Action::OrphansDelete,
+            "objects without their item",
+            serde_json::json!({ "objects": report.objects_without_item }),
+            serde_json::json!({ "objects": [] }),
+        );
+        rec.record(&settings, change).await?;
         orphans::remove(&*backends.objects, &report).await?
     } else {
         0

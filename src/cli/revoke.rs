@@ -6,7 +6,9 @@ use clap::error::ErrorKind;
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 
 use super::format::Format;
+use super::recorder::Recorder;
 use super::stdout::outln;
+use crate::audit::{Action, Change};
 use crate::backends::Backends;
 use crate::common::{parse_rfc3339, rfc3339, unix_now};
 use crate::config::Settings;
@@ -115,7 +117,7 @@ fn revoked(args: RevokeArgs, now: u64) -> anyhow::Result<Revoked> {
     })
 }
 
-pub async fn revoke(settings: Settings, args: RevokeArgs) -> anyhow::Result<()> {
+pub async fn revoke(settings: Settings, args: RevokeArgs, rec: &Recorder) -> anyhow::Result<()> {
     let now = unix_now();
     let jwt = &settings.jwt;
     // Checked before any store is opened: a bad revocation writes nothing.
@@ -126,6 +128,13 @@ pub async fn revoke(settings: Settings, args: RevokeArgs) -> anyhow::Result<()> 
         jwt.leeway_secs,
     )?;
     let backends = Backends::build(&settings).await?;
+    let change = Change::new(
+        Action::Revoke,
+        entry.revoked.id(),
+        serde_json::Value::Null,
+        serde_json::to_value(&entry)?,
+    );
+    rec.record(&settings, change).await?;
     revocations::revoke(backends.control.as_ref(), &entry, now).await?;
     eprintln!(
         "revoked {}; in force on every instance within {} s; the entry expires at {}",
@@ -137,7 +146,11 @@ pub async fn revoke(settings: Settings, args: RevokeArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub async fn run(settings: Settings, cmd: RevocationsCommand) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    cmd: RevocationsCommand,
+    rec: &Recorder,
+) -> anyhow::Result<()> {
     let backends = Backends::build(&settings).await?;
     let store = backends.control.as_ref();
     match cmd {
@@ -161,6 +174,17 @@ pub async fn run(settings: Settings, cmd: RevocationsCommand) -> anyhow::Result<
             }
         }
         RevocationsCommand::Remove { id } => {
+            let live = revocations::list(store, unix_now()).await?;
+            let Some(entry) = live.iter().find(|e| e.revoked.id() == id) else {
+                bail!("no revocation {id:?} (see cutover revocations list)");
+            };
+            let change = Change::new(
+                Action::RevocationsRemove,
+                id.clone(),
+                serde_json::to_value(entry)?,
+                serde_json::Value::Null,
+            );
+            rec.record(&settings, change).await?;
             if !store.remove_revocation(&id).await? {
                 bail!("no revocation {id:?} (see cutover revocations list)");
             }

@@ -7,6 +7,7 @@
 //! cannot be read without being known, and `docs/reference.md` is checked against the same list.
 
 mod admin;
+mod audit;
 mod console;
 mod error;
 mod fallback;
@@ -32,6 +33,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use admin::AdminSettings;
+pub use audit::AuditSettings;
 pub use console::ConsoleSettings;
 pub use error::ConfigError;
 pub use fallback::FallbackSettings;
@@ -67,6 +69,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("rate limits", rate::SETTINGS),
     ("web app and sign-in", web::SETTINGS),
     ("migration ledger", ledger::SETTINGS),
+    ("audit trail", audit::SETTINGS),
     ("revocation queue", revocation::SETTINGS),
     ("gateway", gateway::SETTINGS),
     ("operators", admin::SETTINGS),
@@ -112,6 +115,8 @@ pub struct Settings {
     pub rate: RateSettings,
     pub web: WebSettings,
     pub ledger: LedgerSettings,
+    /// The audit trail's retention.
+    pub audit: AuditSettings,
     /// The queue of Cognito's sign-out events, when one is configured.
     pub revocation_queue: Option<RevocationQueueSettings>,
     /// The upstreams cutover fronts, and the assertion it hands them.
@@ -212,6 +217,7 @@ impl RawSettings {
             rate: rate::parse(self)?,
             web,
             ledger: ledger::parse(self)?,
+            audit: audit::parse(self)?,
             revocation_queue: revocation::parse(self)?,
             gateway,
             admin: admin::parse(self, listen.admin_listen)?,

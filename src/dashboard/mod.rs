@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::aws::error::AwsError;
 use crate::control::Window;
 
-mod annotations;
+pub mod annotations;
 pub mod apis;
 
 pub const DASHBOARD_TEMPLATE: &str = include_str!("../../dashboards/cutover.json");
@@ -34,10 +34,11 @@ pub fn body(
     region: &str,
     apis: &[&str],
     brownouts: &[Window],
+    changes: &[crate::audit::Entry],
 ) -> anyhow::Result<String> {
     let mut dashboard: Value = serde_json::from_str(&render(DASHBOARD_TEMPLATE, namespace, region))
         .context("dashboards/cutover.json does not parse")?;
-    annotations::annotate(&mut dashboard, brownouts);
+    annotations::annotate(&mut dashboard, brownouts, changes);
     let widgets = dashboard["widgets"]
         .as_array_mut()
         .context("dashboards/cutover.json has no widgets")?;
@@ -151,13 +152,14 @@ pub async fn deploy(
     namespace: &str,
     apis: &[&str],
     brownouts: &[Window],
+    changes: &[crate::audit::Entry],
 ) -> anyhow::Result<Deployed> {
     let region = client
         .config()
         .region()
         .map(|r| r.to_string())
         .context("no AWS region configured (AWS_REGION)")?;
-    let body = body(namespace, &region, apis, brownouts)?;
+    let body = body(namespace, &region, apis, brownouts, changes)?;
     let out = client
         .put_dashboard()
         .dashboard_name(dashboard_name)
@@ -218,6 +220,7 @@ mod tests {
             "eu-west-1",
             &["photos", "orders"],
             &[orders_only],
+            &[],
         )
         .unwrap();
         let out: Value = serde_json::from_str(&out).unwrap();

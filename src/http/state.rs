@@ -27,6 +27,8 @@ pub struct AppState {
     /// The migration ledger, the one count of key use: the request path records into it, the
     /// admin listener's reports read it.
     pub ledger: crate::ledger::Ledger,
+    /// The audit trail, for `GET /admin/audit` and the console's timeline.
+    pub audit: Arc<dyn crate::audit::AuditStore>,
     /// The background loops, whose failing tasks fail `/readyz` (`/admin/health` names them).
     pub background: crate::periodic::Background,
     /// The configured APIs, the built-in one first, as `Route::api` names them.

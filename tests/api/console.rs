@@ -138,7 +138,9 @@ async fn a_brownout_window_added_with_the_cli_appears() {
     ]);
     assert!(ok, "{err}");
     let id = id.trim().to_string();
-    let html = page_until(&app, "the brownout window", |h| h.contains(&id)).await;
+    // Its row, not the audit timeline's line for the same id (which shows before the poll).
+    let row = format!(r#"data-window="{id}""#);
+    let html = page_until(&app, "the brownout window", |h| h.contains(&row)).await;
     assert!(
         html.contains(&format!(r#"<tr data-window="{id}" class="scheduled">"#)),
         "{html}"

@@ -51,7 +51,7 @@ fn referenced_names() -> (BTreeSet<String>, BTreeSet<String>) {
     for count in [2, MAX_API_WIDGETS + 1] {
         let names = apis(count);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let deployed = body("Cutover", "us-east-1", &names, &[]).unwrap();
+        let deployed = body("Cutover", "us-east-1", &names, &[], &[]).unwrap();
         let dashboard: Value = serde_json::from_str(&deployed).unwrap();
         names_in_dashboard(&dashboard, &mut metrics, &mut dims);
     }
@@ -160,7 +160,7 @@ async fn the_dashboard_and_alarms_deploy_to_cloudwatch_and_read_back() {
     let body: Value = serde_json::from_str(got.dashboard_body().unwrap()).unwrap();
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
     let want: Value = serde_json::from_str(
-        &cutover::dashboard::body(&ns, &region, &["photos", "orders"], &[]).unwrap(),
+        &cutover::dashboard::body(&ns, &region, &["photos", "orders"], &[], &[]).unwrap(),
     )
     .unwrap();
     assert_eq!(body, want);

@@ -30,6 +30,7 @@ mod support;
 
 mod admin_auth;
 mod api_keys;
+mod audit;
 mod auth_jwt;
 mod aws_faults;
 mod aws_items;

@@ -335,8 +335,14 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
         )
         .await;
     assert_ne!(fill, json!("rgb(0, 0, 0)"), "the stylesheet is not applied");
+    // The audit trail's last changes, newest first: the commands run above.
+    let timeline = text(&b, "#timeline").await.unwrap();
+    assert!(timeline.contains("Recent changes"), "{timeline}");
+    assert!(timeline.contains("fallback.set"), "{timeline}");
+    assert!(timeline.contains("brownouts.add"), "{timeline}");
+    assert!(timeline.contains("keys.add"), "{timeline}");
     // The whole page in the picture.
-    b.client.set_window_size(1280, 1900).await.unwrap();
+    b.client.set_window_size(1280, 2400).await.unwrap();
     save_screenshot("console", &b.screenshot().await);
 
     b.assert_clean_console(&[]).await;

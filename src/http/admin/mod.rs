@@ -1,7 +1,8 @@
 //! The admin listener: metrics, the dev issuer's JWKS, the migration view, the migration
-//! ledger's contact list, readiness in full and the migration console, all behind the
-//! operators' door ([`operator`]) but the liveness probe and the public keys.
+//! ledger's contact list, the audit trail, readiness in full and the migration console, all
+//! behind the operators' door ([`operator`]) but the liveness probe and the public keys.
 
+pub mod audit;
 pub mod console;
 mod health;
 mod migration_report;
@@ -26,6 +27,7 @@ pub const GET_PATHS: &[&str] = &[
     "/.well-known/jwks.json",
     "/admin/migration",
     "/admin/clients",
+    "/admin/audit",
     "/admin/health",
     "/console",
     console::STYLESHEET_PATH,
@@ -37,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/admin/migration", web::get().to(migration))
         .route("/admin/clients", web::get().to(clients))
+        .route("/admin/audit", web::get().to(audit::audit))
         .route("/admin/health", web::get().to(health::health))
         .route(
             "/console",

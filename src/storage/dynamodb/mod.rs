@@ -5,8 +5,9 @@
 //!
 //! One table, one client, by what the items hold: `photos.rs` (the photo items and the cursor
 //! key), `control.rs` (the flag and the control documents), `ledger.rs` (the migration ledger and
-//! the traffic heartbeat).
+//! the traffic heartbeat), `audit.rs` (the audit trail, under `pk = AUDIT`).
 
+pub mod audit;
 mod control;
 mod flag;
 pub mod ledger;

@@ -118,7 +118,28 @@ CREATE TABLE api_traffic (
 ) WITHOUT ROWID;
 CREATE INDEX api_traffic_by_hour ON api_traffic (hour);
 ",
-    // 7 (6 is the audit trail's, merged beside it): the console's sessions and its sign-ins
+    // 6: the audit trail (`storage/sqlite/audit.rs`): one row per entry, append-only. `sk` is the
+    // entry's sort key (time in ms, then its ULID), `entry` its JSON. Triggers refuse every
+    // UPDATE, and every DELETE of an entry not yet past its `expires` (the retention prune is
+    // the only delete that passes).
+    "
+CREATE TABLE audit (
+    sk TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL,
+    entry TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX audit_by_expiry ON audit (expires);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'audit entries are append-only');
+END;
+CREATE TRIGGER audit_no_early_delete BEFORE DELETE ON audit
+    WHEN OLD.expires > CAST(strftime('%s', 'now') AS INTEGER)
+BEGIN
+    SELECT RAISE(ABORT, 'audit entries are deleted only once expired');
+END;
+",
+    // 7: the console's sessions and its sign-ins
     // waiting for their callback (`storage/sqlite/sessions.rs`), under the SHA-256 of their id.
     "
 CREATE TABLE IF NOT EXISTS console_sessions (

@@ -7,6 +7,7 @@
 //! committed state and never wait on the writer, so a read runs in place, on the calling (actix
 //! worker) thread, while writes queue for the writer off the executor. See [`Database::read`].
 
+pub mod audit;
 mod connection;
 mod control;
 mod flag;

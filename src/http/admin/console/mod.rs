@@ -11,6 +11,7 @@ pub mod api_use;
 pub mod chart;
 pub mod next_step;
 pub mod page;
+pub mod timeline;
 
 use std::sync::LazyLock;
 
@@ -174,6 +175,7 @@ pub async fn console(
             }
         })
         .collect();
+    let timeline = timeline::latest(state.audit.as_ref()).await;
     let html = page::render(&page::View {
         days,
         chart: &series,
@@ -186,6 +188,7 @@ pub async fn console(
         next: &next,
         apis: &api_table,
         issuers: &issuers,
+        timeline: timeline.as_deref(),
         stylesheet: &stylesheet,
         operator: req.extensions().get::<Operator>(),
     });

@@ -36,6 +36,8 @@ pub struct View<'a> {
     pub apis: &'a ApiTable<'a>,
     /// Each trusted issuer's signing keys as this instance holds them.
     pub issuers: &'a [IssuerHealth],
+    /// The audit trail's last entries; `None` when it could not be read.
+    pub timeline: Option<&'a [crate::audit::Entry]>,
     pub stylesheet: &'a str,
     /// Who is looking: `None` with `CUTOVER_ADMIN_AUTH=off`.
     pub operator: Option<&'a Operator>,
@@ -64,6 +66,7 @@ pub fn render(v: &View<'_>) -> String {
     share(&mut h, v);
     clients(&mut h, v);
     brownouts(&mut h, v);
+    super::timeline::section(&mut h, v.timeline);
     identity_providers(&mut h, v);
     h.push_str("</main></body></html>");
     h
@@ -387,6 +390,7 @@ mod tests {
                 orphans_total: 0,
                 orphan_windows: vec![],
             },
+            timeline: None,
             stylesheet: "/console/console.css",
             operator: None,
         });
