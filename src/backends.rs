@@ -43,6 +43,7 @@ use crate::storage::dynamodb::DynamoStore;
 use crate::storage::dynamodb::ledger::DynamoLedger;
 use crate::storage::local::LocalObjects;
 use crate::storage::s3::S3Objects;
+use crate::storage::sessions::SessionStore;
 use crate::storage::sqlite::Database;
 use crate::storage::sqlite::audit::SqliteAudit;
 use crate::storage::sqlite::ledger::SqliteLedger;
@@ -65,6 +66,8 @@ pub struct Backends {
     pub control: Arc<dyn ControlStore>,
     /// The migration ledger (`src/ledger/`): key use per key and hour, and the heartbeat.
     pub ledger: Arc<dyn LedgerStore>,
+    /// The console's sessions and the key that signs their cookies.
+    pub sessions: Arc<dyn SessionStore>,
     /// The audit trail (`src/audit/`), beside the control state it records changes to.
     pub audit: Arc<dyn AuditStore>,
     pub keys: Arc<dyn KeySource>,
@@ -96,6 +99,7 @@ impl Backends {
                 Ok(Backends {
                     objects: Arc::new(objects),
                     metadata: Arc::new(db.clone()),
+                    sessions: Arc::new(db.clone()),
                     control: Arc::new(db),
                     ledger: Arc::new(ledger),
                     audit: Arc::new(audit),
@@ -117,6 +121,7 @@ impl Backends {
                 Ok(Backends {
                     objects: Arc::new(S3Objects::new(sdk.s3(), bucket.clone())),
                     metadata: Arc::new(metadata.clone()),
+                    sessions: Arc::new(metadata.clone()),
                     control: Arc::new(metadata.clone()),
                     audit: Arc::new(metadata),
                     ledger: Arc::new(DynamoLedger::new(

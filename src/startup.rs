@@ -89,6 +89,12 @@ impl Application {
             .await
             .context("reading the cursor signing key")?;
 
+        let session_key = backends
+            .sessions
+            .session_key()
+            .await
+            .context("reading the console's session key")?;
+
         let control = backends.control.clone();
 
         let limits = Arc::new(limits);
@@ -96,11 +102,6 @@ impl Application {
             .web
             .app
             .then(|| Arc::new(crate::http::api::app::WebApp::new(&settings.web)));
-        let dev_oauth = dev_issuer
-            .clone()
-            .zip(dev_clients.clone())
-            .map(|(issuer, clients)| DevOAuth::new(issuer, clients, control.clone(), &settings))
-            .map(web::Data::new);
         let ledger = crate::ledger::Ledger {
             recorder: Default::default(),
             store: backends.ledger.clone(),
@@ -183,6 +184,25 @@ impl Application {
             .with_context(|| format!("binding CUTOVER_ADMIN_LISTEN {}", settings.admin_listen))?;
         let port = listener.local_addr()?.port();
         let admin_port = admin_listener.local_addr()?.port();
+        // After binding: the dev issuer accepts the console's callback on the admin port, and the
+        // console redeems its codes at the public one.
+        let dev_oauth = state
+            .dev_issuer
+            .clone()
+            .zip(dev_clients.clone())
+            .map(|(issuer, clients)| {
+                DevOAuth::new(issuer, clients, control.clone(), &settings, admin_port)
+            })
+            .map(web::Data::new);
+        let console_signin = web::Data::new(
+            crate::http::admin::signin::SignIn::new(
+                settings.console.clone(),
+                crate::http::admin::signin::IdentityProvider::of(&settings, listener.local_addr()?),
+                backends.sessions.clone(),
+                session_key,
+            )
+            .context("building the console's sign-in")?,
+        );
 
         let origins = settings.cors_origins.clone();
         // actix's own default is 30 s too; the setting lets a deployment match its grace period.
@@ -225,6 +245,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(admin_settings.clone())
+                .app_data(console_signin.clone())
                 .wrap(from_fn(http::admin::operator::require_operator))
                 .configure(http::admin::routes)
         })

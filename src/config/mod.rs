@@ -8,6 +8,7 @@
 
 mod admin;
 mod audit;
+mod console;
 mod error;
 mod fallback;
 mod gateway;
@@ -33,6 +34,7 @@ use std::path::PathBuf;
 
 pub use admin::AdminSettings;
 pub use audit::AuditSettings;
+pub use console::ConsoleSettings;
 pub use error::ConfigError;
 pub use fallback::FallbackSettings;
 pub use gateway::{
@@ -71,6 +73,7 @@ pub const SECTIONS: &[(&str, &[Setting])] = &[
     ("revocation queue", revocation::SETTINGS),
     ("gateway", gateway::SETTINGS),
     ("operators", admin::SETTINGS),
+    ("console sign-in", console::SETTINGS),
 ];
 
 /// Read from the environment only, before the sections: the config file and the logger.
@@ -120,6 +123,8 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     /// Who may use the admin listener.
     pub admin: AdminSettings,
+    /// How the console signs operators in.
+    pub console: ConsoleSettings,
 }
 
 impl Settings {
@@ -194,6 +199,7 @@ impl RawSettings {
         let web = web::parse(self, jwt.dev(), jwt.first_client_ids())?;
         let scopes = scopes::parse(self)?;
         let gateway = gateway::parse(self, &scopes)?;
+        let console = console::parse(self, &web)?;
         Ok(Settings {
             listen: listen.listen,
             admin_listen: listen.admin_listen,
@@ -215,6 +221,7 @@ impl RawSettings {
             revocation_queue: revocation::parse(self)?,
             gateway,
             admin: admin::parse(self, listen.admin_listen)?,
+            console,
         })
     }
 }

@@ -187,7 +187,8 @@ mod tests {
     }
 
     fn signed_in(grants: &Grants, sub: &str) -> (String, String) {
-        let grant = RefreshGrant::new_session("app".into(), sub.into(), "photos/read".into());
+        let grant =
+            RefreshGrant::new_session("app".into(), sub.into(), "photos/read".into(), vec![]);
         let origin = grant.origin_jti.clone();
         (grants.issue_refresh(grant), origin)
     }

@@ -32,6 +32,8 @@ pub struct CodeGrant {
     pub nonce: Option<String>,
     pub sub: String,
     pub scope: String,
+    /// `cognito:groups` of the tokens (the sign-in form's "operator" box).
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,17 +41,19 @@ pub struct RefreshGrant {
     pub client_id: String,
     pub sub: String,
     pub scope: String,
+    pub groups: Vec<String>,
     /// The family: the `origin_jti` of every token issued from this grant's refresh tokens.
     pub origin_jti: String,
 }
 
 impl RefreshGrant {
     /// The grant of a new session (a sign-in), with a family of its own.
-    pub fn new_session(client_id: String, sub: String, scope: String) -> Self {
+    pub fn new_session(client_id: String, sub: String, scope: String, groups: Vec<String>) -> Self {
         RefreshGrant {
             client_id,
             sub,
             scope,
+            groups,
             origin_jti: new_secret(),
         }
     }
@@ -140,11 +144,12 @@ mod tests {
             nonce: None,
             sub: "alice".into(),
             scope: "photos/read".into(),
+            groups: vec![],
         }
     }
 
     fn session(sub: &str) -> RefreshGrant {
-        RefreshGrant::new_session("c".into(), sub.into(), "photos/read".into())
+        RefreshGrant::new_session("c".into(), sub.into(), "photos/read".into(), vec![])
     }
 
     #[test]

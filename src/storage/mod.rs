@@ -6,6 +6,7 @@ pub mod local;
 pub mod moves;
 pub mod orphans;
 pub mod s3;
+pub mod sessions;
 pub mod sniff;
 pub mod sqlite;
 pub mod write_health;

@@ -16,8 +16,14 @@ use crate::m2m::grant;
 /// Open to anyone: the liveness probe, and public keys.
 const OPEN: [&str; 2] = ["/healthz", "/.well-known/jwks.json"];
 
+/// The routes behind the door: the console's pages send a browser through sign-in instead
+/// (`console_signin.rs`); the stylesheet is open (the sign-in pages wear it).
 fn guarded() -> impl Iterator<Item = &'static str> {
-    GET_PATHS.iter().copied().filter(|p| !OPEN.contains(p))
+    GET_PATHS
+        .iter()
+        .copied()
+        .filter(|p| !cutover::http::admin::operator::OPEN.contains(p))
+        .filter(|p| !cutover::http::admin::signin::PAGES.contains(p))
 }
 
 /// The body has the problem's own fields and nothing else: no ledger, no key id, no `sub`.

@@ -43,6 +43,7 @@ mod cli;
 mod cloudwatch;
 mod cognito;
 mod console;
+mod console_signin;
 mod cors;
 mod dashboards;
 mod dev_oauth;

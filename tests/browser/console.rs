@@ -98,6 +98,26 @@ async fn seed_history(served: &Served) -> u64 {
     mobile_total
 }
 
+/// From the console, through the dev issuer's sign-in page (ticking "operator"), back to the
+/// console, signed in as `user`.
+pub(crate) async fn sign_in(b: &Browser, console: &str, user: &str) {
+    b.goto(console).await;
+    let name = b
+        .client
+        .wait()
+        .for_element(fantoccini::Locator::Id("username"))
+        .await
+        .unwrap();
+    name.send_keys(user).await.unwrap();
+    b.click("#operator").await;
+    b.click("button[type=submit]").await;
+    eventually(20, "the console to say who is signed in", || async {
+        let who = text(b, "header .operator").await?;
+        who.contains(&format!("Signed in as {user}")).then_some(())
+    })
+    .await;
+}
+
 /// The text of the first element matching `css`, or None.
 async fn text(b: &Browser, css: &str) -> Option<String> {
     let v = b
@@ -159,7 +179,6 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
         ("usage_flush_secs", "1"),
         ("control_poll_secs", "1"),
         ("config", &config),
-        ("admin_auth", "off"),
     ])
     .await;
     override_apis(&served).await;
@@ -210,6 +229,7 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
     let driver = Chromedriver::start().await;
     let b = Browser::open(&driver).await;
     let console = format!("{}/console", served.admin_address);
+    sign_in(&b, &console, "ada").await;
     // No request reaches orders before the instance holds its override (the poll, every second).
     eventually(20, "the console to show orders in deny", || async {
         b.goto(&console).await;
@@ -306,6 +326,8 @@ async fn after_key_traffic_the_console_shows_the_keys_requests_its_share_and_a_b
         "{orphans}"
     );
     // The stylesheet applied (CSP allows it): the chart's bars are coloured by a class.
+    let who = text(&b, "header .operator").await.unwrap_or_default();
+    assert!(who.contains("Signed in as ada"), "{who}");
     let fill = b
         .eval(
             "return getComputedStyle(document.querySelector('#share rect.bar')).fill;",

@@ -19,5 +19,6 @@
 )]
 
 mod console;
+mod console_signin;
 mod photo_app;
 mod support;

@@ -7,6 +7,7 @@ pub mod console;
 mod health;
 mod migration_report;
 pub mod operator;
+pub mod signin;
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
@@ -48,7 +49,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             crate::http::admin::console::STYLESHEET_PATH,
             web::get().to(crate::http::admin::console::stylesheet),
         )
-        .route("/healthz", web::get().to(crate::http::api::health::healthz));
+        .route("/healthz", web::get().to(crate::http::api::health::healthz))
+        .configure(signin::routes);
     for path in GET_PATHS {
         super::refuse_other_methods(cfg, path, &[Method::GET]);
     }

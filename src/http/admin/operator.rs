@@ -4,6 +4,11 @@
 //! (`cognito:groups`) or, for a machine client, that carries the admin scope. Anonymous: 401;
 //! signed in but no operator: 403; both problem bodies, and nothing of what lies behind.
 //! `CUTOVER_ADMIN_AUTH=off` (loopback only, checked with the settings) opens the door.
+//!
+//! A request without `Authorization` may carry the console's session cookie instead
+//! ([`signin`](super::signin)): a live session of an operator not revoked since is an operator
+//! `via: Console`. Without either, the console's pages send the browser through sign-in (303)
+//! rather than show it a 401.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,12 +20,25 @@ use crate::auth::AuthError;
 use crate::auth::verified_token::VerifiedToken;
 use crate::config::AdminSettings;
 use crate::domain::{AuthFailure, PrincipalId};
+use crate::http::admin::signin::context::SignIn;
+use crate::http::admin::signin::{cookie, paths};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::telemetry::refusals::refusal;
 
-/// The paths anyone may read: the liveness probe, and public keys (no secret).
-const OPEN: &[&str] = &["/healthz", "/.well-known/jwks.json"];
+/// The paths anyone may read: the liveness probe, public keys (no secret), the console's
+/// stylesheet (no secret either, and the sign-in pages wear it) and the sign-in's own routes.
+/// (The stylesheet's path is spelled out: the console imports this file for [`Operator`]; a
+/// test below keeps the two the same.)
+pub const OPEN: &[&str] = &[
+    "/healthz",
+    "/.well-known/jwks.json",
+    "/console/console.css",
+    paths::SIGNIN_PATH,
+    paths::CALLBACK_PATH,
+    paths::SIGNOUT_PATH,
+    paths::SIGNED_OUT_PATH,
+];
 
 /// Who is using the admin listener, for the handlers (and the audit trail) to name.
 #[derive(Debug, Clone)]
@@ -72,8 +90,23 @@ pub async fn require_operator(
             req.extensions_mut().insert(operator);
             Ok(next.call(req).await?.map_into_left_body())
         }
+        Err(refused) if paths::PAGES.contains(&req.path()) => Ok(req
+            .into_response(to_sign_in(&refused))
+            .map_into_right_body()),
         Err(refused) => Ok(refuse(req, &refused)),
     }
+}
+
+/// A browser without a (live) session on a console page: through sign-in, and any stale cookie
+/// goes. A store outage stays an outage (503), not a loop through the issuer.
+fn to_sign_in(refused: &ApiError) -> actix_web::HttpResponse {
+    if let ApiError::Unavailable(_) = refused {
+        return refused.error_response();
+    }
+    actix_web::HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, paths::SIGNIN_PATH))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 /// The operator a request proves to be, or the refusal.
@@ -86,7 +119,7 @@ async fn operator(req: &ServiceRequest) -> Result<Operator, ApiError> {
     };
     let mut values = req.headers().get_all(header::AUTHORIZATION);
     let Some(value) = values.next() else {
-        return Err(AuthError::Unauthenticated(AuthFailure::Missing).into());
+        return console_session(req, state).await;
     };
     if values.next().is_some() {
         return Err(AuthError::Unauthenticated(AuthFailure::AmbiguousCredentials).into());
@@ -106,7 +139,40 @@ async fn operator(req: &ServiceRequest) -> Result<Operator, ApiError> {
     })
 }
 
+/// The operator of the console's session cookie, or the anonymous refusal.
+async fn console_session(req: &ServiceRequest, state: &AppState) -> Result<Operator, ApiError> {
+    let missing = || ApiError::from(AuthError::Unauthenticated(AuthFailure::Missing));
+    let Some(signin) = req.app_data::<web::Data<SignIn>>() else {
+        return Err(missing());
+    };
+    let Some(value) = signin
+        .jar_of(req.request())
+        .and_then(|jar| cookie::read_service(req, jar.session))
+    else {
+        return Err(missing());
+    };
+    match signin.operator(state, &value).await {
+        Ok(Some(operator)) => Ok(operator),
+        Ok(None) => Err(missing()),
+        Err(e) => {
+            tracing::warn!(error = %e, "console session store unavailable");
+            Err(ApiError::Unavailable("the console's sessions"))
+        }
+    }
+}
+
 fn refuse<B>(req: ServiceRequest, refused: &ApiError) -> ServiceResponse<EitherBody<B>> {
     req.into_response(refused.error_response())
         .map_into_right_body()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_consoles_stylesheet_is_open_and_so_are_the_sign_in_routes() {
+        use crate::http::admin::console::STYLESHEET_PATH;
+        use crate::http::admin::signin::paths::OPEN_PATHS;
+        assert!(super::OPEN.contains(&STYLESHEET_PATH));
+        assert!(OPEN_PATHS.iter().all(|p| super::OPEN.contains(p)));
+    }
 }

@@ -41,6 +41,12 @@ pub struct DevOAuth {
     default_scope: String,
     /// Exact `redirect_uri` / `logout_uri` values; empty: the request's own origin + `/`.
     redirect_uris: Vec<String>,
+    /// The console's callback (`CUTOVER_CONSOLE_URL` + `/console/callback`); `None`: the host
+    /// the request reached, at the admin listener's port.
+    console_callback: Option<String>,
+    admin_port: u16,
+    /// The operators' group (`CUTOVER_ADMIN_GROUP`) the form's checkbox puts a user in.
+    pub(crate) operators: String,
     grants: Grants,
     /// The machine clients of the client-credentials grant.
     clients: Arc<DevClients>,
@@ -56,6 +62,7 @@ impl DevOAuth {
         clients: Arc<DevClients>,
         control: Arc<dyn ControlStore>,
         settings: &Settings,
+        admin_port: u16,
     ) -> Self {
         let (web, jwt) = (&settings.web, &settings.jwt);
         DevOAuth {
@@ -69,6 +76,13 @@ impl DevOAuth {
             client_id: web.oauth_client_id.clone(),
             default_scope: web.oauth_scopes.clone(),
             redirect_uris: web.redirect_uris.clone(),
+            console_callback: settings
+                .console
+                .url
+                .as_ref()
+                .map(|url| format!("{url}{}", crate::http::admin::signin::paths::CALLBACK_PATH)),
+            admin_port,
+            operators: settings.admin.group.clone(),
             grants: Grants::default(),
         }
     }
@@ -80,6 +94,20 @@ impl DevOAuth {
             uri == format!("{own_origin}/")
         } else {
             self.redirect_uris.iter().any(|allowed| allowed == uri)
+        }
+    }
+
+    /// Whether `uri` is the console's callback: `CUTOVER_CONSOLE_URL`'s, else the one on the
+    /// host this request reached, at the admin listener's port. Exact, as every callback is.
+    fn console_callback(&self, uri: &str, own_origin: &str) -> bool {
+        let callback = crate::http::admin::signin::paths::CALLBACK_PATH;
+        match &self.console_callback {
+            Some(allowed) => uri == allowed,
+            None => {
+                let host = crate::http::admin::signin::cookie::host_of(own_origin);
+                let scheme = own_origin.split_once("://").map_or("http", |(s, _)| s);
+                uri == format!("{scheme}://{host}:{}{callback}", self.admin_port)
+            }
         }
     }
 }

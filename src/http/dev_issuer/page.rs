@@ -55,9 +55,11 @@ fn document(title: &str, main: &str) -> String {
 
 /// The sign-in form. `hidden`: the authorization request's parameters, posted back as they
 /// came; `problem`: why the last attempt was refused.
+/// `operators`: the group the "operator" box puts the user in.
 pub fn sign_in_form(
     hidden: &[(&str, &str)],
     redirect_origin: &str,
+    operators: &str,
     problem: Option<&str>,
 ) -> HttpResponse {
     let mut fields = String::new();
@@ -79,7 +81,10 @@ pub fn sign_in_form(
          <label for=\"username\">User name</label>\
          <input id=\"username\" name=\"username\" autocomplete=\"username\" required \
          maxlength=\"64\" pattern=\"[A-Za-z0-9._@\\-]+\" autofocus>\
-         <button type=\"submit\">Sign in</button></form>"
+         <label class=\"check\"><input type=\"checkbox\" id=\"operator\" name=\"operator\"> \
+         operator (in the <code>{operators}</code> group)</label>\
+         <button type=\"submit\">Sign in</button></form>",
+        operators = escape(operators)
     );
     let status = if problem.is_some() {
         StatusCode::BAD_REQUEST

@@ -89,6 +89,8 @@ struct AuthorizeParams {
     code_challenge_method: Option<String>,
     /// Only in the form's answer.
     username: Option<String>,
+    /// Only in the form's answer: the "operator" checkbox (`on` when ticked).
+    operator: Option<String>,
 }
 
 /// An authorization request checked far enough to answer it with a redirect.
@@ -112,7 +114,10 @@ fn check_client<'a>(
         return Err("unknown client_id");
     }
     let redirect_uri = p.redirect_uri.as_deref().unwrap_or_default();
-    if !oauth.redirect_allowed(redirect_uri, &own_origin(req)) {
+    let origin = own_origin(req);
+    if !oauth.redirect_allowed(redirect_uri, &origin)
+        && !oauth.console_callback(redirect_uri, &origin)
+    {
         return Err("redirect_uri is not an allowed callback URL");
     }
     Ok(Checked {
@@ -187,7 +192,12 @@ async fn authorize(
     if let Err((error, why)) = check_request(&p) {
         return redirect_error(&checked, error, why);
     }
-    page::sign_in_form(&hidden(&p), origin_of(checked.redirect_uri), None)
+    page::sign_in_form(
+        &hidden(&p),
+        origin_of(checked.redirect_uri),
+        &oauth.operators,
+        None,
+    )
 }
 
 /// A user name the dev issuer will put in `sub`: short, plain, never an API key's principal.
@@ -217,8 +227,14 @@ async fn sign_in(
         return page::sign_in_form(
             &hidden(&p),
             origin_of(checked.redirect_uri),
+            &oauth.operators,
             Some("A user name is 1 to 64 letters, digits, or . _ @ -"),
         );
+    };
+    // The checkbox puts the user in the operators' group, in the tokens' `cognito:groups`.
+    let groups: Vec<String> = match p.operator.as_deref() {
+        Some("on") => vec![oauth.operators.clone()],
+        _ => vec![],
     };
     let code = oauth.grants.issue_code(CodeGrant {
         client_id: oauth.client_id.clone(),
@@ -230,8 +246,9 @@ async fn sign_in(
             .scope
             .clone()
             .unwrap_or_else(|| oauth.default_scope.clone()),
+        groups: groups.clone(),
     });
-    tracing::info!(sub, "dev issuer: signed in");
+    tracing::info!(sub, ?groups, "dev issuer: signed in");
     let mut params = vec![("code", code.as_str())];
     if let Some(state) = checked.state {
         params.push(("state", state));
@@ -284,7 +301,8 @@ async fn token(
                 return Err(OAuthError::InvalidGrant);
             }
             // A sign-in starts a session: its refresh token's family, the tokens' `origin_jti`.
-            let session = RefreshGrant::new_session(grant.client_id, grant.sub, grant.scope);
+            let session =
+                RefreshGrant::new_session(grant.client_id, grant.sub, grant.scope, grant.groups);
             let refresh = oauth.grants.issue_refresh(session.clone());
             tokens(&oauth, &session, grant.nonce.as_deref(), Some(refresh))
         }
@@ -313,7 +331,7 @@ fn tokens(
         &TokenRequest {
             sub: session.sub.clone(),
             scope: Some(session.scope.clone()),
-            groups: vec![],
+            groups: session.groups.clone(),
             ttl_secs: TOKEN_TTL_SECS,
         },
         &oauth.client_id,

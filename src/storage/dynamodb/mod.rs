@@ -12,6 +12,7 @@ mod control;
 mod flag;
 pub mod ledger;
 mod photos;
+mod sessions;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -139,6 +139,17 @@ BEGIN
     SELECT RAISE(ABORT, 'audit entries are deleted only once expired');
 END;
 ",
+    // 7: the console's sessions and its sign-ins
+    // waiting for their callback (`storage/sqlite/sessions.rs`), under the SHA-256 of their id.
+    "
+CREATE TABLE IF NOT EXISTS console_sessions (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    last_used INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS console_sessions_by_expiry ON console_sessions (expires);
+",
 ];
 
 /// The version a database has once [`apply`] ran.

@@ -15,6 +15,7 @@ pub mod ledger;
 mod migrations;
 mod photos;
 mod pool;
+mod sessions;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

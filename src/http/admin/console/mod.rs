@@ -16,10 +16,11 @@ pub mod timeline;
 use std::sync::LazyLock;
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
 use self::api_rows::ConfiguredApis;
 use super::migration_report::Reports;
+use crate::http::admin::operator::Operator;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -189,6 +190,7 @@ pub async fn console(
         issuers: &issuers,
         timeline: timeline.as_deref(),
         stylesheet: &stylesheet,
+        operator: req.extensions().get::<Operator>(),
     });
     let mut res = HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -10,6 +10,7 @@ use super::chart;
 use super::next_step::NextStep;
 use crate::control::{Canary, Window};
 use crate::domain::FallbackMode;
+use crate::http::admin::operator::{Operator, OperatorVia};
 use crate::report::DayShare as Day;
 use crate::report::Readiness;
 use crate::report::clients::{ClientRow, Clients};
@@ -38,6 +39,8 @@ pub struct View<'a> {
     /// The audit trail's last entries; `None` when it could not be read.
     pub timeline: Option<&'a [crate::audit::Entry]>,
     pub stylesheet: &'a str,
+    /// Who is looking: `None` with `CUTOVER_ADMIN_AUTH=off`.
+    pub operator: Option<&'a Operator>,
 }
 
 /// One trusted issuer's JWKS, for the console.
@@ -53,8 +56,9 @@ pub fn render(v: &View<'_>) -> String {
     let mut h = String::with_capacity(16 * 1024);
     let _ = write!(
         h,
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>cutover · migration console</title><link rel="icon" href="data:,"><link rel="stylesheet" href="{}"></head><body><header><h1>Migration console</h1><p class="note">Read-only: every change is a <code>cutover</code> command.</p></header><main>"#,
-        escape(v.stylesheet)
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>cutover · migration console</title><link rel="icon" href="data:,"><link rel="stylesheet" href="{}"></head><body><header><h1>Migration console</h1><p class="note">Read-only: every change is a <code>cutover</code> command.</p>{}</header><main>"#,
+        escape(v.stylesheet),
+        signed_in(v.operator)
     );
     next_step(&mut h, v);
     status(&mut h, v);
@@ -66,6 +70,25 @@ pub fn render(v: &View<'_>) -> String {
     identity_providers(&mut h, v);
     h.push_str("</main></body></html>");
     h
+}
+
+/// "Signed in as …", and the sign-out button for a console session (a Bearer caller has no
+/// session to end). The form posts to the console's own origin only (`form-action 'self'`).
+fn signed_in(operator: Option<&Operator>) -> String {
+    let Some(operator) = operator else {
+        return String::new();
+    };
+    let button = match operator.via {
+        OperatorVia::Console => format!(
+            r#"<form method="post" action="{}"><button type="submit">Sign out</button></form>"#,
+            crate::http::admin::signin::paths::SIGNOUT_PATH
+        ),
+        OperatorVia::Bearer => String::new(),
+    };
+    format!(
+        r#"<div class="operator"><p>Signed in as <strong>{}</strong></p>{button}</div>"#,
+        escape(operator.principal.as_str())
+    )
 }
 
 fn next_step(h: &mut String, v: &View<'_>) {
@@ -369,6 +392,7 @@ mod tests {
             },
             timeline: None,
             stylesheet: "/console/console.css",
+            operator: None,
         });
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<img"), "{html}");
