@@ -47,12 +47,33 @@ impl Check {
 /// One trusted issuer's key set, as the admin view shows it.
 #[derive(Debug, Serialize)]
 pub struct IssuerHealth {
-    issuer: String,
-    keys_loaded: bool,
+    pub issuer: String,
+    pub keys_loaded: bool,
     /// Null for static keys (the dev issuer's).
-    jwks_age_secs: Option<u64>,
+    pub jwks_age_secs: Option<u64>,
     /// A short class (`timed out`, `HTTP 503`, …), null after a success.
-    last_error: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl IssuerHealth {
+    /// Every trusted issuer's key set, as this instance holds it now.
+    pub fn of_all(state: &AppState) -> Vec<IssuerHealth> {
+        state
+            .auth
+            .jwt
+            .issuers()
+            .iter()
+            .map(|i| {
+                let status = i.jwks().status();
+                IssuerHealth {
+                    issuer: i.iss().to_string(),
+                    keys_loaded: i.jwks().is_loaded(),
+                    jwks_age_secs: status.age.map(|a| a.as_secs()),
+                    last_error: status.last_error,
+                }
+            })
+            .collect()
+    }
 }
 
 /// What the checks found, at one moment.
@@ -69,21 +90,7 @@ impl Readiness {
     /// Runs every check (both stores' at once). A failing store's own error, which may name
     /// paths, `os error` codes or SDK messages, goes to the log here and to no answer.
     pub async fn probe(state: &AppState) -> Readiness {
-        let issuers = state
-            .auth
-            .jwt
-            .issuers()
-            .iter()
-            .map(|i| {
-                let status = i.jwks().status();
-                IssuerHealth {
-                    issuer: i.iss().to_string(),
-                    keys_loaded: i.jwks().is_loaded(),
-                    jwks_age_secs: status.age.map(|a| a.as_secs()),
-                    last_error: status.last_error,
-                }
-            })
-            .collect();
+        let issuers = IssuerHealth::of_all(state);
         // Keys are needed unless no API can take one (each in `deny`, its own or the global one).
         let flag = &state.auth.flag;
         let rules = flag.rules();

@@ -18,9 +18,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::aws::error::classify;
+use crate::aws::error::{ErrorClass, classify};
 use crate::common::StoreError;
 use crate::storage::write_health::WriteHealth;
 
@@ -67,6 +68,36 @@ impl DynamoStore {
             .await
             .map_err(|e| classify("GetItem", e))?;
         Ok(out.item)
+    }
+
+    /// A random 32-byte key under `CONTROL`/`sk`, shared by every instance (the cursor key, the
+    /// console's session key): every instance races to create it, the first put wins and all
+    /// read that one back.
+    async fn shared_key(&self, sk: &str) -> Result<Vec<u8>, StoreError> {
+        let fresh: [u8; 32] = crate::crypto::random_bytes();
+        let mut item = key(CONTROL_PK.into(), sk.into());
+        item.insert("key".into(), AttributeValue::B(Blob::new(fresh.to_vec())));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(IF_ABSENT)
+            .send()
+            .await;
+        if let Err(e) = put
+            && ErrorClass::of(&e) != ErrorClass::Conflict
+        {
+            return Err(classify("PutItem", e));
+        }
+        let item = self
+            .get_item(CONTROL_PK.into(), sk.into())
+            .await?
+            .ok_or_else(|| malformed("the key vanished after it was written"))?;
+        match item.get("key") {
+            Some(AttributeValue::B(b)) if !b.as_ref().is_empty() => Ok(b.clone().into_inner()),
+            _ => Err(malformed("key")),
+        }
     }
 }
 

@@ -2,11 +2,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 
 use super::*;
-use crate::aws::error::{ErrorClass, classify};
+use crate::aws::error::classify;
 use crate::common::StoreError;
 use crate::domain::{Filename, Photo, PhotoId, PrincipalId};
 use crate::storage::{MetadataStore, Page};
@@ -258,31 +257,7 @@ impl MetadataStore for DynamoStore {
     }
 
     async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
-        // Every instance races to create the key; the first put wins and all read it back.
-        let fresh: [u8; 32] = crate::crypto::random_bytes();
-        let mut item = key(CONTROL_PK.into(), CURSOR_KEY_SK.into());
-        item.insert("key".into(), AttributeValue::B(Blob::new(fresh.to_vec())));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(IF_ABSENT)
-            .send()
-            .await;
-        if let Err(e) = put
-            && ErrorClass::of(&e) != ErrorClass::Conflict
-        {
-            return Err(classify("PutItem", e));
-        }
-        let item = self
-            .get_item(CONTROL_PK.into(), CURSOR_KEY_SK.into())
-            .await?
-            .ok_or_else(|| malformed("the cursor key vanished after it was written"))?;
-        match item.get("key") {
-            Some(AttributeValue::B(b)) if !b.as_ref().is_empty() => Ok(b.clone().into_inner()),
-            _ => Err(malformed("key")),
-        }
+        self.shared_key(CURSOR_KEY_SK).await
     }
 
     async fn check(&self) -> Result<(), StoreError> {

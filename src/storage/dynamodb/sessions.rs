@@ -4,7 +4,6 @@
 //! runs late). The cookies' signing key is the item `CONTROL`/`CONSOLE_SESSION_KEY`, made as
 //! the cursor key is: every instance races to create it, the first put wins.
 
-use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::*;
@@ -36,30 +35,7 @@ fn record(item: &Item) -> Result<Record, StoreError> {
 #[async_trait::async_trait]
 impl SessionStore for DynamoStore {
     async fn session_key(&self) -> Result<Vec<u8>, StoreError> {
-        let fresh: [u8; 32] = crate::crypto::random_bytes();
-        let mut item = key(CONTROL_PK.into(), SESSION_KEY_SK.into());
-        item.insert("key".into(), AttributeValue::B(Blob::new(fresh.to_vec())));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(IF_ABSENT)
-            .send()
-            .await;
-        if let Err(e) = put
-            && ErrorClass::of(&e) != ErrorClass::Conflict
-        {
-            return Err(classify("PutItem", e));
-        }
-        let item = self
-            .get_item(CONTROL_PK.into(), SESSION_KEY_SK.into())
-            .await?
-            .ok_or_else(|| malformed("the session key vanished after it was written"))?;
-        match item.get("key") {
-            Some(AttributeValue::B(b)) if !b.as_ref().is_empty() => Ok(b.clone().into_inner()),
-            _ => Err(malformed("key")),
-        }
+        self.shared_key(SESSION_KEY_SK).await
     }
 
     async fn insert(&self, k: &RecordKey, r: &Record) -> Result<(), StoreError> {

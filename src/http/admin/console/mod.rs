@@ -160,21 +160,7 @@ pub async fn console(
     );
 
     let stylesheet = format!("{STYLESHEET_PATH}?v={}", CSS_ETAG.trim_matches('"'));
-    let issuers: Vec<page::IssuerHealth> = state
-        .auth
-        .jwt
-        .issuers()
-        .iter()
-        .map(|i| {
-            let status = i.jwks().status();
-            page::IssuerHealth {
-                issuer: i.iss().to_string(),
-                keys_loaded: i.jwks().is_loaded(),
-                age_secs: status.age.map(|a| a.as_secs()),
-                last_error: status.last_error,
-            }
-        })
-        .collect();
+    let issuers = crate::http::readiness::IssuerHealth::of_all(&state);
     let timeline = timeline::latest(state.audit.as_ref()).await;
     let html = page::render(&page::View {
         days,

@@ -11,6 +11,7 @@ use super::next_step::NextStep;
 use crate::control::{Canary, Window};
 use crate::domain::FallbackMode;
 use crate::http::admin::operator::{Operator, OperatorVia};
+use crate::http::readiness::IssuerHealth;
 use crate::report::DayShare as Day;
 use crate::report::Readiness;
 use crate::report::clients::{ClientRow, Clients};
@@ -43,14 +44,6 @@ pub struct View<'a> {
     pub operator: Option<&'a Operator>,
 }
 
-/// One trusted issuer's JWKS, for the console.
-pub struct IssuerHealth {
-    pub issuer: String,
-    pub keys_loaded: bool,
-    /// Seconds since the JWKS was last fetched; `None` for static keys (the dev issuer).
-    pub age_secs: Option<u64>,
-    pub last_error: Option<String>,
-}
 
 pub fn render(v: &View<'_>) -> String {
     let mut h = String::with_capacity(16 * 1024);
@@ -286,7 +279,7 @@ fn identity_providers(h: &mut String, v: &View<'_>) {
         r#"<section id="identity-providers" class="card"><h2>Identity providers</h2><table><thead><tr><th>Issuer</th><th>Signing keys</th><th>JWKS age</th><th>Last error</th></tr></thead><tbody>"#,
     );
     for i in v.issuers {
-        let age = match i.age_secs {
+        let age = match i.jwks_age_secs {
             Some(secs) => format!("{secs} s"),
             None => "static".to_string(),
         };
@@ -366,7 +359,7 @@ mod tests {
             issuers: &[IssuerHealth {
                 issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_<x>".into(),
                 keys_loaded: false,
-                age_secs: Some(7),
+                jwks_age_secs: Some(7),
                 last_error: Some("timed out".into()),
             }],
             days: 30,

@@ -150,7 +150,8 @@ impl SignIn {
             self.store.take(&key).await?;
             return Ok(None);
         }
-        if now - record.last_used >= TOUCH_EVERY_SECS.min(idle / 2) {
+        // Saturating: another instance's clock may be a second ahead of this one's.
+        if now.saturating_sub(record.last_used) >= TOUCH_EVERY_SECS.min(idle / 2) {
             self.store.touch(&key, now).await?;
         }
         Ok(Some(Operator {
