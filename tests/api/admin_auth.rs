@@ -23,7 +23,7 @@ fn guarded() -> impl Iterator<Item = &'static str> {
         .iter()
         .copied()
         .filter(|p| !cutover::http::admin::operator::OPEN.contains(p))
-        .filter(|p| !cutover::http::admin::signin::PAGES.contains(p))
+        .filter(|p| !cutover::http::admin::paths::PAGES.contains(p))
 }
 
 /// The body has the problem's own fields and nothing else: no ledger, no key id, no `sub`.

@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use jiff::Timestamp;
 use serde_json::json;
 
-use super::operator::{Operator, OperatorVia};
+use super::identity::{Operator, OperatorVia};
 use crate::audit::{Actor, Cursor, Origin, Query, Via, parse_since};
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;

@@ -5,8 +5,10 @@
 pub mod audit;
 pub mod console;
 mod health;
+pub mod identity;
 mod migration_report;
 pub mod operator;
+pub mod paths;
 pub mod signin;
 
 use actix_web::http::Method;

@@ -80,7 +80,7 @@ impl DevOAuth {
                 .console
                 .url
                 .as_ref()
-                .map(|url| format!("{url}{}", crate::http::admin::signin::paths::CALLBACK_PATH)),
+                .map(|url| format!("{url}{}", crate::http::admin::paths::CALLBACK_PATH)),
             admin_port,
             operators: settings.admin.group.clone(),
             grants: Grants::default(),
@@ -100,7 +100,7 @@ impl DevOAuth {
     /// Whether `uri` is the console's callback: `CUTOVER_CONSOLE_URL`'s, else the one on the
     /// host this request reached, at the admin listener's port. Exact, as every callback is.
     fn console_callback(&self, uri: &str, own_origin: &str) -> bool {
-        let callback = crate::http::admin::signin::paths::CALLBACK_PATH;
+        let callback = crate::http::admin::paths::CALLBACK_PATH;
         match &self.console_callback {
             Some(allowed) => uri == allowed,
             None => {

@@ -20,7 +20,7 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
 use self::api_rows::ConfiguredApis;
 use super::migration_report::Reports;
-use crate::http::admin::operator::Operator;
+use crate::http::admin::identity::Operator;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -28,7 +28,7 @@ use crate::http::state::AppState;
 pub const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                           frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub const STYLESHEET_PATH: &str = "/console/console.css";
+pub use crate::http::admin::paths::STYLESHEET_PATH;
 const CSS: &str = include_str!("console.css");
 /// A strong validator of the embedded bytes: it changes exactly when the binary's CSS does.
 static CSS_ETAG: LazyLock<String> = LazyLock::new(|| {

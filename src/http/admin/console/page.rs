@@ -10,7 +10,7 @@ use super::chart;
 use super::next_step::NextStep;
 use crate::control::{Canary, Window};
 use crate::domain::FallbackMode;
-use crate::http::admin::operator::{Operator, OperatorVia};
+use crate::http::admin::identity::{Operator, OperatorVia};
 use crate::http::readiness::IssuerHealth;
 use crate::report::DayShare as Day;
 use crate::report::Readiness;
@@ -44,7 +44,6 @@ pub struct View<'a> {
     pub operator: Option<&'a Operator>,
 }
 
-
 pub fn render(v: &View<'_>) -> String {
     let mut h = String::with_capacity(16 * 1024);
     let _ = write!(
@@ -74,7 +73,7 @@ fn signed_in(operator: Option<&Operator>) -> String {
     let button = match operator.via {
         OperatorVia::Console => format!(
             r#"<form method="post" action="{}"><button type="submit">Sign out</button></form>"#,
-            crate::http::admin::signin::paths::SIGNOUT_PATH
+            crate::http::admin::paths::SIGNOUT_PATH
         ),
         OperatorVia::Bearer => String::new(),
     };

@@ -2,7 +2,7 @@
 //! (the console has no script), against the Hosted UI of `CUTOVER_OAUTH_DOMAIN` or the dev
 //! issuer's own endpoints. A sign-in ends in a server-side session (see [`session`]) named by
 //! a signed, `HttpOnly`, `SameSite=Strict` cookie ([`cookie`]); the door (`operator.rs`) turns
-//! that cookie into an [`Operator`](super::operator::Operator) `via: Console`.
+//! that cookie into an [`Operator`](super::identity::Operator) `via: Console`.
 //!
 //! - `GET /console/signin`: a new `state` and PKCE verifier, kept server-side under the state's
 //!   hash and bound to this browser by a short-lived cookie; 303 to the authorize endpoint.
@@ -16,13 +16,9 @@ pub mod context;
 pub mod cookie;
 pub mod endpoints;
 mod pages;
-pub mod paths;
 mod routes;
 pub mod session;
 
 pub use self::context::SignIn;
 pub use self::endpoints::IdentityProvider;
-pub use self::paths::{
-    CALLBACK_PATH, OPEN_PATHS, PAGES, SIGNED_OUT_PATH, SIGNIN_PATH, SIGNOUT_PATH,
-};
 pub use self::routes::routes;

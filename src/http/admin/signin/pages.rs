@@ -4,9 +4,9 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 
-use super::paths::SIGNIN_PATH;
 use crate::common::html::escape;
-use crate::http::admin::console::STYLESHEET_PATH;
+use crate::http::admin::paths::SIGNIN_PATH;
+use crate::http::admin::paths::STYLESHEET_PATH;
 
 const POLICY: &str = "default-src 'none'; style-src 'self'; img-src data:; frame-ancestors 'none'; \
                       base-uri 'none'; form-action 'none'";

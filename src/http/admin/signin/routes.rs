@@ -7,12 +7,12 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::context::SignIn;
-use super::paths::{CALLBACK_PATH, SIGNED_OUT_PATH, SIGNIN_PATH, SIGNOUT_PATH};
 use super::session::Pending;
 use super::{cookie, pages};
 use crate::config::AdminSettings;
 use crate::crypto::{b64url, random_bytes, sha256};
-use crate::http::admin::operator::is_operator;
+use crate::http::admin::identity::is_operator;
+use crate::http::admin::paths::{CALLBACK_PATH, SIGNED_OUT_PATH, SIGNIN_PATH, SIGNOUT_PATH};
 use crate::http::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

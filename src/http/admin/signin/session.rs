@@ -11,7 +11,7 @@ use crate::auth::verified_token::VerifiedToken;
 use crate::common::StoreError;
 use crate::control::revocations::TokenFacts;
 use crate::domain::PrincipalId;
-use crate::http::admin::operator::{Operator, OperatorVia};
+use crate::http::admin::identity::{Operator, OperatorVia};
 use crate::http::state::AppState;
 use crate::storage::sessions::{Record, RecordKey};
 

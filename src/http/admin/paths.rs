@@ -1,5 +1,9 @@
-//! The sign-in's paths, and which of the admin listener's are reached before sign-in or send
-//! a browser through it.
+//! The console's paths (its stylesheet, its sign-in's routes), and which of the admin
+//! listener's are reached before sign-in or send a browser through it: a leaf, so the console,
+//! its sign-in and the door name them without importing one another.
+
+/// The console's stylesheet, embedded.
+pub const STYLESHEET_PATH: &str = "/console/console.css";
 
 pub const SIGNIN_PATH: &str = "/console/signin";
 pub const CALLBACK_PATH: &str = "/console/callback";
