@@ -7,13 +7,38 @@
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// A loopback port no one listens on now.
+/// A loopback port no one listens on now, taken below the kernel's ephemeral range. A port
+/// `bind(0)` hands out is one the kernel may hand again, to another test's server or outgoing
+/// connection, between this call and the child's own bind: the child then stops with `Address
+/// already in use` and never answers. Below the range only another `free_port` could pick it,
+/// and each call in this process moves on to the next port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let base = 10_000;
+    if low <= base + 1000 {
+        // An unusual range: the kernel's choice, as before.
+        return std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+    }
+    let span = low - base;
+    // A start of this process's own, so the two test crates' runs do not walk the same ports.
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(base + offset).expect("below 65536");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between {base} and {low}");
 }
 
 /// The `cutover` binary of this build, without the `CUTOVER_*` settings of the environment the

@@ -72,7 +72,7 @@ impl Nginx {
         // A free port can be taken between our probe and nginx's bind: try again, a few times.
         let mut last = String::new();
         for _ in 0..5 {
-            let port = free_port();
+            let port = crate::support::serve::free_port();
             let dir = tempfile::tempdir().unwrap();
             let conf = render(dir.path(), &format!("127.0.0.1:{port}"), upstream, verify);
             let conf_path = dir.path().join("nginx.conf");
@@ -152,9 +152,4 @@ pub fn render(prefix: &Path, listen: &str, upstream: &str, verify: &str) -> Stri
         .replace("@LISTEN@", listen)
         .replace("@UPSTREAM@", upstream)
         .replace("@VERIFY@", verify)
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
