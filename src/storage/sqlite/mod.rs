@@ -165,6 +165,22 @@ impl Database {
         outcome
     }
 
+    /// A random 32-byte key kept in the `secrets` table under `name` (the cursor key, the
+    /// console's session key): created by the first caller, read back by all.
+    pub(super) async fn shared_key(&self, name: &'static str) -> Result<Vec<u8>, StoreError> {
+        let fresh: [u8; 32] = crate::crypto::random_bytes();
+        self.write(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
+                rusqlite::params![name, fresh.to_vec()],
+            )?;
+            c.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+        })
+        .await
+    }
+
     /// For `/readyz`: `Ok` unless writes are failing. While they are, tries a write of its own
     /// first (a row of a few pages, committed then deleted, so a full disk or a file past its
     /// size limit fails it as it fails an upload), so readiness comes back without traffic.

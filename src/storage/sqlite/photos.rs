@@ -205,19 +205,7 @@ impl MetadataStore for Database {
     }
 
     async fn cursor_key(&self) -> Result<Vec<u8>, StoreError> {
-        let fresh: [u8; 32] = crate::crypto::random_bytes();
-        self.write(move |c| {
-            c.execute(
-                "INSERT OR IGNORE INTO secrets (name, value) VALUES ('cursor_key', ?1)",
-                params![fresh.to_vec()],
-            )?;
-            c.query_row(
-                "SELECT value FROM secrets WHERE name = 'cursor_key'",
-                [],
-                |r| r.get(0),
-            )
-        })
-        .await
+        self.shared_key("cursor_key").await
     }
 
     async fn check(&self) -> Result<(), StoreError> {

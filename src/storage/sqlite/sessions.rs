@@ -19,19 +19,7 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
 #[async_trait]
 impl SessionStore for Database {
     async fn session_key(&self) -> Result<Vec<u8>, StoreError> {
-        let fresh: [u8; 32] = crate::crypto::random_bytes();
-        self.write(move |c| {
-            c.execute(
-                "INSERT OR IGNORE INTO secrets (name, value) VALUES ('console_session_key', ?1)",
-                params![fresh.to_vec()],
-            )?;
-            c.query_row(
-                "SELECT value FROM secrets WHERE name = 'console_session_key'",
-                [],
-                |r| r.get(0),
-            )
-        })
-        .await
+        self.shared_key("console_session_key").await
     }
 
     async fn insert(&self, key: &RecordKey, record: &Record) -> Result<(), StoreError> {
