@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use awc::error::{ConnectError, SendRequestError};
 
-/// How long an idle pooled connection is kept.
+/// How long a pooled connection may have been idle and still be reused. awc has no reaper: an
+/// idle connection past this is closed when the worker's pool is next asked for one to that
+/// host, or by the upstream's own keep-alive timeout, whichever comes first.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long any connection is used before a new one (and a new DNS lookup) replaces it.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
