@@ -232,6 +232,36 @@ async fn admin_auth_off_opens_the_loopback_listener_as_before() {
     }
 }
 
+#[tokio::test]
+async fn admin_auth_off_is_said_at_start_as_a_warning_naming_the_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&log).unwrap();
+    let serve = crate::support::serve::ServeProcess::launch(&[("admin_auth", "off")], |cmd| {
+        cmd.env("CUTOVER_LOG", "warn")
+            .env("CUTOVER_LOG_FORMAT", "json")
+            .stderr(stderr);
+    })
+    .await;
+    let listener = serve
+        .admin_address
+        .trim_start_matches("http://")
+        .to_string();
+    let said = crate::support::eventually(10, "the start's warning", || async {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| {
+                l["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("CUTOVER_ADMIN_AUTH=off"))
+            })
+    })
+    .await;
+    assert_eq!(said["level"], "WARN", "{said}");
+    assert_eq!(said["fields"]["admin"], listener.as_str(), "{said}");
+}
+
 #[test]
 fn admin_auth_off_is_refused_on_an_address_beyond_loopback_with_nothing_served() {
     let (code, out, err) = crate::helpers::run_cli_code(

@@ -115,7 +115,7 @@ async fn console_session(req: &ServiceRequest, state: &AppState) -> Result<Opera
     };
     let Some(value) = signin
         .jar_of(req.request())
-        .and_then(|jar| cookie::read_service(req, jar.session))
+        .and_then(|jar| cookie::read(req.request(), jar.session))
     else {
         return Err(missing());
     };

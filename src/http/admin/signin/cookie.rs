@@ -7,7 +7,8 @@
 //! callback is a navigation from the issuer's site, which a `Strict` cookie would miss.
 
 use actix_web::HttpRequest;
-use actix_web::dev::ServiceRequest;
+use actix_web::cookie::time::Duration;
+use actix_web::cookie::{Cookie, SameSite};
 
 use crate::crypto::{b64url, b64url_decode, hmac_sign};
 
@@ -77,49 +78,44 @@ pub fn open(key: &[u8], value: &str) -> Option<SessionId> {
     Some(id)
 }
 
-/// `Set-Cookie` for the session (a browser-session cookie: the server ends it).
-pub fn set_session(jar: Jar, value: &str) -> String {
-    attributes(jar, jar.session, value, "Strict", None)
+/// The session's cookie (a browser-session cookie: the server ends it).
+pub fn session(jar: Jar, value: &str) -> Cookie<'static> {
+    built(jar, jar.session, value, SameSite::Strict, None)
 }
 
-/// `Set-Cookie` for the pending sign-in's state.
-pub fn set_pending(jar: Jar, state: &str) -> String {
-    attributes(jar, jar.pending, state, "Lax", Some(600))
+/// The pending sign-in's cookie, holding its `state` for ten minutes.
+pub fn pending(jar: Jar, state: &str) -> Cookie<'static> {
+    built(jar, jar.pending, state, SameSite::Lax, Some(600))
 }
 
-/// `Set-Cookie` that removes `name`.
-pub fn clear(jar: Jar, name: &str, same_site: &str) -> String {
-    attributes(jar, name, "", same_site, Some(0))
+/// The cookie that removes `name` (empty, expired, with the attributes it was set with).
+pub fn removal(jar: Jar, name: &'static str, same_site: SameSite) -> Cookie<'static> {
+    built(jar, name, "", same_site, Some(0))
 }
 
-fn attributes(jar: Jar, name: &str, value: &str, same_site: &str, max_age: Option<u64>) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
-    if jar.secure {
-        c.push_str("; Secure");
-    }
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
+fn built(
+    jar: Jar,
+    name: &'static str,
+    value: &str,
+    same_site: SameSite,
+    max_age: Option<i64>,
+) -> Cookie<'static> {
+    let mut c = Cookie::build(name, value.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(same_site)
+        .secure(jar.secure)
+        .finish();
+    if let Some(secs) = max_age {
+        c.set_max_age(Duration::seconds(secs));
     }
     c
 }
 
-/// The one value of cookie `name` in a request's `Cookie` headers.
-pub fn read(headers: &actix_web::http::header::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(actix_web::http::header::COOKIE)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_string())
-}
-
-pub fn read_req(req: &HttpRequest, name: &str) -> Option<String> {
-    read(req.headers(), name)
-}
-
-pub fn read_service(req: &ServiceRequest, name: &str) -> Option<String> {
-    read(req.headers(), name)
+/// The value of cookie `name` in the request's `Cookie` headers (the first, if repeated; an
+/// unparseable cookie beside it is skipped, not fatal).
+pub fn read(req: &HttpRequest, name: &str) -> Option<String> {
+    req.cookie(name).map(|c| c.value().to_string())
 }
 
 #[cfg(test)]
@@ -145,8 +141,18 @@ mod tests {
         assert_eq!(jar("http://[::1]:9090"), Some(LOOPBACK));
         assert_eq!(jar("http://localhost:9090"), Some(LOOPBACK));
         assert_eq!(jar("http://10.0.0.5:9090"), None);
-        assert!(set_session(HTTPS, "v").contains("; Secure"));
-        assert!(!set_session(LOOPBACK, "v").contains("Secure"));
+        let https = session(HTTPS, "v").to_string();
+        for attribute in ["; Secure", "; HttpOnly", "; SameSite=Strict", "; Path=/"] {
+            assert!(https.contains(attribute), "{https}");
+        }
+        assert!(!session(LOOPBACK, "v").to_string().contains("Secure"));
+        let pending = pending(LOOPBACK, "s").to_string();
+        assert!(pending.contains("; SameSite=Lax") && pending.contains("; Max-Age=600"));
+        assert!(
+            removal(HTTPS, HTTPS.session, SameSite::Strict)
+                .to_string()
+                .contains("; Max-Age=0")
+        );
         assert_eq!(host_of("http://[::1]:9090"), "[::1]");
         assert_eq!(host_of("http://127.0.0.1:9090"), "127.0.0.1");
     }

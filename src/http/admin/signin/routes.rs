@@ -1,6 +1,7 @@
 //! The four handlers. Every refusal is a page for a person (a browser follows these routes),
 //! and none of them opens a session.
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -91,7 +92,7 @@ pub async fn signin(signin: web::Data<SignIn>, req: HttpRequest) -> HttpResponse
     ])
     .unwrap_or_default();
     see_other(&format!("{authorize}?{query}"))
-        .insert_header((header::SET_COOKIE, cookie::set_pending(jar, &state)))
+        .cookie(cookie::pending(jar, &state))
         .finish()
 }
 
@@ -119,11 +120,8 @@ pub async fn callback(
     let Some(jar) = cookie::jar(&origin) else {
         return insecure(&origin);
     };
-    let clear_pending = cookie::clear(jar, jar.pending, "Lax");
     let mut res = callback_of(&signin, &state, &admin, jar, &req, &query).await;
-    if let Ok(v) = header::HeaderValue::from_str(&clear_pending) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
+    add_cookie(&mut res, &cookie::removal(jar, jar.pending, SameSite::Lax));
     res
 }
 
@@ -143,7 +141,7 @@ async fn callback_of(
         return pages::bad_callback("The callback carries no code or no state.");
     };
     // The state must be the one this browser started with, and is used once.
-    let bound = cookie::read_req(req, jar.pending);
+    let bound = cookie::read(req, jar.pending);
     let same = bound.is_some_and(|b| bool::from(b.as_bytes().ct_eq(got.as_bytes())));
     if !same {
         return pages::bad_callback(
@@ -214,10 +212,17 @@ async fn callback_of(
     };
     tracing::info!(sub = %token.sub, jti = ?token.jti, "console: signed in");
     let mut res = pages::signed_in(token.sub.as_str());
-    if let Ok(v) = header::HeaderValue::from_str(&cookie::set_session(jar, &sealed)) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
+    add_cookie(&mut res, &cookie::session(jar, &sealed));
     res
+}
+
+/// Appends a `Set-Cookie` to an answer already made. The console's names and values are
+/// base64url, which always make a valid header; should one not, the answer goes without it (a
+/// sign-in that does not stick) and the error is logged.
+fn add_cookie(res: &mut HttpResponse, cookie: &Cookie<'_>) {
+    if let Err(e) = res.add_cookie(cookie) {
+        tracing::error!(cookie = cookie.name(), error = %e, "console: a cookie could not be set");
+    }
 }
 
 /// A POST from another site, which `SameSite=Strict` already keeps the cookie off; refused
@@ -249,7 +254,7 @@ pub async fn signout(signin: web::Data<SignIn>, req: HttpRequest) -> HttpRespons
             "A sign-out from another site is refused: use the console's own button.",
         );
     }
-    if let Some(value) = cookie::read_req(&req, jar.session) {
+    if let Some(value) = cookie::read(&req, jar.session) {
         match signin.close_session(&value).await {
             Ok(true) => tracing::info!("console: signed out"),
             Ok(false) => {}
@@ -261,10 +266,7 @@ pub async fn signout(signin: web::Data<SignIn>, req: HttpRequest) -> HttpRespons
         &format!("{origin}{SIGNED_OUT_PATH}"),
     );
     see_other(&to)
-        .insert_header((
-            header::SET_COOKIE,
-            cookie::clear(jar, jar.session, "Strict"),
-        ))
+        .cookie(cookie::removal(jar, jar.session, SameSite::Strict))
         .finish()
 }
 
