@@ -316,6 +316,15 @@ impl Authenticator {
         self.link(self.token_caller(verified), key)
     }
 
+    /// Whether an `Authorization` value's token was verified before (it is in the cache) and is
+    /// not revoked since: a credential known good, which the failure brake lets through.
+    pub fn bearer_known(&self, value: &[u8]) -> bool {
+        bearer_token(value)
+            .and_then(|token| self.jwt.cached(token))
+            .and_then(Result::ok)
+            .is_some_and(|verified| !self.token_revoked(&verified))
+    }
+
     /// An `Authorization` value's one Bearer token, verified against the trusted issuers and
     /// not revoked: who it names, whatever it may do (the admin listener's operators start
     /// here too).

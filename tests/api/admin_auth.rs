@@ -224,6 +224,53 @@ fn register(app: &TestApp, id: &str, scopes: &str) -> String {
 }
 
 #[tokio::test]
+async fn bad_tokens_drain_the_networks_brake_shared_with_the_api_and_a_known_operator_still_passes()
+{
+    let app = app().with("auth_failures_per_minute", "2").spawn().await;
+    let known = app.operator();
+    assert_eq!(
+        app.admin_get_as("/admin/clients", &known).await.status(),
+        200
+    );
+    // Asking without a credential guesses nothing: it drains nothing.
+    for _ in 0..3 {
+        let res = app.admin_get_as("/admin/clients", &Auth::None).await;
+        assert_eq!(res.status(), 401);
+    }
+    for _ in 0..2 {
+        let res = app
+            .admin_get_as("/admin/clients", &Auth::Bearer("not-a-jwt".into()))
+            .await;
+        bare_problem(res, 401, "unauthorized").await;
+    }
+    let guess = app
+        .admin_get_as("/admin/clients", &Auth::Bearer("still-not-a-jwt".into()))
+        .await;
+    assert!(header(&guess, "retry-after").is_some());
+    assert_problem(guess, 429, crate::helpers::ABNORMAL_USAGE).await;
+    assert_eq!(
+        app.admin_get_as("/admin/clients", &known).await.status(),
+        200,
+        "verified before: cached, so no signature check is spent on it"
+    );
+    let never_verified = Auth::Bearer(mint_in_groups(
+        &app.settings().data_dir,
+        "erin",
+        READ_WRITE,
+        &[OPERATORS],
+    ));
+    assert_eq!(
+        app.admin_get_as("/admin/clients", &never_verified)
+            .await
+            .status(),
+        429
+    );
+    // One brake per network for both listeners.
+    let user = Auth::Bearer(app.token("frank", READ_WRITE));
+    assert_eq!(app.list_status(&user).await, 429);
+}
+
+#[tokio::test]
 async fn admin_auth_off_opens_the_loopback_listener_as_before() {
     let app = app().with("admin_auth", "off").spawn().await;
     for path in guarded() {

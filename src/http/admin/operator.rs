@@ -3,7 +3,9 @@
 //! `iss`, `token_use`, client ids, lifetime, revocation) whose user is in the operators' group
 //! (`cognito:groups`) or, for a machine client, that carries the admin scope. Anonymous: 401;
 //! signed in but no operator: 403; both problem bodies, and nothing of what lies behind.
-//! `CUTOVER_ADMIN_AUTH=off` (loopback only, checked with the settings) opens the door.
+//! `CUTOVER_ADMIN_AUTH=off` (loopback only, checked with the settings) opens the door. A bad
+//! token drains the client network's brake on guessing (`CUTOVER_AUTH_FAILURES_PER_MINUTE`),
+//! the same as the public API's; a network over it is answered 429 before any check.
 //!
 //! A request without `Authorization` may carry the console's session cookie instead
 //! ([`signin`](super::signin)): a live session of an operator not revoked since is an operator
@@ -23,6 +25,7 @@ use super::signin::cookie;
 use crate::auth::AuthError;
 use crate::config::AdminSettings;
 use crate::domain::AuthFailure;
+use crate::http::gate::client_ip::client_ip;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 use crate::telemetry::refusals::refusal;
@@ -92,7 +95,24 @@ async fn operator(req: &ServiceRequest) -> Result<Operator, ApiError> {
     if values.next().is_some() {
         return Err(AuthError::Unauthenticated(AuthFailure::AmbiguousCredentials).into());
     }
-    let token = state.auth.bearer(value.as_bytes()).await?;
+    // The public API's brake on guessing, per client network and shared with it: a network
+    // over it is refused before any signature check, unless its token was verified before.
+    let client = client_ip(&state.limits.proxies, req.request());
+    let known = state.auth.bearer_known(value.as_bytes());
+    if let Err(braked) = state.limits.admit(client, || known).await
+        && !known
+    {
+        return Err(ApiError::RateLimited(braked));
+    }
+    let token = match state.auth.bearer(value.as_bytes()).await {
+        Ok(token) => token,
+        Err(e) => {
+            if e.is_failed_guess() {
+                state.limits.record(client).await;
+            }
+            return Err(e.into());
+        }
+    };
     if !is_operator(&token, admin) {
         refusal!(sub = %token.sub, jti = ?token.jti, "admin listener: not an operator");
         return Err(ApiError::NotAnOperator {
