@@ -35,6 +35,15 @@ impl Jar {
     }
 }
 
+/// The `Set-Cookie` value of an answer that starts with `prefix` (`name=`).
+fn set_cookie(res: &reqwest::Response, prefix: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with(prefix))
+}
+
 /// A `Set-Cookie` value's attributes, in any order (`Path=/`, `HttpOnly`, …).
 fn attributes(set_cookie: &str) -> BTreeSet<String> {
     set_cookie
@@ -190,13 +199,7 @@ async fn an_operator_signs_in_through_the_dev_issuer_sees_the_console_and_signs_
 
     let res = sign_in(&app, &mut jar, "ada").await;
     assert_eq!(res.status(), 200);
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("cutover-console="))
-        .expect("a session cookie");
+    let cookie = set_cookie(&res, "cutover-console=").expect("a session cookie");
     // Loopback http: no `Secure`, no `__Host-` (browsers refuse both there).
     assert_eq!(
         attributes(&cookie),
@@ -503,13 +506,7 @@ async fn an_https_console_gets_host_prefixed_secure_cookies_and_its_own_callback
     let callback = callback.replace(origin, &app.admin_address);
     let res = get(&app, &mut jar, &callback).await;
     assert_eq!(res.status(), 200);
-    let session = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("__Host-cutover-console="))
-        .expect("a session cookie");
+    let session = set_cookie(&res, "__Host-cutover-console=").expect("a session cookie");
     assert_eq!(
         attributes(&session),
         set(&["Path=/", "HttpOnly", "SameSite=Strict", "Secure"]),
